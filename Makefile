@@ -1,0 +1,26 @@
+# `make run` and `make test` do all the set-up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.persd-installed
+
+.PHONY: run test setup system-deps
+
+run: setup
+	$(BIN)/persd app
+
+test: setup
+	GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+setup: system-deps $(STAMP)
+
+system-deps:
+	@scripts/system-deps.sh bwrap
+
+# torch is installed first, pinned, so pip takes the CPU wheel instead of a CUDA build.
+$(STAMP): pyproject.toml requirements/constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt torch
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e ".[dev]"
+	touch $(STAMP)

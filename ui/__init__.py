@@ -1,0 +1,1 @@
+"""The persd Gradio app: presentation and wiring only; all logic lives in `persd`."""
