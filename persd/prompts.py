@@ -12,6 +12,11 @@ template is the one used both to build PERsD-refine training data and at inferen
 
 from __future__ import annotations
 
+import ast
+import io
+import re
+import textwrap
+import tokenize
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -58,3 +63,335 @@ def _clip(feedback: str, limit: int = MAX_FEEDBACK_CHARS) -> str:
     if len(feedback) <= limit:
         return feedback
     return feedback[:limit].rstrip() + "\n... (truncated)"
+
+
+# --- teacher chat messages (OpenAI format) ---------------------------------------------
+
+TEACHER_SYSTEM = (
+    "You are an expert Python programmer and a patient teacher. You correct code written "
+    "by a student model. Make the smallest change that makes the student's code correct, "
+    "keeping its structure, names and style; rewrite it only when it is wrong from the start. "
+    "Always answer with the complete corrected function in a single ```python code block."
+)
+
+SOLVER_SYSTEM = (
+    "You are an expert Python programmer. You write correct, clear and idiomatic Python. "
+    "Always answer with the complete function in a single ```python code block."
+)
+
+
+def teacher_refine_messages(
+    task: Task, code: str, feedback: str, include_reference: bool = True
+) -> list[dict]:
+    """Chat messages asking the teacher to repair the student's `code`.
+
+    With `include_reference`, the first turn poses the task and the reference solution
+    stands as the assistant's earlier answer: the teacher knows a correct answer, and the
+    second turn asks it to repair the student's code rather than copy that answer.
+    """
+    task_turn = (
+        "Implement the following Python function.\n\n"
+        f"```python\n{task.prompt.rstrip()}\n```"
+    )
+    repair_turn = (
+        "A student wrote the code below for this task, and it fails the tests.\n\n"
+        f"Student's code:\n```python\n{code.rstrip()}\n```\n\n"
+        f"Test results:\n```\n{_clip(feedback)}\n```\n\n"
+        "Correct the student's code. Stay as close to it as you can: keep its approach, "
+        "variable names and style, and change only what is needed to pass the tests. "
+        "Rewrite it only if its approach cannot work. Reply with the complete corrected "
+        f"function `{task.entry_point}` (with any imports and helpers it needs) in one "
+        "```python code block."
+    )
+    messages = [{"role": "system", "content": TEACHER_SYSTEM}]
+    if include_reference:
+        messages += [
+            {"role": "user", "content": task_turn},
+            {"role": "assistant", "content": f"```python\n{task.solution.rstrip()}\n```"},
+            {"role": "user", "content": repair_turn},
+        ]
+    else:
+        messages.append({"role": "user", "content": task_turn + "\n\n" + repair_turn})
+    return messages
+
+
+def teacher_retry_messages(previous_messages: list[dict], reply: str, feedback: str) -> list[dict]:
+    """The conversation so far, the teacher's `reply`, and a request to try again."""
+    retry_turn = (
+        "Your code does not pass the tests yet.\n\n"
+        f"Test results:\n```\n{_clip(feedback)}\n```\n\n"
+        "Fix the code and reply with the complete corrected function in one ```python "
+        "code block."
+    )
+    return [
+        *previous_messages,
+        {"role": "assistant", "content": reply},
+        {"role": "user", "content": retry_turn},
+    ]
+
+
+def teacher_solve_messages(task: Task) -> list[dict]:
+    """Chat messages asking the teacher to solve the task from scratch (StanD, InpD)."""
+    return [
+        {"role": "system", "content": SOLVER_SYSTEM},
+        {
+            "role": "user",
+            "content": (
+                "Implement the following Python function.\n\n"
+                f"```python\n{task.prompt.rstrip()}\n```\n\n"
+                f"Reply with the complete function `{task.entry_point}` (with any imports "
+                "and helpers it needs) in one ```python code block."
+            ),
+        },
+    ]
+
+
+# --- code extraction --------------------------------------------------------------------
+
+_PYTHON_TAGS = {"", "python", "py", "python3", "py3"}
+_THINKING = re.compile(r"<think>.*?(?:</think>|\Z)", re.S)
+_FENCE_OPEN = re.compile(r"(`{3,}|~{3,})\s*([\w+.-]*)")
+_CODE_START = re.compile(r"^(?:async\s+def|def|class|import|from\s+\S+\s+import|@)\b", re.M)
+
+
+def extract_code(reply: str, entry_point: str | None = None) -> str | None:
+    """The Python code in a model's reply, or None when there is none.
+
+    Fenced blocks win (```python, ```py or bare fences; an unterminated fence runs to the
+    end). Among several blocks the last one defining `entry_point` is taken, else the last
+    one that parses and defines something. Without fences, the reply counts as code only
+    if (from its first `def`/`import`/... line on) it parses and defines a function/class.
+    """
+    text = _THINKING.sub("", reply.replace("\r\n", "\n"))
+    blocks = [b for b in _fenced_blocks(text) if b.strip()]
+    if blocks:
+        best = max(enumerate(blocks), key=lambda ib: (*_block_score(ib[1], entry_point), ib[0]))
+        return best[1].strip("\n") + "\n"
+    return _bare_code(text)
+
+
+def _fenced_blocks(text: str) -> list[str]:
+    blocks, lines, fence, keep = [], None, "", False
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if lines is None:
+            match = _FENCE_OPEN.match(stripped)
+            if match:
+                fence, keep, lines = match.group(1), match.group(2).lower() in _PYTHON_TAGS, []
+        elif stripped.startswith(fence) and not stripped.strip(fence[0]):
+            if keep:
+                blocks.append(textwrap.dedent("\n".join(lines)))
+            lines = None
+        else:
+            lines.append(line)
+    if lines is not None and keep:  # an unterminated fence runs to the end of the reply
+        blocks.append(textwrap.dedent("\n".join(lines)))
+    return blocks
+
+
+def _block_score(code: str, entry_point: str | None) -> tuple[bool, bool, bool]:
+    tree = _parse(code)
+    if tree is None:
+        defines = bool(entry_point) and re.search(
+            rf"^\s*(?:async\s+)?def\s+{re.escape(entry_point)}\s*\(", code, re.M
+        )
+        return bool(defines), False, False
+    names = _defined_names(tree)
+    return entry_point in names, True, bool(names)
+
+
+def _bare_code(text: str) -> str | None:
+    start = _CODE_START.search(text)
+    if start is None:
+        return None
+    lines = text[start.start():].rstrip().split("\n")
+    for end in range(len(lines), 0, -1):
+        code = "\n".join(lines[:end])
+        tree = _parse(code)
+        if tree is not None and _defined_names(tree):
+            return code.strip("\n") + "\n"
+    return None
+
+
+def _parse(code: str) -> ast.Module | None:
+    try:
+        return ast.parse(code)
+    except (SyntaxError, ValueError):  # ValueError: null bytes
+        return None
+
+
+def _defined_names(tree: ast.Module) -> set[str]:
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    return {node.name for node in tree.body if isinstance(node, kinds)}
+
+
+# --- teacher code -> (program, completion) ----------------------------------------------
+
+
+def split_program(task: Task, code: str) -> tuple[str, str] | None:
+    """Turn the teacher's full code into `(program, completion)` with
+    `program == task.prompt + completion`, or None (see `split_failure` for why).
+
+    The completion is the body of the teacher's `entry_point` (without its docstring: the
+    prompt has one), re-indented to the prompt's, followed by the teacher's other top-level
+    statements (helpers, imports, constants) placed after the function: Python resolves
+    globals at call time, so they still work there. Renamed parameters are aliased at the
+    top of the body and decorators are re-applied at the end, so the program behaves like
+    the teacher's code. Example usage (prints, asserts, `__main__` blocks) is dropped.
+    """
+    result = _split(task, code)
+    return result if isinstance(result, tuple) else None
+
+
+def split_failure(task: Task, code: str) -> str:
+    """Why `split_program` returns None for this code ("" when it does not)."""
+    result = _split(task, code)
+    return "" if isinstance(result, tuple) else result
+
+
+def _split(task: Task, code: str) -> tuple[str, str] | str:
+    code = code.replace("\r\n", "\n")
+    try:
+        tree = ast.parse(code)
+    except SyntaxError as error:
+        return f"SyntaxError: {error.msg} (line {error.lineno})"
+    except ValueError as error:
+        return f"the code cannot be parsed: {error}"
+    name = task.entry_point
+    functions = [n for n in tree.body if _is_function(n, name)]
+    if not functions:
+        return f"does not define {name}"
+    function, lines = functions[-1], code.split("\n")
+    prompt_function, indent, known = _prompt_shape(task)
+    body = _param_aliases(prompt_function, function, indent)
+    body += _body_lines(function, lines, _string_rows(code), indent)
+    extras = _extra_statements(tree, lines, name, known)
+    extras += [f"{name} = {ast.unparse(d)}({name})" for d in reversed(function.decorator_list)]
+    completion = "" if task.prompt.endswith("\n") or not task.prompt else "\n"
+    completion += "\n".join(body) + "\n" + "".join(f"\n\n{extra}\n" for extra in extras)
+    program = task.prompt + completion
+    try:
+        compile(program, "<program>", "exec")
+    except SyntaxError as error:
+        return f"the code cannot follow the task prompt: {error.msg} (line {error.lineno})"
+    return program, completion
+
+
+def _is_function(node: ast.stmt, name: str) -> bool:
+    return isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name
+
+
+def _prompt_shape(task: Task) -> tuple[ast.FunctionDef | None, str, set[str]]:
+    """The prompt's entry function, its body indentation, and its other statements."""
+    for source in (task.prompt, task.prompt.rstrip() + "\n    pass\n"):
+        tree = _parse(source)
+        functions = [n for n in tree.body if _is_function(n, task.entry_point)] if tree else []
+        if functions:
+            function = functions[-1]
+            line = source.split("\n")[function.body[0].lineno - 1]
+            indent = line[: len(line) - len(line.lstrip())] or "    "
+            known = {ast.dump(n) for n in tree.body if n is not function}
+            return function, indent, known
+    return None, "    ", set()
+
+
+def _param_aliases(ours: ast.FunctionDef | None, theirs: ast.FunctionDef, indent: str) -> list[str]:
+    """Assignments that give the teacher's parameter names their values in our header."""
+    if ours is None:
+        return []
+    our_names = [a.arg for a in ours.args.posonlyargs + ours.args.args]
+    their_args = theirs.args.posonlyargs + theirs.args.args
+    defaults = [None] * (len(their_args) - len(theirs.args.defaults)) + theirs.args.defaults
+    pairs = list(zip(their_args, defaults)) + list(
+        zip(theirs.args.kwonlyargs, theirs.args.kw_defaults)
+    )
+    all_ours = set(our_names) | {a.arg for a in ours.args.kwonlyargs}
+    targets, values = [], []
+    for position, (arg, default) in enumerate(pairs):
+        if position < len(our_names) and position < len(their_args):
+            value = our_names[position]
+        elif arg.arg not in all_ours and default is not None:
+            value = ast.unparse(default)
+        else:
+            continue
+        if value != arg.arg:
+            targets.append(arg.arg)
+            values.append(value)
+    if not targets:
+        return []
+    return [f"{indent}{', '.join(targets)} = {', '.join(values)}"]
+
+
+def _body_lines(function: ast.FunctionDef, lines: list[str], in_string: set[int], indent: str) -> list[str]:
+    statements = function.body[1:] if ast.get_docstring(function, clean=False) is not None else function.body
+    if not statements:
+        return [f"{indent}pass"]
+    first = statements[0]
+    start = min([first.lineno] + [d.lineno for d in getattr(first, "decorator_list", [])])
+    head = lines[start - 1]
+    prefix = head.encode()[: first.col_offset].decode(errors="replace")
+    base = None if prefix.strip() else head[: len(head) - len(head.lstrip())]
+    out = []
+    for row in range(start, function.end_lineno + 1):
+        line = lines[row - 1]
+        if row == start and base is None:  # the body shares a line with the header
+            out.append(indent + head.encode()[first.col_offset:].decode().strip())
+        elif row in in_string:
+            out.append(line)
+        elif not line.strip():
+            out.append("")
+        elif base is not None and line.startswith(base):
+            out.append(indent + line[len(base):].rstrip())
+        else:
+            out.append(indent + line.strip())
+    return out
+
+
+def _string_rows(code: str) -> set[int]:
+    """Rows that continue a multi-line string: their indentation is part of the string."""
+    rows: set[int] = set()
+    fstring_start = getattr(tokenize, "FSTRING_START", None)  # Python 3.12+
+    opened: list[int] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(code).readline):
+            if token.type == tokenize.STRING:
+                rows.update(range(token.start[0] + 1, token.end[0] + 1))
+            elif fstring_start is not None and token.type == fstring_start:
+                opened.append(token.start[0])
+            elif fstring_start is not None and token.type == tokenize.FSTRING_END and opened:
+                rows.update(range(opened.pop() + 1, token.end[0] + 1))
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return rows
+
+
+def _extra_statements(tree: ast.Module, lines: list[str], name: str, known: set[str]) -> list[str]:
+    extras, used_rows = [], set()
+    for node in tree.body:
+        if _is_function(node, name) or _is_noise(node) or ast.dump(node) in known:
+            continue
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        rows = set(range(start, node.end_lineno + 1))
+        if rows & used_rows:  # `import a; import b` on one line: already taken
+            continue
+        used_rows |= rows
+        extras.append("\n".join(line.rstrip() for line in lines[start - 1 : node.end_lineno]))
+    return extras
+
+
+def _is_noise(node: ast.stmt) -> bool:
+    """Example usage and checks that must not run when the program is imported."""
+    if isinstance(node, ast.Assert):
+        return True
+    if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+        return True  # only legal at the top of a file, and the header is ours
+    if isinstance(node, ast.Expr):
+        call = node.value
+        if not isinstance(call, ast.Call):
+            return True
+        return isinstance(call.func, ast.Name) or (
+            isinstance(call.func, ast.Attribute) and call.func.attr == "testmod"
+        )
+    if isinstance(node, ast.If):
+        return "__name__" in ast.unparse(node.test)
+    return False
