@@ -1,0 +1,162 @@
+"""`Executor`: runs untrusted programs against their tests in a pool of sandboxes.
+
+    from persd.execution import Executor
+    with Executor(workers=2, timeout_s=3.0, memory_mb=2048) as ex:
+        result = ex.run(program, test)             # program, then the test source after it
+        results = ex.run_many([(program, test), ...])  # parallel, same order as given
+
+Each worker owns one long-lived sandbox (see sandbox.py) that forks a fresh child per
+program, so a program costs a fork, not an interpreter start. A sandbox is replaced after
+`recycle_after` programs, when a program left processes it could not kill, and when it
+dies (for instance because a program killed it).
+
+`timeout_s` is CPU time, so a busy machine does not turn slow programs into false
+timeouts (evalplus #5); wall time is capped at `2 * timeout_s + 1` to catch sleepers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from persd.execution.feedback import rejected, to_result
+from persd.execution.result import ExecutionResult
+from persd.execution.sandbox import Sandbox, SandboxError, bwrap_available, probe
+
+logger = logging.getLogger(__name__)
+
+ISOLATIONS = ("auto", "bwrap", "process")
+
+
+class IsolationUnavailable(RuntimeError):
+    """The requested isolation cannot run on this machine."""
+
+
+def choose_isolation(requested: str) -> str:
+    """'auto' -> bwrap when it works here, else the process fallback with a loud warning."""
+    if requested not in ISOLATIONS:
+        raise ValueError(f"isolation must be one of {ISOLATIONS}, not {requested!r}")
+    requested = os.environ.get("PERSD_ISOLATION", requested) if requested == "auto" else requested
+    if requested == "process":
+        return "process"
+    problem = probe("bwrap") if bwrap_available() else "bwrap is not installed (apt-get install bubblewrap)"
+    if problem is None:
+        return "bwrap"
+    if requested == "bwrap":
+        raise IsolationUnavailable(f"bubblewrap sandbox unavailable: {problem}")
+    logger.warning(
+        "persd: SANDBOX DEGRADED: %s. Untrusted code will run with resource limits only; "
+        "its file system and network access are NOT isolated.",
+        problem,
+    )
+    return "process"
+
+
+class Executor:
+    def __init__(
+        self,
+        workers: int | None = None,
+        timeout_s: float = 3.0,
+        memory_mb: int = 2048,
+        output_kb: int = 1024,
+        max_code_kb: int = 1024,
+        recycle_after: int = 1000,
+        isolation: str = "auto",
+    ) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self.timeout_s = timeout_s
+        self.memory_mb = memory_mb
+        self.output_bytes = output_kb * 1024
+        self.max_code_bytes = max_code_kb * 1024
+        self.recycle_after = recycle_after
+        self.isolation = choose_isolation(isolation)
+        self._idle: queue.SimpleQueue[Sandbox] = queue.SimpleQueue()
+        self._all: set[Sandbox] = set()
+        self._lock = threading.Lock()
+        self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="persd-exec")
+        self._closed = False
+        for sandbox in self._start_many(self.workers):
+            self._idle.put(sandbox)
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def limits(self) -> dict:
+        return {"cpu_s": self.timeout_s, "wall_s": 2 * self.timeout_s + 1,
+                "memory_mb": self.memory_mb, "output_bytes": self.output_bytes}
+
+    def run(self, code: str | bytes, test: str | bytes) -> ExecutionResult:
+        """Runs `code` then `test` in one fresh process; never raises for bad input."""
+        if self._closed:
+            raise RuntimeError("this Executor is closed")
+        problem, code, test = self._check_input(code, test)
+        if problem:
+            return problem
+        sandbox = self._idle.get()
+        try:
+            reply = sandbox.request({"code": code, "test": test, **self.limits},
+                                    deadline_s=self.limits["wall_s"] + 10)
+        except SandboxError:
+            self._replace(sandbox)
+            return to_result({"outcome": "sandbox_lost"}, self.limits, self.isolation)
+        if not reply.get("clean", True) or sandbox.served >= self.recycle_after:
+            self._replace(sandbox)
+        else:
+            self._idle.put(sandbox)
+        return to_result(reply, self.limits, self.isolation)
+
+    def run_many(self, pairs) -> list[ExecutionResult]:
+        """Runs (code, test) pairs in parallel; results in the order given."""
+        return list(self._threads.map(lambda pair: self.run(*pair), pairs))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._threads.shutdown(wait=True)
+        with self._lock:
+            for sandbox in self._all:
+                sandbox.close()
+            self._all.clear()
+
+    def _check_input(self, code, test):
+        texts = []
+        for name, value in (("program", code), ("test", test)):
+            if isinstance(value, bytes):
+                try:
+                    value = value.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    return rejected(f"The {name} is not valid UTF-8 ({error.reason} at byte {error.start})."), None, None
+            if not isinstance(value, str):
+                return rejected(f"The {name} must be text, not {type(value).__name__}."), None, None
+            try:
+                size = len(value.encode("utf-8"))
+            except UnicodeEncodeError as error:
+                return rejected(f"The {name} is not valid UTF-8 text ({error.reason})."), None, None
+            if size > self.max_code_bytes:
+                return rejected(f"The {name} is too large: {size / 1e6:.1f} MB (limit {self.max_code_bytes / 1e6:.1f} MB).",
+                                "InputTooLarge"), None, None
+            texts.append(value)
+        if not texts[0].strip():
+            return rejected("The program is empty.", "EmptyProgram"), None, None
+        return None, texts[0], texts[1]
+
+    def _start_many(self, count: int) -> list[Sandbox]:
+        sandboxes = [Sandbox(self.isolation) for _ in range(count)]
+        with self._lock:
+            self._all.update(sandboxes)
+        return sandboxes
+
+    def _replace(self, sandbox: Sandbox) -> None:
+        with self._lock:
+            self._all.discard(sandbox)
+        sandbox.close()
+        if not self._closed:
+            self._idle.put(self._start_many(1)[0])

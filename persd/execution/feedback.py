@@ -1,0 +1,133 @@
+"""Turns the harness's facts about a run into a result and the feedback text.
+
+The same text goes to the student (multi-step repair) and to the teacher (refinement):
+the failing assert with the value the function actually returned; for an exception, its
+type, message and the traceback lines of the program's own code; for a timeout, the line
+it was stuck on. Capped in size.
+"""
+
+from __future__ import annotations
+
+import signal
+
+from persd.execution.result import ExecutionResult
+
+FEEDBACK_LIMIT = 2000
+
+
+def _clip(text: str, limit: int = FEEDBACK_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 20] + "\n... (truncated)"
+
+
+def _traceback(frames: list[dict]) -> list[str]:
+    lines = []
+    for frame in frames:
+        lines.append(f'  File "{frame["file"]}", line {frame["line"]}, in {frame["function"]}')
+        if frame["source"]:
+            lines.append(f"    {frame['source']}")
+    return lines
+
+
+def _stuck_at(frames: list[dict]) -> str:
+    program = [frame for frame in frames if frame["file"] == "program.py"]
+    if program:
+        frame = program[-1]
+        return f" while running line {frame['line']} in {frame['function']}: {frame['source']}"
+    return ""
+
+
+def _running_test(frames: list[dict]) -> str:
+    tests = [frame for frame in frames if frame["file"] == "test.py"]
+    return f"\nThe test being run: {tests[-1]['source']}" if tests else ""
+
+
+def _assertion(reply: dict) -> tuple[str, str]:
+    lines = [f"Test failed: {reply.get('test_source', '')}"]
+    if "actual" in reply:
+        lines.append(f"  {reply.get('call', 'the call')} returned {reply['actual']}")
+    elif "actual_error" in reply:
+        lines.append(f"  {reply.get('call', 'the call')} raised {reply['actual_error']}")
+    if reply.get("message"):
+        lines.append(f"  message: {reply['message']}")
+    if reply.get("tests_passed"):
+        lines.append(f"({reply['tests_passed']} of {reply['tests_total']} tests passed before it)")
+    return "failed", "\n".join(lines)
+
+
+def _exception(reply: dict) -> tuple[str, str]:
+    frames = reply.get("frames", [])
+    lines = ["Traceback (most recent call last):", *_traceback(frames)] if frames else []
+    message = reply.get("exc_message", "")
+    lines.append(f"{reply['exc_type']}: {message}" if message else reply["exc_type"])
+    return "error", "\n".join(lines)
+
+
+def _signal_name(exit_code: int) -> str:
+    try:
+        return signal.Signals(-exit_code).name
+    except ValueError:
+        return f"signal {-exit_code}"
+
+
+def _no_reply(reply: dict) -> tuple[str, str]:
+    code = reply.get("exit_code")
+    if code is None:
+        return "killed", "The program ended before its tests completed."
+    if code < 0:
+        if -code == signal.SIGXCPU:
+            return "timeout", "Timed out: the program used up its CPU time limit."
+        return "killed", f"The program was killed by {_signal_name(code)} before its tests completed."
+    return "killed", f"The program exited (exit code {code}) before its tests completed."
+
+
+def describe(reply: dict, limits: dict) -> tuple[str, str, str]:
+    """(status, error_type, feedback) for one harness reply."""
+    outcome = reply["outcome"]
+    if outcome == "completed":
+        return "passed", "", ""
+    if outcome == "assertion":
+        status, text = _assertion(reply)
+        return status, "AssertionError", text
+    if outcome == "exception":
+        status, text = _exception(reply)
+        return status, reply["exc_type"], text
+    if outcome in ("timeout", "hard_timeout"):
+        frames = reply.get("frames", [])
+        text = f"Timed out after {limits['cpu_s']:g} s{_stuck_at(frames)}{_running_test(frames)}"
+        return "timeout", "Timeout", text
+    if outcome == "memory":
+        frames = reply.get("frames", [])
+        text = f"MemoryError: the program exceeded the {limits['memory_mb']} MB memory limit{_stuck_at(frames)}"
+        return "memory", "MemoryError", text
+    if outcome == "output_limit":
+        return "killed", "OutputLimitExceeded", f"The program printed more than {limits['output_bytes'] // 1024} KiB of output and was stopped."
+    if outcome == "exit":
+        where = "before its tests ran" if reply.get("stage") == "program" else "before its tests completed"
+        return "error", "SystemExit", f"The program called exit({reply.get('exc_message', '')}) {where}."
+    if outcome == "sandbox_lost":
+        return "killed", "Killed", "The program killed the test harness or stopped it answering; its tests did not complete."
+    if outcome == "bad_test":
+        return "error", "TestSyntaxError", f"The test does not parse: {reply['exc_message']}"
+    status, text = _no_reply(reply)
+    return status, ("Timeout" if status == "timeout" else "Killed"), text
+
+
+def to_result(reply: dict, limits: dict, isolation: str) -> ExecutionResult:
+    status, error_type, text = describe(reply, limits)
+    return ExecutionResult(
+        status=status,
+        feedback=_clip(text),
+        duration_s=round(float(reply.get("duration_s", 0.0)), 4),
+        tests_passed=int(reply.get("tests_passed", 0)),
+        tests_total=int(reply.get("tests_total", 0)),
+        error_type=error_type,
+        failed_test=reply.get("test_source", ""),
+        actual=reply.get("actual", ""),
+        output=reply.get("output_tail", "")[-1000:],
+        isolation=isolation,
+    )
+
+
+def rejected(message: str, error_type: str = "InvalidInput") -> ExecutionResult:
+    """A result for input that was never run (not UTF-8, too large...)."""
+    return ExecutionResult(status="error", feedback=message, duration_s=0.0, error_type=error_type)
