@@ -1,0 +1,296 @@
+"""The sandboxed executor: verdicts, feedback, hostile programs, bad input."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+
+from persd.execution import STATUSES, Executor, IsolationUnavailable
+from persd.execution.sandbox import bwrap_available
+from persd.tasks import load_tasks
+
+ADD_ONE = "def add_one(x):\n    return x + 1\n"
+ADD_ONE_TEST = "def check(candidate):\n    assert candidate(1) == 2\n    assert candidate(5) == 6\n\ncheck(add_one)\n"
+
+needs_bwrap = pytest.mark.skipif(not bwrap_available(), reason="bubblewrap is not installed")
+
+
+@pytest.fixture(scope="module")
+def executor():
+    with Executor(workers=2, timeout_s=1.0, memory_mb=1024) as ex:
+        yield ex
+
+
+@pytest.fixture(scope="module")
+def humaneval():
+    return load_tasks("humaneval")
+
+
+def test_all_humaneval_reference_solutions_pass(executor, humaneval):
+    results = executor.run_many([(task.solution, task.test) for task in humaneval])
+    failures = {task.task_id: r.feedback for task, r in zip(humaneval, results) if not r.passed}
+    assert failures == {}
+    assert all(r.tests_passed == r.tests_total > 0 for r in results)
+
+
+def test_check_is_split_into_its_asserts(executor, humaneval):
+    task = next(t for t in humaneval if t.task_id == "HumanEval/0")
+    result = executor.run(task.solution, task.test)
+    assert result.tests_total == task.test.count("assert ")
+
+
+def test_wrong_return_value_is_reported_with_the_actual_value(executor):
+    result = executor.run("def add_one(x):\n    return x\n", ADD_ONE_TEST)
+    assert result.status == "failed" and not result.passed
+    assert result.error_type == "AssertionError"
+    assert result.failed_test == "assert add_one(1) == 2"  # candidate -> the real name
+    assert result.actual == "1"
+    assert "add_one(1) returned 1" in result.feedback
+    assert (result.tests_passed, result.tests_total) == (0, 2)
+
+
+def test_later_failure_counts_the_tests_that_passed(executor):
+    result = executor.run("def add_one(x):\n    return 2 if x == 1 else 0\n", ADD_ONE_TEST)
+    assert result.status == "failed"
+    assert "add_one(5) returned 0" in result.feedback
+    assert "1 of 2 tests passed" in result.feedback
+
+
+def test_broken_humaneval_variants_fail_with_useful_feedback(executor, humaneval):
+    task = next(t for t in humaneval if t.task_id == "HumanEval/2")  # truncate_number
+    wrong = task.prompt + "    return number\n"
+    typo = task.prompt + "    return numbr % 1.0\n"
+    results = executor.run_many([(wrong, task.test), (typo, task.test)])
+    assert results[0].status == "failed" and "truncate_number(3.5) returned 3.5" in results[0].feedback
+    assert results[1].status == "error" and results[1].error_type == "NameError"
+    assert "name 'numbr' is not defined" in results[1].feedback
+    assert "return numbr % 1.0" in results[1].feedback
+
+
+def test_exception_feedback_shows_program_frames_only(executor):
+    code = "def helper(xs):\n    return xs[10]\n\ndef add_one(x):\n    return helper([x])\n"
+    result = executor.run(code, ADD_ONE_TEST)
+    assert result.status == "error" and result.error_type == "IndexError"
+    assert 'File "program.py", line 2, in helper' in result.feedback
+    assert "return xs[10]" in result.feedback
+    assert "harness" not in result.feedback and "persd" not in result.feedback
+
+
+def test_syntax_error_names_the_line(executor):
+    result = executor.run("def add_one(x):\n    return (x +\n", ADD_ONE_TEST)
+    assert result.status == "error" and result.error_type == "SyntaxError"
+    assert "program.py" in result.feedback
+
+
+def test_infinite_loop_times_out_and_names_the_line(executor):
+    code = "def add_one(x):\n    while True:\n        x += 1\n"
+    started = time.monotonic()
+    result = executor.run(code, ADD_ONE_TEST)
+    assert result.status == "timeout" and not result.passed
+    assert "line 2 in add_one" in result.feedback and "while True" in result.feedback
+    assert time.monotonic() - started < 10
+
+
+def test_timeout_that_swallows_exceptions_is_still_killed(executor):
+    code = "def add_one(x):\n    while True:\n        try:\n            while True: pass\n        except BaseException:\n            pass\n"
+    result = executor.run(code, ADD_ONE_TEST)
+    assert result.status == "timeout"
+
+
+def test_sleeping_program_hits_the_wall_clock_limit(executor):
+    result = executor.run("import time\ntime.sleep(60)\n", "pass\n")
+    assert result.status == "timeout"
+
+
+def test_huge_allocation_is_a_memory_verdict(executor):
+    result = executor.run("def add_one(x):\n    block = bytearray(10 * 1024**3)\n    return x + 1\n", ADD_ONE_TEST)
+    assert result.status == "memory"
+    assert "1024 MB" in result.feedback and "line 2" in result.feedback
+
+
+def test_printing_100_mb_is_cut_and_not_passed(executor):
+    code = "import sys\nfor _ in range(100):\n    sys.stdout.write('x' * 1_000_000)\n" + ADD_ONE
+    result = executor.run(code, ADD_ONE_TEST)
+    assert result.status == "killed" and result.error_type == "OutputLimitExceeded"
+    assert len(result.output) <= 1000
+
+
+def test_printed_output_is_kept_short(executor):
+    result = executor.run("print('hello from the program')\n" + ADD_ONE, ADD_ONE_TEST)
+    assert result.passed and "hello from the program" in result.output
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import sys\nsys.exit(0)\n",
+        "import os\nos._exit(0)\n",
+        "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n",
+        ADD_ONE + "import sys\nsys.exit(0)\n",
+    ],
+    ids=["sys.exit", "os._exit", "self-kill", "exit-after-def"],
+)
+def test_exiting_early_is_never_a_pass(executor, code):
+    result = executor.run(code, ADD_ONE_TEST)
+    assert not result.passed
+    assert result.status in ("error", "killed")
+
+
+def test_exit_inside_the_tested_function_is_not_a_pass(executor):
+    result = executor.run("import os\ndef add_one(x):\n    os._exit(0)\n", ADD_ONE_TEST)
+    assert result.status == "killed"
+
+
+def test_killing_the_harness_is_contained_and_the_executor_recovers(executor):
+    code = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n" + ADD_ONE
+    results = executor.run_many([(code, ADD_ONE_TEST)] * 3)
+    assert all(r.status == "killed" for r in results)
+    assert executor.run(ADD_ONE, ADD_ONE_TEST).passed
+
+
+def _processes_named(marker: str) -> list[str]:
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if marker in line and "ps -eo" not in line]
+
+
+def test_spawned_processes_are_all_killed_even_in_their_own_session(executor):
+    marker = "987654"
+    code = (
+        "import subprocess, os\n"
+        f"subprocess.Popen(['setsid', 'sleep', '{marker}'])\n"
+        f"subprocess.Popen(['sleep', '{marker}'], start_new_session=True)\n"
+        "if os.fork() == 0:\n"
+        "    os.setsid()\n"
+        "    if os.fork() == 0:\n"
+        f"        os.execvp('sleep', ['sleep', '{marker}'])\n"
+        "    os._exit(0)\n" + ADD_ONE
+    )
+    result = executor.run(code, ADD_ONE_TEST)
+    assert result.passed
+    time.sleep(0.2)
+    assert _processes_named(marker) == []
+
+
+def test_many_children_are_cleaned_up(executor):
+    code = "import subprocess\nfor _ in range(30):\n    subprocess.Popen(['sleep', '876543'])\n" + ADD_ONE
+    assert executor.run(code, ADD_ONE_TEST).passed
+    time.sleep(0.2)
+    assert _processes_named("876543") == []
+
+
+@needs_bwrap
+def test_the_file_system_is_read_only_and_private(executor, tmp_path):
+    target = tmp_path / "written-by-program"
+    code = f"open({str(target)!r}, 'w').write('x')\n"
+    result = executor.run(code, "pass\n")
+    assert result.status == "error"
+    assert not target.exists()
+
+
+@needs_bwrap
+def test_home_and_project_are_not_visible(executor):
+    here = os.path.abspath(__file__)
+    result = executor.run(f"import os\nassert not os.path.exists({here!r})\n", "pass\n")
+    assert result.passed, result.feedback
+
+
+def test_scratch_directory_is_writable_and_fresh(executor):
+    code = "import os\nassert not os.path.exists('note.txt')\nopen('note.txt', 'w').write('x')\n"
+    assert all(r.passed for r in executor.run_many([(code, "pass\n")] * 4))
+
+
+@needs_bwrap
+def test_no_network_not_even_the_hosts_loopback(executor):
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.5)
+    port = server.getsockname()[1]
+    accepted = []
+
+    def accept() -> None:
+        try:
+            accepted.append(server.accept())
+        except OSError:
+            pass
+
+    listener = threading.Thread(target=accept)
+    listener.start()
+    code = f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=2)\n"
+    result = executor.run(code, "pass\n")
+    listener.join()
+    server.close()
+    assert result.status == "error", result.feedback
+    assert accepted == []
+
+
+@pytest.mark.parametrize(
+    "code,test,error_type",
+    [
+        (b"def f():\n    return '\xff\xfe'\n", "pass\n", "InvalidInput"),
+        ("x = 1\n" * 2_000_000, "pass\n", "InputTooLarge"),
+        ("", "pass\n", "EmptyProgram"),
+        ("   \n", "pass\n", "EmptyProgram"),
+        (ADD_ONE, "assert add_one(1 ==\n", "TestSyntaxError"),
+        ("def f():\n    return '\udcff'\n", "pass\n", "InvalidInput"),
+    ],
+    ids=["not-utf8", "10MB", "empty", "blank", "test-does-not-parse", "lone-surrogate"],
+)
+def test_bad_input_gives_a_clear_result_never_an_exception(executor, code, test, error_type):
+    result = executor.run(code, test)
+    assert result.status == "error"
+    assert result.error_type == error_type
+    assert result.feedback
+
+
+def test_run_many_keeps_the_order_given(executor):
+    slow = "import time\ntime.sleep(0.3)\n" + ADD_ONE
+    pairs = [(slow if i % 3 == 0 else ADD_ONE, ADD_ONE_TEST if i % 2 == 0 else "assert add_one(1) == 3\n") for i in range(12)]
+    results = executor.run_many(pairs)
+    assert [r.passed for r in results] == [i % 2 == 0 for i in range(12)]
+
+
+def test_feedback_is_capped(executor):
+    code = "def add_one(x):\n    raise ValueError('x' * 100000)\n"
+    result = executor.run(code, ADD_ONE_TEST)
+    assert result.status == "error" and len(result.feedback) <= 2000
+
+
+def test_every_status_is_in_the_closed_set(executor):
+    assert executor.run(ADD_ONE, ADD_ONE_TEST).status in STATUSES
+
+
+def test_process_fallback_runs_the_same_harness():
+    with Executor(workers=1, timeout_s=1.0, isolation="process") as ex:
+        assert ex.isolation == "process"
+        assert ex.run(ADD_ONE, ADD_ONE_TEST).passed
+        assert ex.run("def add_one(x):\n    return x\n", ADD_ONE_TEST).status == "failed"
+        assert ex.run("def add_one(x):\n    while True: pass\n", ADD_ONE_TEST).status == "timeout"
+
+
+def test_missing_bwrap_falls_back_loudly(monkeypatch, caplog, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # a real PATH without bwrap on it
+    with caplog.at_level(logging.WARNING):
+        with Executor(workers=1) as ex:
+            assert ex.isolation == "process"
+            assert ex.run(ADD_ONE, ADD_ONE_TEST).passed
+    assert "SANDBOX DEGRADED" in caplog.text
+
+
+def test_requiring_bwrap_without_it_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(IsolationUnavailable, match="bubblewrap"):
+        Executor(workers=1, isolation="bwrap")
+
+
+def test_closed_executor_leaves_no_sandbox_running():
+    ex = Executor(workers=2)
+    ex.run("import subprocess\nsubprocess.Popen(['sleep', '765432'])\n" + ADD_ONE, ADD_ONE_TEST)
+    pids = [sandbox._process.pid for sandbox in ex._all]
+    ex.close()
+    assert all(not os.path.exists(f"/proc/{pid}") for pid in pids)
+    assert _processes_named("765432") == []
