@@ -118,8 +118,8 @@ def teacher_refine_messages(
 def teacher_retry_messages(previous_messages: list[dict], reply: str, feedback: str) -> list[dict]:
     """The conversation so far, the teacher's `reply`, and a request to try again."""
     retry_turn = (
-        "Your code does not pass the tests yet.\n\n"
-        f"Test results:\n```\n{_clip(feedback)}\n```\n\n"
+        "That is not right yet.\n\n"
+        f"Result:\n```\n{_clip(feedback)}\n```\n\n"
         "Fix the code and reply with the complete corrected function in one ```python "
         "code block."
     )
@@ -322,8 +322,12 @@ def _param_aliases(ours: ast.FunctionDef | None, theirs: ast.FunctionDef, indent
     return [f"{indent}{', '.join(targets)} = {', '.join(values)}"]
 
 
-def _body_lines(function: ast.FunctionDef, lines: list[str], in_string: set[int], indent: str) -> list[str]:
-    statements = function.body[1:] if ast.get_docstring(function, clean=False) is not None else function.body
+def _body_lines(
+    function: ast.FunctionDef, lines: list[str], in_string: set[int], indent: str
+) -> list[str]:
+    statements = function.body
+    if ast.get_docstring(function, clean=False) is not None:
+        statements = statements[1:]
     if not statements:
         return [f"{indent}pass"]
     first = statements[0]

