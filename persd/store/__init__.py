@@ -1,0 +1,181 @@
+"""The session store: every piece of session data, in one SQLite file per session.
+
+    from persd.store import SessionStore, list_sessions
+    with SessionStore.open("sessions", "demo", create=True) as store:
+        store.set_config({"student": "tiny", "simulated": True})
+        store.add_tasks(tasks)
+        attempt = store.add_attempt(task.task_id, 0, model="tiny", prompt=task.prompt,
+                                    completion=code, program=task.prompt + code)
+        store.add_execution("attempt", attempt.id, executor_result)
+        work = store.pending_work(round=0)          # what a rerun still has to do
+
+Every write is one transaction (WAL, foreign keys on), so a crash, even `kill -9`, loses
+at most the step in progress; `add_*` methods are idempotent so a rerun does not duplicate.
+A store object may be shared by threads (one connection behind a lock) and several
+processes may open the same file. The schema is migrated forward on every open
+(persd.store.schema). All SQL of persd lives in this package.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from persd.store.collection import CollectionMixin
+from persd.store.db import Database, from_json, to_json
+from persd.store.errors import (
+    ConfigMismatch,
+    RecordNotFound,
+    ReviewConflict,
+    RunBusy,
+    SessionNameError,
+    SessionNotFound,
+    StoreError,
+)
+from persd.store.pending import PendingMixin
+from persd.store.queue import QueueMixin
+from persd.store.records import (
+    AttemptRecord,
+    BulkReviewResult,
+    EvalSampleRecord,
+    ExecutionRecord,
+    PendingWork,
+    QueueFilters,
+    QueueRow,
+    RefinementRecord,
+    ReviewEvent,
+    ReviewItem,
+    ReviewRecord,
+    RunRecord,
+    TeacherCallRecord,
+)
+from persd.store.reviews import ReviewMixin
+from persd.store.runs import RunsMixin
+from persd.store.schema import apply_migrations
+from persd.store.teacher_log import TeacherCache, TeacherLogMixin
+
+__all__ = [
+    "SessionStore", "list_sessions", "session_path", "TeacherCache",
+    "StoreError", "SessionNotFound", "SessionNameError", "ConfigMismatch", "RecordNotFound",
+    "ReviewConflict", "RunBusy",
+    "AttemptRecord", "BulkReviewResult", "EvalSampleRecord", "ExecutionRecord", "PendingWork",
+    "QueueFilters", "QueueRow", "RefinementRecord", "ReviewEvent", "ReviewItem",
+    "ReviewRecord", "RunRecord", "TeacherCallRecord",
+]
+
+SUFFIX = ".sqlite"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def session_path(sessions_dir: str | Path, name: str) -> Path:
+    """`<sessions_dir>/<name>.sqlite`; names are letters, digits and `-_.`."""
+    if not _NAME.fullmatch(name or ""):
+        raise SessionNameError(
+            f"invalid session name {name!r}: use letters, digits, '-', '_' and '.', "
+            "starting with a letter or digit (at most 128 characters)"
+        )
+    return Path(sessions_dir) / f"{name}{SUFFIX}"
+
+
+def list_sessions(sessions_dir: str | Path) -> list[str]:
+    """Names of the sessions in `sessions_dir`, sorted; [] if it does not exist."""
+    folder = Path(sessions_dir)
+    if not folder.is_dir():
+        return []
+    return sorted(p.name[: -len(SUFFIX)] for p in folder.glob(f"*{SUFFIX}") if p.is_file())
+
+
+class SessionStore(
+    CollectionMixin, TeacherLogMixin, PendingMixin, ReviewMixin, QueueMixin, RunsMixin,
+):
+    """One session's database. Open by name with `SessionStore.open(sessions_dir, name)`
+    or by file with `SessionStore(path)`; close it, or use it as a context manager."""
+
+    def __init__(
+        self, path: str | Path, *, create: bool = True, busy_timeout_s: float = 30.0,
+    ) -> None:
+        self.path = Path(path)
+        self._db = Database(self.path, create=create, busy_timeout_s=busy_timeout_s)
+        try:
+            with self._db.raw() as conn:
+                apply_migrations(conn, self.path)
+        except Exception:
+            self._db.close()
+            raise
+
+    @classmethod
+    def open(
+        cls, sessions_dir: str | Path, name: str, create: bool = False, **options: Any,
+    ) -> SessionStore:
+        path = session_path(sessions_dir, name)
+        if not path.exists():
+            if not create:
+                raise SessionNotFound(name, str(sessions_dir), list_sessions(sessions_dir))
+            path.parent.mkdir(parents=True, exist_ok=True)
+        return cls(path, **options)
+
+    @property
+    def name(self) -> str:
+        return self.path.name.removesuffix(SUFFIX)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> SessionStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SessionStore({str(self.path)!r})"
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group several writes into one transaction (bulk loads); other threads wait."""
+        with self._db.write():
+            yield
+
+    @property
+    def schema_version(self) -> int:
+        with self._db.read() as conn:
+            return conn.execute("SELECT COUNT(*) FROM _migrations").fetchone()[0]
+
+    def integrity_check(self) -> str:
+        """SQLite's own check of the file: "ok" when sound."""
+        with self._db.read() as conn:
+            return "; ".join(row[0] for row in conn.execute("PRAGMA integrity_check"))
+
+    # -- session settings ----------------------------------------------------------------
+
+    def set_config(self, config: dict[str, Any], *, replace: bool = False) -> None:
+        """Record the settings the session was created with. Setting the same again is a
+        no-op; different settings raise ConfigMismatch (listing the keys) unless `replace`."""
+        new = from_json(to_json(config))
+        with self._db.write() as conn:
+            stored = from_json(conn.execute("SELECT config FROM session").fetchone()[0])
+            if stored is not None and stored != new and not replace:
+                keys = sorted(set(stored) | set(new))
+                raise ConfigMismatch(str(self.path), {
+                    key: (stored.get(key), new.get(key))
+                    for key in keys if stored.get(key) != new.get(key)
+                })
+            conn.execute("UPDATE session SET config = ?", (to_json(new),))
+
+    def config(self) -> dict[str, Any]:
+        """The recorded settings ({} before `set_config`)."""
+        with self._db.read() as conn:
+            return from_json(conn.execute("SELECT config FROM session").fetchone()[0]) or {}
+
+    @property
+    def created_at(self) -> str:
+        with self._db.read() as conn:
+            return conn.execute("SELECT created_at FROM session").fetchone()[0]
+
+    @property
+    def simulated(self) -> bool:
+        """True for the offline demo's sessions (simulated student and teacher)."""
+        return bool(self.config().get("simulated", False))

@@ -1,0 +1,170 @@
+"""The review queue: filtered, paged listings of refinements with their review state.
+
+    rows = store.review_queue(QueueFilters(status="pending", validated=True), limit=50)
+    nxt = store.review_queue(filters, after_id=current_id, limit=1)    # the next record
+    item = store.review_item(nxt[0].refinement_id)                    # all it shows
+
+Rows come in refinement id order; `after_id`/`before_id` page from a record without an
+OFFSET scan, which keeps "approve, then show the next" fast on large sessions.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from persd.store import rows
+from persd.store.db import Database, placeholders
+from persd.store.records import (
+    REVIEW_STATUSES,
+    AttemptRecord,
+    ExecutionRecord,
+    QueueFilters,
+    QueueRow,
+    RefinementRecord,
+    ReviewItem,
+    ReviewRecord,
+)
+
+_FROM = """FROM refinements r
+    JOIN tasks t ON t.task_id = r.task_id
+    LEFT JOIN executions e
+        ON e.subject_kind = 'attempt' AND e.subject_id = r.attempt_id AND e.tests = 'hidden'
+    LEFT JOIN reviews v ON v.refinement_id = r.id"""
+_SELECT = f"""SELECT r.id AS refinement_id, r.task_id, r.round, r.method, r.attempt_id,
+    r.teacher_model, r.validated, r.diff_lines, COALESCE(e.error_type, '') AS error_type,
+    e.status AS attempt_status, COALESCE(e.feedback, '') AS feedback,
+    COALESCE(v.status, 'pending') AS status, COALESCE(v.version, 0) AS version,
+    v.reviewer, v.updated_at {_FROM}"""
+
+
+class QueueMixin:
+    _db: Database
+    # from the other mixins of SessionStore
+    _refinement: Callable[[sqlite3.Connection, int], RefinementRecord]
+    _execution: Callable[[sqlite3.Connection, int], ExecutionRecord]
+    attempt: Callable[[int], AttemptRecord]
+    review: Callable[[int], ReviewRecord]
+
+    def review_queue(
+        self, filters: QueueFilters | dict[str, Any] | None = None, *, limit: int = 50,
+        offset: int = 0,
+        after_id: int | None = None, before_id: int | None = None,
+    ) -> list[QueueRow]:
+        """Matching refinements in id order: from the start (`offset`), after `after_id`,
+        or the `limit` records just before `before_id`."""
+        where_sql, params = _where(_filters(filters))
+        order = "ASC"
+        if after_id is not None:
+            where_sql, params = where_sql + " AND r.id > ?", [*params, after_id]
+        if before_id is not None:
+            where_sql, params, order = where_sql + " AND r.id < ?", [*params, before_id], "DESC"
+        with self._db.read() as conn:
+            found = conn.execute(
+                f"{_SELECT} {where_sql} ORDER BY r.id {order} LIMIT ? OFFSET ?",
+                [*params, limit, offset],
+            ).fetchall()
+        queue = [_queue_row(row) for row in found]
+        return queue[::-1] if order == "DESC" else queue
+
+    def review_queue_count(self, filters: QueueFilters | dict[str, Any] | None = None) -> int:
+        where_sql, params = _where(_filters(filters))
+        with self._db.read() as conn:
+            return conn.execute(f"SELECT COUNT(*) {_FROM} {where_sql}", params).fetchone()[0]
+
+    def review_queue_versions(
+        self, filters: QueueFilters | dict[str, Any] | None = None,
+    ) -> dict[int, int]:
+        """refinement id -> review version of every match: the input of a bulk review."""
+        where_sql, params = _where(_filters(filters))
+        with self._db.read() as conn:
+            found = conn.execute(
+                f"SELECT r.id, COALESCE(v.version, 0) {_FROM} {where_sql} ORDER BY r.id", params
+            )
+            return dict(found.fetchall())
+
+    def review_counts(
+        self, round: int | None = None, filters: QueueFilters | dict[str, Any] | None = None,
+    ) -> dict[str, int]:
+        """How many refinements have each review status (every status present, maybe 0),
+        among those matching `filters` (its status ignored) in `round`."""
+        base = _filters(filters)
+        base = QueueFilters(**{**base.__dict__, "status": None,
+                               "round": base.round if round is None else round})
+        where_sql, params = _where(base)
+        counts = dict.fromkeys(REVIEW_STATUSES, 0)
+        with self._db.read() as conn:
+            for status, count in conn.execute(
+                f"""SELECT COALESCE(v.status, 'pending') AS s, COUNT(*) {_FROM} {where_sql}
+                GROUP BY s""",
+                params,
+            ):
+                counts[status] = count
+        return counts
+
+    def error_types(self, round: int | None = None) -> list[str]:
+        """The error types of attempts that have refinements: choices for the filter."""
+        extra, params = ("AND r.round = ?", [round]) if round is not None else ("", [])
+        with self._db.read() as conn:
+            found = conn.execute(
+                f"""SELECT DISTINCT e.error_type {_FROM} WHERE r.error IS NULL
+                AND e.error_type <> '' {extra} ORDER BY e.error_type""",
+                params,
+            )
+            return [row[0] for row in found]
+
+    def review_item(self, refinement_id: int) -> ReviewItem:
+        """The refinement, its task, the attempt it refines and the review, read together."""
+        with self._db.read() as conn:
+            refinement = self._refinement(conn, refinement_id)
+            task_row = conn.execute("SELECT * FROM tasks WHERE task_id = ?", (refinement.task_id,))
+            attempt = None
+            if refinement.attempt_id is not None:
+                attempt = self.attempt(refinement.attempt_id)
+            review = self.review(refinement_id)
+            edit_execution = None
+            if review.edit_execution_id is not None:
+                edit_execution = self._execution(conn, review.edit_execution_id)
+            return ReviewItem(
+                refinement=refinement, task=rows.task(task_row.fetchone()), attempt=attempt,
+                review=review, edit_execution=edit_execution,
+            )
+
+
+def _filters(filters: QueueFilters | dict[str, Any] | None) -> QueueFilters:
+    """A QueueFilters from itself, a dict of its fields (unknown keys: TypeError) or None."""
+    if isinstance(filters, dict):
+        return QueueFilters(**filters)
+    return filters or QueueFilters()
+
+
+def _where(filters: QueueFilters) -> tuple[str, list[Any]]:
+    clauses, params = ["r.error IS NULL"], []
+    if filters.status is not None:
+        statuses = (filters.status,) if isinstance(filters.status, str) else tuple(filters.status)
+        clauses.append(f"COALESCE(v.status, 'pending') IN ({placeholders(statuses)})")
+        params.extend(statuses)
+    for clause, value in (
+        ("e.error_type = ?", filters.error_type),
+        ("r.validated = ?", None if filters.validated is None else int(filters.validated)),
+        ("r.round = ?", filters.round),
+        ("r.method = ?", filters.method),
+        ("r.diff_lines <= ?", filters.max_diff_lines),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    if filters.search:
+        escaped = re.sub(r"([\\%_])", r"\\\1", filters.search)
+        pattern = f"%{escaped}%"
+        clauses.append("(r.task_id LIKE ? ESCAPE '\\' OR t.prompt LIKE ? ESCAPE '\\')")
+        params.extend([pattern, pattern])
+    return "WHERE " + " AND ".join(clauses), params
+
+
+def _queue_row(row: sqlite3.Row) -> QueueRow:
+    values = dict(row)
+    values["validated"] = bool(values["validated"])
+    return QueueRow(**values)

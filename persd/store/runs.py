@@ -1,0 +1,130 @@
+"""Training and evaluation runs, and the per-sample results of evaluations.
+
+    run_id = store.add_run("train", {"variant": "persd", ...}, exclusive=True)
+    store.update_run(run_id, status="running", pid=os.getpid(), metrics_path="out/metrics.jsonl")
+    store.add_eval_sample(eval_id, "HumanEval/0", program=code, result=execution_result)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from persd.store import rows
+from persd.store.db import NOW_SQL, Database, to_json, where
+from persd.store.errors import RecordNotFound, RunBusy, StoreError
+from persd.store.records import RUN_KINDS, RUN_STATUSES, EvalSampleRecord, RunRecord
+
+_ACTIVE = ("queued", "running")
+_EVAL_SELECT = f"""SELECT s.*, {rows.execution_columns('e')} FROM eval_samples s
+    LEFT JOIN executions e
+    ON e.subject_kind = 'eval_sample' AND e.subject_id = s.id AND e.tests = 'hidden'"""
+
+
+class RunsMixin:
+    _db: Database
+    _insert_execution: Callable[..., int]  # from CollectionMixin
+
+    def add_run(
+        self, kind: str, config: dict[str, Any], *, status: str = "queued", exclusive: bool = False,
+    ) -> int:
+        """A new run; with exclusive=True, RunBusy if a run of this kind is queued or
+        running (checked and written in one transaction: one training job at a time)."""
+        if kind not in RUN_KINDS:
+            raise StoreError(f"unknown run kind {kind!r}; one of {RUN_KINDS}")
+        _check_status(status)
+        with self._db.write() as conn:
+            if exclusive:
+                busy = conn.execute(
+                    "SELECT id, status FROM runs WHERE kind = ? AND status IN (?, ?) LIMIT 1",
+                    (kind, *_ACTIVE),
+                ).fetchone()
+                if busy is not None:
+                    raise RunBusy(f"{kind} run {busy['id']} is {busy['status']}; one at a time")
+            return conn.execute(
+                "INSERT INTO runs (kind, status, config) VALUES (?, ?, ?) RETURNING id",
+                (kind, status, to_json(config)),
+            ).fetchone()[0]
+
+    def update_run(
+        self, run_id: int, *, status: str | None = None, result: dict[str, Any] | None = None,
+        metrics_path: str | None = None, output: str | None = None, pid: int | None = None,
+    ) -> RunRecord:
+        """Change the given fields only."""
+        changes: dict[str, Any] = {"metrics_path": metrics_path, "output": output, "pid": pid}
+        if status is not None:
+            _check_status(status)
+            changes["status"] = status
+        if result is not None:
+            changes["result"] = to_json(result)
+        changes = {name: value for name, value in changes.items() if value is not None}
+        assignments = "".join(f"{name} = ?, " for name in changes)
+        with self._db.write() as conn:
+            row = conn.execute(
+                f"UPDATE runs SET {assignments}updated_at = {NOW_SQL} WHERE id = ? RETURNING *",
+                (*changes.values(), run_id),
+            ).fetchone()
+            if row is None:
+                raise RecordNotFound(f"no run {run_id} in session {self._db.path}")
+            return rows.run(row)
+
+    def run(self, run_id: int) -> RunRecord:
+        with self._db.read() as conn:
+            row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise RecordNotFound(f"no run {run_id} in session {self._db.path}")
+            return rows.run(row)
+
+    def runs(self, kind: str | None = None, status: str | None = None) -> list[RunRecord]:
+        """Runs, oldest first."""
+        where_sql, params = where(("kind", kind), ("status", status))
+        with self._db.read() as conn:
+            found = conn.execute(f"SELECT * FROM runs {where_sql} ORDER BY id", params)
+            return [rows.run(row) for row in found]
+
+    def active_run(self, kind: str) -> RunRecord | None:
+        """The queued or running run of `kind`, if any (the newest)."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT * FROM runs WHERE kind = ? AND status IN (?, ?) ORDER BY id DESC LIMIT 1",
+                (kind, *_ACTIVE),
+            ).fetchone()
+            return None if row is None else rows.run(row)
+
+    def add_eval_sample(
+        self, run_id: int, task_id: str, *, program: str, result: Any = None,
+        sample_index: int = 0, step: int = 0,
+    ) -> EvalSampleRecord:
+        """One evaluated program and (if given) its hidden-test run; idempotent per
+        (run, task, sample, step). One transaction."""
+        with self._db.write() as conn:
+            if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+                raise RecordNotFound(f"no run {run_id} in session {self._db.path}")
+            conn.execute(
+                """INSERT INTO eval_samples (run_id, task_id, sample_index, step, program)
+                VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (run_id, task_id, sample_index, step) DO NOTHING""",
+                (run_id, task_id, sample_index, step, program),
+            )
+            key = (run_id, task_id, sample_index, step)
+            sample_id = conn.execute(
+                """SELECT id FROM eval_samples
+                WHERE run_id = ? AND task_id = ? AND sample_index = ? AND step = ?""", key,
+            ).fetchone()[0]
+            if result is not None:
+                self._insert_execution(conn, "eval_sample", sample_id, result, "hidden")
+            return rows.eval_sample(
+                conn.execute(f"{_EVAL_SELECT} WHERE s.id = ?", (sample_id,)).fetchone()
+            )
+
+    def eval_samples(self, run_id: int) -> list[EvalSampleRecord]:
+        with self._db.read() as conn:
+            found = conn.execute(
+                f"{_EVAL_SELECT} WHERE s.run_id = ? ORDER BY s.id", (run_id,)
+            )
+            return [rows.eval_sample(row) for row in found]
+
+
+def _check_status(status: str) -> None:
+    if status not in RUN_STATUSES:
+        raise StoreError(f"unknown run status {status!r}; one of {RUN_STATUSES}")

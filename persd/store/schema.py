@@ -1,0 +1,237 @@
+"""The session schema as an append-only list of numbered migrations.
+
+    apply_migrations(conn, path)           # on every open: applies what is missing
+    apply_migrations(conn, path, upto=2)   # tests: build an old-version database
+
+Each migration is a name and a list of steps (SQL strings or functions of the
+connection); applied ones are recorded in `_migrations`. Never edit or reorder a
+migration that has shipped: add a new one at the end.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from persd.store.db import NOW_SQL
+from persd.store.errors import StoreError
+
+Step = str | Callable[[sqlite3.Connection], None]
+
+_NOW = f"TEXT NOT NULL DEFAULT ({NOW_SQL})"
+
+MIGRATIONS: list[tuple[str, list[Step]]] = [
+    ("m001_session_and_tasks", [
+        f"""CREATE TABLE session (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            config TEXT,
+            created_at {_NOW}
+        )""",
+        "INSERT INTO session (id) VALUES (1)",
+        f"""CREATE TABLE tasks (
+            task_id TEXT PRIMARY KEY,
+            prompt TEXT NOT NULL,
+            entry_point TEXT NOT NULL,
+            test TEXT NOT NULL,
+            visible_test TEXT NOT NULL,
+            solution TEXT NOT NULL,
+            source TEXT NOT NULL,
+            added_at {_NOW}
+        )""",
+    ]),
+    ("m002_attempts_and_executions", [
+        f"""CREATE TABLE attempts (
+            id INTEGER PRIMARY KEY,
+            task_id TEXT NOT NULL REFERENCES tasks (task_id),
+            round INTEGER NOT NULL CHECK (round >= 0),
+            sample_index INTEGER NOT NULL CHECK (sample_index >= 0),
+            model TEXT NOT NULL,
+            sampling TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            completion TEXT NOT NULL,
+            program TEXT NOT NULL,
+            created_at {_NOW},
+            UNIQUE (task_id, round, sample_index)
+        )""",
+        "CREATE INDEX attempts_round ON attempts (round)",
+        f"""CREATE TABLE executions (
+            id INTEGER PRIMARY KEY,
+            subject_kind TEXT NOT NULL
+                CHECK (subject_kind IN ('attempt', 'refinement', 'review_edit', 'eval_sample')),
+            subject_id INTEGER NOT NULL,
+            tests TEXT NOT NULL CHECK (tests IN ('hidden', 'visible')),
+            status TEXT NOT NULL
+                CHECK (status IN ('passed', 'failed', 'error', 'timeout', 'memory', 'killed')),
+            passed INTEGER NOT NULL,
+            feedback TEXT NOT NULL,
+            duration_s REAL,
+            tests_passed INTEGER,
+            tests_total INTEGER,
+            error_type TEXT NOT NULL,
+            created_at {_NOW}
+        )""",
+        # One run per subject and test kind, except review edits (each edit is re-run).
+        """CREATE UNIQUE INDEX executions_subject ON executions (subject_kind, subject_id, tests)
+            WHERE subject_kind <> 'review_edit'""",
+        # The planner cannot use the partial index above for `subject_kind = 'attempt'`.
+        "CREATE INDEX executions_lookup ON executions (subject_kind, subject_id, tests)",
+    ]),
+    ("m003_refinements_and_teacher", [
+        f"""CREATE TABLE refinements (
+            id INTEGER PRIMARY KEY,
+            method TEXT NOT NULL CHECK (method IN ('persd', 'stand', 'inpd')),
+            task_id TEXT NOT NULL REFERENCES tasks (task_id),
+            round INTEGER NOT NULL,
+            attempt_id INTEGER REFERENCES attempts (id),
+            teacher_model TEXT NOT NULL,
+            program TEXT,
+            completion TEXT,
+            validated INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            tries INTEGER NOT NULL,
+            error TEXT,
+            created_at {_NOW},
+            updated_at {_NOW},
+            CHECK ((method = 'persd') = (attempt_id IS NOT NULL))
+        )""",
+        """CREATE UNIQUE INDEX refinements_attempt ON refinements (attempt_id, method)
+            WHERE attempt_id IS NOT NULL""",
+        """CREATE UNIQUE INDEX refinements_task ON refinements (task_id, round, method)
+            WHERE attempt_id IS NULL""",
+        "CREATE INDEX refinements_round ON refinements (round)",
+        f"""CREATE TABLE teacher_calls (
+            id INTEGER PRIMARY KEY,
+            refinement_id INTEGER REFERENCES refinements (id),
+            attempt_id INTEGER REFERENCES attempts (id),
+            task_id TEXT,
+            round INTEGER,
+            purpose TEXT NOT NULL,
+            model TEXT NOT NULL,
+            messages TEXT NOT NULL,
+            raw_reply TEXT,
+            prompt_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL,
+            cost_usd REAL NOT NULL,
+            cached INTEGER NOT NULL,
+            error TEXT,
+            duration_s REAL,
+            created_at {_NOW}
+        )""",
+        "CREATE INDEX teacher_calls_task ON teacher_calls (task_id, round)",
+        "CREATE INDEX teacher_calls_refinement ON teacher_calls (refinement_id)",
+        f"""CREATE TABLE teacher_cache (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            created_at {_NOW}
+        )""",
+    ]),
+    ("m004_reviews", [
+        """CREATE TABLE reviews (
+            refinement_id INTEGER PRIMARY KEY REFERENCES refinements (id),
+            status TEXT NOT NULL
+                CHECK (status IN ('pending', 'approved', 'edited', 'rejected', 'skipped')),
+            edited_program TEXT,
+            edit_execution_id INTEGER REFERENCES executions (id),
+            reason TEXT,
+            reviewer TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX reviews_status ON reviews (status)",
+        f"""CREATE TABLE review_events (
+            id INTEGER PRIMARY KEY,
+            refinement_id INTEGER NOT NULL REFERENCES refinements (id),
+            kind TEXT NOT NULL CHECK (kind IN ('action', 'undo')),
+            batch TEXT,
+            undoes INTEGER REFERENCES review_events (id),
+            old_status TEXT NOT NULL,
+            new_status TEXT NOT NULL,
+            reviewer TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            at {_NOW},
+            payload TEXT NOT NULL
+        )""",
+        "CREATE INDEX review_events_reviewer ON review_events (reviewer, kind, id)",
+        "CREATE INDEX review_events_refinement ON review_events (refinement_id, id)",
+        "CREATE INDEX review_events_batch ON review_events (batch) WHERE batch IS NOT NULL",
+        # An action is undone at most once.
+        """CREATE UNIQUE INDEX review_events_undoes ON review_events (undoes)
+            WHERE undoes IS NOT NULL""",
+        """CREATE TRIGGER review_events_no_update BEFORE UPDATE ON review_events
+            BEGIN SELECT RAISE(ABORT, 'review_events is append-only'); END""",
+        """CREATE TRIGGER review_events_no_delete BEFORE DELETE ON review_events
+            BEGIN SELECT RAISE(ABORT, 'review_events is append-only'); END""",
+    ]),
+    ("m005_runs_and_eval_samples", [
+        f"""CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('train', 'eval', 'collect')),
+            status TEXT NOT NULL
+                CHECK (status IN ('queued', 'running', 'finished', 'failed', 'stopped')),
+            config TEXT NOT NULL,
+            result TEXT,
+            metrics_path TEXT,
+            output TEXT,
+            pid INTEGER,
+            created_at {_NOW},
+            updated_at {_NOW}
+        )""",
+        "CREATE INDEX runs_kind ON runs (kind, status)",
+        f"""CREATE TABLE eval_samples (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs (id),
+            task_id TEXT NOT NULL,
+            sample_index INTEGER NOT NULL,
+            step INTEGER NOT NULL,
+            program TEXT NOT NULL,
+            created_at {_NOW},
+            UNIQUE (run_id, task_id, sample_index, step)
+        )""",
+    ]),
+    ("m006_review_queue", [
+        # Computed by the caller (persd.diffing); filters the review queue by diff size.
+        "ALTER TABLE refinements ADD COLUMN diff_lines INTEGER",
+        "CREATE INDEX refinements_diff_lines ON refinements (diff_lines)",
+    ]),
+]
+
+
+def apply_migrations(conn: sqlite3.Connection, path: Path, upto: int | None = None) -> int:
+    """Apply the missing migrations (the first `upto` only, if given); returns the version."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        _check_is_session(conn, path)
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at {_NOW})"
+        )
+        applied = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+        known = [name for name, _ in MIGRATIONS]
+        unknown = sorted(applied - set(known))
+        if unknown:
+            raise StoreError(
+                f"{path} has a newer schema than this version of persd knows "
+                f"(unknown migrations: {', '.join(unknown)}); upgrade persd to open it"
+            )
+        for name, steps in MIGRATIONS[:upto]:
+            if name in applied:
+                continue
+            for step in steps:
+                conn.execute(step) if isinstance(step, str) else step(conn)
+            conn.execute("INSERT INTO _migrations (name) VALUES (?)", (name,))
+        version = conn.execute("SELECT COUNT(*) FROM _migrations").fetchone()[0]
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return version
+
+
+def _check_is_session(conn: sqlite3.Connection, path: Path) -> None:
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if names and "_migrations" not in names:
+        raise StoreError(
+            f"{path} is an SQLite database but not a persd session "
+            f"(it has tables {', '.join(sorted(names)[:5])} and no _migrations)"
+        )
