@@ -45,6 +45,24 @@ def app(sessions_dir: str, session: str | None, host: str, port: int) -> None:
     launch(sessions_dir=sessions_dir, session=session, host=host, port=port)
 
 
+@cli.command("tiny-model")
+@click.argument("path", type=click.Path(file_okay=False))
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random weights.")
+@click.option("--force", is_flag=True, help="Overwrite a non-empty folder.")
+def tiny_model(path: str, seed: int, force: bool) -> None:
+    """Write a small random model and tokenizer for smoke tests and demos (no download)."""
+    from persd.tiny_model import TinyModelError, write_tiny_model
+
+    try:
+        info = write_tiny_model(path, seed=seed, force=force)
+    except TinyModelError as error:
+        raise UserError(str(error)) from error
+    click.echo(
+        f"Wrote a tiny model to {info.path}: {info.parameters:,} parameters, "
+        f"vocabulary {info.vocab_size}, seed {info.seed}."
+    )
+
+
 @cli.command("eval")
 @click.option("--student", "model", required=True, help="Hugging Face model id or local folder.")
 @click.option("--adapter", type=click.Path(file_okay=False), help="peft adapter folder to apply.")
@@ -132,6 +150,129 @@ def eval_compare(session: str, k: int, sessions_dir: str) -> None:
         with SessionStore.open(sessions_dir, session) as store:
             click.echo(eval_runs_table(store, k=k))
     except StoreError as error:
+        raise UserError(str(error)) from error
+
+
+@cli.command()
+@click.option("--session", required=True, help="Session name (created on first use).")
+@click.option("--tasks", "tasks_spec", default="humaneval", show_default=True, help="humaneval, a JSONL file or mbpp:PATH.")
+@click.option("--student", default="", help="Hugging Face model id or local folder (not needed for --method stand).")
+@click.option("--teacher-model", required=True, help="Model name at OPENAI_BASE_URL (OpenAI, vLLM, Ollama, transformers serve).")
+@click.option("--method", type=click.Choice(["persd", "stand", "inpd"]), default="persd", show_default=True)
+@click.option("--round", "round_", default=1, show_default=True, type=click.IntRange(min=1), help="Collection round.")
+@click.option("--adapter", type=click.Path(file_okay=False), help="peft adapter of a fine-tuned student (round 2+).")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N tasks.")
+@click.option("--samples", default=1, show_default=True, type=click.IntRange(min=1), help="Student attempts per task.")
+@click.option("--temperature", default=0.3, show_default=True, type=float, help="Student sampling temperature.")
+@click.option("--top-p", default=0.95, show_default=True, type=float)
+@click.option("--max-new-tokens", default=512, show_default=True, type=int)
+@click.option("--batch-size", default=8, show_default=True, type=int, help="Student prompts per generate call.")
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(min=1), help="Teacher calls in flight.")
+@click.option("--teacher-tries", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option("--timeout", "timeout_s", default=3.0, show_default=True, type=float, help="CPU seconds per program.")
+@click.option("--workers", type=int, help="Sandboxes  [default: CPU cores]")
+@sessions_dir_option
+def collect(session, tasks_spec, student, teacher_model, method, round_, adapter, limit, samples,
+            temperature, top_p, max_new_tokens, batch_size, concurrency, teacher_tries, timeout_s,
+            workers, sessions_dir) -> None:
+    """Student attempts, sandbox verdicts and teacher refinements, stored in a session."""
+    from persd.collect import CollectConfig, CollectError, collect as run_collect
+    from persd.tasks import TaskFileError
+
+    try:
+        config = CollectConfig(
+            session=session, tasks=tasks_spec, student=student, teacher_model=teacher_model,
+            method=method, round=round_, adapter=adapter, limit=limit, samples=samples,
+            temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
+            batch_size=batch_size, concurrency=concurrency, teacher_tries=teacher_tries,
+            timeout_s=timeout_s, workers=workers, sessions_dir=sessions_dir,
+        )
+        summary = run_collect(config)
+    except (CollectError, TaskFileError, ValueError) as error:
+        raise UserError(str(error)) from error
+    click.echo(summary.table())
+    if not summary.complete:
+        sys.exit(2)
+
+
+@cli.command()
+@click.option("--session", required=True)
+@click.option("--variant", type=click.Choice(["persd", "persd-refine", "persd-combined", "stand", "inpd"]), required=True)
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "parquet", "hf"]), default="jsonl", show_default=True)
+@click.option("--output", required=True, type=click.Path(), help="File (jsonl, parquet) or folder (hf).")
+@click.option("--round", "round_", type=int, help="Only this round  [default: every round]")
+@click.option("--selection", type=click.Choice(["auto", "validated", "approved", "all"]), default="auto", show_default=True,
+              help="auto: reviewers' approvals once any exist, validated results before.")
+@sessions_dir_option
+def export(session, variant, fmt, output, round_, selection, sessions_dir) -> None:
+    """Write a session's training examples of one variant (trl prompt-completion rows)."""
+    from persd.data import DataError, build_examples, export as write
+    from persd.store import SessionStore, StoreError
+
+    try:
+        with SessionStore.open(sessions_dir, session) as store:
+            rows = build_examples(store, variant, round=round_, selection=selection)
+        path = write(rows, output, fmt)
+    except (DataError, StoreError) as error:
+        raise UserError(str(error)) from error
+    click.echo(f"wrote {len(rows)} {variant} examples to {path}")
+
+
+@cli.command("make-tests")
+@click.option("--input", "input_spec", required=True, help="Rows with a description and reference code: JSONL, CSV, Parquet or hf:<dataset>[:split].")
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="MBPP-shaped JSONL to write (a rerun resumes it).")
+@click.option("--teacher-model", required=True, help="Model name at OPENAI_BASE_URL (OpenAI, vLLM, Ollama, transformers serve).")
+@click.option("--n-inputs", default=5, show_default=True, type=click.IntRange(min=1), help="Test inputs asked per task.")
+@click.option("--min-tests", default=3, show_default=True, type=click.IntRange(min=1), help="Drop tasks with fewer working inputs.")
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(min=1), help="Teacher calls in flight.")
+@click.option("--columns", default="", help="Column mapping, e.g. text=instruction,code=output.")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N rows.")
+@click.option("--call-timeout", default=1.0, show_default=True, type=float, help="CPU seconds per call of the reference.")
+@click.option("--cache/--no-cache", default=True, show_default=True, help="Keep teacher replies beside the output.")
+def make_tests(input_spec, output, teacher_model, n_inputs, min_tests, concurrency, columns, limit,
+               call_timeout, cache) -> None:
+    """Make unit tests for tasks with a reference solution: the teacher proposes inputs, the sandbox computes outputs."""
+    from persd.tasks import TaskFileError
+    from persd.teacher import TeacherConfig, TeacherError
+    from persd.testgen import MakeTestsConfig, make_tests as run_make_tests, side_paths
+
+    try:
+        mapping = dict(pair.split("=", 1) for pair in columns.replace("&", ",").split(",") if pair)
+        config = MakeTestsConfig(input_spec, output, n_inputs, min_tests, call_timeout, mapping or None,
+                                 limit, cache)
+        summary = run_make_tests(config, TeacherConfig(model=teacher_model, concurrency=concurrency))
+    except (TaskFileError, TeacherError, ValueError) as error:
+        raise UserError(str(error)) from error
+    click.echo(summary.text())
+    if summary.dropped:
+        click.echo(f"Dropped tasks and reasons: {side_paths(output)[0]}")
+
+
+@cli.command()
+@click.option("--tasks", "tasks_spec", required=True, help="The training task set (JSONL, CSV, Parquet, hf:...).")
+@click.option("--against", default="humaneval", show_default=True, help="Evaluation sets, comma-separated: humaneval,mbpp:PATH.")
+@click.option("--ngram", default=13, show_default=True, type=click.IntRange(min=1), help="Words per n-gram.")
+@click.option("--min-score", default=0.05, show_default=True, type=click.FloatRange(0, 1), help="Share of a task's n-grams that flags it.")
+@click.option("--drop", "drop_path", type=click.Path(dir_okay=False), help="Write the task set without the overlapping tasks here (JSONL).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write every overlapping pair here.")
+def decontaminate(tasks_spec, against, ngram, min_score, drop_path, json_path) -> None:
+    """Find training tasks that overlap an evaluation set (n-grams, same signature); optionally drop them."""
+    import json
+
+    from persd.decontaminate import eval_tasks, overlaps, report, write_clean
+    from persd.tasks import TaskFileError, load_tasks
+
+    try:
+        train = load_tasks(tasks_spec)
+        found = overlaps(train, eval_tasks(against), ngram, min_score)
+        click.echo(report(found, len(train), against))
+        if json_path:
+            with open(json_path, "w", encoding="utf-8") as file:
+                json.dump([o.to_dict() for o in found], file, indent=1)
+        if drop_path:
+            kept = write_clean(tasks_spec, train, {o.train_id for o in found}, drop_path)
+            click.echo(f"Wrote {kept} of {len(train)} tasks to {drop_path}.")
+    except (TaskFileError, ValueError, OSError) as error:
         raise UserError(str(error)) from error
 
 

@@ -1,0 +1,129 @@
+"""Training examples per variant, built from a session, and their export.
+
+    from persd.data import build_examples, export
+    rows = build_examples(store, "persd")      # [{"prompt", "completion", "task_id", ...}]
+    export(rows, "persd.jsonl", "jsonl")       # or "parquet", or "hf" (datasets.save_to_disk)
+
+Variants (PAPER.md), T = the task prompt (description + header):
+  stand           T -> the teacher's own solution, every task ("stand" collection)
+  inpd            T -> the teacher's own solution, tasks the student failed ("inpd")
+  persd           T -> the teacher's refinement of the student's attempt
+  persd-refine    refine prompt (T + attempt + feedback) -> the refinement
+  persd-combined  persd-refine and persd examples together
+The refine prompt is `persd.prompts.student_refine_prompt`, the same template the student
+sees at inference. Rows are in trl's prompt-completion format, split at `prompt.rstrip()`,
+so that for "persd" and "stand" `prompt + completion` is the complete program that passed.
+
+Which teacher results count ("selection"): "auto" takes the reviewers' verdicts once any
+record has been reviewed (approved and edited records, edits as the reviewer left them)
+and the validated results before that; "validated", "approved" and "all" force one rule.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from persd.prompts import student_refine_prompt
+from persd.train.rows import split_at_rstrip
+
+VARIANTS = ("persd", "persd-refine", "persd-combined", "stand", "inpd")
+SELECTIONS = ("auto", "validated", "approved", "all")
+FORMATS = ("jsonl", "parquet", "hf")
+_METHOD_OF = {"persd": "persd", "persd-refine": "persd", "persd-combined": "persd",
+              "stand": "stand", "inpd": "inpd"}
+
+
+class DataError(ValueError):
+    """A variant, selection or format that cannot be built; the message says why."""
+
+
+def build_examples(store, variant: str, *, round: int | None = None,
+                   selection: str = "auto") -> list[dict[str, Any]]:
+    """The variant's rows from `store` (every round unless `round` is given)."""
+    if variant not in VARIANTS:
+        raise DataError(f"unknown variant {variant!r}; one of {', '.join(VARIANTS)}")
+    if selection not in SELECTIONS:
+        raise DataError(f"unknown selection {selection!r}; one of {', '.join(SELECTIONS)}")
+    chosen = _chosen_results(store, _METHOD_OF[variant], round, selection)
+    tasks = {task.task_id: task for task in store.tasks()}
+    rows = []
+    for refinement, program in chosen:
+        task = tasks[refinement.task_id]
+        completion = _completion(task, program)
+        if completion is None:
+            continue
+        provenance = {"task_id": task.task_id, "round": refinement.round, "refinement_id": refinement.id,
+                      "teacher_model": refinement.teacher_model}
+        if variant in ("persd-refine", "persd-combined"):
+            attempt = store.attempt(refinement.attempt_id)
+            feedback = attempt.execution.feedback if attempt.execution else ""
+            prompt = student_refine_prompt(task, attempt.program, feedback)
+            rows.append(_row(prompt, completion, variant="persd-refine", **provenance))
+        if variant != "persd-refine":
+            rows.append(_row(task.prompt, completion, variant=_METHOD_OF[variant], **provenance))
+    return rows
+
+
+def _chosen_results(store, method: str, round: int | None, selection: str):
+    """(refinement, program to train on) for the results the selection keeps."""
+    results = store.refinements(round=round, method=method)
+    reviews = store.reviews(round)
+    reviewed = any(review.status != "pending" for review in reviews.values())
+    if selection == "auto":
+        selection = "approved" if reviewed else "validated"
+    chosen = []
+    for refinement in results:
+        if refinement.program is None:
+            continue
+        review = reviews.get(refinement.id)
+        if selection == "approved":
+            if review is not None and review.status in ("approved", "edited"):
+                chosen.append((refinement, review.edited_program or refinement.program))
+        elif selection == "validated":
+            if refinement.validated:
+                chosen.append((refinement, refinement.program))
+        else:
+            chosen.append((refinement, refinement.program))
+    return chosen
+
+
+def _completion(task, program: str) -> str | None:
+    """What follows the task prompt in `program` (an edit may have rewritten the whole
+    function: then it is split the way a teacher reply is)."""
+    if program.startswith(task.prompt):
+        return program[len(task.prompt):]
+    from persd.prompts import split_program
+
+    split = split_program(task, program)
+    return split[1] if split else None
+
+
+def _row(prompt: str, completion: str, **provenance: Any) -> dict[str, Any]:
+    prompt, completion = split_at_rstrip(prompt, completion)
+    return {"prompt": prompt, "completion": completion, **provenance}
+
+
+def export(rows: list[dict[str, Any]], output: str | Path, fmt: str) -> Path:
+    """Writes rows as JSONL, Parquet, or a `datasets` folder (`load_from_disk`)."""
+    if fmt not in FORMATS:
+        raise DataError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
+    if not rows:
+        raise DataError("there are no examples to export (no results pass the selection)")
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "jsonl":
+        import json
+
+        with open(output, "w", encoding="utf-8") as file:
+            for row in rows:
+                file.write(json.dumps(row, ensure_ascii=False) + "\n")
+    elif fmt == "parquet":
+        import pandas
+
+        pandas.DataFrame(rows).to_parquet(output, index=False)
+    else:
+        import datasets
+
+        datasets.Dataset.from_list(rows).save_to_disk(str(output))
+    return output
