@@ -1,0 +1,354 @@
+"""Student backends behind one small protocol, and the helpers the loops call.
+
+    from persd.student import HFStudent, StudentConfig, attempt, refine
+    student = HFStudent(StudentConfig(model="models/tiny", batch_size=8))
+    programs = attempt(student, tasks)                 # [[task.prompt + body, ...], ...]
+    fixed = refine(student, [(task, code, feedback)])  # [task.prompt + body, ...]
+
+A backend implements `Student.complete(prompts, n=None, **sampling)`: for each prompt, n
+completions cut at the end of the function (`STOP_SEQUENCES`). `HFStudent` runs a
+Hugging Face causal LM (optionally with a peft adapter) in batches with left padding.
+Adding vLLM or an OpenAI-served student is a new class with the same `complete` method.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from persd.tasks import Task
+
+# The usual HumanEval stop sequences: a completion is a function body, and anything at
+# column 0 after it (a new def/class, a main guard, a print, a comment, an assert) ends it.
+STOP_SEQUENCES = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nassert ")
+
+SAMPLING_KEYS = frozenset({"temperature", "top_p", "max_new_tokens"})
+_DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+@dataclass
+class StudentConfig:
+    """Settings of a Hugging Face student.
+
+    Parameters:
+        model (`str`):
+            A Hugging Face model id or a local folder. Loaded offline when `HF_HUB_OFFLINE=1`.
+        adapter (`str` or `None`, defaults to `None`):
+            A peft adapter folder (e.g. the output of `persd train`) applied on top of `model`.
+        device (`str`, defaults to `"auto"`):
+            `"auto"` picks cuda, then mps, then cpu; or any torch device string (`"cuda:1"`).
+        dtype (`str`, defaults to `"auto"`):
+            `"auto"` is bfloat16 on a GPU that supports it and float32 otherwise; or one of
+            `"float32"`, `"bfloat16"`, `"float16"`.
+        temperature (`float`, defaults to `0.3`):
+            Sampling temperature (the paper's collection setting); `0` means greedy decoding.
+        top_p (`float`, defaults to `0.95`):
+            Nucleus sampling mass; ignored when greedy. No top-k cut is applied.
+        n (`int`, defaults to `1`):
+            Completions per prompt when `complete` is called without `n`.
+        max_new_tokens (`int`, defaults to `512`):
+            Upper bound on a completion's length; most stop earlier at a stop sequence or EOS.
+        batch_size (`int`, defaults to `8`):
+            Prompts per `generate` call; each prompt yields `n` sequences, so a batch holds
+            `batch_size * n` sequences. Lower it when memory runs out.
+        seed (`int` or `None`, defaults to `None`):
+            With a seed, a fresh student given the same calls returns the same samples.
+    """
+
+    model: str
+    adapter: str | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    temperature: float = 0.3
+    top_p: float = 0.95
+    n: int = 1
+    max_new_tokens: int = 512
+    batch_size: int = 8
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_sampling(self.temperature, self.top_p, self.max_new_tokens)
+        if self.n < 1 or self.batch_size < 1:
+            raise ValueError(f"n and batch_size must be >= 1 (got {self.n}, {self.batch_size})")
+        if self.dtype not in _DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(_DTYPES)} (got {self.dtype!r})")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> StudentConfig:
+        """Build a config from a mapping (e.g. a session's stored settings); unknown keys fail."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            raise ValueError(f"unknown student setting(s): {', '.join(unknown)}")
+        for name, value in values.items():
+            _check_type(name, value, fields[name].type)
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class Student(Protocol):
+    """What the collection and evaluation loops need from a student model."""
+
+    def complete(
+        self, prompts: list[str], n: int | None = None, **sampling: Any
+    ) -> list[list[str]]:
+        """For each prompt, `n` completions, each cut at the first stop sequence.
+
+        `sampling` may override `temperature`, `top_p` and `max_new_tokens` for this call.
+        """
+        ...
+
+
+class StudentLoadError(Exception):
+    """The student model or adapter cannot be loaded."""
+
+
+def cut_at_stop(text: str, stops: tuple[str, ...] = STOP_SEQUENCES) -> str:
+    """`text` up to (not including) the earliest stop sequence in it."""
+    end = min((i for i in (text.find(stop) for stop in stops) if i >= 0), default=len(text))
+    return text[:end]
+
+
+def attempt(
+    student: Student, tasks: list[Task], n: int | None = None, **sampling: Any
+) -> list[list[str]]:
+    """First attempts: for each task, n complete programs (prompt + completion)."""
+    from persd.prompts import student_attempt_prompt
+
+    prompts = [student_attempt_prompt(task) for task in tasks]
+    completions = student.complete(prompts, n=n, **sampling)
+    return [[prompt + body for body in bodies] for prompt, bodies in zip(prompts, completions)]
+
+
+def refine(student: Student, items: list[tuple[Task, str, str]], **sampling: Any) -> list[str]:
+    """Repairs: for each (task, failed code, feedback), one complete program.
+
+    The refine prompt ends with `task.prompt`, so the completion is again a function body.
+    """
+    from persd.prompts import student_refine_prompt
+
+    prompts = [student_refine_prompt(task, code, feedback) for task, code, feedback in items]
+    completions = student.complete(prompts, n=1, **sampling)
+    return [task.prompt + bodies[0] for (task, _, _), bodies in zip(items, completions)]
+
+
+class HFStudent:
+    """A Hugging Face transformers causal LM (plus an optional peft adapter) as a student.
+
+        student = HFStudent(StudentConfig(model="Qwen/Qwen2.5-Coder-0.5B", temperature=0))
+        student.complete(["def add(a, b):\\n"])   # [["    return a + b\\n"]]
+
+    Loads on construction (raises `StudentLoadError`); torch and transformers are imported
+    only here.
+    """
+
+    def __init__(self, config: StudentConfig):
+        self.config = config
+        self.name = config.model if not config.adapter else f"{config.model}+{config.adapter}"
+        self._calls = 0
+        self.device = _pick_device(config.device)
+        self.dtype = _pick_dtype(config.dtype, self.device)
+        self.tokenizer = _load_tokenizer(config.model)
+        self.model = _load_model(config.model, config.adapter, self.device, self.dtype)
+
+    def complete(
+        self, prompts: list[str], n: int | None = None, **sampling: Any
+    ) -> list[list[str]]:
+        unknown = set(sampling) - SAMPLING_KEYS
+        if unknown:
+            raise TypeError(f"unknown sampling option(s): {', '.join(sorted(unknown))}")
+        n = self.config.n if n is None else n
+        if n < 1:
+            raise ValueError(f"n must be at least 1 (got {n})")
+        settings = {k: getattr(self.config, k) for k in SAMPLING_KEYS} | sampling
+        _check_sampling(settings["temperature"], settings["top_p"], settings["max_new_tokens"])
+        self._seed()
+        # Similar lengths batched together waste less compute on padding.
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        results: list[list[str]] = [[] for _ in prompts]
+        size = self.config.batch_size
+        for start in range(0, len(order), size):
+            batch = order[start : start + size]
+            outputs = self._generate([prompts[i] for i in batch], n, **settings)
+            for i, completions in zip(batch, outputs):
+                results[i] = completions
+        return results
+
+    def _generate(
+        self, prompts: list[str], n: int, temperature: float, top_p: float, max_new_tokens: int
+    ) -> list[list[str]]:
+        import torch
+
+        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True)
+        inputs = {key: encoded[key].to(self.device) for key in ("input_ids", "attention_mask")}
+        prompt_length = inputs["input_ids"].shape[1]
+        if temperature > 0:
+            # top_k=0: only temperature and top_p, whatever the model's generation_config says.
+            sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p, "top_k": 0}
+            copies, n = 1, n
+        else:  # greedy: the n completions are identical, so generate one and copy it
+            sampling = {"do_sample": False}
+            copies, n = n, 1
+        with torch.inference_mode():
+            output = self.model.generate(
+                **inputs,
+                **sampling,
+                max_new_tokens=max_new_tokens,
+                num_return_sequences=n,
+                pad_token_id=self.tokenizer.pad_token_id,
+                stopping_criteria=_stop_criteria(self.tokenizer, prompt_length),
+            )
+        anchors = inputs["input_ids"][:, -1:].repeat_interleave(n, dim=0)
+        texts = _decode_new(self.tokenizer, anchors, output[:, prompt_length:])
+        cut = [cut_at_stop(text) for text in texts]
+        return [cut[i * n : (i + 1) * n] * copies for i in range(len(prompts))]
+
+    def _seed(self) -> None:
+        if self.config.seed is None:
+            return
+        from transformers import set_seed
+
+        # Per call, so that calls differ from each other but a rerun repeats them all.
+        set_seed(self.config.seed + self._calls)
+        self._calls += 1
+
+
+def _decode_new(tokenizer, anchors, new_ids) -> list[str]:
+    """Decode generated ids without the prompt, keeping a leading space intact.
+
+    SentencePiece tokenizers drop the leading space of a decoded sequence, which would
+    eat the first line's indentation; decoding the last prompt token with the new ones and
+    removing its text avoids that.
+    """
+    import torch
+
+    options = {"skip_special_tokens": True, "clean_up_tokenization_spaces": False}
+    anchor_texts = tokenizer.batch_decode(anchors, **options)
+    joined = tokenizer.batch_decode(torch.cat([anchors, new_ids], dim=1), **options)
+    plain = tokenizer.batch_decode(new_ids, **options)
+    return [
+        text[len(anchor):] if anchor and text.startswith(anchor) else alone
+        for anchor, text, alone in zip(anchor_texts, joined, plain)
+    ]
+
+
+def _stop_criteria(tokenizer, prompt_length: int):
+    """Stops a sequence once its completion (never the prompt) holds a stop sequence."""
+    import torch
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    # A stop sequence that just appeared ends within its last len(stop) tokens (each token
+    # is at least one character), so decoding a short tail each step is enough.
+    tail = max(len(stop) for stop in STOP_SEQUENCES) + 1
+
+    class StopAtSequences(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            new = input_ids[:, prompt_length:][:, -tail:]
+            texts = tokenizer.batch_decode(new, skip_special_tokens=True)
+            done = [any(stop in text for stop in STOP_SEQUENCES) for text in texts]
+            return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+    return StoppingCriteriaList([StopAtSequences()])
+
+
+def _load_tokenizer(model: str):
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model)
+    except Exception as error:  # transformers raises OSError, ValueError, KeyError, ...
+        raise StudentLoadError(_load_message(model, error)) from error
+    tokenizer.padding_side = "left"  # generation continues each row from its last token
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _load_model(model: str, adapter: str | None, device: str, dtype):
+    from transformers import AutoModelForCausalLM
+
+    try:
+        network = AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
+    except Exception as error:
+        raise StudentLoadError(_load_message(model, error)) from error
+    if adapter:
+        network = _apply_adapter(network, adapter)
+    return network.to(device).eval()
+
+
+def _apply_adapter(network, adapter: str):
+    if not Path(adapter).is_dir():
+        raise StudentLoadError(f"no adapter at {adapter}")
+    try:
+        from peft import PeftModel
+
+        network = PeftModel.from_pretrained(network, adapter)
+    except Exception as error:
+        raise StudentLoadError(f"cannot load adapter {adapter}: {error}") from error
+    try:  # merged weights generate as fast as the base model
+        return network.merge_and_unload()
+    except (AttributeError, NotImplementedError, ValueError):  # e.g. prompt tuning: no merge
+        return network
+
+
+def _load_message(model: str, error: Exception) -> str:
+    path = Path(model).expanduser()
+    looks_local = model.startswith((".", "/", "~")) or model.count("/") > 1
+    not_a_model = path.is_dir() and not (path / "config.json").exists()
+    if (looks_local and not path.exists()) or not_a_model:
+        return f"no model at {model}"
+    if not Path(model).exists() and os.environ.get("HF_HUB_OFFLINE"):
+        return (
+            f"cannot load {model}: not a local folder and not in the Hugging Face cache "
+            "(HF_HUB_OFFLINE is set)"
+        )
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return f"cannot load {model}: {reason}"
+
+
+def _pick_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def _pick_dtype(dtype: str, device: str):
+    import torch
+
+    if dtype == "auto":
+        on_cuda = device.startswith("cuda")
+        return torch.bfloat16 if on_cuda and torch.cuda.is_bf16_supported() else torch.float32
+    return getattr(torch, dtype)
+
+
+def _check_sampling(temperature: float, top_p: float, max_new_tokens: int) -> None:
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0 (got {temperature})")
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1] (got {top_p})")
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be at least 1 (got {max_new_tokens})")
+
+
+def _check_type(name: str, value: Any, annotation: str) -> None:
+    allowed = {"str": (str,), "int": (int,), "float": (int, float)}
+    kinds: tuple[type, ...] = ()
+    for part in str(annotation).split("|"):
+        part = part.strip()
+        kinds += allowed.get(part, ())
+        if part == "None" and value is None:
+            return
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise ValueError(f"student setting {name} must be {annotation} (got {value!r})")
