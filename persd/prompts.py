@@ -264,7 +264,7 @@ def _split(task: Task, code: str) -> tuple[str, str] | str:
     function, lines = functions[-1], code.split("\n")
     prompt_function, indent, known = _prompt_shape(task)
     body = _param_aliases(prompt_function, function, indent)
-    body += _body_lines(function, lines, _string_rows(code), indent)
+    body += _body_lines(function, lines, _string_rows(code), indent, _prompt_body(prompt_function))
     extras = _extra_statements(tree, lines, name, known)
     extras += [f"{name} = {ast.unparse(d)}({name})" for d in reversed(function.decorator_list)]
     completion = "" if task.prompt.endswith("\n") or not task.prompt else "\n"
@@ -322,11 +322,26 @@ def _param_aliases(ours: ast.FunctionDef | None, theirs: ast.FunctionDef, indent
     return [f"{indent}{', '.join(targets)} = {', '.join(values)}"]
 
 
+def _prompt_body(function: ast.FunctionDef | None) -> list[str]:
+    """The statements the prompt already puts in the function (e.g. an `import` before
+    the docstring, as in HumanEval/115), so the completion does not repeat them."""
+    if function is None:
+        return []
+    statements = function.body
+    if statements and isinstance(statements[-1], ast.Pass):
+        statements = statements[:-1]
+    return [ast.dump(statement) for statement in statements]
+
+
 def _body_lines(
-    function: ast.FunctionDef, lines: list[str], in_string: set[int], indent: str
+    function: ast.FunctionDef, lines: list[str], in_string: set[int], indent: str,
+    already_in_prompt: list[str],
 ) -> list[str]:
     statements = function.body
-    if ast.get_docstring(function, clean=False) is not None:
+    for dumped in already_in_prompt:
+        if statements and ast.dump(statements[0]) == dumped:
+            statements = statements[1:]
+    if statements and ast.get_docstring(function, clean=False) is not None and statements[0] is function.body[0]:
         statements = statements[1:]
     if not statements:
         return [f"{indent}pass"]

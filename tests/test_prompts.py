@@ -223,3 +223,13 @@ def test_split_program_on_all_humaneval_canonical_solutions():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
+
+
+def test_split_does_not_repeat_what_the_prompt_put_inside_the_function():
+    # HumanEval/115's prompt has `import math` before the docstring, inside the function.
+    from persd.tasks import load_tasks
+
+    task = next(t for t in load_tasks("humaneval") if t.task_id == "HumanEval/115")
+    program, completion = split_program(task, task.solution)
+    assert "import math" not in completion and '"""' not in completion
+    assert program == task.prompt + completion
