@@ -232,14 +232,14 @@ def export(session, variant, fmt, output, round_, selection, sessions_dir) -> No
 def make_tests(input_spec, output, teacher_model, n_inputs, min_tests, concurrency, columns, limit,
                call_timeout, cache) -> None:
     """Make unit tests for tasks with a reference solution: the teacher proposes inputs, the sandbox computes outputs."""
+    from persd.task_sources import parse_columns
     from persd.tasks import TaskFileError
     from persd.teacher import TeacherConfig, TeacherError
     from persd.testgen import MakeTestsConfig, make_tests as run_make_tests, side_paths
 
     try:
-        mapping = dict(pair.split("=", 1) for pair in columns.replace("&", ",").split(",") if pair)
-        config = MakeTestsConfig(input_spec, output, n_inputs, min_tests, call_timeout, mapping or None,
-                                 limit, cache)
+        config = MakeTestsConfig(input_spec, output, n_inputs, min_tests, call_timeout,
+                                 parse_columns(columns), limit, cache)
         summary = run_make_tests(config, TeacherConfig(model=teacher_model, concurrency=concurrency))
     except (TaskFileError, TeacherError, ValueError) as error:
         raise UserError(str(error)) from error

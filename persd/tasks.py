@@ -4,6 +4,8 @@
     tasks = load_tasks("humaneval")          # the 164 HumanEval tasks, offline
     tasks = load_tasks("my_tasks.jsonl")     # HumanEval- or MBPP-shaped JSONL (.jsonl.gz too)
     tasks = load_tasks("mbpp:mbpp.jsonl")    # force a shape instead of detecting it
+    tasks = load_tasks("tasks.csv")          # also .parquet, "hf:<dataset>[:split]" (persd.task_sources)
+    tasks = load_tasks(spec, columns={"text": "instruction"})   # task field -> source column
 
 A file is read by a reader chosen by its suffix (`READERS`), each record is turned into a
 `Task` by a shape (`SHAPES`), detected from the first record unless the spec names it.
@@ -21,15 +23,15 @@ import json
 import os
 import re
 import tokenize
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from persd.docstring_examples import visible_test_from_docstring
 
 __all__ = [
-    "READERS", "SHAPES", "Task", "TaskFileError", "TaskShape", "function_header",
-    "load_tasks", "visible_test_from_docstring",
+    "READERS", "SHAPES", "SOURCES", "Task", "TaskFileError", "TaskShape", "function_header",
+    "load_tasks", "read_records", "visible_test_from_docstring",
 ]
 
 
@@ -105,12 +107,26 @@ READERS: dict[str, Callable[[Path], list[Record]]] = {
 }
 
 
+# Spec prefix -> reader of a source that is not a local file ("hf:<dataset>"), given the
+# rest of the spec; persd.task_sources registers its readers in both tables.
+SOURCES: dict[str, Callable[[str], list[Record]]] = {}
+
+
 def _reader_for(path: Path) -> Callable[[Path], list[Record]]:
     name = path.name.lower()
     for suffix in sorted(READERS, key=len, reverse=True):
         if name.endswith(suffix):
             return READERS[suffix]
     return _read_jsonl
+
+
+def read_records(path: str | Path) -> list[Record]:
+    """The raw records of one source: a SOURCES spec ("hf:...") or a file, by its suffix."""
+    prefix, sep, rest = os.fspath(path).partition(":")
+    if sep and prefix in SOURCES:
+        return SOURCES[prefix](rest)
+    path = Path(path)
+    return _reader_for(path)(path)
 
 
 # ---------------------------------------------------------------- field helpers
@@ -324,13 +340,16 @@ def _resolve(spec: str) -> tuple[Path, TaskShape | None, str]:
     return Path(spec).expanduser(), None, spec
 
 
-def load_tasks(spec: str) -> list[Task]:
-    """Load every task of `spec`: "humaneval", "<shape>:<path>" or a path (shape detected).
+def load_tasks(spec: str, columns: Mapping[str, str] | None = None) -> list[Task]:
+    """Load every task of `spec`: "humaneval", "<shape>:<path>", "hf:<dataset>[:split]" or
+    a path (shape detected). `columns` maps task fields to the source's column names; a
+    spec may carry the mapping too: "tasks.csv?text=instruction&code=output".
 
     Raises TaskFileError (a ValueError) naming the file, line and field on any problem.
     """
-    path, shape, source = _resolve(os.fspath(spec))
-    records = _reader_for(path)(path)
+    spec, columns = _sources.split_columns(os.fspath(spec), columns)
+    path, shape, source = _resolve(spec)
+    records = _sources.apply_columns(read_records(path), columns, path)
     if not records:
         raise TaskFileError(path, "file is empty: no tasks")
     shape = shape or _detect(records[0][1], path, records[0][0])
@@ -348,3 +367,7 @@ def load_tasks(spec: str) -> list[Task]:
         first_line[task.task_id] = line
         tasks.append(task)
     return tasks
+
+
+# Last, as it imports this module: registers CSV, Parquet and "hf:" in READERS and SOURCES.
+import persd.task_sources as _sources  # noqa: E402

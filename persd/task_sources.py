@@ -1,0 +1,232 @@
+"""Task sources beyond JSONL: CSV and Parquet files, Hugging Face datasets, column mapping.
+
+    from persd.tasks import load_tasks
+    load_tasks("tasks.csv")                          # MBPP- or HumanEval-shaped columns
+    load_tasks("tasks.parquet")
+    load_tasks("hf:org/name")                        # datasets.load_dataset(name): split "train"
+    load_tasks("hf:org/name:test")                   # ... a named split
+    load_tasks("hf:org/name:sanitized:test")         # ... a config and a split
+    load_tasks("hf:/data/saved")                     # a dataset saved with save_to_disk
+    load_tasks("hf:/data/tasks.json")                # a local JSON/CSV/Parquet file, via datasets
+    load_tasks(spec, columns={"text": "instruction", "code": "output"})
+    load_tasks("hf:org/name?text=instruction&code=output")    # the same mapping, CLI-friendly
+
+Importing `persd.tasks` registers these readers in its `READERS` (by file suffix) and
+`SOURCES` (by spec prefix) tables. A column mapping goes from task field to the source's
+column; it applies to every source, JSONL included. In error messages rows are numbered
+from 1; in a CSV file the header is line 1, so the numbers are line numbers as long as no
+cell spans lines. A CSV cell holding a list (`test_list`, ...) is written as a JSON or
+Python list; a plain `test_list` cell is split into its top-level statements.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from persd.tasks import READERS, SOURCES, Record, TaskFileError, read_records
+
+__all__ = ["apply_columns", "parse_columns", "read_rows", "split_columns"]
+
+LIST_FIELDS = ("test_list", "challenge_test_list", "test_imports")
+_MAPPING = re.compile(r"^[A-Za-z_]\w*=[^&=]+(?:&[A-Za-z_]\w*=[^&=]+)*$")
+_DATA_FILE_BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
+
+
+# ---------------------------------------------------------------- column mapping
+
+def split_columns(spec: str, columns: Mapping[str, str] | None = None
+                  ) -> tuple[str, dict[str, str] | None]:
+    """Take a trailing `?field=column&...` off `spec`; `columns` entries win over it."""
+    base, sep, query = spec.rpartition("?")
+    mapping: dict[str, str] = {}
+    if sep and _MAPPING.match(query):
+        spec = base
+        mapping = dict(pair.split("=", 1) for pair in query.split("&"))
+    mapping.update(columns or {})
+    return spec, mapping or None
+
+
+def parse_columns(text: str) -> dict[str, str] | None:
+    """A command-line mapping "text=instruction,code=output" ('&' works too)."""
+    mapping = {}
+    for pair in filter(None, re.split(r"[,&]", text)):
+        field, sep, column = (part.strip() for part in pair.partition("="))
+        if not (sep and field.isidentifier() and column):
+            raise ValueError(f"bad column mapping {pair!r}: expected FIELD=COLUMN, e.g. "
+                             "text=instruction,code=output")
+        mapping[field] = column
+    return mapping or None
+
+
+def apply_columns(records: list[Record], columns: Mapping[str, str] | None,
+                  where: str | Path) -> list[Record]:
+    """Copy each mapped column into its task field (`{"text": "instruction"}`)."""
+    if not columns:
+        return records
+    for field, column in columns.items():
+        if not (isinstance(field, str) and field.isidentifier() and isinstance(column, str)):
+            raise TaskFileError(where, f"bad column mapping {field!r} -> {column!r}: expected "
+                                       "task field name -> column name")
+    mapped = []
+    for line, record in records:
+        for field, column in columns.items():
+            if column not in record:
+                raise TaskFileError(where, f"no column {column!r} to map to this field; "
+                                           f"columns: {sorted(record)}", line, field)
+        mapped.append((line, {**record, **{f: record[c] for f, c in columns.items()}}))
+    return mapped
+
+
+def read_rows(spec: str, columns: Mapping[str, str] | None = None) -> list[Record]:
+    """The raw rows of any task source (a file or `hf:...`), column mapping applied."""
+    spec, columns = split_columns(str(spec), columns)
+    path = Path(spec).expanduser() if not spec.startswith("hf:") else spec
+    return apply_columns(read_records(path), columns, spec)
+
+
+# ---------------------------------------------------------------- CSV
+
+def _read_csv(path: Path) -> list[Record]:
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except FileNotFoundError:
+        raise TaskFileError(path, "file does not exist") from None
+    except IsADirectoryError:
+        raise TaskFileError(path, "is a directory, not a task file") from None
+    except pd.errors.EmptyDataError:
+        return []
+    except UnicodeDecodeError as e:
+        raise TaskFileError(path, f"not UTF-8 text ({e.reason})") from None
+    except (OSError, ValueError, pd.errors.ParserError) as e:
+        raise TaskFileError(path, f"cannot read as CSV: {_first_line(e)}") from None
+    unnamed = [c for c in frame.columns if str(c).startswith("Unnamed: ")]
+    if unnamed:
+        raise TaskFileError(path, f"the header row has {len(unnamed)} empty column name(s)", 1)
+    return [(number, _csv_record(row)) for number, row in
+            enumerate(frame.to_dict(orient="records"), 2)]
+
+
+def _csv_record(row: dict) -> dict:
+    record: dict = {}
+    for key, value in row.items():
+        if key == "task_id" and value.strip().isdigit():
+            value = int(value)  # as a JSONL or Parquet MBPP file would hold it
+        elif key in LIST_FIELDS:
+            value = _cell_list(value)
+        elif value.lstrip().startswith("["):
+            value = _literal_list(value, value)
+        record[key] = value
+    return record
+
+
+def _cell_list(text: str) -> list | str:
+    """A list cell: a JSON/Python list, or plain statements (one test each); "" is []."""
+    if not text.strip():
+        return []
+    if text.lstrip().startswith("["):
+        return _literal_list(text, text)
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return [text]  # the shape builder says what does not parse, and where
+    return [ast.get_source_segment(text, node) for node in tree.body]
+
+
+def _literal_list(text: str, fallback):
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            value = parse(text)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            continue
+        if isinstance(value, list):
+            return value
+    return fallback
+
+
+# ---------------------------------------------------------------- Parquet
+
+def _read_parquet(path: Path) -> list[Record]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise TaskFileError(path, "reading Parquet needs pyarrow (pip install pyarrow)") from None
+    if not path.exists():
+        raise TaskFileError(path, "file does not exist")
+    if path.is_dir():
+        raise TaskFileError(path, "is a directory, not a task file")
+    try:
+        rows = pq.read_table(path).to_pylist()
+    except Exception as e:  # pyarrow raises its own ArrowInvalid/ArrowException family
+        raise TaskFileError(path, f"cannot read as Parquet: {_first_line(e)}") from None
+    return list(enumerate(rows, 1))
+
+
+# ---------------------------------------------------------------- Hugging Face datasets
+
+def _hf_parts(target: str) -> tuple[str, str | None, str | None]:
+    """"name", "name:split" or "name:config:split"."""
+    parts = target.split(":")
+    if len(parts) > 3 or not all(parts):
+        raise TaskFileError(f"hf:{target}", "expected hf:<dataset>[:<split>] or "
+                                            "hf:<dataset>:<config>:<split>")
+    if len(parts) == 3:
+        return parts[0], parts[1], parts[2]
+    return parts[0], None, parts[1] if len(parts) == 2 else None
+
+
+def _read_hf(target: str) -> list[Record]:
+    where = f"hf:{target}"
+    name, config, split = _hf_parts(target)
+    try:
+        import datasets
+    except ImportError:
+        raise TaskFileError(where, "reading Hugging Face datasets needs the datasets package "
+                                   "(pip install datasets)") from None
+    local = Path(name).expanduser()
+    try:
+        if local.is_dir() and any((local / f).exists() for f in ("state.json",
+                                                                  "dataset_dict.json")):
+            data = datasets.load_from_disk(str(local))
+        elif local.is_file():
+            builder = _DATA_FILE_BUILDERS.get(local.suffix.lower())
+            if builder is None:
+                raise TaskFileError(where, f"cannot tell the format of {local.name}: expected "
+                                           f"one of {', '.join(_DATA_FILE_BUILDERS)}")
+            data = datasets.load_dataset(builder, data_files=str(local))
+        else:
+            data = datasets.load_dataset(str(local) if local.exists() else name, config)
+    except TaskFileError:
+        raise
+    except Exception as e:  # datasets raises many kinds: missing, offline, bad files
+        raise TaskFileError(where, f"cannot load the dataset: {type(e).__name__}: "
+                                   f"{_first_line(e)}") from None
+    return list(enumerate(_pick_split(data, split, where).to_list(), 1))
+
+
+def _pick_split(data, split: str | None, where: str):
+    if not hasattr(data, "keys"):  # a Dataset, not a DatasetDict
+        own = getattr(data, "split", None)
+        if split is not None and own is not None and str(own) != split:
+            raise TaskFileError(where, f"no split {split!r}: this dataset is split {str(own)!r}")
+        return data
+    splits = list(data.keys())
+    chosen = split or ("train" if "train" in splits or len(splits) != 1 else splits[0])
+    if chosen not in splits:
+        raise TaskFileError(where, f"no split {chosen!r}; splits: {', '.join(splits)} "
+                                   f"(name one: hf:<dataset>:<split>)")
+    return data[chosen]
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+READERS.update({".csv": _read_csv, ".parquet": _read_parquet, ".pq": _read_parquet})
+SOURCES["hf"] = _read_hf

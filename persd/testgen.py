@@ -1,0 +1,438 @@
+"""Unit tests for tasks that have a description and a reference solution but no tests.
+
+    persd make-tests --input alpaca.jsonl --output tasks.jsonl --teacher-model gpt-4o-mini
+
+    from persd.testgen import MakeTestsConfig, make_tests
+    summary = make_tests(MakeTestsConfig("in.jsonl", "out.jsonl"), TeacherConfig("gpt-4o-mini"))
+    print(summary.text())
+
+The teacher is asked for test INPUTS only: calls of the function with literal arguments.
+They are parsed with `ast` on the host (nothing the model wrote is evaluated here), then
+the reference program runs them in the sandbox (persd.execution), in one program that
+prints the repr of each result (`persd.probe`). A call that raises, uses up its CPU budget,
+kills the run or returns a value whose repr does not read back as an equal Python literal
+is dropped. The kept calls become `assert f(args) == expected` (a float: within 1e-6,
+relative above 1), the test list runs once more against the reference, and the task is
+written as one MBPP-shaped JSON line. Rows are appended as they finish and skipped on a
+rerun (by task_id), so a stopped run resumes; dropped rows go to `<stem>.rejected.jsonl`
+with their reason, teacher replies to `<stem>.teacher-cache.jsonl`.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from persd.probe import probe_calls
+from persd.task_sources import read_rows
+from persd.tasks import TaskFileError, function_header
+
+if TYPE_CHECKING:
+    from persd.execution import Executor
+    from persd.teacher import OpenAITeacher, TeacherCall, TeacherConfig
+
+__all__ = ["MakeTestsConfig", "MakeTestsSummary", "JsonlCache", "assert_for", "input_messages",
+           "make_tests", "parse_calls", "side_paths"]
+
+TEXT_FIELDS = ("text", "instruction", "prompt", "description")
+CODE_FIELDS = ("code", "solution")
+# Reasons that stand on a rerun; row-level ones (bad_row, duplicate_task_id) are judged
+# afresh each run, and teacher_error is a passing failure, so its tasks are tried again.
+FINAL = {"reference_error", "no_inputs", "too_few_tests", "tests_fail_on_reference"}
+MAX_CALL_CHARS = 1000
+
+
+@dataclass
+class MakeTestsConfig:
+    """Settings of `persd make-tests`.
+
+    Parameters:
+        input (`str`): rows with a description and a reference program: JSONL, CSV,
+            Parquet or `hf:<dataset>[:split]` (`persd.task_sources`).
+        output (`str`): the MBPP-shaped JSONL to write (appended to; existing task_ids skipped).
+        n_inputs (`int`, default 5): test inputs asked of the teacher per task (at most
+            this many are used).
+        min_tests (`int`, default 3): tasks with fewer working inputs are dropped.
+        call_timeout_s (`float`, default 1.0): CPU seconds per call of the reference.
+        columns (`dict | None`): task field -> input column, e.g. {"code": "output"}.
+        limit (`int | None`): only the first N input rows.
+        cache (`bool`, default True): keep teacher replies in `<stem>.teacher-cache.jsonl`.
+        workers (`int | None`): sandboxes running at once (default: CPU cores).
+    """
+
+    input: str
+    output: str
+    n_inputs: int = 5
+    min_tests: int = 3
+    call_timeout_s: float = 1.0
+    columns: dict[str, str] | None = None
+    limit: int | None = None
+    cache: bool = True
+    workers: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.n_inputs < 1 or self.min_tests < 1 or self.call_timeout_s <= 0:
+            raise ValueError("make-tests needs n_inputs >= 1, min_tests >= 1, call_timeout_s > 0")
+        if self.min_tests > self.n_inputs:
+            raise ValueError(f"min_tests ({self.min_tests}) cannot exceed n_inputs ({self.n_inputs})")
+
+
+@dataclass
+class MakeTestsSummary:
+    rows: int = 0                    # input rows considered (after --limit)
+    skipped: int = 0                 # already in the output or rejected by an earlier run
+    kept: int = 0
+    tests: int = 0                   # asserts written
+    dropped: Counter = field(default_factory=Counter)  # reason -> tasks
+    calls: int = 0
+    cached: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_known: bool = True
+
+    def add_call(self, call: TeacherCall) -> None:
+        self.calls += 1
+        self.cached += call.cached
+        self.prompt_tokens += call.prompt_tokens
+        self.completion_tokens += call.completion_tokens
+        self.cost_usd += call.cost_usd
+        self.cost_known &= call.cost_known or call.cached
+
+    def text(self) -> str:
+        dropped = ", ".join(f"{reason} {n}" for reason, n in self.dropped.most_common()) or "none"
+        cost = f"${self.cost_usd:.4f}" + ("" if self.cost_known else " (some calls had no price)")
+        return (f"{self.kept} tasks kept ({self.tests} tests), {sum(self.dropped.values())} "
+                f"dropped ({dropped}), {self.skipped} already done, of {self.rows} rows.\n"
+                f"Teacher: {self.calls} calls ({self.cached} cached), {self.prompt_tokens} + "
+                f"{self.completion_tokens} tokens, {cost}.")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One input row, checked."""
+
+    task_id: str
+    text: str
+    code: str
+    entry_point: str
+
+
+class Rejected(Exception):
+    def __init__(self, reason: str, detail: str):
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+# ---------------------------------------------------------------- the teacher's part
+
+def input_messages(row: Row, n: int) -> list[dict]:
+    """Our request for test inputs: calls only, never expected outputs."""
+    signature = " ".join(function_header(row.code, row.entry_point).split("\n\n")[-1].split())
+    return [
+        {"role": "system", "content": (
+            "You design test inputs for Python functions. You write function calls with "
+            "literal arguments and never predict results.")},
+        {"role": "user", "content": (
+            f"Task: {row.text.strip()}\n\nReference solution:\n```python\n{row.code.strip()}\n```"
+            f"\n\nWrite {n} different calls of `{row.entry_point}` that exercise it well: "
+            "ordinary cases, edge cases (empty, zero, negative, one element, ...) and one "
+            "somewhat larger case. Arguments must be literals only (numbers, strings, lists, "
+            "tuples, dicts, sets, True, False, None) and valid for the function's contract "
+            f"(`{signature}`). Put one call per line in a single ```python "
+            f"block, like\n```python\n{row.entry_point}(...)\n```\nand nothing else: no "
+            "expected results, asserts, variables, imports or comments.")},
+    ]
+
+
+def parse_calls(reply: str, entry_point: str, limit: int) -> list[str]:
+    """Up to `limit` distinct calls `entry_point(<literals>)` found in the reply, as source.
+
+    Asserts and print() around a call are unwrapped; anything else is ignored.
+    """
+    blocks = re.findall(r"```[\w+.-]*[ \t]*\n(.*?)(?:```|\Z)", reply, re.S)
+    calls: list[str] = []
+    for node in _statements("\n".join(blocks) if blocks else reply):
+        call = _unwrap(node, entry_point)
+        source = ast.unparse(call) if call is not None else ""
+        if call is not None and len(source) <= MAX_CALL_CHARS and source not in calls:
+            calls.append(source)
+        if len(calls) == limit:
+            break
+    return calls
+
+
+def _statements(text: str) -> list[ast.stmt]:
+    try:
+        return ast.parse(text).body
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        pass
+    nodes = []
+    for line in text.splitlines():  # a junk line must not hide the good ones
+        try:
+            nodes += ast.parse(line.strip()).body
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            continue
+    return nodes
+
+
+def _unwrap(node: ast.stmt, entry_point: str) -> ast.Call | None:
+    value = node.value if isinstance(node, ast.Expr) else None
+    if isinstance(node, ast.Assert) and isinstance(node.test, ast.Compare):
+        value = node.test.left
+    if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) \
+            and value.func.id == "print" and len(value.args) == 1:
+        value = value.args[0]
+    if not (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+            and value.func.id == entry_point):
+        return None
+    arguments = value.args + [k.value for k in value.keywords]
+    if any(k.arg is None for k in value.keywords) or not all(map(_is_literal, arguments)):
+        return None
+    return value
+
+
+def _is_literal(node: ast.expr) -> bool:
+    try:
+        ast.literal_eval(node)  # only checks the node's form; evaluates nothing else
+        return True
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+
+
+# ---------------------------------------------------------------- tests from outcomes
+
+def assert_for(call: str, expected: str) -> str:
+    """The assert for one call whose reference result has the literal repr `expected`."""
+    value = ast.literal_eval(expected)
+    if value is None or isinstance(value, bool):
+        return f"assert {call} is {expected}"
+    if isinstance(value, float):
+        tolerance = format(1e-6 * max(1.0, abs(value)), ".3g")
+        shown = f"({expected})" if expected.startswith("-") else expected
+        return f"assert abs({call} - {shown}) < {tolerance}"
+    return f"assert {call} == {expected}"
+
+
+def tests_for(row: Row, calls: list[str], executor: Executor, config: MakeTestsConfig) -> list[str]:
+    """The asserts that hold for the reference; raises Rejected."""
+    outcomes = probe_calls(executor, row.code, calls, config.call_timeout_s)
+    if outcomes.reference_error is not None:
+        raise Rejected("reference_error", outcomes.reference_error)
+    tests = [assert_for(calls[i], text) for i, text in sorted(outcomes.values.items())]
+    if len(tests) < config.min_tests:
+        why = Counter(outcomes.failures.values())
+        raise Rejected("too_few_tests", f"{len(tests)} of {len(calls)} inputs usable, "
+                                        f"min {config.min_tests}; dropped: {dict(why)}")
+    check = executor.run(row.code, "\n".join(tests) + "\n")
+    if not check.passed:
+        raise Rejected("tests_fail_on_reference", check.feedback[:500])
+    return tests
+
+
+# ---------------------------------------------------------------- rows in and out
+
+def side_paths(output: str | Path) -> tuple[Path, Path]:
+    """(<stem>.rejected.jsonl, <stem>.teacher-cache.jsonl) beside the output file."""
+    output = Path(output)
+    stem = output.name[:-len(".jsonl")] if output.name.endswith(".jsonl") else output.name
+    return (output.with_name(f"{stem}.rejected.jsonl"),
+            output.with_name(f"{stem}.teacher-cache.jsonl"))
+
+
+def _check_row(line: int, record: dict, default_id: str) -> Row:
+    raw_id = record.get("task_id")
+    task_id = str(raw_id).strip() if isinstance(raw_id, (int, str)) and str(raw_id).strip() \
+        else default_id
+    text = next((record[f] for f in TEXT_FIELDS if isinstance(record.get(f), str)
+                 and record[f].strip()), None)
+    code = next((record[f] for f in CODE_FIELDS if isinstance(record.get(f), str)
+                 and record[f].strip()), None)
+    if text is None or code is None:
+        missing = "description" if text is None else "code"
+        raise Rejected("bad_row", f"row {line}: no {missing}")
+    code = code.replace("\r\n", "\n")
+    if "```" in code:
+        from persd.prompts import extract_code
+
+        code = extract_code(code) or code
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError) as e:
+        raise Rejected("bad_row", f"row {line}: code does not parse: {e}") from None
+    defs = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    entry = record.get("entry_point") if record.get("entry_point") in defs else None
+    if not defs:
+        raise Rejected("bad_row", f"row {line}: code has no top-level def")
+    return Row(task_id, text.strip(), code, entry or defs[0])
+
+
+def _read_input(config: MakeTestsConfig) -> list[tuple[int, dict]]:
+    records = read_rows(config.input, config.columns)
+    if not records:
+        raise TaskFileError(config.input, "no rows")
+    line, first = records[0]
+    for names, what in ((TEXT_FIELDS, "description"), (CODE_FIELDS, "code")):
+        if not any(n in first for n in names):
+            raise TaskFileError(config.input, f"no {what} column ({'/'.join(names)}); columns: "
+                                              f"{sorted(first)}; map one with --columns "
+                                              f"{names[0]}=COLUMN", line, names[0])
+    return records[:config.limit] if config.limit else records
+
+
+def _done_ids(path: Path, keep=lambda row: True) -> set[str]:
+    """task_ids in a JSONL we wrote; drops a torn last line and rows `keep` refuses."""
+    if not path.exists():
+        return set()
+    text = path.read_text(encoding="utf-8")
+    rows = []
+    for raw in text.split("\n")[:-1] if not text.endswith("\n") else text.splitlines():
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict) and "task_id" in row and keep(row):
+            rows.append(row)
+    kept = "".join(json.dumps(r) + "\n" for r in rows)
+    if kept != text:
+        path.write_text(kept, encoding="utf-8")
+    return {str(r["task_id"]) for r in rows}
+
+
+class JsonlCache:
+    """The teacher's ResponseCache in a JSON-lines file: read once, appended per reply."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.entries: dict[str, dict] = {}
+        if self.path.exists():
+            for raw in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    item = json.loads(raw)
+                    self.entries[item["key"]] = item["value"]
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    continue  # a torn last line: that reply is asked again
+
+    def get(self, key: str) -> dict | None:
+        return self.entries.get(key)
+
+    def put(self, key: str, value: dict) -> None:
+        self.entries[key] = value
+        with self.path.open("a", encoding="utf-8") as file:
+            file.write(json.dumps({"key": key, "value": value}) + "\n")
+
+
+# ---------------------------------------------------------------- the run
+
+def make_tests(config: MakeTestsConfig, teacher_config: TeacherConfig,
+               progress: bool = True) -> MakeTestsSummary:
+    """Run `persd make-tests`; TeacherError and TaskFileError propagate, work done is kept."""
+    from persd.teacher import OpenAITeacher
+
+    cache = JsonlCache(side_paths(config.output)[1]) if config.cache else None
+    return asyncio.run(_make_tests(config, OpenAITeacher(teacher_config, cache=cache), progress))
+
+
+async def _make_tests(config: MakeTestsConfig, teacher: OpenAITeacher,
+                      progress: bool) -> MakeTestsSummary:
+    from tqdm import tqdm
+
+    from persd.execution import Executor
+
+    records = _read_input(config)
+    output = Path(config.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    rejected_path = side_paths(output)[0]
+    done = _done_ids(output) | _done_ids(rejected_path, lambda r: r.get("reason") in FINAL)
+    summary = MakeTestsSummary(rows=len(records))
+    with rejected_path.open("a", encoding="utf-8") as rejects:
+        todo = _plan(config, records, done, rejects, summary)
+        if not todo:
+            return summary
+        await teacher.check()  # a wrong key or URL fails before any work
+        timeout = config.call_timeout_s * config.n_inputs + 2
+        with Executor(workers=config.workers, timeout_s=timeout) as executor, \
+                output.open("a", encoding="utf-8") as out, \
+                tqdm(total=len(todo), desc="make-tests", unit="task", disable=not progress) as bar:
+            jobs = [asyncio.create_task(_one(row, record, teacher, executor, config, summary))
+                    for row, record in todo]
+            try:
+                for job in asyncio.as_completed(jobs):
+                    row, record, result = await job
+                    if isinstance(result, Rejected):
+                        _reject(rejects, summary, row, record, result)
+                    else:
+                        out.write(json.dumps(_output_row(row, result, teacher.model)) + "\n")
+                        out.flush()
+                        summary.kept += 1
+                        summary.tests += len(result)
+                    bar.update()
+            finally:
+                for job in jobs:
+                    job.cancel()
+                await asyncio.gather(*jobs, return_exceptions=True)
+                await teacher.aclose()
+    return summary
+
+
+def _plan(config: MakeTestsConfig, records: list[tuple[int, dict]], done: set[str], rejects,
+          summary: MakeTestsSummary) -> list[tuple[Row, dict]]:
+    """The rows still to do; bad and duplicate rows are rejected here, before any call."""
+    stem = Path(config.input.split("?")[0]).stem or "task"
+    todo, seen = [], set()
+    for line, record in records:
+        try:
+            row = _check_row(line, record, f"{stem}/{line}")
+        except Rejected as error:
+            row = Row(str(record.get("task_id") or f"{stem}/{line}"), "", "", "")
+            _reject(rejects, summary, row, record, error)
+            continue
+        if row.task_id in seen:
+            _reject(rejects, summary, row, record,
+                    Rejected("duplicate_task_id", f"row {line} repeats {row.task_id!r}"))
+            continue
+        seen.add(row.task_id)
+        if row.task_id in done:
+            summary.skipped += 1
+        else:
+            todo.append((row, record))
+    return todo
+
+
+async def _one(row: Row, record: dict, teacher: OpenAITeacher, executor: Executor,
+               config: MakeTestsConfig, summary: MakeTestsSummary
+               ) -> tuple[Row, dict, list[str] | Rejected]:
+    # _ask is the teacher's one-call primitive: cache, retries, concurrency and cost.
+    call = await teacher._ask(input_messages(row, config.n_inputs), "tests")
+    summary.add_call(call)
+    if call.error is not None:
+        return row, record, Rejected("teacher_error", call.error)
+    calls = parse_calls(call.raw_reply or "", row.entry_point, config.n_inputs)
+    if not calls:
+        reply = (call.raw_reply or "")[:200]
+        return row, record, Rejected("no_inputs", f"no call of {row.entry_point}(...) with "
+                                                  f"literal arguments in the reply: {reply!r}")
+    try:
+        return row, record, await asyncio.to_thread(tests_for, row, calls, executor, config)
+    except Rejected as error:
+        return row, record, error
+
+
+def _output_row(row: Row, tests: list[str], model: str) -> dict:
+    return {"task_id": row.task_id, "text": row.text, "code": row.code, "test_list": tests,
+            "test_setup_code": "", "challenge_test_list": [], "entry_point": row.entry_point,
+            "tests_by": f"persd make-tests ({model})"}
+
+
+def _reject(file, summary: MakeTestsSummary, row: Row, record: dict, error: Rejected) -> None:
+    original = {k: v for k, v in record.items() if isinstance(v, (str, int, float, bool, list))}
+    file.write(json.dumps({"task_id": row.task_id, "reason": error.reason,
+                           "detail": error.detail, "row": original}, default=str) + "\n")
+    file.flush()
+    summary.dropped[error.reason] += 1
