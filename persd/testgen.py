@@ -199,6 +199,8 @@ def _unwrap(node: ast.stmt, entry_point: str) -> ast.Call | None:
 
 
 def _is_literal(node: ast.expr) -> bool:
+    if any(isinstance(n, ast.Constant) and n.value is ... for n in ast.walk(node)):
+        return False  # f(...) copied from our own example
     try:
         ast.literal_eval(node)  # only checks the node's form; evaluates nothing else
         return True

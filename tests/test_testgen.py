@@ -126,6 +126,7 @@ def test_parse_calls_keeps_only_literal_calls_of_the_entry_point():
     assert parse_calls(reply, "f", 2) == ["f(1, 'a')", "f([1, -2], key={'x': (1, 2.5)})"]
     assert parse_calls("f(3)\nthis line is not Python\nf(4)", "f", 5) == ["f(3)", "f(4)"]
     assert parse_calls("```python\nf(\n```", "f", 5) == []
+    assert parse_calls("```python\nf(...)\nf([1, ...])\n```", "f", 5) == []
 
 
 def test_assert_forms():
