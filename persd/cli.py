@@ -33,16 +33,71 @@ def cli() -> None:
     """persd: personalised distillation of code models."""
 
 
+def app_options(function):
+    for option in reversed([
+        click.option("--host", default="127.0.0.1", show_default=True,
+                     help="Address to bind (another than loopback: use --auth)."),
+        click.option("--port", default=7860, show_default=True, type=int),
+        click.option("--auth", envvar="PERSD_AUTH", metavar="USER:PASS|FILE",
+                     help="Require a login: USER:PASS or a file of USER:PASS lines (also "
+                          "PERSD_AUTH). Reviews are signed with the login name."),
+    ]):
+        function = option(function)
+    return function
+
+
+def _serve(sessions_dir: str, session: str | None, host: str, port: int, auth: str | None,
+           open_browser: bool = False) -> None:
+    from ui.app import launch, parse_auth
+
+    try:
+        users = parse_auth(auth)
+    except (ValueError, OSError) as error:
+        raise UserError(str(error)) from error
+    launch(sessions_dir=sessions_dir, session=session, host=host, port=port, auth=users,
+           open_browser=open_browser)
+
+
 @cli.command()
 @sessions_dir_option
-@click.option("--session", help="Session to open.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
-@click.option("--port", default=7860, show_default=True, type=int)
-def app(sessions_dir: str, session: str | None, host: str, port: int) -> None:
-    """Open the review app."""
-    from ui.app import launch
+@click.option("--session", help="Session to open first  [default: the latest one]")
+@app_options
+def app(sessions_dir: str, session: str | None, host: str, port: int, auth: str | None) -> None:
+    """Open the review app (it offers the demo session when there is none)."""
+    if session:
+        from persd.store import SessionNameError, list_sessions, session_path
 
-    launch(sessions_dir=sessions_dir, session=session, host=host, port=port)
+        try:
+            session_path(sessions_dir, session)
+        except SessionNameError as error:
+            raise UserError(str(error)) from error
+        if session not in list_sessions(sessions_dir):
+            existing = ", ".join(list_sessions(sessions_dir)) or "none yet"
+            raise UserError(f"no session {session!r} in {sessions_dir} (existing: {existing})")
+    _serve(sessions_dir, session, host, port, auth)
+
+
+@cli.command()
+@sessions_dir_option
+@click.option("--name", default="demo", show_default=True, help="Name of the demo session.")
+@click.option("--limit", type=click.IntRange(min=1), help="Use the first N HumanEval tasks only.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the simulated bugs.")
+@click.option("--no-open", is_flag=True, help="Build the session only; do not start the app.")
+@app_options
+def demo(sessions_dir: str, name: str, limit: int | None, seed: int, no_open: bool, host: str,
+         port: int, auth: str | None) -> None:
+    """Build the offline demo session (simulated student and teacher) and open the app on it."""
+    from persd.demo import build_demo_session
+    from persd.store import StoreError
+
+    try:
+        path = build_demo_session(sessions_dir, name=name, seed=seed, limit=limit,
+                                  progress=lambda message: click.echo(message, err=True))
+    except StoreError as error:
+        raise UserError(str(error)) from error
+    click.echo(f"Demo session {name!r} (SIMULATED student and teacher) is ready: {path}")
+    if not no_open:
+        _serve(sessions_dir, name, host, port, auth, open_browser=True)
 
 
 @cli.command("tiny-model")
@@ -171,10 +226,11 @@ def eval_compare(session: str, k: int, sessions_dir: str) -> None:
 @click.option("--teacher-tries", default=2, show_default=True, type=click.IntRange(min=1))
 @click.option("--timeout", "timeout_s", default=3.0, show_default=True, type=float, help="CPU seconds per program.")
 @click.option("--workers", type=int, help="Sandboxes  [default: CPU cores]")
+@click.option("--eval-tasks", help="The evaluation set (e.g. humaneval): warn when the tasks overlap it.")
 @sessions_dir_option
 def collect(session, tasks_spec, student, teacher_model, method, round_, adapter, limit, samples,
             temperature, top_p, max_new_tokens, batch_size, concurrency, teacher_tries, timeout_s,
-            workers, sessions_dir) -> None:
+            workers, eval_tasks, sessions_dir) -> None:
     """Student attempts, sandbox verdicts and teacher refinements, stored in a session."""
     from persd.collect import CollectConfig, CollectError, collect as run_collect
     from persd.tasks import TaskFileError
@@ -185,7 +241,7 @@ def collect(session, tasks_spec, student, teacher_model, method, round_, adapter
             method=method, round=round_, adapter=adapter, limit=limit, samples=samples,
             temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
             batch_size=batch_size, concurrency=concurrency, teacher_tries=teacher_tries,
-            timeout_s=timeout_s, workers=workers, sessions_dir=sessions_dir,
+            timeout_s=timeout_s, workers=workers, sessions_dir=sessions_dir, eval_tasks=eval_tasks,
         )
         summary = run_collect(config)
     except (CollectError, TaskFileError, ValueError) as error:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ from persd.store import SessionStore
 from persd.tasks import Task
 
 METHODS = ("persd", "stand", "inpd")
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -54,6 +56,9 @@ class CollectConfig:
         timeout_s (`float`, defaults to `3.0`): CPU seconds per program in the sandbox.
         workers (`int` or `None`): Sandboxes (default: one per core).
         sessions_dir (`str`, defaults to `"sessions"`): Where sessions live.
+        eval_tasks (`str` or `None`): The evaluation set (a `load_tasks` spec such as
+            "humaneval") the student will be judged on; collection warns when its tasks
+            overlap it (persd.decontaminate).
     """
 
     session: str
@@ -74,6 +79,7 @@ class CollectConfig:
     timeout_s: float = 3.0
     workers: int | None = None
     sessions_dir: str = "sessions"
+    eval_tasks: str | None = None
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -148,6 +154,7 @@ def collect(config: CollectConfig, *, student=None, teacher=None, executor=None,
     tasks = tasks[: config.limit] if config.limit else tasks
     if not tasks:
         raise CollectError(f"the task set {config.tasks!r} is empty")
+    _warn_if_contaminated(tasks, config.eval_tasks)
     teacher = teacher or _build_teacher(config)
     asyncio.run(_check_teacher(teacher))
     if student is None and config.method != "stand":
@@ -165,6 +172,16 @@ def collect(config: CollectConfig, *, student=None, teacher=None, executor=None,
         finally:
             if owns_executor:
                 executor.close()
+
+
+def _warn_if_contaminated(tasks: list[Task], eval_spec: str | None) -> None:
+    if not eval_spec:
+        return
+    from persd.decontaminate import contamination_warning
+
+    warning = contamination_warning(tasks, eval_spec)
+    if warning:
+        logger.warning("persd: CONTAMINATION: %s", warning)
 
 
 def _build_teacher(config: CollectConfig):

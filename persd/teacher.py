@@ -339,7 +339,7 @@ class OpenAITeacher:
         program = completion = last = None
         reason = ""
         for attempt in range(1, self.config.tries + 1):
-            call = await self._ask(messages, purpose if attempt == 1 else "retry")
+            call = await self.ask(messages, purpose if attempt == 1 else "retry")
             calls.append(call)
             if call.error is not None:
                 return TeacherResult(program, completion, False, f"teacher error: {call.error}",
@@ -369,7 +369,9 @@ class OpenAITeacher:
             return reason, f"Your code does not define a function named `{task.entry_point}`.", None
         return reason, reason, None
 
-    async def _ask(self, messages: list[dict], purpose: str) -> TeacherCall:
+    async def ask(self, messages: list[dict], purpose: str) -> TeacherCall:
+        """One chat call with the cache, retries, concurrency limit and cost accounting;
+        failures that must stop a run raise, others come back in `TeacherCall.error`."""
         request: dict[str, Any] = {"model": self.model, "messages": messages,
                                    "temperature": self.config.temperature}
         if self.config.max_tokens is not None:

@@ -410,8 +410,7 @@ def _plan(config: MakeTestsConfig, records: list[tuple[int, dict]], done: set[st
 async def _one(row: Row, record: dict, teacher: OpenAITeacher, executor: Executor,
                config: MakeTestsConfig, summary: MakeTestsSummary
                ) -> tuple[Row, dict, list[str] | Rejected]:
-    # _ask is the teacher's one-call primitive: cache, retries, concurrency and cost.
-    call = await teacher._ask(input_messages(row, config.n_inputs), "tests")
+    call = await teacher.ask(input_messages(row, config.n_inputs), "tests")
     summary.add_call(call)
     if call.error is not None:
         return row, record, Rejected("teacher_error", call.error)

@@ -209,3 +209,11 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, teacher):
     out, err = process.communicate(timeout=120)
     assert process.returncode == 1
     assert err.startswith("Error:") and "missing" in err and "Traceback" not in err
+
+
+def test_collecting_on_the_evaluation_set_warns(tmp_path, tiny_model_dir, monkeypatch, caplog):
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # fails right after the warning
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    with pytest.raises(CollectError):
+        collect(_config(tmp_path, tiny_model_dir, limit=3, eval_tasks="humaneval"), progress=False)
+    assert "CONTAMINATION" in caplog.text and "3 of 3" in caplog.text
