@@ -27,6 +27,19 @@ def sessions_dir_option(function):
     )(function)
 
 
+def student_backend_options(function):
+    function = click.option(
+        "--student-base-url", envvar="PERSD_STUDENT_BASE_URL",
+        help="Endpoint of a served student for --student-backend openai (also PERSD_STUDENT_BASE_URL).",
+    )(function)
+    return click.option(
+        "--student-backend", type=click.Choice(["hf", "vllm", "openai"]), default="hf",
+        show_default=True,
+        help="hf: transformers; vllm: offline vLLM (pip install 'persd[vllm]', CUDA GPU); "
+             "openai: a student served by vLLM or transformers serve.",
+    )(function)
+
+
 @click.group()
 @click.version_option(package_name="persd")
 def cli() -> None:
@@ -118,6 +131,57 @@ def tiny_model(path: str, seed: int, force: bool) -> None:
     )
 
 
+@cli.command("train")
+@click.option("--session", help="Take the rows from this session and record the run in it.")
+@click.option("--variant", default="persd", show_default=True,
+              type=click.Choice(["persd", "persd-refine", "persd-combined", "stand", "inpd"]))
+@click.option("--data", type=click.Path(dir_okay=False), help="JSONL/Parquet of prompt/completion rows.")
+@click.option("--student", required=True, help="Base model: Hugging Face id or local folder.")
+@click.option("--output", "output_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--full", is_flag=True, default=None, help="Full fine-tuning instead of LoRA.")
+@click.option("--epochs", type=float, help="Passes over the rows  [default: 3]")
+@click.option("--max-steps", type=int, help="Optimizer steps (overrides --epochs).")
+@click.option("--lr", "learning_rate", type=float, help="Peak rate  [default: 2e-4 LoRA, 5e-6 full]")
+@click.option("--lr-scheduler", help="linear, cosine, constant, ...  [default: linear]")
+@click.option("--batch-size", type=int, help="Rows per device per step  [default: 8]")
+@click.option("--grad-accum", "gradient_accumulation", type=int, help="Accumulated passes  [default: 1]")
+@click.option("--max-length", type=int, help="Token cap per row  [default: 2048]")
+@click.option("--lora-r", type=int, help="LoRA rank  [default: 16]")
+@click.option("--lora-alpha", type=int, help="LoRA alpha  [default: 32]")
+@click.option("--seed", type=int, help="Seed  [default: 42]")
+@click.option("--eval-fraction", type=float, help="Rows held out for eval loss  [default: 0]")
+@click.option("--save-steps", type=int, help="Steps between checkpoints  [default: 200]")
+@click.option("--merge", is_flag=True, default=None, help="Also write merged weights to OUTPUT/merged.")
+@click.option("--resume", is_flag=True, default=None, help="Continue from the last checkpoint in OUTPUT.")
+@click.option("--overwrite", is_flag=True, default=None, help="Start over in an OUTPUT holding another run.")
+@click.option("--metrics", type=click.Path(dir_okay=False), help="Metrics JSON lines  [default: OUTPUT/metrics.jsonl]")
+@click.option("--launcher", help='Run the child under e.g. "accelerate launch --num_processes 2".')
+@sessions_dir_option
+def train(session, variant, data, metrics, launcher, sessions_dir, **settings) -> None:
+    """Fine-tune the student on a session's curated examples (or --data), in a child process."""
+    from persd.train import TrainConfig, TrainError
+    from persd.train.command import run_train_command
+
+    chosen = {name: value for name, value in settings.items() if value is not None}
+    try:
+        config = TrainConfig.from_dict({**chosen, "variant": variant, "session": session})
+        outcome = run_train_command(config, data=data, sessions_dir=sessions_dir, metrics=metrics,
+                                    launcher=launcher, echo=click.echo)
+    except TrainError as error:
+        raise UserError(str(error)) from error
+    end = outcome.end
+    if outcome.status == "finished":
+        click.echo(f"Finished {end.get('steps')} steps, loss {end.get('final_loss'):.4f}; "
+                   f"output in {config.output_dir}" + (f" (run {outcome.run_id})" if outcome.run_id else ""))
+    elif outcome.status == "stopped":
+        click.echo(f"Stopped at step {end.get('steps')}; checkpoint {end.get('checkpoint')}. "
+                   "Continue with the same command and --resume.")
+        sys.exit(3)
+    else:
+        raise UserError(f"training failed: {end.get('error') or 'the child process died'}"
+                        f"\n{outcome.log_tail}\n(log: {config.output_dir}/train.log)")
+
+
 @cli.command("eval")
 @click.option("--student", "model", required=True, help="Hugging Face model id or local folder.")
 @click.option("--adapter", type=click.Path(file_okay=False), help="peft adapter folder to apply.")
@@ -140,9 +204,10 @@ def tiny_model(path: str, seed: int, force: bool) -> None:
 @click.option("--session", help="Record the run and every sample in this session.")
 @click.option("--round", "round_", type=int,
               help="Distillation round of the student  [default: 0 without --adapter]")
+@student_backend_options
 @sessions_dir_option
 def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, json_path, session,
-          round_, sessions_dir, **settings) -> None:
+          round_, student_backend, student_base_url, sessions_dir, **settings) -> None:
     """Measure pass@k with one-step and multi-step (self-repair) inference."""
     import json
     from pathlib import Path
@@ -150,7 +215,8 @@ def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, json_
     from persd.evaluate import EvalConfig, evaluate
     from persd.execution import Executor
     from persd.store import SessionStore, StoreError
-    from persd.student import HFStudent, StudentConfig, StudentLoadError
+    from persd.student import StudentLoadError
+    from persd.student_backends import build_student
     from persd.tasks import TaskFileError, load_tasks
 
     chosen = {name: value for name, value in settings.items() if value is not None}
@@ -170,10 +236,10 @@ def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, json_
     store = None
     try:
         store = SessionStore.open(sessions_dir, session, create=True) if session else None
-        student = HFStudent(StudentConfig(
-            model=model, adapter=adapter, temperature=config.temperature, top_p=config.top_p,
-            n=config.samples, max_new_tokens=config.max_new_tokens, batch_size=batch_size,
-            seed=seed))
+        student = build_student(
+            student_backend, model=model, adapter=adapter, temperature=config.temperature,
+            top_p=config.top_p, n=config.samples, max_new_tokens=config.max_new_tokens,
+            batch_size=batch_size, seed=seed, base_url=student_base_url)
         with Executor(workers=config.workers, timeout_s=config.timeout_s) as executor:
             report = evaluate(student, tasks, config, executor, store=store, meta=meta,
                               progress=lambda message: click.echo(message, err=True))
@@ -227,10 +293,11 @@ def eval_compare(session: str, k: int, sessions_dir: str) -> None:
 @click.option("--timeout", "timeout_s", default=3.0, show_default=True, type=float, help="CPU seconds per program.")
 @click.option("--workers", type=int, help="Sandboxes  [default: CPU cores]")
 @click.option("--eval-tasks", help="The evaluation set (e.g. humaneval): warn when the tasks overlap it.")
+@student_backend_options
 @sessions_dir_option
 def collect(session, tasks_spec, student, teacher_model, method, round_, adapter, limit, samples,
             temperature, top_p, max_new_tokens, batch_size, concurrency, teacher_tries, timeout_s,
-            workers, eval_tasks, sessions_dir) -> None:
+            workers, eval_tasks, student_backend, student_base_url, sessions_dir) -> None:
     """Student attempts, sandbox verdicts and teacher refinements, stored in a session."""
     from persd.collect import CollectConfig, CollectError, collect as run_collect
     from persd.tasks import TaskFileError
@@ -242,6 +309,7 @@ def collect(session, tasks_spec, student, teacher_model, method, round_, adapter
             temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
             batch_size=batch_size, concurrency=concurrency, teacher_tries=teacher_tries,
             timeout_s=timeout_s, workers=workers, sessions_dir=sessions_dir, eval_tasks=eval_tasks,
+            student_backend=student_backend, student_base_url=student_base_url,
         )
         summary = run_collect(config)
     except (CollectError, TaskFileError, ValueError) as error:

@@ -59,6 +59,10 @@ class CollectConfig:
         eval_tasks (`str` or `None`): The evaluation set (a `load_tasks` spec such as
             "humaneval") the student will be judged on; collection warns when its tasks
             overlap it (persd.decontaminate).
+        student_backend (`str`, defaults to `"hf"`): "hf" (transformers), "vllm" (offline
+            vLLM engine, `pip install 'persd[vllm]'`) or "openai" (a student already served
+            at `student_base_url` by vLLM or `transformers serve`); see persd.student_backends.
+        student_base_url (`str` or `None`): The student's endpoint for the "openai" backend.
     """
 
     session: str
@@ -80,6 +84,8 @@ class CollectConfig:
     workers: int | None = None
     sessions_dir: str = "sessions"
     eval_tasks: str | None = None
+    student_backend: str = "hf"
+    student_base_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -203,13 +209,16 @@ async def _check_teacher(teacher) -> None:
 
 
 def _build_student(config: CollectConfig):
-    from persd.student import HFStudent, StudentConfig, StudentLoadError
+    from persd.student import StudentLoadError
+    from persd.student_backends import build_student
 
     try:
-        return HFStudent(StudentConfig(
-            model=config.student, adapter=config.adapter, temperature=config.temperature,
-            top_p=config.top_p, max_new_tokens=config.max_new_tokens, batch_size=config.batch_size,
-        ))
+        return build_student(
+            config.student_backend, model=config.student, adapter=config.adapter,
+            temperature=config.temperature, top_p=config.top_p,
+            max_new_tokens=config.max_new_tokens, batch_size=config.batch_size,
+            base_url=config.student_base_url,
+        )
     except (StudentLoadError, ValueError) as error:
         raise CollectError(str(error)) from error
 

@@ -1,0 +1,156 @@
+"""A student on vLLM's offline engine: `vllm.LLM.generate`, LoRA adapters, tensor parallelism.
+
+    pip install 'persd[vllm]'          # needs a CUDA GPU
+    from persd.student_vllm import VLLMStudent, VLLMStudentConfig
+    student = VLLMStudent(VLLMStudentConfig(model="Qwen/Qwen2.5-Coder-1.5B",
+                                            adapter="out/round1", tensor_parallel_size=2))
+    student.complete(prompts, n=20)    # [[body, ...], ...], as HFStudent returns them
+
+vLLM schedules its own batches (continuous batching over all prompts at once), so there is
+no batch size. An adapter written by `persd train` (peft LoRA) is served through vLLM's LoRA
+support (`enable_lora`, `LoRARequest`), with `max_lora_rank` read from the adapter. vLLM is
+imported only when a `VLLMStudent` is built; without it, or without a CUDA GPU, building one
+raises `StudentLoadError` saying what is missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from persd.student import SAMPLING_KEYS, STOP_SEQUENCES, StudentLoadError, cut_at_stop
+
+INSTALL_HINT = "vLLM is not installed: pip install 'persd[vllm]' (on a machine with a CUDA GPU)"
+GPU_HINT = ("vLLM needs a CUDA GPU and none is visible (torch.cuda.is_available() is False); "
+            "use --student-backend hf on this machine")
+_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)  # the max_lora_rank values vLLM accepts
+
+
+@dataclass
+class VLLMStudentConfig:
+    """Settings of a vLLM student.
+
+    Parameters:
+        model (`str`): a Hugging Face id or local folder.
+        adapter (`str | None`, default `None`): a peft LoRA folder (e.g. `persd train` output).
+        temperature / top_p (`float`, default `0.3` / `0.95`), n (`int`, default `1`),
+            max_new_tokens (`int`, default `512`): as in `persd.student.StudentConfig`.
+        tensor_parallel_size (`int`, default `1`): GPUs one model is split across.
+        gpu_memory_utilization (`float`, default `0.9`): share of each GPU vLLM may take
+            (weights plus KV cache); lower it to share a GPU with training.
+        dtype (`str`, default `"auto"`): passed to vLLM.
+        max_model_len (`int | None`, default `None`): context length cap (saves KV memory).
+        seed (`int | None`, default `None`): the engine's seed.
+    """
+
+    model: str
+    adapter: str | None = None
+    temperature: float = 0.3
+    top_p: float = 0.95
+    n: int = 1
+    max_new_tokens: int = 512
+    tensor_parallel_size: int = 1
+    gpu_memory_utilization: float = 0.9
+    dtype: str = "auto"
+    max_model_len: int | None = None
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.model:
+            raise ValueError("VLLMStudentConfig.model is required")
+        if self.n < 1 or self.max_new_tokens < 1 or self.tensor_parallel_size < 1:
+            raise ValueError("n, max_new_tokens and tensor_parallel_size must be >= 1")
+        if not 0 <= self.temperature <= 2 or not 0 < self.top_p <= 1:
+            raise ValueError("need 0 <= temperature <= 2 and 0 < top_p <= 1")
+        if not 0 < self.gpu_memory_utilization <= 1:
+            raise ValueError("gpu_memory_utilization must be in (0, 1]")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def require_vllm() -> None:
+    """Raises StudentLoadError unless vLLM is installed and a CUDA GPU is visible."""
+    if importlib.util.find_spec("vllm") is None:
+        raise StudentLoadError(INSTALL_HINT)
+    import torch
+
+    if not torch.cuda.is_available():
+        raise StudentLoadError(GPU_HINT)
+
+
+class VLLMStudent:
+    """The `Student` protocol on `vllm.LLM`; see the module docstring."""
+
+    def __init__(self, config: VLLMStudentConfig):
+        require_vllm()
+        from vllm import LLM
+
+        self.config = config
+        self.name = config.model if not config.adapter else f"{config.model}+{config.adapter}"
+        self._calls = 0
+        options: dict[str, Any] = {
+            "model": config.model, "tensor_parallel_size": config.tensor_parallel_size,
+            "gpu_memory_utilization": config.gpu_memory_utilization, "dtype": config.dtype,
+        }
+        if config.max_model_len is not None:
+            options["max_model_len"] = config.max_model_len
+        if config.seed is not None:
+            options["seed"] = config.seed
+        self._lora = None
+        if config.adapter:
+            options.update(enable_lora=True, max_lora_rank=_max_lora_rank(config.adapter))
+            from vllm.lora.request import LoRARequest
+
+            self._lora = LoRARequest("persd-adapter", 1, str(Path(config.adapter).resolve()))
+        try:
+            self.llm = LLM(**options)
+        except Exception as error:  # vLLM raises many types; the message is what matters
+            raise StudentLoadError(f"vLLM cannot load {config.model!r}: {error}") from error
+
+    def complete(self, prompts: list[str], n: int | None = None, **sampling: Any) -> list[list[str]]:
+        from vllm import SamplingParams
+
+        unknown = set(sampling) - SAMPLING_KEYS
+        if unknown:
+            raise TypeError(f"unknown sampling option(s): {', '.join(sorted(unknown))}")
+        n = self.config.n if n is None else n
+        if n < 1:
+            raise ValueError(f"n must be at least 1 (got {n})")
+        settings = {k: getattr(self.config, k) for k in SAMPLING_KEYS} | sampling
+        greedy = settings["temperature"] == 0
+        params = SamplingParams(
+            n=1 if greedy else n, temperature=settings["temperature"],
+            top_p=1.0 if greedy else settings["top_p"], max_tokens=settings["max_new_tokens"],
+            stop=list(STOP_SEQUENCES), seed=self._next_seed(),
+        )
+        outputs = self.llm.generate(prompts, params, lora_request=self._lora, use_tqdm=False)
+        results = []
+        for output in outputs:  # vLLM returns them in prompt order
+            texts = [cut_at_stop(sample.text) for sample in output.outputs]
+            results.append(texts * n if greedy else texts)
+        return results
+
+    def _next_seed(self) -> int | None:
+        """Per call, so that calls differ but a rerun repeats them all (as HFStudent does)."""
+        if self.config.seed is None:
+            return None
+        self._calls += 1
+        return self.config.seed + self._calls - 1
+
+
+def _max_lora_rank(adapter: str) -> int:
+    """The smallest rank vLLM accepts that holds the adapter's `r`."""
+    path = Path(adapter) / "adapter_config.json"
+    try:
+        rank = int(json.loads(path.read_text())["r"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise StudentLoadError(f"{path}: not a peft LoRA adapter ({error})") from error
+    for allowed in _LORA_RANKS:
+        if rank <= allowed:
+            return allowed
+    raise StudentLoadError(f"{path}: LoRA rank {rank} is above what vLLM supports ({_LORA_RANKS[-1]})")
