@@ -9,7 +9,9 @@ STAMP := $(VENV)/.persd-installed
 run: setup
 	$(BIN)/persd app
 
+# Chromium drives the browser tests (tests/browser); without it they are skipped, saying so.
 test: setup
+	@scripts/system-deps.sh bwrap chromium
 	GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 setup: system-deps $(STAMP)

@@ -1,29 +1,197 @@
-"""Builds and launches the persd app.
+"""Builds and launches the persd app: a session picker above the tabs of `ui.tabs`.
 
-Until the review app lands this is a single page that says what persd is and where the
-sessions live.
+    from ui.app import launch, parse_auth
+    launch("sessions", session="demo", host="127.0.0.1", port=7860,
+           auth=parse_auth("ana:secret"))          # blocks until Ctrl-C
+    running = launch("sessions", block=False)     # tests: running.url, running.close()
+
+It binds 127.0.0.1 unless told otherwise and never opens a share link. With auth on, the
+reviewer is the login name; without, a name typed in the page ("local" if none). When
+the sessions folder is empty the page offers to build the simulated demo session. A
+simulated session is marked SIMULATED above every tab.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Gradio finds the gr.Request parameter of
+# the handlers below by evaluating their annotations, and gradio is imported inside build().
 import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ui.tabs import LOCAL_REVIEWER, AppContext, SharedExecutor, Stores, available_tabs
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+SIMULATED_BANNER = (
+    '<div class="persd-sim-banner" data-testid="simulated-banner">SIMULATED session: the '
+    "student and the teacher are offline simulations (persd.sim), not models. Every program "
+    "was judged by the real sandbox.</div>"
+)
 
 
-def build(sessions_dir: str, session: str | None = None):
+def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
+    """Logins from "USER:PASS" or from a file holding one USER:PASS per line ('#' starts a
+    comment). ValueError naming the line when one is malformed."""
+    if not value:
+        return None
+    path = Path(value)
+    if ":" not in value or path.is_file():
+        if not path.is_file():
+            raise ValueError(f"--auth {value!r}: give USER:PASS or a file of USER:PASS lines")
+        lines = [(f"{path}:{n}", line.strip()) for n, line in
+                 enumerate(path.read_text(encoding="utf-8").splitlines(), 1)]
+    else:
+        lines = [("--auth", value)]
+    users = []
+    for where, line in lines:
+        if not line or line.startswith("#"):
+            continue
+        user, sep, password = line.partition(":")
+        if not sep or not user.strip() or not password:
+            raise ValueError(f"{where}: expected USER:PASS with a non-empty user and password")
+        users.append((user.strip(), password))
+    if not users:
+        raise ValueError(f"{value}: no USER:PASS line found")
+    return users
+
+
+def pick_session(stores: Stores, wanted: str | None) -> tuple[list[str], str | None, str]:
+    """(choices, chosen, problem): `wanted` if it exists, else the latest-modified one."""
+    names = stores.names()
+    if wanted and wanted in names:
+        return names, wanted, ""
+    latest = max(names, key=lambda n: (stores.sessions_dir / f"{n}.sqlite").stat().st_mtime,
+                 default=None)
+    problem = ""
+    if wanted:
+        problem = (f"No session {wanted!r} in {stores.sessions_dir} "
+                   f"(existing: {', '.join(names) or 'none yet'}).")
+    return names, latest, problem
+
+
+def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | None = None, *,
+          auth: bool = False, stores: Stores | None = None,
+          executor: SharedExecutor | None = None, demo_limit: int | None = None):
+    """The page (a gr.Blocks). `session`: the session shown first (a `?session=NAME` in
+    the URL wins); `reviewer`: the default name in the reviewer box (without auth)."""
     import gradio as gr
 
-    with gr.Blocks(title="persd") as page:
-        gr.Markdown(
-            "# persd\n"
-            "Personalised distillation of code models: the student attempts, the sandbox "
-            "judges, the teacher refines, you review, the student learns.\n\n"
-            f"Sessions directory: `{os.path.abspath(sessions_dir)}`"
-        )
+    from persd.store import StoreError
+
+    stores = stores or Stores(sessions_dir)
+    executor = executor or SharedExecutor()
+    with gr.Blocks(title="persd review") as page:
+        with gr.Row(elem_id="persd-topbar", equal_height=True):
+            gr.HTML('<div class="persd-brand">persd<span>personalised distillation · '
+                    'review</span></div>', elem_id="persd-title")
+            picker = gr.Dropdown(choices=stores.names(), value=None, label="Session",
+                                 elem_id="persd-session", scale=2, min_width=200)
+            typed = gr.Textbox(value=reviewer or LOCAL_REVIEWER, label="Reviewer",
+                               elem_id="persd-reviewer", visible=not auth, scale=1,
+                               min_width=140)
+            who = gr.HTML(elem_id="persd-who", visible=auth)
+        banner = gr.HTML(elem_id="persd-banner")
+        with gr.Column(visible=False, elem_id="persd-no-session") as empty:
+            gr.HTML(f'<div class="persd-empty-panel">No session yet in '
+                    f'<code>{_esc(os.path.abspath(sessions_dir))}</code>. Collect one with '
+                    '<code>persd collect</code>, or build the offline demo: HumanEval with a '
+                    'simulated student and teacher, judged by the real sandbox (seconds).</div>')
+            demo = gr.Button("Build the demo session (simulated)", variant="primary",
+                             elem_id="persd-build-demo")
+            demo_note = gr.HTML()
+        ctx = AppContext(sessions_dir=Path(sessions_dir), page=page, session=picker,
+                         reviewer=typed, stores=stores, executor=executor, auth=auth)
+        with gr.Tabs(elem_id="persd-tabs"):
+            for name, module in available_tabs():
+                with gr.Tab(module.TITLE, id=name, elem_id=f"persd-tab-{name}"):
+                    module.build(ctx)
+
+        def on_load(request: gr.Request):
+            wanted = request.query_params.get("session") or session
+            names, chosen, problem = pick_session(stores, wanted)
+            login = getattr(request, "username", None)
+            return (gr.update(choices=names, value=chosen),
+                    _banner_html(stores, chosen, problem), gr.update(visible=not names),
+                    f"Signed in as <b>{_esc(login)}</b>" if login else "")
+
+        def on_pick(name: str | None):
+            return _banner_html(stores, name, "")
+
+        def on_demo(progress=gr.Progress()):
+            from persd.demo import DEMO_SESSION, build_demo_session
+
+            progress(0.05, desc="Building the demo session")
+            try:
+                build_demo_session(sessions_dir, limit=demo_limit,
+                                   progress=lambda text: progress(0.5, desc=text))
+            except (StoreError, OSError) as error:
+                return gr.update(), gr.update(), f"Could not build the demo: {_esc(error)}"
+            return (gr.update(choices=stores.names(), value=DEMO_SESSION),
+                    gr.update(visible=False), "")
+
+        page.load(on_load, outputs=[picker, banner, empty, who], show_progress="hidden")
+        picker.change(on_pick, [picker], [banner], show_progress="hidden")
+        demo.click(on_demo, outputs=[picker, empty, demo_note])
+    page.queue(default_concurrency_limit=4)
     return page
 
 
-def launch(sessions_dir: str, session: str | None, host: str, port: int) -> None:
+def _esc(text: Any) -> str:
+    from ui.tabs.review_render import esc
+
+    return esc(text)
+
+
+def _banner_html(stores: Stores, name: str | None, problem: str) -> str:
+    from persd.store import StoreError
+
+    if problem:
+        return f'<div class="persd-msg persd-msg-error">{_esc(problem)}</div>'
+    if not name:
+        return ""
+    try:
+        return SIMULATED_BANNER if stores.get(name).simulated else ""
+    except StoreError as error:
+        return f'<div class="persd-msg persd-msg-error">{_esc(error)}</div>'
+
+
+@dataclass
+class Running:
+    page: Any
+    url: str
+    stores: Stores
+    executor: SharedExecutor
+
+    def close(self) -> None:
+        self.page.close()
+        self.executor.close()
+        self.stores.close()
+
+
+def launch(sessions_dir: str | Path, session: str | None = None, host: str = "127.0.0.1",
+           port: int = 7860, auth: list[tuple[str, str]] | None = None, *,
+           reviewer: str | None = None, open_browser: bool = False, block: bool = True,
+           demo_limit: int | None = None, quiet: bool = False) -> Running:
+    """Serve the app. With `block` (the CLI) it returns after Ctrl-C, resources closed."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    page = build(sessions_dir, session)
-    # Never a share link: sessions hold code and API spend that stay on this machine.
-    page.launch(server_name=host, server_port=port, share=False)
+    from ui.theme import launch_options
+
+    if host not in LOOPBACK and not auth:
+        print(f"persd: WARNING: serving on {host} without --auth: anyone who can reach this "
+              "address can review and run code in the sandbox.", file=sys.stderr)
+    stores, executor = Stores(sessions_dir), SharedExecutor()
+    page = build(sessions_dir, session, reviewer, auth=bool(auth), stores=stores,
+                 executor=executor, demo_limit=demo_limit)
+    running = Running(page, "", stores, executor)
+    try:
+        # Never a share link: sessions hold code and API spend that stay on this machine.
+        _, url, _ = page.launch(
+            server_name=host, server_port=port, share=False, auth=auth,
+            auth_message="persd review: sign in with your reviewer login." if auth else None,
+            inbrowser=open_browser, prevent_thread_lock=not block, quiet=quiet,
+            **launch_options())
+        running.url = url
+    finally:
+        if block:
+            running.close()
+    return running

@@ -1,0 +1,295 @@
+"""Review actions on a session's refinements, and what the review screen shows for one.
+
+    from persd.review import approve, reject, save_edit, undo, plan_bulk, apply_bulk, review_view
+    view = review_view(store, refinement_id)            # task, attempt, refinement, diffs
+    approve(store, view.refinement_id, reviewer="ana", expected_version=view.version)
+    outcome = save_edit(store, executor, view.refinement_id, program, reviewer="ana",
+                        expected_version=view.version)  # re-runs the hidden tests first
+    plan = plan_bulk(store, QueueFilters(validated=True, max_diff_lines=4), "approved")
+    apply_bulk(store, plan, reviewer="ana")             # plan.count is what the user confirmed
+    undo(store, "ana")
+
+Every action is one store write (`SessionStore.set_review`), checked against the version the
+reviewer saw: a record someone else changed meanwhile raises the store's `ReviewConflict`,
+whose message says who changed it and when. Code a reviewer types runs only through the
+sandboxed `Executor`. Accepting code that fails the hidden tests (a failing edit, or a
+refinement that was never validated) needs `override=True`, otherwise `ReviewRefused`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from persd.diffing import diff_size, side_by_side_html, similarity
+from persd.store import ExecutionRecord, QueueFilters, ReviewConflict, ReviewRecord, SessionStore
+
+__all__ = [
+    "BULK_STATUSES", "BulkOutcome", "BulkPlan", "EditOutcome", "ReviewConflict",
+    "ReviewRefused", "ReviewView", "apply_bulk", "approve", "failing_test", "plan_bulk",
+    "reject", "review_view", "run_edit", "save_edit", "skip", "undo",
+]
+
+BULK_STATUSES = ("approved", "rejected", "skipped")
+# Lines of unchanged code kept around each change in the diffs; the rest folds away.
+DIFF_CONTEXT = 3
+
+
+class ReviewRefused(Exception):
+    """An action that would store something wrong (e.g. accept failing code without
+    override); the message says why and what to do. `execution`: the run that failed."""
+
+    def __init__(self, message: str, execution: ExecutionRecord | None = None) -> None:
+        super().__init__(message)
+        self.execution = execution
+
+
+@dataclass(frozen=True)
+class EditOutcome:
+    review: ReviewRecord
+    execution: ExecutionRecord   # the edited program's run against the hidden tests
+
+
+@dataclass(frozen=True)
+class BulkPlan:
+    """What a bulk action will touch, read before the user confirms it."""
+
+    status: str
+    versions: dict[int, int]     # refinement id -> the review version seen
+    left_out: int                # matches not included: failing code when approving
+
+    @property
+    def count(self) -> int:
+        return len(self.versions)
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    status: str
+    updated: int
+    conflicts: list[int]         # refinement ids someone else changed after the plan
+    left_out: int
+
+
+def _check_reviewer(reviewer: str) -> str:
+    if not reviewer or not reviewer.strip():
+        raise ReviewRefused("say who you are: a review needs a reviewer name")
+    return reviewer.strip()
+
+
+def _check_version(store: SessionStore, refinement_id: int, expected_version: int) -> None:
+    current = store.review(refinement_id)
+    if current.version != expected_version:
+        raise ReviewConflict(current, expected_version)
+
+
+def approve(
+    store: SessionStore, refinement_id: int, *, reviewer: str, expected_version: int,
+    override: bool = False,
+) -> ReviewRecord:
+    """Accept the teacher's refinement as it is."""
+    reviewer = _check_reviewer(reviewer)
+    refinement = store.refinement(refinement_id)
+    if refinement.program is None:
+        raise ReviewRefused(
+            f"{refinement.task_id}: the teacher gave no code to approve; edit it or reject it"
+        )
+    if not refinement.validated and not override:
+        why = refinement.reason or "it fails the hidden tests"
+        raise ReviewRefused(
+            f"{refinement.task_id}: the refinement is not validated ({why}); tick "
+            "'override' to approve it anyway, or edit it into passing code"
+        )
+    return store.set_review(
+        refinement_id, "approved", reviewer=reviewer, expected_version=expected_version,
+    )
+
+
+def run_edit(
+    store: SessionStore, executor: Any, refinement_id: int, program: str,
+) -> ExecutionRecord:
+    """Run `program` against the task's hidden tests in the sandbox and store the run
+    (subject "review_edit"); the review itself is unchanged."""
+    if not program or not program.strip():
+        raise ReviewRefused("the edited program is empty")
+    refinement = store.refinement(refinement_id)
+    task = store.task(refinement.task_id)
+    result = executor.run(program, task.test)
+    return store.add_execution("review_edit", refinement_id, result)
+
+
+def save_edit(
+    store: SessionStore, executor: Any, refinement_id: int, program: str, *,
+    reviewer: str, expected_version: int, override: bool = False,
+    execution: ExecutionRecord | None = None,
+) -> EditOutcome:
+    """Re-run the edited `program` against the hidden tests and store it as "edited".
+    A failing edit raises ReviewRefused (carrying the run) unless `override`.
+    `execution`: a run of this very program from `run_edit`, to avoid running it twice."""
+    reviewer = _check_reviewer(reviewer)
+    refinement = store.refinement(refinement_id)
+    if program == refinement.program:
+        raise ReviewRefused(f"{refinement.task_id}: the code is unchanged; approve it instead")
+    # Refuse early: running code for a record that moved on would waste the reviewer's wait.
+    _check_version(store, refinement_id, expected_version)
+    if execution is None:
+        execution = run_edit(store, executor, refinement_id, program)
+    if not execution.passed and not override:
+        raise ReviewRefused(
+            f"{refinement.task_id}: the edited code fails the hidden tests "
+            f"({execution.status}); fix it, or tick 'override' to save it anyway",
+            execution=execution,
+        )
+    review = store.set_review(
+        refinement_id, "edited", reviewer=reviewer, expected_version=expected_version,
+        edited_program=program, edit_execution=execution.id,
+    )
+    return EditOutcome(review=review, execution=execution)
+
+
+def reject(
+    store: SessionStore, refinement_id: int, *, reviewer: str, expected_version: int,
+    reason: str | None = None,
+) -> ReviewRecord:
+    return store.set_review(
+        refinement_id, "rejected", reviewer=_check_reviewer(reviewer),
+        expected_version=expected_version, reason=(reason or "").strip() or None,
+    )
+
+
+def skip(
+    store: SessionStore, refinement_id: int, *, reviewer: str, expected_version: int,
+) -> ReviewRecord:
+    return store.set_review(
+        refinement_id, "skipped", reviewer=_check_reviewer(reviewer),
+        expected_version=expected_version,
+    )
+
+
+def undo(store: SessionStore, reviewer: str) -> ReviewRecord | None:
+    """Revert `reviewer`'s last action (a whole bulk action at once); None when there is
+    nothing to undo. ReviewConflict when someone else changed that record since."""
+    return store.undo_last(_check_reviewer(reviewer))
+
+
+def plan_bulk(
+    store: SessionStore, filters: QueueFilters, status: str, *, override: bool = False,
+) -> BulkPlan:
+    """The records a bulk `status` over `filters` would change. Approving leaves out
+    refinements that fail the hidden tests unless `override`."""
+    if status not in BULK_STATUSES:
+        raise ReviewRefused(f"bulk review sets one of {BULK_STATUSES}, not {status!r}")
+    if status != "approved" or override or filters.validated is True:
+        return BulkPlan(status, store.review_queue_versions(filters), 0)
+    if filters.validated is False:
+        return BulkPlan(status, {}, store.review_queue_count(filters))
+    versions = store.review_queue_versions(replace(filters, validated=True))
+    return BulkPlan(status, versions, store.review_queue_count(filters) - len(versions))
+
+
+def apply_bulk(
+    store: SessionStore, plan: BulkPlan, *, reviewer: str, reason: str | None = None,
+) -> BulkOutcome:
+    """Apply a confirmed plan in one transaction; records changed since are skipped."""
+    reviewer = _check_reviewer(reviewer)
+    if not plan.versions:
+        return BulkOutcome(plan.status, 0, [], plan.left_out)
+    result = store.bulk_set_review(
+        plan.versions, plan.status, reviewer=reviewer, reason=(reason or "").strip() or None,
+    )
+    return BulkOutcome(plan.status, len(result.updated), result.conflicts, plan.left_out)
+
+
+# ---------------------------------------------------------------- what the screen shows
+
+@dataclass(frozen=True)
+class ReviewView:
+    """One record as the reviewer sees it. Programs are complete programs; diffs are HTML
+    tables from `persd.diffing.side_by_side_html` (escaped, self-contained)."""
+
+    refinement_id: int
+    task_id: str
+    round: int
+    method: str
+    teacher_model: str
+    validated: bool
+    validation_feedback: str      # why the refinement fails its tests ("" when it passes)
+    status: str                   # review status
+    version: int
+    reviewer: str | None
+    updated_at: str | None
+    reason: str | None            # a rejection's reason
+    description: str              # the task prompt: description and function header
+    attempt_status: str           # of the attempt's hidden-test run ("" without one)
+    attempt_error_type: str
+    attempt_feedback: str
+    failing_test: str             # the test the attempt failed ("" when unknown)
+    attempt_program: str
+    refinement_program: str       # the teacher's ("" when it gave no code)
+    current_program: str          # what would be stored: the edit if edited, else the above
+    edit_execution: ExecutionRecord | None
+    diff_html: str                # attempt -> current_program
+    similarity: float
+    diff_size: int
+    reference_program: str
+    reference_diff_html: str | None = None   # attempt -> reference, when asked for
+    reference_similarity: float | None = None
+    reference_diff_size: int | None = None
+
+
+def failing_test(feedback: str) -> str:
+    """The failing test named in an Executor feedback text ("" if none is)."""
+    for line in feedback.splitlines():
+        for prefix in ("Test failed: ", "The test being run: "):
+            if line.startswith(prefix):
+                return line[len(prefix):].strip()
+    return ""
+
+
+def review_view(
+    store: SessionStore, refinement_id: int, *, with_reference: bool = False,
+) -> ReviewView:
+    """Everything the review screen shows for one refinement, read in one go.
+    `with_reference` adds the attempt -> reference diff, which shows how personal the
+    refinement is: a personal one is much closer to the attempt than the reference is."""
+    item = store.review_item(refinement_id)
+    refinement, attempt, review = item.refinement, item.attempt, item.review
+    run = attempt.execution if attempt else None
+    attempt_program = attempt.program if attempt else ""
+    teacher_program = refinement.program or ""
+    current = review.edited_program or teacher_program
+    right = "Edited refinement" if review.edited_program else "Teacher refinement"
+    check = refinement.execution
+    view = ReviewView(
+        refinement_id=refinement.id, task_id=refinement.task_id, round=refinement.round,
+        method=refinement.method, teacher_model=refinement.teacher_model,
+        validated=refinement.validated,
+        validation_feedback="" if refinement.validated else (
+            check.feedback if check else refinement.reason),
+        status=review.status, version=review.version, reviewer=review.reviewer,
+        updated_at=review.updated_at, reason=review.reason, description=item.task.prompt,
+        attempt_status=run.status if run else "", attempt_error_type=run.error_type if run else "",
+        attempt_feedback=run.feedback if run else "",
+        failing_test=failing_test(run.feedback) if run else "",
+        attempt_program=attempt_program, refinement_program=teacher_program,
+        current_program=current, edit_execution=item.edit_execution,
+        diff_html=side_by_side_html(attempt_program, current, "Student attempt", right,
+                                    context=DIFF_CONTEXT),
+        similarity=similarity(attempt_program, current),
+        diff_size=diff_size(attempt_program, current),
+        reference_program=item.task.solution,
+    )
+    return with_reference_diff(view) if with_reference else view
+
+
+def with_reference_diff(view: ReviewView) -> ReviewView:
+    """`view` with its attempt -> reference diff filled in."""
+    if view.reference_diff_html is not None:
+        return view
+    a, ref = view.attempt_program, view.reference_program
+    return replace(
+        view,
+        reference_diff_html=side_by_side_html(a, ref, "Student attempt", "Reference solution",
+                                              context=DIFF_CONTEXT),
+        reference_similarity=similarity(a, ref), reference_diff_size=diff_size(a, ref),
+    )

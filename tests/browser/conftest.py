@@ -1,0 +1,102 @@
+"""Playwright fixtures: Debian's Chromium (never `playwright install`) and the real persd
+app served on 127.0.0.1 from this process, on demo sessions built in temp folders.
+
+Every test marked `browser` is skipped, saying why, only when /usr/bin/chromium is missing
+(CI installs it: scripts/system-deps.sh chromium).
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+# --no-sandbox: CI runs as root; the rest stop Chromium calling home on a closed network.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-dev-shm-usage"]
+DEMO_TASKS = 24
+USERS = [("ana", "ana-password"), ("ben", "ben-password")]
+_names = itertools.count(1)
+
+
+def pytest_collection_modifyitems(config, items):
+    if CHROMIUM.exists():
+        return
+    skip = pytest.mark.skip(reason=f"{CHROMIUM} is missing: apt-get install chromium "
+                                   "(scripts/system-deps.sh chromium)")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                              args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory) -> Path:
+    from persd.demo import build_demo_session
+
+    return build_demo_session(tmp_path_factory.mktemp("template"), limit=DEMO_TASKS)
+
+
+class Server:
+    """A running app on a sessions folder; `session()` adds a fresh copy of the demo."""
+
+    def __init__(self, sessions_dir: Path, template: Path, **options) -> None:
+        from ui.app import launch
+
+        self.sessions_dir, self.template = sessions_dir, template
+        self.running = launch(sessions_dir, port=free_port(), block=False, quiet=True,
+                              **options)
+        self.url = self.running.url.rstrip("/")
+
+    def session(self, name: str | None = None) -> str:
+        name = name or f"s{next(_names)}"
+        shutil.copy(self.template, self.sessions_dir / f"{name}.sqlite")
+        return name
+
+    def store(self, name: str):
+        from persd.store import SessionStore
+
+        return SessionStore.open(self.sessions_dir, name)
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory, demo_template):
+    server = Server(tmp_path_factory.mktemp("sessions"), demo_template)
+    yield server
+    server.running.close()
+
+
+@pytest.fixture(scope="session")
+def auth_server(tmp_path_factory, demo_template):
+    server = Server(tmp_path_factory.mktemp("auth-sessions"), demo_template, auth=USERS)
+    yield server
+    server.running.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(20_000)
+    yield context.new_page()
+    context.close()

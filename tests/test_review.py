@@ -1,0 +1,290 @@
+"""Review actions (persd.review) on a real session store with the real sandbox, the demo
+session builder (persd.demo), and the review tab's handlers without a browser."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import replace
+
+import pytest
+
+from persd.demo import build_demo_session
+from persd.diffing import diff_size
+from persd.execution import Executor
+from persd.review import (
+    ReviewConflict,
+    ReviewRefused,
+    apply_bulk,
+    approve,
+    failing_test,
+    plan_bulk,
+    reject,
+    review_view,
+    run_edit,
+    save_edit,
+    skip,
+    undo,
+)
+from persd.store import QueueFilters, SessionStore
+
+LIMIT = 12
+
+
+@pytest.fixture(scope="module")
+def executor():
+    with Executor(workers=2) as ex:
+        yield ex
+
+
+@pytest.fixture(scope="module")
+def demo_path(tmp_path_factory, executor):
+    return build_demo_session(tmp_path_factory.mktemp("sessions"), limit=LIMIT, executor=executor)
+
+
+@pytest.fixture
+def store(demo_path, tmp_path):
+    """A fresh copy of the demo session for each test."""
+    shutil.copy(demo_path, tmp_path / "demo.sqlite")
+    with SessionStore.open(tmp_path, "demo") as opened:
+        yield opened
+
+
+def first(store, **filters):
+    rows = store.review_queue(QueueFilters(**filters), limit=1)
+    assert rows, f"no record matches {filters}"
+    return store.refinement(rows[0].refinement_id)
+
+
+def unvalidated(store, executor):
+    """A round-1 refinement whose code fails the hidden tests: the attempt, unchanged."""
+    good = first(store, validated=True)
+    attempt = store.attempt(good.attempt_id)
+    task = store.task(good.task_id)
+    again = store.add_attempt(task.task_id, 1, model="m", prompt=task.prompt,
+                              completion=attempt.completion, program=attempt.program)
+    store.add_execution("attempt", again.id, executor.run(attempt.program, task.test))
+    result = executor.run(attempt.program, task.test)
+    assert not result.passed
+    return store.add_refinement("persd", attempt_id=again.id, teacher_model="t",
+                                program=attempt.program, validated=False, execution=result,
+                                reason="fails the hidden tests", diff_lines=0)
+
+
+# ---------------------------------------------------------------- the demo session
+
+def test_demo_session_is_simulated_complete_and_idempotent(demo_path, executor):
+    with SessionStore(demo_path) as store:
+        assert store.simulated and store.config()["label"] == "simulated"
+        attempts, refinements = store.attempts(), store.refinements()
+        calls, executions = store.teacher_calls(), store.executions()
+        assert len(attempts) == LIMIT and all(a.execution for a in attempts)
+        failed = [a for a in attempts if not a.execution.passed]
+        assert len(refinements) == len(failed) == len(calls) > 0
+        for refinement in refinements:
+            assert refinement.method == "persd" and refinement.teacher_model == "simulated-teacher"
+            attempt = store.attempt(refinement.attempt_id)
+            assert refinement.diff_lines == diff_size(attempt.program, refinement.program)
+            assert refinement.validated == refinement.execution.passed
+        assert all(call.cost_usd == 0 and call.raw_reply for call in calls)
+        assert sum(r.validated for r in refinements) >= len(refinements) // 2
+    started = time.perf_counter()
+    build_demo_session(demo_path.parent, limit=LIMIT, executor=executor)
+    assert time.perf_counter() - started < 5
+    with SessionStore(demo_path) as store:
+        assert (len(store.attempts()), len(store.refinements()), len(store.teacher_calls()),
+                len(store.executions())) == (len(attempts), len(refinements), len(calls),
+                                             len(executions))
+
+
+# ---------------------------------------------------------------- actions
+
+def test_approve_records_reviewer_and_version(store):
+    refinement = first(store, validated=True)
+    review = approve(store, refinement.id, reviewer="ana", expected_version=0)
+    assert (review.status, review.reviewer, review.version) == ("approved", "ana", 1)
+    assert store.review(refinement.id).status == "approved"
+    assert [e.new_status for e in store.review_events(refinement.id)] == ["approved"]
+
+
+def test_approving_failing_teacher_code_needs_override(store, executor):
+    refinement = unvalidated(store, executor)
+    with pytest.raises(ReviewRefused, match="not validated.*override"):
+        approve(store, refinement.id, reviewer="ana", expected_version=0)
+    assert store.review(refinement.id).version == 0
+    review = approve(store, refinement.id, reviewer="ana", expected_version=0, override=True)
+    assert review.status == "approved"
+
+
+def test_edit_is_rerun_and_a_failing_edit_needs_override(store, executor):
+    refinement = first(store, validated=True)
+    attempt = store.attempt(refinement.attempt_id)
+    with pytest.raises(ReviewRefused, match="fails the hidden tests") as refused:
+        save_edit(store, executor, refinement.id, attempt.program,
+                  reviewer="ana", expected_version=0)
+    run = refused.value.execution
+    assert run is not None and not run.passed and run.feedback
+    assert store.execution_of("review_edit", refinement.id).id == run.id
+    assert store.review(refinement.id).status == "pending"
+
+    forced = save_edit(store, executor, refinement.id, attempt.program, reviewer="ana",
+                       expected_version=0, override=True, execution=run)
+    assert forced.review.status == "edited" and forced.execution.id == run.id
+    assert forced.review.edit_execution_id == run.id
+
+    fixed = refinement.program + "\n# checked by ana\n"
+    outcome = save_edit(store, executor, refinement.id, fixed, reviewer="ana",
+                        expected_version=1)
+    assert outcome.execution.passed and outcome.execution.tests_total
+    assert outcome.review.edited_program == fixed and outcome.review.version == 2
+    view = review_view(store, refinement.id)
+    assert view.current_program == fixed and view.edit_execution.passed
+    assert "Edited refinement" in view.diff_html
+
+
+def test_hostile_edit_runs_only_in_the_sandbox(store, tmp_path, executor):
+    refinement = first(store, validated=True)
+    marker = tmp_path / "escaped"
+    program = f"open({str(marker)!r}, 'w').write('x')\n" + refinement.program
+    run = run_edit(store, executor, refinement.id, program)
+    assert not marker.exists()
+    assert run.subject_kind == "review_edit"
+
+
+def test_unchanged_or_empty_edits_are_refused(store, executor):
+    refinement = first(store, validated=True)
+    with pytest.raises(ReviewRefused, match="unchanged"):
+        save_edit(store, executor, refinement.id, refinement.program, reviewer="ana",
+                  expected_version=0)
+    with pytest.raises(ReviewRefused, match="empty"):
+        run_edit(store, executor, refinement.id, "  \n")
+    with pytest.raises(ReviewRefused, match="reviewer"):
+        approve(store, refinement.id, reviewer=" ", expected_version=0)
+
+
+def test_second_reviewer_gets_a_conflict_naming_the_first(store, executor):
+    refinement = first(store, validated=True)
+    approve(store, refinement.id, reviewer="ana", expected_version=0)
+    with pytest.raises(ReviewConflict) as conflict:
+        reject(store, refinement.id, reviewer="ben", expected_version=0, reason="too big")
+    message = str(conflict.value)
+    assert "ana" in message and "approved" in message and "version 0" in message
+    assert store.review(refinement.id).status == "approved"
+    edits_before = len(store.executions("review_edit"))
+    with pytest.raises(ReviewConflict):  # refused before any code runs
+        save_edit(store, executor, refinement.id, refinement.program + "\n#\n",
+                  reviewer="ben", expected_version=0)
+    assert len(store.executions("review_edit")) == edits_before
+
+
+def test_reject_with_reason_skip_and_undo(store):
+    one, two = [store.refinement(r.refinement_id) for r in store.review_queue(limit=2)]
+    rejected = reject(store, one.id, reviewer="ana", expected_version=0, reason=" wrong fix ")
+    assert (rejected.status, rejected.reason) == ("rejected", "wrong fix")
+    skip(store, two.id, reviewer="ana", expected_version=0)
+    assert undo(store, "ana").refinement_id == two.id
+    assert store.review(two.id).status == "pending"
+    restored = undo(store, "ana")
+    assert (restored.refinement_id, restored.status) == (one.id, "pending")
+    assert undo(store, "ana") is None
+
+
+def test_undo_refused_when_someone_else_changed_the_record(store):
+    refinement = first(store, validated=True)
+    approve(store, refinement.id, reviewer="ana", expected_version=0)
+    reject(store, refinement.id, reviewer="ben", expected_version=1)
+    with pytest.raises(ReviewConflict, match="ben"):
+        undo(store, "ana")
+    assert store.review(refinement.id).status == "rejected"
+
+
+def test_bulk_approve_counts_leaves_out_failing_code_and_reports_conflicts(store, executor):
+    failing = unvalidated(store, executor)
+    filters = QueueFilters(status="pending")
+    plan = plan_bulk(store, filters, "approved")
+    total = store.review_queue_count(filters)
+    failing_count = store.review_queue_count(replace(filters, validated=False))
+    assert failing_count >= 1 and plan.left_out == failing_count
+    assert plan.count == total - failing_count and failing.id not in plan.versions
+    moved = next(iter(plan.versions))
+    approve(store, moved, reviewer="ben", expected_version=0)  # between question and answer
+    outcome = apply_bulk(store, plan, reviewer="ana")
+    assert (outcome.updated, outcome.conflicts) == (plan.count - 1, [moved])
+    assert store.review_counts()["approved"] == plan.count
+    assert undo(store, "ana") is not None  # the whole batch at once
+    assert store.review_counts()["approved"] == 1
+    forced = plan_bulk(store, filters, "approved", override=True)
+    assert forced.left_out == 0 and failing.id in forced.versions
+
+
+def test_bulk_reject_of_a_filtered_set(store):
+    small = QueueFilters(validated=True, max_diff_lines=2)
+    plan = plan_bulk(store, small, "rejected")
+    assert plan.count == store.review_queue_count(small)
+    outcome = apply_bulk(store, plan, reviewer="ana", reason="bulk")
+    assert outcome.updated == plan.count
+    assert store.review_counts(filters=small)["rejected"] == plan.count
+    with pytest.raises(ReviewRefused):
+        plan_bulk(store, small, "edited")
+
+
+def test_review_view_shows_the_record_and_how_personal_it_is(store):
+    refinement = first(store, validated=True)
+    view = review_view(store, refinement.id)
+    attempt = store.attempt(refinement.attempt_id)
+    assert view.description == store.task(refinement.task_id).prompt
+    assert view.attempt_program == attempt.program
+    assert view.refinement_program == view.current_program == refinement.program
+    assert view.diff_size == refinement.diff_lines and 0 < view.similarity <= 1
+    assert view.failing_test and view.failing_test in view.attempt_feedback
+    assert "persd-diff" in view.diff_html and view.reference_diff_html is None
+    full = review_view(store, refinement.id, with_reference=True)
+    assert full.reference_diff_html and "Reference solution" in full.reference_diff_html
+    assert full.reference_diff_size == diff_size(attempt.program, full.reference_program)
+
+
+def test_failing_test_is_read_from_feedback():
+    assert failing_test("Test failed: assert f(1) == 2\n  f(1) returned 3") == "assert f(1) == 2"
+    assert failing_test("Timed out after 3 s\nThe test being run: assert g()") == "assert g()"
+    assert failing_test("NameError: x") == ""
+
+
+# ---------------------------------------------------------------- the tab's handlers
+
+def test_handlers_approve_moves_on_and_conflicts_are_shown(store):
+    from ui.tabs import SharedExecutor, Stores
+    from ui.tabs.review_handlers import OUTPUTS, Inputs, ReviewHandlers, new_state
+
+    store.close()
+    stores = Stores(store.path.parent)
+    handlers = ReviewHandlers(stores, SharedExecutor(workers=1))
+    at = {name: k for k, name in enumerate(OUTPUTS)}
+    try:
+        ana = handlers.open(Inputs(session="demo", reviewer="ana", state=new_state()))
+        ben = handlers.open(Inputs(session="demo", reviewer="ben", state=new_state()))
+        shown = ana[0]["id"]
+        assert shown == ben[0]["id"] and "Pending <b>" in ana[at["counts"]]
+        after = handlers.approve(Inputs(session="demo", reviewer="ana", state=ana[0],
+                                        code=ana[at["editor"]]))
+        assert after[0]["id"] != shown and "Approved" in after[at["message"]]
+        assert "Approved <b>1</b>" in after[at["counts"]]
+        clash = handlers.reject(Inputs(session="demo", reviewer="ben", state=ben[0]))
+        assert "Conflict" in clash[at["message"]] and "ana" in clash[at["message"]]
+        assert clash[0]["id"] == shown and clash[0]["version"] == 1
+    finally:
+        stores.close()
+
+
+def test_parse_auth(tmp_path):
+    from ui.app import parse_auth
+
+    assert parse_auth(None) is None
+    assert parse_auth("ana:s3:cret") == [("ana", "s3:cret")]
+    users = tmp_path / "users.txt"
+    users.write_text("# reviewers\nana:one\n\nben:two\n")
+    assert parse_auth(str(users)) == [("ana", "one"), ("ben", "two")]
+    users.write_text("ana:one\nben\n")
+    with pytest.raises(ValueError, match="users.txt:2"):
+        parse_auth(str(users))
+    with pytest.raises(ValueError, match="USER:PASS"):
+        parse_auth("no-such-file")

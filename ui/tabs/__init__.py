@@ -1,0 +1,115 @@
+"""The app's tabs: one module each, composed by `ui.app.build`.
+
+A tab module defines `TITLE` (the tab's label) and `build(ctx: AppContext) -> None`, which
+creates its components (the app has already opened the `gr.Tab`) and wires their events to
+functions in `persd`. Modules named in `TAB_MODULES` are picked up when they exist:
+
+    # ui/tabs/analysis.py
+    TITLE = "Analysis"
+    def build(ctx):
+        plot = gr.Plot()
+        ctx.on_session(lambda name: make_plot(ctx.stores.get(name)), [ctx.session], [plot])
+
+`ctx.session` is the session picker (use it as an input); `ctx.on_session` runs a handler
+once the page has its session and whenever another session is picked; `ctx.stores.get(name)` gives the shared,
+thread-safe `SessionStore`; `ctx.reviewer_name(typed, request)` is the acting user (the
+login name when auth is on); `ctx.executor()` is the shared sandbox.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+TAB_MODULES = ("review", "collect", "train", "analysis", "live_demo")
+LOCAL_REVIEWER = "local"
+
+
+class Stores:
+    """Open sessions by name, once each, shared by every browser session of the app."""
+
+    def __init__(self, sessions_dir: str | Path) -> None:
+        self.sessions_dir = Path(sessions_dir)
+        self._open: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str):
+        """The `SessionStore` of `name` (SessionNotFound if there is none)."""
+        from persd.store import SessionStore
+
+        with self._lock:
+            store = self._open.get(name)
+            if store is None or not store.path.exists():
+                store = self._open[name] = SessionStore.open(self.sessions_dir, name)
+            return store
+
+    def names(self) -> list[str]:
+        from persd.store import list_sessions
+
+        return list_sessions(self.sessions_dir)
+
+    def close(self) -> None:
+        with self._lock:
+            for store in self._open.values():
+                store.close()
+            self._open.clear()
+
+
+class SharedExecutor:
+    """One sandbox pool for the app, started on first use (reviewers' edits run in it)."""
+
+    def __init__(self, workers: int = 2, timeout_s: float = 3.0) -> None:
+        self.workers, self.timeout_s = workers, timeout_s
+        self._executor = None
+        self._lock = threading.Lock()
+
+    def __call__(self):
+        from persd.execution import Executor
+
+        with self._lock:
+            if self._executor is None:
+                self._executor = Executor(workers=self.workers, timeout_s=self.timeout_s)
+            return self._executor
+
+    def close(self) -> None:
+        with self._lock:
+            if self._executor is not None:
+                self._executor.close()
+                self._executor = None
+
+
+@dataclass
+class AppContext:
+    sessions_dir: Path
+    page: Any                  # the gr.Blocks being built
+    session: Any               # gr.Dropdown: the chosen session's name
+    reviewer: Any              # gr.Textbox: the typed reviewer name (hidden when auth is on)
+    stores: Stores
+    executor: SharedExecutor
+    auth: bool                 # logins are on: the reviewer is the login name
+
+    def reviewer_name(self, typed: str | None, request: Any = None) -> str:
+        if self.auth:
+            return getattr(request, "username", None) or ""
+        return (typed or "").strip() or LOCAL_REVIEWER
+
+    def on_session(self, fn: Callable, inputs: list, outputs: list, **options: Any) -> None:
+        """Run `fn` once the page has loaded its session, and whenever another is picked.
+        (The picker starts empty and the page's load handler fills it in, so a change
+        event always follows a page load that found a session.)"""
+        self.session.change(fn, inputs, outputs, **options)
+
+
+def available_tabs() -> list[tuple[str, ModuleType]]:
+    """(name, module) of the tab modules present, in TAB_MODULES order."""
+    found = []
+    for name in TAB_MODULES:
+        if importlib.util.find_spec(f"ui.tabs.{name}") is not None:
+            found.append((name, importlib.import_module(f"ui.tabs.{name}")))
+    return found
