@@ -1,7 +1,7 @@
 """Collection wall time against the ideal, with a teacher of fixed latency.
 
-The teacher is the project's local OpenAI-compatible test server answering every call
-after `--latency` seconds; the student is a stand-in whose every attempt is `pass` (so
+The teacher is the project's local OpenAI-compatible test server, in its own process,
+answering every call after `--latency` seconds; the student is a stand-in whose every attempt is `pass` (so
 all attempts fail at once and the teacher path is what is measured). Each attempt and
 each refinement still runs in the real sandbox and lands in a real session store.
 Ideal wall time = teacher calls x latency / concurrency.
@@ -13,17 +13,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import socket
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.openai_server
+from persd.collect import CollectConfig, collect
+from persd.execution import Executor
+from persd.tasks import load_tasks
 
-from persd.collect import CollectConfig, collect  # noqa: E402
-from persd.execution import Executor  # noqa: E402
-from persd.tasks import load_tasks  # noqa: E402
-from tests.openai_server import OpenAITestServer  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]  # where `python -m tests.openai_server` runs
 
 
 class PassStudent:
@@ -38,12 +40,21 @@ def task_pool(count: int):
     return [dataclasses.replace(humaneval[i % len(humaneval)], task_id=f"bench/{i}") for i in range(count)]
 
 
-def run(tasks, concurrency: int, latency: float, executor: Executor) -> float:
-    import os
+def serve_teacher(latency: float) -> tuple[subprocess.Popen, str]:
+    """The test teacher in its own process, as a real endpoint would be (no shared GIL)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.openai_server", "--port", str(port), "--latency", str(latency)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    server.stdout.readline()  # "serving ... tasks at URL": it is listening
+    return server, f"http://127.0.0.1:{port}/v1"
 
-    with OpenAITestServer(tasks=tasks, latency_s=latency, models=["bench-teacher"]) as server, \
-            tempfile.TemporaryDirectory() as sessions:
-        os.environ.update(OPENAI_BASE_URL=server.base_url, OPENAI_API_KEY="bench")
+
+def run(tasks, concurrency: int, base_url: str, executor: Executor) -> float:
+    os.environ.update(OPENAI_BASE_URL=base_url, OPENAI_API_KEY="bench")
+    with tempfile.TemporaryDirectory() as sessions:
         config = CollectConfig(session="bench", teacher_model="bench-teacher", student="pass-student",
                                concurrency=concurrency, sessions_dir=sessions, batch_size=64)
         started = time.perf_counter()
@@ -60,13 +71,19 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.5)
     args = parser.parse_args()
     print(f"teacher latency {args.latency} s per call; student: always `pass` (all attempts fail)")
-    with Executor(timeout_s=3.0) as executor:
-        for concurrency, count in ((1, args.serial_tasks), (32, args.tasks)):
-            tasks = task_pool(count)
-            wall = run(tasks, concurrency, args.latency, executor)
-            ideal = count * args.latency / concurrency
-            print(f"concurrency {concurrency:>2}: {count:>4} tasks  wall {wall:6.2f} s  "
-                  f"ideal {ideal:6.2f} s  ratio {wall / ideal:.2f}x (target <= 1.25x at 32)")
+    server, base_url = serve_teacher(args.latency)
+    try:
+        with Executor(timeout_s=3.0) as executor:
+            for concurrency, count in ((1, args.serial_tasks), (32, args.tasks)):
+                report(concurrency, count, args.latency, run(task_pool(count), concurrency, base_url, executor))
+    finally:
+        server.terminate()
+
+
+def report(concurrency: int, count: int, latency: float, wall: float) -> None:
+    ideal = count * latency / concurrency
+    print(f"concurrency {concurrency:>2}: {count:>4} tasks  wall {wall:6.2f} s  "
+          f"ideal {ideal:6.2f} s  ratio {wall / ideal:.2f}x (target <= 1.25x at 32)")
 
 
 if __name__ == "__main__":
