@@ -294,10 +294,14 @@ def eval_compare(session: str, k: int, sessions_dir: str) -> None:
 @click.option("--workers", type=int, help="Sandboxes  [default: CPU cores]")
 @click.option("--eval-tasks", help="The evaluation set (e.g. humaneval): warn when the tasks overlap it.")
 @student_backend_options
+@click.option("--teacher-batch", is_flag=True,
+              help="Send the teacher's first requests as one OpenAI Batch API job (half price, "
+                   "up to 24 h; a rerun resumes the same batch). Poll interval: PERSD_BATCH_POLL_S.")
 @sessions_dir_option
 def collect(session, tasks_spec, student, teacher_model, method, round_, adapter, limit, samples,
             temperature, top_p, max_new_tokens, batch_size, concurrency, teacher_tries, timeout_s,
-            workers, eval_tasks, student_backend, student_base_url, sessions_dir) -> None:
+            workers, eval_tasks, student_backend, student_base_url, teacher_batch,
+            sessions_dir) -> None:
     """Student attempts, sandbox verdicts and teacher refinements, stored in a session."""
     from persd.collect import CollectConfig, CollectError, collect as run_collect
     from persd.tasks import TaskFileError
@@ -310,6 +314,7 @@ def collect(session, tasks_spec, student, teacher_model, method, round_, adapter
             batch_size=batch_size, concurrency=concurrency, teacher_tries=teacher_tries,
             timeout_s=timeout_s, workers=workers, sessions_dir=sessions_dir, eval_tasks=eval_tasks,
             student_backend=student_backend, student_base_url=student_base_url,
+            teacher_batch=teacher_batch,
         )
         summary = run_collect(config)
     except (CollectError, TaskFileError, ValueError) as error:

@@ -63,6 +63,9 @@ class CollectConfig:
             vLLM engine, `pip install 'persd[vllm]'`) or "openai" (a student already served
             at `student_base_url` by vLLM or `transformers serve`); see persd.student_backends.
         student_base_url (`str` or `None`): The student's endpoint for the "openai" backend.
+        teacher_batch (`bool`, defaults to `False`): Send the teacher's first requests as one
+            OpenAI Batch API job (half price, up to 24 h) once the student has tried every
+            task; retries go live (persd.teacher_batch).
     """
 
     session: str
@@ -86,6 +89,7 @@ class CollectConfig:
     eval_tasks: str | None = None
     student_backend: str = "hf"
     student_base_url: str | None = None
+    teacher_batch: bool = False
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -192,9 +196,11 @@ def _warn_if_contaminated(tasks: list[Task], eval_spec: str | None) -> None:
 
 def _build_teacher(config: CollectConfig):
     from persd.teacher import OpenAITeacher, TeacherConfig
+    from persd.teacher_batch import BatchTeacher
 
-    return OpenAITeacher(TeacherConfig(model=config.teacher_model, concurrency=config.concurrency,
-                                       tries=config.teacher_tries))
+    backend = BatchTeacher if config.teacher_batch else OpenAITeacher
+    return backend(TeacherConfig(model=config.teacher_model, concurrency=config.concurrency,
+                                 tries=config.teacher_tries))
 
 
 async def _check_teacher(teacher) -> None:
@@ -405,6 +411,10 @@ class CollectionLoop:
         )
 
     async def _drain_teacher(self) -> None:
+        flush = getattr(self.teacher, "flush", None)
+        if flush is not None:  # a batch teacher sends the requests it holds as one batch
+            await asyncio.sleep(0)  # the jobs spawned last reach their first request
+            await flush(self.store, self.config.round)
         while self.teacher_jobs:
             await asyncio.gather(*list(self.teacher_jobs))
 

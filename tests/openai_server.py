@@ -13,13 +13,17 @@ Faults are queued with `inject(kind, count=1, **kw)` and consumed in order by ch
 "wrong_code", "401". Standalone: `python -m tests.openai_server --port 8000 --latency 0.5`
 serves the HumanEval tasks until Ctrl-C.
 
-Routes live in one table, so /v1/files and /v1/batches can be added as more handlers.
+Routes live in one table; a path segment `{id}` is passed to its handler as a keyword, and
+a handler that returns bytes sends them as they are. The Files and Batch APIs
+(`server.batches`, tests/openai_batches.py) are registered there too.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import email.parser
+import email.policy
 import json
 import threading
 import time
@@ -62,9 +66,13 @@ class OpenAITestServer:
         self._faults: collections.deque[tuple[str, dict]] = collections.deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        from tests.openai_batches import BatchAPI
+
+        self.batches = BatchAPI(self)
         self._routes = {
             ("GET", "/v1/models"): self._models,
             ("POST", "/v1/chat/completions"): self._chat_completions,
+            **self.batches.routes(),
         }
         self._httpd = _Server(("127.0.0.1", port), _handler_for(self))
         self._httpd.daemon_threads = True
@@ -143,6 +151,10 @@ class OpenAITestServer:
         return {"object": "list", "data": [_model_card(name) for name in names]}
 
     def _chat_completions(self, body: dict | None) -> dict:
+        return self._reply(body, wait=True)
+
+    def _reply(self, body: dict | None, wait: bool) -> dict:
+        """A chat completion; `wait=False` (batch lines) skips the per-request latency."""
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
             raise HTTPError(400, "messages is required", "invalid_request_error")
         model = body.get("model", "")
@@ -157,7 +169,8 @@ class OpenAITestServer:
             raise HTTPError(500, "The server had an error", "server_error")
         if kind == "401":
             raise HTTPError(401, "Incorrect API key provided", "invalid_api_key")
-        self._wait(options.get("delay_s", 1.0) if kind == "slow" else 0.0)
+        if wait:
+            self._wait(options.get("delay_s", 1.0) if kind == "slow" else 0.0)
         messages = body["messages"]
         if kind == "no_code":
             content = "The code looks almost right; check the loop bounds and the return value."
@@ -174,7 +187,19 @@ class OpenAITestServer:
     def _wait(self, extra_s: float) -> None:
         self._stopping.wait(self.latency_s + extra_s)
 
-    def _dispatch(self, method: str, path: str, headers: dict, body: dict | None) -> tuple[int, dict, dict]:
+    def _route(self, method: str, path: str) -> tuple[Callable, dict[str, str]] | None:
+        """The handler of a request and its path parameters (`{id}` segments)."""
+        parts = path.split("?")[0].rstrip("/").split("/")
+        for (verb, pattern), handler in self._routes.items():
+            expected = pattern.split("/")
+            if verb != method or len(expected) != len(parts):
+                continue
+            params = {p[1:-1]: part for p, part in zip(expected, parts) if p.startswith("{")}
+            if all(p == part or p.startswith("{") for p, part in zip(expected, parts)):
+                return handler, params
+        return None
+
+    def _dispatch(self, method: str, path: str, headers: dict, body: dict | None) -> tuple[int, Any, dict]:
         with self._lock:
             self.requests.append({"method": method, "path": path, "headers": headers, "body": body})
             self.in_flight += 1
@@ -182,10 +207,11 @@ class OpenAITestServer:
         try:
             if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
                 raise HTTPError(401, "Incorrect API key provided", "invalid_api_key")
-            route = self._routes.get((method, path.split("?")[0].rstrip("/")))
-            if route is None:
+            found = self._route(method, path)
+            if found is None:
                 raise HTTPError(404, f"No route {method} {path}", "not_found")
-            return 200, route(body), {}
+            route, params = found
+            return 200, route(body, **params), {}
         except HTTPError as error:
             payload = {"error": {"message": str(error), "type": error.code, "code": error.code}}
             return error.status, payload, error.headers
@@ -232,16 +258,21 @@ def _handler_for(server: OpenAITestServer) -> type[BaseHTTPRequestHandler]:
         def _handle(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
-            try:
-                body = json.loads(raw) if raw else None
-            except json.JSONDecodeError:
-                body = None
+            content_type = self.headers.get("Content-Type") or ""
+            if content_type.startswith("multipart/form-data"):
+                body = _form(content_type, raw)
+            else:
+                try:
+                    body = json.loads(raw) if raw else None
+                except json.JSONDecodeError:
+                    body = None
             headers = {k.lower(): v for k, v in self.headers.items()}
             status, payload, extra = server._dispatch(method, self.path, headers, body)
-            data = json.dumps(payload).encode()
+            binary = isinstance(payload, bytes)
+            data = payload if binary else json.dumps(payload).encode()
             try:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "application/octet-stream" if binary else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 for key, value in extra.items():
                     self.send_header(key, value)
@@ -254,6 +285,21 @@ def _handler_for(server: OpenAITestServer) -> type[BaseHTTPRequestHandler]:
             pass
 
     return Handler
+
+
+def _form(content_type: str, raw: bytes) -> dict[str, Any]:
+    """A multipart/form-data body as {field: str, file field: bytes, "filename": name}."""
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + raw)
+    form: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        if part.get_filename() is not None:
+            form[name], form["filename"] = payload, part.get_filename()
+        else:
+            form[name] = payload.decode()
+    return form
 
 
 def humaneval_tasks() -> list[Any]:

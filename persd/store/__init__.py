@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from persd.store.batches import BatchesMixin, TeacherBatchRecord
 from persd.store.collection import CollectionMixin
 from persd.store.db import Database, from_json, to_json
 from persd.store.errors import (
@@ -63,7 +64,7 @@ __all__ = [
     "ReviewConflict", "RunBusy",
     "AttemptRecord", "BulkReviewResult", "EvalSampleRecord", "ExecutionRecord", "PendingWork",
     "QueueFilters", "QueueRow", "RefinementRecord", "ReviewEvent", "ReviewItem",
-    "ReviewRecord", "RunRecord", "TeacherCallRecord",
+    "ReviewRecord", "RunRecord", "TeacherCallRecord", "TeacherBatchRecord",
 ]
 
 SUFFIX = ".sqlite"
@@ -90,6 +91,7 @@ def list_sessions(sessions_dir: str | Path) -> list[str]:
 
 class SessionStore(
     CollectionMixin, TeacherLogMixin, PendingMixin, ReviewMixin, QueueMixin, RunsMixin,
+    BatchesMixin,
 ):
     """One session's database. Open by name with `SessionStore.open(sessions_dir, name)`
     or by file with `SessionStore(path)`; close it, or use it as a context manager."""

@@ -194,6 +194,27 @@ MIGRATIONS: list[tuple[str, list[Step]]] = [
         "ALTER TABLE refinements ADD COLUMN diff_lines INTEGER",
         "CREATE INDEX refinements_diff_lines ON refinements (diff_lines)",
     ]),
+    ("m007_teacher_batches", [
+        # Batch API submissions of the teacher (persd.teacher_batch): a rerun resumes polling
+        # the recorded batch instead of paying for a second one. `id` is ours and is written
+        # before the batch is created; `batch_id` is the API's, once it exists.
+        f"""CREATE TABLE teacher_batches (
+            id TEXT PRIMARY KEY,
+            round INTEGER NOT NULL,
+            model TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('creating', 'submitted', 'done')),
+            batch_id TEXT UNIQUE,
+            input_file_id TEXT,
+            remote_status TEXT,
+            custom_ids TEXT NOT NULL,
+            request_counts TEXT,
+            results TEXT,
+            error TEXT,
+            created_at {_NOW},
+            updated_at {_NOW}
+        )""",
+        "CREATE INDEX teacher_batches_round ON teacher_batches (round, state)",
+    ]),
 ]
 
 
