@@ -175,9 +175,12 @@ class HFStudent:
         size = self.config.batch_size
         for start in range(0, len(order), size):
             batch = order[start : start + size]
-            outputs = self._generate([prompts[i] for i in batch], n, **settings)
+            # Generate from prompt.rstrip(), as training splits there (persd.train.rows):
+            # a BPE tokenizer merges a trailing "\n" with the next line's indentation, so
+            # the stripped prompt is what the model saw during fine-tuning.
+            outputs = self._generate([prompts[i].rstrip() for i in batch], n, **settings)
             for i, completions in zip(batch, outputs):
-                results[i] = completions
+                results[i] = [_after(prompts[i], text) for text in completions]
         return results
 
     def _generate(
@@ -217,6 +220,12 @@ class HFStudent:
         # Per call, so that calls differ from each other but a rerun repeats them all.
         set_seed(self.config.seed + self._calls)
         self._calls += 1
+
+
+def _after(prompt: str, generated: str) -> str:
+    """The completion of `prompt`, given text generated after `prompt.rstrip()`."""
+    trailing = prompt[len(prompt.rstrip()):]
+    return generated[len(trailing):] if generated.startswith(trailing) else generated
 
 
 def _decode_new(tokenizer, anchors, new_ids) -> list[str]:

@@ -198,12 +198,13 @@ def test_adapter_is_applied(tiny_model_dir, tmp_path):
     prompts = ["def f(x):\n", "import os\n"]
     expected = []
     peft_model.eval()
-    for prompt in prompts:
-        inputs = tuned.tokenizer(prompt, return_tensors="pt")
+    for prompt in prompts:  # the student generates from prompt.rstrip(), as training splits there
+        inputs = tuned.tokenizer(prompt.rstrip(), return_tensors="pt")
         with torch.inference_mode():
             output = peft_model.generate(**inputs, do_sample=False, max_new_tokens=10)
         new_tokens = output[0, inputs["input_ids"].shape[1] :]
-        expected.append([cut_at_stop(tuned.tokenizer.decode(new_tokens))])
+        text = cut_at_stop(tuned.tokenizer.decode(new_tokens))
+        expected.append([text.removeprefix("\n")])
     assert tuned.complete(prompts) == expected
     assert plain.complete(prompts) != expected
     assert "adapter" in tuned.name
@@ -247,3 +248,10 @@ def test_defaults_follow_the_paper_and_pick_the_device(greedy):
     assert greedy.device == ("cuda" if torch.cuda.is_available() else greedy.device)
     assert greedy.model.dtype == (torch.float32 if greedy.device == "cpu" else greedy.model.dtype)
     assert greedy.tokenizer.padding_side == "left"
+
+
+def test_generation_starts_from_the_stripped_prompt_and_keeps_program_shape(tiny_model_dir):
+    student = HFStudent(StudentConfig(model=tiny_model_dir, temperature=0, max_new_tokens=8))
+    stripped, plain = student.complete(["def f(x):\n", "def f(x):"])
+    # Same model input for both; the first prompt's "\n" is not repeated in its completion.
+    assert stripped[0] == plain[0].removeprefix("\n")
