@@ -291,6 +291,7 @@ def _prompt_shape(task: Task) -> tuple[ast.FunctionDef | None, str, set[str]]:
             line = source.split("\n")[function.body[0].lineno - 1]
             indent = line[: len(line) - len(line.lstrip())] or "    "
             known = {ast.dump(n) for n in tree.body if n is not function}
+            known |= {key for n in tree.body for key in _import_keys(n)}
             return function, indent, known
     return None, "    ", set()
 
@@ -389,6 +390,8 @@ def _extra_statements(tree: ast.Module, lines: list[str], name: str, known: set[
     for node in tree.body:
         if _is_function(node, name) or _is_noise(node) or ast.dump(node) in known:
             continue
+        if _import_keys(node) and _import_keys(node) <= known:  # the prompt imports them already
+            continue
         start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
         rows = set(range(start, node.end_lineno + 1))
         if rows & used_rows:  # `import a; import b` on one line: already taken
@@ -396,6 +399,15 @@ def _extra_statements(tree: ast.Module, lines: list[str], name: str, known: set[
         used_rows |= rows
         extras.append("\n".join(line.rstrip() for line in lines[start - 1 : node.end_lineno]))
     return extras
+
+
+def _import_keys(node: ast.stmt) -> set[str]:
+    """What an import statement binds, as comparable keys ("from typing import List")."""
+    if isinstance(node, ast.Import):
+        return {f"import {a.name} as {a.asname or a.name}" for a in node.names}
+    if isinstance(node, ast.ImportFrom) and node.level == 0:
+        return {f"from {node.module} import {a.name} as {a.asname or a.name}" for a in node.names}
+    return set()
 
 
 def _is_noise(node: ast.stmt) -> bool:

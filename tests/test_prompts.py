@@ -233,3 +233,13 @@ def test_split_does_not_repeat_what_the_prompt_put_inside_the_function():
     program, completion = split_program(task, task.solution)
     assert "import math" not in completion and '"""' not in completion
     assert program == task.prompt + completion
+
+
+def test_split_drops_imports_the_prompt_already_has():
+    from persd.tasks import load_tasks
+
+    task = next(t for t in load_tasks("humaneval") if t.task_id == "HumanEval/9")  # imports List, Tuple
+    code = "from typing import List\nimport math\n\ndef rolling_max(numbers):\n    return [math.inf]\n"
+    program, completion = split_program(task, code)
+    assert "from typing import List" not in completion
+    assert completion.rstrip().endswith("import math")  # a new import is kept
