@@ -325,9 +325,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds per chat reply")
     parser.add_argument("--api-key", default=None, help="reject other keys with 401")
+    parser.add_argument("--batch-delay", type=float, default=0.0,
+                        help="seconds a Batch API job stays in progress before it is answered")
     args = parser.parse_args()
     server = OpenAITestServer(latency_s=args.latency, api_key=args.api_key,
                               tasks=humaneval_tasks(), port=args.port)
+    server.batches.configure(delay_s=args.batch_delay)
     print(f"serving {len(server.tasks)} tasks at {server.base_url} (Ctrl-C to stop)", flush=True)
     server.start()
     try:
