@@ -1,0 +1,308 @@
+"""Run training: in this process (`train`) or as a child process (`start_training`).
+
+    from persd.train import TrainConfig, train, start_training
+    result = train(TrainConfig(student="models/tiny", output_dir="runs/r1"), rows)
+    process = start_training(config, "persd.jsonl", metrics_path="runs/r1/metrics.jsonl")
+    process.send_signal(signal.SIGTERM)      # clean stop: a checkpoint, then "stopped"
+
+`train` checks everything a user can get wrong before it touches the output folder, builds
+a trl `SFTTrainer` on prompt-completion rows (loss on the completion and EOS only), adds a
+peft LoRA adapter unless `full`, trains, and writes the adapter (or weights), tokenizer,
+optional merged weights and the model card. Multi-process runs (accelerate, torchrun) run
+the same code on every process; only the main one writes files besides checkpoints.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from persd.train.card import write_model_card
+from persd.train.config import TINY_LM_HEAD_PARAMS, TrainConfig, TrainError
+from persd.train.metrics import MetricsWriter, StopRequest
+from persd.train.outdir import (
+    CONFIG_FILE, LOG_FILE, METRICS_FILE, ROWS_FILE, last_checkpoint, prepare_output_dir,
+)
+from persd.train.rows import load_rows, normalise_rows, provenance
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+@dataclass
+class TrainResult:
+    """What a run did. `status` is "finished" or "stopped" (failures raise)."""
+
+    status: str
+    output_dir: str
+    steps: int
+    total_steps: int
+    train_rows: int
+    eval_rows: int
+    first_loss: float | None
+    final_loss: float | None
+    eval_loss: float | None
+    tokens: int
+    tokens_per_s: float
+    runtime_s: float
+    train_lm_head: bool
+    trainable_parameters: int
+    checkpoint: str | None = None      # the resumable checkpoint a stop left
+    merged_dir: str | None = None
+    metrics_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def train(config: TrainConfig, rows: Any, metrics_path: str | Path | None = None,
+          callbacks: list | None = None) -> TrainResult:
+    """Train in this process. `rows`: a list of dicts, a JSONL/Parquet path or a Dataset."""
+    rows = normalise_rows(load_rows(rows))
+    check_model_path(config.student)
+    main = _is_main_process()
+    prepare_output_dir(config, rows, write=main)
+    writer = MetricsWriter(metrics_path if main else None, append=config.resume)
+    stop = StopRequest().install()
+    try:
+        result = _run(config, rows, writer, stop, callbacks or [], main)
+        writer.write({"event": "end", "status": result.status, **_end_fields(result)})
+    except BaseException as error:
+        status = "stopped" if isinstance(error, KeyboardInterrupt) else "failed"
+        writer.write({"event": "end", "status": status, "error": _one_line(error)})
+        raise
+    finally:
+        stop.uninstall()
+        writer.close()
+    result.metrics_path = str(metrics_path) if metrics_path else None
+    return result
+
+
+def start_training(config: TrainConfig, rows: Any, metrics_path: str | Path | None = None,
+                   launcher: str | None = None) -> subprocess.Popen:
+    """Check the inputs, record them in the output folder, and start the run as a child.
+
+    The child is `python -m persd.train.run` (or `<launcher> -m persd.train.run`, e.g.
+    launcher="accelerate launch --num_processes 2"); its stdout and stderr go to
+    `output_dir/train.log`, metrics to `metrics_path` (default `output_dir/metrics.jsonl`).
+    It runs in its own session: signal it (SIGTERM) to stop it cleanly.
+    """
+    rows = normalise_rows(load_rows(rows))
+    check_model_path(config.student)
+    prepare_output_dir(config, rows, write=True)
+    out = Path(config.output_dir)
+    metrics_path = Path(metrics_path or out / METRICS_FILE)
+    if not config.resume:
+        metrics_path.unlink(missing_ok=True)  # a UI tailing it must not see an older run
+    prefix = shlex.split(launcher) if launcher else [sys.executable]
+    command = [*prefix, "-m", "persd.train.run", "--config", str(out / CONFIG_FILE),
+               "--data", str(out / ROWS_FILE), "--metrics", str(metrics_path)]
+    with (out / LOG_FILE).open("a" if config.resume else "w") as log:
+        return subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def check_model_path(student: str) -> None:
+    """A local model folder must exist and hold config.json; anything else must look like a
+    Hub id (whether the Hub has it is found out when loading)."""
+    path = Path(student).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise TrainError(f"model folder {student} holds no config.json: not a Hugging Face model")
+        return
+    if not _HUB_ID.match(student) or student.startswith(("./", "../", "~")):
+        raise TrainError(f"model path {student} does not exist")
+
+
+def build_trainer(config: TrainConfig, rows: list[dict[str, Any]], callbacks: list | None = None):
+    """The trl `SFTTrainer` of a run, and facts about it for the start line and the card."""
+    import torch
+    from datasets import Dataset
+    from transformers.trainer_callback import PrinterCallback
+    from trl import SFTConfig, SFTTrainer
+
+    cuda = torch.cuda.is_available()
+    bf16 = (cuda and torch.cuda.is_bf16_supported()) if config.bf16 == "auto" else config.bf16 and cuda
+    tokenizer, model = _load(config, bf16)
+    train_lm_head = _train_lm_head(config, model)
+    dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
+    train_set, eval_set = _split(dataset, config)
+    checkpointing = cuda if config.gradient_checkpointing == "auto" else config.gradient_checkpointing
+    args = SFTConfig(
+        output_dir=config.output_dir,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.gradient_accumulation,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_steps,
+        max_length=config.max_length,
+        completion_only_loss=True,
+        seed=config.seed,
+        bf16=bf16,
+        use_cpu=not cuda and not torch.backends.mps.is_available(),
+        **_checkpointing(SFTConfig, checkpointing),
+        logging_strategy="steps",
+        logging_steps=config.logging_steps,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        eval_strategy=("steps" if config.eval_steps else "epoch") if eval_set is not None else "no",
+        eval_steps=config.eval_steps,
+        include_num_input_tokens_seen="non_padding",
+        report_to="none",
+        disable_tqdm=True,
+    )
+    trainer = SFTTrainer(
+        model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
+        processing_class=tokenizer, peft_config=_lora_config(config, train_lm_head),
+        callbacks=callbacks,
+    )
+    trainer.remove_callback(PrinterCallback)  # metrics.jsonl is the record; keep stdout quiet
+    # trl drops rows whose prompt alone fills max_length and cuts longer ones (losing EOS).
+    kept = trainer.train_dataset
+    if len(kept) == 0:
+        raise TrainError(
+            f"every training row's prompt fills max_length ({config.max_length} tokens): "
+            "nothing is left to learn from; raise max_length"
+        )
+    facts = {
+        "train_rows": len(kept), "eval_rows": len(eval_set) if eval_set is not None else 0,
+        "dropped_rows": len(train_set) - len(kept),
+        "truncated_rows": sum(len(ids) >= config.max_length for ids in kept["input_ids"]),
+        "train_lm_head": train_lm_head, "bf16": bf16, "device": str(args.device),
+        "world_size": args.world_size,
+        "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
+    }
+    return trainer, facts
+
+
+def _run(config: TrainConfig, rows: list[dict[str, Any]], writer: MetricsWriter,
+         stop: StopRequest, callbacks: list, main: bool) -> TrainResult:
+    from persd.train.callback import MetricsCallback
+
+    started = time.perf_counter()
+    trainer, facts = build_trainer(config, rows, callbacks)
+    callback = MetricsCallback(writer, stop, facts)
+    trainer.add_callback(callback)
+    checkpoint = last_checkpoint(config.output_dir) if config.resume else None
+    output = trainer.train(resume_from_checkpoint=checkpoint)
+    state = trainer.state
+    result = TrainResult(
+        status="stopped" if stop.requested and state.global_step < state.max_steps else "finished",
+        output_dir=config.output_dir, steps=state.global_step, total_steps=state.max_steps,
+        train_rows=facts["train_rows"], eval_rows=facts["eval_rows"],
+        first_loss=callback.first_loss, final_loss=callback.last_loss,
+        eval_loss=callback.last_eval_loss, tokens=callback.session_tokens(state),
+        tokens_per_s=round(callback.session_tokens(state) / max(output.metrics["train_runtime"], 1e-9), 1),
+        runtime_s=round(time.perf_counter() - started, 2), train_lm_head=facts["train_lm_head"],
+        trainable_parameters=facts["trainable_parameters"],
+    )
+    if result.status == "stopped":
+        result.checkpoint = last_checkpoint(config.output_dir)
+        return result
+    trainer.save_model(config.output_dir)
+    if main:
+        trainer.processing_class.save_pretrained(config.output_dir)
+        if config.merge and config.lora:
+            result.merged_dir = _merge(trainer, config)
+        write_model_card(config.output_dir, config, {
+            "data": provenance(rows), "train": _card_fields(result),
+        })
+    return result
+
+
+def _checkpointing(config_class, on: bool) -> dict[str, bool]:
+    """transformers 5.x renamed gradient_checkpointing to activation_checkpointing."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(config_class)}
+    return {"activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing": on}
+
+
+def _load(config: TrainConfig, bf16: bool):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    # LoRA keeps the frozen base in bf16 (half the memory); full fine-tuning keeps fp32
+    # master weights and lets autocast run the matmuls in bf16.
+    dtype = torch.bfloat16 if bf16 and config.lora else torch.float32
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(config.student)
+        model = AutoModelForCausalLM.from_pretrained(config.student, dtype=dtype)
+    except (OSError, ValueError) as error:
+        raise TrainError(f"cannot load model {config.student}: {_one_line(error)}") from error
+    return tokenizer, model
+
+
+def _train_lm_head(config: TrainConfig, model) -> bool:
+    if config.full:
+        return False
+    if config.train_lm_head != "auto":
+        return bool(config.train_lm_head)
+    head, embed = model.get_output_embeddings(), model.get_input_embeddings()
+    tied = head is not None and head.weight.data_ptr() == embed.weight.data_ptr()
+    return head is not None and not tied and model.num_parameters() < TINY_LM_HEAD_PARAMS
+
+
+def _lora_config(config: TrainConfig, train_lm_head: bool):
+    if config.full:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        task_type="CAUSAL_LM", r=config.lora_r, lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout, target_modules=config.target_modules,
+        modules_to_save=["lm_head"] if train_lm_head else None,
+    )
+
+
+def _split(dataset, config: TrainConfig):
+    if not config.eval_fraction:
+        return dataset, None
+    held_out = max(1, round(len(dataset) * config.eval_fraction))
+    if held_out >= len(dataset):
+        raise TrainError(
+            f"eval_fraction {config.eval_fraction} leaves no training rows out of {len(dataset)}"
+        )
+    parts = dataset.train_test_split(test_size=held_out, seed=config.seed)
+    return parts["train"], parts["test"]
+
+
+def _merge(trainer, config: TrainConfig) -> str:
+    merged_dir = Path(config.output_dir) / "merged"
+    merged = trainer.model.merge_and_unload()
+    merged.save_pretrained(merged_dir)
+    trainer.processing_class.save_pretrained(merged_dir)
+    return str(merged_dir)
+
+
+def _card_fields(result: TrainResult) -> dict[str, Any]:
+    keys = ("steps", "train_rows", "eval_rows", "first_loss", "final_loss", "eval_loss",
+            "tokens_per_s", "runtime_s", "train_lm_head", "trainable_parameters")
+    return {k: getattr(result, k) for k in keys if getattr(result, k) is not None}
+
+
+def _end_fields(result: TrainResult) -> dict[str, Any]:
+    keys = ("steps", "total_steps", "final_loss", "eval_loss", "tokens_per_s", "runtime_s",
+            "checkpoint", "merged_dir")
+    return {k: getattr(result, k) for k in keys}
+
+
+def _is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
