@@ -185,12 +185,18 @@ def launch(sessions_dir: str | Path, session: str | None = None, host: str = "12
     running = Running(page, "", stores, executor)
     try:
         # Never a share link: sessions hold code and API spend that stay on this machine.
+        # Gradio's own banner is silenced because it suggests share=True.
         _, url, _ = page.launch(
             server_name=host, server_port=port, share=False, auth=auth,
             auth_message="persd review: sign in with your reviewer login." if auth else None,
-            inbrowser=open_browser, prevent_thread_lock=not block, quiet=quiet,
-            **launch_options())
+            inbrowser=open_browser, prevent_thread_lock=True, quiet=True, **launch_options())
         running.url = url
+        if not quiet:
+            logins = f", {len(auth)} login(s)" if auth else ", no login (--auth to add one)"
+            print(f"persd: the app is at {url} (bound to {host}{logins}); Ctrl-C stops it.",
+                  flush=True)
+        if block:
+            page.block_thread()
     finally:
         if block:
             running.close()

@@ -87,6 +87,10 @@ def test_open_demo_and_approve_shows_next_record(app_server: Server, page: Page)
     expect(review.task_id).not_to_have_text(first)
     expect(review.count("approved")).to_have_text("1")
     expect(review.count("pending")).to_have_text(str(pending - 1))
+    after = review.task_id.inner_text()
+    page.reload()  # nothing lives only in the page: the store has it all
+    expect(review.task_id).to_have_text(after)
+    expect(review.count("approved")).to_have_text("1")
 
 
 def test_failing_edit_is_shown_then_fixed_edit_approved_and_undone(app_server: Server,
