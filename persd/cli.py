@@ -217,6 +217,7 @@ def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, json_
     from persd.store import SessionStore, StoreError
     from persd.student import StudentLoadError
     from persd.student_backends import build_student
+    from persd.student_openai import StudentServerError
     from persd.tasks import TaskFileError, load_tasks
 
     chosen = {name: value for name, value in settings.items() if value is not None}
@@ -243,7 +244,7 @@ def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, json_
         with Executor(workers=config.workers, timeout_s=config.timeout_s) as executor:
             report = evaluate(student, tasks, config, executor, store=store, meta=meta,
                               progress=lambda message: click.echo(message, err=True))
-    except (StoreError, StudentLoadError, ValueError) as error:
+    except (StoreError, StudentLoadError, StudentServerError, ValueError) as error:
         raise UserError(str(error)) from error
     finally:
         if store is not None:

@@ -158,6 +158,7 @@ def collect(config: CollectConfig, *, student=None, teacher=None, executor=None,
             progress: bool = True, tasks: list[Task] | None = None) -> CollectSummary:
     """Runs (or resumes) one collection round; backends are built from `config` unless given."""
     from persd.execution import Executor
+    from persd.student_openai import StudentServerError
     from persd.tasks import load_tasks
 
     tasks = tasks if tasks is not None else load_tasks(config.tasks)
@@ -179,6 +180,9 @@ def collect(config: CollectConfig, *, student=None, teacher=None, executor=None,
         try:
             loop = CollectionLoop(config, store, tasks, student, teacher, executor, progress)
             return asyncio.run(loop.run())
+        except StudentServerError as error:
+            raise CollectError(f"{error}. Everything done so far is saved: run the same "
+                               "command again to resume.") from error
         finally:
             if owns_executor:
                 executor.close()

@@ -217,3 +217,14 @@ def test_collecting_on_the_evaluation_set_warns(tmp_path, tiny_model_dir, monkey
     with pytest.raises(CollectError):
         collect(_config(tmp_path, tiny_model_dir, limit=3, eval_tasks="humaneval"), progress=False)
     assert "CONTAMINATION" in caplog.text and "3 of 3" in caplog.text
+
+
+def test_a_student_endpoint_failing_mid_run_is_one_clear_error(tmp_path, tiny_model_dir, teacher):
+    from persd.student_openai import StudentServerError
+
+    class FailingServedStudent:  # injects the fault of a served student going down
+        def complete(self, prompts, n=None, **sampling):
+            raise StudentServerError("student endpoint http://127.0.0.1:1/v1 failed: 503")
+
+    with pytest.raises(CollectError, match="run the same command again"):
+        collect(_config(tmp_path, tiny_model_dir), student=FailingServedStudent(), progress=False)
