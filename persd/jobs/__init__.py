@@ -1,0 +1,12 @@
+"""Long work started from the app: training children and collection threads.
+
+    from persd.jobs import TrainJobs, CollectJob, train_command
+    job = TrainJobs().start(store, train_config, rows)   # see persd.jobs.train
+    job = CollectJob(collect_config).start()               # see persd.jobs.collect
+"""
+
+from persd.jobs.collect import CollectJob, CollectProgress
+from persd.jobs.train import JobError, TrainJob, TrainJobs, train_command
+
+__all__ = ["CollectJob", "CollectProgress", "JobError", "TrainJob", "TrainJobs",
+           "train_command"]

@@ -1,0 +1,120 @@
+"""A collection round in a worker thread, with its progress read from the session.
+
+    from persd.jobs import CollectJob
+    job = CollectJob(collect_config, teacher=teacher, executor=executor).start()
+    job.snapshot()                        # tasks done, passed, refined, cost so far
+    job.wait(); job.summary or job.error  # a CollectSummary, or one message
+
+The loop (`persd.collect.collect`) commits every step before the next, so reading the
+session while it runs shows exactly what is done; the Review tab sees the same rows.
+With `simulated=True` it builds or extends the offline demo session instead.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from persd.store import SessionNotFound, SessionStore, StoreError
+
+
+@dataclass(frozen=True)
+class CollectProgress:
+    done: int = 0          # task samples that reached their final state this round
+    total: int = 0
+    attempts: int = 0
+    passed: int = 0
+    refined: int = 0
+    validated: int = 0
+    cost_usd: float = 0.0
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 0.0
+
+
+class CollectJob:
+    """`persd.collect.collect` (or, `simulated`, the offline demo builder) in a worker
+    thread, with progress read from the session as the loop commits each step."""
+
+    def __init__(self, config, *, teacher=None, student=None, executor=None,
+                 simulated: bool = False) -> None:
+        self.config, self.teacher, self.student = config, teacher, student
+        self.executor, self.simulated = executor, simulated
+        self.summary: Any = None
+        self.error: str | None = None
+        self.task_ids: list[str] = []
+        self.note = ""
+        self._thread = threading.Thread(target=self._run, name="persd-collect", daemon=True)
+
+    def start(self) -> CollectJob:
+        self._thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        from persd.collect import CollectError, collect
+        from persd.tasks import TaskFileError, load_tasks
+
+        c = self.config
+        try:
+            if self.simulated:
+                self._run_simulated()
+                return
+            tasks = load_tasks(c.tasks)
+            tasks = tasks[: c.limit] if c.limit else tasks
+            self.task_ids = [t.task_id for t in tasks]
+            self.summary = collect(c, student=self.student, teacher=self.teacher,
+                                   executor=self.executor, progress=False, tasks=tasks)
+        except (CollectError, TaskFileError, StoreError, ValueError, OSError) as error:
+            self.error = str(error)
+        except Exception as error:  # noqa: BLE001  (shown to the user, not swallowed silently)
+            self.error = f"{type(error).__name__}: {error}"
+
+    def _run_simulated(self) -> None:
+        from persd.demo import build_demo_session
+        from persd.tasks import load_tasks
+
+        c = self.config
+        self.task_ids = [t.task_id for t in load_tasks("humaneval")[: c.limit]]
+        build_demo_session(c.sessions_dir, c.session, limit=c.limit, executor=self.executor,
+                           progress=lambda text: setattr(self, "note", text))
+        self.summary = self.snapshot()
+
+    def snapshot(self) -> CollectProgress:
+        """What the session holds for this round so far (zeros before it exists)."""
+        c = self.config
+        try:
+            store = SessionStore.open(c.sessions_dir, c.session)
+        except (SessionNotFound, StoreError):
+            return CollectProgress(total=len(self.task_ids))
+        round_ = 0 if self.simulated else c.round
+        try:
+            ids = set(self.task_ids)
+            attempts = [a for a in store.attempts(round=round_) if a.task_id in ids]
+            done = [r for r in store.refinements(round=round_) if r.task_id in ids]
+            if self.simulated:
+                finished = len(attempts)
+            else:
+                work = store.pending_work(round_, method=c.method, samples=c.samples,
+                                          task_ids=self.task_ids)
+                unfinished = (len(work.needs_attempt) + len(work.needs_execution)
+                              + len(work.needs_refinement) + len(work.needs_solution))
+                finished = len(self.task_ids) * c.samples - unfinished
+            return CollectProgress(
+                done=max(0, finished), total=len(self.task_ids) * (1 if self.simulated
+                                                                    else c.samples),
+                attempts=len(attempts),
+                passed=sum(1 for a in attempts if a.execution and a.execution.passed),
+                refined=len(done), validated=sum(r.validated for r in done),
+                cost_usd=store.teacher_cost(round=round_))
+        finally:
+            store.close()

@@ -1,0 +1,313 @@
+"""Training as a child process, one job at a time per session, owned by the store.
+
+    from persd.jobs import TrainJobs
+    jobs = TrainJobs()
+    job = jobs.start(store, config, rows, request={"selection": "approved"})  # RunBusy if busy
+    job = jobs.refresh(store)            # the active run (or one by id): status, loss, log
+    jobs.abort(store, job.run.id)        # SIGTERM: the child checkpoints and stops cleanly
+
+The run is recorded with `add_run("train", ..., exclusive=True)`, so a second start from
+any browser (or `persd train --session`) gets RunBusy. The run row holds the child's pid,
+its metrics file and its output folder, so a reloaded page, or a restarted app, re-attaches
+to a job still running by reading the active run; once the child has ended, `refresh`
+reaps it and records how it ended (the metrics file's end line, else the exit code).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from persd.store import RecordNotFound, RunRecord, SessionStore
+
+EXIT_STATUS = {0: "finished", 3: "stopped"}   # persd.train.run's exit codes; others: failed
+LOG_TAIL_BYTES = 6000
+STALE_QUEUED_S = 120.0   # a queued run with no child this old was lost mid-start
+
+
+class JobError(Exception):
+    """A job that cannot start, with a message for the user."""
+
+
+@dataclass
+class TrainJob:
+    """A snapshot of one training run, as the app shows it."""
+
+    run: RunRecord
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    log_tail: str = ""
+
+    @property
+    def status(self) -> str:
+        return self.run.status
+
+    @property
+    def active(self) -> bool:
+        return self.run.status in ("queued", "running")
+
+    @property
+    def stopping(self) -> bool:
+        return self.active and bool((self.run.result or {}).get("abort_requested_at"))
+
+    @property
+    def losses(self) -> list[tuple[int, float]]:
+        return [(m["step"], m["loss"]) for m in self.metrics if m.get("loss") is not None]
+
+    @property
+    def eval_losses(self) -> list[tuple[int, float]]:
+        return [(m["step"], m["eval_loss"]) for m in self.metrics
+                if m.get("eval_loss") is not None]
+
+    @property
+    def total_steps(self) -> int | None:
+        start = next((m for m in self.metrics if m.get("event") == "start"), None)
+        return start.get("total_steps") if start else None
+
+    def describe(self) -> str:
+        """One line: run id, status, step, loss."""
+        steps = self.losses
+        where = f"step {steps[-1][0]}" + (f"/{self.total_steps}" if self.total_steps else "") \
+            if steps else "starting (loading the model)"
+        loss = f", loss {steps[-1][1]:.4f}" if steps else ""
+        status = "stopping" if self.stopping else self.status
+        error = (self.run.result or {}).get("error")
+        tail = f": {error}" if error and self.status == "failed" else ""
+        if not self.active:
+            where = f"{len(steps)} logged steps" if steps else "no steps logged"
+        return f"Train run {self.run.id} {status}: {where}{loss}{tail}"
+
+
+class TrainJobs:
+    """Starts, watches and stops training children. One object serves every session of an
+    app (it keeps the children's handles so they can be reaped); the one-at-a-time rule
+    and everything a reload needs live in the session store."""
+
+    def __init__(self) -> None:
+        self._children: dict[tuple[str, int], subprocess.Popen] = {}
+        self._lock = threading.Lock()
+
+    def start(self, store: SessionStore, config, rows: list[dict[str, Any]],
+              request: dict[str, Any] | None = None, launcher: str | None = None) -> TrainJob:
+        """Record a train run and start its child. RunBusy while another runs; JobError
+        (the run recorded as failed) when the settings, model or output folder are bad."""
+        from persd.train import TrainError, normalise_rows, start_training
+        from persd.train.outdir import prepare_output_dir
+        from persd.train.runner import check_model_path
+
+        if not rows:
+            raise JobError("no training examples: nothing to train on")
+        try:  # bad input is refused before a run is recorded
+            check_model_path(config.student)
+            prepare_output_dir(config, normalise_rows(rows), write=False)
+        except TrainError as error:
+            raise JobError(str(error)) from error
+        # The same shape as `persd train --session` records, plus what the app adds.
+        settings = {**config.to_dict(), "data": f"session:{config.variant}",
+                    "rows": len(rows), **(request or {})}
+        run_id = store.add_run("train", settings, status="queued", exclusive=True)
+        metrics_path = Path(config.output_dir) / "metrics.jsonl"
+        try:
+            child = start_training(config, rows, metrics_path=metrics_path, launcher=launcher)
+        except (TrainError, OSError, ValueError) as error:
+            store.update_run(run_id, status="failed", result={"error": str(error)})
+            raise JobError(str(error)) from error
+        with self._lock:
+            self._children[(str(store.path), run_id)] = child
+        run = store.update_run(run_id, status="running", pid=child.pid,
+                               metrics_path=str(metrics_path), output=config.output_dir)
+        return TrainJob(run)
+
+    def refresh(self, store: SessionStore, run_id: int | None = None) -> TrainJob | None:
+        """The run `run_id` (default: the session's active train run, if any), reaped and
+        recorded as ended if its child has exited, with its metrics and log tail."""
+        run = store.active_run("train") if run_id is None else _get(store, run_id)
+        if run is None:
+            return None
+        if run.status in ("queued", "running"):
+            run = self._reap(store, run)
+        return _snapshot(run)
+
+    def abort(self, store: SessionStore, run_id: int) -> TrainJob:
+        """Ask the run's child to stop (SIGTERM: it saves a checkpoint, then exits)."""
+        run = store.run(run_id)
+        if run.status not in ("queued", "running") or run.pid is None:
+            return self.refresh(store, run_id)
+        try:
+            os.kill(run.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return self.refresh(store, run_id)
+        result = {**(run.result or {}), "abort_requested_at": _now()}
+        store.update_run(run_id, result=result)
+        return self.refresh(store, run_id)
+
+    def history(self, store: SessionStore, limit: int = 20) -> list[TrainJob]:
+        """The session's train runs, newest first, each with its metrics."""
+        runs = store.runs(kind="train")[-limit:]
+        return [self.refresh(store, run.id) for run in reversed(runs)]
+
+    # -- reaping ----------------------------------------------------------------------
+
+    def _reap(self, store: SessionStore, run: RunRecord) -> RunRecord:
+        if run.pid is None:
+            if _age_s(run.created_at) > STALE_QUEUED_S:
+                return store.update_run(run.id, status="failed",
+                                        result={"error": "the run never started"})
+            return run
+        key = (str(store.path), run.id)
+        with self._lock:
+            child = self._children.get(key)
+        if child is not None:
+            code = child.poll()
+            alive = code is None
+        else:
+            alive, code = _exit_status(run.pid)
+        if alive:
+            return run
+        with self._lock:
+            self._children.pop(key, None)
+        end = _end_event(run.metrics_path)
+        aborted = bool((run.result or {}).get("abort_requested_at"))
+        # Aborted before the child installed its handler: killed by SIGTERM, no end line.
+        status = end.get("status") or EXIT_STATUS.get(code) or ("stopped" if aborted
+                                                               else "failed")
+        result = {**(run.result or {}), "exit_code": code,
+                  **{k: v for k, v in end.items() if k not in ("event", "time", "status")}}
+        if status == "failed" and not result.get("error"):
+            result["error"] = _last_line(run.output) or f"the training process exited ({code})"
+        return store.update_run(run.id, status=status, result=result)
+
+
+def _get(store: SessionStore, run_id: int) -> RunRecord | None:
+    try:
+        return store.run(run_id)
+    except RecordNotFound:
+        return None
+
+
+def _snapshot(run: RunRecord) -> TrainJob:
+    from persd.train import read_metrics
+
+    metrics = []
+    if run.metrics_path and Path(run.metrics_path).is_file():
+        metrics = read_metrics(run.metrics_path)
+    return TrainJob(run, metrics, _log_tail(run.output))
+
+
+def _exit_status(pid: int) -> tuple[bool, int | None]:
+    """(alive, exit code when known) of a child some other object started."""
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return False, os.waitstatus_to_exitcode(status)
+        return True, None
+    except ChildProcessError:  # not our child (e.g. the app was restarted): look it up
+        return _running_training(pid), None
+
+
+def _running_training(pid: int) -> bool:
+    """Whether `pid` is a live (not zombie) persd training process; a reused pid is not."""
+    proc = Path(f"/proc/{pid}")
+    if proc.is_dir():
+        try:
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            return False
+        return state != "Z" and b"persd.train.run" in cmdline
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _end_event(metrics_path: str | None) -> dict[str, Any]:
+    if not metrics_path or not Path(metrics_path).is_file():
+        return {}
+    from persd.train import read_metrics
+
+    ends = [m for m in read_metrics(metrics_path) if m.get("event") == "end"]
+    return ends[-1] if ends else {}
+
+
+def _log_tail(output_dir: str | None, size: int = LOG_TAIL_BYTES) -> str:
+    if not output_dir:
+        return ""
+    log = Path(output_dir) / "train.log"
+    if not log.is_file():
+        return ""
+    with log.open("rb") as file:
+        file.seek(max(0, log.stat().st_size - size))
+        text = file.read().decode("utf-8", errors="replace")
+    if log.stat().st_size > size:
+        text = text.split("\n", 1)[-1]  # the first line was cut
+    # Progress bars redraw with carriage returns: keep what the terminal would show last.
+    return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n"))
+
+
+def _last_line(output_dir: str | None) -> str:
+    lines = [line for line in _log_tail(output_dir, 2000).splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _age_s(created_at: str) -> float:
+    try:
+        created = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    return (datetime.now(timezone.utc) - created).total_seconds()
+
+
+_FLAGS = {"epochs": "--epochs", "max_steps": "--max-steps", "learning_rate": "--lr",
+          "batch_size": "--batch-size", "gradient_accumulation": "--grad-accum",
+          "lora_r": "--lora-r", "lora_alpha": "--lora-alpha", "max_length": "--max-length",
+          "seed": "--seed"}
+
+
+def train_command(config, session: str | None, variant: str, selection: str = "auto") -> str:
+    """The `persd train ...` command line equivalent to starting `config` from the app.
+    `persd train --session` trains on the "auto" selection; another selection is exported
+    first (`persd export --selection ...`) and passed with --data."""
+    import shlex
+
+    from persd.train import TrainConfig
+
+    defaults = TrainConfig(student="x", output_dir="x", full=config.full)
+    parts, before = ["persd", "train"], []
+    if session:
+        parts += ["--session", session]
+    parts += ["--variant", variant]
+    if selection != "auto" and session:
+        rows = f"{config.output_dir.rstrip('/')}.rows.jsonl"
+        before = ["persd", "export", "--session", session, "--variant", variant,
+                  "--selection", selection, "--format", "jsonl", "--output", rows]
+        parts += ["--data", rows]
+    parts += ["--student", config.student, "--output", config.output_dir]
+    for name, flag in _FLAGS.items():
+        value = getattr(config, name)
+        if value != getattr(defaults, name):
+            parts += [flag, _number(value)]
+    for flag in ("full", "merge", "resume", "overwrite"):
+        if getattr(config, flag):
+            parts.append(f"--{flag}")
+    line = " ".join(shlex.quote(str(p)) for p in parts)
+    return " ".join(shlex.quote(str(p)) for p in before) + " \\\n  && " + line if before \
+        else line
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 1:
+        return str(int(value))
+    return f"{value:g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,135 @@
+"""The Collect, Train, Analysis and Live demo tabs in real Chromium against the real app
+on simulated demo sessions: a tiny-model training run whose loss curve grows, survives a
+page reload and is aborted; the live demo's two steps; the analysis charts; a simulated
+collection that adds a session."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import Server
+
+pytestmark = pytest.mark.browser
+# Points (markers, bars, histogram bins) plotly.js has drawn in a gr.Plot: its calcdata.
+POINTS = """id => {
+    const plot = document.querySelector(`#${id} .js-plotly-plot`);
+    const traces = (plot && plot.calcdata) || [];
+    return traces.reduce((n, t) => n + t.filter(p => p && p.y !== undefined
+                                                    && !Number.isNaN(p.y)).length, 0);
+}"""
+
+
+def open_tab(page: Page, server: Server, session: str, tab: str) -> None:
+    page.goto(f"{server.url}/?session={session}")
+    expect(page.locator("#persd-session input")).to_have_value(session)
+    page.get_by_role("tab", name=tab).click()
+
+
+def points(page: Page, elem_id: str) -> int:
+    return page.evaluate(POINTS, elem_id)
+
+
+def wait_points(page: Page, elem_id: str, at_least: int, timeout_ms: int = 120_000) -> int:
+    page.wait_for_function(f"({POINTS})('{elem_id}') >= {at_least}", timeout=timeout_ms,
+                           polling=250)
+    return points(page, elem_id)
+
+
+def test_train_tab_live_loss_curve_reload_one_at_a_time_and_abort(
+        app_server: Server, page: Page, tiny_model_dir, tmp_path):
+    session = app_server.session()
+    open_tab(page, app_server, session, "Train")
+    expect(page.locator("#persd-train-examples")).to_contain_text("training examples")
+    page.locator("#persd-train-student textarea").fill(tiny_model_dir)
+    page.locator("#persd-train-output textarea").fill(str(tmp_path / "run1"))
+    page.locator("#persd-train-max-steps input").fill("300")
+    page.locator("#persd-train-batch input").fill("2")
+    page.locator("#persd-train-lr textarea").fill("1e-3")
+    page.locator("#persd-train-lora-r input").fill("4")
+    expect(page.locator("#persd-train-command")).to_contain_text(
+        f"persd train --session {session} --variant persd --student {tiny_model_dir}")
+    expect(page.locator("#persd-train-command")).to_contain_text("--max-steps 300")
+
+    page.locator("#persd-train-start").click()
+    status = page.locator("[data-testid=train-status]")
+    expect(status).to_have_attribute("data-status", "running")
+    first = wait_points(page, "persd-train-loss", 1)
+    grown = wait_points(page, "persd-train-loss", first + 2)
+    assert grown > first  # the curve updates while the job runs
+
+    page.reload()  # the page re-attaches to the session's running job
+    expect(page.locator("#persd-session input")).to_have_value(session)
+    page.get_by_role("tab", name="Train").click()
+    expect(status).to_have_attribute("data-status", "running")
+    assert wait_points(page, "persd-train-loss", grown + 1) > grown
+    expect(page.locator("#persd-train-log textarea")).not_to_have_value("")
+
+    # One job at a time: a second start is refused while this one runs.
+    page.locator("#persd-train-student textarea").fill(tiny_model_dir)
+    page.locator("#persd-train-output textarea").fill(str(tmp_path / "run2"))
+    page.locator("#persd-train-start").click()
+    expect(page.locator("#persd-train-status")).to_contain_text("already running")
+    assert not (tmp_path / "run2").exists()
+
+    page.locator("#persd-train-abort").click()
+    expect(status).to_have_attribute("data-status", "stopped", timeout=60_000)
+    history = page.locator("#persd-train-history")
+    expect(history).to_contain_text("stopped")
+    assert points(page, "persd-train-history-curves") >= grown + 1
+    with app_server.store(session) as store:
+        (run,) = store.runs(kind="train")
+        assert run.status == "stopped" and run.result["checkpoint"]
+
+
+def test_live_demo_runs_two_steps(app_server: Server, page: Page):
+    session = app_server.session()
+    open_tab(page, app_server, session, "Live demo")
+    expect(page.locator("#persd-live-task input")).to_have_value("HumanEval/0")
+    page.locator("#persd-live-start").click()
+    steps = page.locator("[data-testid=live-steps]")
+    expect(steps).to_have_text("1")
+    expect(page.locator("#persd-live-message")).to_contain_text("visible tests fail")
+    expect(page.locator("#persd-live-steps [data-passed=false]").first).to_be_visible()
+    expect(page.locator("#persd-live-program")).to_contain_text("has_close_elements")
+
+    page.locator("#persd-live-next").click()
+    expect(steps).to_have_text("2")
+    expect(page.locator("#persd-live-message")).to_contain_text(
+        "the visible tests pass after 1 repair step")
+    latest = page.locator(".persd-live-step[data-step='1']")
+    expect(latest.locator(".persd-run-ok")).to_have_count(2)   # visible and hidden pass
+    expect(latest.locator(".persd-diff-table")).to_be_visible()
+    expect(page.locator("#persd-live-steps")).to_contain_text("SIMULATED")
+
+
+def test_analysis_tab_shows_its_charts_on_the_demo(app_server: Server, page: Page):
+    session = app_server.session()
+    open_tab(page, app_server, session, "Analysis")
+    expect(page.locator("[data-testid=analysis-summary]")).to_contain_text("24")
+    expect(page.locator("[data-testid=analysis-note]")).to_contain_text("No evaluation runs")
+    expect(page.locator(".persd-an-plot .js-plotly-plot")).to_have_count(6)
+    for elem_id in ("persd-an-error_taxonomy", "persd-an-teacher_fixes",
+                    "persd-an-personalisation", "persd-an-teacher_yield"):
+        assert wait_points(page, elem_id, 1, timeout_ms=20_000) >= 1
+    assert points(page, "persd-an-eval_runs") == 0  # no eval runs: a captioned blank
+    expect(page.locator("#persd-an-eval_runs")).to_contain_text("No evaluation runs yet")
+    expect(page.locator("#persd-an-error_taxonomy")).to_contain_text("SIMULATED")
+    expect(page.locator("#persd-an-tasks")).to_contain_text("HumanEval/0")
+
+
+def test_collect_tab_builds_a_simulated_session(app_server: Server, page: Page):
+    session = app_server.session()
+    open_tab(page, app_server, session, "Collect")
+    page.locator("#persd-col-backend").get_by_text("Simulated").click()
+    page.locator("#persd-col-session textarea").fill("collected-sim")
+    page.locator("#persd-col-limit input").fill("5")
+    page.locator("#persd-col-run").click()
+    progress = page.locator("[data-testid=collect-progress]")
+    expect(progress).to_have_attribute("data-state", "done", timeout=60_000)
+    expect(progress).to_contain_text("5/5 tasks")
+    expect(page.locator("#persd-col-summary")).to_contain_text("SIMULATED")
+    with app_server.store("collected-sim") as store:
+        assert store.simulated and len(store.attempts()) == 5
+    page.locator("#persd-session input").click()
+    expect(page.get_by_role("option", name="collected-sim", exact=True)).to_be_visible()

@@ -1,0 +1,187 @@
+"""persd.jobs: training children on the tiny model, owned by the session store (one at a
+time, re-attach from a fresh runner, abort with a clean checkpoint), and collection in a
+worker thread (tiny student + local HTTP teacher, the simulated demo, a bad endpoint)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from persd.jobs import CollectJob, JobError, TrainJobs, train_command
+from persd.store import RunBusy, SessionStore
+from persd.tasks import load_tasks
+from persd.train import TrainConfig
+
+WAIT_S = 240  # a training child on two busy cores: seconds to load, about one per step
+
+
+@pytest.fixture(scope="module")
+def rows():
+    tasks = load_tasks("humaneval")[:4]
+    return [{"prompt": t.prompt, "completion": t.solution[len(t.prompt):], "task_id": t.task_id}
+            for t in tasks]
+
+
+@pytest.fixture()
+def store(tmp_path):
+    with SessionStore.open(tmp_path / "sessions", "s1", create=True) as s:
+        yield s
+
+
+def _config(tiny_model_dir, out: Path, **overrides) -> TrainConfig:
+    return TrainConfig(**{"student": tiny_model_dir, "output_dir": str(out), "batch_size": 2,
+                          "learning_rate": 1e-3, "save_steps": 1000, **overrides})
+
+
+def _until(check, what: str, timeout: float = WAIT_S, every: float = 0.5):
+    """Poll `check()` until it returns something truthy (the job is another process)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.mark.slow
+def test_one_job_at_a_time_reattach_and_abort(store, tiny_model_dir, rows, tmp_path):
+    jobs = TrainJobs()
+    job = jobs.start(store, _config(tiny_model_dir, tmp_path / "r1", max_steps=400), rows,
+                     request={"selection": "validated"})
+    assert job.active and job.run.pid and store.active_run("train").id == job.run.id
+    assert job.run.config["rows"] == len(rows) and job.run.config["selection"] == "validated"
+
+    with pytest.raises(RunBusy, match="one at a time"):
+        jobs.start(store, _config(tiny_model_dir, tmp_path / "r2", max_steps=2), rows)
+    assert not (tmp_path / "r2").exists()  # refused before anything was written
+
+    # A reloaded page (here: a fresh runner, as after an app restart) finds the job.
+    again = TrainJobs()
+    seen = _until(lambda: (j := again.refresh(store)) and len(j.losses) >= 2 and j,
+                  "two logged losses")
+    assert seen.run.id == job.run.id and seen.active and seen.total_steps == 400
+    assert "step" in seen.describe() and "loss" in seen.describe()
+
+    stopping = again.abort(store, job.run.id)
+    assert stopping.stopping and "stopping" in stopping.describe()
+    ended = _until(lambda: (j := again.refresh(store, job.run.id)) and not j.active and j,
+                   "the stopped run")
+    assert ended.status == "stopped" and store.active_run("train") is None
+    assert ended.run.result["exit_code"] == 3
+    checkpoint = ended.run.result["checkpoint"]
+    assert checkpoint and Path(checkpoint, "trainer_state.json").is_file()
+    assert ended.run.result["steps"] < 400
+
+
+@pytest.mark.slow
+def test_a_short_run_finishes_and_is_listed_with_its_curve(store, tiny_model_dir, rows, tmp_path):
+    jobs = TrainJobs()
+    started = jobs.start(store, _config(tiny_model_dir, tmp_path / "r1", max_steps=3), rows)
+    done = _until(lambda: (j := jobs.refresh(store, started.run.id)) and not j.active and j,
+                  "the run to finish")
+    assert done.status == "finished", done.log_tail
+    assert [step for step, _ in done.losses] == [1, 2, 3]
+    assert done.run.result["final_loss"] == pytest.approx(done.losses[-1][1])
+    assert Path(tmp_path / "r1" / "adapter_config.json").is_file()
+    assert done.log_tail and "\r" not in done.log_tail  # progress bars as last drawn
+    history = jobs.history(store)
+    assert [j.run.id for j in history] == [started.run.id] and history[0].losses == done.losses
+    # The next run may start now.
+    assert store.active_run("train") is None
+
+
+def test_bad_input_is_refused_before_a_run_is_recorded(store, tiny_model_dir, rows, tmp_path):
+    jobs = TrainJobs()
+    with pytest.raises(JobError, match="does not exist"):
+        jobs.start(store, _config(str(tmp_path / "no-model"), tmp_path / "r1"), rows)
+    with pytest.raises(JobError, match="no training examples"):
+        jobs.start(store, _config(tiny_model_dir, tmp_path / "r1"), [])
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    with pytest.raises(JobError, match="not empty"):
+        jobs.start(store, _config(tiny_model_dir, busy), rows)
+    assert store.runs(kind="train") == [] and (busy / "notes.txt").read_text() == "mine"
+    assert jobs.refresh(store) is None
+
+
+def test_a_lost_queued_run_is_failed_and_frees_the_slot(store, monkeypatch):
+    import persd.jobs.train
+
+    run_id = store.add_run("train", {"variant": "persd"}, status="queued", exclusive=True)
+    assert TrainJobs().refresh(store).status == "queued"
+    monkeypatch.setattr(persd.jobs.train, "STALE_QUEUED_S", -1.0)
+    job = TrainJobs().refresh(store)
+    assert (job.run.id, job.status) == (run_id, "failed")
+    assert "never started" in job.describe() and store.active_run("train") is None
+
+
+def test_train_command_matches_the_cli_flags():
+    config = TrainConfig(student="models/tiny", output_dir="runs/a b", max_steps=8,
+                         learning_rate=1e-3, lora_r=8, overwrite=True)
+    assert train_command(config, "demo", "persd") == (
+        "persd train --session demo --variant persd --student models/tiny "
+        "--output 'runs/a b' --max-steps 8 --lr 0.001 --lora-r 8 --overwrite")
+    exported = train_command(config, "demo", "persd-refine", "approved")
+    assert exported.startswith("persd export --session demo --variant persd-refine "
+                               "--selection approved --format jsonl --output 'runs/a b.rows.jsonl'")
+    assert "persd train --session demo --variant persd-refine --data 'runs/a b.rows.jsonl'" \
+        in exported
+    full = train_command(TrainConfig(student="m", output_dir="o", full=True), None, "stand")
+    assert full == "persd train --variant stand --student m --output o --full"
+
+
+# ---------------------------------------------------------------- collection in a thread
+
+def _collect_config(tmp_path, **overrides):
+    from persd.collect import CollectConfig
+
+    return CollectConfig(**{"session": "c1", "teacher_model": "gpt-4o-mini", "limit": 3,
+                            "max_new_tokens": 16, "sessions_dir": str(tmp_path), **overrides})
+
+
+@pytest.mark.slow
+def test_collect_job_runs_in_a_thread_and_reports_progress(tmp_path, tiny_model_dir):
+    from persd.teacher import OpenAITeacher, TeacherConfig
+    from tests.openai_server import OpenAITestServer
+
+    tasks = load_tasks("humaneval")[:3]
+    with OpenAITestServer(tasks=tasks, latency_s=0.2) as server:
+        teacher = OpenAITeacher(TeacherConfig(model="gpt-4o-mini", base_url=server.base_url,
+                                              api_key="sk-test-secret"))
+        job = CollectJob(_collect_config(tmp_path, student=tiny_model_dir),
+                         teacher=teacher).start()
+        assert job.snapshot().done == 0
+        assert job.wait(120) and job.error is None
+    assert job.summary.complete and job.summary.tasks == 3
+    snap = job.snapshot()
+    assert (snap.done, snap.total, snap.attempts) == (3, 3, 3) and snap.fraction == 1.0
+    assert snap.refined == snap.attempts - snap.passed and snap.cost_usd > 0
+    with SessionStore.open(tmp_path, "c1") as store:
+        assert "sk-test-secret" not in store.path.read_bytes().decode("latin-1")
+
+
+def test_collect_job_reports_a_bad_endpoint_in_one_message(tmp_path, tiny_model_dir):
+    from persd.teacher import OpenAITeacher, TeacherConfig
+
+    teacher = OpenAITeacher(TeacherConfig(model="gpt-4o-mini", base_url="http://127.0.0.1:9/v1",
+                                          api_key="k", max_retries=0))
+    job = CollectJob(_collect_config(tmp_path, student=tiny_model_dir), teacher=teacher).start()
+    assert job.wait(60)
+    assert job.summary is None and "cannot connect" in job.error
+    assert "\n" not in job.error and not (tmp_path / "c1.sqlite").exists()
+
+
+def test_simulated_collect_job_builds_and_extends_the_demo(tmp_path):
+    config = _collect_config(tmp_path, session="sim", student="simulated-student", limit=4)
+    first = CollectJob(config, simulated=True).start()
+    assert first.wait(120) and first.error is None
+    assert first.snapshot().attempts == 4 and first.snapshot().done == 4
+    more = CollectJob(_collect_config(tmp_path, session="sim", student="x", limit=7),
+                      simulated=True).start()
+    assert more.wait(120) and more.error is None
+    with SessionStore.open(tmp_path, "sim") as store:
+        assert store.simulated and len(store.attempts()) == 7
