@@ -40,8 +40,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Module scope: sync Playwright marks an asyncio loop as running in this thread while
+    # it is open, and later tests of other modules call asyncio.run() (collect, teacher).
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
