@@ -9,7 +9,7 @@ model loading, data preparation and saving (persd also writes its request files,
 lines, adapter, tokenizer and model card; the bare run saves its adapter).
 
     .venv/bin/python benchmarks/train_throughput.py [--model DIR] [--rows 16] [--steps 20]
-        [--batch-size 8] [--repeats 3]
+        [--batch-size 8] [--repeats 3] [--threads 1]
 
 Without --model a tiny random model is written to a temp folder. Target: persd costs < 10%.
 """
@@ -102,7 +102,13 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads; 1 keeps CPU time free of spin-waiting on a busy machine")
     args = parser.parse_args()
+    import torch
+
+    if not torch.cuda.is_available():
+        torch.set_num_threads(args.threads)
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -123,8 +129,9 @@ def main() -> None:
             print(f"repeat {repeat + 1}: loop tok/s per CPU-second persd {results['persd'][-1][1]:.0f}, "
                   f"trl {results['trl'][-1][1]:.0f}", flush=True)
 
+    device = "cuda" if torch.cuda.is_available() else f"cpu, {args.threads} thread(s)"
     print(f"\n{args.rows} rows, {args.steps} steps, batch {args.batch_size}, {args.repeats} repeats, "
-          f"model {args.model or 'tiny (random)'}; medians")
+          f"model {args.model or 'tiny (random)'}, {device}; medians")
     print(f"{'':34}{'persd train':>12}{'bare trl':>12}{'persd/trl':>11}")
     labels = ("training loop, tokens per wall s", "training loop, tokens per CPU s", "end to end, tokens per wall s")
     ratios = []

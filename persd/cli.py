@@ -155,7 +155,7 @@ def tiny_model(path: str, seed: int, force: bool) -> None:
 @click.option("--resume", is_flag=True, default=None, help="Continue from the last checkpoint in OUTPUT.")
 @click.option("--overwrite", is_flag=True, default=None, help="Start over in an OUTPUT holding another run.")
 @click.option("--metrics", type=click.Path(dir_okay=False), help="Metrics JSON lines  [default: OUTPUT/metrics.jsonl]")
-@click.option("--launcher", help='Run the child under e.g. "accelerate launch --num_processes 2".')
+@click.option("--launcher", help='Run the child under a launcher, e.g. "torchrun --standalone --nproc_per_node 2".')
 @sessions_dir_option
 def train(session, variant, data, metrics, launcher, sessions_dir, **settings) -> None:
     """Fine-tune the student on a session's curated examples (or --data), in a child process."""

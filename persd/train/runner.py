@@ -89,7 +89,7 @@ def start_training(config: TrainConfig, rows: Any, metrics_path: str | Path | No
     """Check the inputs, record them in the output folder, and start the run as a child.
 
     The child is `python -m persd.train.run` (or `<launcher> -m persd.train.run`, e.g.
-    launcher="accelerate launch --num_processes 2"); its stdout and stderr go to
+    launcher="torchrun --standalone --nproc_per_node 2"); its stdout and stderr go to
     `output_dir/train.log`, metrics to `metrics_path` (default `output_dir/metrics.jsonl`).
     It runs in its own session: signal it (SIGTERM) to stop it cleanly.
     """
