@@ -136,6 +136,9 @@ def tiny_model(path: str, seed: int, force: bool) -> None:
 @click.option("--variant", default="persd", show_default=True,
               type=click.Choice(["persd", "persd-refine", "persd-combined", "stand", "inpd"]))
 @click.option("--data", type=click.Path(dir_okay=False), help="JSONL/Parquet of prompt/completion rows.")
+@click.option("--selection", type=click.Choice(["auto", "validated", "approved", "all"]), default="auto",
+              show_default=True, help="Which teacher results of --session: auto = reviewers' approvals "
+              "once any exist, validated results before.")
 @click.option("--student", required=True, help="Base model: Hugging Face id or local folder.")
 @click.option("--output", "output_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--full", is_flag=True, default=None, help="Full fine-tuning instead of LoRA.")
@@ -157,7 +160,7 @@ def tiny_model(path: str, seed: int, force: bool) -> None:
 @click.option("--metrics", type=click.Path(dir_okay=False), help="Metrics JSON lines  [default: OUTPUT/metrics.jsonl]")
 @click.option("--launcher", help='Run the child under a launcher, e.g. "torchrun --standalone --nproc_per_node 2".')
 @sessions_dir_option
-def train(session, variant, data, metrics, launcher, sessions_dir, **settings) -> None:
+def train(session, variant, data, selection, metrics, launcher, sessions_dir, **settings) -> None:
     """Fine-tune the student on a session's curated examples (or --data), in a child process."""
     from persd.train import TrainConfig, TrainError
     from persd.train.command import run_train_command
@@ -166,7 +169,7 @@ def train(session, variant, data, metrics, launcher, sessions_dir, **settings) -
     try:
         config = TrainConfig.from_dict({**chosen, "variant": variant, "session": session})
         outcome = run_train_command(config, data=data, sessions_dir=sessions_dir, metrics=metrics,
-                                    launcher=launcher, echo=click.echo)
+                                    launcher=launcher, echo=click.echo, selection=selection)
     except TrainError as error:
         raise UserError(str(error)) from error
     end = outcome.end

@@ -228,3 +228,16 @@ def test_a_student_endpoint_failing_mid_run_is_one_clear_error(tmp_path, tiny_mo
 
     with pytest.raises(CollectError, match="run the same command again"):
         collect(_config(tmp_path, tiny_model_dir), student=FailingServedStudent(), progress=False)
+
+
+def test_train_takes_the_selection_asked_for(tmp_path, tiny_model_dir, teacher):
+    from persd.train import TrainConfig, TrainError
+    from persd.train.command import run_train_command
+
+    collect(_config(tmp_path, tiny_model_dir, limit=3), progress=False)
+    config = TrainConfig(student=tiny_model_dir, output_dir=str(tmp_path / "out"), session="s1", max_steps=1)
+    with pytest.raises(TrainError, match="no persd examples"):  # nothing reviewed, nothing approved
+        run_train_command(config, data=None, sessions_dir=str(tmp_path), selection="approved", echo=lambda _: None)
+    outcome = run_train_command(config, data=None, sessions_dir=str(tmp_path), selection="validated",
+                                echo=lambda _: None)
+    assert outcome.status == "finished"

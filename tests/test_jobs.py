@@ -125,11 +125,8 @@ def test_train_command_matches_the_cli_flags():
     assert train_command(config, "demo", "persd") == (
         "persd train --session demo --variant persd --student models/tiny "
         "--output 'runs/a b' --max-steps 8 --lr 0.001 --lora-r 8 --overwrite")
-    exported = train_command(config, "demo", "persd-refine", "approved")
-    assert exported.startswith("persd export --session demo --variant persd-refine "
-                               "--selection approved --format jsonl --output 'runs/a b.rows.jsonl'")
-    assert "persd train --session demo --variant persd-refine --data 'runs/a b.rows.jsonl'" \
-        in exported
+    approved = train_command(config, "demo", "persd-refine", "approved")
+    assert approved.startswith("persd train --session demo --variant persd-refine --selection approved ")
     full = train_command(TrainConfig(student="m", output_dir="o", full=True), None, "stand")
     assert full == "persd train --variant stand --student m --output o --full"
 

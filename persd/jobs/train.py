@@ -277,23 +277,18 @@ _FLAGS = {"epochs": "--epochs", "max_steps": "--max-steps", "learning_rate": "--
 
 
 def train_command(config, session: str | None, variant: str, selection: str = "auto") -> str:
-    """The `persd train ...` command line equivalent to starting `config` from the app.
-    `persd train --session` trains on the "auto" selection; another selection is exported
-    first (`persd export --selection ...`) and passed with --data."""
+    """The `persd train ...` command line equivalent to starting `config` from the app."""
     import shlex
 
     from persd.train import TrainConfig
 
     defaults = TrainConfig(student="x", output_dir="x", full=config.full)
-    parts, before = ["persd", "train"], []
+    parts = ["persd", "train"]
     if session:
         parts += ["--session", session]
     parts += ["--variant", variant]
     if selection != "auto" and session:
-        rows = f"{config.output_dir.rstrip('/')}.rows.jsonl"
-        before = ["persd", "export", "--session", session, "--variant", variant,
-                  "--selection", selection, "--format", "jsonl", "--output", rows]
-        parts += ["--data", rows]
+        parts += ["--selection", selection]
     parts += ["--student", config.student, "--output", config.output_dir]
     for name, flag in _FLAGS.items():
         value = getattr(config, name)
@@ -302,9 +297,7 @@ def train_command(config, session: str | None, variant: str, selection: str = "a
     for flag in ("full", "merge", "resume", "overwrite"):
         if getattr(config, flag):
             parts.append(f"--{flag}")
-    line = " ".join(shlex.quote(str(p)) for p in parts)
-    return " ".join(shlex.quote(str(p)) for p in before) + " \\\n  && " + line if before \
-        else line
+    return " ".join(shlex.quote(str(p)) for p in parts)
 
 
 def _number(value: Any) -> str:

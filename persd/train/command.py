@@ -37,7 +37,7 @@ class TrainOutcome:
 
 def run_train_command(
     config: TrainConfig, *, data: str | None, sessions_dir: str, metrics: str | None = None,
-    launcher: str | None = None, echo: Callable[[str], None] = print,
+    launcher: str | None = None, echo: Callable[[str], None] = print, selection: str = "auto",
 ) -> TrainOutcome:
     """Train as a child process and follow it to the end; `TrainError` for bad input."""
     from persd.train.outdir import prepare_output_dir
@@ -45,7 +45,7 @@ def run_train_command(
 
     store = _open_store(sessions_dir, config.session) if config.session else None
     try:
-        rows = _rows(config, data, store)
+        rows = _rows(config, data, store, selection)
         check_model_path(config.student)
         prepare_output_dir(config, rows, write=False)  # a refused run is not recorded
         metrics_path = Path(metrics or Path(config.output_dir) / METRICS_FILE)
@@ -85,7 +85,7 @@ def _open_store(sessions_dir: str, session: str):
         raise TrainError(str(error)) from error
 
 
-def _rows(config: TrainConfig, data: str | None, store) -> list[dict[str, Any]]:
+def _rows(config: TrainConfig, data: str | None, store, selection: str) -> list[dict[str, Any]]:
     if data:
         return normalise_rows(load_rows(data))
     if store is None:
@@ -96,7 +96,7 @@ def _rows(config: TrainConfig, data: str | None, store) -> list[dict[str, Any]]:
         raise TrainError(f"--session needs persd.data, which cannot be imported ({error}); "
                          "use --data FILE") from error
     try:
-        rows = build_examples(store, config.variant or "persd")
+        rows = build_examples(store, config.variant or "persd", selection=selection)
     except ValueError as error:
         raise TrainError(str(error)) from error
     if not rows:
