@@ -109,6 +109,20 @@ class StudentLoadError(Exception):
     """The student model or adapter cannot be loaded."""
 
 
+def resolve_sampling(config: Any, n: int | None, sampling: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """(n, temperature/top_p/max_new_tokens) for one `complete` call: the backend's
+    `config` overridden by the call; TypeError/ValueError for unknown or bad values."""
+    unknown = set(sampling) - SAMPLING_KEYS
+    if unknown:
+        raise TypeError(f"unknown sampling option(s): {', '.join(sorted(unknown))}")
+    n = config.n if n is None else n
+    if n < 1:
+        raise ValueError(f"n must be at least 1 (got {n})")
+    settings = {key: getattr(config, key) for key in SAMPLING_KEYS} | sampling
+    _check_sampling(settings["temperature"], settings["top_p"], settings["max_new_tokens"])
+    return n, settings
+
+
 def cut_at_stop(text: str, stops: tuple[str, ...] = STOP_SEQUENCES) -> str:
     """`text` up to (not including) the earliest stop sequence in it."""
     end = min((i for i in (text.find(stop) for stop in stops) if i >= 0), default=len(text))
@@ -160,14 +174,7 @@ class HFStudent:
     def complete(
         self, prompts: list[str], n: int | None = None, **sampling: Any
     ) -> list[list[str]]:
-        unknown = set(sampling) - SAMPLING_KEYS
-        if unknown:
-            raise TypeError(f"unknown sampling option(s): {', '.join(sorted(unknown))}")
-        n = self.config.n if n is None else n
-        if n < 1:
-            raise ValueError(f"n must be at least 1 (got {n})")
-        settings = {k: getattr(self.config, k) for k in SAMPLING_KEYS} | sampling
-        _check_sampling(settings["temperature"], settings["top_p"], settings["max_new_tokens"])
+        n, settings = resolve_sampling(self.config, n, sampling)
         self._seed()
         # Similar lengths batched together waste less compute on padding.
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))

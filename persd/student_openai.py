@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from persd.student import SAMPLING_KEYS, STOP_SEQUENCES, StudentLoadError, cut_at_stop
+from persd.student import STOP_SEQUENCES, StudentLoadError, cut_at_stop, resolve_sampling
 
 
 class StudentServerError(RuntimeError):
@@ -108,13 +108,7 @@ class OpenAIStudent:
         self._check()
 
     def complete(self, prompts: list[str], n: int | None = None, **sampling: Any) -> list[list[str]]:
-        unknown = set(sampling) - SAMPLING_KEYS
-        if unknown:
-            raise TypeError(f"unknown sampling option(s): {', '.join(sorted(unknown))}")
-        n = self.config.n if n is None else n
-        if n < 1:
-            raise ValueError(f"n must be at least 1 (got {n})")
-        settings = {k: getattr(self.config, k) for k in SAMPLING_KEYS} | sampling
+        n, settings = resolve_sampling(self.config, n, sampling)
         greedy = settings["temperature"] == 0
         asked = 1 if greedy else n  # greedy samples are identical: ask once, copy
         call = self._calls

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from persd.student import SAMPLING_KEYS, STOP_SEQUENCES, StudentLoadError, cut_at_stop
+from persd.student import STOP_SEQUENCES, StudentLoadError, cut_at_stop, resolve_sampling
 
 INSTALL_HINT = "vLLM is not installed: pip install 'persd[vllm]' (on a machine with a CUDA GPU)"
 GPU_HINT = ("vLLM needs a CUDA GPU and none is visible (torch.cuda.is_available() is False); "
@@ -115,13 +115,7 @@ class VLLMStudent:
     def complete(self, prompts: list[str], n: int | None = None, **sampling: Any) -> list[list[str]]:
         from vllm import SamplingParams
 
-        unknown = set(sampling) - SAMPLING_KEYS
-        if unknown:
-            raise TypeError(f"unknown sampling option(s): {', '.join(sorted(unknown))}")
-        n = self.config.n if n is None else n
-        if n < 1:
-            raise ValueError(f"n must be at least 1 (got {n})")
-        settings = {k: getattr(self.config, k) for k in SAMPLING_KEYS} | sampling
+        n, settings = resolve_sampling(self.config, n, sampling)
         greedy = settings["temperature"] == 0
         params = SamplingParams(
             n=1 if greedy else n, temperature=settings["temperature"],
