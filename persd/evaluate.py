@@ -135,16 +135,12 @@ class EvalConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> EvalConfig:
         """Build from a mapping (e.g. a stored run's config); unknown keys or bad types fail."""
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            raise ValueError(f"unknown eval setting(s): {', '.join(unknown)}")
+        from persd.settings import settings_from_dict
+
         values = dict(values)
         if isinstance(values.get("ks"), list):
             values["ks"] = tuple(values["ks"])
-        for name, value in values.items():
-            _check_type(name, value, str(known[name].type))
-        return cls(**values)
+        return settings_from_dict(cls, values, "eval")
 
     def to_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "ks": list(self.ks or ())}
@@ -153,20 +149,6 @@ class EvalConfig:
         return {"temperature": self.temperature, "top_p": self.top_p,
                 "max_new_tokens": self.max_new_tokens}
 
-
-def _check_type(name: str, value: Any, annotation: str) -> None:
-    if value is None and "None" in annotation:
-        return
-    kinds = {"int": (int,), "float": (int, float), "tuple[int, ...]": (tuple,)}
-    allowed = tuple(t for part in annotation.split(" | ") for t in kinds.get(part, ()))
-    ok = isinstance(value, allowed) and not isinstance(value, bool)
-    if ok and isinstance(value, tuple):
-        ok = all(isinstance(k, int) and not isinstance(k, bool) for k in value)
-    if not ok:
-        raise ValueError(f"eval setting {name} must be {annotation} (got {value!r})")
-
-
-# ------------------------------------------------------------------------------ records
 
 @dataclass(frozen=True)
 class SampleResult:

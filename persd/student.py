@@ -80,13 +80,9 @@ class StudentConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> StudentConfig:
         """Build a config from a mapping (e.g. a session's stored settings); unknown keys fail."""
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - set(fields))
-        if unknown:
-            raise ValueError(f"unknown student setting(s): {', '.join(unknown)}")
-        for name, value in values.items():
-            _check_type(name, value, fields[name].type)
-        return cls(**values)
+        from persd.settings import settings_from_dict
+
+        return settings_from_dict(cls, values, "student")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -358,13 +354,3 @@ def _check_sampling(temperature: float, top_p: float, max_new_tokens: int) -> No
         raise ValueError(f"max_new_tokens must be at least 1 (got {max_new_tokens})")
 
 
-def _check_type(name: str, value: Any, annotation: str) -> None:
-    allowed = {"str": (str,), "int": (int,), "float": (int, float)}
-    kinds: tuple[type, ...] = ()
-    for part in str(annotation).split("|"):
-        part = part.strip()
-        kinds += allowed.get(part, ())
-        if part == "None" and value is None:
-            return
-    if isinstance(value, bool) or not isinstance(value, kinds):
-        raise ValueError(f"student setting {name} must be {annotation} (got {value!r})")

@@ -25,13 +25,12 @@ import json
 import os
 import re
 import time
-import types
-import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
+from persd.settings import matches, settings_from_dict
 from persd.prompts import (
     extract_code,
     split_failure,
@@ -135,16 +134,7 @@ class TeacherConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TeacherConfig:
         """Build from a plain dict (a JSON file, the CLI), rejecting unknown keys and bad types."""
-        hints = typing.get_type_hints(cls)
-        unknown = sorted(set(data) - set(hints))
-        if unknown:
-            raise ValueError(
-                f"unknown teacher setting(s): {', '.join(unknown)}; known: {', '.join(hints)}"
-            )
-        for key, value in data.items():
-            if not _has_type(value, hints[key]):
-                raise ValueError(f"teacher setting {key}={value!r} should be {hints[key]}")
-        return cls(**data)
+        return settings_from_dict(cls, data, "teacher")
 
     def to_dict(self) -> dict[str, Any]:
         """The settings to record with a session: everything but the API key."""
@@ -169,21 +159,6 @@ class TeacherConfig:
         return self.prices.get(model) or self.prices.get(re.sub(r"-\d{4}-\d{2}-\d{2}$", "", model))
 
 
-def _has_type(value: Any, hint: Any) -> bool:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_has_type(value, arg) for arg in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if origin is dict:
-        return isinstance(value, dict)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, hint)
-
-
 def _check_prices(prices: Any, where: str) -> dict[str, tuple[float, float]]:
     expected = "[input, output] USD per 1M tokens"
     if not isinstance(prices, dict):
@@ -191,7 +166,7 @@ def _check_prices(prices: Any, where: str) -> dict[str, tuple[float, float]]:
     checked = {}
     for model, pair in prices.items():
         if not (isinstance(pair, (list, tuple)) and len(pair) == 2
-                and all(_has_type(x, float) and x >= 0 for x in pair)):
+                and all(matches(x, float) and x >= 0 for x in pair)):
             raise ValueError(f"{where}: the price of {model!r} should be {expected}")
         checked[str(model)] = (float(pair[0]), float(pair[1]))
     return checked

@@ -45,7 +45,6 @@ def planted_rows(humaneval) -> list[dict]:
     assert code != edited.solution
     code = re.sub(r"\blongest\b", "longest_string", code)
     code = code.replace("    ", "  ").replace("maxlen", "best_len")
-    same_signature = by_id["HumanEval/23"]  # strlen(string): a different body and text
     return [
         _row("planted/verbatim", _description(verbatim), verbatim.solution, verbatim.test),
         _row("planted/edited", "Given some strings, give back the one with most characters.", code,

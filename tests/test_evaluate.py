@@ -51,7 +51,7 @@ def test_config_presets_defaults_and_errors():
         EvalConfig.preset("nope")
     with pytest.raises(ValueError, match="unknown eval setting.*colour"):
         EvalConfig.from_dict({"colour": "red"})
-    with pytest.raises(ValueError, match="samples must be int"):
+    with pytest.raises(ValueError, match=r"samples=.20. \(expected int\)"):
         EvalConfig.from_dict({"samples": "20"})
     with pytest.raises(ValueError, match="refine_steps"):
         EvalConfig(refine_steps=-1)

@@ -101,8 +101,8 @@ GOOD = "def add(a, b):\n    return a + b\n"
         (f"```\n{GOOD}```", GOOD),
         (f"~~~python\n{GOOD}~~~", GOOD),
         (f"The fix:\n```python\n{GOOD}", GOOD),  # unterminated fence
-        (f"1. Step one:\n   ```python\n   def add(a, b):\n       return a + b\n   ```\n", GOOD),  # indented
-        (f"```python\r\ndef add(a, b):\r\n    return a + b\r\n```", GOOD),
+        ("1. Step one:\n   ```python\n   def add(a, b):\n       return a + b\n   ```\n", GOOD),  # indented
+        ("```python\r\ndef add(a, b):\r\n    return a + b\r\n```", GOOD),
         (f"<think>maybe ```python\ndef add(a, b): return 0\n``` no</think>\n```python\n{GOOD}```", GOOD),
         (GOOD, GOOD),  # bare code
         (f"Here is the corrected function:\n\n{GOOD}\nThis adds the numbers.", GOOD),

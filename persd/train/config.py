@@ -10,10 +10,10 @@ The config is written to the output folder, so a run can be reproduced from it.
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from persd.settings import settings_from_dict, wrong_types
 
 LORA_LR = 2e-4   # the usual LoRA SFT rate
 FULL_LR = 5e-6   # the paper's full fine-tuning rate (PersDistill release)
@@ -188,13 +188,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Build from a dict (e.g. read from JSON); unknown keys are an error."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise TrainError(
-                f"unknown training setting(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-            )
-        return cls(**values)
+        return settings_from_dict(cls, values, "training", error=TrainError)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -205,31 +199,8 @@ class TrainConfig:
 
 
 def _check_types(config: TrainConfig) -> None:
-    hints = typing.get_type_hints(TrainConfig)
-    bad = [
-        f"{f.name}={getattr(config, f.name)!r} (expected {_type_name(hints[f.name])})"
-        for f in dataclasses.fields(config)
-        if not _matches(getattr(config, f.name), hints[f.name])
-    ]
+    bad = wrong_types(config, TrainConfig)
     if bad:
         raise TrainError("invalid training settings: " + "; ".join(bad))
 
 
-def _matches(value: Any, hint: Any) -> bool:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_matches(value, arg) for arg in typing.get_args(hint))
-    if origin is list:
-        (item,) = typing.get_args(hint)
-        return isinstance(value, list) and all(_matches(v, item) for v in value)
-    if hint is type(None):
-        return value is None
-    if hint is float:  # JSON has no int/float distinction; bools are not numbers here
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, hint)
-
-
-def _type_name(hint: Any) -> str:
-    return str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")
