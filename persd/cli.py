@@ -362,8 +362,9 @@ def export(session, variant, fmt, output, round_, selection, sessions_dir) -> No
 @click.option("--limit", type=click.IntRange(min=1), help="Only the first N rows.")
 @click.option("--call-timeout", default=1.0, show_default=True, type=float, help="CPU seconds per call of the reference.")
 @click.option("--cache/--no-cache", default=True, show_default=True, help="Keep teacher replies beside the output.")
+@click.option("--teacher-batch", is_flag=True, help="Send the requests as one OpenAI Batch API job (half price, up to 24 h; a rerun resumes it).")
 def make_tests(input_spec, output, teacher_model, n_inputs, min_tests, concurrency, columns, limit,
-               call_timeout, cache) -> None:
+               call_timeout, cache, teacher_batch) -> None:
     """Make unit tests for tasks with a reference solution: the teacher proposes inputs, the sandbox computes outputs."""
     from persd.task_sources import parse_columns
     from persd.tasks import TaskFileError
@@ -372,7 +373,7 @@ def make_tests(input_spec, output, teacher_model, n_inputs, min_tests, concurren
 
     try:
         config = MakeTestsConfig(input_spec, output, n_inputs, min_tests, call_timeout,
-                                 parse_columns(columns), limit, cache)
+                                 parse_columns(columns), limit, cache, teacher_batch=teacher_batch)
         summary = run_make_tests(config, TeacherConfig(model=teacher_model, concurrency=concurrency))
     except (TaskFileError, TeacherError, ValueError) as error:
         raise UserError(str(error)) from error

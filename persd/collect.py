@@ -166,7 +166,7 @@ def collect(config: CollectConfig, *, student=None, teacher=None, executor=None,
     if not tasks:
         raise CollectError(f"the task set {config.tasks!r} is empty")
     _warn_if_contaminated(tasks, config.eval_tasks)
-    teacher = teacher or _build_teacher(config)
+    teacher = teacher or _build_teacher(config, progress)
     asyncio.run(_check_teacher(teacher))
     if student is None and config.method != "stand":
         student = _build_student(config)
@@ -198,13 +198,15 @@ def _warn_if_contaminated(tasks: list[Task], eval_spec: str | None) -> None:
         logger.warning("persd: CONTAMINATION: %s", warning)
 
 
-def _build_teacher(config: CollectConfig):
+def _build_teacher(config: CollectConfig, progress: bool):
     from persd.teacher import OpenAITeacher, TeacherConfig
     from persd.teacher_batch import BatchTeacher
 
-    backend = BatchTeacher if config.teacher_batch else OpenAITeacher
-    return backend(TeacherConfig(model=config.teacher_model, concurrency=config.concurrency,
-                                 tries=config.teacher_tries))
+    settings = TeacherConfig(model=config.teacher_model, concurrency=config.concurrency,
+                             tries=config.teacher_tries)
+    if config.teacher_batch:
+        return BatchTeacher(settings, progress=progress)  # its polling bar follows ours
+    return OpenAITeacher(settings)
 
 
 async def _check_teacher(teacher) -> None:
@@ -412,6 +414,7 @@ class CollectionLoop:
             round=self.config.round, raw_reply=call.raw_reply, prompt_tokens=call.prompt_tokens,
             completion_tokens=call.completion_tokens, cost_usd=call.cost_usd, cached=call.cached,
             error=call.error, duration_s=call.duration_s, attempt_id=attempt.id if attempt else None,
+            batch_id=getattr(call, "batch_id", None),  # set on BatchTeacher's answers
         )
 
     async def _drain_teacher(self) -> None:

@@ -1,27 +1,30 @@
 """The teacher through OpenAI's Batch API: half the price, answers within 24 hours.
 
     persd collect ... --teacher-batch        # PERSD_BATCH_POLL_S sets the poll interval
+    persd make-tests ... --teacher-batch
 
-    teacher = BatchTeacher(TeacherConfig(model="gpt-4o-mini"))
+    teacher = BatchTeacher(TeacherConfig(model="gpt-4o-mini"), progress=False)
     jobs = [asyncio.ensure_future(teacher.refine(task, code, feedback, validate)) ...]
     await asyncio.sleep(0)                   # every job reaches its first request
     await teacher.flush(store, round=1)      # one batch for all of them; jobs then finish
     results = await asyncio.gather(*jobs)
 
-A `BatchTeacher` is an `OpenAITeacher` whose first-turn requests (refine, solve) wait until
-`flush` sends them all as one batch: a JSONL file beside the session (custom_id = a hash of
-the request, so identical requests are sent once), uploaded with `files.create(purpose=
-"batch")`, then `batches.create(endpoint="/v1/chat/completions", completion_window="24h")`,
-polled with `batches.retrieve` under a progress bar, and read back with `files.content`.
-Each answer then goes through the ordinary path: validation by the caller's executor,
-retries (second tries) as live calls, storage by the collection loop. Answers are priced
-at `BATCH_DISCOUNT` times the live price table. Requests the batch did not answer (the
-batch failed, lines expired or errored, an endpoint without a Batch API) are sent live.
+A `BatchTeacher` is an `OpenAITeacher` whose first-turn requests (refine, solve, and
+make-tests' tests) wait until `flush` sends them all as one batch: a JSONL file beside the
+ledger (custom_id = a hash of the request, so identical requests are sent once), uploaded
+with `files.create(purpose="batch")`, then `batches.create(endpoint="/v1/chat/completions",
+completion_window="24h")`, polled with `batches.retrieve` under a progress bar (off with
+`progress=False`), and read back with `files.content`. Each answer then goes through the
+ordinary path, as a live reply would: the response cache, validation by the caller,
+retries (second tries) as live calls, storage by the caller. Answers are priced at
+`BATCH_DISCOUNT` times the live price table and carry the batch's id (`BatchTeacherCall.
+batch_id`, kept in the session's call log). Requests the batch did not answer (the batch
+failed, lines expired or errored, an endpoint without a Batch API) are sent live.
 
-The session records each submission before the batch is created (persd.store.batches),
-then its batch id, then its downloaded answers. A run killed while polling resumes
-polling the same batch when run again; answers downloaded by a run that then died are
-used without asking again.
+A ledger (persd.batch_ledger: the session store for collect, a JSON file for make-tests)
+records each submission before the batch is created, then its batch id, then its
+downloaded answers. A run killed while polling resumes polling the same batch when run
+again; answers downloaded by a run that then died are used without asking again.
 """
 
 from __future__ import annotations
@@ -37,13 +40,22 @@ from typing import TYPE_CHECKING, Any
 from persd.teacher import OpenAITeacher, TeacherCall, TeacherConfig, cache_key
 
 if TYPE_CHECKING:
-    from persd.store import SessionStore, TeacherBatchRecord
+    from persd.batch_ledger import BatchLedger
+    from persd.store import TeacherBatchRecord
 
 BATCH_DISCOUNT = 0.5       # OpenAI bills Batch API tokens at half the live price
 DEFAULT_POLL_S = 30.0
 TERMINAL = ("completed", "failed", "expired", "cancelled")
-FIRST_TURNS = ("refine", "solve")
+# Requests known before any reply; a retry needs the reply before it, so it goes live.
+FIRST_TURNS = ("refine", "solve", "tests")
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BatchTeacherCall(TeacherCall):
+    """A TeacherCall answered by a Batch API job."""
+
+    batch_id: str | None = None
 
 
 @dataclass
@@ -96,21 +108,22 @@ class BatchTeacher(OpenAITeacher):
             return await super().ask(messages, purpose)
         return self._batch_call(messages, purpose, answer)
 
-    async def flush(self, store: SessionStore, round: int) -> None:
+    async def flush(self, ledger: BatchLedger, round: int) -> None:
         """Answers every waiting request: from earlier batches of this round, a resumed one,
-        or one new batch; what no batch answers is marked to go live."""
+        or one new batch; what no batch answers is marked to go live. `ledger` keeps the
+        submissions: the session store, or a `persd.batch_ledger.JsonBatchLedger`."""
         open_states = ("creating", "submitted")
-        if not self._waiting and not store.teacher_batches(round=round, states=open_states):
+        if not self._waiting and not ledger.teacher_batches(round=round, states=open_states):
             self._flushed = True
             return
         try:
-            for record in store.teacher_batches(round=round, states=("done",)):
+            for record in ledger.teacher_batches(round=round, states=("done",)):
                 self._learn(record)
-            for record in store.teacher_batches(round=round, states=open_states):
-                self._learn(await self._finish(store, record))
+            for record in ledger.teacher_batches(round=round, states=open_states):
+                self._learn(await self._finish(ledger, record))
             rest = {cid: w for cid, w in self._waiting.items() if cid not in self._answers}
             if rest:
-                self._learn(await self._finish(store, await self._submit(store, round, rest)))
+                self._learn(await self._finish(ledger, await self._submit(ledger, round, rest)))
         finally:  # whatever happened, no request waits forever: unanswered ones go live
             for custom_id, waiting in self._waiting.items():
                 if not waiting.future.done():
@@ -120,10 +133,12 @@ class BatchTeacher(OpenAITeacher):
 
     # -- one submission: write, upload, create, poll, download ----------------------------
 
-    async def _submit(self, store: SessionStore, round: int, rest: dict[str, _Waiting]) -> TeacherBatchRecord:
+    async def _submit(self, ledger: BatchLedger, round: int,
+                      rest: dict[str, _Waiting]) -> TeacherBatchRecord:
         submission = f"sub-{uuid.uuid4().hex[:16]}"
-        record = store.add_teacher_batch(submission, round=round, model=self.model, custom_ids=list(rest))
-        path = store.path.parent / f"{store.name}.batch-{submission}.jsonl"
+        record = ledger.add_teacher_batch(submission, round=round, model=self.model,
+                                          custom_ids=list(rest))
+        path = ledger.batch_input_path(submission)
         lines = [{"custom_id": cid, "method": "POST", "url": "/v1/chat/completions", "body": w.request}
                  for cid, w in rest.items()]
         path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
@@ -131,31 +146,31 @@ class BatchTeacher(OpenAITeacher):
             uploaded = await self._api().files.create(
                 file=(path.name, path.read_bytes(), "application/jsonl"), purpose="batch")
         except Exception as error:
-            return self._give_up(store, record, "cannot upload the batch file", error)
-        return store.update_teacher_batch(submission, input_file_id=uploaded.id)
+            return self._give_up(ledger, record, "cannot upload the batch file", error)
+        return ledger.update_teacher_batch(submission, input_file_id=uploaded.id)
 
-    async def _finish(self, store: SessionStore, record: TeacherBatchRecord) -> TeacherBatchRecord:
+    async def _finish(self, ledger: BatchLedger, record: TeacherBatchRecord) -> TeacherBatchRecord:
         """Creates the batch if it does not exist yet, polls it to the end, downloads it."""
         if record.state == "done":
             return record
         if record.batch_id is None:
             if record.input_file_id is None:  # died before the upload: nothing was sent
-                return store.update_teacher_batch(record.id, state="done", error="never uploaded")
-            record = await self._create(store, record)
+                return ledger.update_teacher_batch(record.id, state="done", error="never uploaded")
+            record = await self._create(ledger, record)
             if record.state == "done":
                 return record
         else:
             self.stats.resumed.append(record.batch_id)
         try:
-            batch = await self._poll(store, record)
+            batch = await self._poll(ledger, record)
             results = await self._download(batch)
         except Exception as error:
-            return self._give_up(store, record, f"batch {record.batch_id} could not be read", error)
+            return self._give_up(ledger, record, f"batch {record.batch_id} could not be read", error)
         failure = _batch_errors(batch)
-        return store.update_teacher_batch(record.id, state="done", remote_status=batch.status,
-                                          results=results, error=failure)
+        return ledger.update_teacher_batch(record.id, state="done", remote_status=batch.status,
+                                           results=results, error=failure)
 
-    async def _create(self, store: SessionStore, record: TeacherBatchRecord) -> TeacherBatchRecord:
+    async def _create(self, ledger: BatchLedger, record: TeacherBatchRecord) -> TeacherBatchRecord:
         client = self._api()
         try:
             existing = await self._find(record.id)  # created, but the run died before saving its id
@@ -163,11 +178,11 @@ class BatchTeacher(OpenAITeacher):
                 input_file_id=record.input_file_id, endpoint="/v1/chat/completions",
                 completion_window="24h", metadata={"persd_submission": record.id})
         except Exception as error:
-            return self._give_up(store, record, "cannot create the batch", error)
+            return self._give_up(ledger, record, "cannot create the batch", error)
         if existing is None:
             self.stats.created.append(batch.id)
-        return store.update_teacher_batch(record.id, state="submitted", batch_id=batch.id,
-                                          remote_status=batch.status)
+        return ledger.update_teacher_batch(record.id, state="submitted", batch_id=batch.id,
+                                           remote_status=batch.status)
 
     async def _find(self, submission: str):
         async for batch in self._api().batches.list(limit=100):
@@ -175,7 +190,7 @@ class BatchTeacher(OpenAITeacher):
                 return batch
         return None
 
-    async def _poll(self, store: SessionStore, record: TeacherBatchRecord):
+    async def _poll(self, ledger: BatchLedger, record: TeacherBatchRecord):
         from tqdm import tqdm
 
         client = self._api()
@@ -191,7 +206,7 @@ class BatchTeacher(OpenAITeacher):
                 bar.set_postfix_str(batch.status)
                 if batch.status != status:
                     status = batch.status
-                    store.update_teacher_batch(record.id, remote_status=status, request_counts=(
+                    ledger.update_teacher_batch(record.id, remote_status=status, request_counts=(
                         counts.model_dump() if counts is not None else None))
                 if batch.status in TERMINAL:
                     return batch
@@ -223,19 +238,21 @@ class BatchTeacher(OpenAITeacher):
             if custom_id in self._answers:
                 continue
             why = record.error or f"batch {record.batch_id} ended {record.remote_status} without it"
-            self._answers[custom_id] = results.get(custom_id) or {"error": why}
+            answer = results.get(custom_id) or {"error": why}
+            self._answers[custom_id] = {**answer, "batch_id": record.batch_id}
         self.stats.answered += sum(1 for cid in record.custom_ids if "reply" in results.get(cid, {}))
 
-    def _give_up(self, store: SessionStore, record: TeacherBatchRecord, what: str,
+    def _give_up(self, ledger: BatchLedger, record: TeacherBatchRecord, what: str,
                  error: Exception) -> TeacherBatchRecord:
         fatal = self._fatal(error)
         if fatal is not None and not isinstance(error, _not_found()):
             raise fatal from error
         message = f"{what}: {type(error).__name__}: {getattr(error, 'message', None) or error}"
         logger.warning("persd: %s; its requests are sent live", self._where(message))
-        return store.update_teacher_batch(record.id, state="done", error=message)
+        return ledger.update_teacher_batch(record.id, state="done", error=message)
 
-    def _batch_call(self, messages: list[dict], purpose: str, answer: dict[str, Any]) -> TeacherCall:
+    def _batch_call(self, messages: list[dict], purpose: str,
+                    answer: dict[str, Any]) -> BatchTeacherCall:
         reused = answer.get("used", False)  # an identical request answered once, paid once
         answer["used"] = True
         prompt_tokens, completion_tokens = answer.get("prompt_tokens", 0), answer.get("completion_tokens", 0)
@@ -243,8 +260,13 @@ class BatchTeacher(OpenAITeacher):
         cost = 0.0
         if price and not reused:
             cost = BATCH_DISCOUNT * (prompt_tokens * price[0] + completion_tokens * price[1]) / 1e6
-        return TeacherCall(purpose, self.model, messages, answer["reply"], prompt_tokens,
-                           completion_tokens, cost, price is not None, cached=reused)
+        if self.cache is not None and answer["reply"] and not reused:  # as a live reply is kept
+            self.cache.put(cache_key(self._request(messages)), {
+                "reply": answer["reply"], "model": answer.get("model"),
+                "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens})
+        return BatchTeacherCall(purpose, self.model, messages, answer["reply"], prompt_tokens,
+                                completion_tokens, cost, price is not None, cached=reused,
+                                batch_id=answer.get("batch_id"))
 
     def _request(self, messages: list[dict]) -> dict[str, Any]:
         """The same request (and so the same cache key) as OpenAITeacher.ask sends."""

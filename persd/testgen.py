@@ -16,6 +16,10 @@ relative above 1), the test list runs once more against the reference, and the t
 written as one MBPP-shaped JSON line. Rows are appended as they finish and skipped on a
 rerun (by task_id), so a stopped run resumes; dropped rows go to `<stem>.rejected.jsonl`
 with their reason, teacher replies to `<stem>.teacher-cache.jsonl`.
+
+With `teacher_batch` (`--teacher-batch`) every request goes out in one Batch API job at
+half the price (persd.teacher_batch); the job is recorded in `<stem>.batches.json`, so a
+run stopped while it waits resumes polling the same job instead of paying again.
 """
 
 from __future__ import annotations
@@ -34,11 +38,12 @@ from persd.task_sources import read_rows
 from persd.tasks import TaskFileError, function_header
 
 if TYPE_CHECKING:
+    from persd.batch_ledger import BatchLedger
     from persd.execution import Executor
     from persd.teacher import OpenAITeacher, TeacherCall, TeacherConfig
 
 __all__ = ["MakeTestsConfig", "MakeTestsSummary", "JsonlCache", "assert_for", "input_messages",
-           "make_tests", "parse_calls", "side_paths"]
+           "ledger_path", "make_tests", "parse_calls", "side_paths"]
 
 TEXT_FIELDS = ("text", "instruction", "prompt", "description")
 CODE_FIELDS = ("code", "solution")
@@ -64,6 +69,9 @@ class MakeTestsConfig:
         limit (`int | None`): only the first N input rows.
         cache (`bool`, default True): keep teacher replies in `<stem>.teacher-cache.jsonl`.
         workers (`int | None`): sandboxes running at once (default: CPU cores).
+        teacher_batch (`bool`, default False): send every request in one OpenAI Batch API
+            job (half price, answers within 24 h), recorded in `<stem>.batches.json`;
+            requests it does not answer go live.
     """
 
     input: str
@@ -75,6 +83,7 @@ class MakeTestsConfig:
     limit: int | None = None
     cache: bool = True
     workers: int | None = None
+    teacher_batch: bool = False
 
     def __post_init__(self) -> None:
         if self.n_inputs < 1 or self.min_tests < 1 or self.call_timeout_s <= 0:
@@ -92,6 +101,8 @@ class MakeTestsSummary:
     dropped: Counter = field(default_factory=Counter)  # reason -> tasks
     calls: int = 0
     cached: int = 0
+    batched: int = 0                 # calls answered by a Batch API job
+    batch_ids: list[str] = field(default_factory=list)  # jobs that answered, created or resumed
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
@@ -100,6 +111,10 @@ class MakeTestsSummary:
     def add_call(self, call: TeacherCall) -> None:
         self.calls += 1
         self.cached += call.cached
+        batch_id = getattr(call, "batch_id", None)  # set on BatchTeacher's answers
+        self.batched += batch_id is not None
+        if batch_id is not None and batch_id not in self.batch_ids:
+            self.batch_ids.append(batch_id)
         self.prompt_tokens += call.prompt_tokens
         self.completion_tokens += call.completion_tokens
         self.cost_usd += call.cost_usd
@@ -108,9 +123,10 @@ class MakeTestsSummary:
     def text(self) -> str:
         dropped = ", ".join(f"{reason} {n}" for reason, n in self.dropped.most_common()) or "none"
         cost = f"${self.cost_usd:.4f}" + ("" if self.cost_known else " (some calls had no price)")
+        batched = f", {self.batched} from batch {', '.join(self.batch_ids)}" if self.batch_ids else ""
         return (f"{self.kept} tasks kept ({self.tests} tests), {sum(self.dropped.values())} "
                 f"dropped ({dropped}), {self.skipped} already done, of {self.rows} rows.\n"
-                f"Teacher: {self.calls} calls ({self.cached} cached), {self.prompt_tokens} + "
+                f"Teacher: {self.calls} calls ({self.cached} cached{batched}), {self.prompt_tokens} + "
                 f"{self.completion_tokens} tokens, {cost}.")
 
 
@@ -242,10 +258,17 @@ def tests_for(row: Row, calls: list[str], executor: Executor, config: MakeTestsC
 
 def side_paths(output: str | Path) -> tuple[Path, Path]:
     """(<stem>.rejected.jsonl, <stem>.teacher-cache.jsonl) beside the output file."""
+    return _beside(output, ".rejected.jsonl"), _beside(output, ".teacher-cache.jsonl")
+
+
+def ledger_path(output: str | Path) -> Path:
+    """<stem>.batches.json beside the output file: the Batch API jobs of `teacher_batch`."""
+    return _beside(output, ".batches.json")
+
+
+def _beside(output: str | Path, suffix: str) -> Path:
     output = Path(output)
-    stem = output.name[:-len(".jsonl")] if output.name.endswith(".jsonl") else output.name
-    return (output.with_name(f"{stem}.rejected.jsonl"),
-            output.with_name(f"{stem}.teacher-cache.jsonl"))
+    return output.with_name(output.name.removesuffix(".jsonl") + suffix)
 
 
 def _check_row(line: int, record: dict, default_id: str) -> Row:
@@ -334,15 +357,25 @@ class JsonlCache:
 
 def make_tests(config: MakeTestsConfig, teacher_config: TeacherConfig,
                progress: bool = True) -> MakeTestsSummary:
-    """Run `persd make-tests`; TeacherError and TaskFileError propagate, work done is kept."""
+    """Run `persd make-tests`; TeacherError, TaskFileError and LedgerError (an unreadable
+    `<stem>.batches.json`, a ValueError) propagate, work done is kept."""
+    from persd.batch_ledger import JsonBatchLedger
     from persd.teacher import OpenAITeacher
+    from persd.teacher_batch import BatchTeacher
 
     cache = JsonlCache(side_paths(config.output)[1]) if config.cache else None
-    return asyncio.run(_make_tests(config, OpenAITeacher(teacher_config, cache=cache), progress))
+    if not config.teacher_batch:
+        return asyncio.run(_make_tests(config, OpenAITeacher(teacher_config, cache=cache), progress))
+    ledger = JsonBatchLedger(ledger_path(config.output))
+    teacher = BatchTeacher(teacher_config, cache=cache, progress=progress)
+    summary = asyncio.run(_make_tests(config, teacher, progress, ledger))
+    summary.batch_ids += [b for b in teacher.stats.resumed + teacher.stats.created
+                          if b not in summary.batch_ids]
+    return summary
 
 
-async def _make_tests(config: MakeTestsConfig, teacher: OpenAITeacher,
-                      progress: bool) -> MakeTestsSummary:
+async def _make_tests(config: MakeTestsConfig, teacher: OpenAITeacher, progress: bool,
+                      ledger: BatchLedger | None = None) -> MakeTestsSummary:
     from tqdm import tqdm
 
     from persd.execution import Executor
@@ -364,9 +397,15 @@ async def _make_tests(config: MakeTestsConfig, teacher: OpenAITeacher,
                 tqdm(total=len(todo), desc="make-tests", unit="task", disable=not progress) as bar:
             jobs = [asyncio.create_task(_one(row, record, teacher, executor, config, summary))
                     for row, record in todo]
+            if ledger is not None:
+                await asyncio.sleep(0)  # every job reaches its teacher request, then one batch
+                jobs.append(asyncio.create_task(_flush(teacher, ledger)))
             try:
                 for job in asyncio.as_completed(jobs):
-                    row, record, result = await job
+                    done = await job
+                    if done is None:  # the batch phase ended
+                        continue
+                    row, record, result = done
                     if isinstance(result, Rejected):
                         _reject(rejects, summary, row, record, result)
                     else:
@@ -381,6 +420,10 @@ async def _make_tests(config: MakeTestsConfig, teacher: OpenAITeacher,
                 await asyncio.gather(*jobs, return_exceptions=True)
                 await teacher.aclose()
     return summary
+
+
+async def _flush(teacher, ledger: BatchLedger) -> None:
+    await teacher.flush(ledger, round=0)  # make-tests has no rounds
 
 
 def _plan(config: MakeTestsConfig, records: list[tuple[int, dict]], done: set[str], rejects,

@@ -166,6 +166,30 @@ def test_an_old_database_is_migrated_forward_keeping_its_data(tmp_path: Path) ->
         assert again.schema_version == len(MIGRATIONS)
 
 
+def test_teacher_calls_logged_before_batch_ids_keep_their_data(tmp_path: Path) -> None:
+    """m008 adds teacher_calls.batch_id: old calls read as live, new ones name their batch."""
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    before = [name for name, _ in MIGRATIONS].index("m008_teacher_calls_batch_id")
+    apply_migrations(conn, path, upto=before)
+    conn.execute(
+        "INSERT INTO teacher_calls (task_id, round, purpose, model, messages, raw_reply, "
+        "prompt_tokens, completion_tokens, cost_usd, cached) "
+        "VALUES ('T/0', 1, 'refine', 'gpt', '[]', 'reply', 10, 5, 0.25, 0)"
+    )
+    conn.close()
+
+    with SessionStore(path) as store:
+        (old,) = store.teacher_calls()
+        assert (old.raw_reply, old.cost_usd, old.prompt_tokens, old.batch_id) == ("reply", 0.25, 10, None)
+        new = store.add_teacher_call(task_id="T/0", round=1, purpose="refine", model="gpt",
+                                     messages=[], cost_usd=0.125, batch_id="batch_abc")
+        assert new.batch_id == "batch_abc"
+        assert [c.batch_id for c in store.teacher_calls(task_id="T/0")] == [None, "batch_abc"]
+        (usage,) = store.teacher_usage()
+        assert (usage["calls"], usage["batched"], usage["cost_usd"]) == (2, 1, 0.375)
+
+
 # -- settings, tasks, attempts, executions -------------------------------------------------
 
 

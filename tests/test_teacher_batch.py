@@ -63,9 +63,10 @@ def _finished(summary, store: SessionStore) -> None:
     assert store.pending_work(1).done
 
 
-def test_batch_answers_every_first_request_at_half_price(tmp_path, tiny_model_dir, server):
+def test_batch_answers_every_first_request_at_half_price(tmp_path, tiny_model_dir, server, capfd):
     server.inject("wrong_code", count=2)  # two batch answers fail validation: their retries go live
     summary = collect(_config(tmp_path, tiny_model_dir), progress=False)
+    assert "teacher batch" not in capfd.readouterr().err  # progress=False: no polling bar either
     assert server.batches.created == 1
     live = server.chat_requests()
     assert len(live) == 2 and all(body["messages"][-1]["role"] == "user" for body in live)
@@ -77,6 +78,10 @@ def test_batch_answers_every_first_request_at_half_price(tmp_path, tiny_model_di
         refinements = store.refinements(round=1)
         assert sorted(r.tries for r in refinements) == [1] * (summary.failed - 2) + [2, 2]
         _check_costs(store, live=2)
+        calls = store.teacher_calls(round=1)
+        assert sorted(c.batch_id or "live" for c in calls) == \
+            [record.batch_id] * summary.failed + ["live"] * 2  # the call log says which came how
+        assert all((c.batch_id is None) == (c.purpose == "retry") for c in calls)
     assert (tmp_path / f"b.batch-{record.id}.jsonl").read_text().count("\n") == summary.failed
 
 

@@ -10,11 +10,14 @@ A submission row is written before the batch is created (state "creating"), gets
 batch id once it exists ("submitted") and its downloaded results when it ends ("done").
 `results` maps each custom_id to {"reply", "model", "prompt_tokens", "completion_tokens"}
 or to {"error": "..."}; it stays in the session, so paid replies are never fetched twice.
+The session is one `persd.batch_ledger.BatchLedger`; make-tests keeps the same records in
+a JSON file (`JsonBatchLedger`), checked by the same `check_batch_changes`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from persd.store.db import NOW_SQL, Database, from_json, placeholders, to_json
@@ -40,13 +43,24 @@ class TeacherBatchRecord:
     updated_at: str
 
 
-_UPDATABLE = ("state", "batch_id", "input_file_id", "remote_status", "request_counts", "results",
-              "error")
+BATCH_FIELDS = ("state", "batch_id", "input_file_id", "remote_status", "request_counts", "results",
+                "error")  # what update_teacher_batch may change
 _JSON = ("request_counts", "results")
+
+
+def check_batch_changes(changes: dict[str, Any]) -> None:
+    """Raises StoreError for a field that cannot be set or an unknown state."""
+    unknown = sorted(set(changes) - set(BATCH_FIELDS))
+    if unknown:
+        raise StoreError(f"teacher batch fields cannot be set: {', '.join(unknown)}")
+    if changes.get("state", "creating") not in BATCH_STATES:
+        raise StoreError(f"unknown teacher batch state {changes['state']!r}; one of {BATCH_STATES}")
 
 
 class BatchesMixin:
     _db: Database
+    path: Path
+    name: str
 
     def add_teacher_batch(
         self, submission_id: str, *, round: int, model: str, custom_ids: list[str],
@@ -60,12 +74,8 @@ class BatchesMixin:
             return _record(row)
 
     def update_teacher_batch(self, submission_id: str, **changes: Any) -> TeacherBatchRecord:
-        """Change the given fields (see `_UPDATABLE`); JSON fields take plain values."""
-        unknown = sorted(set(changes) - set(_UPDATABLE))
-        if unknown:
-            raise StoreError(f"teacher batch fields cannot be set: {', '.join(unknown)}")
-        if changes.get("state", "creating") not in BATCH_STATES:
-            raise StoreError(f"unknown teacher batch state {changes['state']!r}; one of {BATCH_STATES}")
+        """Change the given fields (see `BATCH_FIELDS`); JSON fields take plain values."""
+        check_batch_changes(changes)
         values = {k: to_json(v) if k in _JSON and v is not None else v for k, v in changes.items()}
         assignments = ", ".join(f"{name} = ?" for name in values)
         with self._db.write() as conn:
@@ -94,6 +104,10 @@ class BatchesMixin:
             found = conn.execute(
                 f"SELECT * FROM teacher_batches {where_sql} ORDER BY created_at, rowid", params)
             return [_record(row) for row in found]
+
+    def batch_input_path(self, submission_id: str) -> Path:
+        """Where the submission's request file is written: beside the session file."""
+        return self.path.parent / f"{self.name}.batch-{submission_id}.jsonl"
 
 
 def _record(row) -> TeacherBatchRecord:

@@ -87,6 +87,7 @@ class TeacherCallRecord:
     error: str | None
     duration_s: float | None
     created_at: str
+    batch_id: str | None    # the Batch API job that answered it; None for live calls
 
 
 @dataclass(frozen=True)

@@ -215,6 +215,11 @@ MIGRATIONS: list[tuple[str, list[Step]]] = [
         )""",
         "CREATE INDEX teacher_batches_round ON teacher_batches (round, state)",
     ]),
+    ("m008_teacher_calls_batch_id", [
+        # The Batch API job that answered a call (teacher_batches.batch_id); NULL for live
+        # calls and cache hits. Calls logged before this migration were all live or cached.
+        "ALTER TABLE teacher_calls ADD COLUMN batch_id TEXT",
+    ]),
 ]
 
 

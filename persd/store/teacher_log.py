@@ -1,7 +1,8 @@
 """The teacher's call log (tokens, cost, errors) and its response cache.
 
     store.add_teacher_call(task_id="HumanEval/0", round=0, purpose="refine", model="gpt-4o",
-                           messages=[...], raw_reply="...", prompt_tokens=812, cost_usd=0.004)
+                           messages=[...], raw_reply="...", prompt_tokens=812, cost_usd=0.004,
+                           batch_id=None)     # or the Batch API job that answered it
     cache = store.teacher_cache()     # the teacher's cache protocol: get(key) / put(key, value)
 
 The call log is a log, not a set: every call is its own row (a cache hit too, with
@@ -39,16 +40,17 @@ class TeacherLogMixin:
         completion_tokens: int = 0, cost_usd: float = 0.0, cached: bool = False,
         error: str | None = None, duration_s: float | None = None,
         refinement_id: int | None = None, attempt_id: int | None = None,
+        batch_id: str | None = None,
     ) -> TeacherCallRecord:
         with self._db.write() as conn:
             row = conn.execute(
                 """INSERT INTO teacher_calls (refinement_id, attempt_id, task_id, round, purpose,
                     model, messages, raw_reply, prompt_tokens, completion_tokens, cost_usd,
-                    cached, error, duration_s)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
+                    cached, error, duration_s, batch_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *""",
                 (refinement_id, attempt_id, task_id, round, purpose, model, to_json(messages),
                  raw_reply, prompt_tokens, completion_tokens, cost_usd, int(cached), error,
-                 duration_s),
+                 duration_s, batch_id),
             ).fetchone()
             return rows.teacher_call(row)
 
@@ -72,10 +74,11 @@ class TeacherLogMixin:
             ).fetchone()[0]
 
     def teacher_usage(self) -> list[dict[str, Any]]:
-        """Per teacher model: calls, cache hits, errors, tokens and dollars."""
+        """Per teacher model: calls, cache hits, answers from a batch, errors, tokens and dollars."""
         with self._db.read() as conn:
             found = conn.execute(
                 """SELECT model, COUNT(*) AS calls, SUM(cached) AS cached,
+                    SUM(batch_id IS NOT NULL) AS batched,
                     SUM(error IS NOT NULL) AS errors, SUM(prompt_tokens) AS prompt_tokens,
                     SUM(completion_tokens) AS completion_tokens,
                     SUM(CASE WHEN cached THEN 0 ELSE cost_usd END) AS cost_usd
