@@ -12,7 +12,8 @@ from persd.cli import cli
 from persd.execution import Executor
 from persd.tasks import load_tasks
 from persd.teacher import TeacherConfig, TeacherUnavailable
-from persd.testgen import MakeTestsConfig, assert_for, make_tests, parse_calls, side_paths
+from persd.test_inputs import assert_for, parse_calls
+from persd.testgen import MakeTestsConfig, make_tests, side_paths
 from tests.openai_server import OpenAITestServer
 
 MODEL = "test-teacher"  # listed by the server's /v1/models, so check() sends no chat request
