@@ -294,3 +294,23 @@ def test_closed_executor_leaves_no_sandbox_running():
     ex.close()
     assert all(not os.path.exists(f"/proc/{pid}") for pid in pids)
     assert _processes_named("765432") == []
+
+
+@needs_bwrap
+def test_an_interpreter_living_under_tmp_still_runs_in_the_jail(tmp_path):
+    # CI clones (and their .venv) may live under /tmp, where the jail mounts its scratch.
+    import subprocess as sp
+    import sys
+
+    from persd.execution.sandbox import Sandbox
+
+    venv = tmp_path / "venv"
+    sp.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    sandbox = Sandbox("bwrap", python=str(venv / "bin" / "python"))
+    try:
+        reply = sandbox.request({"code": "import sys\nprint(sys.prefix)\n", "test": "pass\n", "cpu_s": 5,
+                                 "wall_s": 5, "memory_mb": 1024, "output_bytes": 65536}, deadline_s=30)
+    finally:
+        sandbox.close()
+    assert reply["outcome"] == "completed"
+    assert str(venv) in reply["output_tail"]

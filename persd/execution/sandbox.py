@@ -60,11 +60,13 @@ def bwrap_command(python: str) -> list[str]:
         "--new-session",
         "--clearenv",
         "--cap-drop", "ALL",
+        # The scratch tmpfs first: an interpreter living under /tmp (a venv in a CI
+        # checkout there) is then bound on top of it instead of being hidden by it.
+        "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp",
         *_read_only_binds(),
         "--ro-bind", str(HARNESS), "/harness/harness.py",
         "--proc", "/proc",
         "--dev", "/dev",
-        "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp",
         "--chdir", "/tmp",
         "--setenv", "PATH", "/usr/bin:/bin",
         "--setenv", "HOME", "/tmp",
