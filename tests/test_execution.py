@@ -299,18 +299,19 @@ def test_closed_executor_leaves_no_sandbox_running():
 @needs_bwrap
 def test_an_interpreter_living_under_tmp_still_runs_in_the_jail(tmp_path):
     # CI clones (and their .venv) may live under /tmp, where the jail mounts its scratch.
-    import subprocess as sp
     import sys
-
-    from persd.execution.sandbox import Sandbox
+    from pathlib import Path
 
     venv = tmp_path / "venv"
-    sp.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    sandbox = Sandbox("bwrap", python=str(venv / "bin" / "python"))
-    try:
-        reply = sandbox.request({"code": "import sys\nprint(sys.prefix)\n", "test": "pass\n", "cpu_s": 5,
-                                 "wall_s": 5, "memory_mb": 1024, "output_bytes": 65536}, deadline_s=30)
-    finally:
-        sandbox.close()
-    assert reply["outcome"] == "completed"
-    assert str(venv) in reply["output_tail"]
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    script = (
+        f"import sys; sys.path.insert(0, {str(Path(__file__).parents[1])!r})\n"
+        "from persd.execution import Executor\n"
+        "with Executor(workers=1, isolation='bwrap') as ex:\n"
+        "    r = ex.run('import sys\\nprint(sys.prefix)\\n', 'pass\\n')\n"
+        "    print(r.status, r.output)\n"
+    )
+    out = subprocess.run([str(venv / "bin" / "python"), "-c", script], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["passed", str(venv)]
