@@ -13,7 +13,11 @@ Every finished step is committed to the session store before the next one starts
 each step is idempotent, so `kill -9` at any point followed by the same command finishes
 the round with nothing lost and nothing duplicated. Student batches are generated in a
 worker thread while the teacher's calls for earlier batches run concurrently on the
-event loop, so the model and the teacher work at the same time.
+event loop, so the model and the teacher work at the same time. A `should_stop` callable
+(the app's Cancel button) is checked between student batches and while teacher calls are
+awaited: once it returns True no new work starts, teacher calls still waiting are
+cancelled (a reply that already arrived is in the session's cache, so a rerun does not pay
+for it again), and the round ends "stopped" with everything finished so far kept.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +34,8 @@ from persd.store import SessionStore
 from persd.tasks import Task
 
 METHODS = ("persd", "stand", "inpd")
+STOPPED_ON_REQUEST = "stopped on request"
+STOP_POLL_S = 0.5  # how often `should_stop` is asked while teacher calls are awaited
 logger = logging.getLogger(__name__)
 
 
@@ -155,8 +162,10 @@ class CollectError(Exception):
 
 
 def collect(config: CollectConfig, *, student=None, teacher=None, executor=None,
-            progress: bool = True, tasks: list[Task] | None = None) -> CollectSummary:
-    """Runs (or resumes) one collection round; backends are built from `config` unless given."""
+            progress: bool = True, tasks: list[Task] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> CollectSummary:
+    """Runs (or resumes) one collection round; backends are built from `config` unless given.
+    `should_stop() -> True` ends the round early and cleanly (see the module docstring)."""
     from persd.execution import Executor
     from persd.student_openai import StudentServerError
     from persd.tasks import load_tasks
@@ -178,7 +187,8 @@ def collect(config: CollectConfig, *, student=None, teacher=None, executor=None,
         owns_executor = executor is None
         executor = executor or Executor(workers=config.workers, timeout_s=config.timeout_s)
         try:
-            loop = CollectionLoop(config, store, tasks, student, teacher, executor, progress)
+            loop = CollectionLoop(config, store, tasks, student, teacher, executor, progress,
+                                  should_stop)
             return asyncio.run(loop.run())
         except StudentServerError as error:
             raise CollectError(f"{error}. Everything done so far is saved: run the same "
@@ -261,9 +271,11 @@ def _bind_session(store: SessionStore, config: CollectConfig, tasks: list[Task])
 class CollectionLoop:
     """One round's pipeline; all store writes happen on the event loop's thread."""
 
-    def __init__(self, config, store, tasks, student, teacher, executor, progress):
+    def __init__(self, config, store, tasks, student, teacher, executor, progress,
+                 should_stop=None):
         self.config, self.store, self.student, self.teacher = config, store, student, teacher
         self.executor = executor
+        self.should_stop = should_stop or (lambda: False)
         self.tasks = {task.task_id: task for task in tasks}
         self.order = [task.task_id for task in tasks]
         self.summary = CollectSummary(config.session, config.round, config.method, tasks=len(tasks))
@@ -286,7 +298,8 @@ class CollectionLoop:
             self.bar.close()
             await _close(self.teacher)
         self._tally(started)
-        status = "finished" if self.summary.complete else "failed"
+        status = ("stopped" if self.summary.stopped_by == STOPPED_ON_REQUEST else
+                  "finished" if self.summary.complete else "failed")
         self.store.update_run(run_id, status=status, result=dataclasses.asdict(self.summary))
         return self.summary
 
@@ -310,6 +323,8 @@ class CollectionLoop:
         task_ids = list(by_task)
         size = self.config.batch_size
         for start in range(0, len(task_ids), size):
+            if self._stop_requested():
+                return
             batch = task_ids[start : start + size]
             completions = await asyncio.to_thread(
                 self.student.complete, [self.tasks[t].prompt for t in batch], self.config.samples)
@@ -419,11 +434,26 @@ class CollectionLoop:
 
     async def _drain_teacher(self) -> None:
         flush = getattr(self.teacher, "flush", None)
-        if flush is not None:  # a batch teacher sends the requests it holds as one batch
+        if flush is not None and not self._stop_requested():
+            # A batch teacher sends the requests it holds as one batch.
             await asyncio.sleep(0)  # the jobs spawned last reach their first request
             await flush(self.store, self.config.round)
         while self.teacher_jobs:
-            await asyncio.gather(*list(self.teacher_jobs))
+            done, _ = await asyncio.wait(list(self.teacher_jobs), timeout=STOP_POLL_S)
+            for job in done:
+                if not job.cancelled():
+                    job.result()  # a job's unexpected error ends the run, as before
+            if self._stop_requested():
+                for job in self.teacher_jobs:
+                    job.cancel()
+                await asyncio.gather(*list(self.teacher_jobs), return_exceptions=True)
+
+    def _stop_requested(self) -> bool:
+        """`should_stop()`, noted in the summary (`_spawn` starts no teacher job after it)."""
+        if not self.should_stop():
+            return False
+        self.summary.stopped_by = self.summary.stopped_by or STOPPED_ON_REQUEST
+        return True
 
     # -- bookkeeping ---------------------------------------------------------------------
 

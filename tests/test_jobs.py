@@ -182,3 +182,43 @@ def test_simulated_collect_job_builds_and_extends_the_demo(tmp_path):
     assert more.wait(120) and more.error is None
     with SessionStore.open(tmp_path, "sim") as store:
         assert store.simulated and len(store.attempts()) == 7
+
+
+@pytest.mark.slow
+def test_cancelled_collect_job_stops_early_keeps_its_work_and_resumes(tmp_path, tiny_model_dir):
+    from persd.collect import STOPPED_ON_REQUEST
+    from persd.teacher import OpenAITeacher, TeacherConfig
+    from tests.openai_server import OpenAITestServer
+
+    tasks = load_tasks("humaneval")[:8]
+    config = _collect_config(tmp_path, student=tiny_model_dir, limit=8, batch_size=2,
+                             concurrency=1)
+    # A slow teacher, one call at a time: 8 failed attempts would take 8 x 2 s to refine.
+    with OpenAITestServer(tasks=tasks, latency_s=2.0) as server:
+        def teacher():
+            return OpenAITeacher(TeacherConfig(model="gpt-4o-mini", base_url=server.base_url,
+                                               api_key="k", concurrency=1))
+
+        job = CollectJob(config, teacher=teacher()).start()
+        _until(lambda: job.snapshot().attempts >= 1, "the first attempt", every=0.05)
+        job.cancel()
+        cancelled_at = time.monotonic()
+        assert job.wait(60) and job.error is None and job.cancelled
+        assert time.monotonic() - cancelled_at < 8  # not the ~16 s the teacher still had
+        assert job.summary.stopped_by == STOPPED_ON_REQUEST and not job.summary.complete
+        assert "STOPPED: stopped on request" in job.summary.table()
+        with SessionStore.open(tmp_path, "c1") as store:
+            (run,) = store.runs(kind="collect")
+            assert run.status == "stopped"
+            kept = store.attempts(round=1)
+            assert kept and all(a.execution is not None for a in kept)
+            assert not store.pending_work(1, task_ids=[t.task_id for t in tasks]).done
+
+        again = CollectJob(config, teacher=teacher()).start()
+        assert again.wait(120) and again.error is None and again.summary.complete
+    with SessionStore.open(tmp_path, "c1") as store:
+        attempts = store.attempts(round=1)
+        assert len({(a.task_id, a.sample_index) for a in attempts}) == len(attempts) == 8
+        failed = {a.id for a in attempts if not a.execution.passed}
+        assert {r.attempt_id for r in store.refinements(round=1)} == failed
+        assert [r.status for r in store.runs(kind="collect")] == ["stopped", "finished"]

@@ -3,11 +3,15 @@
     from persd.jobs import CollectJob
     job = CollectJob(collect_config, teacher=teacher, executor=executor).start()
     job.snapshot()                        # tasks done, passed, refined, cost so far
+    job.cancel()                          # optional: stop after the current batch
     job.wait(); job.summary or job.error  # a CollectSummary, or one message
 
 The loop (`persd.collect.collect`) commits every step before the next, so reading the
 session while it runs shows exactly what is done; the Review tab sees the same rows.
-With `simulated=True` it builds or extends the offline demo session instead.
+With `simulated=True` it builds or extends the offline demo session instead (seconds; a
+cancel is not noticed there). `cancel()` is cooperative: the loop starts no new student
+batch or teacher call, cancels the calls still waiting and ends the round "stopped";
+everything finished is kept and the same settings resume it.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ class CollectJob:
         self.error: str | None = None
         self.task_ids: list[str] = []
         self.note = ""
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="persd-collect", daemon=True)
 
     def start(self) -> CollectJob:
@@ -55,6 +60,15 @@ class CollectJob:
     @property
     def running(self) -> bool:
         return self._thread.is_alive()
+
+    def cancel(self) -> None:
+        """Ask the round to stop at its next check (between batches, while awaiting the
+        teacher); `wait()` returns once it has."""
+        self._stop.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._stop.is_set()
 
     def wait(self, timeout: float | None = None) -> bool:
         self._thread.join(timeout)
@@ -73,7 +87,8 @@ class CollectJob:
             tasks = tasks[: c.limit] if c.limit else tasks
             self.task_ids = [t.task_id for t in tasks]
             self.summary = collect(c, student=self.student, teacher=self.teacher,
-                                   executor=self.executor, progress=False, tasks=tasks)
+                                   executor=self.executor, progress=False, tasks=tasks,
+                                   should_stop=self._stop.is_set)
         except (CollectError, TaskFileError, StoreError, ValueError, OSError) as error:
             self.error = str(error)
         except Exception as error:  # noqa: BLE001  (shown to the user, not swallowed silently)
