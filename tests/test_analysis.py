@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
@@ -101,6 +102,21 @@ def test_figures_build_on_the_demo_without_eval_runs(demo):
     assert sum(sum(trace.y) for trace in stacked) == report.taxonomy["attempts"].sum()
     comparisons = {trace.name for trace in figures["personalisation"].data}
     assert comparisons == {"refinement vs attempt", "reference vs attempt"}
+
+
+def test_similarity_bins_end_at_one_and_spread_the_data(demo):
+    from persd.analysis.figures import _similarity_bins
+
+    figure = analyse(demo).figures()["personalisation"]
+    histograms = [t for t in figure.data if t.xbins is not None and t.xbins.size]
+    assert histograms and all(t.xbins.end == 1 for t in histograms)
+    # Identical programs land in the top bin, inside the axis, never in a bin past 100%.
+    assert all(max(t.x) < 1 for t in histograms) and figure.layout.xaxis.range[1] == 1
+    start, size = _similarity_bins(pd.Series([0.97, 0.99, 1.0]))
+    assert start <= 0.97 and (1 - start) / size <= 21 and size <= 0.0025
+    assert _similarity_bins(pd.Series([0.1, 1.0])) == (0.05, 0.05)
+    # The legend sits at the foot of the figure, under the rotated tick labels.
+    assert figure.layout.legend.yref == "container" and figure.layout.xaxis.automargin
 
 
 def test_reviews_drive_acceptance_and_the_taxonomy(demo):

@@ -22,10 +22,16 @@ HEIGHT = 360
 
 
 def _layout(figure: go.Figure, title: str, tag: str, **options) -> go.Figure:
+    # The legend sits at the foot of the whole figure (container coordinates) and the
+    # axes make room for their own tick labels, so rotated category names never end up
+    # under the legend.
     figure.update_layout(
         title={"text": title + tag, "x": 0.01, "font": {"size": 15}}, template="plotly_white",
-        height=HEIGHT, margin={"l": 50, "r": 20, "t": 60, "b": 50},
-        legend={"orientation": "h", "y": -0.18, "x": 0}, **options)
+        height=HEIGHT, margin={"l": 50, "r": 20, "t": 60, "b": 40},
+        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom",
+                "x": 0}, **options)
+    figure.update_xaxes(automargin=True)
+    figure.update_yaxes(automargin=True)
     return figure
 
 
@@ -124,18 +130,35 @@ def personalisation(pairs: pd.DataFrame, tag: str = "") -> go.Figure:
     if pairs.empty:
         return blank(title, "No refinement with an attempt to compare", tag)
     figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
-                           subplot_titles=("similarity to the attempt (1: same)",
+                           subplot_titles=("similarity to the attempt (100%: same)",
                                            "changed lines"))
+    low, size = _similarity_bins(pairs["similarity"])
     for comparison, group in pairs.groupby("comparison", sort=False):
         colour = COMPARISON_COLOURS.get(comparison)
         common = {"name": comparison, "marker_color": colour, "opacity": 0.65,
                   "legendgroup": comparison}
-        figure.add_trace(go.Histogram(x=group["similarity"], xbins={"start": 0, "end": 1.0001,
-                                      "size": 0.05}, **common), row=1, col=1)
+        # Identical programs (similarity 1) go in the top bin, not in one past 100%.
+        figure.add_trace(go.Histogram(x=group["similarity"].clip(upper=1 - size / 2),
+                                      xbins={"start": low, "end": 1, "size": size},
+                                      hovertemplate="%{x}: %{y}", **common), row=1, col=1)
         figure.add_trace(go.Histogram(x=group["diff_lines"], showlegend=False, **common),
                          row=1, col=2)
+    figure.update_xaxes(range=[low, 1], tickformat=".0%" if size >= 0.01 else ".1%",
+                        row=1, col=1)
     figure.update_yaxes(title_text="refinements", row=1, col=1)
     return _layout(figure, title, tag, barmode="overlay")
+
+
+def _similarity_bins(similarity: pd.Series) -> tuple[float, float]:
+    """(start, bin width) for similarity histograms ending at 1: about 20 bins over the
+    span the data needs, so refinements that all sit near 100% still spread out."""
+    values = similarity.dropna()
+    lowest = float(values.min()) if len(values) else 0.0
+    for size in (0.0025, 0.005, 0.01, 0.02, 0.05):
+        if (1 - lowest) / size <= 20:
+            break
+    start = 1 - size * (int((1 - lowest) / size) + 1)
+    return max(0.0, min(round(start, 6), lowest)), size
 
 
 def teacher_yield(teachers: pd.DataFrame, tag: str = "") -> go.Figure:
