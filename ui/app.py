@@ -15,7 +15,7 @@ simulated session is marked SIMULATED above every tab.
 # the handlers below by evaluating their annotations, and gradio is imported inside build().
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,10 +80,10 @@ def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | 
 
     stores = stores or Stores(sessions_dir)
     executor = executor or SharedExecutor()
-    with gr.Blocks(title="persd review") as page:
+    with gr.Blocks(title="persd") as page:
         with gr.Row(elem_id="persd-topbar", equal_height=True):
-            gr.HTML('<div class="persd-brand">persd<span>personalised distillation · '
-                    'review</span></div>', elem_id="persd-title")
+            gr.HTML('<div class="persd-brand">persd<span>personalised distillation</span>'
+                    '</div>', elem_id="persd-title")
             picker = gr.Dropdown(choices=stores.names(), value=None, label="Session",
                                  elem_id="persd-session", scale=2, min_width=200)
             typed = gr.Textbox(value=reviewer or LOCAL_REVIEWER, label="Reviewer",
@@ -103,8 +103,8 @@ def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | 
                          reviewer=typed, stores=stores, executor=executor, auth=auth)
         with gr.Tabs(elem_id="persd-tabs"):
             for name, module in available_tabs():
-                with gr.Tab(module.TITLE, id=name, elem_id=f"persd-tab-{name}"):
-                    module.build(ctx)
+                with gr.Tab(module.TITLE, id=name, elem_id=f"persd-tab-{name}") as tab:
+                    module.build(replace(ctx, tab=tab))
 
         def on_load(request: gr.Request):
             wanted = request.query_params.get("session") or session

@@ -1,9 +1,12 @@
 """The Collect, Train, Analysis and Live demo tabs in real Chromium against the real app
 on simulated demo sessions: a tiny-model training run whose loss curve grows, survives a
-page reload and is aborted; the live demo's two steps; the analysis charts; a simulated
-collection that adds a session."""
+page reload and is aborted; the live demo's two steps; the analysis charts, recomputed when
+the tab is opened; a simulated collection that adds a session; a real collection (tiny
+student, local HTTP teacher) cancelled from the page, then resumed."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -69,7 +72,8 @@ def test_train_tab_live_loss_curve_reload_one_at_a_time_and_abort(
     page.locator("#persd-train-student textarea").fill(tiny_model_dir)
     page.locator("#persd-train-output textarea").fill(str(tmp_path / "run2"))
     page.locator("#persd-train-start").click()
-    expect(page.locator("#persd-train-status")).to_contain_text("already running")
+    expect(page.locator("#persd-train-notice")).to_contain_text("already running")
+    expect(status).to_have_attribute("data-status", "running")  # the refusal keeps the job
     assert not (tmp_path / "run2").exists()
 
     page.locator("#persd-train-abort").click()
@@ -107,21 +111,39 @@ def test_analysis_tab_shows_its_charts_on_the_demo(app_server: Server, page: Pag
     session = app_server.session()
     open_tab(page, app_server, session, "Analysis")
     expect(page.locator("[data-testid=analysis-summary]")).to_contain_text("24")
+    expect(page.locator("[data-testid=analysis-summary]")).to_contain_text("none (simulated)")
     expect(page.locator("[data-testid=analysis-note]")).to_contain_text("No evaluation runs")
-    expect(page.locator(".persd-an-plot .js-plotly-plot")).to_have_count(6)
+    # No eval run: the two pass@1 charts stay hidden (the note says how to get them).
+    expect(page.locator(".persd-an-plot .js-plotly-plot")).to_have_count(4)
+    expect(page.locator("#persd-an-eval_runs")).to_be_hidden()
     for elem_id in ("persd-an-error_taxonomy", "persd-an-teacher_fixes",
                     "persd-an-personalisation", "persd-an-teacher_yield"):
         assert wait_points(page, elem_id, 1, timeout_ms=20_000) >= 1
-    assert points(page, "persd-an-eval_runs") == 0  # no eval runs: a captioned blank
-    expect(page.locator("#persd-an-eval_runs")).to_contain_text("No evaluation runs yet")
     expect(page.locator("#persd-an-error_taxonomy")).to_contain_text("SIMULATED")
     expect(page.locator("#persd-an-tasks")).to_contain_text("HumanEval/0")
+    expect(page.locator("#persd-an-tasks")).not_to_contain_text("eval pass@1")
+
+
+def test_analysis_tab_recomputes_when_opened(app_server: Server, page: Page):
+    session = app_server.session()
+    open_tab(page, app_server, session, "Analysis")
+    summary = page.locator("[data-testid=analysis-summary]")
+    expect(summary).to_contain_text("24")
+    tasks = page.locator("#persd-an-tasks")
+    expect(tasks).to_contain_text("pending")
+    expect(tasks).not_to_contain_text("approved")
+    page.get_by_role("tab", name="Review").click()
+    first = page.locator("[data-testid=task-id]").inner_text()
+    page.locator("#persd-approve").click()
+    expect(page.locator("#persd-message")).to_contain_text(f"Approved: {first}")
+    page.get_by_role("tab", name="Analysis").click()   # no Refresh pressed
+    expect(tasks).to_contain_text("approved")
 
 
 def test_collect_tab_builds_a_simulated_session(app_server: Server, page: Page):
     session = app_server.session()
     open_tab(page, app_server, session, "Collect")
-    page.locator("#persd-col-backend").get_by_text("Simulated").click()
+    page.locator("#persd-col-backend").get_by_text("Simulated: the offline demo").click()
     page.locator("#persd-col-session textarea").fill("collected-sim")
     page.locator("#persd-col-limit input").fill("5")
     page.locator("#persd-col-run").click()
@@ -133,3 +155,47 @@ def test_collect_tab_builds_a_simulated_session(app_server: Server, page: Page):
         assert store.simulated and len(store.attempts()) == 5
     page.locator("#persd-session input").click()
     expect(page.get_by_role("option", name="collected-sim", exact=True)).to_be_visible()
+
+
+def test_collect_tab_cancel_stops_keeps_the_work_and_resumes(app_server: Server, page: Page,
+                                                              tiny_model_dir):
+    from persd.tasks import load_tasks
+    from tests.openai_server import OpenAITestServer
+
+    limit = 6
+    # A slow teacher, one call at a time: the round would take about limit x 2 s.
+    with OpenAITestServer(tasks=load_tasks("humaneval")[:limit], latency_s=2.0) as teacher:
+        open_tab(page, app_server, app_server.session(), "Collect")
+        expect(page.locator("#persd-col-backend input[value=sim]")).to_be_checked()  # demo
+        page.locator("#persd-col-backend").get_by_text("Real models").click()
+        page.locator("#persd-col-session textarea").fill("cancel-me")
+        page.locator("#persd-col-limit input").fill(str(limit))
+        page.locator("#persd-col-student textarea").fill(tiny_model_dir)
+        page.locator("#persd-col-base-url textarea").fill(teacher.base_url)
+        page.locator("#persd-col-api-key input").fill("sk-test")
+        page.locator("#persd-col-teacher-model textarea").fill("test-teacher")
+        page.locator("#persd-col-concurrency input").fill("1")
+        page.locator("#persd-col-max-new-tokens input").fill("16")
+        cancel = page.locator("#persd-col-cancel")
+        expect(cancel).to_be_disabled()
+        page.locator("#persd-col-run").click()
+        progress = page.locator("[data-testid=collect-progress]")
+        expect(progress).to_contain_text(re.compile(r"[1-9]\d* attempts"), timeout=120_000)
+        expect(progress).to_have_attribute("data-state", "running")
+        expect(page.locator("#persd-col-run")).to_be_disabled()
+        expect(cancel).to_be_enabled()
+        cancel.click()
+        expect(progress).to_have_attribute("data-state", "stopped", timeout=30_000)
+        expect(progress).to_contain_text("run again with the same settings to resume")
+        expect(page.locator("#persd-col-summary")).to_contain_text("stopped on request")
+        with app_server.store("cancel-me") as store:
+            (run,) = store.runs(kind="collect")
+            assert run.status == "stopped" and not store.pending_work(1).done
+            assert store.attempts(round=1)  # the work done before the cancel is kept
+
+        page.locator("#persd-col-run").click()   # the same settings resume the round
+        expect(progress).to_have_attribute("data-state", "done", timeout=180_000)
+        expect(progress).to_contain_text(f"{limit}/{limit} tasks")
+    with app_server.store("cancel-me") as store:
+        assert [r.status for r in store.runs(kind="collect")] == ["stopped", "finished"]
+        assert store.pending_work(1).done and len(store.attempts(round=1)) == limit

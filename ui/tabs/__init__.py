@@ -11,8 +11,9 @@ functions in `persd`. Modules named in `TAB_MODULES` are picked up when they exi
         ctx.on_session(lambda name: make_plot(ctx.stores.get(name)), [ctx.session], [plot])
 
 `ctx.session` is the session picker (use it as an input); `ctx.on_session` runs a handler
-once the page has its session and whenever another session is picked; `ctx.stores.get(name)` gives the shared,
-thread-safe `SessionStore`; `ctx.reviewer_name(typed, request)` is the acting user (the
+once the page has its session and whenever another session is picked; `ctx.tab` is the
+tab's own gr.Tab (e.g. `ctx.tab.select(...)` to refresh when it is opened);
+`ctx.stores.get(name)` gives the shared, thread-safe `SessionStore`; `ctx.reviewer_name(typed, request)` is the acting user (the
 login name when auth is on); `ctx.executor()` is the shared sandbox.
 """
 
@@ -93,6 +94,7 @@ class AppContext:
     stores: Stores
     executor: SharedExecutor
     auth: bool                 # logins are on: the reviewer is the login name
+    tab: Any = None            # the gr.Tab being built (each tab module gets its own)
 
     def reviewer_name(self, typed: str | None, request: Any = None) -> str:
         if self.auth:

@@ -1,7 +1,9 @@
 """The Analysis tab: the session's charts and tables, drawn by `persd.analysis`.
 
 Wiring only: `analyse(store)` builds the frames, `SessionAnalysis.figures()` the plotly
-figures; this module puts them on screen when a session is picked and on Refresh.
+figures; this module puts them on screen when a session is picked, whenever the tab is
+opened (a review or a collection elsewhere may have changed them) and on Refresh. The
+pass@1 charts stay hidden until the session has an eval run; a note says how to make one.
 """
 
 from __future__ import annotations
@@ -33,11 +35,14 @@ def build(ctx: AppContext) -> None:
                             elem_id="persd-an-refresh")
     notes = gr.HTML(elem_id="persd-an-notes")
     plots = {}
+    rows = []
     for row in LAYOUT:
-        with gr.Row(equal_height=True):
+        with gr.Row(equal_height=True) as layout_row:
             for name in row:
                 plots[name] = gr.Plot(show_label=False, elem_id=f"persd-an-{name}",
                                       elem_classes=["persd-an-plot"])
+        rows.append(layout_row)
+    eval_row = rows[0]
     tasks = gr.Dataframe(label="Per task", interactive=False, max_height=420, wrap=False,
                          show_search="search", pinned_columns=1, elem_id="persd-an-tasks")
     with gr.Accordion("Tables behind the charts", open=False):
@@ -48,29 +53,32 @@ def build(ctx: AppContext) -> None:
         evals = gr.Dataframe(label="Eval runs (pass@1 per step)", interactive=False,
                              elem_id="persd-an-evals")
 
-    outputs = [summary, notes, *[plots[name] for name in FIGURES], tasks, taxonomy, teachers,
-               evals]
+    outputs = [summary, notes, eval_row, *[plots[name] for name in FIGURES], tasks, taxonomy,
+               teachers, evals]
 
     def show(session: str | None):
         if not session:
-            return ("", message("info", "Pick a session to analyse."),
+            return ("", message("info", "Pick a session to analyse."), gr.Row(visible=False),
                     *[None] * len(FIGURES), *[pd.DataFrame()] * 4)
         try:
             report = analyse(ctx.stores.get(session))
         except StoreError as error:
             return ("", message("error", str(error)), *[gr.update()] * (len(outputs) - 2))
         figures = report.figures()
-        return (_summary(report), _notes(report), *[figures[name] for name in FIGURES],
-                _task_table(report.tasks), _rounded(report.taxonomy),
-                _rounded(report.teachers), _rounded(report.evals))
+        return (_summary(report), _notes(report), gr.Row(visible=not report.evals.empty),
+                *[figures[name] for name in FIGURES], _task_table(report.tasks),
+                _rounded(report.taxonomy), _rounded(report.teachers), _rounded(report.evals))
 
     ctx.on_session(show, [ctx.session], outputs, show_progress="minimal")
     refresh.click(show, [ctx.session], outputs, show_progress="minimal")
+    if ctx.tab is not None:
+        ctx.tab.select(show, [ctx.session], outputs, show_progress="minimal")
 
 
 def _summary(report: SessionAnalysis) -> str:
     s = report.summary()
     sim = SIMULATED_BADGE if report.simulated else ""
+    cost = "none (simulated)" if report.simulated else f"&#36;{s['cost_usd']:.4f}"
     sims = ""
     if s["median_similarity"] is not None:
         sims = (f' · median similarity to the attempt: refinement <b>{s["median_similarity"]:.1%}'
@@ -78,7 +86,7 @@ def _summary(report: SessionAnalysis) -> str:
     return (f'<div class="persd-counts" data-testid="analysis-summary">{sim}'
             f'<span><b>{s["tasks"]}</b> tasks · <b>{s["attempts"]}</b> attempts '
             f'(<b>{s["attempts_passed"]}</b> passed) · <b>{s["refinements"]}</b> refinements '
-            f'(<b>{s["validated"]}</b> validated) · teacher cost <b>${s["cost_usd"]:.4f}</b> · '
+            f'(<b>{s["validated"]}</b> validated) · teacher cost <b>{cost}</b> · '
             f'<b>{s["eval_runs"]}</b> eval runs{sims}</span></div>')
 
 
@@ -92,5 +100,8 @@ def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _task_table(frame: pd.DataFrame) -> pd.DataFrame:
-    table = _rounded(frame).rename(columns=TASK_TABLE)
+    # Eval columns only once there is an eval run: empty columns would push the rest away.
+    empty = [c for c in ("eval_one_step", "eval_multi_step")
+             if c in frame and frame[c].isna().all()]
+    table = _rounded(frame.drop(columns=empty)).rename(columns=TASK_TABLE)
     return table.astype(object).where(table.notna(), "")

@@ -78,15 +78,19 @@ def build(ctx: AppContext) -> None:
         start = gr.Button("Start: first attempt", variant="primary", elem_id="persd-live-start")
         step = gr.Button("Next step (repair)", elem_id="persd-live-next")
         run_all = gr.Button("Run to the end", elem_id="persd-live-all")
-    note = gr.HTML(elem_id="persd-live-message")
+    note = gr.HTML(message("info", "Press Start: the student makes its first attempt at "
+                                   "the task; each Next step lets it repair the program from "
+                                   "the visible tests' feedback."),
+                   elem_id="persd-live-message")
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=320):
             prompt = gr.Code(language="python", label="Task prompt (what the student completes)",
-                             interactive=False, lines=12, max_lines=16,
+                             interactive=False, lines=12, max_lines=16, wrap_lines=True,
                              elem_id="persd-live-prompt")
             program = gr.Code(language="python", label="Current program", interactive=False,
-                              lines=14, max_lines=22, elem_id="persd-live-program")
-        with gr.Column(scale=3, min_width=420):
+                              lines=14, max_lines=22, wrap_lines=True,
+                              elem_id="persd-live-program")
+        with gr.Column(scale=4, min_width=420):
             steps_html = gr.HTML(elem_id="persd-live-steps", apply_default_css=False)
     state = gr.State(None)
 
@@ -105,6 +109,17 @@ def build(ctx: AppContext) -> None:
         return gr.Dropdown(choices=ids, value=ids[0] if ids else None)
 
     ctx.on_session(tasks_of, [ctx.session], [task_id], show_progress="hidden")
+
+    def preview(session, source, task_id):
+        """The prompt of the chosen task, before any step runs."""
+        if source != "session" or not session or not task_id:
+            return gr.skip()
+        try:
+            return ctx.stores.get(session).task(task_id).prompt
+        except StoreError:
+            return gr.skip()
+
+    task_id.change(preview, [ctx.session, source, task_id], [prompt], show_progress="hidden")
 
     def begin(session, kind, model, adapter, max_steps, source, task_id, description, header,
               tests):

@@ -25,9 +25,10 @@ from ui.tabs.review_render import esc, message
 TITLE = "Train"
 POLL_S = 1.0      # while this page watches a running job
 IDLE_POLL_S = 3.0  # otherwise: notice a job started elsewhere (another browser, the CLI)
-SELECTIONS = [("auto: approved once any review exists, else validated", "auto"),
-              ("approved (and edited) by reviewers", "approved"),
-              ("validated by the hidden tests", "validated"), ("all teacher results", "all")]
+SELECTIONS = [("auto", "auto"), ("approved by reviewers", "approved"),
+              ("validated by the tests", "validated"), ("all teacher results", "all")]
+SELECTION_INFO = ("auto: the approved and edited ones once anything is reviewed, else the "
+                  "ones that pass the hidden tests")
 ONE_AT_A_TIME = ('<div class="persd-msg persd-msg-info">One training job at a time per '
                  'session: the session records it, so every browser sees the same job, and '
                  'a reloaded page re-attaches to it. Abort stops it cleanly (a resumable '
@@ -43,24 +44,28 @@ def build(ctx: AppContext) -> None:
         variant = gr.Dropdown(list(VARIANTS), value="persd", label="Variant",
                               elem_id="persd-train-variant", min_width=140)
         selection = gr.Dropdown(SELECTIONS, value="auto", label="Teacher results to train on",
-                                elem_id="persd-train-selection", min_width=260)
+                                info=SELECTION_INFO, elem_id="persd-train-selection",
+                                min_width=260)
         examples = gr.HTML(elem_id="persd-train-examples")
     with gr.Row(equal_height=True):
-        student = gr.Textbox(label="Student model (Hugging Face id or local folder)",
+        student = gr.Textbox(label="Student model", info="Hugging Face id or local folder",
                              placeholder="e.g. Qwen/Qwen2.5-Coder-0.5B or models/tiny",
                              elem_id="persd-train-student", scale=2)
-        output = gr.Textbox(label="Output folder (adapter, checkpoints, metrics, model card)",
+        output = gr.Textbox(label="Output folder",
+                            info="the adapter, checkpoints, metrics and model card go here",
                             elem_id="persd-train-output", scale=2)
     with gr.Row(equal_height=True):
-        epochs = gr.Number(3, label="Epochs", minimum=0, elem_id="persd-train-epochs",
-                           min_width=90)
-        max_steps = gr.Number(-1, label="Max steps (-1: epochs)", precision=0, minimum=-1,
-                              elem_id="persd-train-max-steps", min_width=120)
-        lr = gr.Textbox(label="Learning rate", placeholder="2e-4 (LoRA), 5e-6 (full)",
-                        elem_id="persd-train-lr", min_width=150)
-        batch = gr.Number(8, label="Batch size", precision=0, minimum=1,
-                          elem_id="persd-train-batch", min_width=90)
-        lora_r = gr.Number(16, label="LoRA r", precision=0, minimum=1,
+        epochs = gr.Number(3, label="Epochs", info="passes over the examples", minimum=0,
+                           elem_id="persd-train-epochs", min_width=90)
+        max_steps = gr.Number(-1, label="Max steps", info="-1: as many as the epochs take",
+                              precision=0, minimum=-1, elem_id="persd-train-max-steps",
+                              min_width=120)
+        lr = gr.Textbox(label="Learning rate", info="empty: the default for the method",
+                        placeholder="2e-4 (LoRA), 5e-6 (full)", elem_id="persd-train-lr",
+                        min_width=150)
+        batch = gr.Number(8, label="Batch size", info="examples per step", precision=0,
+                          minimum=1, elem_id="persd-train-batch", min_width=90)
+        lora_r = gr.Number(16, label="LoRA r", info="adapter rank", precision=0, minimum=1,
                            elem_id="persd-train-lora-r", min_width=80)
         with gr.Column(min_width=160):
             full = gr.Checkbox(False, label="Full fine-tuning", elem_id="persd-train-full")
@@ -71,6 +76,9 @@ def build(ctx: AppContext) -> None:
     with gr.Row():
         start = gr.Button("Start training", variant="primary", elem_id="persd-train-start")
         abort = gr.Button("Abort", variant="stop", elem_id="persd-train-abort")
+    # What the last click did (kept until the next one) apart from the job's status,
+    # which the timer redraws every second.
+    notice = gr.HTML(elem_id="persd-train-notice")
     status = gr.HTML(elem_id="persd-train-status")
     with gr.Row(equal_height=False):
         curve = gr.Plot(show_label=False, elem_id="persd-train-loss")
@@ -96,6 +104,8 @@ def build(ctx: AppContext) -> None:
             lora_r=int(lora_r or 1), full=bool(full), overwrite=bool(overwrite))
 
     def preview(*values):
+        if not (values[3] or "").strip():
+            return "# give the student model above to see the command"
         try:
             return train_command(config_of(*values), values[0], values[1], values[2])
         except TrainError as error:
@@ -105,32 +115,39 @@ def build(ctx: AppContext) -> None:
         if not session:
             return ""
         try:
-            rows = build_examples(ctx.stores.get(session), variant, selection=selection)
+            store = ctx.stores.get(session)
+            rows = build_examples(store, variant, selection=selection)
         except (DataError, StoreError) as error:
             return message("error", str(error))
         kind = "ok" if rows else "warn"
+        sim = ", SIMULATED data" if store.simulated else ""
         return message(kind, f"{len(rows)} training example{'s' if len(rows) != 1 else ''} "
-                             f"({variant}, {selection})")
+                             f"({variant}, {selection}{sim})")
 
-    def live(job: TrainJob | None, note: str = ""):
-        """status, curve, log, timer, watched for one job."""
+    def live(job: TrainJob | None, note: str | None = None):
+        """notice (None: keep it), status, curve, log, timer, watched for one job."""
+        notice = gr.skip() if note is None else note
         if job is None:
-            return (note or message("info", "No training run in this session yet."),
+            return (notice, message("info", "No training run in this session yet."),
                     loss_curves([]), "", gr.Timer(IDLE_POLL_S), None)
         kind = {"running": "info", "queued": "info", "finished": "ok", "stopped": "warn",
                 "failed": "error"}[job.status]
-        html = (note + f'<div class="persd-msg persd-msg-{kind}" data-testid="train-status" '
-                       f'data-status="{esc(job.status)}">{esc(job.describe())}</div>')
+        html = (f'<div class="persd-msg persd-msg-{kind}" data-testid="train-status" '
+                f'data-status="{esc(job.status)}">{esc(job.describe())}</div>')
         figure = loss_curves([(f"run {job.run.id}", job.losses, job.eval_losses)],
                              title=f"Training loss, run {job.run.id}",
                              total_steps=job.total_steps)
         watching = job.run.id if job.active else None
-        return (html, figure, job.log_tail, gr.Timer(POLL_S if job.active else IDLE_POLL_S),
-                watching)
+        return (notice, html, figure, job.log_tail,
+                gr.Timer(POLL_S if job.active else IDLE_POLL_S), watching)
+
+    def refused(text: str):
+        """Only the notice changes: the job's status and charts stay as they are."""
+        return (message("error", text), *(gr.skip(),) * (len(outputs) - 1))
 
     def past(session):
         if not session:
-            return pd.DataFrame(columns=HISTORY_COLUMNS), loss_curves([])
+            return pd.DataFrame(columns=HISTORY_COLUMNS), gr.Plot(visible=False)
         runs = jobs.history(ctx.stores.get(session))
         rows = [[j.run.id, j.status, j.run.config.get("variant"),
                  j.run.config.get("selection") or j.run.config.get("data") or "auto",
@@ -139,12 +156,13 @@ def build(ctx: AppContext) -> None:
                  j.run.created_at[:19].replace("T", " ")] for j in runs]
         figure = loss_curves([(f"run {j.run.id}", j.losses, j.eval_losses) for j in runs],
                              title="Loss of this session's runs")
-        return pd.DataFrame(rows, columns=HISTORY_COLUMNS), figure
+        # No runs yet: the empty table says so; a blank chart would only take room.
+        return pd.DataFrame(rows, columns=HISTORY_COLUMNS), gr.Plot(figure, visible=bool(runs))
 
     def attach(session, variant, student_value, output_value):
         """On page load / session pick: defaults, and the running job if there is one."""
         if not session:
-            return ("", "", *live(None), *past(None))
+            return ("", "", *live(None, ""), *past(None))
         try:
             store = ctx.stores.get(session)
             job = jobs.refresh(store) or _latest(jobs, store)
@@ -154,12 +172,13 @@ def build(ctx: AppContext) -> None:
         default_student = "" if store.simulated else str(config.get("student") or "")
         runs_dir = Path(ctx.sessions_dir).resolve().parent / "runs"
         default_output = str(runs_dir / f"{session}-{variant}-{len(store.runs('train')) + 1}")
-        return (student_value or default_student, default_output, *live(job), *past(session))
+        return (student_value or default_student, default_output, *live(job, ""),
+                *past(session))
 
     def start_job(*values):
         session, variant, selection = values[0], values[1], values[2]
         if not session:
-            return (*live(None, message("error", "Pick a session first.")), *past(None))
+            return refused("Pick a session first.")
         store = ctx.stores.get(session)
         try:
             config = config_of(*values)
@@ -173,12 +192,11 @@ def build(ctx: AppContext) -> None:
                 "command": train_command(config, session, variant, selection)})
         except RunBusy:
             running = jobs.refresh(store)
-            note = message("error", f"A training run is already running in this session "
-                                    f"(run {running.run.id if running else '?'}): one at a "
-                                    "time. Watch it below or abort it first.")
-            return (*live(running, note), *past(session))
+            return refused(f"A training run is already running in this session (run "
+                           f"{running.run.id if running else '?'}): one at a time. Watch it "
+                           "below or abort it first.")
         except (JobError, TrainError, DataError, StoreError) as error:
-            return (*live(None, message("error", f"Cannot start: {error}")), *past(session))
+            return refused(f"Cannot start: {error}")
         return (*live(job, message("ok", f"Started train run {job.run.id}.")), *past(session))
 
     def tick(session, run_id):
@@ -202,7 +220,7 @@ def build(ctx: AppContext) -> None:
         return (*live(job, message("warn", "Abort requested: the run saves a checkpoint and "
                                            "stops after the current step.")), *past(session))
 
-    live_outputs = [status, curve, log, timer, watched]
+    live_outputs = [notice, status, curve, log, timer, watched]
     outputs = [*live_outputs, history, history_curves]
     quiet = dict(show_progress="hidden")
     ctx.on_session(attach, [ctx.session, variant, student, output],
