@@ -1,7 +1,7 @@
 """The review tab in real Chromium against the real app on a simulated demo session:
 approve, edit (failing, then fixed), undo, filter + bulk approve, two reviewers on one
-record, keyboard shortcuts, the demo offer on an empty folder, and the README screenshot
-(PERSD_UPDATE_SCREENSHOT=1 writes it to assets/review-screen.png)."""
+record, keyboard shortcuts, the demo offer on an empty folder, and the README screenshots
+(PERSD_UPDATE_SCREENSHOT=1 writes assets/review-screen.png and assets/analysis-screen.png)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from persd.store import QueueFilters
 from tests.browser.conftest import USERS, Server
 
 pytestmark = pytest.mark.browser
-SCREENSHOT = Path(__file__).resolve().parents[2] / "assets" / "review-screen.png"
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+SCREENSHOT = ASSETS / "review-screen.png"
+ANALYSIS_SCREENSHOT = ASSETS / "analysis-screen.png"
 
 
 class Review:
@@ -146,6 +148,8 @@ def test_filter_and_bulk_approve_with_confirmed_count(app_server: Server, page: 
     expect(review.message).to_contain_text(f"Approved {expected} records")
     expect(review.count("approved")).to_have_text(str(expected))
     expect(page.get_by_test_id("in-view")).to_have_text("0")
+    expect(page.locator(".persd-empty")).to_contain_text("no record matches the filters")
+    expect(page.locator("#persd-record-area")).to_have_class(re.compile("persd-collapsed"))
     with app_server.store(name) as store:
         approved = store.review_queue(QueueFilters(status="approved"), limit=1000)
         assert len(approved) == expected and {r.reviewer for r in approved} == {"local"}
@@ -204,8 +208,12 @@ def test_empty_folder_offers_the_demo(tmp_path, demo_template, page: Page):
         page.goto(server.url)
         button = page.locator("#persd-build-demo")
         expect(button).to_be_visible()
+        expect(page.locator(".persd-empty")).to_contain_text("No session picked")
+        area = page.locator("#persd-record-area")
+        expect(area).to_have_class(re.compile("persd-collapsed"))
         button.click()
         expect(page.locator("[data-testid=task-id]")).to_be_visible(timeout=60_000)
+        expect(area).not_to_have_class(re.compile("persd-collapsed"))
         expect(page.get_by_test_id("simulated-banner")).to_be_visible()
         expect(button).to_be_hidden()
     finally:
@@ -231,4 +239,22 @@ def test_review_screen_screenshot(app_server: Server, page: Page, tmp_path):
     page.locator("#persd-header").click()
     target = SCREENSHOT if os.environ.get("PERSD_UPDATE_SCREENSHOT") else tmp_path / "shot.png"
     page.screenshot(path=str(target))
+    assert target.stat().st_size > 20_000
+
+
+def test_analysis_screen_screenshot(app_server: Server, page: Page, tmp_path):
+    from persd.demo import build_demo_session
+
+    build_demo_session(app_server.sessions_dir, "demo-full")  # all 164 tasks, as `persd demo`
+    page.goto(f"{app_server.url}/?session=demo-full")
+    expect(page.locator("#persd-session input")).to_have_value("demo-full")
+    page.get_by_role("tab", name="Analysis").click()
+    expect(page.locator("[data-testid=analysis-summary]")).to_contain_text("164")
+    expect(page.locator(".persd-an-plot .js-plotly-plot")).to_have_count(4)
+    page.wait_for_function("document.querySelectorAll('.persd-an-plot .js-plotly-plot "
+                           ".main-svg').length >= 4")
+    page.locator("[data-testid=analysis-summary]").click()  # no hover label in the picture
+    target = (ANALYSIS_SCREENSHOT if os.environ.get("PERSD_UPDATE_SCREENSHOT")
+              else tmp_path / "analysis.png")
+    page.screenshot(path=str(target), full_page=True)
     assert target.stat().st_size > 20_000

@@ -50,16 +50,16 @@ def build(ctx: AppContext) -> None:
                                     elem_id="persd-f-validated", min_width=120)
             round_ = gr.Textbox(label="Round", placeholder="any", elem_id="persd-f-round",
                                 min_width=80)
-            search = gr.Textbox(label="Task id or text", placeholder="e.g. HumanEval/12",
+            search = gr.Textbox(label="Task id or text", placeholder="HumanEval/12",
                                 elem_id="persd-f-search", min_width=160)
             max_diff = gr.Textbox(label="Max diff lines", placeholder="any",
                                   elem_id="persd-f-maxdiff", min_width=100)
             apply = gr.Button("Apply filters", elem_id="persd-f-apply", min_width=100)
         with gr.Row():
             bulk_approve = gr.Button("Approve all filtered…", elem_id="persd-bulk-approve",
-                                     scale=0, min_width=200)
+                                     scale=0, min_width=240)
             bulk_reject = gr.Button("Reject all filtered…", elem_id="persd-bulk-reject",
-                                    variant="stop", scale=0, min_width=200)
+                                    variant="stop", scale=0, min_width=240)
         with gr.Row(visible=False, elem_id="persd-confirm-row") as confirm_row:
             confirm_text = gr.HTML(elem_id="persd-confirm-text")
             confirm_button = gr.Button("Confirm", variant="primary", elem_id="persd-confirm",
@@ -74,41 +74,44 @@ def build(ctx: AppContext) -> None:
         skip, undo, prev, nxt = _button("s"), _button("u"), _button("k"), _button("j")
     note = gr.HTML(elem_id="persd-message")
 
-    with gr.Row(equal_height=False, elem_id="persd-record"):
-        with gr.Column(scale=1, min_width=300):
-            task = gr.Code(language="python", label="Task", interactive=False,
-                           lines=TASK_LINES, max_lines=TASK_LINES, elem_id="persd-task",
-                           wrap_lines=True)
-            feedback = gr.HTML(elem_id="persd-feedback")
-        with gr.Column(scale=3, min_width=480):
-            with gr.Row(equal_height=True, elem_id="persd-diff-bar"):
-                metrics = gr.HTML(elem_id="persd-metrics")
-                show_reference = gr.Checkbox(
-                    label="Also diff the attempt against the reference", value=False,
-                    elem_id="persd-show-reference", container=False)
-            diff = gr.HTML(elem_id="persd-diff", apply_default_css=False)
-            reference_diff = gr.HTML(elem_id="persd-reference-diff", visible=False,
-                                     apply_default_css=False)
-    with gr.Row(equal_height=False, elem_id="persd-code"):
-        with gr.Column(min_width=320):
-            attempt = gr.Code(language="python", label="Student attempt", interactive=False,
-                              lines=CODE_LINES, max_lines=CODE_LINES, elem_id="persd-attempt",
-                              show_line_numbers=False)
-        with gr.Column(min_width=320):
-            editor = gr.Code(language="python", label="Teacher refinement (editable)",
-                             interactive=True, lines=CODE_LINES, max_lines=CODE_LINES,
-                             elem_id="persd-editor")
-            run = gr.HTML(elem_id="persd-run")
-            override = gr.Checkbox(label="Override: let Approve / Save edit accept code that "
-                                   "fails the hidden tests", value=False,
-                                   elem_id="persd-override", container=False)
+    # The record's panes, hidden while there is no record to show (no session, or the
+    # filters match nothing).
+    with gr.Column(elem_id="persd-record-area") as record_area:
+        with gr.Row(equal_height=False, elem_id="persd-record"):
+            with gr.Column(scale=1, min_width=300):
+                task = gr.Code(language="python", label="Task", interactive=False,
+                               lines=TASK_LINES, max_lines=TASK_LINES, elem_id="persd-task",
+                               wrap_lines=True)
+                feedback = gr.HTML(elem_id="persd-feedback")
+            with gr.Column(scale=3, min_width=480):
+                with gr.Row(equal_height=True, elem_id="persd-diff-bar"):
+                    metrics = gr.HTML(elem_id="persd-metrics")
+                    show_reference = gr.Checkbox(
+                        label="Also diff the attempt against the reference", value=False,
+                        elem_id="persd-show-reference", container=False)
+                diff = gr.HTML(elem_id="persd-diff", apply_default_css=False)
+                reference_diff = gr.HTML(elem_id="persd-reference-diff", visible=False,
+                                         apply_default_css=False)
+        with gr.Row(equal_height=False, elem_id="persd-code"):
+            with gr.Column(min_width=320):
+                attempt = gr.Code(language="python", label="Student attempt", interactive=False,
+                                  lines=CODE_LINES, max_lines=CODE_LINES,
+                                  elem_id="persd-attempt", show_line_numbers=False)
+            with gr.Column(min_width=320):
+                editor = gr.Code(language="python", label="Teacher refinement (editable)",
+                                 interactive=True, lines=CODE_LINES, max_lines=CODE_LINES,
+                                 elem_id="persd-editor")
+                run = gr.HTML(elem_id="persd-run")
+                override = gr.Checkbox(label="Override: let Approve / Save edit accept code that "
+                                       "fails the hidden tests", value=False,
+                                       elem_id="persd-override", container=False)
     gr.HTML(_KEYS_HELP)
 
     widgets = dict(state=state, counts=counts, header=header, message=note, task=task,
                    feedback=feedback, attempt=attempt, editor=editor, run=run, metrics=metrics,
                    diff=diff, reference_diff=reference_diff, confirm_row=confirm_row,
                    confirm_text=confirm_text, confirm_button=confirm_button,
-                   error_type_choices=error_type)
+                   error_type_choices=error_type, record_area=record_area)
     outputs = [widgets[name] for name in OUTPUTS]
     inputs = [ctx.session, status, error_type, validated, round_, search, max_diff,
               show_reference, editor, override, reason, ctx.reviewer, state]

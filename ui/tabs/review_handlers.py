@@ -37,10 +37,16 @@ from ui.tabs import review_render as render
 
 OUTPUTS = ("state", "counts", "header", "message", "task", "feedback", "attempt", "editor",
            "run", "metrics", "diff", "reference_diff", "confirm_row", "confirm_text",
-           "confirm_button", "error_type_choices")
+           "confirm_button", "error_type_choices", "record_area")
 ANY = "any"
 _LAST = 2**62  # "before this id" = from the end of the queue
 _NOUNS = {"approved": "approval", "edited": "edit", "rejected": "rejection", "skipped": "skip"}
+
+
+def _record_area(shown: bool) -> Any:
+    # Collapsed by a class, not visible=False: the code editors inside must stay laid out,
+    # or CodeMirror measures nothing and draws its line numbers out of step when shown.
+    return gr.update(elem_classes=[] if shown else ["persd-collapsed"])
 
 
 def new_state() -> dict[str, Any]:
@@ -93,7 +99,7 @@ class ReviewHandlers:
         """A session was picked or the filters changed: show the first matching record."""
         state = {**new_state(), "session": i.session}
         if not i.session:
-            return self._empty(state, "")
+            return self._empty(state, "", render.NO_SESSION)
         try:
             store = self.stores.get(i.session)
         except StoreError as error:
@@ -254,10 +260,11 @@ class ReviewHandlers:
     def _at_or_after(self, i: Inputs, rid: int | None) -> int | None:
         return self._after(i, None if rid is None else rid - 1)
 
-    def _empty(self, state: dict[str, Any], note: str) -> tuple:
+    def _empty(self, state: dict[str, Any], note: str, empty: str = "") -> tuple:
         hidden = gr.update(visible=False)
-        return (state, "", render.header(None, False), note, "", "", "", "", "", "", "",
-                gr.update(value="", visible=False), hidden, "", gr.update(), gr.update())
+        return (state, "", render.header(None, False, empty), note, "", "", "", "", "", "", "",
+                gr.update(value="", visible=False), hidden, "", gr.update(), gr.update(),
+                _record_area(False))
 
     def _show(self, i: Inputs, state: dict[str, Any], rid: int | None, note: str, *,
               keep_editor: bool = False, confirm: tuple[str, str] | None = None,
@@ -284,6 +291,7 @@ class ReviewHandlers:
             gr.update(visible=confirm is not None), confirm[0] if confirm else "",
             gr.update(value=confirm[1]) if confirm else gr.update(),
             error_choices if error_choices is not None else gr.update(),
+            _record_area(view is not None),
         )
 
     def _run_html(self, store, state: dict[str, Any], view: ReviewView | None, i: Inputs) -> str:

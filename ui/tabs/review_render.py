@@ -39,10 +39,15 @@ def counts(by_status: dict[str, int], in_view: int, simulated: bool) -> str:
             f'<b data-testid="in-view">{in_view}</b> in this view</span></div>')
 
 
-def header(view: ReviewView | None, simulated: bool) -> str:
+NO_SESSION = ("No session picked: pick one above, build the demo, or collect one in the "
+              "Collect tab.")
+
+
+def header(view: ReviewView | None, simulated: bool, empty: str = "") -> str:
+    """The record's title line, or `empty` (default: no record matches) without one."""
     if view is None:
-        return ('<div class="persd-header persd-empty">Nothing to review here: no record '
-                'matches the filters.</div>')
+        text = empty or "Nothing to review here: no record matches the filters."
+        return f'<div class="persd-header persd-empty">{esc(text)}</div>'
     badges = [f'<span class="persd-badge persd-st-{view.status}">{esc(view.status)} '
               f'· v{view.version}</span>']
     badges.append('<span class="persd-badge persd-ok">teacher code passes tests</span>'
@@ -76,12 +81,12 @@ def attempt_feedback(view: ReviewView | None) -> str:
 
 def run_result(title: str, passed: bool, status: str, feedback: str,
                tests_passed: int | None = None, tests_total: int | None = None) -> str:
-    score = f" {tests_passed}/{tests_total} tests" if tests_total else ""
-    verdict = "passes" if passed else f"fails ({esc(status)})"
+    verdict = "passes the hidden tests" if passed else f"fails the hidden tests ({esc(status)})"
+    score = f" · {tests_passed}/{tests_total} passed" if tests_total else ""
     body = "" if passed or not feedback else f'<pre class="persd-pre">{esc(feedback)}</pre>'
     kind = "ok" if passed else "bad"
     return (f'<div class="persd-run persd-run-{kind}" data-passed="{str(passed).lower()}">'
-            f'<b>{esc(title)}</b>: {verdict}{esc(score)} of the hidden tests{body}</div>')
+            f'<b>{esc(title)}</b>: {verdict}{esc(score)}{body}</div>')
 
 
 def metrics(view: ReviewView | None) -> str:
