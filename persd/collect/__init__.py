@@ -1,0 +1,143 @@
+"""The collection loop: the student tries, the sandbox judges, the teacher refines.
+
+    from persd.collect import CollectConfig, collect
+    summary = collect(CollectConfig(session="run1", tasks="humaneval", student="models/tiny",
+                                    teacher_model="gpt-4o-mini"))
+    print(summary.table())
+
+Methods (PAPER.md): "persd" asks the teacher to refine every failed attempt of the
+student; "inpd" asks it to solve (from scratch) the tasks the student failed; "stand"
+asks it to solve every task and needs no student at all.
+
+Every finished step is committed to the session store before the next one starts, and
+each step is idempotent, so `kill -9` at any point followed by the same command finishes
+the round with nothing lost and nothing duplicated. Student batches are generated in a
+worker thread while the teacher's calls for earlier batches run concurrently on the
+event loop, so the model and the teacher work at the same time. A `should_stop` callable
+(the app's Cancel button) is checked between student batches and while teacher calls are
+awaited: once it returns True no new work starts, teacher calls still waiting are
+cancelled (a reply that already arrived is in the session's cache, so a rerun does not pay
+for it again), and the round ends "stopped" with everything finished so far kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from persd.collect.config import METHODS, STOPPED_ON_REQUEST, CollectConfig, CollectError, CollectSummary
+from persd.collect.loop import CollectionLoop, _close
+from persd.store import SessionStore
+from persd.tasks import Task
+
+__all__ = ["METHODS", "STOPPED_ON_REQUEST", "CollectConfig", "CollectError", "CollectSummary",
+           "CollectionLoop", "collect"]
+logger = logging.getLogger(__name__)
+
+
+def collect(config: CollectConfig, *, student=None, teacher=None, executor=None,
+            progress: bool = True, tasks: list[Task] | None = None,
+            should_stop: Callable[[], bool] | None = None) -> CollectSummary:
+    """Runs (or resumes) one collection round; backends are built from `config` unless given.
+    `should_stop() -> True` ends the round early and cleanly (see the module docstring)."""
+    from persd.execution import Executor
+    from persd.student_openai import StudentServerError
+    from persd.tasks import load_tasks
+
+    tasks = tasks if tasks is not None else load_tasks(config.tasks)
+    tasks = tasks[: config.limit] if config.limit else tasks
+    if not tasks:
+        raise CollectError(f"the task set {config.tasks!r} is empty")
+    _warn_if_contaminated(tasks, config.eval_tasks)
+    teacher = teacher or _build_teacher(config, progress)
+    asyncio.run(_check_teacher(teacher))
+    if student is None and config.method != "stand":
+        student = _build_student(config)
+    # Only now, with every input checked, is the session created or touched.
+    with SessionStore.open(config.sessions_dir, config.session, create=True) as store:
+        _bind_session(store, config, tasks)
+        if getattr(teacher, "cache", False) is None:
+            teacher.cache = store.teacher_cache()  # a rerun pays nothing for replies it has
+        owns_executor = executor is None
+        executor = executor or Executor(workers=config.workers, timeout_s=config.timeout_s)
+        try:
+            loop = CollectionLoop(config, store, tasks, student, teacher, executor, progress,
+                                  should_stop)
+            return asyncio.run(loop.run())
+        except StudentServerError as error:
+            raise CollectError(f"{error}. Everything done so far is saved: run the same "
+                               "command again to resume.") from error
+        finally:
+            if owns_executor:
+                executor.close()
+
+
+def _warn_if_contaminated(tasks: list[Task], eval_spec: str | None) -> None:
+    if not eval_spec:
+        return
+    from persd.decontaminate import contamination_warning
+
+    warning = contamination_warning(tasks, eval_spec)
+    if warning:
+        logger.warning("persd: CONTAMINATION: %s", warning)
+
+
+def _build_teacher(config: CollectConfig, progress: bool):
+    from persd.teacher import OpenAITeacher, TeacherConfig
+    from persd.teacher_batch import BatchTeacher
+
+    settings = TeacherConfig(model=config.teacher_model, concurrency=config.concurrency,
+                             tries=config.teacher_tries)
+    if config.teacher_batch:
+        return BatchTeacher(settings, progress=progress)  # its polling bar follows ours
+    return OpenAITeacher(settings)
+
+
+async def _check_teacher(teacher) -> None:
+    from persd.teacher import TeacherError
+
+    try:
+        await teacher.check()
+    except TeacherError as error:
+        raise CollectError(str(error)) from error
+    finally:
+        await _close(teacher)
+
+
+def _build_student(config: CollectConfig):
+    from persd.student import StudentLoadError
+    from persd.student_backends import build_student
+
+    try:
+        return build_student(
+            config.student_backend, model=config.student, adapter=config.adapter,
+            temperature=config.temperature, top_p=config.top_p,
+            max_new_tokens=config.max_new_tokens, batch_size=config.batch_size,
+            base_url=config.student_base_url,
+        )
+    except (StudentLoadError, ValueError) as error:
+        raise CollectError(str(error)) from error
+
+
+def _bind_session(store: SessionStore, config: CollectConfig, tasks: list[Task]) -> None:
+    """Records the settings on first use; refuses a rerun with other settings."""
+    from persd.store import ConfigMismatch, StoreError
+
+    try:
+        if not store.config():
+            store.set_config(config.session_identity())
+        else:
+            store.set_config({**store.config(), **config.session_identity()})
+        store.add_tasks(tasks)
+    except (ConfigMismatch, StoreError) as error:
+        raise CollectError(f"session {config.session!r} was created with other settings: {error}") from error
+    previous = [run for run in store.runs(kind="collect") if run.config.get("round") == config.round]
+    for run in previous:
+        stored = {k: run.config.get(k) for k in ("adapter", "temperature", "top_p")}
+        wanted = {k: config.round_settings()[k] for k in stored}
+        if stored != wanted:
+            raise CollectError(
+                f"round {config.round} of session {config.session!r} was collected with {stored}, "
+                f"not {wanted}: use another --round or another session"
+            )
