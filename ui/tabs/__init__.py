@@ -13,8 +13,9 @@ functions in `persd`. Modules named in `TAB_MODULES` are picked up when they exi
 `ctx.session` is the session picker (use it as an input); `ctx.on_session` runs a handler
 once the page has its session and whenever another session is picked; `ctx.tab` is the
 tab's own gr.Tab (e.g. `ctx.tab.select(...)` to refresh when it is opened);
-`ctx.stores.get(name)` gives the shared, thread-safe `SessionStore`; `ctx.reviewer_name(typed, request)` is the acting user (the
-login name when auth is on); `ctx.executor()` is the shared sandbox.
+`ctx.stores.get(name)` gives the shared, thread-safe `SessionStore`;
+`ctx.reviewer_name(typed, request)` is the acting user (the login name when auth is on);
+`ctx.executor()` is the shared sandbox.
 """
 
 from __future__ import annotations

@@ -121,8 +121,8 @@ def build(ctx: AppContext) -> None:
                     show_reference, code, override, reason, typed, state,
                     request: gr.Request):
             i = Inputs(session=session, reviewer=ctx.reviewer_name(typed, request),
-                       state=state or new_state(), show_reference=bool(show_reference), code=code or "",
-                       override=bool(override), reason=reason or "")
+                       state=state or new_state(), show_reference=bool(show_reference),
+                       code=code or "", override=bool(override), reason=reason or "")
             try:
                 i.filters = filters_from(status, error_type, validated, round_, search,
                                          max_diff)
