@@ -327,9 +327,11 @@ def main() -> None:
     parser.add_argument("--api-key", default=None, help="reject other keys with 401")
     parser.add_argument("--batch-delay", type=float, default=0.0,
                         help="seconds a Batch API job stays in progress before it is answered")
+    parser.add_argument("--model", action="append", dest="models",
+                        help="a model /v1/models lists (repeatable; default: any name is served)")
     args = parser.parse_args()
     server = OpenAITestServer(latency_s=args.latency, api_key=args.api_key,
-                              tasks=humaneval_tasks(), port=args.port)
+                              tasks=humaneval_tasks(), port=args.port, models=args.models)
     server.batches.configure(delay_s=args.batch_delay)
     print(f"serving {len(server.tasks)} tasks at {server.base_url} (Ctrl-C to stop)", flush=True)
     server.start()
