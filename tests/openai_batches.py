@@ -196,3 +196,26 @@ class BatchAPI:
 
 def _jsonl(rows: list[dict]) -> bytes:
     return "".join(json.dumps(row) + "\n" for row in rows).encode()
+
+
+def kill_while_polling(cli_args: list[str], env: dict, batches: BatchAPI, timeout_s: float = 120) -> str:
+    """Runs `persd CLI_ARGS` until it has polled its batch a few times, kills it with
+    SIGKILL, and returns the id of the one batch it created."""
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-m", "persd.cli", *cli_args], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while batches.retrievals < 3:  # it is polling the batch it created
+            assert process.poll() is None, process.stderr.read()
+            assert time.monotonic() < deadline, "the run never started polling"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+    (batch_id,) = batches.batches
+    return batch_id

@@ -4,10 +4,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
@@ -16,6 +12,7 @@ from persd.store import SessionStore
 from persd.tasks import load_tasks
 from persd.teacher import BUILTIN_PRICES
 from persd.teacher_batch import BATCH_DISCOUNT
+from tests.openai_batches import kill_while_polling
 from tests.openai_server import OpenAITestServer
 
 TASKS = 6
@@ -113,22 +110,10 @@ def test_expired_lines_are_retried_live(tmp_path, tiny_model_dir, server):
 def test_kill_while_polling_then_rerun_resumes_the_same_batch(tmp_path, tiny_model_dir, server):
     server.batches.configure(hold=True)
     env = {**os.environ, "PERSD_BATCH_POLL_S": "0.05"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "persd.cli", "collect", "--session", "b", "--student", tiny_model_dir,
-         "--teacher-model", MODEL, "--limit", str(TASKS), "--max-new-tokens", "16", "--workers", "1",
-         "--teacher-batch", "--sessions-dir", str(tmp_path)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while server.batches.retrievals < 3:  # it is polling the batch it created
-            assert process.poll() is None, process.stderr.read()
-            assert time.monotonic() < deadline, "the run never started polling"
-            time.sleep(0.05)
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.kill()
-        process.wait()
-    (batch_id,) = server.batches.batches
+    batch_id = kill_while_polling(
+        ["collect", "--session", "b", "--student", tiny_model_dir, "--teacher-model", MODEL,
+         "--limit", str(TASKS), "--max-new-tokens", "16", "--workers", "1", "--teacher-batch",
+         "--sessions-dir", str(tmp_path)], env, server.batches)
     with SessionStore.open(tmp_path, "b") as store:
         (record,) = store.teacher_batches(round=1)
         assert record.state == "submitted" and record.batch_id == batch_id

@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 
@@ -17,6 +13,7 @@ from persd.store import RecordNotFound, SessionStore, StoreError
 from persd.teacher import BUILTIN_PRICES, TeacherConfig
 from persd.teacher_batch import BATCH_DISCOUNT
 from persd.testgen import MakeTestsConfig, ledger_path, make_tests, side_paths
+from tests.openai_batches import kill_while_polling
 from tests.openai_server import OpenAITestServer
 from tests.test_testgen import EXPECTED_DROPS, EXPECTED_TESTS, ROWS, solver
 
@@ -126,22 +123,10 @@ def test_kill_while_polling_then_rerun_resumes_the_same_batch(rows_file, server)
     out = rows_file.parent / "out.jsonl"
     env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": "test",
            "PERSD_BATCH_POLL_S": "0.05"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "persd.cli", "make-tests", "--input", str(rows_file),
-         "--output", str(out), "--teacher-model", MODEL, "--n-inputs", "6", "--min-tests", "2",
-         "--call-timeout", "0.5", "--teacher-batch"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while server.batches.retrievals < 3:  # it is polling the batch it created
-            assert process.poll() is None, process.stderr.read()
-            assert time.monotonic() < deadline, "the run never started polling"
-            time.sleep(0.05)
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.kill()
-        process.wait()
-    (batch_id,) = server.batches.batches
+    batch_id = kill_while_polling(
+        ["make-tests", "--input", str(rows_file), "--output", str(out), "--teacher-model", MODEL,
+         "--n-inputs", "6", "--min-tests", "2", "--call-timeout", "0.5", "--teacher-batch"],
+        env, server.batches, timeout_s=60)
     record = only_batch(rows_file)
     assert (record.state, record.batch_id) == ("submitted", batch_id)
     assert not out.exists() or out.read_text() == ""
