@@ -17,18 +17,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 from persd.collect import CollectConfig, collect
 from persd.execution import Executor
 from persd.tasks import load_tasks
+from teacher_server import serve_teacher  # benchmarks/teacher_server.py
 
-ROOT = Path(__file__).resolve().parents[1]  # where `python -m tests.openai_server` runs
 
 
 class PassStudent:
@@ -48,19 +44,6 @@ def task_pool(count: int):
         pool.append(dataclasses.replace(task, task_id=f"scale/{i}", prompt=tag + task.prompt,
                                         solution=tag + task.solution))
     return pool
-
-
-def serve_teacher(latency: float, batch_delay: float) -> tuple[subprocess.Popen, str]:
-    """The test teacher in its own process, as a real endpoint would be (no shared GIL)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tests.openai_server", "--port", str(port), "--latency", str(latency),
-         "--batch-delay", str(batch_delay)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    server.stdout.readline()  # "serving ... tasks at URL": it is listening
-    return server, f"http://127.0.0.1:{port}/v1"
 
 
 def run(tasks, model: str, concurrency: int, batch: bool, executor: Executor):
@@ -94,7 +77,7 @@ def main() -> None:
     print(f"{args.tasks} tasks (HumanEval repeated); student: a stand-in that always answers `pass` "
           f"(all attempts fail, so the teacher path is measured); teacher: local test server, "
           f"{args.latency} s per live call, batches answered after {args.batch_delay} s")
-    server, base_url = serve_teacher(args.latency, args.batch_delay)
+    server, base_url = serve_teacher(args.latency, "--batch-delay", str(args.batch_delay))
     os.environ.update(OPENAI_BASE_URL=base_url, OPENAI_API_KEY="bench")
     tasks = task_pool(args.tasks)
     try:

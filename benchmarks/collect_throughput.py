@@ -14,18 +14,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 from persd.collect import CollectConfig, collect
 from persd.execution import Executor
 from persd.tasks import load_tasks
+from teacher_server import serve_teacher  # benchmarks/teacher_server.py
 
-ROOT = Path(__file__).resolve().parents[1]  # where `python -m tests.openai_server` runs
 
 
 class PassStudent:
@@ -38,19 +34,6 @@ class PassStudent:
 def task_pool(count: int):
     humaneval = load_tasks("humaneval")
     return [dataclasses.replace(humaneval[i % len(humaneval)], task_id=f"bench/{i}") for i in range(count)]
-
-
-def serve_teacher(latency: float) -> tuple[subprocess.Popen, str]:
-    """The test teacher in its own process, as a real endpoint would be (no shared GIL)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "tests.openai_server", "--port", str(port), "--latency", str(latency),
-         "--model", "bench-teacher"],  # listed, as a real endpoint lists its models
-        cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    server.stdout.readline()  # "serving ... tasks at URL": it is listening
-    return server, f"http://127.0.0.1:{port}/v1"
 
 
 def run(tasks, concurrency: int, base_url: str, executor: Executor) -> float:
@@ -74,7 +57,8 @@ def main() -> None:
     print(f"teacher latency {args.latency} s per call; student: always `pass` (all attempts fail)")
     import openai  # noqa: F401  (a one-time import, not part of any collection's wall time)
 
-    server, base_url = serve_teacher(args.latency)
+    server, base_url = serve_teacher(args.latency, "--model", "bench-teacher")  # listed, as a real
+    # endpoint lists its models, so the start-up check is one GET
     try:
         with Executor(timeout_s=3.0) as executor:
             for concurrency, count in ((1, args.serial_tasks), (32, args.tasks)):

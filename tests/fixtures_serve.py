@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,6 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.ports import free_port
+
 READY_TIMEOUT_S = 120.0
 
 
@@ -36,12 +37,6 @@ class ServedModel:
     model: str
     log: Path
     process: subprocess.Popen
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _log_tail(log: Path, lines: int = 30) -> str:
@@ -73,7 +68,7 @@ def _wait_ready(served: ServedModel, timeout_s: float) -> None:
 
 def start_transformers_serve(model: str, log: Path, timeout_s: float = READY_TIMEOUT_S) -> ServedModel:
     """Starts `transformers serve MODEL` on a free port and waits until it answers."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "transformers.cli.transformers", "serve", model,
                "--host", "127.0.0.1", "--port", str(port), "--device", "cpu",
                "--log-level", "warning", "--default-seed", "0"]

@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.ports import free_port
 
 RANK_LINE = re.compile(r"^\[default(\d+)\]:(\{.*\})\s*$")
 STEPS = 3
@@ -30,12 +31,6 @@ def _rows(path: Path, n: int = 8) -> None:
                                         "task_id": p["task_id"]}) + "\n" for p in problems[:n]))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_two_cpu_processes_train_and_one_adapter_is_written(tmp_path, tiny_model_dir):
@@ -46,7 +41,7 @@ def test_two_cpu_processes_train_and_one_adapter_is_written(tmp_path, tiny_model
                                   "batch_size": 2, "learning_rate": 5e-3, "save_steps": 100}))
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(_free_port()), "--tee", "3",
+               "--main_process_port", str(free_port()), "--tee", "3",
                "-m", "persd.train.run", "--config", str(config), "--data", str(rows), "--metrics", str(metrics)]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=280)

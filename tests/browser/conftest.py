@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import itertools
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
+
+from tests.ports import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 # --no-sandbox: CI runs as root; the rest stop Chromium calling home on a closed network.
@@ -32,12 +33,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "browser" in item.keywords:
             item.add_marker(skip)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
