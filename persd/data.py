@@ -24,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from persd.prompts import student_refine_prompt
+from persd.prompts import split_program, student_refine_prompt
 from persd.train.rows import split_at_rstrip
 
 VARIANTS = ("persd", "persd-refine", "persd-combined", "stand", "inpd")
@@ -93,8 +93,6 @@ def _completion(task, program: str) -> str | None:
     function: then it is split the way a teacher reply is)."""
     if program.startswith(task.prompt):
         return program[len(task.prompt):]
-    from persd.prompts import split_program
-
     split = split_program(task, program)
     return split[1] if split else None
 

@@ -11,6 +11,7 @@ import dataclasses
 import time
 
 from persd.collect.config import STOPPED_ON_REQUEST, CollectConfig, CollectSummary
+from persd.prompts import student_attempt_prompt
 from persd.tasks import Task
 
 STOP_POLL_S = 0.5  # how often `should_stop` is asked while teacher calls are awaited
@@ -40,7 +41,7 @@ class CollectionLoop:
         self._count_finished(work)
         try:
             await self._finish_started_work(work)
-            await self._attempt_in_batches([pair for pair in work.needs_attempt])
+            await self._attempt_in_batches(work.needs_attempt)
             await self._drain_teacher()
         finally:
             self.bar.close()
@@ -75,7 +76,8 @@ class CollectionLoop:
                 return
             batch = task_ids[start : start + size]
             completions = await asyncio.to_thread(
-                self.student.complete, [self.tasks[t].prompt for t in batch], self.config.samples)
+                self.student.complete, [student_attempt_prompt(self.tasks[t]) for t in batch],
+                self.config.samples)
             attempts = []
             for task_id, samples in zip(batch, completions):
                 for index in by_task[task_id]:
@@ -83,9 +85,10 @@ class CollectionLoop:
             await self._execute(attempts)
 
     def _store_attempt(self, task: Task, index: int, completion: str):
+        prompt = student_attempt_prompt(task)
         return self.store.add_attempt(
             task.task_id, self.config.round, sample_index=index, model=_student_name(self.config),
-            prompt=task.prompt, completion=completion, program=task.prompt + completion,
+            prompt=prompt, completion=completion, program=prompt + completion,
             sampling={"temperature": self.config.temperature, "top_p": self.config.top_p,
                       "max_new_tokens": self.config.max_new_tokens},
         )
