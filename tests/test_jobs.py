@@ -140,6 +140,17 @@ def _collect_config(tmp_path, **overrides):
                             "max_new_tokens": 16, "sessions_dir": str(tmp_path), **overrides})
 
 
+def test_snapshot_before_the_round_has_stored_its_tasks_reads_zero(tmp_path):
+    # The loop creates the session, then stores the tasks: a poll between the two steps
+    # (the app polls every second) must read "nothing done yet", not raise.
+    config = _collect_config(tmp_path, student="any/model", limit=3)
+    SessionStore.open(tmp_path, "c1", create=True).close()
+    job = CollectJob(config)
+    job.task_ids = [t.task_id for t in load_tasks("humaneval")[:3]]
+    progress = job.snapshot()
+    assert (progress.done, progress.total, progress.attempts) == (0, 3, 0)
+
+
 @pytest.mark.slow
 def test_collect_job_runs_in_a_thread_and_reports_progress(tmp_path, tiny_model_dir):
     from persd.teacher import OpenAITeacher, TeacherConfig

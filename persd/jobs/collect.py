@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from persd.store import SessionNotFound, SessionStore, StoreError
+from persd.store import RecordNotFound, SessionNotFound, SessionStore, StoreError
 
 
 @dataclass(frozen=True)
@@ -119,8 +119,12 @@ class CollectJob:
             if self.simulated:
                 finished = len(attempts)
             else:
-                work = store.pending_work(round_, method=c.method, samples=c.samples,
-                                          task_ids=self.task_ids)
+                try:
+                    work = store.pending_work(round_, method=c.method, samples=c.samples,
+                                              task_ids=self.task_ids)
+                except RecordNotFound:
+                    # The loop has created the session but not yet stored this round's tasks.
+                    return CollectProgress(total=len(self.task_ids) * c.samples)
                 unfinished = (len(work.needs_attempt) + len(work.needs_execution)
                               + len(work.needs_refinement) + len(work.needs_solution))
                 finished = len(self.task_ids) * c.samples - unfinished
