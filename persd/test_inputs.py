@@ -104,7 +104,23 @@ def assert_for(call: str, expected: str) -> str:
     if value is None or isinstance(value, bool):
         return f"assert {call} is {expected}"
     if isinstance(value, float):
-        tolerance = format(1e-6 * max(1.0, abs(value)), ".3g")
         shown = f"({expected})" if expected.startswith("-") else expected
-        return f"assert abs({call} - {shown}) < {tolerance}"
+        return f"assert abs({call} - {shown}) < {_tolerance([value])}"
+    if _is_float_sequence(value):
+        # Another summation order changes the last bits: compare each item within tolerance.
+        return (f"assert all(abs(got - want) < {_tolerance(value)} "
+                f"for got, want in zip({call}, {expected}, strict=True))")
     return f"assert {call} == {expected}"
+
+
+def _is_float_sequence(value: object) -> bool:
+    """A flat list or tuple of numbers with at least one float."""
+    if not isinstance(value, (list, tuple)):
+        return False
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    return numbers and any(isinstance(v, float) for v in value)
+
+
+def _tolerance(values: list) -> str:
+    """1e-6, relative above magnitude 1."""
+    return format(1e-6 * max(1.0, *(abs(v) for v in values)), ".3g")

@@ -11,9 +11,9 @@ They are parsed with `ast` on the host (nothing the model wrote is evaluated her
 the reference program runs them in the sandbox (persd.execution), in one program that
 prints the repr of each result (`persd.probe`). A call that raises, uses up its CPU budget,
 kills the run or returns a value whose repr does not read back as an equal Python literal
-is dropped. The kept calls become `assert f(args) == expected` (a float: within 1e-6,
-relative above 1), the test list runs once more against the reference, and the task is
-written as one MBPP-shaped JSON line. Rows are appended as they finish and skipped on a
+is dropped. The kept calls become `assert f(args) == expected` (a float, or a flat list of
+numbers with a float in it: within 1e-6 per item, relative above 1), the test list runs
+once more against the reference, and the task is written as one MBPP-shaped JSON line. Rows are appended as they finish and skipped on a
 rerun (by task_id), so a stopped run resumes; dropped rows go to `<stem>.rejected.jsonl`
 with their reason, teacher replies to `<stem>.teacher-cache.jsonl`.
 

@@ -138,6 +138,25 @@ def test_assert_forms():
     assert assert_for("f(1)", "2000000.0") == "assert abs(f(1) - 2000000.0) < 2"
 
 
+@pytest.mark.parametrize("expected, returned, holds", [
+    ("[0.1, 0.2, 3]", [0.1 + 1e-9, 0.2, 3], True),       # last bits differ: still equal
+    ("(0.5, -2.25)", [0.5, -2.25], True),
+    ("[0.1, 0.2]", [0.1, 0.25], False),
+    ("[0.1, 0.2]", [0.1], False),                         # a missing item is a failure
+    ("[1500000.0]", [1500000.5], True),                   # relative above magnitude 1
+    ("[1, 2]", [1, 2.0000001], False),                    # integers only: exact
+    ("[[0.1]]", [[0.1 + 1e-9]], False),                   # nested: exact
+])
+def test_float_lists_compare_within_tolerance(expected, returned, holds):
+    statement = assert_for("f(1)", expected)
+    try:
+        exec(statement, {"f": lambda _: returned})  # our own generated assert, not model code
+        held = True
+    except (AssertionError, ValueError):
+        held = False
+    assert held is holds, statement
+
+
 def test_make_tests_keeps_what_runs_and_drops_the_rest(rows_file, server):
     summary = run(rows_file, server)
     out = rows_file.parent / "out.jsonl"
