@@ -38,4 +38,6 @@ def js() -> str | None:
 
 
 def launch_options() -> dict:
-    return {"theme": theme(), "css": css(), "js": js()}
+    # The footer's API page would list every internal event handler as if it were a
+    # public API; the settings link (language, light/dark) is the one a reviewer needs.
+    return {"theme": theme(), "css": css(), "js": js(), "footer_links": ["settings"]}

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.ports import free_port
 
@@ -20,6 +21,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-dev-shm-usage"]
+# Actions and `expect` wait up to 20 s: a loaded 2-core CI machine runs the app, its
+# sandbox and Chromium side by side; a wrong page still fails, only later.
+TIMEOUT_MS = 20_000
+expect.set_options(timeout=TIMEOUT_MS)
 DEMO_TASKS = 24
 USERS = [("ana", "ana-password"), ("ben", "ben-password")]
 _names = itertools.count(1)
@@ -94,6 +99,6 @@ def auth_server(tmp_path_factory, demo_template):
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 900})
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(TIMEOUT_MS)
     yield context.new_page()
     context.close()

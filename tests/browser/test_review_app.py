@@ -82,6 +82,9 @@ class Review:
 def test_open_demo_and_approve_shows_next_record(app_server: Server, page: Page):
     review = Review(page).open(app_server.url, app_server.session())
     expect(page.get_by_test_id("simulated-banner")).to_contain_text("SIMULATED")
+    footer = page.locator("footer")
+    expect(footer).to_contain_text("Settings")  # internal handlers are no public API
+    expect(footer).not_to_contain_text("Use via API")
     first, pending = review.task_id.inner_text(), review.pending()
     assert pending > 5
     review.click("persd-approve")
