@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -156,6 +157,32 @@ def test_filter_and_bulk_approve_with_confirmed_count(app_server: Server, page: 
     with app_server.store(name) as store:
         approved = store.review_queue(QueueFilters(status="approved"), limit=1000)
         assert len(approved) == expected and {r.reviewer for r in approved} == {"local"}
+
+
+def test_a_filter_changed_while_the_last_one_loads_is_applied(app_server: Server, page: Page,
+                                                             monkeypatch):
+    # A slow store (a big session, a busy machine) keeps the first filter change loading
+    # while the reviewer sets the second; the view must end on both filters, not the first.
+    from persd.store import SessionStore
+
+    error_types = SessionStore.error_types
+
+    def slow_error_types(self):
+        time.sleep(1.5)
+        return error_types(self)
+
+    name = app_server.session()
+    review = Review(page).open(app_server.url, name)
+    monkeypatch.setattr(SessionStore, "error_types", slow_error_types)
+    review.open_filters()
+    review.choose("persd-f-validated", "yes")
+    review.fill("persd-f-maxdiff", "2")
+    with app_server.store(name) as store:
+        expected = store.review_queue_count(
+            QueueFilters(status="pending", validated=True, max_diff_lines=2))
+        only_first = store.review_queue_count(QueueFilters(status="pending", validated=True))
+    assert expected != only_first
+    expect(page.get_by_test_id("in-view")).to_have_text(str(expected))
 
 
 def test_second_reviewer_on_the_same_record_gets_a_conflict(auth_server: Server, browser):

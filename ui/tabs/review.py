@@ -135,8 +135,11 @@ def build(ctx: AppContext) -> None:
 
     options = dict(inputs=inputs, outputs=outputs, show_progress="hidden")
     ctx.on_session(wire(handlers.open), **options)
+    # always_last: a second filter changed while the first is still loading is applied
+    # after it (the default, "once", would drop it and leave the view on stale filters).
     gr.on([status.input, error_type.input, validated.input, round_.submit, search.submit,
-           max_diff.submit, apply.click], wire(handlers.open), **options)
+           max_diff.submit, apply.click], wire(handlers.open), trigger_mode="always_last",
+          **options)
     show_reference.input(wire(handlers.refresh), **options)
     approve.click(wire(handlers.approve), **options)
     edit.click(wire(handlers.save_edit), inputs=inputs, outputs=outputs,
