@@ -121,6 +121,6 @@ def _is_float_sequence(value: object) -> bool:
     return numbers and any(isinstance(v, float) for v in value)
 
 
-def _tolerance(values: list) -> str:
+def _tolerance(values: list | tuple) -> str:
     """1e-6, relative above magnitude 1."""
     return format(1e-6 * max(1.0, *(abs(v) for v in values)), ".3g")

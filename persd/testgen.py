@@ -13,9 +13,10 @@ prints the repr of each result (`persd.probe`). A call that raises, uses up its 
 kills the run or returns a value whose repr does not read back as an equal Python literal
 is dropped. The kept calls become `assert f(args) == expected` (a float, or a flat list of
 numbers with a float in it: within 1e-6 per item, relative above 1), the test list runs
-once more against the reference, and the task is written as one MBPP-shaped JSON line. Rows are appended as they finish and skipped on a
-rerun (by task_id), so a stopped run resumes; dropped rows go to `<stem>.rejected.jsonl`
-with their reason, teacher replies to `<stem>.teacher-cache.jsonl`.
+once more against the reference, and the task is written as one MBPP-shaped JSON line.
+Rows are appended as they finish and skipped on a rerun (by task_id), so a stopped run
+resumes; dropped rows go to `<stem>.rejected.jsonl` with their reason, teacher replies to
+`<stem>.teacher-cache.jsonl`.
 
 With `teacher_batch` (`--teacher-batch`) every request goes out in one Batch API job at
 half the price (persd.teacher_batch); the job is recorded in `<stem>.batches.json`, so a
