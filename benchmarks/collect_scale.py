@@ -48,7 +48,7 @@ def task_pool(count: int):
 
 def run(tasks, model: str, concurrency: int, batch: bool, executor: Executor):
     from persd.teacher import OpenAITeacher, TeacherConfig
-    from persd.teacher_batch import BatchTeacher
+    from persd.teacher.batch import BatchTeacher
 
     settings = TeacherConfig(model=model, concurrency=concurrency)
     teacher = BatchTeacher(settings, progress=False) if batch else OpenAITeacher(settings)

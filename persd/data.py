@@ -24,7 +24,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from persd.prompts import split_program, student_refine_prompt
+from persd.code.splice import split_program
+from persd.prompts import student_refine_prompt
 from persd.train.rows import split_at_rstrip
 
 VARIANTS = ("persd", "persd-refine", "persd-combined", "stand", "inpd")

@@ -21,12 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from persd.diffing import diff_size, side_by_side_html, similarity
+from persd.code.diffing import diff_size, side_by_side_html, similarity
+from persd.execution.result import ExceptionInfo, TestOutcome
 from persd.store import ExecutionRecord, QueueFilters, ReviewConflict, ReviewRecord, SessionStore
 
 __all__ = [
     "BULK_STATUSES", "BulkOutcome", "BulkPlan", "EditOutcome", "ReviewConflict",
-    "ReviewRefused", "ReviewView", "apply_bulk", "approve", "failing_test", "plan_bulk",
+    "ReviewRefused", "ReviewView", "apply_bulk", "approve", "plan_bulk",
     "reject", "review_view", "run_edit", "save_edit", "skip", "undo",
 ]
 
@@ -205,7 +206,7 @@ def apply_bulk(
 @dataclass(frozen=True)
 class ReviewView:
     """One record as the reviewer sees it. Programs are complete programs; diffs are HTML
-    tables from `persd.diffing.side_by_side_html` (escaped, self-contained)."""
+    tables from `persd.code.diffing.side_by_side_html` (escaped, self-contained)."""
 
     refinement_id: int
     task_id: str
@@ -224,6 +225,8 @@ class ReviewView:
     attempt_error_type: str
     attempt_feedback: str
     failing_test: str             # the test the attempt failed ("" when unknown)
+    attempt_tests: tuple[TestOutcome, ...]   # the attempt's failing tests, as data
+    attempt_exception: ExceptionInfo | None  # the exception that ended the attempt's run
     attempt_program: str
     refinement_program: str       # the teacher's ("" when it gave no code)
     current_program: str          # what would be stored: the edit if edited, else the above
@@ -235,15 +238,6 @@ class ReviewView:
     reference_diff_html: str | None = None   # attempt -> reference, when asked for
     reference_similarity: float | None = None
     reference_diff_size: int | None = None
-
-
-def failing_test(feedback: str) -> str:
-    """The failing test named in an Executor feedback text ("" if none is)."""
-    for line in feedback.splitlines():
-        for prefix in ("Test failed: ", "The test being run: "):
-            if line.startswith(prefix):
-                return line[len(prefix):].strip()
-    return ""
 
 
 def review_view(
@@ -270,7 +264,8 @@ def review_view(
         updated_at=review.updated_at, reason=review.reason, description=item.task.prompt,
         attempt_status=run.status if run else "", attempt_error_type=run.error_type if run else "",
         attempt_feedback=run.feedback if run else "",
-        failing_test=failing_test(run.feedback) if run else "",
+        failing_test=run.failing_test.source if run and run.failing_test else "",
+        attempt_tests=run.test_outcomes if run else (), attempt_exception=run.exception if run else None,
         attempt_program=attempt_program, refinement_program=teacher_program,
         current_program=current, edit_execution=item.edit_execution,
         diff_html=side_by_side_html(attempt_program, current, "Student attempt", right,

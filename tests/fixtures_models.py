@@ -11,6 +11,6 @@ import pytest
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> str:
     """A folder holding `persd tiny-model` output (seed 0). Treat it as read-only."""
-    from persd.tiny_model import write_tiny_model
+    from persd.demo.tiny_model import write_tiny_model
 
     return write_tiny_model(tmp_path_factory.mktemp("models") / "tiny", seed=0).path

@@ -220,7 +220,7 @@ def test_collecting_on_the_evaluation_set_warns(tmp_path, tiny_model_dir, monkey
 
 
 def test_a_student_endpoint_failing_mid_run_is_one_clear_error(tmp_path, tiny_model_dir, teacher):
-    from persd.student_openai import StudentServerError
+    from persd.student.openai import StudentServerError
 
     class FailingServedStudent:  # injects the fault of a served student going down
         def complete(self, prompts, n=None, **sampling):

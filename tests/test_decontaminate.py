@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from persd.cli import cli
-from persd.decontaminate import contamination_warning, overlaps, signature
+from persd.tasks.decontaminate import contamination_warning, overlaps, signature
 from persd.execution import Executor
 from persd.tasks import load_tasks
 

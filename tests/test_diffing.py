@@ -1,9 +1,15 @@
-"""persd.diffing: unified and side-by-side diffs, diff size, similarity, the HTML table."""
+"""persd.code.diffing: unified and side-by-side diffs, diff size, similarity, the HTML table."""
 
 import re
 
-from persd.diffing import (DiffRow, diff_size, side_by_side, side_by_side_html, similarity,
-                           unified_diff)
+from persd.code.diffing import (
+    DiffRow,
+    diff_size,
+    side_by_side,
+    side_by_side_html,
+    similarity,
+    unified_diff,
+)
 
 BASE = "def f(n):\n    total = 0\n    for i in range(n):\n        total += i\n    return total\n"
 

@@ -1,4 +1,4 @@
-"""persd.live: the live demo's step-by-step repair with the real sandbox, the simulated
+"""persd.demo.live: the live demo's step-by-step repair with the real sandbox, the simulated
 student, the tiny model, and a typed task; hidden tests never reach a prompt."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from persd.execution import Executor
-from persd.live import LiveError, LiveRepair, ModelBackend, SimulatedBackend, custom_task
+from persd.demo.live import LiveError, LiveRepair, ModelBackend, SimulatedBackend, custom_task
 from persd.tasks import load_tasks
 
 

@@ -10,10 +10,9 @@ import sys
 
 import pytest
 
+from persd.code.extract import extract_code
+from persd.code.splice import split_failure, split_program
 from persd.prompts import (
-    extract_code,
-    split_failure,
-    split_program,
     student_attempt_prompt,
     student_refine_prompt,
     teacher_refine_messages,

@@ -6,18 +6,18 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from persd.demo import build_demo_session
-from persd.diffing import diff_size
+from persd.code.diffing import diff_size
 from persd.execution import Executor
 from persd.review import (
     ReviewConflict,
     ReviewRefused,
     apply_bulk,
     approve,
-    failing_test,
     plan_bulk,
     reject,
     review_view,
@@ -27,6 +27,8 @@ from persd.review import (
     undo,
 )
 from persd.store import QueueFilters, SessionStore
+
+FIXTURE_SESSION = Path(__file__).parent / "data" / "sessions" / "main-2026-12.sqlite"
 
 LIMIT = 12
 
@@ -243,10 +245,29 @@ def test_review_view_shows_the_record_and_how_personal_it_is(store):
     assert full.reference_diff_size == diff_size(attempt.program, full.reference_program)
 
 
-def test_failing_test_is_read_from_feedback():
-    assert failing_test("Test failed: assert f(1) == 2\n  f(1) returned 3") == "assert f(1) == 2"
-    assert failing_test("Timed out after 3 s\nThe test being run: assert g()") == "assert g()"
-    assert failing_test("NameError: x") == ""
+def test_failing_test_comes_from_the_stored_structured_result(store):
+    refinement = first(store, validated=True)
+    view = review_view(store, refinement.id)
+    run = store.attempt(refinement.attempt_id).execution
+    assert run.has_detail and run.test_outcomes
+    assert view.attempt_tests == run.test_outcomes
+    assert view.failing_test == run.test_outcomes[0].source
+    if run.status == "failed":
+        assert run.test_outcomes[0].returned and run.test_outcomes[0].returned in view.attempt_feedback
+
+
+def test_a_session_written_by_the_previous_layout_opens_and_reviews(tmp_path):
+    """tests/data/sessions/main-2026-12.sqlite: a 12-task demo session written by persd
+    before structured execution detail was kept (schema m008)."""
+    shutil.copy(FIXTURE_SESSION, tmp_path / FIXTURE_SESSION.name)
+    with SessionStore.open(tmp_path, FIXTURE_SESSION.stem) as old:
+        refinement = first(old, validated=True)
+        view = review_view(old, refinement.id)
+        run = old.attempt(refinement.attempt_id).execution
+        assert not run.has_detail and run.test_outcomes == () and run.exception is None
+        assert view.failing_test == "" and view.attempt_feedback  # text only, no detail
+        approved = approve(old, refinement.id, reviewer="ana", expected_version=view.version)
+        assert approved.status == "approved" and approved.reviewer == "ana"
 
 
 # ---------------------------------------------------------------- the tab's handlers

@@ -1,4 +1,4 @@
-"""persd.sim: each mutation kind on crafted functions; the simulated student and teacher
+"""persd.demo.sim: each mutation kind on crafted functions; the simulated student and teacher
 on all HumanEval tasks with the real Executor."""
 
 import ast
@@ -7,10 +7,20 @@ from collections import Counter
 
 import pytest
 
-from persd.diffing import diff_size
+from persd.code.diffing import diff_size
 from persd.execution import Executor
-from persd.sim import (MUTATORS, SIMULATED_LABEL, Mutation, SimulatedStudent, SimulatedTeacher,
-                       apply_edit, build_demo_records, candidate_edits, reference_program, revert)
+from persd.demo.sim import (
+    MUTATORS,
+    SIMULATED_LABEL,
+    Mutation,
+    SimulatedStudent,
+    SimulatedTeacher,
+    apply_edit,
+    build_demo_records,
+    candidate_edits,
+    reference_program,
+    revert,
+)
 from persd.tasks import Task, load_tasks
 
 # ---------------------------------------------------------------- crafted functions

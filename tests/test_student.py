@@ -70,7 +70,7 @@ def test_cut_at_stop(text, expected):
 def test_stop_criterion_sees_only_the_completion(greedy):
     import torch
 
-    from persd.student import _stop_criteria
+    from persd.student.hf import _stop_criteria
 
     tokenizer = greedy.tokenizer
     prompt = tokenizer("x = 1\ndef f(x):\n", return_tensors="pt")["input_ids"]

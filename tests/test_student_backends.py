@@ -15,8 +15,8 @@ from persd.cli import cli
 from persd.collect import CollectConfig, collect
 from persd.store import SessionStore
 from persd.student import STOP_SEQUENCES, StudentLoadError, cut_at_stop
-from persd.student_backends import build_student
-from persd.student_vllm import GPU_HINT, INSTALL_HINT
+from persd.student.backends import build_student
+from persd.student.vllm import GPU_HINT, INSTALL_HINT
 from persd.tasks import load_tasks
 from tests.fixtures_serve import transformers_serve  # noqa: F401  (fixture)
 from tests.openai_server import OpenAITestServer

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from persd.execution import Executor
-from persd.task_sources import parse_columns, read_rows, split_columns
+from persd.tasks.sources import parse_columns, read_rows, split_columns
 from persd.tasks import TaskFileError, load_tasks
 
 MB = {"task_id": 7, "text": "Add one to x.", "code": "def f(x):\n    return x + 1\n",

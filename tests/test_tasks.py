@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from persd.docstring_examples import docstring_examples, visible_test_from_docstring
+from persd.tasks.visible_tests import docstring_examples, visible_test_from_docstring
 from persd.tasks import Task, TaskFileError, function_header, load_tasks
 
 DATA = Path(__file__).parent / "data" / "tasks"

@@ -10,8 +10,8 @@ import pytest
 from persd.collect import CollectConfig, collect
 from persd.store import SessionStore
 from persd.tasks import load_tasks
-from persd.teacher import BUILTIN_PRICES
-from persd.teacher_batch import BATCH_DISCOUNT
+from persd.teacher.config import BUILTIN_PRICES
+from persd.teacher.batch import BATCH_DISCOUNT
 from tests.openai_batches import kill_while_polling
 from tests.openai_server import OpenAITestServer
 

@@ -12,7 +12,7 @@ from persd.cli import cli
 from persd.execution import Executor
 from persd.tasks import load_tasks
 from persd.teacher import TeacherConfig, TeacherUnavailable
-from persd.test_inputs import assert_for, parse_calls
+from persd.testgen.inputs import assert_for, parse_calls
 from persd.testgen import MakeTestsConfig, make_tests, side_paths
 from tests.openai_server import OpenAITestServer
 
@@ -186,7 +186,7 @@ def test_make_tests_keeps_what_runs_and_drops_the_rest(rows_file, server):
 
 
 def test_hang_and_unrepresentable_results_are_dropped_per_call(rows_file, server, tmp_path):
-    from persd.probe import probe_calls
+    from persd.execution.probe import probe_calls
 
     code = ("def f(x):\n    if x == 'loop':\n        while True:\n            pass\n"
             "    if x == 'gen':\n        return (i for i in range(3))\n"

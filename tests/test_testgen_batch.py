@@ -8,10 +8,11 @@ import os
 
 import pytest
 
-from persd.batch_ledger import JsonBatchLedger, LedgerError
+from persd.teacher.ledger import JsonBatchLedger, LedgerError
 from persd.store import RecordNotFound, SessionStore, StoreError
-from persd.teacher import BUILTIN_PRICES, TeacherConfig
-from persd.teacher_batch import BATCH_DISCOUNT
+from persd.teacher.config import BUILTIN_PRICES
+from persd.teacher import TeacherConfig
+from persd.teacher.batch import BATCH_DISCOUNT
 from persd.testgen import MakeTestsConfig, ledger_path, make_tests, side_paths
 from tests.openai_batches import kill_while_polling
 from tests.openai_server import OpenAITestServer

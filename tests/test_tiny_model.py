@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from persd.cli import cli
-from persd.tiny_model import (
+from persd.demo.tiny_model import (
     IM_END,
     TinyModelConfig,
     TinyModelError,

@@ -24,7 +24,7 @@ from ui.tabs import LOCAL_REVIEWER, AppContext, SharedExecutor, Stores, availabl
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 SIMULATED_BANNER = (
     '<div class="persd-sim-banner" data-testid="simulated-banner">SIMULATED session: the '
-    "student and the teacher are offline simulations (persd.sim), not models. Every program "
+    "student and the teacher are offline simulations (persd.demo.sim), not models. Every program "
     "was judged by the real sandbox.</div>"
 )
 

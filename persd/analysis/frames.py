@@ -54,7 +54,7 @@ def attempts_frame(store) -> pd.DataFrame:
 
 def refinements_frame(store) -> pd.DataFrame:
     """Teacher results with their review, cost and the two diffs against the attempt."""
-    from persd.diffing import diff_size, similarity
+    from persd.code.diffing import diff_size, similarity
 
     tasks = {t.task_id: t for t in store.tasks()}
     attempts = {a.id: a for a in store.attempts()}
@@ -114,7 +114,7 @@ def _reference(task) -> str | None:
     counts code, not layout."""
     if task is None or not task.solution:
         return None
-    from persd.sim import reference_program
+    from persd.demo.sim import reference_program
 
     return reference_program(task) or task.solution
 

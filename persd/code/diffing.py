@@ -1,6 +1,6 @@
 """Diffs and similarity between two versions of a program (attempt vs refinement).
 
-    from persd.diffing import unified_diff, diff_size, similarity, side_by_side, side_by_side_html
+    from persd.code.diffing import unified_diff, diff_size, similarity, side_by_side, side_by_side_html
     print(unified_diff(attempt, refinement))
     diff_size(attempt, refinement)        # changed lines: added + removed
     similarity(attempt, refinement)       # 0.0 .. 1.0 (1.0: the same code)

@@ -27,7 +27,7 @@ import logging
 from collections.abc import Callable
 
 from persd.collect.config import METHODS, STOPPED_ON_REQUEST, CollectConfig, CollectError, CollectSummary
-from persd.collect.loop import CollectionLoop, _close
+from persd.collect.loop import CollectionLoop
 from persd.store import SessionStore
 from persd.tasks import Task
 
@@ -42,7 +42,7 @@ def collect(config: CollectConfig, *, student=None, teacher=None, executor=None,
     """Runs (or resumes) one collection round; backends are built from `config` unless given.
     `should_stop() -> True` ends the round early and cleanly (see the module docstring)."""
     from persd.execution import Executor
-    from persd.student_openai import StudentServerError
+    from persd.student.openai import StudentServerError
     from persd.tasks import load_tasks
 
     tasks = tasks if tasks is not None else load_tasks(config.tasks)
@@ -76,7 +76,7 @@ def collect(config: CollectConfig, *, student=None, teacher=None, executor=None,
 def _warn_if_contaminated(tasks: list[Task], eval_spec: str | None) -> None:
     if not eval_spec:
         return
-    from persd.decontaminate import contamination_warning
+    from persd.tasks.decontaminate import contamination_warning
 
     warning = contamination_warning(tasks, eval_spec)
     if warning:
@@ -85,7 +85,7 @@ def _warn_if_contaminated(tasks: list[Task], eval_spec: str | None) -> None:
 
 def _build_teacher(config: CollectConfig, progress: bool):
     from persd.teacher import OpenAITeacher, TeacherConfig
-    from persd.teacher_batch import BatchTeacher
+    from persd.teacher.batch import BatchTeacher
 
     settings = TeacherConfig(model=config.teacher_model, concurrency=config.concurrency,
                              tries=config.teacher_tries)
@@ -102,12 +102,12 @@ async def _check_teacher(teacher) -> None:
     except TeacherError as error:
         raise CollectError(str(error)) from error
     finally:
-        await _close(teacher)
+        await teacher.aclose()
 
 
 def _build_student(config: CollectConfig):
     from persd.student import StudentLoadError
-    from persd.student_backends import build_student
+    from persd.student.backends import build_student
 
     try:
         return build_student(

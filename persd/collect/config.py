@@ -35,14 +35,14 @@ class CollectConfig:
         sessions_dir (`str`, defaults to `"sessions"`): Where sessions live.
         eval_tasks (`str` or `None`): The evaluation set (a `load_tasks` spec such as
             "humaneval") the student will be judged on; collection warns when its tasks
-            overlap it (persd.decontaminate).
+            overlap it (persd.tasks.decontaminate).
         student_backend (`str`, defaults to `"hf"`): "hf" (transformers), "vllm" (offline
             vLLM engine, `pip install 'persd[vllm]'`) or "openai" (a student already served
-            at `student_base_url` by vLLM or `transformers serve`); see persd.student_backends.
+            at `student_base_url` by vLLM or `transformers serve`); see persd.student.backends.
         student_base_url (`str` or `None`): The student's endpoint for the "openai" backend.
         teacher_batch (`bool`, defaults to `False`): Send the teacher's first requests as one
             OpenAI Batch API job (half price, up to 24 h) once the student has tried every
-            task; retries go live (persd.teacher_batch).
+            task; retries go live (persd.teacher.batch).
     """
 
     session: str

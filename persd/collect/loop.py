@@ -45,7 +45,7 @@ class CollectionLoop:
             await self._drain_teacher()
         finally:
             self.bar.close()
-            await _close(self.teacher)
+            await self.teacher.aclose()
         self._tally(started)
         status = ("stopped" if self.summary.stopped_by == STOPPED_ON_REQUEST else
                   "finished" if self.summary.complete else "failed")
@@ -155,7 +155,7 @@ class CollectionLoop:
         return lambda program: self.executor.run(program, task.test)
 
     def _store_result(self, task: Task, result, attempt) -> None:
-        from persd.diffing import diff_size
+        from persd.code.diffing import diff_size
 
         teacher_error = _teacher_error(result)
         with self.store.transaction():
@@ -180,15 +180,14 @@ class CollectionLoop:
             round=self.config.round, raw_reply=call.raw_reply, prompt_tokens=call.prompt_tokens,
             completion_tokens=call.completion_tokens, cost_usd=call.cost_usd, cached=call.cached,
             error=call.error, duration_s=call.duration_s, attempt_id=attempt.id if attempt else None,
-            batch_id=getattr(call, "batch_id", None),  # set on BatchTeacher's answers
+            batch_id=call.batch_id,
         )
 
     async def _drain_teacher(self) -> None:
-        flush = getattr(self.teacher, "flush", None)
-        if flush is not None and not self._stop_requested():
+        if not self._stop_requested():
             # A batch teacher sends the requests it holds as one batch.
             await asyncio.sleep(0)  # the jobs spawned last reach their first request
-            await flush(self.store, self.config.round)
+            await self.teacher.flush(self.store, self.config.round)
         while self.teacher_jobs:
             done, _ = await asyncio.wait(list(self.teacher_jobs), timeout=STOP_POLL_S)
             for job in done:
@@ -253,12 +252,6 @@ def _teacher_error(result) -> str | None:
 
 def _student_name(config: CollectConfig) -> str:
     return config.student + (f"+{config.adapter}" if config.adapter else "")
-
-
-async def _close(teacher) -> None:
-    close = getattr(teacher, "aclose", None)
-    if close is not None:
-        await close()
 
 
 def _progress_bar(total: int, enabled: bool):

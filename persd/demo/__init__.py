@@ -1,4 +1,4 @@
-"""The offline demo session: HumanEval with a simulated student and teacher (persd.sim).
+"""The offline demo session: HumanEval with a simulated student and teacher (persd.demo.sim).
 
     from persd.demo import build_demo_session
     path = build_demo_session("sessions")            # sessions/demo.sqlite, seconds, offline
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from persd.diffing import diff_size
+from persd.code.diffing import diff_size
 from persd.prompts import teacher_refine_messages
 from persd.store import SessionStore
 from persd.tasks import Task, load_tasks
@@ -28,7 +28,7 @@ ROUND = 0
 
 def demo_config(seed: int) -> dict[str, Any]:
     """The settings recorded in a demo session (and checked when it is built again)."""
-    from persd.sim import SIMULATED_LABEL, STUDENT_MODEL, TEACHER_MODEL
+    from persd.demo.sim import SIMULATED_LABEL, STUDENT_MODEL, TEACHER_MODEL
 
     return {
         "simulated": True, "label": SIMULATED_LABEL, "tasks": "humaneval", "method": "persd",
@@ -67,7 +67,7 @@ def _say(progress: Callable[[str], None] | None, message: str) -> None:
 
 
 def _records(tasks: list[Task], seed: int, executor: Any) -> list:
-    from persd.sim import build_demo_records
+    from persd.demo.sim import build_demo_records
 
     if executor is not None:
         return build_demo_records(tasks, executor, seed=seed)

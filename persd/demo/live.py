@@ -1,6 +1,6 @@
 """Multi-step repair of one task, one step at a time: the app's live demo.
 
-    from persd.live import LiveRepair, ModelBackend, SimulatedBackend, custom_task
+    from persd.demo.live import LiveRepair, ModelBackend, SimulatedBackend, custom_task
     live = LiveRepair(task, ModelBackend(HFStudent(StudentConfig(model="models/tiny"))), executor)
     step = live.next_step()      # step 0: the first attempt
     step = live.next_step()      # step 1: a repair from the visible tests' feedback
@@ -12,7 +12,7 @@ of the task's *visible* tests (docstring examples) while they fail. The hidden t
 run too when the task has them, for the audience, and never reach a prompt.
 
 Backends: `ModelBackend` wraps any `persd.student.Student` (a Hugging Face model with an
-optional adapter); `SimulatedBackend` is the offline demo's student (persd.sim): its first
+optional adapter); `SimulatedBackend` is the offline demo's student (persd.demo.sim): its first
 attempt is the reference with one injected bug, preferring a bug the visible tests catch,
 and its repair reverts that bug. It needs a task with a reference solution.
 """
@@ -140,14 +140,14 @@ class SimulatedBackend:
     """The offline demo's student (SIMULATED): the reference with one injected bug, then
     the bug reverted. Deterministic per seed and task."""
 
-    label = "simulated student (persd.sim)"
+    label = "simulated student (persd.demo.sim)"
 
     def __init__(self, executor, seed: int = 0) -> None:
         self.executor, self.seed = executor, seed
         self._bugs: dict[str, Any] = {}
 
     def first(self, task: Task) -> str:
-        from persd.sim import SimulatedStudent, apply_edit, reference_program
+        from persd.demo.sim import SimulatedStudent, apply_edit, reference_program
 
         reference = reference_program(task) if task.solution else None
         if not reference:
@@ -169,7 +169,7 @@ class SimulatedBackend:
         return program
 
     def repair(self, task: Task, program: str, feedback: str) -> str:
-        from persd.sim import revert
+        from persd.demo.sim import revert
 
         mutation = self._bugs.get(task.task_id)
         if mutation is None:

@@ -1,6 +1,6 @@
 """A tiny offline causal LM for smoke tests, demos and this project's own tests.
 
-    from persd.tiny_model import write_tiny_model
+    from persd.demo.tiny_model import write_tiny_model
     info = write_tiny_model("models/tiny", seed=0)   # a few seconds, no download
     # then: AutoModelForCausalLM.from_pretrained("models/tiny"), AutoTokenizer.from_pretrained(...)
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import signal
 
-from persd.execution.result import ExecutionResult
+from persd.execution.result import ExceptionInfo, ExecutionResult, Frame, TestOutcome
 
 FEEDBACK_LIMIT = 2000
 
 
-def _clip(text: str, limit: int = FEEDBACK_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 20] + "\n... (truncated)"
+def clip(text: str, limit: int = FEEDBACK_LIMIT) -> str:
+    """`text` cut to at most `limit` characters, saying so at the end when it was cut."""
+    marker = "\n... (truncated)"
+    return text if len(text) <= limit else text[: limit - len(marker)].rstrip() + marker
 
 
 def _traceback(frames: list[dict]) -> list[str]:
@@ -112,11 +114,35 @@ def describe(reply: dict, limits: dict) -> tuple[str, str, str]:
     return status, ("Timeout" if status == "timeout" else "Killed"), text
 
 
+def _frames_of(reply: dict) -> tuple[Frame, ...]:
+    return tuple(Frame(str(f["file"]), int(f["line"]), str(f["function"]), str(f["source"] or ""))
+                 for f in reply.get("frames", []))
+
+
+def _failed_tests(reply: dict, status: str) -> tuple[TestOutcome, ...]:
+    """The test that did not pass: the failing assert, or the one a run stopped inside."""
+    if reply["outcome"] == "assertion":
+        error = reply.get("actual_error", "")
+        return (TestOutcome(reply.get("test_source", ""), "error" if error else "failed",
+                            returned=reply.get("actual", ""), expected=reply.get("expected", ""),
+                            error=error),)
+    running = [f for f in _frames_of(reply) if f.file == "test.py"]
+    if running and status != "passed":
+        return (TestOutcome(running[-1].source, status),)
+    return ()
+
+
+def _exception_of(reply: dict, error_type: str) -> ExceptionInfo | None:
+    if reply["outcome"] in ("completed", "assertion"):
+        return None
+    return ExceptionInfo(error_type, reply.get("exc_message", ""), _frames_of(reply))
+
+
 def to_result(reply: dict, limits: dict, isolation: str) -> ExecutionResult:
     status, error_type, text = describe(reply, limits)
     return ExecutionResult(
         status=status,
-        feedback=_clip(text),
+        feedback=clip(text),
         duration_s=round(float(reply.get("duration_s", 0.0)), 4),
         tests_passed=int(reply.get("tests_passed", 0)),
         tests_total=int(reply.get("tests_total", 0)),
@@ -125,6 +151,8 @@ def to_result(reply: dict, limits: dict, isolation: str) -> ExecutionResult:
         actual=reply.get("actual", ""),
         output=reply.get("output_tail", "")[-1000:],
         isolation=isolation,
+        test_outcomes=_failed_tests(reply, status),
+        exception=_exception_of(reply, error_type),
     )
 
 

@@ -135,12 +135,30 @@ def _describe_failed_assert(node: ast.Assert, test_source: str, frame) -> dict:
             facts["actual"] = _safe_repr(value)
         except BaseException as error:
             facts["actual_error"] = _clip(f"{type(error).__name__}: {error}")
+        expected = _compared_with(node, call)
+        if expected is not None:
+            try:
+                facts["expected"] = _safe_repr(eval(compile(ast.Expression(expected), TEST_FILE, "eval"), frame.f_globals, frame.f_locals))
+            except BaseException:
+                pass
     if node.msg is not None:
         try:
             facts["message"] = _clip(str(eval(compile(ast.Expression(node.msg), TEST_FILE, "eval"), frame.f_globals, frame.f_locals)))
         except BaseException:
             pass
     return facts
+
+
+def _compared_with(node: ast.Assert, call: ast.Call):
+    """The other side of `assert call == value` (either order), else None."""
+    test = node.test
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
+        left, right = test.left, test.comparators[0]
+        if left is call:
+            return right
+        if right is call:
+            return left
+    return None
 
 
 def _last_frame_in(tb, filename: str):

@@ -1,6 +1,6 @@
 """Run a trusted reference program on untrusted inputs in the sandbox and read the results.
 
-    from persd.probe import probe_calls
+    from persd.execution.probe import probe_calls
     outcome = probe_calls(executor, reference_code, ["f(1)", "f([])"], call_timeout_s=1.0)
     outcome.values       # {0: "2"}: call index -> repr of the result, a Python literal
     outcome.failures     # {1: "raised IndexError"}: call index -> why it gave no value

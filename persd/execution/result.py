@@ -8,6 +8,35 @@ STATUSES = ("passed", "failed", "error", "timeout", "memory", "killed")
 
 
 @dataclass(frozen=True)
+class TestOutcome:
+    """One test (an assert) of a run, as data: what review and analysis read."""
+
+    source: str                 # the assert, with the program's own function names
+    status: str                 # "failed" (the assert was false), "error" (the call raised),
+                                # "timeout" (the run stopped inside it)
+    returned: str = ""          # repr of what the function under test returned
+    expected: str = ""          # repr of the value it was compared with, when one was
+    error: str = ""             # "IndexError: list index out of range" when the call raised
+
+
+@dataclass(frozen=True)
+class Frame:
+    file: str                   # "program.py" or "test.py": only the program's own frames
+    line: int
+    function: str
+    source: str
+
+
+@dataclass(frozen=True)
+class ExceptionInfo:
+    """The exception that ended a run (or the place a timeout stopped it)."""
+
+    type: str
+    message: str
+    frames: tuple[Frame, ...] = ()
+
+
+@dataclass(frozen=True)
 class ExecutionResult:
     """The verdict on one program.
 
@@ -31,6 +60,8 @@ class ExecutionResult:
     actual: str = ""            # repr of what the function returned in that assert
     output: str = ""            # the tail of what the program printed
     isolation: str = ""         # "bwrap" or the fallback that ran it
+    test_outcomes: tuple[TestOutcome, ...] = ()  # the tests that did not pass, as data
+    exception: ExceptionInfo | None = None  # what ended the run, as data
 
     @property
     def passed(self) -> bool:
@@ -38,3 +69,15 @@ class ExecutionResult:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "passed": self.passed}
+
+
+def detail_from_dict(data: dict | None) -> tuple[tuple[TestOutcome, ...], ExceptionInfo | None]:
+    """(test_outcomes, exception) as stored with an execution; empty for None (rows
+    written before structured detail was kept)."""
+    if not data:
+        return (), None
+    tests = tuple(TestOutcome(**test) for test in data.get("tests") or ())
+    raw = data.get("exception")
+    exception = None if not raw else ExceptionInfo(
+        raw["type"], raw["message"], tuple(Frame(**frame) for frame in raw.get("frames") or ()))
+    return tests, exception

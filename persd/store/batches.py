@@ -10,7 +10,7 @@ A submission row is written before the batch is created (state "creating"), gets
 batch id once it exists ("submitted") and its downloaded results when it ends ("done").
 `results` maps each custom_id to {"reply", "model", "prompt_tokens", "completion_tokens"}
 or to {"error": "..."}; it stays in the session, so paid replies are never fetched twice.
-The session is one `persd.batch_ledger.BatchLedger`; make-tests keeps the same records in
+The session is one `persd.teacher.ledger.BatchLedger`; make-tests keeps the same records in
 a JSON file (`JsonBatchLedger`), checked by the same `check_batch_changes`.
 """
 

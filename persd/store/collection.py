@@ -6,6 +6,7 @@ stored record, so a rerun after a crash never duplicates anything.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import Iterable
 from typing import Any
@@ -162,12 +163,12 @@ class CollectionMixin:
         )
         inserted = conn.execute(
             f"""INSERT INTO executions (subject_kind, subject_id, tests, status, passed, feedback,
-                duration_s, tests_passed, tests_total, error_type)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) {conflict} RETURNING id""",
+                duration_s, tests_passed, tests_total, error_type, detail)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) {conflict} RETURNING id""",
             (subject_kind, subject_id, tests, status, int(bool(result.passed)),
              getattr(result, "feedback", "") or "", getattr(result, "duration_s", None),
              getattr(result, "tests_passed", None), getattr(result, "tests_total", None),
-             getattr(result, "error_type", "") or ""),
+             getattr(result, "error_type", "") or "", _detail_json(result)),
         ).fetchone()
         if inserted is not None:
             return inserted[0]
@@ -303,3 +304,10 @@ class CollectionMixin:
             raise RecordNotFound(f"no {what} {value!r} in session {self._db.path}")
         return row
 
+
+def _detail_json(result: Any) -> str:
+    """The structured part of an ExecutionResult (or a stored ExecutionRecord) as JSON."""
+    outcomes = getattr(result, "test_outcomes", ())
+    exception = getattr(result, "exception", None)
+    return to_json({"tests": [dataclasses.asdict(t) for t in outcomes],
+                    "exception": dataclasses.asdict(exception) if exception else None})

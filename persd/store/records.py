@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-EXECUTION_STATUSES = ("passed", "failed", "error", "timeout", "memory", "killed")
+from persd.execution.result import STATUSES as EXECUTION_STATUSES
+from persd.execution.result import ExceptionInfo, TestOutcome
 SUBJECT_KINDS = ("attempt", "refinement", "review_edit", "eval_sample")
 TEST_KINDS = ("hidden", "visible")
 METHODS = ("persd", "stand", "inpd")
@@ -32,6 +33,14 @@ class ExecutionRecord:
     tests_total: int | None
     error_type: str         # "" when passed
     created_at: str
+    test_outcomes: tuple[TestOutcome, ...] = ()  # the tests that did not pass, as data
+    exception: ExceptionInfo | None = None  # what ended the run, as data
+    # False for runs stored before structured detail was kept (only their text is known).
+    has_detail: bool = True
+
+    @property
+    def failing_test(self) -> TestOutcome | None:
+        return self.test_outcomes[0] if self.test_outcomes else None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from persd.execution.result import detail_from_dict
 from persd.store.db import from_json
 from persd.store.records import (
     AttemptRecord,
@@ -20,7 +21,7 @@ from persd.tasks import Task
 
 EXECUTION_COLUMNS = (
     "id", "subject_kind", "subject_id", "tests", "status", "passed", "feedback",
-    "duration_s", "tests_passed", "tests_total", "error_type", "created_at",
+    "duration_s", "tests_passed", "tests_total", "error_type", "created_at", "detail",
 )
 TASK_COLUMNS = ("task_id", "prompt", "entry_point", "test", "visible_test", "solution", "source")
 
@@ -35,7 +36,9 @@ def execution(row: sqlite3.Row, prefix: str = "") -> ExecutionRecord | None:
         return None
     values = {name: row[f"{prefix}{name}"] for name in EXECUTION_COLUMNS}
     values["passed"] = bool(values["passed"])
-    return ExecutionRecord(**values)
+    detail = values.pop("detail")
+    values["test_outcomes"], values["exception"] = detail_from_dict(from_json(detail) if detail else None)
+    return ExecutionRecord(**values, has_detail=detail is not None)
 
 
 def task(row: sqlite3.Row) -> Task:

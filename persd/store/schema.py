@@ -190,12 +190,12 @@ MIGRATIONS: list[tuple[str, list[Step]]] = [
         )""",
     ]),
     ("m006_review_queue", [
-        # Computed by the caller (persd.diffing); filters the review queue by diff size.
+        # Computed by the caller (persd.code.diffing); filters the review queue by diff size.
         "ALTER TABLE refinements ADD COLUMN diff_lines INTEGER",
         "CREATE INDEX refinements_diff_lines ON refinements (diff_lines)",
     ]),
     ("m007_teacher_batches", [
-        # Batch API submissions of the teacher (persd.teacher_batch): a rerun resumes polling
+        # Batch API submissions of the teacher (persd.teacher.batch): a rerun resumes polling
         # the recorded batch instead of paying for a second one. `id` is ours and is written
         # before the batch is created; `batch_id` is the API's, once it exists.
         f"""CREATE TABLE teacher_batches (
@@ -219,6 +219,11 @@ MIGRATIONS: list[tuple[str, list[Step]]] = [
         # The Batch API job that answered a call (teacher_batches.batch_id); NULL for live
         # calls and cache hits. Calls logged before this migration were all live or cached.
         "ALTER TABLE teacher_calls ADD COLUMN batch_id TEXT",
+    ]),
+    ("m010_execution_detail", [
+        # The failing tests and the exception of a run as JSON (ExecutionResult.detail());
+        # NULL for runs stored before: they read as "no structured detail".
+        "ALTER TABLE executions ADD COLUMN detail TEXT",
     ]),
 ]
 

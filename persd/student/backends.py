@@ -1,6 +1,6 @@
 """Build a student from a backend name and settings: what `--student-backend` selects.
 
-    from persd.student_backends import build_student
+    from persd.student import build_student
     student = build_student("hf", model="models/tiny", temperature=0.3, batch_size=8)
     student = build_student("vllm", model="Qwen/Qwen2.5-Coder-1.5B", adapter="out/round1",
                             tensor_parallel_size=2)
@@ -17,6 +17,10 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
+
+from persd.student.hf import HFStudent, StudentConfig
+from persd.student.openai import OpenAIStudent, OpenAIStudentConfig
+from persd.student.vllm import VLLMStudent, VLLMStudentConfig
 
 BACKENDS = ("hf", "vllm", "openai")
 _IGNORED = {"hf": set(), "vllm": {"batch_size"}, "openai": {"batch_size"}}
@@ -41,14 +45,8 @@ def build_student(backend: str, **settings: Any):
 
 
 def _classes(backend: str) -> tuple[type, type]:
-    if backend == "hf":
-        from persd.student import HFStudent, StudentConfig
-
-        return StudentConfig, HFStudent
-    if backend == "vllm":
-        from persd.student_vllm import VLLMStudent, VLLMStudentConfig
-
-        return VLLMStudentConfig, VLLMStudent
-    from persd.student_openai import OpenAIStudent, OpenAIStudentConfig
-
-    return OpenAIStudentConfig, OpenAIStudent
+    return {
+        "hf": (StudentConfig, HFStudent),
+        "vllm": (VLLMStudentConfig, VLLMStudent),
+        "openai": (OpenAIStudentConfig, OpenAIStudent),
+    }[backend]

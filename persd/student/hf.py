@@ -1,14 +1,8 @@
-"""Student backends behind one small protocol, and the helpers the loops call.
+"""The Hugging Face student: a transformers causal LM (plus an optional peft adapter),
+generating in batches with left padding.
 
-    from persd.student import HFStudent, StudentConfig, attempt, refine
+    from persd.student.hf import HFStudent, StudentConfig
     student = HFStudent(StudentConfig(model="models/tiny", batch_size=8))
-    programs = attempt(student, tasks)                 # [[task.prompt + body, ...], ...]
-    fixed = refine(student, [(task, code, feedback)])  # [task.prompt + body, ...]
-
-A backend implements `Student.complete(prompts, n=None, **sampling)`: for each prompt, n
-completions cut at the end of the function (`STOP_SEQUENCES`). `HFStudent` runs a
-Hugging Face causal LM (optionally with a peft adapter) in batches with left padding.
-Adding vLLM or an OpenAI-served student is a new class with the same `complete` method.
 """
 
 from __future__ import annotations
@@ -17,18 +11,13 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
-if TYPE_CHECKING:
-    from persd.tasks import Task
+from persd.student.base import (
+    STOP_SEQUENCES, StudentLoadError, check_sampling, cut_at_stop, resolve_sampling,
+)
 
-# The usual HumanEval stop sequences: a completion is a function body, and anything at
-# column 0 after it (a new def/class, a main guard, a print, a comment, an assert) ends it.
-STOP_SEQUENCES = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nassert ")
-
-SAMPLING_KEYS = frozenset({"temperature", "top_p", "max_new_tokens"})
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
-
 
 @dataclass
 class StudentConfig:
@@ -71,7 +60,7 @@ class StudentConfig:
     seed: int | None = None
 
     def __post_init__(self) -> None:
-        _check_sampling(self.temperature, self.top_p, self.max_new_tokens)
+        check_sampling(self.temperature, self.top_p, self.max_new_tokens)
         if self.n < 1 or self.batch_size < 1:
             raise ValueError(f"n and batch_size must be >= 1 (got {self.n}, {self.batch_size})")
         if self.dtype not in _DTYPES:
@@ -86,66 +75,6 @@ class StudentConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-class Student(Protocol):
-    """What the collection and evaluation loops need from a student model."""
-
-    def complete(
-        self, prompts: list[str], n: int | None = None, **sampling: Any
-    ) -> list[list[str]]:
-        """For each prompt, `n` completions, each cut at the first stop sequence.
-
-        `sampling` may override `temperature`, `top_p` and `max_new_tokens` for this call.
-        """
-        ...
-
-
-class StudentLoadError(Exception):
-    """The student model or adapter cannot be loaded."""
-
-
-def resolve_sampling(config: Any, n: int | None, sampling: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """(n, temperature/top_p/max_new_tokens) for one `complete` call: the backend's
-    `config` overridden by the call; TypeError/ValueError for unknown or bad values."""
-    unknown = set(sampling) - SAMPLING_KEYS
-    if unknown:
-        raise TypeError(f"unknown sampling option(s): {', '.join(sorted(unknown))}")
-    n = config.n if n is None else n
-    if n < 1:
-        raise ValueError(f"n must be at least 1 (got {n})")
-    settings = {key: getattr(config, key) for key in SAMPLING_KEYS} | sampling
-    _check_sampling(settings["temperature"], settings["top_p"], settings["max_new_tokens"])
-    return n, settings
-
-
-def cut_at_stop(text: str, stops: tuple[str, ...] = STOP_SEQUENCES) -> str:
-    """`text` up to (not including) the earliest stop sequence in it."""
-    end = min((i for i in (text.find(stop) for stop in stops) if i >= 0), default=len(text))
-    return text[:end]
-
-
-def attempt(
-    student: Student, tasks: list[Task], n: int | None = None, **sampling: Any
-) -> list[list[str]]:
-    """First attempts: for each task, n complete programs (prompt + completion)."""
-    from persd.prompts import student_attempt_prompt
-
-    prompts = [student_attempt_prompt(task) for task in tasks]
-    completions = student.complete(prompts, n=n, **sampling)
-    return [[prompt + body for body in bodies] for prompt, bodies in zip(prompts, completions)]
-
-
-def refine(student: Student, items: list[tuple[Task, str, str]], **sampling: Any) -> list[str]:
-    """Repairs: for each (task, failed code, feedback), one complete program.
-
-    The refine prompt ends with `task.prompt`, so the completion is again a function body.
-    """
-    from persd.prompts import student_refine_prompt
-
-    prompts = [student_refine_prompt(task, code, feedback) for task, code, feedback in items]
-    completions = student.complete(prompts, n=1, **sampling)
-    return [task.prompt + bodies[0] for (task, _, _), bodies in zip(items, completions)]
 
 
 class HFStudent:
@@ -343,14 +272,3 @@ def _pick_dtype(dtype: str, device: str):
         on_cuda = device.startswith("cuda")
         return torch.bfloat16 if on_cuda and torch.cuda.is_bf16_supported() else torch.float32
     return getattr(torch, dtype)
-
-
-def _check_sampling(temperature: float, top_p: float, max_new_tokens: int) -> None:
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0 (got {temperature})")
-    if not 0 < top_p <= 1:
-        raise ValueError(f"top_p must be in (0, 1] (got {top_p})")
-    if max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be at least 1 (got {max_new_tokens})")
-
-

@@ -1,6 +1,6 @@
 """A student already served behind an OpenAI-compatible completions endpoint.
 
-    from persd.student_openai import OpenAIStudent, OpenAIStudentConfig
+    from persd.student.openai import OpenAIStudent, OpenAIStudentConfig
     student = OpenAIStudent(OpenAIStudentConfig(model="Qwen/Qwen2.5-Coder-1.5B",
                                                 base_url="http://localhost:8000/v1"))
     student.complete(["def add(a, b):\\n"], n=4)      # [[body, body, body, body]]
@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from persd.student import STOP_SEQUENCES, StudentLoadError, cut_at_stop, resolve_sampling
+from persd.student.base import STOP_SEQUENCES, StudentLoadError, cut_at_stop, resolve_sampling
 
 
 class StudentServerError(RuntimeError):

@@ -1,7 +1,7 @@
 """A student on vLLM's offline engine: `vllm.LLM.generate`, LoRA adapters, tensor parallelism.
 
     pip install 'persd[vllm]'          # needs a CUDA GPU
-    from persd.student_vllm import VLLMStudent, VLLMStudentConfig
+    from persd.student.vllm import VLLMStudent, VLLMStudentConfig
     student = VLLMStudent(VLLMStudentConfig(model="Qwen/Qwen2.5-Coder-1.5B",
                                             adapter="out/round1", tensor_parallel_size=2))
     student.complete(prompts, n=20)    # [[body, ...], ...], as HFStudent returns them
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from persd.student import STOP_SEQUENCES, StudentLoadError, cut_at_stop, resolve_sampling
+from persd.student.base import STOP_SEQUENCES, StudentLoadError, cut_at_stop, resolve_sampling
 
 INSTALL_HINT = "vLLM is not installed: pip install 'persd[vllm]' (on a machine with a CUDA GPU)"
 GPU_HINT = ("vLLM needs a CUDA GPU and none is visible (torch.cuda.is_available() is False); "

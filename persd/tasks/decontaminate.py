@@ -1,7 +1,7 @@
 """Find training tasks that overlap an evaluation set, so that distilling on them cannot
 inflate the evaluation.
 
-    from persd.decontaminate import overlaps, contamination_warning
+    from persd.tasks.decontaminate import overlaps, contamination_warning
     found = overlaps(train_tasks, load_tasks("humaneval"), ngram=13)
     for o in found:
         print(o.train_id, o.eval_id, o.reason, o.score)
@@ -166,7 +166,7 @@ def write_clean(tasks_spec: str, train_tasks: Sequence[Task], drop_ids: set[str]
                 output: str | Path) -> int:
     """Write the source rows of `tasks_spec` minus the tasks in `drop_ids` as JSONL
     (columns mapped, shape kept); returns the rows written."""
-    from persd.task_sources import read_rows
+    from persd.tasks.sources import read_rows
     from persd.tasks import SHAPES
 
     prefix, sep, rest = tasks_spec.partition(":")

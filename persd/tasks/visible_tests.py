@@ -1,6 +1,6 @@
 """Visible tests parsed from the examples in a function's docstring (never its hidden tests).
 
-    from persd.docstring_examples import visible_test_from_docstring
+    from persd.tasks.visible_tests import visible_test_from_docstring
     src = visible_test_from_docstring(task.solution, task.entry_point, task.task_id)
     # def check(candidate):
     #     assert candidate([1, 2, 3]) == 6

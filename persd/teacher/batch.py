@@ -17,11 +17,11 @@ completion_window="24h")`, polled with `batches.retrieve` under a progress bar (
 `progress=False`), and read back with `files.content`. Each answer then goes through the
 ordinary path, as a live reply would: the response cache, validation by the caller,
 retries (second tries) as live calls, storage by the caller. Answers are priced at
-`BATCH_DISCOUNT` times the live price table and carry the batch's id (`BatchTeacherCall.
+`BATCH_DISCOUNT` times the live price table and carry the batch's id (`TeacherCall.
 batch_id`, kept in the session's call log). Requests the batch did not answer (the batch
 failed, lines expired or errored, an endpoint without a Batch API) are sent live.
 
-A ledger (persd.batch_ledger: the session store for collect, a JSON file for make-tests)
+A ledger (persd.teacher.ledger: the session store for collect, a JSON file for make-tests)
 records each submission before the batch is created, then its batch id, then its
 downloaded answers. A run killed while polling resumes polling the same batch when run
 again; answers downloaded by a run that then died are used without asking again.
@@ -37,10 +37,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from persd.teacher import OpenAITeacher, TeacherCall, TeacherConfig, cache_key
+from persd.teacher.base import TeacherCall
+from persd.teacher.cache import cache_key
+from persd.teacher.config import TeacherConfig
+from persd.teacher.openai import OpenAITeacher
 
 if TYPE_CHECKING:
-    from persd.batch_ledger import BatchLedger
+    from persd.teacher.ledger import BatchLedger
     from persd.store import TeacherBatchRecord
 
 BATCH_DISCOUNT = 0.5       # OpenAI bills Batch API tokens at half the live price
@@ -49,13 +52,6 @@ TERMINAL = ("completed", "failed", "expired", "cancelled")
 # Requests known before any reply; a retry needs the reply before it, so it goes live.
 FIRST_TURNS = ("refine", "solve", "tests")
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class BatchTeacherCall(TeacherCall):
-    """A TeacherCall answered by a Batch API job."""
-
-    batch_id: str | None = None
 
 
 @dataclass
@@ -111,7 +107,7 @@ class BatchTeacher(OpenAITeacher):
     async def flush(self, ledger: BatchLedger, round: int) -> None:
         """Answers every waiting request: from earlier batches of this round, a resumed one,
         or one new batch; what no batch answers is marked to go live. `ledger` keeps the
-        submissions: the session store, or a `persd.batch_ledger.JsonBatchLedger`."""
+        submissions: the session store, or a `persd.teacher.ledger.JsonBatchLedger`."""
         open_states = ("creating", "submitted")
         if not self._waiting and not ledger.teacher_batches(round=round, states=open_states):
             self._flushed = True
@@ -252,7 +248,7 @@ class BatchTeacher(OpenAITeacher):
         return ledger.update_teacher_batch(record.id, state="done", error=message)
 
     def _batch_call(self, messages: list[dict], purpose: str,
-                    answer: dict[str, Any]) -> BatchTeacherCall:
+                    answer: dict[str, Any]) -> TeacherCall:
         reused = answer.get("used", False)  # an identical request answered once, paid once
         answer["used"] = True
         prompt_tokens, completion_tokens = answer.get("prompt_tokens", 0), answer.get("completion_tokens", 0)
@@ -264,7 +260,7 @@ class BatchTeacher(OpenAITeacher):
             self.cache.put(cache_key(self._request(messages)), {
                 "reply": answer["reply"], "model": answer.get("model"),
                 "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens})
-        return BatchTeacherCall(purpose, self.model, messages, answer["reply"], prompt_tokens,
+        return TeacherCall(purpose, self.model, messages, answer["reply"], prompt_tokens,
                                 completion_tokens, cost, price is not None, cached=reused,
                                 batch_id=answer.get("batch_id"))
 

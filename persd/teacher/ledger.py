@@ -16,11 +16,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from persd.store.batches import TeacherBatchRecord, check_batch_changes
+from persd.store.db import now_iso
 from persd.store.errors import RecordNotFound, StoreError
 
 __all__ = ["BatchLedger", "JsonBatchLedger", "LedgerError"]
@@ -33,7 +33,7 @@ class LedgerError(StoreError, ValueError):
 
 
 class BatchLedger(Protocol):
-    """The four things `persd.teacher_batch.BatchTeacher` asks of whoever keeps its batches."""
+    """The four things `persd.teacher.batch.BatchTeacher` asks of whoever keeps its batches."""
 
     def add_teacher_batch(self, submission_id: str, *, round: int, model: str,
                           custom_ids: list[str]) -> TeacherBatchRecord: ...
@@ -70,7 +70,7 @@ class JsonBatchLedger:
                           custom_ids: list[str]) -> TeacherBatchRecord:
         if submission_id in self._records:
             raise StoreError(f"{self.path}: teacher batch {submission_id!r} exists already")
-        now = _now()
+        now = now_iso()
         record = TeacherBatchRecord(submission_id, round, model, "creating", None, None, None,
                                     list(custom_ids), None, None, None, now, now)
         return self._save(record)
@@ -80,7 +80,7 @@ class JsonBatchLedger:
         record = self._records.get(submission_id)
         if record is None:
             raise RecordNotFound(f"no teacher batch {submission_id!r} in {self.path}")
-        return self._save(dataclasses.replace(record, **changes, updated_at=_now()))
+        return self._save(dataclasses.replace(record, **changes, updated_at=now_iso()))
 
     def teacher_batches(self, round: int | None = None,
                         states: tuple[str, ...] | None = None) -> list[TeacherBatchRecord]:
@@ -105,8 +105,3 @@ class JsonBatchLedger:
         os.replace(temporary, self.path)
         self._records = records
         return record
-
-
-def _now() -> str:
-    """The session store's timestamp format (persd.store.db.NOW_SQL)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

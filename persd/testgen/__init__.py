@@ -9,7 +9,7 @@
 The teacher is asked for test INPUTS only: calls of the function with literal arguments.
 They are parsed with `ast` on the host (nothing the model wrote is evaluated here), then
 the reference program runs them in the sandbox (persd.execution), in one program that
-prints the repr of each result (`persd.probe`). A call that raises, uses up its CPU budget,
+prints the repr of each result (`persd.execution.probe`). A call that raises, uses up its CPU budget,
 kills the run or returns a value whose repr does not read back as an equal Python literal
 is dropped. The kept calls become `assert f(args) == expected` (a float, or a flat list of
 numbers with a float in it: within 1e-6 per item, relative above 1), the test list runs
@@ -19,7 +19,7 @@ resumes; dropped rows go to `<stem>.rejected.jsonl` with their reason, teacher r
 `<stem>.teacher-cache.jsonl`.
 
 With `teacher_batch` (`--teacher-batch`) every request goes out in one Batch API job at
-half the price (persd.teacher_batch); the job is recorded in `<stem>.batches.json`, so a
+half the price (persd.teacher.batch); the job is recorded in `<stem>.batches.json`, so a
 run stopped while it waits resumes polling the same job instead of paying again.
 """
 
@@ -33,13 +33,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from persd.probe import probe_calls
-from persd.test_inputs import assert_for, input_messages, parse_calls
-from persd.task_sources import read_rows
+from persd.execution.probe import probe_calls
+from persd.testgen.inputs import Row, assert_for, input_messages, parse_calls
+from persd.tasks.sources import read_rows
 from persd.tasks import TaskFileError
 
 if TYPE_CHECKING:
-    from persd.batch_ledger import BatchLedger
+    from persd.teacher.ledger import BatchLedger
     from persd.execution import Executor
     from persd.teacher import OpenAITeacher, TeacherCall, TeacherConfig
 
@@ -59,7 +59,7 @@ class MakeTestsConfig:
 
     Parameters:
         input (`str`): rows with a description and a reference program: JSONL, CSV,
-            Parquet or `hf:<dataset>[:split]` (`persd.task_sources`).
+            Parquet or `hf:<dataset>[:split]` (`persd.tasks.sources`).
         output (`str`): the MBPP-shaped JSONL to write (appended to; existing task_ids skipped).
         n_inputs (`int`, default 5): test inputs asked of the teacher per task (at most
             this many are used).
@@ -130,16 +130,6 @@ class MakeTestsSummary:
                 f"{self.completion_tokens} tokens, {cost}.")
 
 
-@dataclass(frozen=True)
-class Row:
-    """One input row, checked."""
-
-    task_id: str
-    text: str
-    code: str
-    entry_point: str
-
-
 class Rejected(Exception):
     def __init__(self, reason: str, detail: str):
         super().__init__(f"{reason}: {detail}")
@@ -192,7 +182,7 @@ def _check_row(line: int, record: dict, default_id: str) -> Row:
         raise Rejected("bad_row", f"row {line}: no {missing}")
     code = code.replace("\r\n", "\n")
     if "```" in code:
-        from persd.prompts import extract_code
+        from persd.code.extract import extract_code
 
         code = extract_code(code) or code
     try:
@@ -267,9 +257,9 @@ def make_tests(config: MakeTestsConfig, teacher_config: TeacherConfig,
                progress: bool = True) -> MakeTestsSummary:
     """Run `persd make-tests`; TeacherError, TaskFileError and LedgerError (an unreadable
     `<stem>.batches.json`, a ValueError) propagate, work done is kept."""
-    from persd.batch_ledger import JsonBatchLedger
+    from persd.teacher.ledger import JsonBatchLedger
     from persd.teacher import OpenAITeacher
-    from persd.teacher_batch import BatchTeacher
+    from persd.teacher.batch import BatchTeacher
 
     cache = JsonlCache(side_paths(config.output)[1]) if config.cache else None
     if not config.teacher_batch:

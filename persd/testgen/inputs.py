@@ -5,21 +5,28 @@
     assert_for("add(1, 2)", "3")                 # "assert add(1, 2) == 3"
 
 Nothing the model wrote is evaluated on the host: calls are checked with `ast` and only
-run, with the reference solution, inside the sandbox (persd.probe).
+run, with the reference solution, inside the sandbox (persd.execution.probe).
 """
 
 from __future__ import annotations
 
 import ast
 import re
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from persd.tasks import function_header
 
-if TYPE_CHECKING:
-    from persd.testgen import Row
-
 MAX_CALL_CHARS = 1000
+
+
+@dataclass(frozen=True)
+class Row:
+    """One input row, checked."""
+
+    task_id: str
+    text: str
+    code: str
+    entry_point: str
 
 
 def input_messages(row: Row, n: int) -> list[dict]:

@@ -24,7 +24,7 @@ from ui.tabs.review_render import esc, message
 TITLE = "Collect"
 POLL_S = 1.0
 BACKENDS = [("Real models: a student model and an OpenAI-compatible teacher", "real"),
-            ("Simulated: the offline demo (persd.sim)", "sim")]
+            ("Simulated: the offline demo (persd.demo.sim)", "sim")]
 METHOD_CHOICES = [("PERsD: the teacher refines each failed attempt", "persd"),
                   ("InpD: the teacher solves each failed task", "inpd"),
                   ("StanD: the teacher solves every task (no student)", "stand")]
@@ -54,7 +54,7 @@ class Running:
 def build(ctx: AppContext) -> None:
     running = Running()
     backend = gr.Radio(BACKENDS, value="real", label="Backends", elem_id="persd-col-backend",
-                       info="Simulated: a persd.sim student and teacher (no model, no API "
+                       info="Simulated: a persd.demo.sim student and teacher (no model, no API "
                             "key), every program judged by the real sandbox.")
     with gr.Row(equal_height=True):
         session = gr.Textbox(label="Session", elem_id="persd-col-session", min_width=180,

@@ -1,8 +1,8 @@
 """The Live demo tab: multi-step repair of one task, step by step, in front of an audience.
 
-Wiring only: `persd.live.LiveRepair` runs the steps (the student's attempt, then repairs
+Wiring only: `persd.demo.live.LiveRepair` runs the steps (the student's attempt, then repairs
 from the visible tests' feedback; hidden tests judged for the audience, never prompted),
-`persd.diffing.side_by_side_html` shows what changed between consecutive steps. The
+`persd.code.diffing.side_by_side_html` shows what changed between consecutive steps. The
 student is a model (Hugging Face id or folder, plus an optional adapter) or the offline
 simulated student, so the demo also works without a model. The loaded model is kept for
 the next run (one at a time per app).
@@ -14,14 +14,21 @@ import threading
 
 import gradio as gr
 
-from persd.diffing import diff_size, side_by_side_html, similarity
-from persd.live import LiveError, LiveRepair, LiveStep, ModelBackend, SimulatedBackend, custom_task
+from persd.code.diffing import diff_size, side_by_side_html, similarity
+from persd.demo.live import (
+    LiveError,
+    LiveRepair,
+    LiveStep,
+    ModelBackend,
+    SimulatedBackend,
+    custom_task,
+)
 from persd.store import StoreError
 from ui.tabs import AppContext
 from ui.tabs.review_render import SIMULATED_BADGE, esc, message
 
 TITLE = "Live demo"
-STUDENTS = [("Simulated student (offline, persd.sim)", "sim"), ("Model", "model")]
+STUDENTS = [("Simulated student (offline, persd.demo.sim)", "sim"), ("Model", "model")]
 SOURCES = [("A task of the session", "session"), ("Type a task", "typed")]
 EXAMPLE = dict(description="Return the second largest distinct number in the list, or None "
                            "if there is none.",

@@ -13,7 +13,7 @@ from persd.review import ReviewView
 
 STATUSES = ("pending", "approved", "edited", "rejected", "skipped")
 SIMULATED_BADGE = '<span class="persd-badge persd-sim" title="Simulated student and teacher ' \
-                  '(persd.sim), judged by the real sandbox">SIMULATED</span>'
+                  '(persd.demo.sim), judged by the real sandbox">SIMULATED</span>'
 
 
 def esc(text: Any) -> str:

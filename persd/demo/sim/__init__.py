@@ -1,7 +1,7 @@
 """Offline demo backends, labelled as simulated: a student that injects one realistic bug
 into each of a share of reference solutions, and a teacher that repairs it minimally.
 
-    from persd.sim import SimulatedStudent, SimulatedTeacher, build_demo_records
+    from persd.demo.sim import SimulatedStudent, SimulatedTeacher, build_demo_records
     with Executor() as ex:
         records = build_demo_records(load_tasks("humaneval"), ex, seed=0)   # seconds
 
@@ -13,11 +13,27 @@ mutation is kept only if the hidden tests fail. Nothing here pretends to be a mo
 record carries `simulated=True` and `label=SIMULATED_LABEL`.
 """
 
-from persd.sim.backends import (SIMULATED_LABEL, STUDENT_MODEL, TEACHER_MODEL, SimAttempt,
-                                SimRecord, SimReply, SimulatedStudent, SimulatedTeacher,
-                                build_demo_records, reference_program)
-from persd.sim.mutations import (KIND_WEIGHTS, MUTATORS, Edit, Mutation, apply_edit,
-                                 candidate_edits, revert)
+from persd.demo.sim.backends import (
+    SIMULATED_LABEL,
+    STUDENT_MODEL,
+    TEACHER_MODEL,
+    SimAttempt,
+    SimRecord,
+    SimReply,
+    SimulatedStudent,
+    SimulatedTeacher,
+    build_demo_records,
+    reference_program,
+)
+from persd.demo.sim.mutations import (
+    KIND_WEIGHTS,
+    MUTATORS,
+    Edit,
+    Mutation,
+    apply_edit,
+    candidate_edits,
+    revert,
+)
 
 __all__ = ["KIND_WEIGHTS", "MUTATORS", "SIMULATED_LABEL", "STUDENT_MODEL", "TEACHER_MODEL",
            "Edit", "Mutation", "SimAttempt", "SimRecord", "SimReply", "SimulatedStudent",

