@@ -142,25 +142,8 @@ class Executor:
         if problem:
             return problem
         request = {"code": code, "test": test, **self.limits}
-        for attempt in (1, 2):
-            sandbox = self._idle.get()
-            if not sandbox.alive:  # died while idle: never the next program's doing
-                self._discard(sandbox)
-                sandbox = self._start()
-            try:
-                reply = sandbox.request(request, deadline_s=self.limits["wall_s"] + 10)
-            except SandboxError as error:
-                self._replace(sandbox)
-                if error.exited and attempt == 1:
-                    logger.info("persd: a sandbox died under a program (%s); running it again", error)
-                    continue
-                return to_result({"outcome": "sandbox_lost"}, self.limits, self.isolation)
-            if not reply.get("clean", True) or sandbox.served >= self.recycle_after:
-                self._replace(sandbox)
-            else:
-                self._idle.put(sandbox)
-            return to_result(reply, self.limits, self.isolation)
-        raise AssertionError("unreachable")
+        reply = self._serve(request, retry=True)
+        return to_result(reply, self.limits, self.isolation)
 
     def run_many(self, pairs) -> list[ExecutionResult]:
         """Runs (code, test) pairs in parallel; results in the order given."""
@@ -198,6 +181,25 @@ class Executor:
         if not texts[0].strip():
             return rejected("The program is empty.", "EmptyProgram"), None, None
         return None, texts[0], texts[1]
+
+    def _serve(self, request: dict, retry: bool) -> dict:
+        sandbox = self._idle.get()
+        if not sandbox.alive:  # died while idle: never the next program's doing
+            self._discard(sandbox)
+            sandbox = self._start()
+        try:
+            reply = sandbox.request(request, deadline_s=self.limits["wall_s"] + 10)
+        except SandboxError as error:
+            self._replace(sandbox)
+            if error.exited and retry:
+                logger.info("persd: a sandbox died under a program (%s); running it again", error)
+                return self._serve(request, retry=False)
+            return {"outcome": "sandbox_lost"}
+        if not reply.get("clean", True) or sandbox.served >= self.recycle_after:
+            self._replace(sandbox)
+        else:
+            self._idle.put(sandbox)
+        return reply
 
     def _start(self) -> Sandbox:
         sandbox = self._launcher.start(self.isolation)

@@ -1,6 +1,7 @@
 """One long-lived sandbox: a bubblewrap jail running the fork-server in harness.py.
 
-What the jail (bwrap --unshare-all) protects:
+What the jail (bwrap: new mount, pid, network, ipc, uts and cgroup namespaces, and a
+user namespace too when we are not root) protects:
 - File system: it sees, read-only, the interpreter, the system's /usr and libraries, and
   from /etc only what the dynamic loader needs (ld.so.cache, ld.so.conf, ld.so.conf.d)
   and localtime, plus a two-line passwd and group made up for it. No home, no project,
