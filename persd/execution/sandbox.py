@@ -199,13 +199,8 @@ class PidsCgroup:
                 _, controllers, own = membership.split(":", 2)
                 if kind == "cgroup2" and controllers == "":
                     candidate = Path(mount + own.rstrip("/"))
-                    if "pids" not in _words(candidate / "cgroup.controllers"):
-                        continue
                     if "pids" not in _words(candidate / "cgroup.subtree_control"):
-                        try:
-                            (candidate / "cgroup.subtree_control").write_text("+pids")
-                        except OSError:
-                            continue
+                        continue  # enabling it would change the host's cgroup set-up: not ours to do
                 elif kind == "cgroup" and "pids" in options and "pids" in controllers.split(","):
                     candidate = Path(mount + own.rstrip("/"))
                 else:
