@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import subprocess
+import sys
+import textwrap
 import threading
 import time
 
 import pytest
 
 from persd.execution import STATUSES, Executor, IsolationUnavailable
-from persd.execution.sandbox import bwrap_available
+from persd.execution import sandbox as sandbox_module
+from persd.execution.sandbox import PROCESS_LIMIT, PidsCgroup, bwrap_available
 from persd.tasks import load_tasks
 
 ADD_ONE = "def add_one(x):\n    return x + 1\n"
 ADD_ONE_TEST = "def check(candidate):\n    assert candidate(1) == 2\n    assert candidate(5) == 6\n\ncheck(add_one)\n"
 
 needs_bwrap = pytest.mark.skipif(not bwrap_available(), reason="bubblewrap is not installed")
+needs_root_jail = pytest.mark.skipif(not bwrap_available() or os.geteuid() != 0,
+                                     reason="programs switch to an unprivileged uid only when we are root")
+needs_process_cap = pytest.mark.skipif(
+    PidsCgroup._find_parent() is None and not (bwrap_available() and os.geteuid() == 0),
+    reason="no writable pids cgroup and no unprivileged uid for RLIMIT_NPROC on this host",
+)
 
 
 @pytest.fixture(scope="module")
@@ -147,11 +157,131 @@ def test_exit_inside_the_tested_function_is_not_a_pass(executor):
     assert result.status == "killed"
 
 
-def test_killing_the_harness_is_contained_and_the_executor_recovers(executor):
-    code = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n" + ADD_ONE
-    results = executor.run_many([(code, ADD_ONE_TEST)] * 3)
-    assert all(r.status == "killed" for r in results)
+KILL_THE_HARNESS = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n" + ADD_ONE
+
+
+@needs_root_jail
+def test_programs_cannot_signal_the_harness(executor):
+    results = executor.run_many([(KILL_THE_HARNESS, ADD_ONE_TEST)] * 3)
+    assert all(r.status == "error" and r.error_type == "PermissionError" for r in results)
     assert executor.run(ADD_ONE, ADD_ONE_TEST).passed
+
+
+def test_a_program_that_kills_its_sandbox_is_killed_even_on_a_fresh_one(monkeypatch):
+    monkeypatch.setattr(sandbox_module, "program_uid", lambda: None)  # a host that cannot switch uid
+    with Executor(workers=1, timeout_s=1.0) as ex:
+        first = set(ex._all)
+        results = [ex.run(KILL_THE_HARNESS, ADD_ONE_TEST) for _ in range(2)]
+        assert [r.status for r in results] == ["killed", "killed"]
+        assert "two fresh sandboxes" in results[0].feedback
+        assert ex.run(ADD_ONE, ADD_ONE_TEST).passed
+        assert not first & set(ex._all)
+
+
+def _sandbox_pids(ex: Executor) -> set[int]:
+    return {sandbox._process.pid for sandbox in ex._all}
+
+
+def test_an_executor_made_in_a_thread_that_ended_keeps_its_sandboxes():
+    # The app's worker threads retire when idle; a sandbox started from one used to die
+    # with it (bwrap's --die-with-parent follows the thread) and correct code was "killed".
+    made = []
+
+    def worker() -> None:
+        ex = Executor(workers=2, timeout_s=1.0)
+        made.append((ex, _sandbox_pids(ex), ex.run(ADD_ONE, ADD_ONE_TEST)))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    ex, pids, first = made[0]
+    with ex:
+        time.sleep(0.3)  # the kernel's death signal, had it come, has arrived by now
+        results = ex.run_many([(ADD_ONE, ADD_ONE_TEST)] * 6)
+        assert first.passed and [r.status for r in results] == ["passed"] * 6
+        assert _sandbox_pids(ex) == pids  # none died and had to be replaced
+
+
+def test_a_sandbox_dead_while_idle_is_replaced_before_the_next_program(caplog):
+    with Executor(workers=1, timeout_s=1.0) as ex:
+        (sandbox,) = ex._all
+        os.killpg(sandbox._process.pid, signal.SIGKILL)
+        sandbox._process.wait()
+        with caplog.at_level(logging.INFO, logger="persd.execution.executor"):
+            result = ex.run(ADD_ONE, ADD_ONE_TEST)
+        assert result.passed, result.feedback
+        assert sandbox not in ex._all
+        assert "running it again" not in caplog.text  # replaced before, not after, sending
+
+
+def test_a_program_whose_sandbox_is_killed_from_outside_is_run_again():
+    with Executor(workers=1, timeout_s=2.0) as ex:
+        (sandbox,) = ex._all
+        threading.Timer(0.3, os.killpg, (sandbox._process.pid, signal.SIGKILL)).start()
+        result = ex.run("import time\ntime.sleep(0.6)\n" + ADD_ONE, ADD_ONE_TEST)
+        assert result.passed, result.feedback
+        assert sandbox not in ex._all
+
+
+def _descendants(root: int) -> set[int]:
+    parents = {}
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                parents[int(entry)] = int(stat.read().rsplit(b")", 1)[1].split()[1])
+        except (ValueError, OSError):
+            continue
+    found, frontier = set(), {root}
+    while frontier:
+        frontier = {pid for pid, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def _running(pids: set[int]) -> set[int]:
+    """Those of `pids` still running (a zombie waiting for its reaper does not count)."""
+    alive = set()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as stat:
+                if stat.read().rsplit(b")", 1)[1].split()[0] != b"Z":
+                    alive.add(pid)
+        except OSError:
+            pass
+    return alive
+
+
+@pytest.mark.parametrize("isolation", ["auto", "process"])
+def test_sandboxes_die_with_the_process_that_owns_them(isolation):
+    marker = "554433"
+    program = f"import subprocess, time\nsubprocess.Popen(['sleep', '{marker}'])\ntime.sleep(30)\n"
+    script = textwrap.dedent(f"""
+        import sys, threading, time
+        sys.path.insert(0, {os.getcwd()!r})
+        from persd.execution import Executor
+        made = []
+        maker = threading.Thread(target=lambda: made.append(Executor(workers=2, timeout_s=20, isolation={isolation!r})))
+        maker.start(); maker.join()
+        threading.Thread(target=made[0].run, args=({program!r}, "pass\\n"), daemon=True).start()
+        print("ready", flush=True)
+        time.sleep(60)
+    """)
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 10
+        while not _processes_named(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        inside = _descendants(owner.pid)
+        assert len(inside) >= 4 and _processes_named(marker)  # two sandboxes, a program, its child
+    finally:
+        owner.kill()
+        owner.wait()
+    deadline = time.monotonic() + 5
+    while _running(inside) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _running(inside) == set()
+    assert _processes_named(marker) == []
 
 
 def _processes_named(marker: str) -> list[str]:
@@ -198,6 +328,70 @@ def test_the_file_system_is_read_only_and_private(executor, tmp_path):
     result = executor.run(code, "pass\n")
     assert result.status == "error"
     assert not target.exists()
+
+
+@needs_bwrap
+def test_etc_holds_only_what_the_interpreter_needs(executor):
+    code = textwrap.dedent("""
+        import os, pwd, time
+        for name in ("shadow", "gshadow", "hostname", "hosts", "machine-id", "environment"):
+            assert not os.path.exists("/etc/" + name), name
+        assert sorted(os.listdir("/etc")) == ["group", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd"]
+        assert pwd.getpwuid(os.getuid()).pw_name in ("root", "sandbox")
+        time.localtime()
+    """)
+    result = executor.run(code, "pass\n")
+    assert result.passed, result.feedback
+
+
+@needs_root_jail
+def test_programs_run_as_an_unprivileged_uid(executor):
+    code = textwrap.dedent("""
+        import os
+        assert 0 not in (os.getuid(), os.geteuid(), os.getgid(), os.getegid())
+        assert os.getgroups() in ([], [os.getgid()])
+        status = dict(line.split(":\t") for line in open("/proc/self/status").read().splitlines() if ":\t" in line)
+        assert int(status["CapEff"], 16) == int(status["CapPrm"], 16) == 0
+        assert status["NoNewPrivs"] == "1"
+        open("note.txt", "w").write("x")      # its scratch directory is its own
+        open("/tmp/other.txt", "w").write("x")  # and /tmp is writable, as a program expects
+    """)
+    results = executor.run_many([(code, "pass\n")] * 2)
+    assert all(r.passed for r in results), results[0].feedback
+
+
+def _host_process_count() -> int:
+    return sum(entry.isdigit() for entry in os.listdir("/proc"))
+
+
+FORK_BOMB = textwrap.dedent("""
+    import os, time
+    forked = 0
+    try:
+        while True:
+            if os.fork() == 0:
+                time.sleep(60)
+                os._exit(0)
+            forked += 1
+    finally:
+        print("forked", forked)
+""")
+
+
+@needs_process_cap
+def test_a_fork_bomb_is_capped_and_cleaned_up(executor):
+    before = _host_process_count()
+    started = time.monotonic()
+    result = executor.run(FORK_BOMB, "pass\n")
+    assert not result.passed and result.status in ("error", "timeout")
+    assert time.monotonic() - started < executor.limits["wall_s"] + 2
+    forked = int(result.output.split("forked")[-1].split()[0])
+    assert forked < PROCESS_LIMIT
+    deadline = time.monotonic() + 5
+    while _host_process_count() > before + 30 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _host_process_count() <= before + 30  # other work shares this machine: a margin
+    assert all(r.passed for r in executor.run_many([(ADD_ONE, ADD_ONE_TEST)] * 4))
 
 
 @needs_bwrap
@@ -298,8 +492,10 @@ def test_closed_executor_leaves_no_sandbox_running():
     ex = Executor(workers=2)
     ex.run("import subprocess\nsubprocess.Popen(['sleep', '765432'])\n" + ADD_ONE, ADD_ONE_TEST)
     pids = [sandbox._process.pid for sandbox in ex._all]
+    cgroups = [sandbox.pids_cgroup for sandbox in ex._all if sandbox.pids_cgroup]
     ex.close()
     assert all(not os.path.exists(f"/proc/{pid}") for pid in pids)
+    assert not any(cgroup.exists() for cgroup in cgroups)
     assert _processes_named("765432") == []
 
 

@@ -7,8 +7,13 @@
 
 Each worker owns one long-lived sandbox (see sandbox.py) that forks a fresh child per
 program, so a program costs a fork, not an interpreter start. A sandbox is replaced after
-`recycle_after` programs, when a program left processes it could not kill, and when it
-dies (for instance because a program killed it).
+`recycle_after` programs, when a program left processes or files it could not remove,
+and when it is found dead before a program is sent to it. A program whose sandbox dies
+under it is run once more on a fresh one (the death may have had nothing to do with it);
+losing that one too is its verdict: `killed`.
+
+Sandboxes live exactly as long as the Executor's process, whichever thread uses it: all
+of them are started from one launcher thread that the Executor owns (see `_Launcher`).
 
 `timeout_s` is CPU time, so a busy machine does not turn slow programs into false
 timeouts (evalplus #5); wall time is capped at `2 * timeout_s + 1` to catch sleepers.
@@ -20,7 +25,7 @@ import logging
 import os
 import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from persd.execution.feedback import rejected, to_result
 from persd.execution.result import ExecutionResult
@@ -55,6 +60,42 @@ def choose_isolation(requested: str) -> str:
     return "process"
 
 
+class _Launcher:
+    """One thread, alive as long as its Executor, that starts every sandbox.
+
+    bwrap's --die-with-parent (PR_SET_PDEATHSIG) fires when the *thread* that started
+    the sandbox exits, not its process: sandboxes started from the app's worker threads,
+    which retire when idle, died under the next program. Starting them all here ties
+    them to this thread, which ends only with the Executor or its process. The other
+    ways out were weaker: a pipe the jail watches stays open in any child the host
+    forks, and a plain process-wide death signal does not exist on Linux.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        # A daemon: at interpreter exit it dies with the process, taking its sandboxes.
+        self._thread = threading.Thread(target=self._serve, name="persd-sandbox-launcher", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, start = job
+            try:
+                future.set_result(start())
+            except BaseException as error:
+                future.set_exception(error)
+
+    def start(self, isolation: str) -> Sandbox:
+        future: Future = Future()
+        self._jobs.put((future, lambda: Sandbox(isolation)))
+        return future.result()
+
+    def stop(self) -> None:
+        """Ends the thread; every sandbox it started gets SIGKILL from the kernel."""
+        self._jobs.put(None)
+        self._thread.join()
+
+
 class Executor:
     def __init__(
         self,
@@ -78,8 +119,9 @@ class Executor:
         self._lock = threading.Lock()
         self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="persd-exec")
         self._closed = False
-        for sandbox in self._start_many(self.workers):
-            self._idle.put(sandbox)
+        self._launcher = _Launcher()
+        for _ in range(self.workers):
+            self._idle.put(self._start())
 
     def __enter__(self) -> "Executor":
         return self
@@ -99,17 +141,8 @@ class Executor:
         problem, code, test = self._check_input(code, test)
         if problem:
             return problem
-        sandbox = self._idle.get()
-        try:
-            reply = sandbox.request({"code": code, "test": test, **self.limits},
-                                    deadline_s=self.limits["wall_s"] + 10)
-        except SandboxError:
-            self._replace(sandbox)
-            return to_result({"outcome": "sandbox_lost"}, self.limits, self.isolation)
-        if not reply.get("clean", True) or sandbox.served >= self.recycle_after:
-            self._replace(sandbox)
-        else:
-            self._idle.put(sandbox)
+        request = {"code": code, "test": test, **self.limits}
+        reply = self._serve(request, retry=True)
         return to_result(reply, self.limits, self.isolation)
 
     def run_many(self, pairs) -> list[ExecutionResult]:
@@ -125,6 +158,7 @@ class Executor:
             for sandbox in self._all:
                 sandbox.close()
             self._all.clear()
+        self._launcher.stop()
 
     def _check_input(self, code, test):
         texts = []
@@ -148,15 +182,37 @@ class Executor:
             return rejected("The program is empty.", "EmptyProgram"), None, None
         return None, texts[0], texts[1]
 
-    def _start_many(self, count: int) -> list[Sandbox]:
-        sandboxes = [Sandbox(self.isolation) for _ in range(count)]
-        with self._lock:
-            self._all.update(sandboxes)
-        return sandboxes
+    def _serve(self, request: dict, retry: bool) -> dict:
+        sandbox = self._idle.get()
+        if not sandbox.alive:  # died while idle: never the next program's doing
+            self._discard(sandbox)
+            sandbox = self._start()
+        try:
+            reply = sandbox.request(request, deadline_s=self.limits["wall_s"] + 10)
+        except SandboxError as error:
+            self._replace(sandbox)
+            if error.exited and retry:
+                logger.info("persd: a sandbox died under a program (%s); running it again", error)
+                return self._serve(request, retry=False)
+            return {"outcome": "sandbox_lost"}
+        if not reply.get("clean", True) or sandbox.served >= self.recycle_after:
+            self._replace(sandbox)
+        else:
+            self._idle.put(sandbox)
+        return reply
 
-    def _replace(self, sandbox: Sandbox) -> None:
+    def _start(self) -> Sandbox:
+        sandbox = self._launcher.start(self.isolation)
+        with self._lock:
+            self._all.add(sandbox)
+        return sandbox
+
+    def _discard(self, sandbox: Sandbox) -> None:
         with self._lock:
             self._all.discard(sandbox)
         sandbox.close()
+
+    def _replace(self, sandbox: Sandbox) -> None:
+        self._discard(sandbox)
         if not self._closed:
-            self._idle.put(self._start_many(1)[0])
+            self._idle.put(self._start())

@@ -107,7 +107,8 @@ def describe(reply: dict, limits: dict) -> tuple[str, str, str]:
         where = "before its tests ran" if reply.get("stage") == "program" else "before its tests completed"
         return "error", "SystemExit", f"The program called exit({reply.get('exc_message', '')}) {where}."
     if outcome == "sandbox_lost":
-        return "killed", "Killed", "The program killed the test harness or stopped it answering; its tests did not complete."
+        return "killed", "Killed", ("The program killed its sandbox (on two fresh sandboxes in a row) or stopped it "
+                                    "answering; its tests did not complete.")
     if outcome == "bad_test":
         return "error", "TestSyntaxError", f"The test does not parse: {reply['exc_message']}"
     status, text = _no_reply(reply)

@@ -1,9 +1,12 @@
 """The fork-server that runs inside each sandbox. Standard library only.
 
-It is started once per sandbox (`python -I harness.py`), imports the modules programs
-commonly use, then serves requests read from stdin: for each one it forks a child that
-runs the program and its tests under resource limits, waits for it with a deadline,
-kills every process the program left behind, and writes one reply to stdout.
+It is started once per sandbox (`python -I harness.py SCRATCH UID PROCESS_LIMIT`),
+imports the modules programs commonly use, then serves requests read from stdin: for
+each one it forks a child that runs the program and its tests under resource limits (as
+UID when it may switch to it, -1 for no switch), waits for it with a deadline, kills
+every process the program left behind, and writes one reply to stdout. It ends when
+stdin reaches end of file or hangs up, even in the middle of a program: the host that
+owned it is gone.
 
 Wire format, both ways: an 8-byte big-endian length, then that many bytes of JSON.
 Request: {"code", "test", "cpu_s", "wall_s", "memory_mb", "output_bytes"}.
@@ -37,6 +40,8 @@ TEST_FILE = "test.py"
 REPLY_LIMIT = 256 * 1024
 TEXT_LIMIT = 300  # characters kept of one value's repr, as LiveCodeBench does
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_NO_NEW_PRIVS = 38
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
 PRELOADED = (
     "math re string collections itertools functools heapq bisect typing hashlib random "
     "statistics fractions decimal copy operator datetime json array cmath numbers"
@@ -237,7 +242,16 @@ def _limit_resources(request: dict) -> None:
             pass  # a lower hard limit is already in force: keep it (evalplus PR #225)
 
 
-def _child(request: dict, result_fd: int, scratch: str) -> None:
+def _switch_user(uid: int, process_limit: int) -> None:
+    """Becomes `uid` (no groups, no capabilities), capped at `process_limit` processes."""
+    if process_limit > 0:
+        resource.setrlimit(resource.RLIMIT_NPROC, (process_limit, process_limit))
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+
+
+def _child(request: dict, result_fd: int, scratch: str, uid: int, process_limit: int) -> None:
     os.setsid()
     os.chdir(scratch)
     null = os.open(os.devnull, os.O_RDONLY)
@@ -258,6 +272,8 @@ def _child(request: dict, result_fd: int, scratch: str) -> None:
     # untouched mapping costs nothing, unlike a zero-filled bytearray (3 ms a fork).
     reserve = mmap.mmap(-1, 16 * 1024 * 1024)
     _limit_resources(request)
+    if uid >= 0:
+        _switch_user(uid, process_limit)
     signal.setitimer(signal.ITIMER_PROF, request["cpu_s"])
     signal.setitimer(signal.ITIMER_REAL, max(0.05, request["wall_s"] - 0.25))
     try:
@@ -335,7 +351,11 @@ def _read_reply(fd: int, buffer: bytearray) -> bool:
 
 
 def _wait_for(pid: int, result_fd: int, wall_s: float) -> tuple[bytes, int | None, float]:
-    """Waits until the child exits or the deadline passes (then kills its group)."""
+    """Waits until the child exits or the deadline passes (then kills its group).
+
+    Exits at once when the host hangs up (stdin has no writer left): nobody will read
+    the verdict, and the sandbox must not outlive its owner.
+    """
     started = time.monotonic()
     deadline = started + wall_s
     buffer = bytearray()
@@ -343,6 +363,7 @@ def _wait_for(pid: int, result_fd: int, wall_s: float) -> tuple[bytes, int | Non
     poller = select.poll()
     poller.register(pidfd, select.POLLIN)
     poller.register(result_fd, select.POLLIN)
+    poller.register(0, 0)  # hang-up and errors only: they are reported whatever the mask
     status = None
     try:
         while status is None:
@@ -350,6 +371,10 @@ def _wait_for(pid: int, result_fd: int, wall_s: float) -> tuple[bytes, int | Non
             if remaining <= 0:
                 break
             for fd, _event in poller.poll(remaining * 1000):
+                if fd == 0:
+                    _kill_group(pid)
+                    _kill_leftovers()
+                    os._exit(0)
                 if fd == result_fd and not _read_reply(result_fd, buffer):
                     poller.unregister(result_fd)
                 elif fd == pidfd:
@@ -382,16 +407,18 @@ def _decode_reply(data: bytes) -> dict | None:
         return None
 
 
-def serve_one(request: dict, scratch_root: str, counter: int) -> dict:
+def serve_one(request: dict, scratch_root: str, counter: int, uid: int = -1, process_limit: int = 0) -> dict:
     scratch = os.path.join(scratch_root, f"run-{counter}")
-    os.makedirs(scratch, exist_ok=True)
+    os.makedirs(scratch, mode=0o700, exist_ok=True)
+    if uid >= 0:
+        os.chown(scratch, uid, uid)
     read_fd, write_fd = os.pipe()
     os.set_blocking(read_fd, False)
     pid = os.fork()
     if pid == 0:
         try:
             os.close(read_fd)
-            _child(request, write_fd, scratch)
+            _child(request, write_fd, scratch, uid, process_limit)
         finally:
             os._exit(70)
     os.close(write_fd)
@@ -408,9 +435,21 @@ def serve_one(request: dict, scratch_root: str, counter: int) -> dict:
         reply["exit_code"] = os.waitstatus_to_exitcode(status)
     reply["duration_s"] = elapsed
     reply["output_tail"] = _output_tail(scratch)
-    reply["clean"] = _kill_leftovers()
-    shutil.rmtree(scratch, ignore_errors=True)
+    reply["clean"] = _kill_leftovers() and _empty(scratch_root)
     return reply
+
+
+def _empty(directory: str) -> bool:
+    """Removes the run's files, and whatever it wrote elsewhere in the scratch root (/tmp)."""
+    for entry in os.scandir(directory):
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except OSError:
+            pass
+    return not os.listdir(directory)  # what we cannot remove, a fresh sandbox will not have
 
 
 def _output_tail(scratch: str, limit: int = 2000) -> str:
@@ -433,10 +472,48 @@ def _read_exact(stream, size: int) -> bytes | None:
     return data
 
 
+def _can_switch_to(uid: int, scratch_root: str, process_limit: int) -> bool:
+    """Whether a child running as `uid` still reads the interpreter's library and
+    reaches the scratch directory (a venv in a private home would be unreadable)."""
+    if uid < 0 or os.geteuid() != 0:
+        return False
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _switch_user(uid, process_limit)
+            readable = os.access(os.path.dirname(os.__file__), os.R_OK | os.X_OK) and os.access(scratch_root, os.X_OK)
+            os._exit(0 if readable else 1)
+        finally:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
+def _drop_capabilities(libc) -> None:
+    """Gives up every capability: used when programs must run as the harness's own uid."""
+    libc.capset(ctypes.byref(_CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)), (_CapData * 2)())
+
+
 def main() -> None:
     scratch_root = sys.argv[1] if len(sys.argv) > 1 else "/tmp"
+    uid = int(sys.argv[2]) if len(sys.argv) > 2 else -1
+    process_limit = int(sys.argv[3]) if len(sys.argv) > 3 else 0
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # no setuid binary gives a program privileges back
+    if uid >= 0 and os.geteuid() == 0:
+        os.chmod(scratch_root, 0o1777)  # like /tmp, for programs running as another uid
+    if not _can_switch_to(uid, scratch_root, process_limit):
+        uid = -1
+        _drop_capabilities(libc)
     os.environ.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     for name in PRELOADED:
         try:
@@ -453,7 +530,7 @@ def main() -> None:
         if body is None:
             return
         counter += 1
-        reply = serve_one(json.loads(body), scratch_root, counter)
+        reply = serve_one(json.loads(body), scratch_root, counter, uid, process_limit)
         data = json.dumps(reply).encode()
         replies.write(struct.pack(">Q", len(data)) + data)
         replies.flush()
