@@ -61,7 +61,7 @@ class Database:
                 self._conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.DatabaseError as error:
             self._conn.close()
-            if self.readonly and "unable to open" in str(error) and not _writable(self.path.parent):
+            if self.readonly and not _writable(self.path.parent):
                 # A WAL database in a folder nobody may write: SQLite cannot make the -shm
                 # file, so read the file as it stands (no writer can change it there).
                 self._conn = self._connect("ro&immutable=1")
