@@ -59,16 +59,51 @@ def app_options(function):
     return function
 
 
+def _check_address(host: str, port: int) -> None:
+    """Refuse an address the app cannot serve on, before the slow Gradio import."""
+    import errno
+    import socket
+
+    if ":" in host:
+        instead = ("--host 127.0.0.1 (IPv4 loopback)" if host in ("::1", "[::1]") else
+                   "--host 127.0.0.1 for this machine only, or --host 0.0.0.0 with --auth for "
+                   "every IPv4 address")
+        raise UserError(f"--host {host}: the app's web server (Gradio) cannot serve on IPv6 "
+                        f"addresses; use {instead}")
+    if not 0 < port < 65536:
+        raise UserError(f"--port {port}: a port is a number from 1 to 65535")
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+            probe.bind((host, port))
+    except socket.gaierror as error:
+        raise UserError(f"--host {host}: not a known host name or IPv4 address ({error.strerror})") from error
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise UserError(f"port {port} on {host} is in use by another program (another "
+                            f"persd app?); stop it or pass another --port, e.g. --port {port + 1}") from error
+        if error.errno == errno.EADDRNOTAVAIL:
+            raise UserError(f"--host {host}: not an address of this machine; use 127.0.0.1 "
+                            "or 0.0.0.0 (every address, with --auth)") from error
+        if error.errno == errno.EACCES:
+            raise UserError(f"port {port} needs administrator rights; pass a port above 1023") from error
+        raise UserError(f"cannot serve on {host}:{port}: {error.strerror}") from error
+
+
 def _serve(sessions_dir: str, session: str | None, host: str, port: int, auth: str | None,
            open_browser: bool = False) -> None:
+    _check_address(host, port)
     from ui.app import launch, parse_auth
 
     try:
         users = parse_auth(auth)
     except (ValueError, OSError) as error:
         raise UserError(str(error)) from error
-    launch(sessions_dir=sessions_dir, session=session, host=host, port=port, auth=users,
-           open_browser=open_browser)
+    try:
+        launch(sessions_dir=sessions_dir, session=session, host=host, port=port, auth=users,
+               open_browser=open_browser)
+    except OSError as error:  # taken between the check and the bind
+        raise UserError(f"cannot serve on {host}:{port}: {error}") from error
 
 
 @cli.command()
@@ -103,6 +138,8 @@ def demo(sessions_dir: str, name: str, limit: int | None, seed: int, no_open: bo
     from persd.demo import build_demo_session
     from persd.store import StoreError
 
+    if not no_open:
+        _check_address(host, port)
     try:
         path = build_demo_session(sessions_dir, name=name, seed=seed, limit=limit,
                                   progress=lambda message: click.echo(message, err=True))
@@ -272,7 +309,7 @@ def eval_compare(session: str, k: int, sessions_dir: str) -> None:
     from persd.store import SessionStore, StoreError
 
     try:
-        with SessionStore.open(sessions_dir, session) as store:
+        with SessionStore.open_to_read(sessions_dir, session) as store:
             click.echo(eval_runs_table(store, k=k))
     except StoreError as error:
         raise UserError(str(error)) from error
@@ -298,16 +335,20 @@ def eval_compare(session: str, k: int, sessions_dir: str) -> None:
 @click.option("--workers", type=int, help="Sandboxes  [default: CPU cores]")
 @click.option("--eval-tasks", help="The evaluation set (e.g. humaneval): warn when the tasks overlap it.")
 @student_backend_options
+@click.option("--wait", is_flag=True,
+              help="If another collect is running on this session, wait for it to end "
+                   "(default: refuse at once).")
 @click.option("--teacher-batch", is_flag=True,
               help="Send the teacher's first requests as one OpenAI Batch API job (half price, "
                    "up to 24 h; a rerun resumes the same batch). Poll interval: PERSD_BATCH_POLL_S.")
 @sessions_dir_option
 def collect(session, tasks_spec, student, teacher_model, method, round_, adapter, limit, samples,
             temperature, top_p, max_new_tokens, batch_size, concurrency, teacher_tries, timeout_s,
-            workers, eval_tasks, student_backend, student_base_url, teacher_batch,
+            workers, eval_tasks, student_backend, student_base_url, wait, teacher_batch,
             sessions_dir) -> None:
     """Student attempts, sandbox verdicts and teacher refinements, stored in a session."""
     from persd.collect import CollectConfig, CollectError, collect as run_collect
+    from persd.store import StoreError
     from persd.tasks import TaskFileError
 
     try:
@@ -320,8 +361,9 @@ def collect(session, tasks_spec, student, teacher_model, method, round_, adapter
             student_backend=student_backend, student_base_url=student_base_url,
             teacher_batch=teacher_batch,
         )
-        summary = run_collect(config)
-    except (CollectError, TaskFileError, ValueError) as error:
+        summary = run_collect(config, wait=wait,
+                              on_wait=lambda message: click.echo(message, err=True))
+    except (CollectError, TaskFileError, StoreError, ValueError) as error:
         raise UserError(str(error)) from error
     click.echo(summary.table())
     if not summary.complete:
@@ -333,19 +375,20 @@ def collect(session, tasks_spec, student, teacher_model, method, round_, adapter
 @click.option("--variant", type=click.Choice(["persd", "persd-refine", "persd-combined", "stand", "inpd"]), required=True)
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "parquet", "hf"]), default="jsonl", show_default=True)
 @click.option("--output", required=True, type=click.Path(), help="File (jsonl, parquet) or folder (hf).")
+@click.option("--force", is_flag=True, help="Overwrite an existing output.")
 @click.option("--round", "round_", type=int, help="Only this round  [default: every round]")
 @click.option("--selection", type=click.Choice(["auto", "validated", "approved", "all"]), default="auto", show_default=True,
               help="auto: reviewers' approvals once any exist, validated results before.")
 @sessions_dir_option
-def export(session, variant, fmt, output, round_, selection, sessions_dir) -> None:
+def export(session, variant, fmt, output, round_, selection, force, sessions_dir) -> None:
     """Write a session's training examples of one variant (trl prompt-completion rows)."""
     from persd.data import DataError, build_examples, export as write
     from persd.store import SessionStore, StoreError
 
     try:
-        with SessionStore.open(sessions_dir, session) as store:
+        with SessionStore.open_to_read(sessions_dir, session) as store:
             rows = build_examples(store, variant, round=round_, selection=selection)
-        path = write(rows, output, fmt)
+        path = write(rows, output, fmt, force=force)
     except (DataError, StoreError) as error:
         raise UserError(str(error)) from error
     click.echo(f"wrote {len(rows)} {variant} examples to {path}")

@@ -21,6 +21,8 @@ and the validated results before that; "validated", "approved" and "all" force o
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 from typing import Any
 
@@ -103,26 +105,110 @@ def _row(prompt: str, completion: str, **provenance: Any) -> dict[str, Any]:
     return {"prompt": prompt, "completion": completion, **provenance}
 
 
-def export(rows: list[dict[str, Any]], output: str | Path, fmt: str) -> Path:
-    """Writes rows as JSONL, Parquet, or a `datasets` folder (`load_from_disk`)."""
+def export(rows: list[dict[str, Any]], output: str | Path, fmt: str, *,
+           force: bool = False) -> Path:
+    """Writes rows as JSONL, Parquet, or a `datasets` folder (`load_from_disk`).
+
+    The data goes to a temporary file (folder, for "hf") beside `output` and is renamed
+    into place once complete, so a full disk or a crash never leaves a truncated export
+    or destroys the previous one. An existing `output` is kept unless `force`."""
     if fmt not in FORMATS:
         raise DataError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     if not rows:
         raise DataError("there are no examples to export (no results pass the selection)")
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "jsonl":
-        import json
-
-        with open(output, "w", encoding="utf-8") as file:
-            for row in rows:
-                file.write(json.dumps(row, ensure_ascii=False) + "\n")
-    elif fmt == "parquet":
-        import pandas
-
-        pandas.DataFrame(rows).to_parquet(output, index=False)
-    else:
-        import datasets
-
-        datasets.Dataset.from_list(rows).save_to_disk(str(output))
+    _check_output(output, fmt, force)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "hf":
+            _write_folder(rows, output)
+        else:
+            _write_file(rows, output, fmt)
+    except OSError as error:
+        raise DataError(_write_error(output, error)) from error
     return output
+
+
+def _check_output(output: Path, fmt: str, force: bool) -> None:
+    for parent in output.parents:
+        if parent.exists() and not parent.is_dir():
+            raise DataError(f"cannot write {output}: {parent} is a file, not a folder; "
+                            "choose another --output")
+    if fmt != "hf" and output.is_dir():
+        raise DataError(f"{output} is a folder; --format {fmt} writes one file: give a file "
+                        f"path such as {output / ('examples.' + fmt)}")
+    if fmt == "hf" and output.exists() and not output.is_dir():
+        raise DataError(f"{output} is a file; --format hf writes a folder: give a folder path")
+    if output.exists() and not force:
+        raise DataError(f"{output} already exists; pass --force to overwrite it")
+
+
+def _write_file(rows: list[dict[str, Any]], output: Path, fmt: str) -> None:
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    temporary = Path(name)
+    try:
+        with open(fd, "wb") as file:
+            if fmt == "jsonl":
+                import json
+
+                for row in rows:
+                    file.write((json.dumps(row, ensure_ascii=False) + "\n").encode())
+            else:
+                import pandas
+
+                pandas.DataFrame(rows).to_parquet(file, index=False)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; an export is shared
+        os.replace(temporary, output)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _write_folder(rows: list[dict[str, Any]], output: Path) -> None:
+    import shutil
+    import tempfile
+
+    import datasets
+
+    temporary = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
+    try:
+        datasets.Dataset.from_list(rows).save_to_disk(str(temporary))
+        os.chmod(temporary, 0o777 & ~_umask())
+        if output.exists():  # a folder cannot be renamed over a non-empty one: swap it aside
+            old = output.with_name(temporary.name + ".old")
+            os.rename(output, old)
+            os.rename(temporary, output)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(temporary, output)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+
+
+def _umask() -> int:
+    # Read, not set-and-restore: os.umask is process-wide and the app has other threads.
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
+
+
+def _write_error(output: Path, error: OSError) -> str:
+    kept = " (the previous file is unchanged)" if output.exists() else ""
+    if error.errno == errno.ENOSPC:
+        return (f"cannot write {output}: the disk is full{kept}; free some space or choose "
+                "another --output")
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return (f"cannot write {output}: permission denied in {output.parent}{kept}; choose "
+                "another --output or fix the folder's permissions")
+    if error.errno == errno.EROFS:
+        return f"cannot write {output}: {output.parent} is on a read-only file system{kept}"
+    return f"cannot write {output}: {error.strerror or error}{kept}"

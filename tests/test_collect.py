@@ -241,3 +241,46 @@ def test_train_takes_the_selection_asked_for(tmp_path, tiny_model_dir, teacher):
     outcome = run_train_command(config, data=None, sessions_dir=str(tmp_path), selection="validated",
                                 echo=lambda _: None)
     assert outcome.status == "finished"
+
+
+_HOLD_LOCK = """
+import sys
+from persd.collect.lock import collect_lock
+with collect_lock(sys.argv[1], "s1"):
+    print("held", flush=True)
+    sys.stdin.read()  # until the test closes our stdin
+"""
+
+
+def test_a_second_collect_of_a_session_is_refused_or_waits(tmp_path, tiny_model_dir, teacher):
+    import threading
+
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(tmp_path)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        process = _cli(["collect", "--session", "s1", "--student", tiny_model_dir,
+                        "--teacher-model", "test-teacher", "--limit", "4"],
+                       {"PERSD_SESSIONS_DIR": str(tmp_path)})
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 1 and "Traceback" not in err
+        assert f"pid {holder.pid}" in err and "started" in err and "--wait" in err, err
+        assert teacher.chat_requests() == [] and not (tmp_path / "s1.sqlite").exists()
+
+        told, outcome = [], {}
+        waiter = threading.Thread(target=lambda: outcome.update(summary=collect(
+            _config(tmp_path, tiny_model_dir, limit=4), progress=False, wait=True,
+            on_wait=told.append)))
+        waiter.start()
+        deadline = time.monotonic() + 30
+        while not told and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(told) == 1 and f"pid {holder.pid}" in told[0]
+        time.sleep(0.5)
+        assert waiter.is_alive() and teacher.chat_requests() == []  # still waiting
+        holder.stdin.close()
+        waiter.join(timeout=120)
+        assert outcome["summary"].complete
+    finally:
+        holder.kill()
+        holder.wait()

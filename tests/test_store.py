@@ -784,3 +784,75 @@ def test_two_processes_write_the_same_session_at_once(tmp_path: Path) -> None:
     with SessionStore(path) as store:
         assert len(store.tasks()) == 50 and len(store.attempts()) == 100
         assert store.integrity_check() == "ok"
+
+
+# -- opening files that are not plain writable sessions -------------------------------------
+
+
+def test_a_foreign_sqlite_file_is_refused_without_a_change(tmp_path: Path) -> None:
+    other = tmp_path / "notes.sqlite"
+    with sqlite3.connect(other) as conn:  # rollback-journal mode, as most SQLite files are
+        conn.execute("CREATE TABLE notes (x)")
+        conn.execute("INSERT INTO notes VALUES ('keep me')")
+    conn.close()
+    before, files = other.read_bytes(), sorted(os.listdir(tmp_path))
+    for options in ({}, {"readonly": True}):
+        with pytest.raises(StoreError, match="notes.sqlite.*not a persd session"):
+            SessionStore(other, **options)
+    assert other.read_bytes() == before  # WAL would have rewritten the header
+    assert sorted(os.listdir(tmp_path)) == files
+
+
+def test_session_files_are_private_to_their_owner(tmp_path: Path) -> None:
+    with SessionStore.open(tmp_path, "s", create=True) as store:
+        store.add_tasks([make_task(0)])
+        made = sorted(tmp_path.iterdir())
+        assert [p.name for p in made] == ["s.sqlite", "s.sqlite-shm", "s.sqlite-wal"]
+        for path in made:
+            assert path.stat().st_mode & 0o777 == 0o600, path
+
+
+def test_a_damaged_session_is_named_with_what_to_do(tmp_path: Path) -> None:
+    with SessionStore.open(tmp_path, "s", create=True) as store:
+        store.add_tasks([make_task(i) for i in range(50)])
+    path = tmp_path / "s.sqlite"
+    data = bytearray(path.read_bytes())
+    for offset in range(4096, len(data), 4096):  # every page but the header's
+        data[offset + 100 : offset + 300] = b"\xff" * 200
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match=r"s\.sqlite is damaged.*backup"):
+        SessionStore.open(tmp_path, "s")
+
+
+@pytest.fixture
+def read_only_folder(tmp_path: Path):
+    """(folder, make_read_only): root ignores file modes, so for root the folder is a
+    tmpfs mount that is remounted read-only; for anyone else chmod is enough."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        yield folder, lambda: folder.chmod(0o555)
+        folder.chmod(0o755)
+        return
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)]).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        yield folder, lambda: subprocess.run(
+            ["mount", "-o", "remount,ro", str(folder)], check=True)
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_session_in_a_read_only_folder_is_reported_and_can_be_read(read_only_folder) -> None:
+    folder, make_read_only = read_only_folder
+    with SessionStore.open(folder, "s", create=True) as store:
+        store.add_tasks([make_task(i) for i in range(3)])
+    make_read_only()
+    with pytest.raises(StoreError, match=r"ro/s\.sqlite is read-only.*writable") as error:
+        SessionStore.open(folder, "s")
+    assert "not a persd session" not in str(error.value)
+    with pytest.raises(StoreError, match="read-only; choose a writable --sessions-dir"):
+        SessionStore.open(folder, "new", create=True)
+    with SessionStore.open_to_read(folder, "s") as store:
+        assert [t.task_id for t in store.tasks()] == ["T/0", "T/1", "T/2"]
+    assert sorted(os.listdir(folder)) == ["s.sqlite"]

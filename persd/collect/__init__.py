@@ -18,6 +18,10 @@ event loop, so the model and the teacher work at the same time. A `should_stop` 
 awaited: once it returns True no new work starts, teacher calls still waiting are
 cancelled (a reply that already arrived is in the session's cache, so a rerun does not pay
 for it again), and the round ends "stopped" with everything finished so far kept.
+
+One collection of a session runs at a time (`persd.collect.lock`): another is refused at
+once with a message naming it, or waits for it with `wait=True`. An existing session is
+opened and checked before anything slow (the student model) loads.
 """
 
 from __future__ import annotations
@@ -25,22 +29,45 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from contextlib import ExitStack
 
 from persd.collect.config import METHODS, STOPPED_ON_REQUEST, CollectConfig, CollectError, CollectSummary
+from persd.collect.lock import SessionBusy, collect_lock
 from persd.collect.loop import CollectionLoop
 from persd.store import SessionStore
 from persd.tasks import Task
 
 __all__ = ["METHODS", "STOPPED_ON_REQUEST", "CollectConfig", "CollectError", "CollectSummary",
-           "CollectionLoop", "collect"]
+           "CollectionLoop", "SessionBusy", "collect"]
 logger = logging.getLogger(__name__)
 
 
 def collect(config: CollectConfig, *, student=None, teacher=None, executor=None,
             progress: bool = True, tasks: list[Task] | None = None,
-            should_stop: Callable[[], bool] | None = None) -> CollectSummary:
+            should_stop: Callable[[], bool] | None = None, wait: bool = False,
+            on_wait: Callable[[str], None] | None = None) -> CollectSummary:
     """Runs (or resumes) one collection round; backends are built from `config` unless given.
-    `should_stop() -> True` ends the round early and cleanly (see the module docstring)."""
+    `should_stop() -> True` ends the round early and cleanly (see the module docstring).
+    Another collection of the same session raises SessionBusy, or with `wait` is waited
+    for (`on_wait` is told so once)."""
+    from persd.store import StoreError, session_path
+
+    try:
+        session_path(config.sessions_dir, config.session)
+    except StoreError as error:  # an invalid session name
+        raise CollectError(str(error)) from error
+    with collect_lock(config.sessions_dir, config.session, wait=wait, on_wait=on_wait), \
+            ExitStack() as stack:
+        # An existing session is opened and checked first: a damaged or newer file is
+        # reported in seconds, not after the student model has loaded.
+        store = _open_existing_session(config)
+        if store is not None:
+            stack.callback(store.close)
+        return _collect(config, stack, store, student, teacher, executor, progress, tasks,
+                        should_stop)
+
+
+def _collect(config, stack, store, student, teacher, executor, progress, tasks, should_stop):
     from persd.execution import Executor
     from persd.student.openai import StudentServerError
     from persd.tasks import load_tasks
@@ -54,23 +81,50 @@ def collect(config: CollectConfig, *, student=None, teacher=None, executor=None,
     asyncio.run(_check_teacher(teacher))
     if student is None and config.method != "stand":
         student = _build_student(config)
-    # Only now, with every input checked, is the session created or touched.
-    with SessionStore.open(config.sessions_dir, config.session, create=True) as store:
-        _bind_session(store, config, tasks)
-        if getattr(teacher, "cache", False) is None:
-            teacher.cache = store.teacher_cache()  # a rerun pays nothing for replies it has
-        owns_executor = executor is None
-        executor = executor or Executor(workers=config.workers, timeout_s=config.timeout_s)
-        try:
-            loop = CollectionLoop(config, store, tasks, student, teacher, executor, progress,
-                                  should_stop)
-            return asyncio.run(loop.run())
-        except StudentServerError as error:
-            raise CollectError(f"{error}. Everything done so far is saved: run the same "
-                               "command again to resume.") from error
-        finally:
-            if owns_executor:
-                executor.close()
+    if store is None:  # only now, with every input checked, is a new session created
+        store = stack.enter_context(_create_session(config))
+    _bind_session(store, config, tasks)
+    if getattr(teacher, "cache", False) is None:
+        teacher.cache = store.teacher_cache()  # a rerun pays nothing for replies it has
+    owns_executor = executor is None
+    executor = executor or Executor(workers=config.workers, timeout_s=config.timeout_s)
+    try:
+        loop = CollectionLoop(config, store, tasks, student, teacher, executor, progress,
+                              should_stop)
+        return asyncio.run(loop.run())
+    except StudentServerError as error:
+        raise CollectError(f"{error}. Everything done so far is saved: run the same "
+                           "command again to resume.") from error
+    finally:
+        if owns_executor:
+            executor.close()
+
+
+def _open_existing_session(config: CollectConfig) -> SessionStore | None:
+    from persd.store import StoreError, session_path
+
+    if not session_path(config.sessions_dir, config.session).exists():
+        return None
+    try:
+        store = SessionStore.open(config.sessions_dir, config.session)
+    except StoreError as error:
+        raise CollectError(str(error)) from error
+    verdict = store.integrity_check(quick=True)
+    if verdict != "ok":
+        store.close()
+        raise CollectError(verdict if str(store.path) in verdict else
+                           f"session database {store.path} is damaged ({verdict}); restore it "
+                           f"from a backup, or try `sqlite3 {store.path} .recover`")
+    return store
+
+
+def _create_session(config: CollectConfig) -> SessionStore:
+    from persd.store import StoreError
+
+    try:
+        return SessionStore.open(config.sessions_dir, config.session, create=True)
+    except StoreError as error:
+        raise CollectError(str(error)) from error
 
 
 def _warn_if_contaminated(tasks: list[Task], eval_spec: str | None) -> None:

@@ -95,13 +95,15 @@ class CollectJob:
             self.error = f"{type(error).__name__}: {error}"
 
     def _run_simulated(self) -> None:
+        from persd.collect.lock import collect_lock
         from persd.demo import build_demo_session
         from persd.tasks import load_tasks
 
         c = self.config
         self.task_ids = [t.task_id for t in load_tasks("humaneval")[: c.limit]]
-        build_demo_session(c.sessions_dir, c.session, limit=c.limit, executor=self.executor,
-                           progress=lambda text: setattr(self, "note", text))
+        with collect_lock(c.sessions_dir, c.session):  # as `collect` does, for real rounds
+            build_demo_session(c.sessions_dir, c.session, limit=c.limit, executor=self.executor,
+                               progress=lambda text: setattr(self, "note", text))
         self.summary = self.snapshot()
 
     def snapshot(self) -> CollectProgress:

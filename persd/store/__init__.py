@@ -18,7 +18,9 @@ processes may open the same file. The schema is migrated forward on every open
 
 from __future__ import annotations
 
+import os
 import re
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,7 +57,7 @@ from persd.store.records import (
 )
 from persd.store.reviews import ReviewMixin
 from persd.store.runs import RunsMixin
-from persd.store.schema import apply_migrations
+from persd.store.schema import MIGRATIONS, apply_migrations
 from persd.store.teacher_log import TeacherCache, TeacherLogMixin
 
 __all__ = [
@@ -69,6 +71,25 @@ __all__ = [
 
 SUFFIX = ".sqlite"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def _check_schema_is_current(conn: sqlite3.Connection, path: Path) -> None:
+    """A read-only open cannot migrate: the file must already be at this version."""
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "_migrations" not in tables:
+        raise StoreError(f"{path} is not a persd session yet (empty file); open it once with "
+                         "write access to create it")
+    applied = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+    known = [name for name, _ in MIGRATIONS]
+    if applied - set(known):
+        raise StoreError(
+            f"{path} has a newer schema than this version of persd knows (unknown "
+            f"migrations: {', '.join(sorted(applied - set(known)))}); upgrade persd to open it")
+    missing = [name for name in known if name not in applied]
+    if missing:
+        raise StoreError(
+            f"{path} has an older schema (missing {', '.join(missing)}) and is opened read-only: "
+            "open it once where persd may write, to upgrade it")
 
 
 def session_path(sessions_dir: str | Path, name: str) -> Path:
@@ -97,13 +118,21 @@ class SessionStore(
     or by file with `SessionStore(path)`; close it, or use it as a context manager."""
 
     def __init__(
-        self, path: str | Path, *, create: bool = True, busy_timeout_s: float = 30.0,
+        self, path: str | Path, *, create: bool = True, readonly: bool = False,
+        busy_timeout_s: float = 30.0,
     ) -> None:
         self.path = Path(path)
-        self._db = Database(self.path, create=create, busy_timeout_s=busy_timeout_s)
+        self._db = Database(self.path, create=create, readonly=readonly,
+                            busy_timeout_s=busy_timeout_s)
         try:
             with self._db.raw() as conn:
-                apply_migrations(conn, self.path)
+                if readonly:
+                    _check_schema_is_current(conn, self.path)
+                else:
+                    apply_migrations(conn, self.path)
+        except sqlite3.DatabaseError as error:
+            self._db.close()
+            raise self._db.error(error) from error
         except Exception:
             self._db.close()
             raise
@@ -114,10 +143,22 @@ class SessionStore(
     ) -> SessionStore:
         path = session_path(sessions_dir, name)
         if not path.exists():
-            if not create:
+            if not create or options.get("readonly"):
                 raise SessionNotFound(name, str(sessions_dir), list_sessions(sessions_dir))
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(f"cannot create the sessions folder {path.parent}: "
+                                 f"{error.strerror}; choose another --sessions-dir") from error
         return cls(path, **options)
+
+    @classmethod
+    def open_to_read(cls, sessions_dir: str | Path, name: str, **options: Any) -> SessionStore:
+        """Open for reading: as `open` where persd may write (an old schema is migrated),
+        read-only where it may not (a read-only folder or mount, someone else's file)."""
+        path = session_path(sessions_dir, name)
+        writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+        return cls.open(sessions_dir, name, readonly=path.exists() and not writable, **options)
 
     @property
     def name(self) -> str:
@@ -146,10 +187,15 @@ class SessionStore(
         with self._db.read() as conn:
             return conn.execute("SELECT COUNT(*) FROM _migrations").fetchone()[0]
 
-    def integrity_check(self) -> str:
-        """SQLite's own check of the file: "ok" when sound."""
-        with self._db.read() as conn:
-            return "; ".join(row[0] for row in conn.execute("PRAGMA integrity_check"))
+    def integrity_check(self, *, quick: bool = False) -> str:
+        """SQLite's own check of the file: "ok" when sound. `quick` skips the index
+        cross-checks (linear time; enough to find a damaged page before a long run)."""
+        pragma = "quick_check" if quick else "integrity_check"
+        try:
+            with self._db.read() as conn:
+                return "; ".join(row[0] for row in conn.execute(f"PRAGMA {pragma}"))
+        except StoreError as error:
+            return str(error)
 
     # -- session settings ----------------------------------------------------------------
 

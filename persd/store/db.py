@@ -15,6 +15,7 @@ never fails half-way on a lock upgrade.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -28,39 +29,120 @@ from persd.store.errors import StoreError
 NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
 def now_iso() -> str:
     """The current time in the store's timestamp format (what NOW_SQL writes)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 class Database:
-    def __init__(self, path: Path, *, create: bool = True, busy_timeout_s: float = 30.0) -> None:
+    """`readonly` opens with SQLite's mode=ro (a folder persd may not write in is fine);
+    otherwise a missing file is created, private to its owner (0600: sessions hold code
+    and API spend; SQLite gives the -wal and -shm files the same mode)."""
+
+    def __init__(self, path: Path, *, create: bool = True, readonly: bool = False,
+                 busy_timeout_s: float = 30.0) -> None:
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s
+        self.readonly = readonly
         self._lock = threading.RLock()
         self._writing = False
-        if not create and not self.path.exists():
+        if (readonly or not create) and not self.path.exists():
             raise StoreError(f"session database {self.path} does not exist")
-        mode = "rwc" if create else "rw"
+        self._check_file()
+        if not self.path.exists():
+            _create_private(self.path)
+        self._conn = self._connect("ro" if readonly else "rw")
+        self._conn.row_factory = sqlite3.Row
         try:
-            self._conn = sqlite3.connect(
+            # Refuse a foreign file before anything below could change it (WAL rewrites
+            # the header of a file in rollback-journal mode).
+            self._check_is_session()
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            if not readonly:
+                self._conn.execute("PRAGMA journal_mode = WAL")
+                # NORMAL in WAL mode survives a killed process; a power loss may lose the last commit.
+                self._conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as error:
+            self._conn.close()
+            if self.readonly and not _writable(self.path.parent):
+                # A WAL database in a folder nobody may write: SQLite cannot make the -shm
+                # file, so read the file as it stands (no writer can change it there).
+                self._conn = self._connect("ro&immutable=1")
+                self._conn.row_factory = sqlite3.Row
+                self._check_is_session()
+                return
+            raise self.error(error) from error
+
+    def _check_file(self) -> None:
+        """What can be said about the file before SQLite opens it, in plain words."""
+        if self.path.is_dir():
+            raise StoreError(f"{self.path} is a folder, not a session database")
+        if self.path.exists():
+            try:
+                with open(self.path, "rb") as file:
+                    head = file.read(len(SQLITE_MAGIC))
+            except PermissionError as error:
+                raise StoreError(f"cannot read session database {self.path}: permission "
+                                 "denied; run persd as its owner or fix its permissions") from error
+            if head and head != SQLITE_MAGIC:
+                raise StoreError(f"{self.path} is not a persd session database (not an SQLite "
+                                 "file); move it out of the sessions folder or open another session")
+            if not self.readonly and not (_writable(self.path) and _writable(self.path.parent)):
+                raise self._readonly_error()
+        elif not self.readonly and not _writable(self.path.parent):
+            raise StoreError(f"cannot create session database {self.path}: the folder "
+                             f"{self.path.parent} is read-only; choose a writable --sessions-dir")
+
+    def _connect(self, mode: str) -> sqlite3.Connection:
+        try:
+            return sqlite3.connect(
                 f"{self.path.absolute().as_uri()}?mode={mode}",
                 uri=True,
-                timeout=busy_timeout_s,
+                timeout=self.busy_timeout_s,
                 isolation_level=None,  # we issue BEGIN/COMMIT ourselves
                 check_same_thread=False,  # guarded by self._lock
             )
         except sqlite3.Error as error:
-            raise StoreError(f"cannot open session database {self.path}: {error}") from error
-        self._conn.row_factory = sqlite3.Row
-        try:
-            self._conn.execute("PRAGMA foreign_keys = ON")
-            self._conn.execute("PRAGMA journal_mode = WAL")
-            # NORMAL in WAL mode survives a killed process; a power loss may lose the last commit.
-            self._conn.execute("PRAGMA synchronous = NORMAL")
-        except sqlite3.DatabaseError as error:
-            self._conn.close()
-            raise StoreError(f"{self.path} is not a persd session database: {error}") from error
+            raise self.error(error) from error
+
+    def _check_is_session(self) -> None:
+        from persd.store.schema import _check_is_session
+
+        _check_is_session(self._conn, self.path)
+
+    def _readonly_error(self) -> StoreError:
+        where = ("the file" if not _writable(self.path) else f"its folder {self.path.parent}")
+        return StoreError(
+            f"session database {self.path} is read-only ({where} cannot be written; SQLite "
+            "also writes -wal and -shm files beside it): make it writable, or copy the "
+            "session to a writable --sessions-dir"
+        )
+
+    def error(self, error: sqlite3.Error) -> StoreError:
+        """A StoreError that says what went wrong with this file, in words a user can act on."""
+        text = str(error)
+        if "locked" in text or "busy" in text:
+            return StoreError(
+                f"session database {self.path} stayed locked by another process for "
+                f"{self.busy_timeout_s:g} s: {error}"
+            )
+        if "file is not a database" in text:
+            return StoreError(f"{self.path} is not a persd session database (not an SQLite "
+                              "file, or its header is damaged)")
+        if "malformed" in text or "corrupt" in text:
+            return StoreError(
+                f"session database {self.path} is damaged ({error}); restore it from a "
+                f"backup, or try `sqlite3 {self.path} .recover`"
+            )
+        if "readonly" in text or "read-only" in text:
+            return self._readonly_error()
+        if "full" in text:
+            return StoreError(f"session database {self.path}: the disk is full; free some "
+                              "space and run the command again (finished steps are kept)")
+        return StoreError(f"session database {self.path}: {error}")
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -75,10 +157,12 @@ class Database:
             self._writing = True
             try:
                 yield self._conn
-            except BaseException:
+            except BaseException as error:
                 self._writing = False
                 if self._conn.in_transaction:
                     self._conn.execute("ROLLBACK")
+                if _about_the_file(error):
+                    raise self.error(error) from error
                 raise
             self._writing = False
             self._commit()
@@ -103,8 +187,13 @@ class Database:
             self._begin("BEGIN")
             try:
                 yield self._conn
+            except sqlite3.DatabaseError as error:
+                if _about_the_file(error):
+                    raise self.error(error) from error
+                raise
             finally:
-                self._conn.execute("COMMIT")
+                if self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
 
     @contextmanager
     def raw(self) -> Iterator[sqlite3.Connection]:
@@ -120,7 +209,7 @@ class Database:
         try:
             self._conn.execute(statement)
         except sqlite3.OperationalError as error:
-            raise self._busy_error(error) from error
+            raise self.error(error) from error
 
     def _commit(self) -> None:
         try:
@@ -128,15 +217,31 @@ class Database:
         except sqlite3.OperationalError as error:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
-            raise self._busy_error(error) from error
+            raise self.error(error) from error
 
-    def _busy_error(self, error: sqlite3.OperationalError) -> StoreError:
-        if "locked" in str(error) or "busy" in str(error):
-            return StoreError(
-                f"session database {self.path} stayed locked by another process for "
-                f"{self.busy_timeout_s:g} s: {error}"
-            )
-        return StoreError(f"session database {self.path}: {error}")
+
+_FILE_TROUBLE = ("malformed", "corrupt", "file is not a database", "readonly", "disk is full",
+                 "disk I/O error", "locked", "busy")
+
+
+def _about_the_file(error: BaseException) -> bool:
+    """An SQLite error caused by the file or disk (not by persd's SQL)."""
+    return (isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.IntegrityError)
+            and any(word in str(error) for word in _FILE_TROUBLE))
+
+
+def _writable(path: Path) -> bool:
+    # os.access also answers False on a read-only mount, for root too.
+    return os.access(path, os.W_OK)
+
+
+def _create_private(path: Path) -> None:
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass  # another process made it first: SQLite takes it as it is
+    except OSError as error:
+        raise StoreError(f"cannot create session database {path}: {error.strerror}") from error
 
 
 def to_json(value: Any) -> str:
