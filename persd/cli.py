@@ -65,11 +65,9 @@ def app_options(function):
 def _serve(sessions_dir: str, session: str | None, host: str, port: int, auth: str | None,
            insecure: bool, open_browser: bool = False, **options) -> None:
     from ui.app import launch, parse_auth
-    from ui.guard import check_exposure
 
     try:
         users = parse_auth(auth)
-        check_exposure(host, bool(users), insecure)
         launch(sessions_dir=sessions_dir, session=session, host=host, port=port, auth=users,
                open_browser=open_browser, insecure_no_auth_on_network=insecure, **options)
     except (ValueError, OSError) as error:

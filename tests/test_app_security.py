@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -22,7 +23,7 @@ from persd.teacher import TeacherError
 from persd.train import TrainError
 from tests.ports import free_port
 from ui.endpoints import TeacherEndpoints
-from ui.guard import LoginThrottle
+from ui.guard import LoginThrottle, host_allowed
 from ui.tabs.collect import collect_job
 from ui.tabs.train import output_folder
 
@@ -226,12 +227,22 @@ def test_without_auth_only_loopback_host_headers_are_served(open_app):
 
 def test_repeated_wrong_logins_lock_the_client_out(login_app):
     login = login_app.url.rstrip("/") + "/login"
-    codes = [httpx.post(login, data={"username": "ana", "password": f"guess{i}"}).status_code
-             for i in range(10)]
-    assert codes[:5] == [400] * 5 and codes[5:] == [429] * 5
+    answers = [httpx.post(login, data={"username": "ana", "password": f"guess{i}"})
+               for i in range(10)]
+    assert [a.status_code for a in answers] == [400] * 10  # what Gradio's login page shows
+    locked = ["Too many failed logins" in a.text for a in answers]
+    assert locked == [False] * 5 + [True] * 5
     right = httpx.post(login, data={"username": "ana", "password": "right-password"})
-    assert right.status_code == 429 and "try again in" in right.text
+    assert right.status_code == 400 and "try again in" in right.text
     assert int(right.headers["retry-after"]) >= 20
+
+
+def test_host_checks_without_auth():
+    strict, insecure = host_allowed(insecure=False), host_allowed(insecure=True)
+    assert strict("127.0.0.1:7860") and strict("localhost") and strict("[::1]:7860")
+    assert not strict("192.168.1.5:7860") and not strict("") and not strict("evil.example")
+    assert insecure("192.168.1.5:7860") and insecure(f"{socket.gethostname()}:7860")
+    assert not insecure("evil.example:7860")  # a rebinding page sends its DNS name
 
 
 def test_a_lockout_ends_and_grows_with_each_further_failure():

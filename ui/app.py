@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ui.endpoints import TeacherEndpoints
-from ui.guard import check_exposure, is_loopback, middleware
+from ui.guard import LOCKOUT_NOTE, check_exposure, is_loopback, middleware
 from ui.tabs import LOCAL_REVIEWER, AppContext, SharedExecutor, Stores, available_tabs
 
 SIMULATED_BANNER = (
@@ -205,7 +205,8 @@ def launch(sessions_dir: str | Path, session: str | None = None, host: str = "12
         # Gradio's own banner is silenced because it suggests share=True.
         _, url, _ = page.launch(
             server_name=host, server_port=port, share=False, auth=auth,
-            auth_message="persd review: sign in with your reviewer login." if auth else None,
+            auth_message=f"persd review: sign in with your reviewer login. {LOCKOUT_NOTE}"
+            if auth else None,
             inbrowser=open_browser, prevent_thread_lock=True, quiet=True,
             app_kwargs={"middleware": middleware(bool(auth), insecure_no_auth_on_network)},
             **launch_options())

@@ -9,8 +9,10 @@ Without logins the app answers only Host headers naming this machine by loopback
 (localhost, 127.0.0.1, [::1]), so a web page whose DNS name was rebound to 127.0.0.1 gets a
 403 instead of the reviewer's sessions (with --insecure-no-auth-on-network also IP literals
 and this machine's own name: a rebinding page always sends its DNS name). With logins,
-a client that fails `MAX_FAILURES` times within `WINDOW_S` is refused (HTTP 429) for
-`LOCK_S` seconds, doubling with each further failure.
+a client that fails `MAX_FAILURES` times within `WINDOW_S` is refused for `LOCK_S` seconds,
+doubling with each further failure. The refusal is an HTTP 400 (with Retry-After), the one
+status Gradio's login page reports (it shows nothing for a 429); `LOCKOUT_NOTE` tells the
+page's reader why a right password can be refused.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ MAX_FAILURES = 5
 WINDOW_S = 60.0
 LOCK_S = 30.0
 MAX_LOCK_S = 15 * 60.0
+LOCKOUT_NOTE = (f"After {MAX_FAILURES} failed tries in a minute, sign-ins from your address "
+                f"pause for {LOCK_S:.0f} s or more.")
 
 
 class ExposureError(ValueError):
@@ -136,7 +140,7 @@ class LoginThrottle:
 
 
 class ThrottledLogin:
-    """ASGI middleware: POST /login from a locked-out client gets a 429 without a check;
+    """ASGI middleware: POST /login from a locked-out client is refused without a check;
     other answers to it are counted (200: success, anything else: a failure)."""
 
     def __init__(self, app, throttle: LoginThrottle) -> None:
@@ -150,7 +154,7 @@ class ThrottledLogin:
         client = (scope.get("client") or ("?", 0))[0]
         wait = self.throttle.wait_s(client)
         if wait > 0:
-            await _plain(send, 429, f"Too many failed logins: try again in {wait:.0f} s.",
+            await _plain(send, 400, f"Too many failed logins: try again in {wait:.0f} s.",
                          retry_after=wait)
             return
         status = []
