@@ -49,11 +49,14 @@ def cli() -> None:
 def app_options(function):
     for option in reversed([
         click.option("--host", default="127.0.0.1", show_default=True,
-                     help="Address to bind (another than loopback: use --auth)."),
+                     help="Address to bind (another than loopback needs --auth)."),
         click.option("--port", default=7860, show_default=True, type=int),
         click.option("--auth", envvar="PERSD_AUTH", metavar="USER:PASS|FILE",
                      help="Require a login: USER:PASS or a file of USER:PASS lines (also "
                           "PERSD_AUTH). Reviews are signed with the login name."),
+        click.option("--insecure-no-auth-on-network", "insecure", is_flag=True,
+                     help="Serve a non-loopback --host without --auth: anyone who reaches "
+                          "it can run code in the sandbox and spend the teacher's key."),
     ]):
         function = option(function)
     return function
@@ -91,26 +94,34 @@ def _check_address(host: str, port: int) -> None:
 
 
 def _serve(sessions_dir: str, session: str | None, host: str, port: int, auth: str | None,
-           open_browser: bool = False) -> None:
+           insecure: bool, open_browser: bool = False, **options) -> None:
     _check_address(host, port)
     from ui.app import launch, parse_auth
 
     try:
         users = parse_auth(auth)
+        launch(sessions_dir=sessions_dir, session=session, host=host, port=port, auth=users,
+               open_browser=open_browser, insecure_no_auth_on_network=insecure, **options)
     except (ValueError, OSError) as error:
         raise UserError(str(error)) from error
-    try:
-        launch(sessions_dir=sessions_dir, session=session, host=host, port=port, auth=users,
-               open_browser=open_browser)
-    except OSError as error:  # taken between the check and the bind
-        raise UserError(f"cannot serve on {host}:{port}: {error}") from error
 
 
 @cli.command()
 @sessions_dir_option
 @click.option("--session", help="Session to open first  [default: the latest one]")
 @app_options
-def app(sessions_dir: str, session: str | None, host: str, port: int, auth: str | None) -> None:
+@click.option("--runs-dir", envvar="PERSD_RUNS_DIR", default="runs", show_default=True,
+              type=click.Path(file_okay=False),
+              help="The only folder the app writes training output to (also PERSD_RUNS_DIR).")
+@click.option("--teacher-endpoint", "teacher_endpoints", multiple=True, metavar="URL",
+              help="A teacher endpoint reviewers may pick; repeatable, added to "
+                   "PERSD_TEACHER_ENDPOINTS and the server's OPENAI_BASE_URL. Only these "
+                   "get the server's OPENAI_API_KEY.")
+@click.option("--allow-custom-endpoints", is_flag=True,
+              help="Let reviewers type other teacher endpoints (with their own API key).")
+def app(sessions_dir: str, session: str | None, host: str, port: int, auth: str | None,
+        insecure: bool, runs_dir: str, teacher_endpoints: tuple[str, ...],
+        allow_custom_endpoints: bool) -> None:
     """Open the review app (it offers the demo session when there is none)."""
     if session:
         from persd.store import SessionNameError, list_sessions, session_path
@@ -122,7 +133,8 @@ def app(sessions_dir: str, session: str | None, host: str, port: int, auth: str 
         if session not in list_sessions(sessions_dir):
             existing = ", ".join(list_sessions(sessions_dir)) or "none yet"
             raise UserError(f"no session {session!r} in {sessions_dir} (existing: {existing})")
-    _serve(sessions_dir, session, host, port, auth)
+    _serve(sessions_dir, session, host, port, auth, insecure, runs_dir=runs_dir,
+           teacher_endpoints=teacher_endpoints, allow_custom_endpoints=allow_custom_endpoints)
 
 
 @cli.command()
@@ -133,7 +145,7 @@ def app(sessions_dir: str, session: str | None, host: str, port: int, auth: str 
 @click.option("--no-open", is_flag=True, help="Build the session only; do not start the app.")
 @app_options
 def demo(sessions_dir: str, name: str, limit: int | None, seed: int, no_open: bool, host: str,
-         port: int, auth: str | None) -> None:
+         port: int, auth: str | None, insecure: bool) -> None:
     """Build the offline demo session (simulated student and teacher) and open the app on it."""
     from persd.demo import build_demo_session
     from persd.store import StoreError
@@ -147,7 +159,7 @@ def demo(sessions_dir: str, name: str, limit: int | None, seed: int, no_open: bo
         raise UserError(str(error)) from error
     click.echo(f"Demo session {name!r} (SIMULATED student and teacher) is ready: {path}")
     if not no_open:
-        _serve(sessions_dir, name, host, port, auth, open_browser=True)
+        _serve(sessions_dir, name, host, port, auth, insecure, open_browser=True)
 
 
 @cli.command("tiny-model")

@@ -5,23 +5,28 @@
            auth=parse_auth("ana:secret"))          # blocks until Ctrl-C
     running = launch("sessions", block=False)     # tests: running.url, running.close()
 
-It binds 127.0.0.1 unless told otherwise and never opens a share link. With auth on, the
-reviewer is the login name; without, a name typed in the page ("local" if none). When
-the sessions folder is empty the page offers to build the simulated demo session. A
-simulated session is marked SIMULATED above every tab.
+It binds 127.0.0.1 unless told otherwise, refuses another address without logins unless
+the operator insists, and never opens a share link; `ui.guard` checks Host headers (no
+logins) or throttles failed logins. With auth on, the reviewer is the login name; without,
+a name typed in the page ("local" if none). Teacher endpoints and their keys follow
+`ui.endpoints`; training output goes only under `runs_dir`. When the sessions folder is
+empty the page offers to build the simulated demo session. A simulated session is marked
+SIMULATED above every tab.
 """
 
 # No `from __future__ import annotations` here: Gradio finds the gr.Request parameter of
 # the handlers below by evaluating their annotations, and gradio is imported inside build().
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ui.endpoints import TeacherEndpoints
+from ui.guard import LOCKOUT_NOTE, check_exposure, is_loopback, middleware
 from ui.tabs import LOCAL_REVIEWER, AppContext, SharedExecutor, Stores, available_tabs
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 SIMULATED_BANNER = (
     '<div class="persd-sim-banner" data-testid="simulated-banner">SIMULATED session: the '
     "student and the teacher are offline simulations (persd.demo.sim), not models. Every program "
@@ -71,9 +76,12 @@ def pick_session(stores: Stores, wanted: str | None) -> tuple[list[str], str | N
 
 def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | None = None, *,
           auth: bool = False, stores: Stores | None = None,
-          executor: SharedExecutor | None = None, demo_limit: int | None = None):
+          executor: SharedExecutor | None = None, demo_limit: int | None = None,
+          runs_dir: str | Path = "runs", endpoints: TeacherEndpoints | None = None):
     """The page (a gr.Blocks). `session`: the session shown first (a `?session=NAME` in
-    the URL wins); `reviewer`: the default name in the reviewer box (without auth)."""
+    the URL wins); `reviewer`: the default name in the reviewer box (without auth);
+    `runs_dir`: where the Train tab writes; `endpoints`: the teacher endpoints allowed
+    (default: the server's own, see `TeacherEndpoints.from_options`)."""
     import gradio as gr
 
     from persd.store import StoreError
@@ -100,7 +108,9 @@ def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | 
                              elem_id="persd-build-demo")
             demo_note = gr.HTML()
         ctx = AppContext(sessions_dir=Path(sessions_dir), page=page, session=picker,
-                         reviewer=typed, stores=stores, executor=executor, auth=auth)
+                         reviewer=typed, stores=stores, executor=executor, auth=auth,
+                         runs_dir=Path(runs_dir).resolve(),
+                         endpoints=endpoints or TeacherEndpoints.from_options())
         with gr.Tabs(elem_id="persd-tabs"):
             for name, module in available_tabs():
                 with gr.Tab(module.TITLE, id=name, elem_id=f"persd-tab-{name}") as tab:
@@ -171,25 +181,35 @@ class Running:
 def launch(sessions_dir: str | Path, session: str | None = None, host: str = "127.0.0.1",
            port: int = 7860, auth: list[tuple[str, str]] | None = None, *,
            reviewer: str | None = None, open_browser: bool = False, block: bool = True,
-           demo_limit: int | None = None, quiet: bool = False) -> Running:
-    """Serve the app. With `block` (the CLI) it returns after Ctrl-C, resources closed."""
+           demo_limit: int | None = None, quiet: bool = False, runs_dir: str | Path = "runs",
+           teacher_endpoints: Sequence[str] = (), allow_custom_endpoints: bool = False,
+           insecure_no_auth_on_network: bool = False) -> Running:
+    """Serve the app. With `block` (the CLI) it returns after Ctrl-C, resources closed.
+    ValueError (ExposureError, a malformed endpoint) before anything is served."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from ui.theme import launch_options
 
-    if host not in LOOPBACK and not auth:
-        print(f"persd: WARNING: serving on {host} without --auth: anyone who can reach this "
-              "address can review and run code in the sandbox.", file=sys.stderr)
+    check_exposure(host, bool(auth), insecure_no_auth_on_network)
+    endpoints = TeacherEndpoints.from_options(teacher_endpoints, allow_custom_endpoints)
+    if not auth and not is_loopback(host):
+        print(f"persd: WARNING: serving on {host} without --auth "
+              "(--insecure-no-auth-on-network): anyone who can reach this address can review "
+              "and run code in the sandbox.", file=sys.stderr)
     stores, executor = Stores(sessions_dir), SharedExecutor()
     page = build(sessions_dir, session, reviewer, auth=bool(auth), stores=stores,
-                 executor=executor, demo_limit=demo_limit)
+                 executor=executor, demo_limit=demo_limit, runs_dir=runs_dir,
+                 endpoints=endpoints)
     running = Running(page, "", stores, executor)
     try:
         # Never a share link: sessions hold code and API spend that stay on this machine.
         # Gradio's own banner is silenced because it suggests share=True.
         _, url, _ = page.launch(
             server_name=host, server_port=port, share=False, auth=auth,
-            auth_message="persd review: sign in with your reviewer login." if auth else None,
-            inbrowser=open_browser, prevent_thread_lock=True, quiet=True, **launch_options())
+            auth_message=f"persd review: sign in with your reviewer login. {LOCKOUT_NOTE}"
+            if auth else None,
+            inbrowser=open_browser, prevent_thread_lock=True, quiet=True,
+            app_kwargs={"middleware": middleware(bool(auth), insecure_no_auth_on_network)},
+            **launch_options())
         running.url = url
         if not quiet:
             logins = f", {len(auth)} login(s)" if auth else ", no login (--auth to add one)"

@@ -70,6 +70,7 @@ class Server:
         self.running = launch(sessions_dir, port=free_port(), block=False, quiet=True,
                               **options)
         self.url = self.running.url.rstrip("/")
+        self.runs_dir = options.get("runs_dir")
 
     def session(self, name: str | None = None) -> str:
         name = name or f"s{next(_names)}"
@@ -84,7 +85,9 @@ class Server:
 
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory, demo_template):
-    server = Server(tmp_path_factory.mktemp("sessions"), demo_template)
+    # Custom endpoints: the Collect test's teacher listens on a port chosen in the test.
+    server = Server(tmp_path_factory.mktemp("sessions"), demo_template,
+                    runs_dir=tmp_path_factory.mktemp("runs"), allow_custom_endpoints=True)
     yield server
     server.running.close()
 

@@ -40,12 +40,17 @@ def wait_points(page: Page, elem_id: str, at_least: int, timeout_ms: int = 120_0
 
 
 def test_train_tab_live_loss_curve_reload_one_at_a_time_and_abort(
-        app_server: Server, page: Page, tiny_model_dir, tmp_path):
+        app_server: Server, page: Page, tiny_model_dir):
     session = app_server.session()
     open_tab(page, app_server, session, "Train")
     expect(page.locator("#persd-train-examples")).to_contain_text("training examples")
+    expect(page.locator("#persd-train-output textarea")).to_have_value(
+        re.compile(rf"^{session}-persd-\d{{8}}-\d{{6}}$"))  # a name the app chose
     page.locator("#persd-train-student textarea").fill(tiny_model_dir)
-    page.locator("#persd-train-output textarea").fill(str(tmp_path / "run1"))
+    page.locator("#persd-train-output textarea").fill("../victim")  # only names, in runs/
+    page.locator("#persd-train-start").click()
+    expect(page.locator("#persd-train-notice")).to_contain_text("plain folder name")
+    page.locator("#persd-train-output textarea").fill(f"{session}-run1")
     page.locator("#persd-train-max-steps input").fill("300")
     page.locator("#persd-train-batch input").fill("2")
     page.locator("#persd-train-lr textarea").fill("1e-3")
@@ -70,11 +75,12 @@ def test_train_tab_live_loss_curve_reload_one_at_a_time_and_abort(
 
     # One job at a time: a second start is refused while this one runs.
     page.locator("#persd-train-student textarea").fill(tiny_model_dir)
-    page.locator("#persd-train-output textarea").fill(str(tmp_path / "run2"))
+    page.locator("#persd-train-output textarea").fill(f"{session}-run2")
     page.locator("#persd-train-start").click()
     expect(page.locator("#persd-train-notice")).to_contain_text("already running")
     expect(status).to_have_attribute("data-status", "running")  # the refusal keeps the job
-    assert not (tmp_path / "run2").exists()
+    assert (app_server.runs_dir / f"{session}-run1" / "train.log").is_file()
+    assert not (app_server.runs_dir / f"{session}-run2").exists()
 
     page.locator("#persd-train-abort").click()
     expect(status).to_have_attribute("data-status", "stopped", timeout=60_000)
@@ -171,7 +177,8 @@ def test_collect_tab_cancel_stops_keeps_the_work_and_resumes(app_server: Server,
         page.locator("#persd-col-session textarea").fill("cancel-me")
         page.locator("#persd-col-limit input").fill(str(limit))
         page.locator("#persd-col-student textarea").fill(tiny_model_dir)
-        page.locator("#persd-col-base-url textarea").fill(teacher.base_url)
+        page.locator("#persd-col-base-url input").fill(teacher.base_url)  # a typed one
+        page.locator("#persd-col-base-url input").press("Enter")
         page.locator("#persd-col-api-key input").fill("sk-test")
         page.locator("#persd-col-teacher-model textarea").fill("test-teacher")
         page.locator("#persd-col-concurrency input").fill("1")

@@ -5,8 +5,10 @@ backend, `persd.demo.build_demo_session`) in a worker thread; this tab reports i
 (gr.Progress) and the running cost from the session as the loop commits each step, so the
 Review tab's queue fills while it runs. Cancel asks the job to stop after the current
 student batch (everything done is kept; the same settings resume it). The form starts from
-the picked session's settings. The API key is used for this run only and never stored (the
-session records the teacher's model, not its key).
+the picked session's settings. The teacher endpoint is one the operator listed (or, if
+they allow it, one typed with its own key: `ui.endpoints`); the API key is used for this
+run only and never stored (the session records the teacher's model, not its key), and a
+failing endpoint is described in a few words, never by its reply.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import gradio as gr
 from persd.collect import STOPPED_ON_REQUEST, CollectConfig
 from persd.jobs import CollectJob, CollectProgress
 from persd.store import StoreError, session_path
+from ui.endpoints import QuietTeacher
 from ui.tabs import AppContext
 from ui.tabs.review_render import esc, message
 
@@ -75,13 +78,17 @@ def build(ctx: AppContext) -> None:
                                  info="what the teacher is asked for (PAPER.md)",
                                  elem_id="persd-col-method", min_width=200)
         with gr.Row(equal_height=True):
-            base_url = gr.Textbox(label="Teacher endpoint",
-                                  info="an OpenAI-compatible base URL; empty: OPENAI_BASE_URL",
-                                  placeholder="https://api.openai.com/v1 or "
-                                  "http://localhost:8000/v1", elem_id="persd-col-base-url",
-                                  scale=2)
+            custom = ctx.endpoints.allow_custom
+            base_url = gr.Dropdown(
+                list(ctx.endpoints.listed), value=ctx.endpoints.listed[0],
+                allow_custom_value=custom, label="Teacher endpoint",
+                info="an OpenAI-compatible base URL " + (
+                    "from the list, or type another (with your own key)" if custom else
+                    "(the app's operator sets the list)"),
+                elem_id="persd-col-base-url", scale=2)
             api_key = gr.Textbox(label="API key", type="password",
-                                 info="empty: OPENAI_API_KEY; used for this run, never stored",
+                                 info="empty: the server's key (listed endpoints only); used "
+                                      "for this run, never stored",
                                  elem_id="persd-col-api-key")
             teacher_model = gr.Textbox(label="Teacher model", placeholder="e.g. gpt-4o-mini",
                                        info="the model's name at the endpoint",
@@ -141,7 +148,7 @@ def build(ctx: AppContext) -> None:
         idle = gr.Button(interactive=True), gr.Button(interactive=False, value="Cancel")
         try:
             session_path(ctx.sessions_dir, name)
-            job = _job(ctx, backend, name, tasks, limit, student, adapter, method, base_url,
+            job = collect_job(ctx, backend, name, tasks, limit, student, adapter, method, base_url,
                        api_key, teacher_model, concurrency, tries, round_, samples,
                        max_new_tokens)
         except ValueError as error:
@@ -190,9 +197,9 @@ def build(ctx: AppContext) -> None:
     cancel.click(cancel_run, [current, session], [cancel], show_progress="hidden")
 
 
-def _job(ctx: AppContext, backend, name, tasks, limit, student, adapter, method, base_url,
-         api_key, teacher_model, concurrency, tries, round_, samples,
-         max_new_tokens) -> CollectJob:
+def collect_job(ctx: AppContext, backend, name, tasks, limit, student, adapter, method,
+                base_url, api_key, teacher_model, concurrency, tries, round_, samples,
+                max_new_tokens) -> CollectJob:
     """The CollectJob for the form (ValueError with a message for bad settings)."""
     limit = int(limit) if limit else None
     if backend == "sim":
@@ -206,6 +213,7 @@ def _job(ctx: AppContext, backend, name, tasks, limit, student, adapter, method,
         raise ValueError("give the student model (a Hugging Face id or a local folder)")
     if not (teacher_model or "").strip():
         raise ValueError("give the teacher model's name at the endpoint")
+    url, key = ctx.endpoints.resolve(base_url, api_key)
     config = CollectConfig(
         session=name, tasks=(tasks or "").strip() or "humaneval",
         student=(student or "").strip(), teacher_model=teacher_model.strip(), method=method,
@@ -213,9 +221,9 @@ def _job(ctx: AppContext, backend, name, tasks, limit, student, adapter, method,
         samples=int(samples or 1), concurrency=int(concurrency or 1),
         teacher_tries=int(tries or 1), max_new_tokens=int(max_new_tokens or 512),
         sessions_dir=str(ctx.sessions_dir))
-    teacher = OpenAITeacher(TeacherConfig(
-        model=config.teacher_model, base_url=(base_url or "").strip() or None,
-        api_key=api_key or None, concurrency=config.concurrency, tries=config.teacher_tries))
+    teacher = QuietTeacher(OpenAITeacher(TeacherConfig(
+        model=config.teacher_model, base_url=url, api_key=key, concurrency=config.concurrency,
+        tries=config.teacher_tries)), f"teacher endpoint {url} (model {config.teacher_model})")
     return CollectJob(config, teacher=teacher, executor=ctx.executor())
 
 

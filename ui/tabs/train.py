@@ -4,11 +4,14 @@ Wiring only: `persd.data.build_examples` picks the rows, `persd.jobs.TrainJobs` 
 child process and records it in the session (one training job at a time per session, the
 store's rule), a gr.Timer polls its metrics for the live loss curve and the log, and
 `persd.analysis.figures.loss_curves` draws them. A reloaded page re-attaches to the
-session's running job.
+session's running job. Output goes only to a folder under the operator's runs folder
+(`persd app --runs-dir`), named by the app or by a plain name the user types.
 """
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -33,6 +36,7 @@ ONE_AT_A_TIME = ('<div class="persd-msg persd-msg-info">One training job at a ti
                  'session: the session records it, so every browser sees the same job, and '
                  'a reloaded page re-attaches to it. Abort stops it cleanly (a resumable '
                  'checkpoint is saved).</div>')
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 HISTORY_COLUMNS = ["run", "status", "variant", "selection", "rows", "steps", "final loss",
                    "output", "started"]
 
@@ -51,8 +55,9 @@ def build(ctx: AppContext) -> None:
         student = gr.Textbox(label="Student model", info="Hugging Face id or local folder",
                              placeholder="e.g. Qwen/Qwen2.5-Coder-0.5B or models/tiny",
                              elem_id="persd-train-student", scale=2)
-        output = gr.Textbox(label="Output folder",
-                            info="the adapter, checkpoints, metrics and model card go here",
+        output = gr.Textbox(label="Output name",
+                            info=f"a new folder in {ctx.runs_dir} for the adapter, "
+                                 "checkpoints, metrics and model card (letters, digits, . _ -)",
                             elem_id="persd-train-output", scale=2)
     with gr.Row(equal_height=True):
         epochs = gr.Number(3, label="Epochs", info="passes over the examples", minimum=0,
@@ -97,7 +102,9 @@ def build(ctx: AppContext) -> None:
     def config_of(session, variant, selection, student, output, epochs, max_steps, lr,
                   batch, lora_r, full, overwrite) -> TrainConfig:
         return TrainConfig(
-            student=(student or "").strip(), output_dir=(output or "").strip(),
+            student=(student or "").strip(),
+            output_dir=str(output_folder(ctx.runs_dir, (output or "").strip()
+                                           or default_name(session, variant))),
             variant=variant, session=session, epochs=float(epochs or 0),
             max_steps=int(max_steps if max_steps is not None else -1),
             learning_rate=_rate(lr), batch_size=int(batch or 1),
@@ -170,9 +177,8 @@ def build(ctx: AppContext) -> None:
         except StoreError as error:
             return ("", "", *live(None, message("error", str(error))), *past(None))
         default_student = "" if store.simulated else str(config.get("student") or "")
-        runs_dir = Path(ctx.sessions_dir).resolve().parent / "runs"
-        default_output = str(runs_dir / f"{session}-{variant}-{len(store.runs('train')) + 1}")
-        return (student_value or default_student, default_output, *live(job, ""),
+        return (student_value or default_student, default_name(session, variant),
+                *live(job, ""),
                 *past(session))
 
     def start_job(*values):
@@ -232,6 +238,23 @@ def build(ctx: AppContext) -> None:
     start.click(start_job, form, outputs, show_progress="minimal")
     abort.click(stop, [ctx.session, watched], outputs, **quiet)
     timer.tick(tick, [ctx.session, watched], outputs, **quiet)
+
+
+def default_name(session: str | None, variant: str) -> str:
+    return f"{session or 'run'}-{variant}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def output_folder(runs_dir: Path, name: str) -> Path:
+    """The folder `name` names under `runs_dir`; TrainError for anything but a plain name
+    (a path, `..`, an absolute path): the app writes nowhere else on the host."""
+    name = name.strip()
+    if not RUN_NAME.fullmatch(name) or ".." in name:
+        raise TrainError(f"output name {name!r}: use a plain folder name (letters, digits, "
+                         f". _ -, no '/' or '..'); it is created in {runs_dir}")
+    folder = (runs_dir / name).resolve()
+    if folder.parent != runs_dir.resolve():
+        raise TrainError(f"output name {name!r} leaves {runs_dir}")
+    return folder
 
 
 def _rate(text: str | None) -> float | None:
