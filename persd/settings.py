@@ -63,3 +63,16 @@ def settings_from_dict(cls: type[Settings], values: dict[str, Any], what: str,
     if bad:
         raise error(f"invalid {what} setting(s): " + "; ".join(bad))
     return cls(**values)
+
+
+MAX_TEMPERATURE = 2.0  # the OpenAI API's bound; every backend shares it
+
+
+def check_sampling(temperature: float, top_p: float, max_new_tokens: int | None = None) -> None:
+    """The one check of sampling settings, for every student, the teacher and evaluation."""
+    if not 0 <= temperature <= MAX_TEMPERATURE:
+        raise ValueError(f"temperature must be between 0 and {MAX_TEMPERATURE:g} (got {temperature})")
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1] (got {top_p})")
+    if max_new_tokens is not None and max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be at least 1 (got {max_new_tokens})")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-METHODS = ("persd", "stand", "inpd")
+from persd.settings import check_sampling
+from persd.store.records import METHODS
+
 STOPPED_ON_REQUEST = "stopped on request"
 
 
@@ -75,6 +77,7 @@ class CollectConfig:
             raise ValueError(f"method {self.method!r} needs a student model (--student)")
         if self.round < 1 or self.samples < 1 or self.concurrency < 1:
             raise ValueError("round, samples and concurrency must be at least 1")
+        check_sampling(self.temperature, self.top_p, self.max_new_tokens)
 
     def session_identity(self) -> dict[str, Any]:
         """The settings a session is bound to: a rerun with others is refused."""

@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from persd.settings import settings_from_dict
+from persd.settings import check_sampling, settings_from_dict
 
 # Named protocols; `EvalConfig.preset(name)` and `persd eval --preset NAME`.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -54,11 +54,9 @@ class EvalConfig:
     def __post_init__(self) -> None:
         if self.samples < 1:
             raise ValueError(f"samples must be at least 1 (got {self.samples})")
-        if self.temperature < 0 or not 0 < self.top_p <= 1:
-            raise ValueError(f"need temperature >= 0 and 0 < top_p <= 1 "
-                             f"(got {self.temperature}, {self.top_p})")
-        if self.max_new_tokens < 1 or self.refine_steps < 0 or self.timeout_s <= 0:
-            raise ValueError("need max_new_tokens >= 1, refine_steps >= 0 and timeout_s > 0")
+        check_sampling(self.temperature, self.top_p, self.max_new_tokens)
+        if self.refine_steps < 0 or self.timeout_s <= 0:
+            raise ValueError("need refine_steps >= 0 and timeout_s > 0")
         if self.workers is not None and self.workers < 1:
             raise ValueError(f"workers must be at least 1 (got {self.workers})")
         if self.ks is None:

@@ -109,9 +109,7 @@ class Database:
             raise self.error(error) from error
 
     def _check_is_session(self) -> None:
-        from persd.store.schema import _check_is_session
-
-        _check_is_session(self._conn, self.path)
+        check_is_session(self._conn, self.path)
 
     def _readonly_error(self) -> StoreError:
         where = ("the file" if not _writable(self.path) else f"its folder {self.path.parent}")
@@ -263,3 +261,13 @@ def where(*conditions: tuple[str, Any]) -> tuple[str, list[Any]]:
     if not used:
         return "", []
     return "WHERE " + " AND ".join(f"{column} = ?" for column, _ in used), [v for _, v in used]
+
+
+def check_is_session(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse an SQLite file that holds tables but no persd migrations."""
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if names and "_migrations" not in names:
+        raise StoreError(
+            f"{path} is an SQLite database but not a persd session "
+            f"(it has tables {', '.join(sorted(names)[:5])} and no _migrations)"
+        )

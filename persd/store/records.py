@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from persd.execution.result import STATUSES as EXECUTION_STATUSES
+from persd.execution.result import STATUSES as EXECUTION_STATUSES  # noqa: F401 (re-exported)
 from persd.execution.result import ExceptionInfo, TestOutcome
 SUBJECT_KINDS = ("attempt", "refinement", "review_edit", "eval_sample")
 TEST_KINDS = ("hidden", "visible")

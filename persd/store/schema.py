@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from persd.store.db import NOW_SQL
+from persd.store.db import NOW_SQL, check_is_session
 from persd.store.errors import StoreError
 
 Step = str | Callable[[sqlite3.Connection], None]
@@ -232,7 +232,7 @@ def apply_migrations(conn: sqlite3.Connection, path: Path, upto: int | None = No
     """Apply the missing migrations (the first `upto` only, if given); returns the version."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        _check_is_session(conn, path)
+        check_is_session(conn, path)
         conn.execute(
             f"CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at {_NOW})"
         )
@@ -257,12 +257,3 @@ def apply_migrations(conn: sqlite3.Connection, path: Path, upto: int | None = No
         raise
     conn.execute("COMMIT")
     return version
-
-
-def _check_is_session(conn: sqlite3.Connection, path: Path) -> None:
-    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if names and "_migrations" not in names:
-        raise StoreError(
-            f"{path} is an SQLite database but not a persd session "
-            f"(it has tables {', '.join(sorted(names)[:5])} and no _migrations)"
-        )

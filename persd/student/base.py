@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol
 
 from persd.prompts import student_attempt_prompt, student_refine_prompt
+from persd.settings import check_sampling
 
 if TYPE_CHECKING:
     from persd.tasks import Task
@@ -77,11 +78,3 @@ def refine(student: Student, items: list[tuple[Task, str, str]], **sampling: Any
     completions = student.complete(prompts, n=1, **sampling)
     return [task.prompt + bodies[0] for (task, _, _), bodies in zip(items, completions)]
 
-
-def check_sampling(temperature: float, top_p: float, max_new_tokens: int) -> None:
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0 (got {temperature})")
-    if not 0 < top_p <= 1:
-        raise ValueError(f"top_p must be in (0, 1] (got {top_p})")
-    if max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be at least 1 (got {max_new_tokens})")

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from persd.student.base import (
-    STOP_SEQUENCES, StudentLoadError, check_sampling, cut_at_stop, resolve_sampling,
-)
+from persd.settings import check_sampling
+from persd.student.base import STOP_SEQUENCES, StudentLoadError, cut_at_stop, resolve_sampling
 
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
 

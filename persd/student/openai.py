@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from persd.settings import check_sampling
 from persd.student.base import STOP_SEQUENCES, StudentLoadError, cut_at_stop, resolve_sampling
 
 
@@ -72,10 +73,9 @@ class OpenAIStudentConfig:
     def __post_init__(self) -> None:
         if not self.model:
             raise ValueError("OpenAIStudentConfig.model is required")
-        if self.n < 1 or self.concurrency < 1 or self.max_new_tokens < 1:
-            raise ValueError("n, concurrency and max_new_tokens must be >= 1")
-        if not 0 <= self.temperature <= 2 or not 0 < self.top_p <= 1:
-            raise ValueError("need 0 <= temperature <= 2 and 0 < top_p <= 1")
+        if self.n < 1 or self.concurrency < 1:
+            raise ValueError("n and concurrency must be >= 1")
+        check_sampling(self.temperature, self.top_p, self.max_new_tokens)
 
     def resolved_base_url(self) -> str:
         url = self.base_url or os.environ.get("PERSD_STUDENT_BASE_URL")

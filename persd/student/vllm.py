@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from persd.settings import check_sampling
 from persd.student.base import STOP_SEQUENCES, StudentLoadError, cut_at_stop, resolve_sampling
 
 INSTALL_HINT = "vLLM is not installed: pip install 'persd[vllm]' (on a machine with a CUDA GPU)"
@@ -62,10 +63,9 @@ class VLLMStudentConfig:
     def __post_init__(self) -> None:
         if not self.model:
             raise ValueError("VLLMStudentConfig.model is required")
-        if self.n < 1 or self.max_new_tokens < 1 or self.tensor_parallel_size < 1:
-            raise ValueError("n, max_new_tokens and tensor_parallel_size must be >= 1")
-        if not 0 <= self.temperature <= 2 or not 0 < self.top_p <= 1:
-            raise ValueError("need 0 <= temperature <= 2 and 0 < top_p <= 1")
+        if self.n < 1 or self.tensor_parallel_size < 1:
+            raise ValueError("n and tensor_parallel_size must be >= 1")
+        check_sampling(self.temperature, self.top_p, self.max_new_tokens)
         if not 0 < self.gpu_memory_utilization <= 1:
             raise ValueError("gpu_memory_utilization must be in (0, 1]")
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-from persd.settings import matches, settings_from_dict
+from persd.settings import check_sampling, matches, settings_from_dict
 
 # USD per 1M (input, output) tokens, from OpenAI's published prices at the time of writing.
 # Extend or correct with a JSON file named by PERSD_PRICES: {"model": [input, output], ...}.
@@ -77,8 +77,9 @@ class TeacherConfig:
         for name, low in (("concurrency", 1), ("tries", 1), ("max_retries", 0)):
             if getattr(self, name) < low:
                 raise ValueError(f"TeacherConfig.{name} must be >= {low}")
-        if self.timeout_s <= 0 or not 0 <= self.temperature <= 2:
-            raise ValueError("TeacherConfig needs timeout_s > 0 and 0 <= temperature <= 2")
+        if self.timeout_s <= 0:
+            raise ValueError("TeacherConfig needs timeout_s > 0")
+        check_sampling(self.temperature, 1.0)
         self.prices = {**BUILTIN_PRICES, **_env_prices(), **_check_prices(self.prices, "prices")}
 
     @classmethod
