@@ -1,0 +1,41 @@
+"""The `persd` command.
+
+Each command parses its flags and calls the library; errors a user can cause become one
+clear message and a non-zero exit here, at the edge. Set PERSD_DEBUG=1 to see tracebacks.
+Commands live by theme: `app` (app, demo, tiny-model), `collect` (collect, make-tests,
+decontaminate), `train` (train, export), `evaluate` (eval, eval-compare).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from persd.cli import app, collect, evaluate, train
+from persd.cli.common import UserError
+
+__all__ = ["UserError", "cli", "main"]
+
+
+@click.group()
+@click.version_option(package_name="persd")
+def cli() -> None:
+    """persd: personalised distillation of code models."""
+
+
+for command in (app.app, app.demo, app.tiny_model, collect.collect, collect.make_tests,
+                collect.decontaminate, train.train, train.export, evaluate.eval_,
+                evaluate.eval_compare):
+    cli.add_command(command)
+
+
+def main() -> None:
+    if os.environ.get("PERSD_DEBUG"):
+        cli(standalone_mode=False)
+        return
+    try:
+        cli(standalone_mode=True)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,5 @@
+"""`python -m persd.cli`."""
+
+from persd.cli import main
+
+main()
