@@ -11,6 +11,8 @@ import sys
 
 import click
 
+from persd.importing.command import import_command
+
 
 class UserError(click.ClickException):
     """A failure the user can fix: printed as one line, exit code 1."""
@@ -44,6 +46,9 @@ def student_backend_options(function):
 @click.version_option(package_name="persd")
 def cli() -> None:
     """persd: personalised distillation of code models."""
+
+
+cli.add_command(import_command)
 
 
 def app_options(function):
