@@ -75,8 +75,9 @@ def parse_row(fmt: str, line: int, record: dict, paired: set | frozenset = froze
     model = _optional(record, "teacher_model")
     if fmt == "table":
         attempt, refinement = _text(record, "attempt"), _text(record, "refinement")
-        return Parsed(line, task_id, _optional(record, "prompt"), _optional(record, "entry_point"),
-                      attempt, _optional(record, "feedback") or "", refinement, "persd", model)
+        entry = _optional(record, "entry_point") or _last_def(refinement) or _last_def(attempt)
+        return Parsed(line, task_id, _optional(record, "prompt"), entry, attempt,
+                      _optional(record, "feedback") or "", refinement, "persd", model)
     if fmt == "rectify":
         prompt_key = "finetuning_prompt" if "finetuning_prompt" in record else "prompt"
         completion_key = "finetuning_completion" if prompt_key == "finetuning_prompt" else "completion"

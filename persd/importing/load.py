@@ -27,6 +27,7 @@ from persd.importing.formats import FORMATS, Parsed, RowError, detect_format, pa
 from persd.importing.read import read_data
 from persd.store.imports import ImportItem
 from persd.tasks.formats import Task, TaskFileError, function_header
+from persd.tasks.sources import split_columns
 
 NOT_RUN = "not validated: imported without --tasks, so not run here"
 
@@ -91,18 +92,19 @@ def import_file(
 
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
-    name = str(file)
-    records = read_data(file, columns)
+    spec, columns = split_columns(str(file), columns)
+    name = spec
+    records = read_data(spec)
     if not records:
         raise TaskFileError(name, "file is empty: no rows to import")
     if fmt == "auto":
-        fmt = detect_format(records[0][1])
+        fmt = detect_format({**records[0][1], **{f: "" for f in columns or {}}})
     report = ImportReport(name, fmt, rows=len(records))
     paired = {r.get("refinement_id") for _, r in records if r.get("variant") == "persd-refine"}
     parsed: list[Parsed] = []
     for line, record in tqdm(records, desc="reading", unit="row", disable=not progress):
         try:
-            row = parse_row(fmt, line, record, paired)
+            row = parse_row(fmt, line, _mapped(record, columns), paired)
         except RowError as error:
             report.bad.append(BadRow(name, line, error.field, error.message))
             continue
@@ -137,6 +139,15 @@ def import_file(
         spec = tasks if isinstance(tasks, str) else None
         report.import_id = store.add_import(name, fmt, report.counts(), items, tasks=spec)
     return report
+
+
+def _mapped(record: dict, columns: Mapping[str, str] | None) -> dict:
+    """The row with each mapped column copied into its field; a missing one is a bad row."""
+    for field_, column in (columns or {}).items():
+        if column not in record:
+            raise RowError(field_, f"no column {column!r} to map to this field; "
+                                   f"columns: {sorted(record)}")
+    return {**record, **{f: record[c] for f, c in (columns or {}).items()}}
 
 
 def _load_tasks(tasks: str | list[Task] | None) -> list[Task] | None:
