@@ -15,6 +15,7 @@ import click
 
 from persd.cli import app, collect, evaluate, train
 from persd.cli.common import UserError
+from persd.importing.command import import_command
 
 __all__ = ["UserError", "cli", "main"]
 
@@ -27,7 +28,7 @@ def cli() -> None:
 
 for command in (app.app, app.demo, app.tiny_model, collect.collect, collect.make_tests,
                 collect.decontaminate, train.train, train.export, evaluate.eval_,
-                evaluate.eval_compare):
+                evaluate.eval_compare, import_command):
     cli.add_command(command)
 
 

@@ -14,7 +14,8 @@ from persd.data import FORMATS, SELECTIONS, VARIANTS
 @click.option("--session", help="Take the rows from this session and record the run in it.")
 @click.option("--variant", default="persd", show_default=True,
               type=click.Choice(VARIANTS))
-@click.option("--data", type=click.Path(dir_okay=False), help="JSONL/Parquet of prompt/completion rows.")
+@click.option("--data", help="prompt/completion rows: JSONL, JSON array, CSV, Parquet or hf:<dataset>.")
+@click.option("--columns", default="", help="Column mapping, e.g. prompt=instruction,completion=output.")
 @click.option("--selection", type=click.Choice(SELECTIONS), default="auto",
               show_default=True, help="Which teacher results of --session: auto = reviewers' approvals "
               "once any exist, validated results before.")
@@ -39,8 +40,9 @@ from persd.data import FORMATS, SELECTIONS, VARIANTS
 @click.option("--metrics", type=click.Path(dir_okay=False), help="Metrics JSON lines  [default: OUTPUT/metrics.jsonl]")
 @click.option("--launcher", help='Run the child under a launcher, e.g. "torchrun --standalone --nproc_per_node 2".')
 @sessions_dir_option
-def train(session, variant, data, selection, metrics, launcher, sessions_dir, **settings) -> None:
+def train(session, variant, data, columns, selection, metrics, launcher, sessions_dir, **settings) -> None:
     """Fine-tune the student on a session's curated examples (or --data), in a child process."""
+    from persd.tasks.sources import parse_columns
     from persd.train import TrainConfig, TrainError
     from persd.train.command import run_train_command
 
@@ -48,8 +50,9 @@ def train(session, variant, data, selection, metrics, launcher, sessions_dir, **
     try:
         config = TrainConfig.from_dict({**chosen, "variant": variant, "session": session})
         outcome = run_train_command(config, data=data, sessions_dir=sessions_dir, metrics=metrics,
-                                    launcher=launcher, echo=click.echo, selection=selection)
-    except TrainError as error:
+                                    launcher=launcher, echo=click.echo, selection=selection,
+                                    columns=parse_columns(columns))
+    except (TrainError, ValueError) as error:
         raise UserError(str(error)) from error
     end = outcome.end
     if outcome.status == "finished":

@@ -38,6 +38,7 @@ from persd.store.errors import (
     SessionNotFound,
     StoreError,
 )
+from persd.store.imports import ImportItem, ImportRecord, ImportSource, ImportsMixin
 from persd.store.pending import PendingMixin
 from persd.store.queue import QueueMixin
 from persd.store.records import (
@@ -67,6 +68,7 @@ __all__ = [
     "AttemptRecord", "BulkReviewResult", "EvalSampleRecord", "ExecutionRecord", "PendingWork",
     "QueueFilters", "QueueRow", "RefinementRecord", "ReviewEvent", "ReviewItem",
     "ReviewRecord", "RunRecord", "TeacherCallRecord", "TeacherBatchRecord",
+    "ImportItem", "ImportRecord", "ImportSource",
 ]
 
 SUFFIX = ".sqlite"
@@ -112,7 +114,7 @@ def list_sessions(sessions_dir: str | Path) -> list[str]:
 
 class SessionStore(
     CollectionMixin, TeacherLogMixin, PendingMixin, ReviewMixin, QueueMixin, RunsMixin,
-    BatchesMixin,
+    BatchesMixin, ImportsMixin,
 ):
     """One session's database. Open by name with `SessionStore.open(sessions_dir, name)`
     or by file with `SessionStore(path)`; close it, or use it as a context manager."""

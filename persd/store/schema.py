@@ -225,6 +225,32 @@ MIGRATIONS: list[tuple[str, list[Step]]] = [
         # NULL for runs stored before: they read as "no structured detail".
         "ALTER TABLE executions ADD COLUMN detail TEXT",
     ]),
+    ("m011_imports", [
+        # `persd import`: one row per imported file, one per imported record. `digest` is a
+        # hash of the record's content, so importing the same rows again adds nothing.
+        # `rerun` is 1 when the attempt and refinement were run here, in the sandbox, against
+        # the session's task; 0 when the feedback is the file's own and nothing was validated.
+        f"""CREATE TABLE imports (
+            id INTEGER PRIMARY KEY,
+            file TEXT NOT NULL,
+            format TEXT NOT NULL,
+            tasks TEXT,
+            counts TEXT NOT NULL,
+            created_at {_NOW}
+        )""",
+        f"""CREATE TABLE import_records (
+            digest TEXT PRIMARY KEY,
+            import_id INTEGER NOT NULL REFERENCES imports (id),
+            line INTEGER NOT NULL,
+            task_id TEXT NOT NULL REFERENCES tasks (task_id),
+            attempt_id INTEGER REFERENCES attempts (id),
+            refinement_id INTEGER NOT NULL REFERENCES refinements (id),
+            feedback TEXT NOT NULL,
+            rerun INTEGER NOT NULL,
+            created_at {_NOW}
+        )""",
+        "CREATE INDEX import_records_refinement ON import_records (refinement_id)",
+    ]),
 ]
 
 

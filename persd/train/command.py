@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from persd.train.config import TrainConfig, TrainError
 from persd.train.outdir import LOG_FILE, METRICS_FILE
-from persd.train.rows import load_rows, normalise_rows
+from persd.train.rows import load_data, normalise_rows
 
 POLL_S = 0.5
 ECHO_EVERY_S = 2.0
@@ -38,6 +38,7 @@ class TrainOutcome:
 def run_train_command(
     config: TrainConfig, *, data: str | None, sessions_dir: str, metrics: str | None = None,
     launcher: str | None = None, echo: Callable[[str], None] = print, selection: str = "auto",
+    columns: dict[str, str] | None = None,
 ) -> TrainOutcome:
     """Train as a child process and follow it to the end; `TrainError` for bad input."""
     from persd.train.outdir import prepare_output_dir
@@ -45,7 +46,7 @@ def run_train_command(
 
     store = _open_store(sessions_dir, config.session) if config.session else None
     try:
-        rows = _rows(config, data, store, selection)
+        rows = _rows(config, data, store, selection, columns)
         check_model_path(config.student)
         prepare_output_dir(config, rows, write=False)  # a refused run is not recorded
         metrics_path = Path(metrics or Path(config.output_dir) / METRICS_FILE)
@@ -85,9 +86,10 @@ def _open_store(sessions_dir: str, session: str):
         raise TrainError(str(error)) from error
 
 
-def _rows(config: TrainConfig, data: str | None, store, selection: str) -> list[dict[str, Any]]:
+def _rows(config: TrainConfig, data: str | None, store, selection: str,
+          columns: dict[str, str] | None = None) -> list[dict[str, Any]]:
     if data:
-        return normalise_rows(load_rows(data))
+        return load_data(data, columns)
     if store is None:
         raise TrainError("nothing to train on: give --data FILE or --session NAME")
     try:

@@ -39,20 +39,25 @@ def split_at_rstrip(prompt: str, completion: str) -> tuple[str, str]:
     return head, prompt[len(head):] + completion
 
 
-def normalise_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
-    """Plain dicts split at the prompt's rstrip; `TrainError` for an empty set or a bad row."""
+def normalise_rows(rows: Iterable[Any], where: str | None = None,
+                   lines: list[int] | None = None) -> list[dict[str, Any]]:
+    """Plain dicts split at the prompt's rstrip; `TrainError` for an empty set or a bad row.
+    A bad row is named `where:line` when the rows' file and line numbers are given."""
     out = []
     for index, row in enumerate(rows):
         row = _as_dict(row, index)
         missing = [k for k in ("prompt", "completion") if not isinstance(row.get(k), str)]
         if missing:
+            where_ = f"{where}:{lines[index]}: field {missing[0]!r}: no text" if lines else \
+                f"row {index} has no {' or '.join(missing)} text"
             raise TrainError(
-                f"row {index} has no {' or '.join(missing)} text (rows need 'prompt' and "
-                f"'completion' strings; it has: {', '.join(sorted(row)) or 'nothing'})"
+                f"{where_} (rows need 'prompt' and 'completion' strings, or --columns to map "
+                f"them; it has: {', '.join(sorted(row)) or 'nothing'})"
             )
         prompt, completion = split_at_rstrip(row["prompt"], row["completion"])
         if not completion.strip():
-            raise TrainError(f"row {index} has an empty completion")
+            raise TrainError(f"{where}:{lines[index]}: field 'completion': is empty" if lines
+                             else f"row {index} has an empty completion")
         out.append({**row, "prompt": prompt, "completion": completion})
     if not out:
         raise TrainError("the curated set is empty: there is nothing to train on")
@@ -66,6 +71,19 @@ def load_rows(source: Any) -> list[dict[str, Any]]:
     if hasattr(source, "to_list") and hasattr(source, "column_names"):  # datasets.Dataset
         return list(source.to_list())
     return list(source)
+
+
+def load_data(path: str | Path, columns: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """`train --data`: a file's rows (JSONL, JSON array, CSV, Parquet, `hf:`), `columns`
+    mapping prompt/completion to its own column names, normalised; errors name file:line."""
+    from persd.importing.read import read_data
+    from persd.tasks.formats import TaskFileError
+
+    try:
+        records = read_data(path, columns)
+    except TaskFileError as error:
+        raise TrainError(str(error)) from error
+    return normalise_rows([row for _, row in records], str(path), [line for line, _ in records])
 
 
 def write_rows(rows: list[dict[str, Any]], path: Path) -> None:

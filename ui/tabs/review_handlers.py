@@ -282,7 +282,7 @@ class ReviewHandlers:
                                store.review_queue_count(i.filters), simulated)
         editor = gr.update() if keep_editor and same else (view.current_program if view else "")
         return (
-            state, counts, render.header(view, simulated), note,
+            state, counts, render.header(view, simulated, source=store.import_source(rid) if rid else None), note,
             view.description if view else "", render.attempt_feedback(view),
             view.attempt_program if view else "", editor, self._run_html(store, state, view, i),
             render.metrics(view), view.diff_html if view else "",

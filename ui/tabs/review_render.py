@@ -43,8 +43,9 @@ NO_SESSION = ("No session picked: pick one above, build the demo, or collect one
               "Collect tab.")
 
 
-def header(view: ReviewView | None, simulated: bool, empty: str = "") -> str:
-    """The record's title line, or `empty` (default: no record matches) without one."""
+def header(view: ReviewView | None, simulated: bool, empty: str = "", source: Any = None) -> str:
+    """The record's title line, or `empty` (default: no record matches) without one.
+    `source` (persd.store.ImportSource) marks a record brought in by `persd import`."""
     if view is None:
         text = empty or "Nothing to review here: no record matches the filters."
         return f'<div class="persd-header persd-empty">{esc(text)}</div>'
@@ -57,6 +58,8 @@ def header(view: ReviewView | None, simulated: bool, empty: str = "") -> str:
         badges.append(f'<span class="persd-badge">attempt: {esc(view.attempt_error_type)}</span>')
     if simulated:
         badges.append(SIMULATED_BADGE)
+    if source is not None:
+        badges.append(import_badge(source))
     who = ""
     if view.reviewer:
         who = (f'<span class="persd-who">last change by <b>{esc(view.reviewer)}</b> at '
@@ -67,6 +70,16 @@ def header(view: ReviewView | None, simulated: bool, empty: str = "") -> str:
             f'<span class="persd-task" data-testid="task-id">{esc(view.task_id)}</span>'
             f'<span class="persd-meta">round {view.round} · {esc(view.method)} · '
             f'{esc(view.teacher_model)}</span>{"".join(badges)}{who}</div>')
+
+
+def import_badge(source: Any) -> str:
+    """Where an imported record came from, and whether it was run here."""
+    name = str(source.file).replace("\\", "/").rsplit("/", 1)[-1]
+    checked = "re-run here" if source.rerun else "not validated: feedback from the file"
+    title = f"persd import #{source.import_id} ({source.format}) of {source.file}, line " \
+            f"{source.line}; {checked}"
+    return (f'<span class="persd-badge persd-imported" data-testid="import-source" '
+            f'title="{esc(title)}">imported · {esc(name)}:{source.line}</span>')
 
 
 def attempt_feedback(view: ReviewView | None) -> str:

@@ -1,0 +1,43 @@
+"""The `persd import` command (registered in persd.cli)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("import")
+@click.option("--session", required=True, help="Session to import into (created if missing).")
+@click.option("--tasks", "tasks_spec", help="Tasks to match rows to and run them against "
+              "(humaneval, JSONL, CSV, Parquet, hf:...); without, rows are not validated.")
+@click.option("--format", "fmt", default="auto", show_default=True,
+              type=click.Choice(["auto", "table", "prompt-completion", "rectify", "persd"]))
+@click.option("--columns", default="", help="Column mapping FIELD=COLUMN, e.g. "
+              "task_id=id,attempt=student,feedback=error,refinement=fixed.")
+@click.option("--skip-bad", is_flag=True, help="Import the good rows and list the bad ones "
+              "(default: a bad row stops the import and nothing is imported).")
+@click.option("--round", "round_", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Collection round the records join.")
+@click.option("--teacher-model", default="imported", show_default=True,
+              help="Recorded as the teacher of rows that do not name one.")
+@click.option("--sessions-dir", envvar="PERSD_SESSIONS_DIR", default="sessions",
+              show_default=True, type=click.Path(file_okay=False),
+              help="Where session databases live (also PERSD_SESSIONS_DIR).")
+@click.argument("file")
+def import_command(session, tasks_spec, fmt, columns, skip_bad, round_, teacher_model,
+                   sessions_dir, file) -> None:
+    """Import refinement data (attempt, feedback, refinement) into a session for review and training."""
+    from persd.importing import ImportFailed, import_file
+    from persd.store import SessionStore, StoreError
+    from persd.tasks import TaskFileError
+    from persd.tasks.sources import parse_columns
+
+    try:
+        mapping = parse_columns(columns)
+        with SessionStore.open(sessions_dir, session, create=True) as store:
+            report = import_file(store, file, fmt=fmt, columns=mapping, tasks=tasks_spec,
+                                 skip_bad=skip_bad, round=round_, teacher_model=teacher_model)
+    except (ImportFailed, TaskFileError, StoreError, ValueError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(report.text())
+    for bad in report.bad:
+        click.echo(f"  skipped {bad}", err=True)

@@ -1,0 +1,71 @@
+"""The rows of a data file, each with its line number, a column mapping applied.
+
+    from persd.importing.read import read_data
+    for line, row in read_data("rows.csv", {"attempt": "student_code"}):
+        ...
+
+Everything `persd.tasks.sources.read_rows` reads (JSONL, CSV, Parquet, `hf:`), plus JSON
+arrays (`[{...}, {...}]` in a .json file), numbered by the line each element starts on.
+A mapping goes from the field persd wants to the file's column. Errors are
+`TaskFileError`s naming the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+from persd.tasks.formats import Record, TaskFileError
+from persd.tasks.sources import apply_columns, read_rows, split_columns
+
+
+def read_data(spec: str | Path, columns: Mapping[str, str] | None = None) -> list[Record]:
+    spec, columns = split_columns(str(spec), columns)
+    path = Path(spec).expanduser()
+    if not spec.startswith("hf:") and path.suffix.lower() == ".json" and _is_array(path):
+        return apply_columns(_read_json_array(path), columns, spec)
+    return read_rows(spec, columns)
+
+
+def _is_array(path: Path) -> bool:
+    try:
+        with path.open("rb") as file:
+            return file.read(4096).lstrip().startswith(b"[")
+    except OSError:
+        return False  # the ordinary reader says what is wrong with the file
+
+
+def _read_json_array(path: Path) -> list[Record]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise TaskFileError(path, f"not UTF-8 text ({error.reason})") from None
+    decoder = json.JSONDecoder()
+    records: list[Record] = []
+    position = text.index("[") + 1
+    while True:
+        position = _skip(text, position)
+        if position < len(text) and text[position] == "]":
+            break
+        line = text.count("\n", 0, position) + 1
+        try:
+            value, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as error:
+            raise TaskFileError(path, f"bad JSON: {error.msg}", error.lineno) from None
+        if not isinstance(value, dict):
+            raise TaskFileError(path, f"expected a JSON object, got {type(value).__name__}", line)
+        records.append((line, value))
+        position = _skip(text, position)
+        if position < len(text) and text[position] == ",":
+            position += 1
+        elif position >= len(text) or text[position] != "]":
+            raise TaskFileError(path, "bad JSON: expected ',' or ']' after an element",
+                                text.count("\n", 0, position) + 1)
+    return records
+
+
+def _skip(text: str, position: int) -> int:
+    while position < len(text) and text[position] in " \t\r\n":
+        position += 1
+    return position

@@ -1,0 +1,150 @@
+"""Records brought in from files (`persd import`): the import, and each record's source.
+
+    items = [ImportItem(digest=..., line=3, task=task, method="persd", round=0, ...)]
+    import_id = store.add_import("data.jsonl", "rectify", counts, items)   # one transaction
+    store.imported_digests(["ab12...", ...])       # those already in the session
+    store.import_source(refinement_id)             # ImportSource or None (collected here)
+
+An imported record becomes what collection would have stored: the task (unless the session
+has it), the student's attempt with its hidden-test run, the refinement with its validation
+run, so review, export and training treat it like collected data. When the importer did not
+run the code here (no tasks to run it against), the attempt's run holds the file's own
+feedback text (no duration, no test counts) and `ImportSource.rerun` is False.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from persd.store.db import Database, from_json, placeholders, to_json
+from persd.store.errors import StoreError
+from persd.tasks import Task
+
+IMPORT_MODEL = "imported"
+
+
+@dataclass(frozen=True)
+class ImportItem:
+    """One record to store; programs are complete programs."""
+
+    digest: str                 # content hash: the same record is never imported twice
+    line: int                   # where it is in the file (row number for Parquet)
+    task: Task                  # stored unless the session has this task_id already
+    method: str                 # "persd" (has an attempt), "stand" or "inpd"
+    round: int
+    refinement: str
+    teacher_model: str
+    validated: bool
+    reason: str                 # why not validated ("" when it is)
+    feedback: str = ""          # the file's own feedback text, kept as given
+    attempt: str | None = None
+    attempt_run: Any = None     # ExecutionResult-like of the attempt, or None
+    refinement_run: Any = None  # ExecutionResult-like of the refinement, or None
+    rerun: bool = False         # the runs above were made here, in the sandbox
+    diff_lines: int | None = None
+
+
+@dataclass(frozen=True)
+class ImportSource:
+    import_id: int
+    file: str
+    format: str
+    line: int
+    rerun: bool
+    created_at: str
+
+
+@dataclass(frozen=True)
+class ImportRecord:
+    id: int
+    file: str
+    format: str
+    tasks: str | None
+    counts: dict[str, int]
+    created_at: str
+
+
+class ImportsMixin:
+    _db: Database
+
+    def imported_digests(self, digests: list[str]) -> set[str]:
+        found: set[str] = set()
+        with self._db.read() as conn:
+            for start in range(0, len(digests), 500):
+                chunk = digests[start:start + 500]
+                found |= {row[0] for row in conn.execute(
+                    f"SELECT digest FROM import_records WHERE digest IN ({placeholders(chunk)})",
+                    chunk)}
+        return found
+
+    def add_import(self, file: str, fmt: str, counts: dict[str, int], items: list[ImportItem],
+                   *, tasks: str | None = None) -> int:
+        """Store the import and all its records in one transaction; returns its id."""
+        with self._db.write() as conn:
+            import_id = conn.execute(
+                "INSERT INTO imports (file, format, tasks, counts) VALUES (?, ?, ?, ?) RETURNING id",
+                (file, fmt, tasks, to_json(counts)),
+            ).fetchone()[0]
+            for item in items:
+                self._add_item(conn, import_id, item)
+            return import_id
+
+    def _add_item(self, conn, import_id: int, item: ImportItem) -> None:
+        task = item.task
+        if conn.execute("SELECT 1 FROM tasks WHERE task_id = ?", (task.task_id,)).fetchone() is None:
+            self.add_tasks([task])
+        attempt_id = None
+        if item.attempt is not None:
+            attempt_id = conn.execute(
+                """INSERT INTO attempts (task_id, round, sample_index, model, sampling, prompt,
+                    completion, program)
+                VALUES (?1, ?2, (SELECT COALESCE(MAX(sample_index) + 1, 0) FROM attempts
+                                 WHERE task_id = ?1 AND round = ?2), ?3, '{}', ?4, ?5, ?6)
+                RETURNING id""",
+                (task.task_id, item.round, IMPORT_MODEL, task.prompt,
+                 _after(task.prompt, item.attempt), item.attempt),
+            ).fetchone()[0]
+            if item.attempt_run is not None:
+                self._insert_execution(conn, "attempt", attempt_id, item.attempt_run, "hidden")
+        elif conn.execute(
+            """SELECT 1 FROM refinements WHERE attempt_id IS NULL AND task_id = ? AND round = ?
+            AND method = ?""", (task.task_id, item.round, item.method),
+        ).fetchone() is not None:
+            raise StoreError(f"task {task.task_id!r} already has a {item.method!r} solution in "
+                             f"round {item.round}")
+        refinement = self.add_refinement(
+            item.method, teacher_model=item.teacher_model, program=item.refinement,
+            completion=_after(task.prompt, item.refinement), validated=item.validated,
+            reason=item.reason, attempt_id=attempt_id,
+            task_id=None if attempt_id else task.task_id, round=None if attempt_id else item.round,
+            diff_lines=item.diff_lines, execution=item.refinement_run,
+        )
+        conn.execute(
+            """INSERT INTO import_records (digest, import_id, line, task_id, attempt_id,
+                refinement_id, feedback, rerun) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            (item.digest, import_id, item.line, task.task_id, attempt_id, refinement.id,
+             item.feedback, int(item.rerun)),
+        )
+
+    def import_source(self, refinement_id: int) -> ImportSource | None:
+        """Where an imported refinement came from; None for one collected here."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                """SELECT i.id, i.file, i.format, r.line, r.rerun, i.created_at
+                FROM import_records r JOIN imports i ON i.id = r.import_id
+                WHERE r.refinement_id = ?""", (refinement_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return ImportSource(row[0], row[1], row[2], row[3], bool(row[4]), row[5])
+
+    def imports(self) -> list[ImportRecord]:
+        with self._db.read() as conn:
+            rows = conn.execute("SELECT * FROM imports ORDER BY id").fetchall()
+        return [ImportRecord(row["id"], row["file"], row["format"], row["tasks"],
+                             from_json(row["counts"]), row["created_at"]) for row in rows]
+
+
+def _after(prompt: str, program: str) -> str:
+    return program[len(prompt):] if program.startswith(prompt) else program
