@@ -11,6 +11,8 @@ import sys
 
 import click
 
+from persd.tasks import spec_help
+
 
 class UserError(click.ClickException):
     """A failure the user can fix: printed as one line, exit code 1."""
@@ -188,7 +190,7 @@ def train(session, variant, data, selection, metrics, launcher, sessions_dir, **
 @cli.command("eval")
 @click.option("--student", "model", required=True, help="Hugging Face model id or local folder.")
 @click.option("--adapter", type=click.Path(file_okay=False), help="peft adapter folder to apply.")
-@click.option("--tasks", "tasks_spec", required=True, help="humaneval, a JSONL file or mbpp:PATH.")
+@click.option("--tasks", "tasks_spec", required=True, help=spec_help())
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate the first N tasks only.")
 @click.option("--preset", help="A named protocol: paper (n=20, T=0.2, top_p=0.95).")
 @click.option("--samples", type=int, help="Samples per task, n of pass@k  [default: 1]")
@@ -280,7 +282,7 @@ def eval_compare(session: str, k: int, sessions_dir: str) -> None:
 
 @cli.command()
 @click.option("--session", required=True, help="Session name (created on first use).")
-@click.option("--tasks", "tasks_spec", default="humaneval", show_default=True, help="humaneval, a JSONL file or mbpp:PATH.")
+@click.option("--tasks", "tasks_spec", default="humaneval", show_default=True, help=spec_help())
 @click.option("--student", default="", help="Hugging Face model id or local folder (not needed for --method stand).")
 @click.option("--teacher-model", required=True, help="Model name at OPENAI_BASE_URL (OpenAI, vLLM, Ollama, transformers serve).")
 @click.option("--method", type=click.Choice(["persd", "stand", "inpd"]), default="persd", show_default=True)

@@ -42,10 +42,16 @@ class TaskFileError(ValueError):
 
     def __init__(self, path: str | Path, message: str, line: int | None = None,
                  field: str | None = None):
-        self.path, self.line, self.field = str(path), line, field
+        self.path, self.line, self.field, self.message = str(path), line, field, message
         where = f"{path}:{line}" if line else str(path)
         what = f"field {field!r}: " if field else ""
         super().__init__(f"{where}: {what}{message}")
+
+    def with_hint(self, hint: str) -> TaskFileError:
+        """The same error with `hint` after its message (once)."""
+        if hint in self.message:
+            return self
+        return TaskFileError(self.path, f"{self.message} ({hint})", self.line, self.field)
 
 
 class FieldError(Exception):
