@@ -26,7 +26,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from persd.code.splice import split_program
+from persd.code.splice import end_completion, split_program
 from persd.prompts import student_refine_prompt
 from persd.train.rows import split_at_rstrip
 
@@ -92,10 +92,12 @@ def _chosen_results(store, method: str, round: int | None, selection: str):
 
 
 def _completion(task, program: str) -> str | None:
-    """What follows the task prompt in `program` (an edit may have rewritten the whole
-    function: then it is split the way a teacher reply is)."""
-    if program.startswith(task.prompt):
-        return program[len(task.prompt):]
+    """What follows the task prompt in `program`, in the shape the student's output is cut
+    to at inference (`end_completion`). An edit that rewrote the whole function, or left
+    test code after it, is split the way a teacher reply is."""
+    rest = program[len(task.prompt):] if program.startswith(task.prompt) else None
+    if rest is not None and end_completion(task.prompt, rest) == rest:
+        return rest
     split = split_program(task, program)
     return split[1] if split else None
 

@@ -4,6 +4,7 @@
     server.batches.configure(fail=True)            # the next batches fail validation
     server.batches.configure(expire_lines=2)       # the last 2 lines of a batch expire
     server.batches.configure(hold=True)            # batches stay in progress ...
+    server.batches.configure(listing=False)        # GET /v1/batches answers 404
     server.batches.release()                       # ... until released
     server.batches.created                         # how many batches were created
 
@@ -40,12 +41,15 @@ class BatchAPI:
         self.delay_s = 0.0
         self.fail = False
         self.expire_lines = 0
+        self.listing = True
         self._released = threading.Event()
         self._released.set()
         self._lock = threading.Lock()
 
     def configure(self, delay_s: float | None = None, fail: bool | None = None,
-                  expire_lines: int | None = None, hold: bool | None = None) -> None:
+                  expire_lines: int | None = None, hold: bool | None = None,
+                  listing: bool | None = None) -> None:
+        self.listing = self.listing if listing is None else listing
         if hold is not None:
             self._released.clear() if hold else self._released.set()
         with self._lock:
@@ -127,6 +131,10 @@ class BatchAPI:
         return dict(batch)
 
     def _list(self, body: dict | None) -> dict:
+        from tests.openai_server import HTTPError
+
+        if not self.listing:  # as some OpenAI-compatible servers do
+            raise HTTPError(404, "Not Found", "not_found")
         with self._lock:
             data = [dict(b) for b in sorted(self.batches.values(), key=lambda b: -b["created_at"])]
         return {"object": "list", "data": data, "has_more": False,

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from persd.code.extract import extract_code
-from persd.code.splice import split_failure, split_program
+from persd.code.splice import end_completion, split_failure, split_program
 from persd.prompts import (
     student_attempt_prompt,
     student_refine_prompt,
@@ -148,6 +148,8 @@ def _run(program: str, test: str) -> None:
         "def add(a, b): return a + b\n",
         "def add(a,b):\n  total = a + b\n  return total\n",
         "def add(a, b):\n\tif a:\n\t\treturn a + b\n\treturn b\n",
+        "def add(a, b):\n  if a:\n\t   return a + b\n  else:\n     return b\n",  # MBPP/51's mix
+        "def add(a, b):\n    if a:\n\t    return a + b\n    return b\n",  # a tab is 8 columns
         "def add(x, y):\n    return x + y\n",  # renamed parameters
         "def add(b, a):\n    return a + b\n",  # swapped names
         "def add(a, b, _memo={}):\n    _memo[(a, b)] = a + b\n    return _memo[(a, b)]\n",
@@ -164,6 +166,19 @@ def test_split_program_keeps_the_teachers_behaviour(code):
     program, completion = split_program(ADD, code)
     assert program == ADD.prompt + completion
     assert '"""Return a + b.' not in completion  # the docstring stays in the prompt only
+    _run(program, ADD.test)
+
+
+def test_split_program_emits_what_the_students_cut_keeps():
+    code = ("import math\n\ndef helper(v):\n    return v\n\ndef add(a, b):\n    return helper(a) + b\n"
+            "\nprint(add(1, 2))\nresult = add(2, 3)\nK = 1; print(K)\nassert add(1, 1) == 2\n"
+            "class Box:\n    pass\n")
+    program, completion = split_program(ADD, code)
+    assert end_completion(ADD.prompt, completion) == completion
+    for gone in ("print(", "result =", "assert"):
+        assert gone not in completion
+    for kept in ("def helper", "import math", "K = 1", "class Box"):
+        assert kept in completion
     _run(program, ADD.test)
 
 
@@ -207,6 +222,7 @@ def test_split_program_on_all_humaneval_canonical_solutions():
             assert split is not None, (task.task_id, split_failure(task, extracted))
             program, completion = split
             assert program == task.prompt + completion
+            assert end_completion(task.prompt, completion) == completion  # inference keeps it
             compile(program, task.task_id, "exec")
             jobs.append((task.task_id, program, task.test))
     assert len(jobs) >= 164

@@ -16,6 +16,7 @@ from persd.student import (
     cut_at_stop,
     refine,
 )
+from persd.student.base import finish
 from persd.tasks import Task
 
 
@@ -44,21 +45,21 @@ def greedy(tiny_model_dir) -> HFStudent:
     return HFStudent(config)
 
 
-# --- the stop sequences -------------------------------------------------------------------
+# --- the stop rule -------------------------------------------------------------------------
+
+HEADER = 'def f(x):\n    """Doc."""\n'
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("    return x\n\ndef other():\n    pass", "    return x\n"),
-        ("    return x\nclass A:\n", "    return x"),
         ("    return x\n\nif __name__ == '__main__':\n    main()", "    return x\n"),
         ("    return x\nprint(f(1))", "    return x"),
-        ("    return x\n# test\n", "    return x"),
         ("    return x\nassert f(1) == 1", "    return x"),
+        ("    return x\n\ndef other():\n    pass", "    return x\n\ndef other():\n    pass"),
         ("    # a comment inside\n    def helper():\n        return 1\n    return helper()",
          "    # a comment inside\n    def helper():\n        return 1\n    return helper()"),
-        ("    return x\n#a\ndef b", "    return x"),  # the earliest stop wins
+        ("    return x\n#a\nprint(1)\ndef b", "    return x\n#a"),  # the earliest stop wins
         ("", ""),
         ("def at_the_very_start():", "def at_the_very_start():"),  # a stop needs its newline
     ],
@@ -67,21 +68,61 @@ def test_cut_at_stop(text, expected):
     assert cut_at_stop(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # helpers, classes, imports and constants after the body are kept (MBPP/717)
+        ("    return g(x)\n\n\ndef g(y):\n    return y\n",
+         "    return g(x)\n\n\ndef g(y):\n    return y\n"),
+        ("    return C(x).v\n\n# a helper\nclass C:\n    v = 1\n\nimport math\nK = 2\n",
+         "    return C(x).v\n\n# a helper\nclass C:\n    v = 1\n\nimport math\nK = 2\n"),
+        ("    return x\n\nf = cache(f)\n", "    return x\n\nf = cache(f)\n"),
+        # test code ends it: a print, an assert, a main guard, a call, a loop
+        ("    return g(x)\n\ndef g(y):\n    return y\n\nprint(f(1))\ndef h(): pass\n",
+         "    return g(x)\n\ndef g(y):\n    return y\n"),
+        ("    return x\n\nresult = f(3)\ndef h(): pass\n", "    return x\n"),
+        ("    return x\n\nf(3)\n", "    return x\n"),
+        ("    return x\n\nfor i in range(3):\n    f(i)\n", "    return x\n"),
+        ("    return x\n# tests\n\n", "    return x\n"),
+        # so does a second definition of the function
+        ("    return x\n\ndef f(x):\n    return 2\n", "    return x\n"),
+        ("    return x\n\nf = lambda x: 2\n", "    return x\n"),
+        # cut off mid-statement (a token limit): back to the last complete statement
+        ("    return g(x)\n\ndef g(y):\n    return [y fo", "    return g(x)\n"),
+        # a body that does not parse ends at its first line in column 0
+        ("    return (x\n\ndef g(y):\n    return y\n", "    return (x\n\n"),
+        ("\nprint(1)", ""),
+        ("", ""),
+    ],
+)
+def test_finish_keeps_the_body_and_the_definitions_after_it(text, expected):
+    assert finish(HEADER, text) == expected
+    assert finish(HEADER, expected) == expected  # what it keeps, it keeps again
+
+
+def test_finish_on_a_refine_prompt():
+    """The refine prompt ends with the task prompt after other text: the rule still finds
+    the function being completed."""
+    prompt = "# The function below failed.\n# def f(x):\n#     return 0\n\n" + HEADER
+    text = "    return g(x)\n\ndef g(y):\n    return y\n\nassert f(1) == 1\n"
+    assert finish(prompt, text) == "    return g(x)\n\ndef g(y):\n    return y\n"
+
+
 def test_stop_criterion_sees_only_the_completion(greedy):
     import torch
 
     from persd.student.hf import _stop_criteria
 
     tokenizer = greedy.tokenizer
-    prompt = tokenizer("x = 1\ndef f(x):\n", return_tensors="pt")["input_ids"]
-    rows = ["    return x\ndef ", "    return x\n    def", "\n#", "    y = 1\n"]
+    prompt = tokenizer("x = 1\nprint(x)\ndef f(x):\n", return_tensors="pt")["input_ids"]
+    rows = ["    return x\nprint(", "    return x\n    print(", "\nassert ", "    y = 1\n"]
     encoded = [tokenizer(row, add_special_tokens=False)["input_ids"] for row in rows]
     width = max(map(len, encoded))
     padded = [[tokenizer.pad_token_id] * (width - len(ids)) + ids for ids in encoded]
     ids = torch.cat([prompt.repeat(len(rows), 1), torch.tensor(padded)], dim=1)
     done = _stop_criteria(tokenizer, prompt.shape[1])(ids, None)
     assert done.tolist() == [True, False, True, False]
-    # The prompt holds "\ndef " but a stop must come from the completion.
+    # The prompt holds a stop but a stop must come from the completion.
     assert _stop_criteria(tokenizer, ids.shape[1])(ids, None).tolist() == [False] * 4
 
 
@@ -146,7 +187,7 @@ def test_generation_stops_early_at_a_stop_sequence(tiny_model_dir, tmp_path):
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-    text = "def f(x):\n    return x + 1\n\n\ndef g(y):\n    return y\n"
+    text = "def f(x):\n    return x + 1\n\n\nprint(f(1))\n"
     ids = tokenizer(text, return_tensors="pt")["input_ids"]
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     torch.manual_seed(0)
@@ -168,7 +209,7 @@ def test_generation_stops_early_at_a_stop_sequence(tiny_model_dir, tmp_path):
     student.model.register_forward_hook(lambda *args: steps.append(1))
     # A prompt that ends on a token boundary of the taught text ("):" then "\n   ").
     out = student.complete(["def f(x):", "def f(x):"], n=2)
-    assert out == [["\n    return x + 1\n\n"] * 2] * 2
+    assert out == [["\n    return x + 1\n"] * 2] * 2
     assert len(steps) < 20, f"generation ran {len(steps)} steps after every row had stopped"
 
 
@@ -203,7 +244,7 @@ def test_adapter_is_applied(tiny_model_dir, tmp_path):
         with torch.inference_mode():
             output = peft_model.generate(**inputs, do_sample=False, max_new_tokens=10)
         new_tokens = output[0, inputs["input_ids"].shape[1] :]
-        text = cut_at_stop(tuned.tokenizer.decode(new_tokens))
+        text = finish(prompt.rstrip(), tuned.tokenizer.decode(new_tokens))
         expected.append([text.removeprefix("\n")])
     assert tuned.complete(prompts) == expected
     assert plain.complete(prompts) != expected

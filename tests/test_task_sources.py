@@ -212,3 +212,76 @@ def test_malformed_hugging_face_sources(tmp_path):
     (tmp_path / "x.txt").write_text("hi")
     _fails(lambda: load_tasks(f"hf:{tmp_path}/x.txt"), r"cannot tell the format of x\.txt")
     _fails(lambda: load_tasks("hf:a:b:c:d"), r"expected hf:<dataset>\[:<split>\]")
+
+
+# --- JSON arrays, and errors that say what would load -------------------------------------
+
+FORMS = re.escape("tasks load from: JSONL or a JSON array (")
+
+
+def _jsonl(tmp_path, rows, name="tasks.jsonl") -> str:
+    (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(tmp_path / name)
+
+
+@pytest.mark.parametrize("rows", [[MB, MB2], [HE, {**HE, "task_id": "T/1"}]], ids=["mbpp", "humaneval"])
+def test_json_arrays_load_like_jsonl(tmp_path, rows, executor):
+    expected = load_tasks(_jsonl(tmp_path, rows))
+    (tmp_path / "pretty.json").write_text(json.dumps(rows, indent=2))
+    (tmp_path / "flat.json").write_text(json.dumps(rows))
+    (tmp_path / "array.jsonl").write_text("\n" + json.dumps(rows, indent=4) + "\n")
+    for name in ("pretty.json", "flat.json", "array.jsonl"):
+        _same_tasks(load_tasks(str(tmp_path / name)), expected)
+    _same_tasks(load_tasks(f"{'mbpp' if 'code' in rows[0] else 'humaneval'}:{tmp_path / 'pretty.json'}"),
+                expected)
+    _all_pass(load_tasks(str(tmp_path / "pretty.json")), executor)
+    (tmp_path / "lines.json").write_text("".join(json.dumps(r) + "\n" for r in rows))  # JSONL named .json
+    _same_tasks(load_tasks(str(tmp_path / "lines.json")), expected)
+
+
+def test_json_array_errors_name_the_line_of_the_element(tmp_path):
+    path = tmp_path / "tasks.json"
+    path.write_text(json.dumps([MB, {**MB2, "code": "def g(x)\n"}], indent=2))
+    line = path.read_text().split("\n").index("  {", 2) + 1  # where the second object starts
+    _fails(lambda: load_tasks(str(path)), rf"tasks\.json:{line}: field 'code': does not parse")
+    path.write_text('[\n  {"task_id": 1},\n  3\n]\n')
+    _fails(lambda: load_tasks(str(path)), r"tasks\.json:3: expected a JSON object", FORMS)
+    path.write_text('[\n  {"task_id": 1}\n  {"task_id": 2}\n]\n')
+    _fails(lambda: load_tasks(str(path)), r"tasks\.json:\d: bad JSON: expected ',' or ']'", FORMS)
+    path.write_text('[\n  {"task_id": \n]\n')
+    _fails(lambda: load_tasks(str(path)), r"tasks\.json:3: bad JSON: Expecting value", FORMS)
+    path.write_text(json.dumps([MB]) + "\n" + json.dumps([MB2]) + "\n")
+    _fails(lambda: load_tasks(str(path)), r"tasks\.json:1: bad JSON: text after the array", FORMS)
+    path.write_text(json.dumps(MB, indent=2))  # one object, pretty-printed
+    _fails(lambda: load_tasks(str(path)), r"tasks\.json: one JSON object over several lines", FORMS)
+    path.write_text("[]")
+    _fails(lambda: load_tasks(str(path)), r"file is empty")
+
+
+def test_every_reader_error_says_which_forms_load(tmp_path):
+    (tmp_path / "bad.jsonl").write_text(json.dumps(MB) + "\n{oops\n")
+    _fails(lambda: load_tasks(str(tmp_path / "bad.jsonl")), r"bad\.jsonl:2: bad JSON", FORMS)
+    (tmp_path / "junk.parquet").write_text("not parquet")
+    _fails(lambda: load_tasks(str(tmp_path / "junk.parquet")), r"cannot read as Parquet", FORMS)
+    (tmp_path / "bad.csv").write_text("task_id,,code\n1,x,y\n")
+    _fails(lambda: load_tasks(str(tmp_path / "bad.csv")), r"empty column", FORMS)
+    _fails(lambda: load_tasks(str(tmp_path / "none.json")), r"file does not exist", FORMS)
+    _fails(lambda: load_tasks("hf:a:b:c:d"), r"expected hf:<dataset>", FORMS)
+    error = _fails(lambda: load_tasks(str(tmp_path / "bad.jsonl")), r"\.jsonl\.gz, \.json, \.json\.gz")
+    for mentioned in (".csv", ".parquet", "hf:<dataset>"):
+        assert mentioned in str(error)
+
+
+@pytest.mark.parametrize("command", ["collect", "eval"])
+def test_tasks_help_lists_every_source(command):
+    from click.testing import CliRunner
+
+    from persd.cli import cli
+    from persd.tasks import SHAPES
+    from persd.tasks.sources import READERS, SOURCES
+
+    result = CliRunner().invoke(cli, [command, "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    for name in [*READERS, *(f"{prefix}:" for prefix in SOURCES), *SHAPES, "JSON array"]:
+        assert name in text, name

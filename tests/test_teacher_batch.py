@@ -93,6 +93,22 @@ def test_failed_batch_falls_back_to_live_calls(tmp_path, tiny_model_dir, server)
         _check_costs(store, live=summary.failed)
 
 
+def test_an_endpoint_that_cannot_list_batches_still_gets_one(tmp_path, tiny_model_dir, server,
+                                                              caplog):
+    server.batches.configure(listing=False)
+    with caplog.at_level("WARNING", logger="persd.teacher.batch"):
+        summary = collect(_config(tmp_path, tiny_model_dir), progress=False)
+    assert server.batches.created == 1 and server.chat_requests() == []
+    warnings = [r.getMessage() for r in caplog.records if "cannot list batches" in r.getMessage()]
+    assert len(warnings) == 1 and "creating the batch anyway" in warnings[0]
+    assert "cannot find it again" in warnings[0]
+    with SessionStore.open(tmp_path, "b") as store:
+        _finished(summary, store)
+        (record,) = store.teacher_batches(round=1)
+        assert record.remote_status == "completed" and not record.error
+        _check_costs(store, live=0)
+
+
 def test_expired_lines_are_retried_live(tmp_path, tiny_model_dir, server):
     server.batches.configure(expire_lines=2)
     summary = collect(_config(tmp_path, tiny_model_dir), progress=False)

@@ -7,8 +7,9 @@ import dataclasses
 import click
 
 from persd.student.backends import BACKENDS
+from persd.tasks import spec_help
 
-TASK_SOURCES_HELP = "humaneval, a JSONL file or mbpp:PATH."
+TASK_SOURCES_HELP = spec_help()
 
 
 class UserError(click.ClickException):

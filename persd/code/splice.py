@@ -1,7 +1,16 @@
 """A complete program <-> `task.prompt` + completion: what training and inference share.
 
-    from persd.code.splice import split_program, split_failure
+    from persd.code.splice import split_program, split_failure, end_completion
     program, completion = split_program(task, teacher_code)   # or None; split_failure says why
+    kept = end_completion(prompt, generated)                  # where a student's output ends
+
+One rule says what a completion holds, for the teacher's code (split_program), the
+exported training rows and the student's output (end_completion): the function body, then
+top-level definitions that follow it (helper functions and classes, imports, constants,
+`f = decorator(f)`). Example usage (a print, an assert, a `__main__` block, a bare
+expression, a call of the function) and a second definition of the function end it. So
+`end_completion(task.prompt, completion) == completion` for every split completion: what
+the store validates is what inference keeps.
 """
 
 from __future__ import annotations
@@ -16,16 +25,21 @@ from persd.code.extract import parse
 if TYPE_CHECKING:
     from persd.tasks import Task
 
+# Generation may stop at these: each starts a statement that ends a completion (see
+# `_continues`), so stopping early never changes what `end_completion` keeps.
+STOP_SEQUENCES = ("\nif __name__", "\nprint(", "\nassert ")
+
 def split_program(task: Task, code: str) -> tuple[str, str] | None:
     """Turn the teacher's full code into `(program, completion)` with
     `program == task.prompt + completion`, or None (see `split_failure` for why).
 
     The completion is the body of the teacher's `entry_point` (without its docstring: the
     prompt has one), re-indented to the prompt's, followed by the teacher's other top-level
-    statements (helpers, imports, constants) placed after the function: Python resolves
-    globals at call time, so they still work there. Renamed parameters are aliased at the
-    top of the body and decorators are re-applied at the end, so the program behaves like
-    the teacher's code. Example usage (prints, asserts, `__main__` blocks) is dropped.
+    definitions (helpers, classes, imports, constants) placed after the function: Python
+    resolves globals at call time, so they still work there. Renamed parameters are aliased
+    at the top of the body and decorators are re-applied at the end, so the program behaves
+    like the teacher's code. Other top-level statements (prints, asserts, `__main__` blocks,
+    calls) are dropped: the completion has the shape `end_completion` keeps.
     """
     result = _split(task, code)
     return result if isinstance(result, tuple) else None
@@ -138,7 +152,7 @@ def _body_lines(
     start = min([first.lineno] + [d.lineno for d in getattr(first, "decorator_list", [])])
     head = lines[start - 1]
     prefix = head.encode()[: first.col_offset].decode(errors="replace")
-    base = None if prefix.strip() else head[: len(head) - len(head.lstrip())]
+    base = None if prefix.strip() else _width(head)
     out = []
     for row in range(start, function.end_lineno + 1):
         line = lines[row - 1]
@@ -148,11 +162,24 @@ def _body_lines(
             out.append(line)
         elif not line.strip():
             out.append("")
-        elif base is not None and line.startswith(base):
-            out.append(indent + line[len(base):].rstrip())
-        else:
+        elif base is not None and _width(line) >= base:
+            out.append(indent + " " * (_width(line) - base) + line.strip())
+        else:  # a continuation line left of the body: its indentation does not count
             out.append(indent + line.strip())
     return out
+
+
+def _width(line: str) -> int:
+    """The indentation's column as Python counts it: a tab moves to the next multiple of 8."""
+    column = 0
+    for char in line:
+        if char == "\t":
+            column = column // 8 * 8 + 8
+        elif char in " \f":
+            column = 0 if char == "\f" else column + 1
+        else:
+            break
+    return column
 
 
 def _string_rows(code: str) -> set[int]:
@@ -174,19 +201,24 @@ def _string_rows(code: str) -> set[int]:
 
 
 def _extra_statements(tree: ast.Module, lines: list[str], name: str, known: set[str]) -> list[str]:
-    extras, used_rows = [], set()
+    extras = []
     for node in tree.body:
-        if _is_function(node, name) or _is_noise(node) or ast.dump(node) in known:
+        if _is_function(node, name) or not _continues(node, name) or ast.dump(node) in known:
             continue
         if _import_keys(node) and _import_keys(node) <= known:  # the prompt imports them already
             continue
-        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
-        rows = set(range(start, node.end_lineno + 1))
-        if rows & used_rows:  # `import a; import b` on one line: already taken
-            continue
-        used_rows |= rows
-        extras.append("\n".join(line.rstrip() for line in lines[start - 1 : node.end_lineno]))
+        extras.append(_segment(node, lines))
     return extras
+
+
+def _segment(node: ast.stmt, lines: list[str]) -> str:
+    """The statement's own text (decorators included), without a `; other` sharing its line."""
+    first = min([node] + getattr(node, "decorator_list", []), key=lambda n: n.lineno)
+    rows = [line.encode() for line in lines[first.lineno - 1 : node.end_lineno]]
+    rows[-1] = rows[-1][: node.end_col_offset]
+    if first is node:  # a decorated statement cannot follow a `;`
+        rows[0] = rows[0][node.col_offset:]
+    return "\n".join(row.decode().rstrip() for row in rows)
 
 
 def _import_keys(node: ast.stmt) -> set[str]:
@@ -198,19 +230,85 @@ def _import_keys(node: ast.stmt) -> set[str]:
     return set()
 
 
-def _is_noise(node: ast.stmt) -> bool:
-    """Example usage and checks that must not run when the program is imported."""
-    if isinstance(node, ast.Assert):
+def _continues(node: ast.stmt, entry: str) -> bool:
+    """Whether a top-level statement after the function belongs to the completion:
+    definitions do (helpers, classes, imports, constants, `f = decorator(f)`); usage
+    (calls, prints, asserts, `__main__` blocks, loops) and a redefinition of `entry` end it."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return node.name != entry
+    if isinstance(node, ast.Import):
         return True
-    if isinstance(node, ast.ImportFrom) and node.module == "__future__":
-        return True  # only legal at the top of a file, and the header is ours
-    if isinstance(node, ast.Expr):
-        call = node.value
-        if not isinstance(call, ast.Call):
-            return True
-        return isinstance(call.func, ast.Name) or (
-            isinstance(call.func, ast.Attribute) and call.func.attr == "testmod"
-        )
-    if isinstance(node, ast.If):
-        return "__name__" in ast.unparse(node.test)
+    if isinstance(node, ast.ImportFrom):
+        return node.module != "__future__"  # only legal at the top of a file
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        names = [n for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+        if not all(isinstance(t, (ast.Name, ast.Tuple, ast.List, ast.Starred)) for t in targets):
+            return False  # `x.attr = ...`, `d[k] = ...`: usage
+        uses_entry = node.value is not None and any(
+            isinstance(n, ast.Name) and n.id == entry for n in ast.walk(node.value))
+        rebinds_entry = any(n.id == entry for n in names)
+        return uses_entry == rebinds_entry  # a constant, or a wrapper of the function itself
     return False
+
+
+def end_completion(prompt: str, text: str) -> str:
+    """The part of `text`, generated after `prompt`, that a completion keeps: the function
+    body and the definitions that follow it, up to the first top-level statement that
+    `_continues` rejects (cut before it, with its line's blank and comment lines).
+
+    Output cut off mid-statement (a token limit) is cut back to the last complete
+    top-level statement; when nothing parses, the text ends at its first line in column 0.
+    """
+    text = _cut_at(text, STOP_SEQUENCES)
+    tree, text = _longest_parsed(prompt, text)
+    if tree is None:
+        return text
+    offsets = _line_offsets(prompt + text)
+    start = len(prompt)
+    entry, end = "", 0
+    for node in tree.body:
+        node_end = _offset(offsets, prompt + text, node.end_lineno, node.end_col_offset)
+        node_start = _offset(offsets, prompt + text, node.lineno, node.col_offset)
+        if node_end <= start or node_start < start:  # the prompt's, or the function it opens
+            entry = getattr(node, "name", entry)
+            end = max(end, node_end)
+        elif _continues(node, entry):
+            end = node_end
+        else:
+            break
+    if end <= start:
+        return ""
+    rest = (prompt + text)[end:]
+    line_end = rest.find("\n")
+    tail = rest if line_end < 0 else rest[: line_end + 1]
+    keep_line = not tail.strip() or tail.strip().startswith("#")
+    return (prompt + text)[start : end + (len(tail) if keep_line else 0)]
+
+
+def _cut_at(text: str, stops: tuple[str, ...]) -> str:
+    end = min((i for i in (text.find(stop) for stop in stops) if i >= 0), default=len(text))
+    return text[:end]
+
+
+def _longest_parsed(prompt: str, text: str) -> tuple[ast.Module | None, str]:
+    """The longest prefix of `text`, ending before a line in column 0, that parses after
+    `prompt` (with its tree); else (None, text up to its first such line)."""
+    starts = [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
+    cuts = [i for i in starts if i and text[i:i + 1].strip() and text[i] != "#"]
+    for cut in [len(text)] + cuts[::-1]:
+        tree = parse(prompt + text[:cut])
+        if tree is not None:
+            return tree, text[:cut]
+    return None, text[: cuts[0]] if cuts else text
+
+
+def _line_offsets(program: str) -> list[int]:
+    return [0] + [i + 1 for i, char in enumerate(program) if char == "\n"]
+
+
+def _offset(offsets: list[int], program: str, lineno: int, col: int) -> int:
+    """A character offset from ast's (line, UTF-8 byte column)."""
+    start = offsets[lineno - 1]
+    line = program[start : offsets[lineno] if lineno < len(offsets) else len(program)]
+    return start + len(line.encode()[:col].decode(errors="ignore"))

@@ -2,22 +2,21 @@
 the two calls the loops make (`attempt`, `refine`).
 
 A backend implements `Student.complete(prompts, n=None, **sampling)`: for each prompt, n
-completions cut at the end of the function (`STOP_SEQUENCES`).
+completions, each passed through `finish(prompt, text)`: generation stops at
+`STOP_SEQUENCES`, then the completion keeps the function body and the helper definitions
+after it (`persd.code.splice.end_completion`, the rule training data follows too).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from persd.code.splice import STOP_SEQUENCES, end_completion
 from persd.prompts import student_attempt_prompt, student_refine_prompt
 from persd.settings import check_sampling
 
 if TYPE_CHECKING:
     from persd.tasks import Task
-
-# The usual HumanEval stop sequences: a completion is a function body, and anything at
-# column 0 after it (a new def/class, a main guard, a print, a comment, an assert) ends it.
-STOP_SEQUENCES = ("\ndef ", "\nclass ", "\nif __name__", "\nprint(", "\n#", "\nassert ")
 
 SAMPLING_KEYS = frozenset({"temperature", "top_p", "max_new_tokens"})
 
@@ -29,7 +28,7 @@ class Student(Protocol):
     def complete(
         self, prompts: list[str], n: int | None = None, **sampling: Any
     ) -> list[list[str]]:
-        """For each prompt, `n` completions, each cut at the first stop sequence.
+        """For each prompt, `n` completions, each ended by `finish(prompt, text)`.
 
         `sampling` may override `temperature`, `top_p` and `max_new_tokens` for this call.
         """
@@ -58,6 +57,13 @@ def cut_at_stop(text: str, stops: tuple[str, ...] = STOP_SEQUENCES) -> str:
     """`text` up to (not including) the earliest stop sequence in it."""
     end = min((i for i in (text.find(stop) for stop in stops) if i >= 0), default=len(text))
     return text[:end]
+
+
+def finish(prompt: str, text: str) -> str:
+    """The completion a student keeps of `text`, generated after `prompt`: the function
+    body and the definitions after it, up to the first test code (or a second definition
+    of the function); the same rule `split_program` lays the teacher's code out by."""
+    return end_completion(prompt, cut_at_stop(text))
 
 
 def attempt(

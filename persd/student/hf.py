@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from persd.settings import check_sampling
-from persd.student.base import STOP_SEQUENCES, StudentLoadError, cut_at_stop, resolve_sampling
+from persd.student.base import STOP_SEQUENCES, StudentLoadError, finish, resolve_sampling
 
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
 
@@ -140,7 +140,7 @@ class HFStudent:
             )
         anchors = inputs["input_ids"][:, -1:].repeat_interleave(n, dim=0)
         texts = _decode_new(self.tokenizer, anchors, output[:, prompt_length:])
-        cut = [cut_at_stop(text) for text in texts]
+        cut = [finish(prompts[k // n], text) for k, text in enumerate(texts)]
         return [cut[i * n : (i + 1) * n] * copies for i in range(len(prompts))]
 
     def _seed(self) -> None:

@@ -9,7 +9,7 @@ For a student served by `vllm serve MODEL` (add `--enable-lora --lora-modules
 round1=out/adapter` and pass `model="round1"` for a fine-tuned one) or by
 `transformers serve MODEL`. The student continues a raw prompt, so this backend uses the
 legacy completions API (`/v1/completions`), not chat: both servers have it, so there is
-no chat fallback. Each completion is cut at `persd.student.STOP_SEQUENCES` here as well,
+no chat fallback. Each completion is ended by `persd.student.base.finish` here as well,
 because servers differ in whether they send the stop string back (transformers serve
 does; vLLM does not). Requests run on a thread pool, `concurrency` at once.
 
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from persd.settings import check_sampling
-from persd.student.base import STOP_SEQUENCES, StudentLoadError, cut_at_stop, resolve_sampling
+from persd.student.base import STOP_SEQUENCES, StudentLoadError, finish, resolve_sampling
 
 
 class StudentServerError(RuntimeError):
@@ -151,7 +151,7 @@ class OpenAIStudent:
                 self.usage["prompt_tokens"] += response.usage.prompt_tokens
                 self.usage["completion_tokens"] += response.usage.completion_tokens
         choices = sorted(response.choices, key=lambda choice: choice.index)
-        return [cut_at_stop(choice.text or "") for choice in choices]
+        return [finish(prompt, choice.text or "") for choice in choices]
 
     def _check(self) -> None:
         """Fail at construction, like a model that cannot load: wrong URL, key or model name."""

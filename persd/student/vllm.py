@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from persd.settings import check_sampling
-from persd.student.base import STOP_SEQUENCES, StudentLoadError, cut_at_stop, resolve_sampling
+from persd.student.base import STOP_SEQUENCES, StudentLoadError, finish, resolve_sampling
 
 INSTALL_HINT = "vLLM is not installed: pip install 'persd[vllm]' (on a machine with a CUDA GPU)"
 GPU_HINT = ("vLLM needs a CUDA GPU and none is visible (torch.cuda.is_available() is False); "
@@ -124,8 +124,8 @@ class VLLMStudent:
         )
         outputs = self.llm.generate(prompts, params, lora_request=self._lora, use_tqdm=False)
         results = []
-        for output in outputs:  # vLLM returns them in prompt order
-            texts = [cut_at_stop(sample.text) for sample in output.outputs]
+        for prompt, output in zip(prompts, outputs):  # vLLM returns them in prompt order
+            texts = [finish(prompt, sample.text) for sample in output.outputs]
             results.append(texts * n if greedy else texts)
         return results
 

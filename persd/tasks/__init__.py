@@ -3,6 +3,7 @@
     from persd.tasks import load_tasks
     tasks = load_tasks("humaneval")          # the 164 HumanEval tasks, offline
     tasks = load_tasks("my_tasks.jsonl")     # HumanEval- or MBPP-shaped JSONL (.jsonl.gz too)
+    tasks = load_tasks("my_tasks.json")      # ... or a JSON array of such objects
     tasks = load_tasks("mbpp:mbpp.jsonl")    # force a shape instead of detecting it
     tasks = load_tasks("tasks.csv")          # also .parquet, "hf:<dataset>[:split]"
     tasks = load_tasks(spec, columns={"text": "instruction"})   # task field -> source column
@@ -23,9 +24,18 @@ from pathlib import Path
 from persd.tasks.formats import (
     SHAPES, FieldError, Task, TaskFileError, TaskShape, detect_shape, function_header,
 )
-from persd.tasks.sources import apply_columns, read_records, split_columns
+from persd.tasks.sources import apply_columns, read_records, source_forms, split_columns
 
-__all__ = ["SHAPES", "Task", "TaskFileError", "TaskShape", "function_header", "load_tasks"]
+__all__ = ["SHAPES", "Task", "TaskFileError", "TaskShape", "function_header", "load_tasks",
+           "spec_help"]
+
+
+def spec_help() -> str:
+    """What a task spec may be (for `--tasks` help), from the loaders' own tables."""
+    shapes = "|".join(SHAPES)
+    return (f"humaneval (the 164 HumanEval tasks, offline); a task file or source: {source_forms()}. "
+            f"{shapes}:PATH forces a record shape instead of detecting it; "
+            "a trailing ?field=column&... maps columns.")
 
 
 def _humaneval_path() -> Path:

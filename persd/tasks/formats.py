@@ -10,7 +10,9 @@ first record unless the spec names it, and adds file and line to every error.
 from __future__ import annotations
 
 import ast
+import builtins
 import io
+import logging
 import re
 import tokenize
 from collections.abc import Callable
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from persd.tasks.visible_tests import visible_test_from_docstring
+
+_log = logging.getLogger("persd.tasks")
 
 __all__ = ["SHAPES", "FieldError", "Task", "TaskFileError", "TaskShape", "detect_shape", "function_header"]
 
@@ -38,10 +42,16 @@ class TaskFileError(ValueError):
 
     def __init__(self, path: str | Path, message: str, line: int | None = None,
                  field: str | None = None):
-        self.path, self.line, self.field = str(path), line, field
+        self.path, self.line, self.field, self.message = str(path), line, field, message
         where = f"{path}:{line}" if line else str(path)
         what = f"field {field!r}: " if field else ""
         super().__init__(f"{where}: {what}{message}")
+
+    def with_hint(self, hint: str) -> TaskFileError:
+        """The same error with `hint` after its message (once)."""
+        if hint in self.message:
+            return self
+        return TaskFileError(self.path, f"{self.message} ({hint})", self.line, self.field)
 
 
 class FieldError(Exception):
@@ -206,18 +216,82 @@ def _build_mbpp(record: dict, source: str) -> Task:
     entry = next((d.name for d in defs if d.name in called), defs[0].name)
 
     prefix = setup + "\n" if setup else ""
-    return Task(task_id=task_id, prompt=_mbpp_prompt(code, entry, description, tests[0]),
-                entry_point=entry, test=prefix + "\n".join(tests + challenge) + "\n",
-                visible_test=prefix + tests[0] + "\n", solution=code, source=source)
+    test = prefix + "\n".join(tests + challenge) + "\n"
+    given = _reference_only_names(tree, entry, test)
+    if given:
+        _log.warning("%s: the tests use %s, which only the reference solution defines; the "
+                     "definition is put in the prompt above the function", task_id,
+                     ", ".join(sorted(given)))
+    return Task(task_id=task_id, prompt=_mbpp_prompt(code, entry, description, tests[0],
+                                                     _definitions(code, tree, given)),
+                entry_point=entry, test=test, visible_test=prefix + tests[0] + "\n",
+                solution=code, source=source)
 
 
-def _mbpp_prompt(code: str, entry: str, description: str, example: str) -> str:
+def _mbpp_prompt(code: str, entry: str, description: str, example: str, given: str = "") -> str:
     """Header + a docstring holding the description and the first test (the paper's
-    MBPP protocol shows the first test)."""
+    MBPP protocol shows the first test). `given`: definitions the tests need, put between
+    the header's imports and the `def` line."""
     doc = f"{description}\n\nExample:\n{example.strip()}".replace('"""', "'''")
     quote = 'r"""' if "\\" in doc else '"""'  # keep backslashes in the text as written
     body = "\n".join(f"    {line}".rstrip() for line in doc.splitlines())
-    return f'{function_header(code, entry)}\n    {quote}{body.lstrip()}\n    """\n'
+    header = function_header(code, entry)
+    if given:
+        tree = ast.parse(code)
+        signature = _signature_text(code, [d for d in _top_level_defs(tree) if d.name == entry][-1])
+        header = f"{header[: -len(signature)]}{given}\n\n\n{signature}".lstrip("\n")
+    return f'{header}\n    {quote}{body.lstrip()}\n    """\n'
+
+
+def _bound(tree: ast.AST) -> set[str]:
+    """Names a piece of code defines at any level (assignments, defs, imports, arguments)."""
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
+             and isinstance(n.ctx, (ast.Store, ast.Del))}
+    names |= {n.name for n in ast.walk(tree)
+              if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    names |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
+    names |= {(a.asname or a.name).split(".")[0] for n in ast.walk(tree)
+              if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+    return names
+
+
+def _top_level_names(node: ast.stmt) -> set[str]:
+    return _bound(ast.Module(body=[node], type_ignores=[])) if not isinstance(
+        node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) else {node.name}
+
+
+def _reference_only_names(tree: ast.Module, entry: str, test: str) -> set[str]:
+    """Names the tests use but neither define nor get from builtins, the function header
+    (its imports and the function) or the student: the reference defines them at top
+    level (MBPP/601's `Pair`, MBPP/927's `Node`), and the tests need them as well.
+    Names those definitions use in turn are added, so the set stands on its own."""
+    test_tree = ast.parse(test)
+    used = {n.id for n in ast.walk(test_tree) if isinstance(n, ast.Name)
+            and isinstance(n.ctx, ast.Load)} - _bound(test_tree) - set(dir(builtins))
+    header = {entry} | {name for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
+                        for name in _top_level_names(n)}
+    defined = {name: n for n in tree.body if not isinstance(n, (ast.Import, ast.ImportFrom))
+               for name in _top_level_names(n)}
+    needed, todo = set(), sorted(used - header)
+    while todo:
+        name = todo.pop()
+        if name in needed or name not in defined:
+            continue
+        needed.add(name)
+        todo += sorted({n.id for n in ast.walk(defined[name]) if isinstance(n, ast.Name)}
+                       - header - needed)
+    return needed
+
+
+def _definitions(code: str, tree: ast.Module, names: set[str]) -> str:
+    """The reference's top-level statements that define `names`, in their order."""
+    lines = code.split("\n")
+    chosen = [n for n in tree.body if _top_level_names(n) & names
+              and not isinstance(n, (ast.Import, ast.ImportFrom))]
+    return "\n\n\n".join(
+        "\n".join(lines[min([n.lineno] + [d.lineno for d in getattr(n, "decorator_list", [])]) - 1
+                        : n.end_lineno]).rstrip()
+        for n in chosen)
 
 
 @dataclass(frozen=True)

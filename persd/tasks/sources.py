@@ -3,6 +3,7 @@
     from persd.tasks import load_tasks
     load_tasks("tasks.csv")                          # MBPP- or HumanEval-shaped columns
     load_tasks("tasks.parquet")
+    load_tasks("tasks.json")                         # a JSON array of task objects (or JSONL)
     load_tasks("hf:org/name")                        # datasets.load_dataset(name): split "train"
     load_tasks("hf:org/name:test")                   # ... a named split
     load_tasks("hf:org/name:sanitized:test")         # ... a config and a split
@@ -11,8 +12,8 @@
     load_tasks(spec, columns={"text": "instruction", "code": "output"})
     load_tasks("hf:org/name?text=instruction&code=output")    # the same mapping, CLI-friendly
 
-`READERS` picks a reader by file suffix (anything else is read as JSONL) and `SOURCES` by
-spec prefix. A column mapping goes from task field to the source's
+`READERS` picks a reader by file suffix (anything else is read as JSONL, or as a JSON array
+when it starts with `[`) and `SOURCES` by spec prefix; `source_forms()` describes both. A column mapping goes from task field to the source's
 column; it applies to every source, JSONL included. In error messages rows are numbered
 from 1; in a CSV file the header is line 1, so the numbers are line numbers as long as no
 cell spans lines. A CSV cell holding a list (`test_list`, ...) is written as a JSON or
@@ -31,7 +32,8 @@ from pathlib import Path
 
 from persd.tasks.formats import Record, TaskFileError
 
-__all__ = ["apply_columns", "parse_columns", "read_rows", "split_columns"]
+__all__ = ["READERS", "SOURCES", "apply_columns", "parse_columns", "read_records", "read_rows",
+           "source_forms", "split_columns"]
 
 LIST_FIELDS = ("test_list", "challenge_test_list", "test_imports")
 _MAPPING = re.compile(r"^[A-Za-z_]\w*=[^&=]+(?:&[A-Za-z_]\w*=[^&=]+)*$")
@@ -232,7 +234,8 @@ def _first_line(error: BaseException) -> str:
 
 # ---------------------------------------------------------------- readers (by file suffix)
 
-def _read_jsonl(path: Path) -> list[Record]:
+def _read_json(path: Path) -> list[Record]:
+    """JSON lines (one object per line) or one JSON array of objects, pretty-printed or not."""
     try:
         data = path.read_bytes()
         if path.name.endswith(".gz"):
@@ -243,52 +246,128 @@ def _read_jsonl(path: Path) -> list[Record]:
         raise TaskFileError(path, "is a directory, not a task file") from None
     except (OSError, EOFError) as e:  # unreadable, or a corrupt gzip stream
         raise TaskFileError(path, f"cannot read: {e}") from None
+    if data.lstrip().startswith(b"["):
+        return _json_array(path, data)
     records = []
     for number, raw in enumerate(data.split(b"\n"), 1):
-        try:
-            text = raw.decode("utf-8").strip()
-        except UnicodeDecodeError as e:
-            raise TaskFileError(path, f"not UTF-8 text ({e.reason})", number) from None
+        text = _utf8(path, raw, number).strip()
         if not text:
             continue
         try:
             record = json.loads(text)
         except json.JSONDecodeError as e:
+            if not records and _one_object(data):
+                raise TaskFileError(path, "one JSON object over several lines: write one task "
+                                          "object per line (JSONL) or a JSON array of them") from None
             raise TaskFileError(path, f"bad JSON: {e.msg} (column {e.colno})", number) from None
-        if not isinstance(record, dict):
-            raise TaskFileError(path, f"expected a JSON object, got {type(record).__name__}",
-                                number)
-        records.append((number, record))
+        records.append((number, _object(path, record, number)))
     return records
 
 
-# Suffix -> reader; anything else is read as JSONL.
-READERS: dict[str, Callable[[Path], list[Record]]] = {
-    ".jsonl": _read_jsonl,
-    ".jsonl.gz": _read_jsonl,
-    ".csv": _read_csv,
-    ".parquet": _read_parquet,
-    ".pq": _read_parquet,
+def _one_object(data: bytes) -> bool:
+    try:
+        return isinstance(json.loads(data), dict)
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError
+        return False
+
+
+def _json_array(path: Path, data: bytes) -> list[Record]:
+    """Each element of a JSON array with the line it starts on."""
+    text, decoder, records = _utf8(path, data, None), json.JSONDecoder(), []
+    at = text.index("[") + 1
+    while True:
+        at = _skip_space(text, at)
+        if text.startswith("]", at):
+            break
+        line = text.count("\n", 0, at) + 1
+        try:
+            record, at = decoder.raw_decode(text, at)
+        except json.JSONDecodeError as e:
+            raise TaskFileError(path, f"bad JSON: {e.msg} (column {e.colno})", e.lineno) from None
+        records.append((line, _object(path, record, line)))
+        at = _skip_space(text, at)
+        if text.startswith(",", at):
+            at += 1
+        elif not text.startswith("]", at):
+            raise TaskFileError(path, "bad JSON: expected ',' or ']' in the array",
+                                text.count("\n", 0, at) + 1)
+    if text[at + 1:].strip():
+        raise TaskFileError(path, "bad JSON: text after the array's closing ']'",
+                            text.count("\n", 0, at) + 1)
+    return records
+
+
+def _skip_space(text: str, at: int) -> int:
+    while at < len(text) and text[at] in " \t\r\n":
+        at += 1
+    return at
+
+
+def _utf8(path: Path, data: bytes, line: int | None) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = line if line is not None else data[: e.start].count(b"\n") + 1
+        raise TaskFileError(path, f"not UTF-8 text ({e.reason})", line) from None
+
+
+def _object(path: Path, record, line: int) -> dict:
+    if not isinstance(record, dict):
+        raise TaskFileError(path, f"expected a JSON object (one task), got "
+                                  f"{type(record).__name__}", line)
+    return record
+
+
+# Suffix -> (what it reads, reader); any other name is read as JSON.
+READERS: dict[str, tuple[str, Callable[[Path], list[Record]]]] = {
+    ".jsonl": ("JSONL or a JSON array", _read_json),
+    ".jsonl.gz": ("JSONL or a JSON array", _read_json),
+    ".json": ("JSONL or a JSON array", _read_json),
+    ".json.gz": ("JSONL or a JSON array", _read_json),
+    ".csv": ("CSV", _read_csv),
+    ".parquet": ("Parquet", _read_parquet),
+    ".pq": ("Parquet", _read_parquet),
 }
 
 
-# Spec prefix -> reader of a source that is not a local file ("hf:<dataset>"), given the
-# rest of the spec.
-SOURCES: dict[str, Callable[[str], list[Record]]] = {"hf": _read_hf}
+# Spec prefix -> (what it reads, reader of a source that is not a local file, given the
+# rest of the spec).
+SOURCES: dict[str, tuple[str, Callable[[str], list[Record]]]] = {
+    "hf": ("<dataset>[:<split>] (a Hugging Face dataset: hub id, saved folder or data file)",
+           _read_hf),
+}
+_DEFAULT_READER = _read_json  # for a file name with none of READERS' suffixes
+
+
+def source_forms() -> str:
+    """The sources a task spec may name, from READERS and SOURCES."""
+    by_form: dict[str, list[str]] = {}
+    for suffix, (form, reader) in READERS.items():
+        by_form.setdefault(form, []).append(suffix)
+        if reader is _DEFAULT_READER and "any other name" not in by_form[form]:
+            by_form[form].append("any other name")
+    for suffixes in by_form.values():  # "any other name" last
+        suffixes.sort(key=lambda suffix: suffix == "any other name")
+    files = [f"{form} ({', '.join(suffixes)})" for form, suffixes in by_form.items()]
+    return "; ".join(files + [f"{prefix}:{what}" for prefix, (what, _) in SOURCES.items()])
 
 
 def _reader_for(path: Path) -> Callable[[Path], list[Record]]:
     name = path.name.lower()
     for suffix in sorted(READERS, key=len, reverse=True):
         if name.endswith(suffix):
-            return READERS[suffix]
-    return _read_jsonl
+            return READERS[suffix][1]
+    return _DEFAULT_READER
 
 
 def read_records(path: str | Path) -> list[Record]:
-    """The raw records of one source: a SOURCES spec ("hf:...") or a file, by its suffix."""
+    """The raw records of one source: a SOURCES spec ("hf:...") or a file, by its suffix.
+    An error says which sources would load."""
     prefix, sep, rest = os.fspath(path).partition(":")
-    if sep and prefix in SOURCES:
-        return SOURCES[prefix](rest)
-    path = Path(path)
-    return _reader_for(path)(path)
+    try:
+        if sep and prefix in SOURCES:
+            return SOURCES[prefix][1](rest)
+        path = Path(path)
+        return _reader_for(path)(path)
+    except TaskFileError as e:
+        raise e.with_hint(f"tasks load from: {source_forms()}") from None

@@ -24,7 +24,10 @@ failed, lines expired or errored, an endpoint without a Batch API) are sent live
 A ledger (persd.teacher.ledger: the session store for collect, a JSON file for make-tests)
 records each submission before the batch is created, then its batch id, then its
 downloaded answers. A run killed while polling resumes polling the same batch when run
-again; answers downloaded by a run that then died are used without asking again.
+again; answers downloaded by a run that then died are used without asking again. Before
+creating a batch, the batch list is searched for one a killed run created but did not
+record; an endpoint that cannot list batches still gets its batch, with a warning that
+such a batch would not be found again.
 """
 
 from __future__ import annotations
@@ -170,6 +173,16 @@ class BatchTeacher(OpenAITeacher):
         client = self._api()
         try:
             existing = await self._find(record.id)  # created, but the run died before saving its id
+        except Exception as error:
+            if self._fatal(error) is not None and not isinstance(error, _not_found()):
+                return self._give_up(ledger, record, "cannot list batches", error)
+            # Some OpenAI-compatible endpoints create and poll batches but cannot list them.
+            logger.warning("persd: %s; creating the batch anyway (a run that dies before "
+                           "saving its id cannot find it again and sends its requests again)",
+                           self._where(f"cannot list batches: {type(error).__name__}: "
+                                       f"{getattr(error, 'message', None) or error}"))
+            existing = None
+        try:
             batch = existing or await client.batches.create(
                 input_file_id=record.input_file_id, endpoint="/v1/chat/completions",
                 completion_window="24h", metadata={"persd_submission": record.id})
