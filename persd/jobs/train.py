@@ -151,9 +151,8 @@ class TrainJobs:
         child.wait()
         try:
             with SessionStore(path) as store:
-                run = store.run(run_id)
-                if run.status in ("queued", "running"):
-                    self._reap(store, run)
+                # Even if another process found it gone first: this thread knows the exit code.
+                self._reap(store, store.run(run_id))
         except StoreError:
             pass  # the session is gone: nothing to record in
 
@@ -170,7 +169,8 @@ class TrainJobs:
     def abort(self, store: SessionStore, run_id: int) -> TrainJob:
         """Ask the run's child to stop (SIGTERM: it saves a checkpoint, then exits)."""
         run = store.run(run_id)
-        if run.status not in ("queued", "running") or run.pid is None:
+        if (run.status not in ("queued", "running") or run.pid is None
+                or not process_alive(run.pid, run.process_start)):  # not a reused pid's owner
             return self.refresh(store, run_id)
         try:
             os.kill(run.pid, signal.SIGTERM)
@@ -200,7 +200,7 @@ class TrainJobs:
             code = child.poll()
             alive = code is None
         else:  # started by another runner or an earlier app: not ours to wait for
-            alive, code = process_alive(run.pid, run.process_start), None
+            alive, code = process_alive(run.pid, run.process_start) or _reaped_here(run.pid), None
         if alive:
             return run
         with self._lock:
@@ -212,6 +212,8 @@ class TrainJobs:
                                                                else "failed")
         result = {**(run.result or {}), "exit_code": code,
                   **{k: v for k, v in end.items() if k not in ("event", "time", "status")}}
+        if result.get("error") == lost_error(run.pid):  # an earlier guess; this is the record
+            del result["error"]
         if status == "failed" and not result.get("error"):
             result["error"] = (lost_error(run.pid) if code is None else
                                _last_line(run.output) or f"the training process exited ({code})")
@@ -232,6 +234,15 @@ def _snapshot(run: RunRecord) -> TrainJob:
     if run.metrics_path and Path(run.metrics_path).is_file():
         metrics = read_metrics(run.metrics_path)
     return TrainJob(run, metrics, _log_tail(run.output))
+
+
+def _reaped_here(pid: int) -> bool:
+    """A zombie child of this process: the thread that owns it is recording its end."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return False
+    return fields[0] == "Z" and int(fields[1]) == os.getpid()
 
 
 def _end_event(metrics_path: str | None) -> dict[str, Any]:
