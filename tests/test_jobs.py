@@ -233,3 +233,53 @@ def test_cancelled_collect_job_stops_early_keeps_its_work_and_resumes(tmp_path, 
         failed = {a.id for a in attempts if not a.execution.passed}
         assert {r.attempt_id for r in store.refinements(round=1)} == failed
         assert [r.status for r in store.runs(kind="collect")] == ["stopped", "finished"]
+
+
+# ---------------------------------------------------------------- overwrite, lost runs, no browser
+
+def test_overwrite_from_the_app_refuses_entries_persd_did_not_write(store, tiny_model_dir, rows, tmp_path):
+    proj = tmp_path / "proj"
+    (proj / "merged").mkdir(parents=True)
+    (proj / "merged" / "model.safetensors").write_bytes(b"the user's own merge")
+    (proj / "checkpoint-5").mkdir()
+    with pytest.raises(JobError, match="it also holds checkpoint-5, merged, which no persd run"):
+        TrainJobs().start(store, _config(tiny_model_dir, proj, overwrite=True), rows)
+    assert sorted(p.name for p in proj.iterdir()) == ["checkpoint-5", "merged"]
+    assert (proj / "merged" / "model.safetensors").read_bytes() == b"the user's own merge"
+    assert store.runs(kind="train") == []
+
+
+def test_a_run_whose_process_is_gone_is_failed_saying_why(store, tmp_path):
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    run_id = store.add_run("train", {"variant": "persd"}, status="queued", exclusive=True)
+    store.update_run(run_id, status="running", pid=gone.pid, output=str(tmp_path / "r1"))
+    assert TrainJobs().refresh(store).status == "running"
+    gone.kill()
+    gone.wait()
+    job = TrainJobs().refresh(store)
+    assert (job.run.id, job.status) == (run_id, "failed")
+    assert job.describe().endswith(f"failed: no steps logged: process {gone.pid} is gone")
+    assert store.active_run("train") is None
+
+
+@pytest.mark.slow
+def test_a_run_started_by_a_passing_thread_is_recorded_when_it_ends_unwatched(
+        store, tiny_model_dir, rows, tmp_path):
+    """Gradio runs handlers on worker threads that come and go: the child must outlive the
+    thread that asked for it, and its end must be recorded with no browser polling."""
+    import threading
+
+    jobs, started = TrainJobs(), []
+    thread = threading.Thread(target=lambda: started.append(
+        jobs.start(store, _config(tiny_model_dir, tmp_path / "r1", max_steps=2), rows)))
+    thread.start()
+    thread.join()
+    (job,) = started
+    with SessionStore(store.path) as other:  # no refresh: only what the job layer wrote
+        done = _until(lambda: (r := other.run(job.run.id)).status not in ("queued", "running") and r,
+                      "the run's end to be recorded", timeout=180)
+    assert done.status == "finished", (tmp_path / "r1" / "train.log").read_text()[-2000:]
+    assert done.result["steps"] == 2 and done.result["exit_code"] == 0

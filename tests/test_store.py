@@ -727,6 +727,42 @@ def check_consistent(path: Path) -> tuple[dict[str, list[str]], set[str]]:
 
 
 @pytest.mark.slow
+def test_a_run_whose_process_is_gone_is_failed_saying_why_and_frees_the_slot(tmp_path: Path) -> None:
+    """m009 records the process start time with the pid: a killed run, or one whose pid
+    now names another process, no longer blocks; a live one does."""
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    apply_migrations(conn, path, upto=[n for n, _ in MIGRATIONS].index("m009_run_process"))
+    conn.execute("INSERT INTO runs (kind, status, config, pid) VALUES ('train', 'finished', '{}', 1)")
+    conn.close()
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with SessionStore(path) as store:
+            assert store.run(1).process_start is None  # recorded before m009
+            live = store.add_run("train", {}, exclusive=True)
+            record = store.update_run(live, status="running", pid=child.pid)
+            assert record.process_start and record.process_start > 0
+            with pytest.raises(RunBusy, match=f"train run {live} is running"):
+                store.add_run("train", {}, exclusive=True)
+            child.kill()
+            child.wait()
+            second = store.add_run("train", {}, exclusive=True)
+            failed = store.run(live)
+            assert failed.status == "failed"
+            assert failed.result == {"error": f"process {child.pid} is gone"}
+            # A live pid with another start time: the pid was reused, the run's process is gone.
+            store.update_run(second, status="running", pid=os.getpid())
+            with store._db.write() as conn:
+                conn.execute("UPDATE runs SET process_start = process_start - 1 WHERE id = ?",
+                             (second,))
+            store.add_run("train", {}, exclusive=True)
+            assert store.run(second).result == {"error": f"process {os.getpid()} is gone"}
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
 def test_kill_9_at_any_point_loses_nothing_and_a_rerun_finishes(tmp_path: Path) -> None:
     path, n = tmp_path / "crash.sqlite", 120
     for kill_after in (25, 120, 140):  # steps seen committed before each kill (360 in all)

@@ -331,3 +331,151 @@ def test_two_processes_under_a_launcher_stop_together_and_resume(tmp_path, tiny_
     assert len([r for r in records if r.get("event") == "start"]) == 2  # the main process logs alone
     assert records[-1]["status"] == "finished" and records[-1]["steps"] == 16
     assert (out / "adapter_model.safetensors").is_file()
+
+
+# ---------------------------------------------------------------- the output folder is persd's only where it says so
+
+def _cli(*args: str):
+    from click.testing import CliRunner
+
+    from persd.cli import cli
+
+    return CliRunner().invoke(cli, ["train", *args])
+
+
+def _rows_file(tmp_path: Path, n: int = 3) -> str:
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in humaneval_rows(n)))
+    return str(data)
+
+
+def _foreign_project(folder: Path) -> dict[str, bytes]:
+    """A user's folder holding entries under names a persd run writes."""
+    (folder / "merged").mkdir(parents=True)
+    (folder / "merged" / "model.safetensors").write_bytes(b"the user's own merge")
+    (folder / "checkpoint-5").mkdir()
+    (folder / "checkpoint-5" / "state.json").write_text("{}")
+    (folder / "README.md").write_text("my project")
+    return _snapshot(folder)
+
+
+def test_overwrite_refuses_a_folder_holding_entries_persd_did_not_write(tmp_path, tiny_model_dir):
+    proj = tmp_path / "proj"
+    before = _foreign_project(proj)
+    result = _cli("--data", _rows_file(tmp_path), "--student", tiny_model_dir,
+                  "--output", str(proj), "--overwrite", "--sessions-dir", str(tmp_path / "s"))
+    assert result.exit_code == 1, result.output
+    assert "README.md, checkpoint-5, merged, which no persd run recorded writing" in result.output
+    assert _snapshot(proj) == before and sorted(p.name for p in proj.iterdir()) == [
+        "README.md", "checkpoint-5", "merged"]
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie (an orphan's zombie may wait long for a reaper here)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_overwrite_replaces_an_earlier_persd_run_and_a_lost_run_does_not_block(tmp_path, tiny_model_dir):
+    import subprocess
+    import sys
+
+    from persd.store import SessionStore
+
+    out, data, sessions = tmp_path / "run", _rows_file(tmp_path), tmp_path / "sessions"
+    first = _cli("--data", data, "--student", tiny_model_dir, "--output", str(out), "--max-steps", "3",
+                 "--save-steps", "2", "--merge", "--sessions-dir", str(sessions))
+    assert first.exit_code == 0, first.output
+    assert {"merged", "checkpoint-2", "checkpoint-3", "README.md"} <= {p.name for p in out.iterdir()}
+    (out / "notes.txt").write_text("mine, under no persd name")
+
+    # A run of the session whose process was killed (the app or `persd train` died with it).
+    gone = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    with SessionStore.open(sessions, "s1", create=True) as store:
+        lost = store.add_run("train", {}, exclusive=True)
+        store.update_run(lost, status="running", pid=gone.pid)
+    gone.kill()
+    gone.wait()
+
+    again = _cli("--data", data, "--student", tiny_model_dir, "--output", str(out), "--max-steps", "2",
+                 "--lr", "1e-3", "--overwrite", "--session", "s1", "--sessions-dir", str(sessions))
+    assert again.exit_code == 0, again.output
+    names = {p.name for p in out.iterdir()}
+    assert "merged" not in names and "checkpoint-3" not in names and "checkpoint-2" in names
+    assert (out / "notes.txt").read_text() == "mine, under no persd name"
+    assert [r["step"] for r in read_metrics(out / "metrics.jsonl") if "loss" in r] == [1, 2]
+    with SessionStore.open(sessions, "s1") as store:
+        old, new = store.runs("train")
+    assert (old.id, old.status, old.result["error"]) == (lost, "failed", f"process {gone.pid} is gone")
+    assert new.status == "finished"
+
+
+def test_a_second_trainer_into_a_locked_folder_is_refused_naming_the_holder(tmp_path, tiny_model_dir):
+    rows = humaneval_rows(3)
+    out = tmp_path / "run"
+    config = TrainConfig(student=tiny_model_dir, output_dir=str(out), max_steps=1000, save_steps=1000)
+    first = start_training(config, rows)
+    try:
+        resume = TrainConfig(**{**config.to_dict(), "resume": True})
+        with pytest.raises(TrainError, match=f"in use by another persd trainer \\(pid {first.pid}\\)"):
+            start_training(resume, rows).kill()  # (reached only without the lock)
+        result = _cli("--data", _rows_file(tmp_path), "--student", tiny_model_dir, "--output", str(out),
+                      "--max-steps", "1000", "--save-steps", "1000", "--resume",
+                      "--sessions-dir", str(tmp_path / "s"))
+        assert result.exit_code == 1 and f"(pid {first.pid})" in result.output
+        assert first.poll() is None  # the holder was not disturbed
+    finally:
+        first.kill()
+        first.wait()
+    # The kernel drops the lock with its last holder, however it ended.
+    from persd.train.lock import check_free
+
+    check_free(out)
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_parent_ends_the_trainer_child(tmp_path, tiny_model_dir):
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "persd.cli", "train", "--data", _rows_file(tmp_path), "--student",
+         tiny_model_dir, "--output", str(out), "--max-steps", "1000", "--save-steps", "1000"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    children = Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
+    try:
+        child = _wait_for(lambda: (found := children.read_text().split()) and int(found[0]),
+                          60, "the trainer child")
+        assert _alive(child)
+        parent.kill()
+        parent.wait()
+        _wait_for(lambda: not _alive(child), 60, f"trainer {child} to end with its parent")
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        if "child" in locals() and _alive(child):
+            os.kill(child, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_a_resumed_run_logs_each_step_once(tmp_path, tiny_model_dir):
+    import shutil
+
+    rows = humaneval_rows(3)
+    out, metrics = tmp_path / "run", tmp_path / "run" / "metrics.jsonl"
+    config = TrainConfig(student=tiny_model_dir, output_dir=str(out), max_steps=4, save_steps=2,
+                         save_total_limit=3)
+    assert train(config, rows, metrics_path=metrics).steps == 4
+    # As if killed after logging steps 3 and 4 but before saving checkpoint-4.
+    shutil.rmtree(out / "checkpoint-4")
+    resumed = train(TrainConfig(**{**config.to_dict(), "resume": True}), rows, metrics_path=metrics)
+    assert resumed.steps == 4
+    records = read_metrics(metrics)
+    assert [r["step"] for r in records if "loss" in r] == [1, 2, 3, 4]
+    assert [r.get("resumed_from_step") for r in records if r.get("event") == "start"] == [0, 2]

@@ -7,15 +7,22 @@
     jobs.abort(store, job.run.id)        # SIGTERM: the child checkpoints and stops cleanly
 
 The run is recorded with `add_run("train", ..., exclusive=True)`, so a second start from
-any browser (or `persd train --session`) gets RunBusy. The run row holds the child's pid,
-its metrics file and its output folder, so a reloaded page, or a restarted app, re-attaches
-to a job still running by reading the active run; once the child has ended, `refresh`
-reaps it and records how it ended (the metrics file's end line, else the exit code).
+any browser (or `persd train --session`) gets RunBusy. The run row holds the child's pid
+(with its start time), its metrics file and its output folder, so a reloaded page, or a
+restarted app, re-attaches to a job still running by reading the active run.
+
+Each child is started, and waited for, by a thread of its own that lives as long as the
+child: the thread records how the run ended (the metrics file's end line, else the exit
+code) whether or not a browser is watching, and the child's death signal, which follows
+the thread that forked it, fires only when the app itself dies. A run whose process is
+gone without such a record (the app was killed) is recorded as failed, saying so, by
+`refresh` (the app, and `persd train --session` before it starts a run).
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import subprocess
 import threading
@@ -24,7 +31,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from persd.store import RecordNotFound, RunRecord, SessionStore
+from persd.store import RecordNotFound, RunRecord, SessionStore, StoreError
+from persd.store.runs import lost_error, process_alive
 
 EXIT_STATUS = {0: "finished", 3: "stopped"}   # persd.train.run's exit codes; others: failed
 LOG_TAIL_BYTES = 6000
@@ -112,16 +120,41 @@ class TrainJobs:
                     "rows": len(rows), **(request or {})}
         run_id = store.add_run("train", settings, status="queued", exclusive=True)
         metrics_path = Path(config.output_dir) / "metrics.jsonl"
-        try:
+        started: queue.Queue = queue.Queue(maxsize=1)
+
+        def start() -> subprocess.Popen:
             child = start_training(config, rows, metrics_path=metrics_path, launcher=launcher)
-        except (TrainError, OSError, ValueError) as error:
-            store.update_run(run_id, status="failed", result={"error": str(error)})
-            raise JobError(str(error)) from error
-        with self._lock:
-            self._children[(str(store.path), run_id)] = child
-        run = store.update_run(run_id, status="running", pid=child.pid,
-                               metrics_path=str(metrics_path), output=config.output_dir)
-        return TrainJob(run)
+            with self._lock:
+                self._children[(str(store.path), run_id)] = child
+            store.update_run(run_id, status="running", pid=child.pid,
+                             metrics_path=str(metrics_path), output=config.output_dir)
+            return child
+
+        threading.Thread(target=self._own_child, args=(store.path, run_id, start, started),
+                         name=f"persd-train-{run_id}", daemon=True).start()
+        outcome = started.get()
+        if isinstance(outcome, BaseException):
+            store.update_run(run_id, status="failed", result={"error": str(outcome)})
+            if isinstance(outcome, (TrainError, OSError, ValueError)):
+                raise JobError(str(outcome)) from outcome
+            raise outcome
+        return TrainJob(store.run(run_id))
+
+    def _own_child(self, path: Path, run_id: int, start, started: queue.Queue) -> None:
+        """Start the child, then wait for it and record how it ended (its own thread)."""
+        try:
+            child = start()
+        except BaseException as error:  # handed to start(), which raises it
+            started.put(error)
+            return
+        started.put(child)
+        child.wait()
+        try:
+            with SessionStore(path) as store:
+                # Even if another process found it gone first: this thread knows the exit code.
+                self._reap(store, store.run(run_id))
+        except StoreError:
+            pass  # the session is gone: nothing to record in
 
     def refresh(self, store: SessionStore, run_id: int | None = None) -> TrainJob | None:
         """The run `run_id` (default: the session's active train run, if any), reaped and
@@ -136,7 +169,8 @@ class TrainJobs:
     def abort(self, store: SessionStore, run_id: int) -> TrainJob:
         """Ask the run's child to stop (SIGTERM: it saves a checkpoint, then exits)."""
         run = store.run(run_id)
-        if run.status not in ("queued", "running") or run.pid is None:
+        if (run.status not in ("queued", "running") or run.pid is None
+                or not process_alive(run.pid, run.process_start)):  # not a reused pid's owner
             return self.refresh(store, run_id)
         try:
             os.kill(run.pid, signal.SIGTERM)
@@ -165,8 +199,8 @@ class TrainJobs:
         if child is not None:
             code = child.poll()
             alive = code is None
-        else:
-            alive, code = _exit_status(run.pid)
+        else:  # started by another runner or an earlier app: not ours to wait for
+            alive, code = process_alive(run.pid, run.process_start) or _reaped_here(run.pid), None
         if alive:
             return run
         with self._lock:
@@ -178,8 +212,11 @@ class TrainJobs:
                                                                else "failed")
         result = {**(run.result or {}), "exit_code": code,
                   **{k: v for k, v in end.items() if k not in ("event", "time", "status")}}
+        if result.get("error") == lost_error(run.pid):  # an earlier guess; this is the record
+            del result["error"]
         if status == "failed" and not result.get("error"):
-            result["error"] = _last_line(run.output) or f"the training process exited ({code})"
+            result["error"] = (lost_error(run.pid) if code is None else
+                               _last_line(run.output) or f"the training process exited ({code})")
         return store.update_run(run.id, status=status, result=result)
 
 
@@ -199,34 +236,13 @@ def _snapshot(run: RunRecord) -> TrainJob:
     return TrainJob(run, metrics, _log_tail(run.output))
 
 
-def _exit_status(pid: int) -> tuple[bool, int | None]:
-    """(alive, exit code when known) of a child some other object started."""
+def _reaped_here(pid: int) -> bool:
+    """A zombie child of this process: the thread that owns it is recording its end."""
     try:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return False, os.waitstatus_to_exitcode(status)
-        return True, None
-    except ChildProcessError:  # not our child (e.g. the app was restarted): look it up
-        return _running_training(pid), None
-
-
-def _running_training(pid: int) -> bool:
-    """Whether `pid` is a live (not zombie) persd training process; a reused pid is not."""
-    proc = Path(f"/proc/{pid}")
-    if proc.is_dir():
-        try:
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            cmdline = (proc / "cmdline").read_bytes()
-        except OSError:
-            return False
-        return state != "Z" and b"persd.train.run" in cmdline
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
         return False
-    except PermissionError:
-        return True
-    return True
+    return fields[0] == "Z" and int(fields[1]) == os.getpid()
 
 
 def _end_event(metrics_path: str | None) -> dict[str, Any]:

@@ -211,6 +211,7 @@ class RunRecord:
     pid: int | None
     created_at: str
     updated_at: str
+    process_start: int | None = None   # of `pid`, from /proc (persd.store.runs.process_start)
 
 
 @dataclass(frozen=True)

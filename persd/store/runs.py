@@ -3,15 +3,21 @@
     run_id = store.add_run("train", {"variant": "persd", ...}, exclusive=True)
     store.update_run(run_id, status="running", pid=os.getpid(), metrics_path="out/metrics.jsonl")
     store.add_eval_sample(eval_id, "HumanEval/0", program=code, result=execution_result)
+
+A run's pid is recorded with the process's start time (from /proc), so a run whose process
+is gone, even if its pid was reused since, is found: `add_run(exclusive=True)` marks such a
+queued or running run failed ("process 1234 is gone") instead of refusing the new one.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from persd.store import rows
-from persd.store.db import NOW_SQL, Database, to_json, where
+from persd.store.db import NOW_SQL, Database, from_json, to_json, where
 from persd.store.errors import RecordNotFound, RunBusy, StoreError
 from persd.store.records import RUN_KINDS, RUN_STATUSES, EvalSampleRecord, RunRecord
 
@@ -35,6 +41,7 @@ class RunsMixin:
         _check_status(status)
         with self._db.write() as conn:
             if exclusive:
+                _fail_lost(conn, kind)
                 busy = conn.execute(
                     "SELECT id, status FROM runs WHERE kind = ? AND status IN (?, ?) LIMIT 1",
                     (kind, *_ACTIVE),
@@ -52,6 +59,8 @@ class RunsMixin:
     ) -> RunRecord:
         """Change the given fields only."""
         changes: dict[str, Any] = {"metrics_path": metrics_path, "output": output, "pid": pid}
+        if pid is not None:
+            changes["process_start"] = process_start(pid)
         if status is not None:
             _check_status(status)
             changes["status"] = status
@@ -123,6 +132,53 @@ class RunsMixin:
                 f"{_EVAL_SELECT} WHERE s.run_id = ? ORDER BY s.id", (run_id,)
             )
             return [rows.eval_sample(row) for row in found]
+
+
+def process_start(pid: int) -> int | None:
+    """The start time of process `pid` (clock ticks since boot); None if it is gone or this
+    is not Linux. With the pid it names one process: a pid is reused, the pair is not."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after its last ")".
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] == "Z" else int(fields[19])
+
+
+def process_alive(pid: int, start: int | None) -> bool:
+    """Whether the process recorded as (`pid`, `start`) still runs; a zombie does not. With
+    no start time recorded (an older run, or not Linux) any live process with the pid counts."""
+    if Path("/proc/self/stat").exists():
+        now = process_start(pid)
+        return now is not None and (start is None or now == start)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def lost_error(pid: int) -> str:
+    return f"process {pid} is gone"
+
+
+def _fail_lost(conn, kind: str) -> None:
+    """Mark failed the queued or running runs of `kind` whose process is gone."""
+    active = conn.execute(
+        "SELECT id, pid, process_start, result FROM runs "
+        "WHERE kind = ? AND status IN (?, ?) AND pid IS NOT NULL", (kind, *_ACTIVE),
+    ).fetchall()
+    for row in active:
+        if process_alive(row["pid"], row["process_start"]):
+            continue
+        result = {**(from_json(row["result"]) or {}), "error": lost_error(row["pid"])}
+        conn.execute(
+            f"UPDATE runs SET status = 'failed', result = ?, updated_at = {NOW_SQL} WHERE id = ?",
+            (to_json(result), row["id"]),
+        )
 
 
 def _check_status(status: str) -> None:

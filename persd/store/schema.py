@@ -220,6 +220,12 @@ MIGRATIONS: list[tuple[str, list[Step]]] = [
         # calls and cache hits. Calls logged before this migration were all live or cached.
         "ALTER TABLE teacher_calls ADD COLUMN batch_id TEXT",
     ]),
+    ("m009_run_process", [
+        # The start time of the run's process (field 22 of /proc/<pid>/stat, clock ticks
+        # since boot), so that a pid reused by another process is not taken for the run's.
+        # NULL for runs recorded before this migration or off Linux.
+        "ALTER TABLE runs ADD COLUMN process_start INTEGER",
+    ]),
     ("m010_execution_detail", [
         # The failing tests and the exception of a run as JSON (ExecutionResult.detail());
         # NULL for runs stored before: they read as "no structured detail".

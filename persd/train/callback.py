@@ -1,7 +1,7 @@
 """The trainer callback of a persd run: metrics lines and a clean stop between steps.
 
     callback = MetricsCallback(MetricsWriter(path), StopRequest().install(), {"train_rows": 8})
-    trainer = SFTTrainer(..., callbacks=[callback])
+    trainer = SFTTrainer(..., callbacks=[callback, ManifestCallback("runs/r1")])
 
 On a stop request (SIGTERM/SIGINT) the step in progress finishes, a resumable checkpoint
 is saved and the loop ends; in a multi-process run the flag is reduced over all processes
@@ -15,6 +15,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from persd.train import manifest
 from persd.train.metrics import MetricsWriter, StopRequest
 
 
@@ -79,6 +80,20 @@ class MetricsCallback(TrainerCallback):
             record["eval_loss"] = self.last_eval_loss
         if len(record) > 2 and state.is_world_process_zero:
             self.writer.write(record)
+
+
+class ManifestCallback(TrainerCallback):
+    """Lists each checkpoint in the output folder's manifest before the Trainer writes it
+    (add it after every callback that may ask for a save), and README.md: trl writes its
+    model card there with every checkpoint."""
+
+    def __init__(self, output_dir: str) -> None:
+        self.output_dir = output_dir
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if control.should_save and state.is_world_process_zero:
+            manifest.record(self.output_dir, [f"checkpoint-{state.global_step}", "README.md"])
+        return control
 
 
 def _any_process(flag: bool, args) -> bool:

@@ -5,8 +5,10 @@
 
 Rows come from `--data FILE` (JSONL/Parquet) or from the session (`persd.data.build_examples`
 for the variant). With `--session` the run is recorded in the session store (settings,
-status, pid, metrics path, output, result). The training itself runs in a child process;
-SIGINT/SIGTERM here are forwarded to it as one SIGTERM (a clean, resumable stop).
+status, pid, metrics path, output, result); a recorded run whose process is gone is
+first recorded as ended (persd.jobs.train), so it does not block this one. The training
+itself runs in a child process; SIGINT/SIGTERM here are forwarded to it as one SIGTERM (a
+clean, resumable stop), and a `kill -9` here ends the child too (its death signal).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def run_train_command(
     columns: dict[str, str] | None = None,
 ) -> TrainOutcome:
     """Train as a child process and follow it to the end; `TrainError` for bad input."""
-    from persd.train.outdir import prepare_output_dir
+    from persd.train.outdir import prepare_output_dir, trim_resumed_metrics
     from persd.train.runner import check_model_path, start_training
 
     store = _open_store(sessions_dir, config.session) if config.session else None
@@ -53,6 +55,8 @@ def run_train_command(
         run_id = None
         if store is not None:
             run_id = _add_run(store, config, data, len(rows))
+        if config.resume:
+            trim_resumed_metrics(metrics_path, config.output_dir)
         # Made before the child starts, so that it skips only what an earlier run wrote.
         follower = _MetricsFollower(metrics_path, skip_existing=config.resume)
         try:
@@ -110,8 +114,10 @@ def _rows(config: TrainConfig, data: str | None, store, selection: str,
 
 
 def _add_run(store, config: TrainConfig, data: str | None, n_rows: int) -> int:
+    from persd.jobs.train import TrainJobs
     from persd.store import RunBusy
 
+    TrainJobs().refresh(store)  # records a run whose process is gone as ended, saying how
     record = {**config.to_dict(), "data": data or f"session:{config.variant}", "rows": n_rows}
     try:
         return store.add_run("train", record, status="queued", exclusive=True)

@@ -59,6 +59,30 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
     return records
 
 
+def drop_steps_after(path: str | Path, step: int) -> None:
+    """Remove the lines of steps after `step` (events stay); rewrites the file only if one
+    goes, in place of the old one at once."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [line for line in lines if _step(line) is None or _step(line) <= step]
+    if len(kept) == len(lines):
+        return
+    partial = path.with_name(f".{path.name}.tmp")
+    partial.write_text("".join(kept), encoding="utf-8")
+    partial.replace(path)
+
+
+def _step(line: str) -> int | None:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    step = record.get("step") if isinstance(record, dict) and "event" not in record else None
+    return step if isinstance(step, int) else None
+
+
 class StopRequest:
     """Turns SIGTERM (and SIGINT) into a flag the training loop checks between steps.
 

@@ -8,18 +8,22 @@ Every run writes `train_config.json` (its `TrainConfig`) and `train_rows.jsonl` 
 trains on) first, so a run can be reproduced, resumed or compared from its folder alone.
 A folder is refused, before anything in it is touched, when it holds another run or
 unrelated files, unless the config says `resume` (same model, method and data) or
-`overwrite` (start over: its checkpoints are deleted).
+`overwrite` (start over: what earlier persd runs wrote there, as their manifest lists it,
+is deleted; persd.train.manifest). `overwrite` is refused too, naming them, when the folder
+holds entries under names a run writes that no manifest lists (a user's own `merged/`).
+A folder a trainer holds (persd.train.lock) is refused at once.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
+from persd.train import manifest
 from persd.train.config import TrainConfig, TrainError
+from persd.train.lock import LOCK_FILE, check_free
 from persd.train.rows import _atomic_write, fingerprint, write_rows
 
 CONFIG_FILE = "train_config.json"
@@ -27,32 +31,28 @@ ROWS_FILE = "train_rows.jsonl"
 METRICS_FILE = "metrics.jsonl"
 LOG_FILE = "train.log"
 # Files that say nothing about whether training happened (a prepared, not yet started run).
-_REQUEST_FILES = {CONFIG_FILE, ROWS_FILE, METRICS_FILE, LOG_FILE, f".{CONFIG_FILE}.tmp", f".{ROWS_FILE}.tmp"}
-# What a finished run leaves besides checkpoints; --overwrite deletes these (and only these).
-_OUTPUTS = (
-    "adapter_config.json", "adapter_model.safetensors", "model.safetensors",
-    "model.safetensors.index.json", "README.md", "train_summary.json", "training_args.bin",
-)
+_REQUEST_FILES = {CONFIG_FILE, ROWS_FILE, METRICS_FILE, LOG_FILE, f".{CONFIG_FILE}.tmp",
+                  f".{ROWS_FILE}.tmp", manifest.MANIFEST_FILE, LOCK_FILE}
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
-def prepare_output_dir(config: TrainConfig, rows: list[dict[str, Any]], write: bool) -> None:
-    """Check that `config.output_dir` may be used; with `write`, record the request in it."""
+def prepare_output_dir(config: TrainConfig, rows: list[dict[str, Any]], write: bool,
+                       check_lock: bool = True) -> None:
+    """Check that `config.output_dir` may be used; with `write`, record the request in it
+    (the caller holds the folder's lock then; without `write`, `check_lock` checks that no
+    trainer holds it)."""
     out = Path(config.output_dir)
     if out.exists() and not out.is_dir():
         raise TrainError(f"output {out} exists and is not a folder")
     _check_existing(config, rows, out)
     if not write:
+        if check_lock:
+            check_free(out)
         return
     out.mkdir(parents=True, exist_ok=True)
     if config.overwrite and not config.resume:
-        for checkpoint in checkpoints(out):
-            shutil.rmtree(checkpoint)
-        shutil.rmtree(out / "merged", ignore_errors=True)
-        for name in _OUTPUTS:
-            (out / name).unlink(missing_ok=True)
-        for shard in out.glob("model-*-of-*.safetensors"):
-            shard.unlink()
+        manifest.remove_listed(out, keep=_REQUEST_FILES)  # the request is rewritten below
+    manifest.record(out, _REQUEST_FILES)
     _atomic_write(out / CONFIG_FILE, json.dumps(config.to_dict(), indent=2) + "\n")
     write_rows(rows, out / ROWS_FILE)
 
@@ -82,13 +82,31 @@ def last_checkpoint(output_dir: str | Path) -> str | None:
     return str(found[-1]) if found else None
 
 
+def trim_resumed_metrics(metrics_path: str | Path, output_dir: str | Path) -> None:
+    """Before a resumed run appends to `metrics_path`: drop the step lines after the
+    checkpoint it resumes from (a run killed between two checkpoints logged steps that the
+    resumed run trains, and logs, again). Idempotent."""
+    from persd.train.metrics import drop_steps_after
+
+    checkpoint = last_checkpoint(output_dir)
+    drop_steps_after(metrics_path, int(_CHECKPOINT.match(Path(checkpoint).name).group(1))
+                     if checkpoint else 0)
+
+
 def _check_existing(config: TrainConfig, rows: list[dict[str, Any]], out: Path) -> None:
     if not out.is_dir():
         return
-    contents = {p.name for p in out.iterdir()}
+    contents = {p.name for p in out.iterdir()} - {LOCK_FILE}
     if not contents:
         return
     if config.overwrite and not config.resume:
+        foreign = manifest.colliding(out)
+        if foreign:
+            raise TrainError(
+                f"--overwrite deletes only what earlier persd runs wrote in {out} (as listed in "
+                f"{manifest.MANIFEST_FILE}), and it also holds {', '.join(foreign)}, which no persd "
+                "run recorded writing: move them away or choose another --output"
+            )
         return
     if CONFIG_FILE not in contents:
         raise TrainError(

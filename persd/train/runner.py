@@ -10,6 +10,12 @@ a trl `SFTTrainer` on prompt-completion rows (loss on the completion and EOS onl
 peft LoRA adapter unless `full`, trains, and writes the adapter (or weights), tokenizer,
 optional merged weights and the model card. Multi-process runs (accelerate, torchrun) run
 the same code on every process; only the main one writes files besides checkpoints.
+
+A run holds its output folder's lock for its life (persd.train.lock; a child inherits it
+from `start_training`) and lists what it writes there in the folder's manifest
+(persd.train.manifest). A child of `start_training` gets SIGTERM when the thread that
+started it ends (PR_SET_PDEATHSIG), so a killed `persd train` or app leaves no trainer
+behind; it stops as on any SIGTERM, with a checkpoint when it is already training.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -24,11 +31,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from persd.train import manifest
 from persd.train.card import write_model_card
 from persd.train.config import TINY_LM_HEAD_PARAMS, TrainConfig, TrainError
+from persd.train.lock import INHERITED_ENV, OutputLock
 from persd.train.metrics import MetricsWriter, StopRequest
 from persd.train.outdir import (
     CONFIG_FILE, LOG_FILE, METRICS_FILE, ROWS_FILE, last_checkpoint, prepare_output_dir,
+    trim_resumed_metrics,
 )
 from persd.train.rows import load_rows, normalise_rows, provenance
 
@@ -67,7 +77,23 @@ def train(config: TrainConfig, rows: Any, metrics_path: str | Path | None = None
     rows = normalise_rows(load_rows(rows))
     check_model_path(config.student)
     main = _is_main_process()
-    prepare_output_dir(config, rows, write=main)
+    lock = None
+    if not main:
+        prepare_output_dir(config, rows, write=False, check_lock=False)
+    else:
+        if os.environ.get(INHERITED_ENV) != str(Path(config.output_dir).resolve()):
+            prepare_output_dir(config, rows, write=False)
+            lock = OutputLock.acquire(config.output_dir)
+        try:
+            prepare_output_dir(config, rows, write=True)
+            if metrics_path and Path(metrics_path).resolve().parent == Path(config.output_dir).resolve():
+                manifest.record(config.output_dir, [Path(metrics_path).name])
+            if config.resume and metrics_path:
+                trim_resumed_metrics(metrics_path, config.output_dir)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
     writer = MetricsWriter(metrics_path if main else None, append=config.resume)
     stop = StopRequest().install()
     try:
@@ -80,6 +106,8 @@ def train(config: TrainConfig, rows: Any, metrics_path: str | Path | None = None
     finally:
         stop.uninstall()
         writer.close()
+        if lock is not None:
+            lock.release()
     result.metrics_path = str(metrics_path) if metrics_path else None
     return result
 
@@ -95,19 +123,45 @@ def start_training(config: TrainConfig, rows: Any, metrics_path: str | Path | No
     """
     rows = normalise_rows(load_rows(rows))
     check_model_path(config.student)
-    prepare_output_dir(config, rows, write=True)
-    out = Path(config.output_dir)
-    metrics_path = Path(metrics_path or out / METRICS_FILE)
-    if not config.resume:
-        metrics_path.unlink(missing_ok=True)  # a UI tailing it must not see an older run
-    prefix = shlex.split(launcher) if launcher else [sys.executable]
-    command = [*prefix, "-m", "persd.train.run", "--config", str(out / CONFIG_FILE),
-               "--data", str(out / ROWS_FILE), "--metrics", str(metrics_path)]
-    with (out / LOG_FILE).open("a" if config.resume else "w") as log:
-        return subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    prepare_output_dir(config, rows, write=False)
+    with OutputLock.acquire(config.output_dir) as lock:
+        prepare_output_dir(config, rows, write=True)
+        out = Path(config.output_dir)
+        metrics_path = Path(metrics_path or out / METRICS_FILE)
+        if not config.resume:
+            metrics_path.unlink(missing_ok=True)  # a UI tailing it must not see an older run
+        prefix = shlex.split(launcher) if launcher else [sys.executable]
+        command = [*prefix, "-m", "persd.train.run", "--config", str(out / CONFIG_FILE),
+                   "--data", str(out / ROWS_FILE), "--metrics", str(metrics_path)]
+        env = {**os.environ, INHERITED_ENV: str(out.resolve())}
+        with (out / LOG_FILE).open("a" if config.resume else "w") as log:
+            child = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True, pass_fds=(lock.fd,), env=env,
+                preexec_fn=_die_with_parent(),
+            )
+        lock.hand_over(child.pid)
+    return child
+
+
+def _die_with_parent():
+    """A preexec_fn: SIGTERM to the child when the thread that forks it ends. It runs
+    between fork and exec, so it only calls what was loaded before the fork."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None  # not Linux: the parent's stop signal is the only way to end the child
+    parent, pr_set_pdeathsig = os.getpid(), 1
+
+    def set_death_signal() -> None:
+        prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+        if os.getppid() != parent:  # the parent died before the death signal was set
+            os._exit(1)
+
+    return set_death_signal
 
 
 def check_model_path(student: str) -> None:
@@ -191,10 +245,13 @@ def _run(config: TrainConfig, rows: list[dict[str, Any]], writer: MetricsWriter,
          stop: StopRequest, callbacks: list, main: bool) -> TrainResult:
     from persd.train.callback import MetricsCallback
 
+    from persd.train.callback import ManifestCallback
+
     started = time.perf_counter()
     trainer, facts = build_trainer(config, rows, callbacks)
     callback = MetricsCallback(writer, stop, facts)
     trainer.add_callback(callback)
+    trainer.add_callback(ManifestCallback(config.output_dir))  # after the stop's save request
     checkpoint = last_checkpoint(config.output_dir) if config.resume else None
     output = trainer.train(resume_from_checkpoint=checkpoint)
     state = trainer.state
@@ -211,6 +268,10 @@ def _run(config: TrainConfig, rows: list[dict[str, Any]], writer: MetricsWriter,
     if result.status == "stopped":
         result.checkpoint = last_checkpoint(config.output_dir)
         return result
+    out = Path(config.output_dir)
+    before = {p.name for p in out.iterdir()}
+    if main:
+        manifest.record(out, set(manifest.FINAL_OUTPUTS) - before)
     trainer.save_model(config.output_dir)
     if main:
         trainer.processing_class.save_pretrained(config.output_dir)
@@ -219,6 +280,7 @@ def _run(config: TrainConfig, rows: list[dict[str, Any]], writer: MetricsWriter,
         write_model_card(config.output_dir, config, {
             "data": provenance(rows), "train": _card_fields(result),
         })
+        manifest.settle(out, before)
     return result
 
 
