@@ -50,6 +50,7 @@ class Site:
 class Plan:
     child_test: str
     sites: tuple[Site, ...]
+    test_lines: tuple[str, ...]       # the test as written: tracebacks show these lines
 
 
 def _bound_names(*sources: str) -> set[str]:
@@ -235,7 +236,7 @@ def _plan(test: str, shadowed: frozenset[str]) -> Plan:
         tail = lines[last][node.end_col_offset:]
         lines[first: last + 1] = [head + text + tail]
     child = b"".join(lines).decode()
-    return Plan(child, tuple(sites))
+    return Plan(child, tuple(sites), tuple(test.splitlines()))
 
 
 def plan_test(test: str, program: str = "") -> Plan:
