@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import functools
 import math
+import warnings
 from dataclasses import dataclass
 
 SAFE_FUNCTIONS = {f.__name__: f for f in (
@@ -57,7 +58,9 @@ def _bound_names(*sources: str) -> set[str]:
     names: set[str] = set()
     for source in sources:
         try:
-            tree = ast.parse(source)
+            with warnings.catch_warnings():  # invalid escapes in a program are its own business
+                warnings.simplefilter("ignore")
+                tree = ast.parse(source)
         except (SyntaxError, ValueError):
             continue
         for node in ast.walk(tree):

@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from persd.execution.asserts import SAFE_FUNCTIONS, SAFE_MODULES, Plan, Site
 from persd.execution.jail import values
 from persd.execution.result import TestOutcome
+from persd.tasks.formats import CHALLENGE_MARKER
 
 PROTOCOLS = ("strict", "paper")
-# formats.py puts this line between MBPP's test_list and challenge_test_list.
-CHALLENGE_MARKER = "# persd: challenge tests (strict protocol only)"
 REL_TOLERANCE, ABS_TOLERANCE = 1e-6, 1e-12  # pytest.approx's defaults
 TEXT_LIMIT = 300
 

@@ -177,6 +177,10 @@ def _build_humaneval(record: dict, source: str) -> Task:
                 solution=solution, source=source)
 
 
+# Between MBPP's test_list and challenge_test_list in Task.test (see persd.execution.verdicts).
+CHALLENGE_MARKER = "# persd: challenge tests (strict protocol only)"
+
+
 def _build_mbpp(record: dict, source: str) -> Task:
     raw_id = _field(record, "task_id", (int, str))
     task_id = f"MBPP/{raw_id}" if isinstance(raw_id, int) else raw_id
@@ -206,6 +210,7 @@ def _build_mbpp(record: dict, source: str) -> Task:
     entry = next((d.name for d in defs if d.name in called), defs[0].name)
 
     prefix = setup + "\n" if setup else ""
+    challenge = [CHALLENGE_MARKER, *challenge] if challenge else []  # the paper protocol cuts here
     return Task(task_id=task_id, prompt=_mbpp_prompt(code, entry, description, tests[0]),
                 entry_point=entry, test=prefix + "\n".join(tests + challenge) + "\n",
                 visible_test=prefix + tests[0] + "\n", solution=code, source=source)
