@@ -248,6 +248,7 @@ def train(session, variant, data, selection, metrics, launcher, sessions_dir, **
 @click.option("--k", "ks", type=int, multiple=True, help="A k of pass@k (repeatable).")
 @click.option("--workers", type=int, help="Parallel sandboxes  [default: CPU cores]")
 @click.option("--timeout", "timeout_s", type=float, help="CPU seconds per run  [default: 3]")
+@click.option("--protocol", type=click.Choice(["strict", "paper"]), help="strict: every test, exact; paper: MBPP test_list only, approximate floats  [default: strict]")
 @click.option("--batch-size", default=8, show_default=True, type=int,
               help="Prompts per generate call.")
 @click.option("--seed", type=int, help="Seed for reproducible sampling.")
@@ -293,7 +294,7 @@ def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, json_
             student_backend, model=model, adapter=adapter, temperature=config.temperature,
             top_p=config.top_p, n=config.samples, max_new_tokens=config.max_new_tokens,
             batch_size=batch_size, seed=seed, base_url=student_base_url)
-        with Executor(workers=config.workers, timeout_s=config.timeout_s) as executor:
+        with Executor(workers=config.workers, timeout_s=config.timeout_s, protocol=config.protocol) as executor:
             report = evaluate(student, tasks, config, executor, store=store, meta=meta,
                               progress=lambda message: click.echo(message, err=True))
     except (StoreError, StudentLoadError, StudentServerError, ValueError) as error:
@@ -344,6 +345,7 @@ def eval_compare(session: str, k: int, sessions_dir: str) -> None:
 @click.option("--concurrency", default=8, show_default=True, type=click.IntRange(min=1), help="Teacher calls in flight.")
 @click.option("--teacher-tries", default=2, show_default=True, type=click.IntRange(min=1))
 @click.option("--timeout", "timeout_s", default=3.0, show_default=True, type=float, help="CPU seconds per program.")
+@click.option("--protocol", type=click.Choice(["strict", "paper"]), default="strict", show_default=True, help="strict: every test, exact; paper: MBPP test_list only, approximate floats")
 @click.option("--workers", type=int, help="Sandboxes  [default: CPU cores]")
 @click.option("--eval-tasks", help="The evaluation set (e.g. humaneval): warn when the tasks overlap it.")
 @student_backend_options
@@ -356,7 +358,7 @@ def eval_compare(session: str, k: int, sessions_dir: str) -> None:
 @sessions_dir_option
 def collect(session, tasks_spec, student, teacher_model, method, round_, adapter, limit, samples,
             temperature, top_p, max_new_tokens, batch_size, concurrency, teacher_tries, timeout_s,
-            workers, eval_tasks, student_backend, student_base_url, wait, teacher_batch,
+            protocol, workers, eval_tasks, student_backend, student_base_url, wait, teacher_batch,
             sessions_dir) -> None:
     """Student attempts, sandbox verdicts and teacher refinements, stored in a session."""
     from persd.collect import CollectConfig, CollectError, collect as run_collect
@@ -369,7 +371,7 @@ def collect(session, tasks_spec, student, teacher_model, method, round_, adapter
             method=method, round=round_, adapter=adapter, limit=limit, samples=samples,
             temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
             batch_size=batch_size, concurrency=concurrency, teacher_tries=teacher_tries,
-            timeout_s=timeout_s, workers=workers, sessions_dir=sessions_dir, eval_tasks=eval_tasks,
+            timeout_s=timeout_s, protocol=protocol, workers=workers, sessions_dir=sessions_dir, eval_tasks=eval_tasks,
             student_backend=student_backend, student_base_url=student_base_url,
             teacher_batch=teacher_batch,
         )

@@ -139,3 +139,20 @@ def test_mbpp_references_pass_under_both_protocols():
         with Executor(workers=2, timeout_s=5.0, protocol=protocol) as ex:
             results = ex.run_many([(t.solution, t.test) for t in tasks])
         assert {t.task_id: r.feedback for t, r in zip(tasks, results) if not r.passed} == {}
+
+
+def test_eval_compare_never_sets_runs_of_different_protocols_side_by_side(tmp_path):
+    from persd.evaluate import EvalConfig, eval_runs_table
+    from persd.store import SessionStore
+
+    result = {"tasks": ["a"], "steps": [{"pass_at_k": {"pass@1": 0.5}}]}
+    with SessionStore.open(tmp_path, "s", create=True) as store:
+        for protocol in ("strict", "paper", "strict"):
+            run = store.add_run("eval", {"round": 0, "eval": EvalConfig(protocol=protocol).to_dict()})
+            store.update_run(run, status="finished", result=result)
+        table = eval_runs_table(store)
+    assert "different protocols (paper, strict)" in table
+    paper, strict = table.split("protocol: paper")[1].split("protocol: strict")
+    assert paper.count("0.5000") == 1 and strict.count("0.5000") == 2
+    with pytest.raises(ValueError, match="unknown protocol"):
+        EvalConfig(protocol="loose")
