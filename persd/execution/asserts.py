@@ -242,6 +242,12 @@ def _plan(test: str, shadowed: frozenset[str]) -> Plan:
     return Plan(child, tuple(sites), tuple(test.splitlines()))
 
 
+@functools.lru_cache(maxsize=256)
+def _test_names(test: str) -> frozenset[str]:
+    return frozenset(_bound_names(test))
+
+
 def plan_test(test: str, program: str = "") -> Plan:
     """The plan for `test`; names the program or the test rebind are never taken for builtins."""
-    return _plan(test, frozenset(_bound_names(program, test) & (set(SAFE_FUNCTIONS) | set(SAFE_MODULES))))
+    names = (_bound_names(program) | _test_names(test)) & (set(SAFE_FUNCTIONS) | set(SAFE_MODULES))
+    return _plan(test, frozenset(names))
