@@ -20,9 +20,10 @@ def executor():
 
 def test_a_wrong_answer_names_the_test_expected_and_returned(executor):
     result = executor.run(PROGRAM, "assert add(1, 1) == 2\nassert add(2, 3) == 5\n")
-    (outcome,) = result.test_outcomes
+    outcome, second = result.test_outcomes
     assert outcome.status == "failed" and outcome.source == "assert add(1, 1) == 2"
     assert (outcome.returned, outcome.expected, outcome.error) == ("0", "2", "")
+    assert (second.status, second.returned, second.expected) == ("failed", "-1", "5")
     assert result.exception is None
 
 
@@ -37,6 +38,20 @@ def test_a_timeout_names_the_test_it_stopped_in(executor):
     result = executor.run("def spin():\n    while True:\n        pass\n", "assert spin() is None\n")
     assert result.status == "timeout"
     assert [(o.source, o.status) for o in result.test_outcomes] == [("assert spin() is None", "timeout")]
+
+
+def test_every_test_has_an_outcome_and_the_store_names_the_first_that_did_not_pass(executor, tmp_path):
+    program = "def add(a, b):\n    return a + b if a else 0\n"
+    result = executor.run(program, "assert add(1, 1) == 2\nassert add(0, 3) == 3\nassert add(2, 2) == 4\n")
+    assert [o.status for o in result.test_outcomes] == ["passed", "failed", "passed"]
+    assert result.test_outcomes[0].returned == "2" and result.tests_passed == 2
+    task = Task("t/2", "def add(a, b):\n", "add", "", "", program, "test")
+    with SessionStore.open(tmp_path, "s", create=True) as store:
+        store.add_tasks([task])
+        attempt = store.add_attempt(task.task_id, 0, model="m", prompt=task.prompt,
+                                    completion=program[len(task.prompt):], program=program)
+        stored = store.add_execution("attempt", attempt.id, result)
+    assert stored.failing_test.source == "assert add(0, 3) == 3"
 
 
 def test_the_store_keeps_the_detail(executor, tmp_path):

@@ -251,7 +251,7 @@ def test_failing_test_comes_from_the_stored_structured_result(store):
     run = store.attempt(refinement.attempt_id).execution
     assert run.has_detail and run.test_outcomes
     assert view.attempt_tests == run.test_outcomes
-    assert view.failing_test == run.test_outcomes[0].source
+    assert view.failing_test == run.failing_test.source  # the first test that did not pass
     if run.status == "failed":
         assert run.test_outcomes[0].returned and run.test_outcomes[0].returned in view.attempt_feedback
 

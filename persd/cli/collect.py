@@ -7,9 +7,10 @@ import sys
 import click
 
 from persd.cli.common import (
-    TASK_SOURCES_HELP, UserError, config_option, sessions_dir_option, student_backend_options,
+    PROTOCOL_HELP, TASK_SOURCES_HELP, UserError, config_option, sessions_dir_option, student_backend_options,
 )
 from persd.collect.config import CollectConfig
+from persd.execution.verdicts import PROTOCOLS
 from persd.store.records import METHODS
 
 
@@ -30,6 +31,7 @@ from persd.store.records import METHODS
 @config_option(CollectConfig, "concurrency", type=click.IntRange(min=1), help="Teacher calls in flight.")
 @config_option(CollectConfig, "teacher_tries", type=click.IntRange(min=1), help="Teacher tries per task.")
 @config_option(CollectConfig, "timeout_s", "--timeout", help="CPU seconds per program.")
+@config_option(CollectConfig, "protocol", type=click.Choice(PROTOCOLS), help=PROTOCOL_HELP)
 @config_option(CollectConfig, "workers", type=int, help="Sandboxes  [default: CPU cores]")
 @config_option(CollectConfig, "eval_tasks", help="The evaluation set (e.g. humaneval): warn when the tasks overlap it.")
 @student_backend_options

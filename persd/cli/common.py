@@ -10,6 +10,7 @@ from persd.student.backends import BACKENDS
 from persd.tasks import spec_help
 
 TASK_SOURCES_HELP = spec_help()
+PROTOCOL_HELP = "strict: every test, exact comparison; paper: MBPP test_list only, approximate floats."
 
 
 class UserError(click.ClickException):

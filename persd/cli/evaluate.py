@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from persd.cli.common import (
-    TASK_SOURCES_HELP, UserError, config_option, sessions_dir_option, student_backend_options,
+    PROTOCOL_HELP, TASK_SOURCES_HELP, UserError, config_option, sessions_dir_option, student_backend_options,
 )
 from persd.evaluate.config import PRESETS, EvalConfig
+from persd.execution.verdicts import PROTOCOLS
 
 
 @click.command("eval")
@@ -25,6 +26,7 @@ from persd.evaluate.config import PRESETS, EvalConfig
 @click.option("--k", "ks", type=int, multiple=True, help="A k of pass@k (repeatable).")
 @config_option(EvalConfig, "workers", type=int, help="Parallel sandboxes  [default: CPU cores]")
 @config_option(EvalConfig, "timeout_s", "--timeout", preset_aware=True, help="CPU seconds per run.")
+@config_option(EvalConfig, "protocol", preset_aware=True, type=click.Choice(PROTOCOLS), help=PROTOCOL_HELP)
 @click.option("--batch-size", default=8, show_default=True, type=int,
               help="Prompts per generate call.")
 @click.option("--seed", type=int, help="Seed for reproducible sampling.")
@@ -70,7 +72,8 @@ def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, json_
             student_backend, model=model, adapter=adapter, temperature=config.temperature,
             top_p=config.top_p, n=config.samples, max_new_tokens=config.max_new_tokens,
             batch_size=batch_size, seed=seed, base_url=student_base_url)
-        with Executor(workers=config.workers, timeout_s=config.timeout_s) as executor:
+        with Executor(workers=config.workers, timeout_s=config.timeout_s,
+                      protocol=config.protocol) as executor:
             report = evaluate(student, tasks, config, executor, store=store, meta=meta,
                               progress=lambda message: click.echo(message, err=True))
     except (StoreError, StudentLoadError, StudentServerError, ValueError) as error:

@@ -87,7 +87,8 @@ def _collect(config, stack, store, student, teacher, executor, progress, tasks, 
     if getattr(teacher, "cache", False) is None:
         teacher.cache = store.teacher_cache()  # a rerun pays nothing for replies it has
     owns_executor = executor is None
-    executor = executor or Executor(workers=config.workers, timeout_s=config.timeout_s)
+    executor = executor or Executor(workers=config.workers, timeout_s=config.timeout_s,
+                                    protocol=config.protocol)
     try:
         loop = CollectionLoop(config, store, tasks, student, teacher, executor, progress,
                               should_stop)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from persd.execution.verdicts import check_protocol
 from persd.settings import check_sampling
 from persd.store.records import METHODS
 
@@ -33,6 +34,9 @@ class CollectConfig:
         teacher_tries (`int`, defaults to `2`): Teacher attempts per task before a
             refinement is kept as unvalidated.
         timeout_s (`float`, defaults to `3.0`): CPU seconds per program in the sandbox.
+        protocol (`str`, defaults to `"strict"`): How programs are judged: "strict" (every
+            test, exact comparison) or "paper" (MBPP's test_list only, approximate floats);
+            see persd.execution.verdicts. Recorded with the round.
         workers (`int` or `None`): Sandboxes (default: one per core).
         sessions_dir (`str`, defaults to `"sessions"`): Where sessions live.
         eval_tasks (`str` or `None`): The evaluation set (a `load_tasks` spec such as
@@ -63,6 +67,7 @@ class CollectConfig:
     concurrency: int = 8
     teacher_tries: int = 2
     timeout_s: float = 3.0
+    protocol: str = "strict"
     workers: int | None = None
     sessions_dir: str = "sessions"
     eval_tasks: str | None = None
@@ -71,6 +76,7 @@ class CollectConfig:
     teacher_batch: bool = False
 
     def __post_init__(self) -> None:
+        check_protocol(self.protocol)
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, not {self.method!r}")
         if self.method != "stand" and not self.student:
@@ -87,7 +93,8 @@ class CollectConfig:
 
     def round_settings(self) -> dict[str, Any]:
         return {"round": self.round, "adapter": self.adapter, "temperature": self.temperature,
-                "top_p": self.top_p, "max_new_tokens": self.max_new_tokens, "limit": self.limit}
+                "top_p": self.top_p, "max_new_tokens": self.max_new_tokens, "limit": self.limit,
+                "protocol": self.protocol}
 
 
 @dataclass

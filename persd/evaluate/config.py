@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from persd.execution.verdicts import check_protocol
 from persd.settings import check_sampling, settings_from_dict
 
 # Named protocols; `EvalConfig.preset(name)` and `persd eval --preset NAME`.
@@ -40,6 +41,11 @@ class EvalConfig:
             CPU-time limit per program run (the executor's `timeout_s`).
         workers (`int` or `None`, defaults to `None`):
             Parallel sandboxes; `None` is one per CPU core.
+        protocol (`str`, defaults to `"strict"`):
+            How programs are judged (persd.execution.verdicts): "strict" runs every test
+            (MBPP: test_list and challenge_test_list) with exact comparison; "paper" is the
+            MBPP release's protocol, test_list only, floats compared like pytest.approx.
+            Recorded with the run; `eval-compare` keeps runs of different protocols apart.
     """
 
     samples: int = 1
@@ -50,8 +56,10 @@ class EvalConfig:
     ks: tuple[int, ...] | None = None
     timeout_s: float = 3.0
     workers: int | None = None
+    protocol: str = "strict"
 
     def __post_init__(self) -> None:
+        check_protocol(self.protocol)
         if self.samples < 1:
             raise ValueError(f"samples must be at least 1 (got {self.samples})")
         check_sampling(self.temperature, self.top_p, self.max_new_tokens)

@@ -147,10 +147,26 @@ def build_report(student, tasks, config, history, timings, wall, meta) -> EvalRe
 
 
 def eval_runs_table(store: Any, k: int = 1) -> str:
-    """The session's finished eval runs side by side: round, adapter, tasks, pass@k per step."""
+    """The session's finished eval runs side by side: round, adapter, tasks, pass@k per step.
+
+    Runs judged under different protocols (strict, paper) are never set side by side:
+    each protocol gets its own table, with a note saying why."""
     runs = [r for r in store.runs(kind="eval") if r.status == "finished" and r.result]
     if not runs:
         return f"no finished eval runs in session {store.name}"
+    groups: dict[str, list] = {}
+    for run in runs:  # runs recorded before protocols existed were judged the strict way
+        groups.setdefault(run.config.get("eval", {}).get("protocol", "strict"), []).append(run)
+    if len(groups) == 1:
+        return _runs_table(runs, k)
+    parts = [f"Note: these runs were judged under different protocols ({', '.join(sorted(groups))}); "
+             "their pass@k are not comparable, so each protocol has its own table."]
+    for protocol in sorted(groups):
+        parts.append(f"\nprotocol: {protocol}\n{_runs_table(groups[protocol], k)}")
+    return "\n".join(parts)
+
+
+def _runs_table(runs: list, k: int) -> str:
     header = ["run", "round", "adapter", "tasks", "n", *(f"pass@{k} step {s}" for s in
               range(max(len(r.result.get("steps", [])) for r in runs)))]
     rows = []

@@ -15,6 +15,11 @@ losing that one too is its verdict: `killed`.
 Sandboxes live exactly as long as the Executor's process, whichever thread uses it: all
 of them are started from one launcher thread that the Executor owns (see `_Launcher`).
 
+Verdicts: the test's asserts are split (asserts.py) so the sandbox only reports the
+values the program's code produced, as strict builtin copies, and the host judges them
+(verdicts.py) against expected values the sandbox never sees. `protocol` is "strict"
+(every test, exact comparison) or "paper" (MBPP's test_list only, approximate floats).
+
 `timeout_s` is CPU time, so a busy machine does not turn slow programs into false
 timeouts (evalplus #5); wall time is capped at `2 * timeout_s + 1` to catch sleepers.
 """
@@ -27,9 +32,11 @@ import queue
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from persd.execution.asserts import plan_test
 from persd.execution.feedback import rejected, to_result
 from persd.execution.result import ExecutionResult
 from persd.execution.sandbox import Sandbox, SandboxError, bwrap_available, probe
+from persd.execution.verdicts import check_protocol, tests_for
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +113,9 @@ class Executor:
         max_code_kb: int = 1024,
         recycle_after: int = 1000,
         isolation: str = "auto",
+        protocol: str = "strict",
     ) -> None:
+        self.protocol = check_protocol(protocol)  # see verdicts.py: which tests, how compared
         self.workers = workers or os.cpu_count() or 1
         self.timeout_s = timeout_s
         self.memory_mb = memory_mb
@@ -141,9 +150,15 @@ class Executor:
         problem, code, test = self._check_input(code, test)
         if problem:
             return problem
-        request = {"code": code, "test": test, **self.limits}
+        try:
+            plan = plan_test(tests_for(self.protocol, test), code)
+        except (SyntaxError, ValueError) as error:
+            where = f" (line {error.lineno})" if getattr(error, "lineno", None) else ""
+            return rejected(f"The test does not parse: {getattr(error, 'msg', error)}{where}", "TestSyntaxError")
+        request = {"code": code, "test": plan.child_test, "callees": [list(s.callees) for s in plan.sites],
+                   **self.limits}
         reply = self._serve(request, retry=True)
-        return to_result(reply, self.limits, self.isolation)
+        return to_result(reply, self.limits, self.isolation, plan, approx=self.protocol == "paper")
 
     def run_many(self, pairs) -> list[ExecutionResult]:
         """Runs (code, test) pairs in parallel; results in the order given."""

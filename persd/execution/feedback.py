@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import signal
 
+from persd.execution.asserts import Plan
 from persd.execution.result import ExceptionInfo, ExecutionResult, Frame, TestOutcome
+from persd.execution.verdicts import Judged, judge
 
 FEEDBACK_LIMIT = 2000
 
@@ -43,17 +45,32 @@ def _running_test(frames: list[dict]) -> str:
     return f"\nThe test being run: {tests[-1]['source']}" if tests else ""
 
 
-def _assertion(reply: dict) -> tuple[str, str]:
-    lines = [f"Test failed: {reply.get('test_source', '')}"]
-    if "actual" in reply:
-        lines.append(f"  {reply.get('call', 'the call')} returned {reply['actual']}")
-    elif "actual_error" in reply:
-        lines.append(f"  {reply.get('call', 'the call')} raised {reply['actual_error']}")
-    if reply.get("message"):
-        lines.append(f"  message: {reply['message']}")
-    if reply.get("tests_passed"):
-        lines.append(f"({reply['tests_passed']} of {reply['tests_total']} tests passed before it)")
-    return "failed", "\n".join(lines)
+def _assertion(judged: Judged) -> tuple[str, str, str]:
+    """(status, error_type, text) of the first assert that did not hold."""
+    failure = judged.first_failure
+    lines = [f"Test failed: {failure.source}"]
+    call = judged.first_call or "the value"
+    if failure.status == "error":
+        status, error_type = "error", failure.error.split(":", 1)[0]
+        lines.append(f"  evaluating it raised {failure.error}")
+    elif failure.error:  # a value that is not builtin data
+        status, error_type = "failed", "NonBuiltinValue"
+        lines.append(f"  {call} {failure.error}")
+    else:
+        status, error_type = "failed", "AssertionError"
+        if failure.returned and judged.first_call:
+            lines.append(f"  {call} returned {failure.returned}")
+    passed = sum(o.status == "passed" for o in judged.outcomes)
+    if passed:
+        lines.append(f"({passed} of {len(judged.outcomes)} tests passed)")
+    return status, error_type, "\n".join(lines)
+
+
+def _unseen(judged: Judged, reply: dict) -> tuple[str, str, str]:
+    missing = [o.source for o in judged.outcomes if o.status == "not_run"]
+    why = " (it sent more reports than the harness keeps)" if reply.get("reports_cut") else ""
+    text = "The program ended without the harness seeing every test run" + why + ": " + "; ".join(missing[:3])
+    return "killed", "TestsNotSeen", text
 
 
 def _exception(reply: dict) -> tuple[str, str]:
@@ -82,14 +99,16 @@ def _no_reply(reply: dict) -> tuple[str, str]:
     return "killed", f"The program exited (exit code {code}) before its tests completed."
 
 
-def describe(reply: dict, limits: dict) -> tuple[str, str, str]:
-    """(status, error_type, feedback) for one harness reply."""
+def describe(reply: dict, limits: dict, judged: Judged) -> tuple[str, str, str]:
+    """(status, error_type, feedback) for one harness reply and its judged asserts.
+
+    A failed assert decides, whatever happened after it; a pass needs the run to have
+    completed and every assert to have been seen holding."""
+    if judged.first_failure is not None:
+        return _assertion(judged)
     outcome = reply["outcome"]
     if outcome == "completed":
-        return "passed", "", ""
-    if outcome == "assertion":
-        status, text = _assertion(reply)
-        return status, "AssertionError", text
+        return ("passed", "", "") if judged.all_seen else _unseen(judged, reply)
     if outcome == "exception":
         status, text = _exception(reply)
         return status, reply["exc_type"], text
@@ -120,39 +139,45 @@ def _frames_of(reply: dict) -> tuple[Frame, ...]:
                  for f in reply.get("frames", []))
 
 
-def _failed_tests(reply: dict, status: str) -> tuple[TestOutcome, ...]:
-    """The test that did not pass: the failing assert, or the one a run stopped inside."""
-    if reply["outcome"] == "assertion":
-        error = reply.get("actual_error", "")
-        return (TestOutcome(reply.get("test_source", ""), "error" if error else "failed",
-                            returned=reply.get("actual", ""), expected=reply.get("expected", ""),
-                            error=error),)
+def _outcomes(reply: dict, status: str, error_type: str, judged: Judged) -> tuple[TestOutcome, ...]:
+    """Every assert's outcome; the one a run stopped inside gets the run's status."""
+    outcomes = list(judged.outcomes)
     running = [f for f in _frames_of(reply) if f.file == "test.py"]
-    if running and status != "passed":
-        return (TestOutcome(running[-1].source, status),)
-    return ()
+    if running and status not in ("passed", "failed") and judged.first_failure is None:
+        line = running[-1].line
+        inside = [i for i, site in enumerate(judged.sites) if site.line <= line <= site.end_line]
+        if inside and outcomes[inside[-1]].status == "not_run":
+            message = reply.get("exc_message", "")
+            error = f"{error_type}: {message}" if status == "error" and message else ""
+            outcomes[inside[-1]] = TestOutcome(outcomes[inside[-1]].source, status, error=error)
+    return tuple(outcomes)
 
 
 def _exception_of(reply: dict, error_type: str) -> ExceptionInfo | None:
-    if reply["outcome"] in ("completed", "assertion"):
+    if reply["outcome"] == "completed" or error_type in ("AssertionError", "NonBuiltinValue", "TestsNotSeen"):
         return None
     return ExceptionInfo(error_type, reply.get("exc_message", ""), _frames_of(reply))
 
 
-def to_result(reply: dict, limits: dict, isolation: str) -> ExecutionResult:
-    status, error_type, text = describe(reply, limits)
+def to_result(reply: dict, limits: dict, isolation: str, plan: Plan, approx: bool = False) -> ExecutionResult:
+    judged = judge(plan, reply.get("reports") or [], approx)
+    for frame in reply.get("frames") or ():  # the sandbox ran the rewritten test: show the test as written
+        if frame.get("file") == "test.py" and 0 < frame.get("line", 0) <= len(plan.test_lines):
+            frame["source"] = plan.test_lines[frame["line"] - 1].strip()
+    status, error_type, text = describe(reply, limits, judged)
+    failure = judged.first_failure
     return ExecutionResult(
         status=status,
         feedback=clip(text),
         duration_s=round(float(reply.get("duration_s", 0.0)), 4),
-        tests_passed=int(reply.get("tests_passed", 0)),
-        tests_total=int(reply.get("tests_total", 0)),
+        tests_passed=sum(o.status == "passed" for o in judged.outcomes),
+        tests_total=len(judged.outcomes),
         error_type=error_type,
-        failed_test=reply.get("test_source", ""),
-        actual=reply.get("actual", ""),
+        failed_test=failure.source if failure else "",
+        actual=failure.returned if failure else "",
         output=reply.get("output_tail", "")[-1000:],
         isolation=isolation,
-        test_outcomes=_failed_tests(reply, status),
+        test_outcomes=_outcomes(reply, status, error_type, judged),
         exception=_exception_of(reply, error_type),
     )
 

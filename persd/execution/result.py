@@ -12,11 +12,13 @@ class TestOutcome:
     """One test (an assert) of a run, as data: what review and analysis read."""
 
     source: str                 # the assert, with the program's own function names
-    status: str                 # "failed" (the assert was false), "error" (the call raised),
-                                # "timeout" (the run stopped inside it)
+    status: str                 # "passed", "failed" (the assert was false, or consumed a value
+                                # that is not builtin data: then `error` says why), "error"
+                                # (evaluating it raised), "timeout"/"memory"/"killed" (the run
+                                # stopped inside it), "not_run" (the run never reached it)
     returned: str = ""          # repr of what the function under test returned
     expected: str = ""          # repr of the value it was compared with, when one was
-    error: str = ""             # "IndexError: list index out of range" when the call raised
+    error: str = ""             # "IndexError: list index out of range" when it raised
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,9 @@ class ExecutionResult:
     """The verdict on one program.
 
     status is one of STATUSES:
-      passed   every test ran to completion and the harness saw it
-      failed   an assertion of the tests failed
+      passed   the run completed and the host saw every assert hold (judged on builtin
+               copies of what the program returned: see verdicts.py)
+      failed   an assert did not hold (the first one decides; the others still run)
       error    an exception (syntax errors, exit() and a test that does not parse included)
       timeout  it ran out of CPU or wall time
       memory   it ran out of the memory cap
@@ -53,14 +56,14 @@ class ExecutionResult:
     status: str
     feedback: str               # the text a student or teacher reads; empty when passed
     duration_s: float
-    tests_passed: int = 0       # distinct asserts that completed
+    tests_passed: int = 0       # asserts seen holding (every time they ran)
     tests_total: int = 0        # asserts in the test source
     error_type: str = ""        # "AssertionError", "NameError", "Timeout", ... ("" when passed)
     failed_test: str = ""       # the first failing assert, names resolved to the function's
     actual: str = ""            # repr of what the function returned in that assert
     output: str = ""            # the tail of what the program printed
     isolation: str = ""         # "bwrap" or the fallback that ran it
-    test_outcomes: tuple[TestOutcome, ...] = ()  # the tests that did not pass, as data
+    test_outcomes: tuple[TestOutcome, ...] = ()  # every assert's outcome, in source order
     exception: ExceptionInfo | None = None  # what ended the run, as data
 
     @property

@@ -1,4 +1,4 @@
-"""One long-lived sandbox: a bubblewrap jail running the fork-server in harness.py.
+"""One long-lived sandbox: a bubblewrap jail running the fork-server in jail/harness.py.
 
 What the jail (bwrap: new mount, pid, network, ipc, uts and cgroup namespaces, and a
 user namespace too when we are not root) protects:
@@ -48,7 +48,8 @@ import tempfile
 import time
 from pathlib import Path
 
-HARNESS = Path(__file__).with_name("harness.py")
+JAIL = Path(__file__).with_name("jail")  # harness.py, child.py, values.py: bound at /harness
+HARNESS = JAIL / "harness.py"
 ETC_PATHS = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime")
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", *ETC_PATHS)
 SCRATCH_BYTES = 256 * 1024 * 1024
@@ -133,7 +134,7 @@ def bwrap_command(python: str, uid: int | None = None, data_fds: tuple[int, int]
         "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp",
         *_read_only_binds(),
         *identity,
-        "--ro-bind", str(HARNESS), "/harness/harness.py",
+        "--ro-bind", str(JAIL), "/harness",
         "--proc", "/proc",
         "--dev", "/dev",
         "--chdir", "/tmp",

@@ -33,14 +33,16 @@ class ExecutionRecord:
     tests_total: int | None
     error_type: str         # "" when passed
     created_at: str
-    test_outcomes: tuple[TestOutcome, ...] = ()  # the tests that did not pass, as data
+    test_outcomes: tuple[TestOutcome, ...] = ()  # every test's outcome, as data (older rows:
+                                                 # only the one that did not pass)
     exception: ExceptionInfo | None = None  # what ended the run, as data
     # False for runs stored before structured detail was kept (only their text is known).
     has_detail: bool = True
 
     @property
     def failing_test(self) -> TestOutcome | None:
-        return self.test_outcomes[0] if self.test_outcomes else None
+        """The first test that did not pass, or None."""
+        return next((t for t in self.test_outcomes if t.status != "passed"), None)
 
 
 @dataclass(frozen=True)

@@ -187,6 +187,10 @@ def _build_humaneval(record: dict, source: str) -> Task:
                 solution=solution, source=source)
 
 
+# Between MBPP's test_list and challenge_test_list in Task.test (see persd.execution.verdicts).
+CHALLENGE_MARKER = "# persd: challenge tests (strict protocol only)"
+
+
 def _build_mbpp(record: dict, source: str) -> Task:
     raw_id = _field(record, "task_id", (int, str))
     task_id = f"MBPP/{raw_id}" if isinstance(raw_id, int) else raw_id
@@ -216,6 +220,7 @@ def _build_mbpp(record: dict, source: str) -> Task:
     entry = next((d.name for d in defs if d.name in called), defs[0].name)
 
     prefix = setup + "\n" if setup else ""
+    challenge = [CHALLENGE_MARKER, *challenge] if challenge else []  # the paper protocol cuts here
     test = prefix + "\n".join(tests + challenge) + "\n"
     given = _reference_only_names(tree, entry, test)
     if given:

@@ -1,0 +1,7 @@
+"""What runs inside the sandbox: standard library only, never imports persd.
+
+`harness.py` is the fork-server (started as a script with `python -I -S`), `child.py`
+runs one program and its rewritten tests in a forked child, `values.py` turns what the
+program returned into plain builtin data. sandbox.py binds this folder read-only at
+/harness. The host imports `values` too, to read what the child reported.
+"""

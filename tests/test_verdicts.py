@@ -1,0 +1,158 @@
+"""Verdicts the program cannot game: reward-hacking programs never pass, references always
+do, and the protocols choose the tests and the comparison."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from persd.execution import Executor
+from persd.execution.asserts import plan_test
+from persd.execution.jail import values
+from persd.execution import verdicts
+from persd.execution.verdicts import same
+from persd.tasks import load_tasks
+
+DATA = Path(__file__).parent / "data"
+HOSTILE = sorted((DATA / "hostile").glob("*.py"))
+MARK = "# ---- test ----\n"
+
+
+@pytest.fixture(scope="module")
+def executor():
+    with Executor(workers=2, timeout_s=2.0, memory_mb=1024) as ex:
+        yield ex
+
+
+def test_no_reward_hacking_technique_of_the_corpus_passes(executor):
+    assert len(HOSTILE) >= 15
+    pairs = [tuple(path.read_text().split(MARK)) for path in HOSTILE]
+    results = executor.run_many(pairs)
+    passed = [path.name for path, result in zip(HOSTILE, results) if result.passed]
+    assert passed == []
+    assert all(result.feedback for result in results)
+
+
+def test_a_forged_eq_fails_and_says_why(executor):
+    program = "class Evil(int):\n    def __eq__(self, other):\n        return True\n\ndef add(a, b):\n    return Evil(0)\n"
+    result = executor.run(program, "assert add(1, 2) == 3\n")
+    assert result.status == "failed" and result.error_type == "NonBuiltinValue"
+    assert ("add(1, 2) returned an object of type Evil (a subclass of int) whose == is overridden; "
+            "only builtin values are accepted") in result.feedback
+
+
+def test_expected_literals_never_enter_the_sandbox():
+    plan = plan_test("def check(candidate):\n    assert candidate(7) == 12345\n    assert abs(candidate(1) - 0.5) < 1e-6\n\ncheck(f)\n")
+    assert "12345" not in plan.child_test and "0.5" not in plan.child_test and "1e-06" not in plan.child_test
+    assert plan.child_test.count("\n") == 5  # line numbers kept
+
+
+HONEST = """
+import collections
+def half(x):
+    return x / 2
+def evens(xs):
+    return map(lambda x: x * 2, xs)
+def pairs(n):
+    return collections.namedtuple("P", "a b")(n, n + 1)
+def counts(s):
+    return collections.Counter(s)
+def is_odd(n):
+    return n % 2 == 1
+def queue():
+    return collections.deque([1, 2])
+"""
+NON_EQ_TESTS = """
+import math
+assert abs(half(3) - 1.5) < 1e-9
+assert math.isclose(half(1), 0.5)
+assert sorted(evens([2, 1])) == [2, 4]
+assert set(evens([1, 1])) == {2}
+assert pairs(1) == (1, 2)
+assert counts("aab") == {"a": 2, "b": 1}
+assert is_odd(3)
+assert not is_odd(4)
+assert all(is_odd(n) for n in (1, 3, 5))
+assert [half(x) for x in (2, 4)] == [1.0, 2.0]
+assert queue() == collections.deque([1, 2]) and len(queue()) == 2
+assert half(3) > 1 or half(3) < -1
+for x, y in [(2, 1.0), (6, 3.0)]:
+    assert half(x) == y
+assert math.isnan(half(float("nan")))
+"""
+
+
+def test_honest_programs_pass_asserts_that_are_not_plain_equality(executor):
+    result = executor.run(HONEST, NON_EQ_TESTS)
+    assert result.passed, result.feedback
+    assert result.tests_passed == result.tests_total == 14
+    assert all(outcome.status == "passed" for outcome in result.test_outcomes)
+
+
+def test_a_wrong_value_fails_a_tolerance_assert_with_what_it_returned(executor):
+    result = executor.run("def half(x):\n    return x / 3\n", "assert abs(half(3) - 1.5) < 1e-9\n")
+    assert result.status == "failed" and "half(3) returned 1.0" in result.feedback
+
+
+def test_a_call_that_raises_on_the_host_side_is_an_error(executor):
+    result = executor.run("def f():\n    return 5\n", "assert len(f()) == 1\n")
+    assert result.status == "error" and result.error_type == "TypeError"
+    assert result.test_outcomes[0].status == "error"
+
+
+def test_program_names_that_shadow_builtins_stay_the_programs(executor):
+    program = "def sorted(xs):\n    return [0]\n"
+    assert executor.run(program, "assert sorted([3, 1]) == [0]\n").passed
+
+
+@pytest.mark.parametrize("value", [1, -2**80, 2.5, float("inf"), "s", b"\x00", None, True, 3j,
+                                   [1, (2, 3)], {1: {"a": frozenset({2})}}, {1, 2}, range(3)])
+def test_values_round_trip_as_the_same_builtin(value):
+    copy = values.decode(values.encode(value))
+    assert copy == value and type(copy) is type(value)
+
+
+def test_the_comparison_treats_nan_as_nan_and_tolerance_only_under_the_paper_protocol():
+    assert same(float("nan"), float("nan")) and not same(float("nan"), 1.0)
+    assert not same(0.1 + 0.2, 0.3) and same(0.1 + 0.2, 0.3, approx=True)
+    assert same([1, (0.1 + 0.2,)], [1, (0.3,)], approx=True) and not same([1], (1,))
+    assert not same(1.0, 1.1, approx=True)
+
+
+def test_paper_protocol_runs_test_list_only_and_compares_approximately(tmp_path):
+    row = ('{"task_id": 1, "text": "Add.", "code": "def add(a, b):\\n    return a + b",'
+           ' "test_list": ["assert add(0.1, 0.2) == 0.3"], "challenge_test_list": ["assert add(1, 1) == 3"]}\n')
+    (tmp_path / "t.jsonl").write_text(row)
+    (task,) = load_tasks(f"mbpp:{tmp_path / 't.jsonl'}")
+    assert "add(1, 1)" not in verdicts.tests_for("paper", task.test) and "add(1, 1)" in verdicts.tests_for("strict", task.test)
+    with Executor(workers=1, protocol="paper") as paper, Executor(workers=1) as strict:
+        assert paper.run(task.solution, task.test).passed
+        result = strict.run(task.solution, task.test)
+    assert result.status == "failed" and result.tests_total == 2
+
+
+def test_mbpp_references_pass_under_both_protocols():
+    tasks = load_tasks(f"mbpp:{DATA / 'mbpp_verdict_sample.jsonl'}")
+    assert len(tasks) >= 40
+    for protocol in ("strict", "paper"):
+        with Executor(workers=2, timeout_s=5.0, protocol=protocol) as ex:
+            results = ex.run_many([(t.solution, t.test) for t in tasks])
+        assert {t.task_id: r.feedback for t, r in zip(tasks, results) if not r.passed} == {}
+
+
+def test_eval_compare_never_sets_runs_of_different_protocols_side_by_side(tmp_path):
+    from persd.evaluate import EvalConfig, eval_runs_table
+    from persd.store import SessionStore
+
+    result = {"tasks": ["a"], "steps": [{"pass_at_k": {"pass@1": 0.5}}]}
+    with SessionStore.open(tmp_path, "s", create=True) as store:
+        for protocol in ("strict", "paper", "strict"):
+            run = store.add_run("eval", {"round": 0, "eval": EvalConfig(protocol=protocol).to_dict()})
+            store.update_run(run, status="finished", result=result)
+        table = eval_runs_table(store)
+    assert "different protocols (paper, strict)" in table
+    paper, strict = table.split("protocol: paper")[1].split("protocol: strict")
+    assert paper.count("0.5000") == 1 and strict.count("0.5000") == 2
+    with pytest.raises(ValueError, match="unknown protocol"):
+        EvalConfig(protocol="loose")
