@@ -161,10 +161,11 @@ def build(ctx: AppContext) -> None:
 
     quiet = dict(show_progress="hidden")
     session = ctx.session
-    ctx.on_session(wrap(lambda s: {**handlers.attach(s), **handlers.results(s)}), [session],
-                   outputs, **quiet)
-    ctx.on_session(wrap(handlers.contamination), [session, c["tasks"], c["limit"]], outputs,
-                   **quiet)
+    def load(name, tasks, limit):
+        return {**handlers.attach(name), **handlers.results(name),
+                **handlers.contamination(name, tasks, limit)}
+
+    ctx.on_session(wrap(load), [session, c["tasks"], c["limit"]], outputs, **quiet)
     gr.on([c["tasks"].blur, c["limit"].change], wrap(handlers.contamination),
           [session, c["tasks"], c["limit"]], outputs, **quiet)
     c["adapter"].change(wrap(handlers.pick_adapter), [session, c["adapter"]], outputs, **quiet)
