@@ -35,7 +35,8 @@ def evaluate(page: Page, adapter_label: str | None) -> None:
     page.locator("#persd-ev-limit input").fill("2")
     page.locator("#persd-ev-max-new-tokens input").fill("8")
     page.locator("#persd-ev-max-new-tokens input").press("Tab")
-    expect(page.locator("#persd-ev-command")).to_contain_text("--samples 1")
+    expect(page.locator("#persd-ev-command")).to_contain_text("--max-new-tokens 8")
+    expect(page.locator("#persd-ev-command")).not_to_contain_text("--preset")  # custom, n=1
     page.locator("#persd-ev-start").click()
     expect(page.locator('[data-testid="eval-status"][data-status="finished"]')).to_be_visible(
         timeout=EVAL_TIMEOUT_MS)
@@ -76,5 +77,5 @@ def test_evaluate_base_and_adapter_then_drill_down(app_server: Server, page: Pag
     # Opening another sample from the browser's table.
     page.locator("#persd-ev-f-task textarea").fill("")
     page.locator("#persd-ev-f-task textarea").press("Enter")
-    page.locator("#persd-ev-samples").get_by_text("HumanEval/0", exact=True).first.click()
+    page.locator("#persd-ev-samples-table").get_by_text("HumanEval/0", exact=True).first.click()
     expect(detail).to_have_attribute("data-task", "HumanEval/0")

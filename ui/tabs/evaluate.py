@@ -108,7 +108,7 @@ def build(ctx: AppContext) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=2, min_width=360):
             c["samples_table"] = gr.Dataframe(interactive=False, max_height=520, wrap=True,
-                                              show_label=False, elem_id="persd-ev-samples")
+                                              show_label=False, elem_id="persd-ev-samples-table")
         with gr.Column(scale=3):
             c["sample_detail"] = gr.HTML(elem_id="persd-ev-sample-detail")
 
