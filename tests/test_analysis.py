@@ -91,7 +91,11 @@ def test_figures_build_on_the_demo_without_eval_runs(demo):
     figures = report.figures()
     assert list(figures) == list(FIGURES)
     assert all(isinstance(f, go.Figure) for f in figures.values())
-    assert all("(SIMULATED)" in f.layout.title.text for f in figures.values())
+    evals = ("eval_runs", "before_after", "task_changes", "repair_effect")
+    # SIMULATED marks simulated data only: the eval charts show no data of the simulation.
+    assert all("(SIMULATED)" in f.layout.title.text for name, f in figures.items()
+               if name not in evals)
+    assert not any("SIMULATED" in figures[name].layout.title.text for name in evals)
     for name in ("eval_runs", "before_after"):  # nothing to plot: a captioned blank
         assert not figures[name].data
         assert "No evaluation runs" in figures[name].layout.annotations[0].text
@@ -227,3 +231,43 @@ def test_a_session_collected_with_the_tiny_model_and_a_priced_teacher(tmp_path, 
     figures = report.figures()
     assert not any("SIMULATED" in f.layout.title.text for f in figures.values())
     assert figures["teacher_yield"].data[0].y[0] == pytest.approx(teacher["validated_per_usd"])
+
+
+def test_before_after_per_task_error_mix_and_repair_effect(demo, executor):
+    from persd.analysis import evals as frames
+
+    tasks = [t for t in demo.tasks() if t.visible_test.strip()][:3]
+    wrong = {t.task_id: "    return None\n" for t in tasks}
+    wrong[tasks[2].task_id] = "    return [][0]\n"
+    right = {t.task_id: t.solution[len(t.prompt):] for t in tasks}
+    right[tasks[0].task_id] = wrong[tasks[0].task_id]
+    base = evaluate(TableStudent(tasks, wrong), tasks, EvalConfig(refine_steps=1), executor,
+                    store=demo, meta={"round": 0, "model": "table"})
+    tuned = evaluate(TableStudent(tasks, right), tasks, EvalConfig(), executor, store=demo,
+                     meta={"round": 1, "model": "table", "adapter": "runs/r1"})
+    report = analyse(demo)
+    samples = report.eval_samples
+    assert len(samples) == 3 * 2 + 3 and set(samples["run_id"]) == {base.run_id, tuned.run_id}
+
+    changes = frames.task_changes(samples).set_index("task_id")
+    assert changes.loc[tasks[0].task_id, "change"] == "still fails"
+    assert changes.loc[tasks[1].task_id, "change"] == "fail → pass"
+    assert changes.loc[tasks[2].task_id, "error_before"] == "IndexError"
+    assert changes.loc[tasks[2].task_id, "error_after"] == PASSED
+
+    mix = frames.error_mix(samples).set_index(["run_id", "error_type"])["share"]
+    assert mix[(tuned.run_id, PASSED)] == pytest.approx(2 / 3)
+    assert mix[(base.run_id, "IndexError")] == pytest.approx(1 / 3)
+
+    repair = frames.repair_effect(samples).set_index("error_type")
+    assert list(repair["run_id"].unique()) == [base.run_id]   # only runs with repair steps
+    assert repair.loc["IndexError", "fixed"] == 1 and repair.loc["IndexError", "fixed_at"] \
+        == "step 1: 1"
+    assert repair["still_failing"].sum() == 0
+
+    # A real model evaluated on a simulated session's tasks: real charts, and a note.
+    figures = report.figures()
+    assert "SIMULATED" not in figures["task_changes"].layout.title.text
+    assert any("real model" in note for note in report.notes)
+    stacked = {trace.name: sum(trace.y) for trace in figures["task_changes"].data}
+    assert stacked["fail → pass"] == 2 and stacked["still fails"] == 1

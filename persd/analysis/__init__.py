@@ -42,7 +42,7 @@ __all__ = ["FIGURES", "SessionAnalysis", "analyse", "attempts_frame", "before_af
            "refinements_frame", "teacher_yield"]
 
 FIGURES = ("eval_runs", "before_after", "error_taxonomy", "teacher_fixes",
-           "personalisation", "teacher_yield")
+           "personalisation", "teacher_yield", "task_changes", "repair_effect")
 
 
 @dataclass
@@ -56,19 +56,30 @@ class SessionAnalysis:
     evals: pd.DataFrame
     tasks: pd.DataFrame
     notes: list[str] = field(default_factory=list)   # what is missing, in words
+    # One row per evaluation sample (persd.analysis.evals); its runs' own labels decide
+    # whether the eval figures say SIMULATED, not the session's.
+    eval_samples: pd.DataFrame = field(default_factory=pd.DataFrame)
+    evals_simulated: bool = False
 
     def figures(self) -> dict[str, Any]:
         """Every figure by name (FIGURES order); an empty frame gives a captioned blank."""
         from persd.analysis import figures as draw
 
+        from persd.analysis import eval_figures, evals
+
         tag = " (SIMULATED)" if self.simulated else ""
+        eval_tag = " (SIMULATED)" if self.evals_simulated else ""
+        samples = self.eval_samples if len(self.eval_samples.columns) else \
+            pd.DataFrame(columns=evals.SAMPLE_COLUMNS)
         return {
-            "eval_runs": draw.eval_runs(self.evals, tag),
-            "before_after": draw.before_after(before_after(self.evals), tag),
+            "eval_runs": draw.eval_runs(self.evals, eval_tag),
+            "before_after": draw.before_after(before_after(self.evals), eval_tag),
             "error_taxonomy": draw.error_taxonomy(self.taxonomy, tag),
             "teacher_fixes": draw.teacher_fixes(self.taxonomy, tag),
             "personalisation": draw.personalisation(personalisation(self.refinements), tag),
             "teacher_yield": draw.teacher_yield(self.teachers, tag),
+            "task_changes": eval_figures.task_changes(evals.task_changes(samples), eval_tag),
+            "repair_effect": eval_figures.repair_effect(evals.repair_effect(samples), eval_tag),
         }
 
     def summary(self) -> dict[str, Any]:
@@ -100,12 +111,20 @@ def analyse(store) -> SessionAnalysis:
         notes.append("No student attempts in this session yet: collect some first.")
     elif refinements.empty:
         notes.append("No teacher refinements in this session yet.")
+    from persd.analysis.evals import eval_samples_frame, finished_eval_runs, is_simulated_run
+
+    runs = finished_eval_runs(store)
+    evals_simulated = bool(runs) and all(is_simulated_run(r) for r in runs)
     if evals.empty:
         notes.append("No evaluation runs in this session yet, so there is no pass@1 to "
-                     f"compare: run `persd eval --session {store.name} --round 0 ...` on the "
-                     "base student and again with each trained adapter.")
+                     "compare: evaluate the base student and each trained adapter in the "
+                     f"Evaluate tab (or `persd eval --session {store.name} --round 0 ...`).")
+    elif store.simulated and not evals_simulated:
+        notes.append("The evaluation charts show a real model's results; the session's "
+                     "tasks, attempts and refinements are SIMULATED.")
     return SessionAnalysis(
         session=store.name, simulated=store.simulated, attempts=attempts,
         refinements=refinements, taxonomy=error_taxonomy(attempts, refinements),
         teachers=teacher_yield(store.teacher_usage(), refinements), evals=evals,
-        tasks=per_task(attempts, refinements, store), notes=notes)
+        tasks=per_task(attempts, refinements, store), notes=notes,
+        eval_samples=eval_samples_frame(store), evals_simulated=evals_simulated)

@@ -35,10 +35,12 @@ from persd.execution.verdicts import PROTOCOLS
 @click.option("--session", help="Record the run and every sample in this session.")
 @click.option("--round", "round_", type=int,
               help="Distillation round of the student  [default: 0 without --adapter]")
+@click.option("--run-id", type=int, hidden=True,
+              help="Fill in this queued eval run of --session (the app's eval jobs).")
 @student_backend_options
 @sessions_dir_option
 def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, json_path, session,
-          round_, student_backend, student_base_url, sessions_dir, **settings) -> None:
+          round_, run_id, student_backend, student_base_url, sessions_dir, **settings) -> None:
     """Measure pass@k with one-step and multi-step (self-repair) inference."""
     import json
     from pathlib import Path
@@ -75,7 +77,8 @@ def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, json_
         with Executor(workers=config.workers, timeout_s=config.timeout_s,
                       protocol=config.protocol) as executor:
             report = evaluate(student, tasks, config, executor, store=store, meta=meta,
-                              progress=lambda message: click.echo(message, err=True))
+                              progress=lambda message: click.echo(message, err=True),
+                              run_id=run_id if store is not None else None)
     except (StoreError, StudentLoadError, StudentServerError, ValueError) as error:
         raise UserError(str(error)) from error
     finally:

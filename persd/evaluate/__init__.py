@@ -19,6 +19,7 @@ refined: their samples carry forward and the report lists them.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -44,20 +45,22 @@ __all__ = [
 def evaluate(
     student: Student, tasks: list[Task], config: EvalConfig, executor: Executor, *,
     store: Any = None, meta: dict[str, Any] | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None, run_id: int | None = None,
 ) -> EvalReport:
     """Sample, score and (with `config.refine_steps`) repair; see the module docstring.
 
     With a `store` (a SessionStore) the run is recorded as an "eval" run whose config holds
     `config` and `meta`, and every sample of every step as an eval sample, step by step.
+    `run_id` fills in a queued eval run instead (one an app job recorded to hold its place).
     """
     if not tasks:
         raise ValueError("no tasks to evaluate: the task set is empty")
     say = progress or (lambda message: None)
     start = time.perf_counter()
     meta = dict(meta or {})
-    run_id = None
-    if store is not None:
+    if store is not None and run_id is not None:
+        store.update_run(run_id, status="running", pid=os.getpid())
+    elif store is not None:
         run_id = store.add_run("eval", {**meta, "eval": config.to_dict()}, status="running")
     try:
         timings: list[tuple[float, float]] = []

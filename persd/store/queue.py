@@ -156,6 +156,10 @@ def _where(filters: QueueFilters) -> tuple[str, list[Any]]:
         if value is not None:
             clauses.append(clause)
             params.append(value)
+    if filters.refinement_ids is not None:
+        ids = tuple(filters.refinement_ids)
+        clauses.append(f"r.id IN ({placeholders(ids)})" if ids else "0")
+        params.extend(ids)
     if filters.search:
         escaped = re.sub(r"([\\%_])", r"\\\1", filters.search)
         pattern = f"%{escaped}%"

@@ -169,6 +169,8 @@ class QueueFilters:
     method: str | None = None
     search: str | None = None         # substring of task_id or prompt, case-insensitive
     max_diff_lines: int | None = None  # rows without diff_lines are left out when set
+    # only these refinements (e.g. those failing with one signature: persd.analysis.signatures)
+    refinement_ids: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,19 @@ class RunsMixin:
             )
             return [rows.eval_sample(row) for row in found]
 
+    def eval_sample_count(self, run_id: int) -> int:
+        """Samples (all steps) stored for `run_id` so far: an eval job's progress."""
+        with self._db.read() as conn:
+            return conn.execute("SELECT COUNT(*) FROM eval_samples WHERE run_id = ?",
+                                (run_id,)).fetchone()[0]
+
+    def eval_sample(self, sample_id: int) -> EvalSampleRecord:
+        with self._db.read() as conn:
+            row = conn.execute(f"{_EVAL_SELECT} WHERE s.id = ?", (sample_id,)).fetchone()
+            if row is None:
+                raise RecordNotFound(f"no eval sample {sample_id} in session {self._db.path}")
+            return rows.eval_sample(row)
+
 
 def process_start(pid: int) -> int | None:
     """The start time of process `pid` (clock ticks since boot); None if it is gone or this

@@ -19,7 +19,7 @@ from ui.tabs.review_render import SIMULATED_BADGE, esc, message
 TITLE = "Analysis"
 # Rows of two charts each, in FIGURES order.
 LAYOUT = (("eval_runs", "before_after"), ("error_taxonomy", "teacher_fixes"),
-          ("personalisation", "teacher_yield"))
+          ("personalisation", "teacher_yield"), ("task_changes", "repair_effect"))
 TASK_TABLE = {"task_id": "task", "attempts": "attempts", "attempts_passed": "passed",
               "error_type": "attempt error", "refinements": "refinements",
               "validated": "validated", "review_status": "review", "diff_lines": "diff lines",

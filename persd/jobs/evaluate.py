@@ -1,0 +1,299 @@
+"""Evaluation as a child process (`persd eval`), one job at a time per session, owned by
+the store.
+
+    from persd.jobs.evaluate import EvalJobs, EvalRequest
+    jobs = EvalJobs()
+    request = EvalRequest(student="models/tiny", adapter="runs/r1", tasks="humaneval",
+                          limit=4, round=1, config=EvalConfig.paper())
+    job = jobs.start(store, request, sessions_dir="sessions", output_dir="runs/eval-s-3")
+    job = jobs.refresh(store)            # the active eval run: status, samples so far, log
+    jobs.abort(store, job.run.id)        # SIGINT: the run ends "stopped", samples kept
+
+The job records a queued eval run (`exclusive=True`: a second start, from any browser,
+gets RunBusy) whose config has the shape `persd eval --session` writes, then starts
+`python -m persd.cli eval ... --run-id N`, which fills that run in: every step's samples
+go into the session as the step ends. The run row holds the child's pid and its output
+folder (eval.log, report.json), so a reloaded page or a restarted app re-attaches; once
+the child has exited, `refresh` records how it ended if the child could not.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from persd.evaluate import EvalConfig
+from persd.jobs.train import JobError, _age_s, _get, _now
+from persd.store import RunBusy, RunRecord, SessionStore
+
+__all__ = ["EvalJob", "EvalJobs", "EvalRequest", "JobError", "RunBusy", "eval_command"]
+
+LOG = "eval.log"
+STALE_QUEUED_S = 120.0
+
+
+@dataclass
+class EvalRequest:
+    """What to evaluate, as the app's form gives it.
+
+    Parameters:
+        student (`str`): the base model, a Hugging Face id or a local folder.
+        adapter (`str` or `None`): a peft adapter folder (a finished train run's output).
+        tasks (`str`): the evaluation task set spec (`humaneval`, a JSONL file, `mbpp:PATH`).
+        limit (`int` or `None`): evaluate the first N tasks only.
+        round (`int` or `None`): the distillation round of this student (0: the base).
+        config (`EvalConfig`): samples, sampling, refine steps.
+        preset (`str` or `None`): the preset the config came from, for the command line.
+        seed (`int`, defaults to `0`): sampling seed, so a rerun draws the same samples.
+    """
+
+    student: str
+    adapter: str | None
+    tasks: str
+    limit: int | None
+    round: int | None
+    config: EvalConfig = field(default_factory=EvalConfig)
+    preset: str | None = None
+    seed: int | None = 0
+    batch_size: int = 8
+
+    def meta(self) -> dict[str, Any]:
+        """The run config's keys besides "eval", as `persd eval --session` records them."""
+        return {"model": self.student, "adapter": self.adapter or None,
+                "task_spec": self.tasks, "limit": self.limit, "round": self.round,
+                "batch_size": self.batch_size, "seed": self.seed}
+
+
+def eval_command(request: EvalRequest, session: str | None = None,
+                 sessions_dir: str | None = None, *, run_id: int | None = None,
+                 json_path: str | None = None, executable: str = "persd") -> list[str]:
+    """The `persd eval ...` argv equivalent to `request` (only non-default settings)."""
+    parts = [*executable.split(), "eval", "--student", request.student]
+    if request.adapter:
+        parts += ["--adapter", request.adapter]
+    parts += ["--tasks", request.tasks]
+    if request.limit:
+        parts += ["--limit", str(request.limit)]
+    config = request.config.to_dict()
+    base = EvalConfig.preset(request.preset).to_dict() if request.preset else \
+        EvalConfig().to_dict()
+    if request.preset:
+        parts += ["--preset", request.preset]
+    for name, flag in (("samples", "--samples"), ("temperature", "--temperature"),
+                       ("top_p", "--top-p"), ("max_new_tokens", "--max-new-tokens"),
+                       ("refine_steps", "--refine-steps"), ("timeout_s", "--timeout"),
+                       ("workers", "--workers")):
+        if config[name] is not None and config[name] != base[name]:
+            parts += [flag, f"{config[name]:g}" if isinstance(config[name], float)
+                      else str(config[name])]
+    if request.seed is not None:
+        parts += ["--seed", str(request.seed)]
+    if session:
+        parts += ["--session", session]
+        if sessions_dir:
+            parts += ["--sessions-dir", str(sessions_dir)]
+        if request.round is not None:
+            parts += ["--round", str(request.round)]
+    if run_id is not None:
+        parts += ["--run-id", str(run_id)]
+    if json_path:
+        parts += ["--json", json_path]
+    return parts
+
+
+def command_line(argv: list[str]) -> str:
+    return " ".join(shlex.quote(part) for part in argv)
+
+
+@dataclass
+class EvalJob:
+    """A snapshot of one eval run, as the app shows it."""
+
+    run: RunRecord
+    samples_done: int = 0
+    log_tail: str = ""
+
+    @property
+    def status(self) -> str:
+        return self.run.status
+
+    @property
+    def active(self) -> bool:
+        return self.run.status in ("queued", "running")
+
+    @property
+    def stopping(self) -> bool:
+        return self.active and bool((self.run.result or {}).get("abort_requested_at"))
+
+    @property
+    def samples_total(self) -> int | None:
+        return (self.run.config or {}).get("expected_samples")
+
+    @property
+    def fraction(self) -> float:
+        total = self.samples_total
+        return min(1.0, self.samples_done / total) if total else 0.0
+
+    def describe(self) -> str:
+        """One line: run id, status, samples scored, pass@1 when finished."""
+        config = self.run.config or {}
+        what = Path(config["adapter"]).name if config.get("adapter") else "base"
+        status = "stopping" if self.stopping else self.status
+        head = f"Eval run {self.run.id} ({what}, round {config.get('round', '?')}) {status}"
+        if self.active:
+            if self.run.status == "queued" or not self.samples_done:
+                stage = _stage(self.log_tail) or "loading the model"
+                return f"{head}: {stage}"
+            total = f"/{self.samples_total}" if self.samples_total else ""
+            return f"{head}: {self.samples_done}{total} samples scored"
+        result = self.run.result or {}
+        steps = result.get("steps") or []
+        if self.status == "finished" and steps:
+            one = steps[0]["pass_at_k"].get("pass@1")
+            last = steps[-1]["pass_at_k"].get("pass@1")
+            multi = f", after {len(steps) - 1} repair step(s) {last:.1%}" if len(steps) > 1 \
+                else ""
+            return f"{head}: pass@1 {one:.1%}{multi}"
+        error = result.get("error")
+        return f"{head}" + (f": {error}" if error else "")
+
+
+def _stage(log: str) -> str:
+    lines = [line.strip() for line in log.splitlines() if line.strip().startswith("step ")]
+    return lines[-1] if lines else ""
+
+
+class EvalJobs:
+    """Starts, watches and stops eval children; one object serves every session of an
+    app. The one-at-a-time rule and all a reload needs live in the session store."""
+
+    def __init__(self, executable: list[str] | None = None) -> None:
+        self.executable = executable or [sys.executable, "-m", "persd.cli"]
+        self._children: dict[tuple[str, int], subprocess.Popen] = {}
+        self._lock = threading.Lock()
+
+    def start(self, store: SessionStore, request: EvalRequest, *, sessions_dir: str | Path,
+              output_dir: str | Path, task_count: int | None = None,
+              extra: dict[str, Any] | None = None) -> EvalJob:
+        """Record a queued eval run and start its child. RunBusy while another eval runs
+        in this session; JobError (the run recorded as failed) if the child cannot start.
+        `task_count` (tasks after the limit) sizes the progress bar."""
+        if not request.student.strip():
+            raise JobError("give the student model (a Hugging Face id or a local folder)")
+        if request.adapter and not Path(request.adapter).is_dir():
+            raise JobError(f"adapter folder {request.adapter} does not exist")
+        n, steps = request.config.samples, request.config.refine_steps + 1
+        config = {**request.meta(), "eval": request.config.to_dict(),
+                  "expected_samples": task_count * n * steps if task_count else None,
+                  **(extra or {})}
+        run_id = store.add_run("eval", config, status="queued", exclusive=True)
+        out = Path(output_dir)
+        argv = eval_command(request, store.name, str(sessions_dir), run_id=run_id,
+                            json_path=str(out / "report.json"), executable="x")[1:]
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            with (out / LOG).open("wb") as log:
+                child = subprocess.Popen([*self.executable, *argv], stdout=log,
+                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
+        except OSError as error:
+            store.update_run(run_id, status="failed", result={"error": str(error)})
+            raise JobError(f"cannot start the evaluation: {error}") from error
+        with self._lock:
+            self._children[(str(store.path), run_id)] = child
+        store.update_run(run_id, pid=child.pid, output=str(out))
+        return self.refresh(store, run_id)
+
+    def refresh(self, store: SessionStore, run_id: int | None = None) -> EvalJob | None:
+        """The run `run_id` (default: the session's active eval run), reaped if its child
+        has exited, with the samples scored so far and the log tail."""
+        run = store.active_run("eval") if run_id is None else _get(store, run_id)
+        if run is None:
+            return None
+        if run.status in ("queued", "running"):
+            run = self._reap(store, run)
+        return EvalJob(run, store.eval_sample_count(run.id), _log_tail(run.output))
+
+    def abort(self, store: SessionStore, run_id: int) -> EvalJob | None:
+        """Stop the child: SIGINT first (the run ends "stopped", what is scored is kept),
+        SIGKILL when asked again."""
+        run = store.run(run_id)
+        if run.status not in ("queued", "running") or run.pid is None:
+            return self.refresh(store, run_id)
+        again = bool((run.result or {}).get("abort_requested_at"))
+        try:
+            os.kill(run.pid, signal.SIGKILL if again else signal.SIGINT)
+        except ProcessLookupError:
+            return self.refresh(store, run_id)
+        store.update_run(run_id, result={**(run.result or {}), "abort_requested_at": _now()})
+        return self.refresh(store, run_id)
+
+    def history(self, store: SessionStore, limit: int = 20) -> list[EvalJob]:
+        """The session's eval runs, newest first (also those made with the CLI)."""
+        runs = store.runs(kind="eval")[-limit:]
+        return [self.refresh(store, run.id) for run in reversed(runs)]
+
+    def _reap(self, store: SessionStore, run: RunRecord) -> RunRecord:
+        if run.pid is None:
+            # A CLI run (`persd eval --session`) records no pid: it is not ours to reap.
+            if run.status == "queued" and _age_s(run.created_at) > STALE_QUEUED_S:
+                return store.update_run(run.id, status="failed",
+                                        result={"error": "the run never started"})
+            return run
+        key = (str(store.path), run.id)
+        with self._lock:
+            child = self._children.get(key)
+        code = child.poll() if child is not None else None
+        alive = code is None if child is not None else _running_eval(run.pid)
+        if alive:
+            return run
+        with self._lock:
+            self._children.pop(key, None)
+        run = store.run(run.id)  # the child may have recorded its end meanwhile
+        if run.status not in ("queued", "running"):
+            return run
+        result = dict(run.result or {})
+        if result.get("abort_requested_at"):
+            return store.update_run(run.id, status="stopped", result=result)
+        result["error"] = _last_error(run.output) or f"the eval process exited ({code})"
+        return store.update_run(run.id, status="failed", result=result)
+
+
+def _running_eval(pid: int) -> bool:
+    """Whether `pid` is a live (not zombie) `persd eval` process; a reused pid is not."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return False
+    except ChildProcessError:
+        pass
+    proc = Path(f"/proc/{pid}")
+    try:
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+    except (OSError, IndexError):
+        return False
+    return state != "Z" and b"eval" in cmdline and b"--run-id" in cmdline
+
+
+def _log_tail(output_dir: str | None, size: int = 6000) -> str:
+    log = Path(output_dir) / LOG if output_dir else None
+    if log is None or not log.is_file():
+        return ""
+    with log.open("rb") as file:
+        file.seek(max(0, log.stat().st_size - size))
+        text = file.read().decode("utf-8", errors="replace")
+    return text.split("\n", 1)[-1] if log.stat().st_size > size else text
+
+
+def _last_error(output: str | None) -> str:
+    lines = [line.strip() for line in _log_tail(output).splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error")]
+    return (errors or lines or [""])[-1]

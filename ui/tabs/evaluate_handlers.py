@@ -1,0 +1,321 @@
+"""The Evaluate tab's event logic, testable without a browser.
+
+Each method returns a dict keyed by component name (the names in `ui.tabs.evaluate`);
+the tab maps the names to its components. Work goes to `persd`: `persd.jobs.evaluate`
+runs `persd eval` as a child process, `persd.analysis` builds the frames and figures,
+`persd.tasks.decontaminate` checks the eval tasks against the session's (training) tasks.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from persd.analysis import eval_figures, evals
+from persd.analysis.signatures import (
+    SIGNATURE_COLUMNS, eval_signatures, refinement_signatures, review_filter,
+)
+from persd.evaluate import EvalConfig
+from persd.jobs.evaluate import EvalJob, EvalJobs, EvalRequest, JobError, command_line, eval_command
+from persd.store import RunBusy, StoreError
+from ui.tabs.eval_render import sample_html
+from ui.tabs.review_render import esc, message
+
+PRESET = "paper (n=20, T=0.2, top_p=0.95)"
+CUSTOM = "custom"
+ANY = "any"
+SAMPLE_COLUMNS = {"sample_id": "sample", "task_id": "task", "sample_index": "n", "step": "step",
+                  "passed": "passed", "error_type": "error type", "signature": "signature"}
+SIG_COLUMNS = ["count", "signature", "tasks", "example_task", "error_type"]
+# The columns each drill-down table shows, in order (a row click gives its values).
+TABLE_COLUMNS = {"changes": evals.CHANGE_COLUMNS,
+                 "mix": [c for c in evals.MIX_COLUMNS if c != "run"],
+                 "repair": [c for c in evals.REPAIR_COLUMNS if c != "run"],
+                 "eval_sig": SIG_COLUMNS, "ref_sig": SIG_COLUMNS}
+STATUS_KIND = {"running": "info", "queued": "info", "finished": "ok", "stopped": "warn",
+               "failed": "error"}
+
+
+class EvaluateHandlers:
+    def __init__(self, stores, sessions_dir: Path, runs_dir: Path, jobs: EvalJobs | None = None):
+        self.stores, self.sessions_dir, self.runs_dir = stores, sessions_dir, runs_dir
+        self.jobs = jobs or EvalJobs()
+
+    # -- the form -----------------------------------------------------------------------
+
+    def adapters(self, session: str) -> list[tuple[str, str]]:
+        """("base (no adapter)", "") and one choice per finished train run's adapter."""
+        choices = [("base (no adapter)", "")]
+        store = self.stores.get(session)
+        for run in store.runs(kind="train", status="finished"):
+            if run.output and (Path(run.output) / "adapter_config.json").is_file():
+                choices.append((f"train run {run.id}: {Path(run.output).name}", run.output))
+        return choices
+
+    def request(self, session, student, adapter, round_, preset, samples, temperature, top_p,
+                refine_steps, max_new_tokens, tasks, limit) -> EvalRequest:
+        """The form as an EvalRequest; ValueError with a message for bad values."""
+        settings = {"refine_steps": int(refine_steps or 0),
+                    "max_new_tokens": int(max_new_tokens or 512)}
+        if preset == CUSTOM:
+            settings.update(samples=int(samples or 1), temperature=float(temperature or 0),
+                            top_p=float(top_p or 0.95))
+            config = EvalConfig.from_dict(settings)
+        else:
+            config = EvalConfig.preset("paper", **settings)
+        return EvalRequest(student=(student or "").strip(), adapter=adapter or None,
+                           tasks=(tasks or "").strip() or "humaneval",
+                           limit=int(limit) if limit else None,
+                           round=None if round_ is None else int(round_), config=config,
+                           preset=None if preset == CUSTOM else "paper")
+
+    def preview(self, session, *form) -> dict[str, Any]:
+        if not (form[0] or "").strip():
+            return {"command": "# give the student model above to see the command"}
+        try:
+            request = self.request(session, *form)
+        except (ValueError, TypeError) as error:
+            return {"command": f"# {error}"}
+        return {"command": command_line(eval_command(request, session, str(self.sessions_dir)))}
+
+    def contamination(self, session, tasks_spec, limit) -> dict[str, Any]:
+        """A warning when the eval tasks overlap the session's tasks (its training tasks)."""
+        from persd.tasks import TaskFileError, load_tasks
+        from persd.tasks.decontaminate import contaminated_ids, overlaps
+
+        if not session:
+            return {"contamination": ""}
+        spec = (tasks_spec or "").strip() or "humaneval"
+        try:
+            eval_tasks = load_tasks(spec)[: int(limit) if limit else None]
+        except (TaskFileError, ValueError, OSError) as error:
+            return {"contamination": message("error", f"Eval tasks {spec}: {error}")}
+        train = self.stores.get(session).tasks()
+        found = overlaps(train, eval_tasks) if train else []
+        if not found:
+            return {"contamination": message("ok", f"{len(eval_tasks)} eval tasks; none "
+                                                   "overlaps this session's training tasks.")}
+        ids = contaminated_ids(found)
+        text = (f"Contamination: {len(ids)} of this session's {len(train)} training tasks "
+                f"overlap the {len(eval_tasks)} eval tasks ({spec}), e.g. {found[0].train_id} "
+                f"~ {found[0].eval_id}. A trained student has seen them: its pass@1 here is "
+                "inflated. Evaluate on held-out tasks (persd decontaminate).")
+        return {"contamination": f'<div class="persd-msg persd-msg-warn" '
+                                 f'data-testid="contamination">{esc(text)}</div>'}
+
+    def attach(self, session) -> dict[str, Any]:
+        """On page load / session pick: adapters, defaults and the running job, if any."""
+        if not session:
+            return {**self.live(None, ""), "adapter": ([("base (no adapter)", "")], "")}
+        store = self.stores.get(session)
+        config = store.config()
+        student = "" if store.simulated else str(config.get("student") or "")
+        job = self.jobs.refresh(store)
+        return {**self.live(job, ""), "adapter": (self.adapters(session), ""),
+                "student": student, "round": 0}
+
+    def pick_adapter(self, session, adapter) -> dict[str, Any]:
+        """An adapter's base model and round (its place among the finished train runs)."""
+        if not session:
+            return {}
+        if not adapter:
+            return {"round": 0}
+        runs = self.stores.get(session).runs(kind="train", status="finished")
+        for number, run in enumerate(runs, start=1):
+            if run.output == adapter:
+                return {"round": number, "student": run.config.get("student") or ""}
+        return {}
+
+    # -- the job ------------------------------------------------------------------------
+
+    def live(self, job: EvalJob | None, note: str | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {} if note is None else {"notice": note}
+        if job is None:
+            return {**out, "status": message("info", "No evaluation running in this "
+                                                     "session."), "watched": None,
+                    "active": False}
+        bar = ""
+        if job.active and job.samples_total:
+            bar = (f'<progress value="{job.samples_done}" max="{job.samples_total}" '
+                   f'style="width:100%"></progress>')
+        html = (f'<div class="persd-msg persd-msg-{STATUS_KIND[job.status]}" '
+                f'data-testid="eval-status" data-status="{esc(job.status)}" '
+                f'data-run="{job.run.id}">{esc(job.describe())}{bar}</div>')
+        return {**out, "status": html, "watched": job.run.id if job.active else None,
+                "active": job.active, "log": job.log_tail}
+
+    def start(self, session, *form) -> dict[str, Any]:
+        if not session:
+            return {"notice": message("error", "Pick a session first.")}
+        store = self.stores.get(session)
+        try:
+            request = self.request(session, *form)
+            from persd.tasks import load_tasks
+            count = len(load_tasks(request.tasks)[:request.limit])
+            folder = self.runs_dir / f"eval-{session}-{time.strftime('%Y%m%d-%H%M%S')}"
+            job = self.jobs.start(store, request, sessions_dir=self.sessions_dir,
+                                  output_dir=folder, task_count=count)
+        except RunBusy:
+            running = self.jobs.refresh(store)
+            return {"notice": message("error", "An evaluation is already running in this "
+                                      f"session (run {running.run.id if running else '?'}): "
+                                      "one at a time. Watch it or abort it first.")}
+        except (JobError, ValueError, TypeError, StoreError, OSError) as error:
+            return {"notice": message("error", f"Cannot start: {error}")}
+        return self.live(job, message("ok", f"Started eval run {job.run.id}."))
+
+    def tick(self, session, run_id) -> dict[str, Any]:
+        if not session:
+            return {}
+        store = self.stores.get(session)
+        job = self.jobs.refresh(store, run_id) if run_id is not None else self.jobs.refresh(store)
+        if job is None:
+            return {}
+        out = self.live(job)
+        if run_id is not None and not job.active:  # it just ended: show its results, once
+            out.update(self.results(session))
+        return out
+
+    def stop(self, session, run_id) -> dict[str, Any]:
+        store = self.stores.get(session) if session else None
+        active = store.active_run("eval") if store is not None else None
+        if active is None and run_id is None:
+            return {"notice": message("info", "No running evaluation to abort.")}
+        job = self.jobs.abort(store, run_id if run_id is not None else active.id)
+        return self.live(job, message("warn", "Abort requested: the evaluation stops; the "
+                                              "samples scored so far are kept."))
+
+    # -- results and drill-down ---------------------------------------------------------
+
+    def results(self, session) -> dict[str, Any]:
+        """Figures and tables of the session's eval runs, and the sample browser's choices."""
+        if not session:
+            return {}
+        store = self.stores.get(session)
+        samples = evals.eval_samples_frame(store)
+        runs = evals.finished_eval_runs(store)
+        changes, mix = evals.task_changes(samples), evals.error_mix(samples)
+        repair = evals.repair_effect(samples)
+        latest = runs[-1].id if runs else None
+        eval_sigs = eval_signatures(store, latest) if latest else \
+            pd.DataFrame(columns=SIGNATURE_COLUMNS)
+        ref_sigs = refinement_signatures(store)
+        tag = " (SIMULATED)" if runs and all(evals.is_simulated_run(r) for r in runs) else ""
+        note = ""
+        if runs and store.simulated and not tag:
+            note = message("info", "These are a real model's results; the session's tasks "
+                                   "come from a SIMULATED session.")
+        run_choices = [(evals.run_label(r), r.id) for r in reversed(runs)]
+        return {
+            "results_note": note,
+            "changes_plot": eval_figures.task_changes(changes, tag),
+            "mix_plot": eval_figures.error_mix(mix, tag),
+            "repair_plot": eval_figures.repair_effect(repair, tag),
+            "eval_sig_plot": eval_figures.signatures(
+                eval_sigs, f"Why the latest run's samples fail (run {latest})", tag),
+            "changes_table": _rounded(changes),
+            "mix_table": _rounded(mix.drop(columns=["run"])),
+            "repair_table": _rounded(repair.drop(columns=["run"])),
+            "eval_sig_table": eval_sigs[SIG_COLUMNS],
+            "ref_sig_table": ref_sigs[SIG_COLUMNS],
+            "f_run": (run_choices, latest),
+            "f_error": ([ANY, *sorted(set(samples["error_type"]))], ANY),
+            "f_signature": ([ANY, *sorted(set(samples["signature"]) - {""})], ANY),
+            **self.samples(session, latest, ANY, ANY, ANY, ANY, ""),
+        }
+
+    def samples(self, session, run_id, step, outcome, error_type, signature, task,
+                open_first: bool = True) -> dict[str, Any]:
+        """The sample browser's table (filtered) and the first sample's detail."""
+        if not session or run_id is None:
+            return {"samples_table": pd.DataFrame(columns=list(SAMPLE_COLUMNS.values())),
+                    "sample_detail": sample_html([], {}, ""), "f_step": ANY}
+        frame = evals.eval_samples_frame(self.stores.get(session), [int(run_id)])
+        chosen = frame
+        if step not in (None, ANY):
+            chosen = chosen[chosen["step"] == int(step)]
+        if outcome in ("passed", "failed"):
+            chosen = chosen[chosen["passed"] == (outcome == "passed")]
+        if error_type not in (None, ANY):
+            chosen = chosen[chosen["error_type"] == error_type]
+        if signature not in (None, ANY):
+            chosen = chosen[chosen["signature"] == signature]
+        if task:
+            chosen = chosen[chosen["task_id"].str.contains(task.strip(), regex=False)]
+        table = chosen[list(SAMPLE_COLUMNS)].rename(columns=SAMPLE_COLUMNS)
+        steps = [ANY, *(str(s) for s in sorted(frame["step"].unique()))]
+        out = {"samples_table": table, "f_step": (steps, ANY if step in (None, ANY)
+                                                  else str(step)),
+               "browser_count": message("info", f"{len(table)} of {len(frame)} samples of "
+                                                f"run {run_id} match.")}
+        if open_first:
+            first = int(chosen["sample_id"].iloc[0]) if len(chosen) else None
+            out["sample_detail"] = self.open_sample(session, first)["sample_detail"]
+        return out
+
+    def open_sample(self, session, sample_id) -> dict[str, Any]:
+        if not session or sample_id is None:
+            return {"sample_detail": sample_html([], {}, "")}
+        store = self.stores.get(session)
+        sample = store.eval_sample(int(sample_id))
+        steps = [s for s in store.eval_samples(sample.run_id)
+                 if s.task_id == sample.task_id and s.sample_index == sample.sample_index]
+        visible = {s.id: store.execution_of("eval_sample", s.id, tests="visible")
+                   for s in steps}
+        label = evals.run_label(store.run(sample.run_id))
+        return {"sample_detail": sample_html(steps, {k: v for k, v in visible.items() if v},
+                                             label)}
+
+    def drill(self, session, table: str, row: dict[str, Any], run_id) -> dict[str, Any]:
+        """A click on a row of a table beside a figure: the browser filtered to the
+        samples behind it (run, step, error type, signature or task)."""
+        filters = {"run": run_id, "step": ANY, "outcome": ANY, "error": ANY,
+                   "signature": ANY, "task": ""}
+        if table == "changes":
+            filters.update(run=row["to_run"], step="0", task=row["task_id"])
+        elif table in ("mix", "repair"):
+            filters.update(run=row["run_id"], step="0", error=row["error_type"])
+            if table == "repair":
+                filters["outcome"] = "failed"
+        elif table == "eval_sig":
+            filters.update(signature=row["signature"], outcome="failed")
+        filters["run"] = int(filters["run"]) if filters["run"] is not None else None
+        out = self.samples(session, filters["run"], filters["step"], filters["outcome"],
+                           filters["error"], filters["signature"], filters["task"])
+        out.update({"f_run": filters["run"], "f_outcome": filters["outcome"],
+                    "f_error": filters["error"], "f_signature": filters["signature"],
+                    "f_task": filters["task"]})
+        return out
+
+    def review_drill(self, session, row: dict[str, Any]) -> dict[str, Any]:
+        """A refinement signature row: the Review filter selecting its refinements."""
+        signature = row["signature"]
+        filters = review_filter(self.stores.get(session), signature)
+        ids = list(filters.refinement_ids or ())
+        return {"review_filter": message(
+            "info", f"{len(ids)} refinements still fail with “{signature}”: refinement ids "
+                    f"{', '.join(map(str, ids[:20]))}{' …' if len(ids) > 20 else ''}. Open "
+                    "them in Review, or reject them all at once below."),
+            "chosen_signature": signature}
+
+    def reject_signature(self, session, signature, reviewer) -> dict[str, Any]:
+        from persd.review import ReviewRefused, apply_bulk, plan_bulk
+
+        if not session or not signature:
+            return {"review_filter": message("info", "Pick a row of the table first.")}
+        store = self.stores.get(session)
+        try:
+            outcome = apply_bulk(store, plan_bulk(store, review_filter(store, signature),
+                                                  "rejected"), reviewer=reviewer,
+                                 reason=f"fails with {signature}")
+        except ReviewRefused as error:
+            return {"review_filter": message("error", str(error))}
+        return {"review_filter": message("ok", f"Rejected {outcome.updated} refinements "
+                                               f"failing with “{signature}” (undo in Review).")}
+
+
+def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.round(3) if len(frame) else frame
