@@ -44,8 +44,7 @@ def build(ctx: AppContext) -> None:
                         label="Visible tests (asserts; shown to the student as feedback)",
                         lines=4, elem_id="persd-live-tests")
         solution = gr.Code(EXAMPLE["solution"], language="python",
-                           label="Reference solution (the simulated student breaks it, then "
-                                 "repairs it; a model student never sees it)",
+                           label="Reference solution (the simulated student starts from it)",
                            lines=5, elem_id="persd-live-solution")
     with gr.Row():
         start = gr.Button("Start: first attempt", variant="primary", elem_id="persd-live-start")
@@ -53,8 +52,8 @@ def build(ctx: AppContext) -> None:
         run_all = gr.Button("Run to the end", elem_id="persd-live-all")
     note = gr.HTML(message("info", START_HINT), elem_id="persd-live-message")
     with gr.Row(equal_height=False):
-        with gr.Column(scale=2, min_width=320):
-            prompt = gr.Code(language="python", label="Task prompt (what the student completes)",
+        with gr.Column(scale=2, min_width=380):
+            prompt = gr.Code(language="python", label="Task prompt (the student completes it)",
                              interactive=False, lines=12, max_lines=16, wrap_lines=True,
                              elem_id="persd-live-prompt")
             program = gr.Code(language="python", label="Current program", interactive=False,

@@ -45,15 +45,16 @@ def build(ctx: AppContext) -> None:
                               elem_id="persd-train-variant", min_width=140)
         selection = gr.Dropdown(SELECTIONS, value="auto", label="Teacher results to train on",
                                 info=SELECTION_INFO, elem_id="persd-train-selection",
-                                min_width=260)
-        w["examples"] = gr.HTML(elem_id="persd-train-examples")
-    with gr.Row(equal_height=True):
-        w["student"] = gr.Dropdown(
-            handlers.models(), value=None, allow_custom_value=True, label="Student model",
-            info=f"a local model folder (under {ctx.models_dir}, the sessions or the runs "
-                 "folder) or a Hugging Face id", elem_id="persd-train-student", scale=2)
-        tiny = gr.Button(f"Create the tiny model ({ctx.models_dir}/tiny)", size="sm",
-                         scale=0, min_width=200, elem_id="persd-train-create-tiny")
+                                min_width=260, scale=2)
+    w["examples"] = gr.HTML(elem_id="persd-train-examples")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2, min_width=320):
+            w["student"] = gr.Dropdown(
+                handlers.models(), value=None, allow_custom_value=True, label="Student model",
+                info=f"a local model folder (under {ctx.models_dir}, the sessions or the runs "
+                     "folder) or a Hugging Face id", elem_id="persd-train-student")
+            tiny = gr.Button(f"Create the tiny offline model in {ctx.models_dir / 'tiny'}",
+                             size="sm", elem_id="persd-train-create-tiny")
         w["output"] = gr.Textbox(label="Output name",
                                  info=f"a new folder in {ctx.runs_dir} for the adapter, "
                                       "checkpoints, metrics and model card (letters, digits, "
@@ -119,7 +120,9 @@ def build(ctx: AppContext) -> None:
                    **quiet)
     ctx.on_session(out.wire(handlers.count), [ctx.session, variant, selection], out.list,
                    **quiet)
-    gr.on([variant.change, selection.change], out.wire(handlers.count),
+    # Opening the tab counts again: reviews made meanwhile change what "auto" selects.
+    triggers = [variant.change, selection.change] + ([ctx.tab.select] if ctx.tab else [])
+    gr.on(triggers, out.wire(handlers.count),
           [ctx.session, variant, selection], out.list, **quiet)
     gr.on([c.change for c in form], out.wire(as_form(handlers.preview)), form, out.list,
           **quiet)
