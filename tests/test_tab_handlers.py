@@ -243,5 +243,6 @@ def test_train_exports_the_curated_examples_for_download(stores, tmp_path, fmt):
         lines = offered.read_text().splitlines()
         assert json.loads(lines[0])["prompt"] and len(lines) <= rows
     else:
-        assert offered.suffix == ".zip" and (offered.with_suffix("") / "dataset_info.json").exists()
+        assert offered.suffix == ".zip"
+        assert (offered.with_suffix("") / "dataset_info.json").exists()
     assert "Exported" in out["notice"]

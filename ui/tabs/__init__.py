@@ -16,7 +16,8 @@ tab's own gr.Tab (e.g. `ctx.tab.select(...)` to refresh when it is opened);
 `ctx.stores.get(name)` gives the shared, thread-safe `SessionStore`;
 `ctx.reviewer_name(typed, request)` is the acting user (the login name when auth is on);
 `ctx.executor()` is the shared sandbox; `ctx.runs_dir` is the one folder the app may write
-training output to; `ctx.models_dir` where local models are looked for; `ctx.endpoints` the teacher endpoints it may call (`ui.endpoints`).
+training output to; `ctx.models_dir` where local models are looked for; `ctx.endpoints`
+the teacher endpoints it may call (`ui.endpoints`).
 """
 
 from __future__ import annotations

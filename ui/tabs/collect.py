@@ -77,7 +77,8 @@ def build(ctx: AppContext) -> None:
             tries = gr.Number(2, label="Teacher tries per task", precision=0, minimum=1,
                               elem_id="persd-col-tries")
             w["round"] = gr.Number(1, label="Round", precision=0, minimum=1,
-                                   info="the picked session's latest round (resumes it); 1 for a new one",
+                                   info="the picked session's latest round (resumes "
+                                        "it); 1 for a new one",
                                    elem_id="persd-col-round")
             samples = gr.Number(1, label="Attempts per task", precision=0, minimum=1,
                                 elem_id="persd-col-samples")
