@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from persd.jobs import CollectJob
 from ui.tabs import AppContext
 from ui.tabs.collect_handlers import MODE_NOTES, OUTPUTS, CollectForm, CollectHandlers
 from ui.tabs.keyed import Keyed
@@ -124,3 +125,14 @@ def build(ctx: AppContext) -> None:
     confirm.click(out.wire(run), [*form, ctx.session, gr.State(True)], out.list, **running)
     w["cancel"].click(out.wire(handlers.cancel), [w["current"], w["session"]], out.list,
                       **quiet)
+
+
+def collect_job(ctx, backend, name, tasks, limit, student, adapter, method, base_url,
+                api_key, teacher_model, concurrency, tries, round_, samples,
+                max_new_tokens) -> CollectJob:
+    """The CollectJob for the form's values (ValueError with a message for bad settings);
+    the same as a click on Run builds (tests/test_app_security.py checks its endpoints)."""
+    handlers = CollectHandlers(None, ctx.executor, ctx.endpoints, ctx.sessions_dir)
+    return handlers.job(CollectForm(backend, name, tasks, limit, student, adapter, method,
+                                    base_url, api_key, teacher_model, concurrency, tries,
+                                    round_, samples, max_new_tokens), name)

@@ -86,10 +86,11 @@ class Running:
 
 
 class CollectHandlers:
-    def __init__(self, stores: Stores, executor: SharedExecutor, endpoints: TeacherEndpoints,
+    def __init__(self, stores: Stores | None, executor: SharedExecutor, endpoints: TeacherEndpoints,
                  sessions_dir: str | Path | None = None) -> None:
         self.stores, self.executor, self.endpoints = stores, executor, endpoints
-        self.sessions_dir = Path(sessions_dir or stores.sessions_dir)
+        self.sessions_dir = Path(sessions_dir if sessions_dir is not None
+                                 else stores.sessions_dir)
         self.running = Running()
 
     # -- the form ------------------------------------------------------------------------
