@@ -77,7 +77,8 @@ def pick_session(stores: Stores, wanted: str | None) -> tuple[list[str], str | N
 def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | None = None, *,
           auth: bool = False, stores: Stores | None = None,
           executor: SharedExecutor | None = None, demo_limit: int | None = None,
-          runs_dir: str | Path = "runs", endpoints: TeacherEndpoints | None = None):
+          runs_dir: str | Path = "runs", endpoints: TeacherEndpoints | None = None,
+          models_dir: str | Path = "models"):
     """The page (a gr.Blocks). `session`: the session shown first (a `?session=NAME` in
     the URL wins); `reviewer`: the default name in the reviewer box (without auth);
     `runs_dir`: where the Train tab writes; `endpoints`: the teacher endpoints allowed
@@ -109,7 +110,7 @@ def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | 
             demo_note = gr.HTML()
         ctx = AppContext(sessions_dir=Path(sessions_dir), page=page, session=picker,
                          reviewer=typed, stores=stores, executor=executor, auth=auth,
-                         runs_dir=Path(runs_dir).resolve(),
+                         runs_dir=Path(runs_dir).resolve(), models_dir=Path(models_dir),
                          endpoints=endpoints or TeacherEndpoints.from_options())
         with gr.Tabs(elem_id="persd-tabs"):
             for name, module in available_tabs():
@@ -183,7 +184,8 @@ def launch(sessions_dir: str | Path, session: str | None = None, host: str = "12
            reviewer: str | None = None, open_browser: bool = False, block: bool = True,
            demo_limit: int | None = None, quiet: bool = False, runs_dir: str | Path = "runs",
            teacher_endpoints: Sequence[str] = (), allow_custom_endpoints: bool = False,
-           insecure_no_auth_on_network: bool = False) -> Running:
+           insecure_no_auth_on_network: bool = False,
+           models_dir: str | Path = "models") -> Running:
     """Serve the app. With `block` (the CLI) it returns after Ctrl-C, resources closed.
     ValueError (ExposureError, a malformed endpoint) before anything is served."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -198,7 +200,7 @@ def launch(sessions_dir: str | Path, session: str | None = None, host: str = "12
     stores, executor = Stores(sessions_dir), SharedExecutor()
     page = build(sessions_dir, session, reviewer, auth=bool(auth), stores=stores,
                  executor=executor, demo_limit=demo_limit, runs_dir=runs_dir,
-                 endpoints=endpoints)
+                 endpoints=endpoints, models_dir=models_dir)
     running = Running(page, "", stores, executor)
     try:
         # Never a share link: sessions hold code and API spend that stay on this machine.

@@ -140,6 +140,9 @@ class QuietTeacher:
     async def solve(self, task, validate):
         return self._scrub(await self._quiet(self._teacher.solve(task, validate)))
 
+    async def flush(self, ledger, round: int) -> None:
+        await self._quiet(self._teacher.flush(ledger, round))
+
     async def aclose(self) -> None:
         await self._teacher.aclose()
 

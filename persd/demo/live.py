@@ -152,7 +152,8 @@ class SimulatedBackend:
         reference = reference_program(task) if task.solution else None
         if not reference:
             raise LiveError("the simulated student needs a task with a reference solution: "
-                            "pick a task of the session, or choose a model as the student")
+                            "pick a task of the session, give the typed task its reference "
+                            "solution, or choose a model as the student")
         candidates = SimulatedStudent(seed=self.seed).candidates(task, reference)
         mutated = [apply_edit(reference, edit) for edit in candidates]
         if not mutated:
@@ -185,10 +186,11 @@ class SimulatedBackend:
 _DEF = re.compile(r"^\s*(?:async\s+)?def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)
 
 
-def custom_task(description: str, header: str, visible_tests: str) -> Task:
+def custom_task(description: str, header: str, visible_tests: str, solution: str = "") -> Task:
     """A Task from what a presenter typed: a description, the function header (imports
-    and the `def` line; a full HumanEval-style prompt also works) and visible tests
-    (asserts calling the function). It has no hidden tests and no reference."""
+    and the `def` line; a full HumanEval-style prompt also works), visible tests (asserts
+    calling the function) and, optionally, a reference solution (the whole function; the
+    simulated student starts from it). It has no hidden tests."""
     from persd.tasks import Task
 
     header = header.strip("\n")
@@ -213,5 +215,17 @@ def custom_task(description: str, header: str, visible_tests: str) -> Task:
     except SyntaxError as error:
         raise LiveError(f"the visible tests do not parse: {error.msg} (line {error.lineno})") \
             from error
+    solution = solution.strip("\n") if solution.strip() else ""
+    if solution:
+        try:
+            defined = {node.name for node in ast.parse(solution).body
+                       if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        except SyntaxError as error:
+            raise LiveError(f"the reference solution does not parse: {error.msg} "
+                            f"(line {error.lineno})") from error
+        if found[-1] not in defined:
+            raise LiveError(f"the reference solution must define {found[-1]}()")
+        solution += "\n"
     return Task(task_id=CUSTOM_ID, prompt=prompt, entry_point=found[-1], test="",
-                visible_test=visible_tests.strip() + "\n", solution="", source="typed in the app")
+                visible_test=visible_tests.strip() + "\n", solution=solution,
+                source="typed in the app")

@@ -39,6 +39,13 @@ def wait_points(page: Page, elem_id: str, at_least: int, timeout_ms: int = 120_0
     return points(page, elem_id)
 
 
+def pick_model(page: Page, model: str) -> None:
+    """Type a model into the Train tab's student field (a dropdown taking custom values)."""
+    field = page.locator("#persd-train-student input")
+    field.fill(model)
+    field.press("Enter")
+
+
 def test_train_tab_live_loss_curve_reload_one_at_a_time_and_abort(
         app_server: Server, page: Page, tiny_model_dir):
     session = app_server.session()
@@ -46,7 +53,7 @@ def test_train_tab_live_loss_curve_reload_one_at_a_time_and_abort(
     expect(page.locator("#persd-train-examples")).to_contain_text("training examples")
     expect(page.locator("#persd-train-output textarea")).to_have_value(
         re.compile(rf"^{session}-persd-\d{{8}}-\d{{6}}$"))  # a name the app chose
-    page.locator("#persd-train-student textarea").fill(tiny_model_dir)
+    pick_model(page, tiny_model_dir)
     page.locator("#persd-train-output textarea").fill("../victim")  # only names, in runs/
     page.locator("#persd-train-start").click()
     expect(page.locator("#persd-train-notice")).to_contain_text("plain folder name")
@@ -74,7 +81,7 @@ def test_train_tab_live_loss_curve_reload_one_at_a_time_and_abort(
     expect(page.locator("#persd-train-log textarea")).not_to_have_value("")
 
     # One job at a time: a second start is refused while this one runs.
-    page.locator("#persd-train-student textarea").fill(tiny_model_dir)
+    pick_model(page, tiny_model_dir)
     page.locator("#persd-train-output textarea").fill(f"{session}-run2")
     page.locator("#persd-train-start").click()
     expect(page.locator("#persd-train-notice")).to_contain_text("already running")
@@ -90,6 +97,67 @@ def test_train_tab_live_loss_curve_reload_one_at_a_time_and_abort(
     with app_server.store(session) as store:
         (run,) = store.runs(kind="train")
         assert run.status == "stopped" and run.result["checkpoint"]
+
+
+def test_train_tab_warns_when_the_auto_selection_shrinks_after_a_review(
+        app_server: Server, page: Page):
+    session = app_server.session()
+    open_tab(page, app_server, session, "Train")
+    warning = page.locator("[data-testid=train-small-selection]")
+    expect(warning).to_contain_text("validated results while nothing is reviewed")
+    page.get_by_role("tab", name="Review").click()
+    first = page.locator("[data-testid=task-id]").inner_text()
+    page.locator("#persd-approve").click()
+    expect(page.locator("#persd-message")).to_contain_text(f"Approved: {first}")
+    page.get_by_role("tab", name="Train").click()   # the count follows the review
+    expect(warning).to_contain_text("1 training example (persd, auto")
+    expect(warning).to_contain_text("1 approved or edited")
+    expect(warning).to_contain_text("validated but unreviewed are left out")
+
+
+@pytest.fixture(scope="module")
+def models_server(tmp_path_factory, demo_template):
+    """An app whose models folder is a temp folder (the tiny model is written there)."""
+    folder = tmp_path_factory.mktemp("app-models")
+    server = Server(tmp_path_factory.mktemp("sessions-models"), demo_template,
+                    runs_dir=tmp_path_factory.mktemp("runs-models"), models_dir=folder / "models")
+    server.models_dir = folder / "models"
+    yield server
+    server.running.close()
+
+
+def test_train_tab_refuses_a_missing_model_and_creates_the_tiny_one(models_server: Server,
+                                                                     page: Page):
+    session = models_server.session()
+    open_tab(page, models_server, session, "Train")
+    missing = str(models_server.models_dir / "tiny")
+    pick_model(page, missing)
+    page.locator("#persd-train-start").click()
+    notice = page.locator("#persd-train-notice")
+    expect(notice).to_contain_text(f"no model folder {missing}")
+    expect(notice).to_contain_text("create the tiny model")
+    page.locator("#persd-train-create-tiny").click()
+    expect(notice).to_contain_text("Created the tiny model", timeout=120_000)
+    expect(page.locator("#persd-train-student input")).to_have_value(missing)
+    assert (models_server.models_dir / "tiny" / "config.json").is_file()
+    expect(page.locator("#persd-train-command")).to_contain_text(f"--student {missing}")
+    with models_server.store(session) as store:
+        assert store.runs(kind="train") == []   # the refused start recorded nothing
+
+
+def test_live_demo_runs_its_typed_example_with_the_simulated_student(app_server: Server,
+                                                                      page: Page):
+    session = app_server.session()
+    open_tab(page, app_server, session, "Live demo")
+    expect(page.locator("#persd-live-task input")).to_have_value("HumanEval/0")
+    page.locator("#persd-live-start").click()   # a task of the session first
+    expect(page.locator("#persd-live-program")).to_contain_text("has_close_elements")
+    page.locator("#persd-live-source").get_by_text("Type a task").click()
+    page.locator("#persd-live-start").click()
+    expect(page.locator("#persd-live-program")).to_contain_text("second_largest")
+    expect(page.locator("#persd-live-steps")).not_to_contain_text("has_close_elements")
+    page.locator("#persd-live-all").click()
+    expect(page.locator("#persd-live-message")).to_contain_text("the visible tests pass")
 
 
 def test_live_demo_runs_two_steps(app_server: Server, page: Page):
@@ -174,6 +242,10 @@ def test_collect_tab_cancel_stops_keeps_the_work_and_resumes(app_server: Server,
         open_tab(page, app_server, app_server.session(), "Collect")
         expect(page.locator("#persd-col-backend input[value=sim]")).to_be_checked()  # demo
         page.locator("#persd-col-backend").get_by_text("Real models").click()
+        # Real results never default into the simulated session: a new name is proposed.
+        expect(page.locator("#persd-col-mode")).to_contain_text("Real models: the student")
+        expect(page.locator("#persd-col-session textarea")).to_have_value(
+            re.compile(r"^collect-\d{8}-\d{4}"))
         page.locator("#persd-col-session textarea").fill("cancel-me")
         page.locator("#persd-col-limit input").fill(str(limit))
         page.locator("#persd-col-student textarea").fill(tiny_model_dir)

@@ -16,7 +16,8 @@ tab's own gr.Tab (e.g. `ctx.tab.select(...)` to refresh when it is opened);
 `ctx.stores.get(name)` gives the shared, thread-safe `SessionStore`;
 `ctx.reviewer_name(typed, request)` is the acting user (the login name when auth is on);
 `ctx.executor()` is the shared sandbox; `ctx.runs_dir` is the one folder the app may write
-training output to; `ctx.endpoints` the teacher endpoints it may call (`ui.endpoints`).
+training output to; `ctx.models_dir` where local models are looked for; `ctx.endpoints`
+the teacher endpoints it may call (`ui.endpoints`).
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ class AppContext:
     executor: SharedExecutor
     auth: bool                 # logins are on: the reviewer is the login name
     runs_dir: Path = Path("runs")  # the app's training output goes only under it
+    models_dir: Path = Path("models")  # local models the Train tab lists (and the tiny one)
     endpoints: Any = None      # ui.endpoints.TeacherEndpoints: where the teacher may be
     tab: Any = None            # the gr.Tab being built (each tab module gets its own)
 

@@ -1,0 +1,85 @@
+"""What the Analysis tab's events do, testable without a browser.
+
+    handlers = AnalysisHandlers(Stores("sessions"))
+    out = handlers.show("demo")   # {"summary": html, "notes": html, "eval_row": update,
+                                  #  "error_taxonomy": figure, ..., "tasks": DataFrame, ...}
+
+`analyse(store)` builds the frames and `SessionAnalysis.figures()` the plotly figures; the
+pass@1 charts' row stays hidden until the session has an eval run (a note says how).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+import pandas as pd
+
+from persd.analysis import FIGURES, SessionAnalysis, analyse
+from persd.store import StoreError
+from ui.tabs import Stores
+from ui.tabs.review_render import SIMULATED_BADGE, esc, message
+
+TABLES = ("tasks", "taxonomy", "teachers", "evals")
+OUTPUTS = ("summary", "notes", "eval_row", *FIGURES, *TABLES)
+TASK_TABLE = {"task_id": "task", "attempts": "attempts", "attempts_passed": "passed",
+              "error_type": "attempt error", "refinements": "refinements",
+              "validated": "validated", "review_status": "review", "diff_lines": "diff lines",
+              "similarity": "similarity", "reference_similarity": "ref. similarity",
+              "cost_usd": "cost $", "eval_one_step": "eval pass@1 (1-step)",
+              "eval_multi_step": "eval pass@1 (multi)"}
+
+
+class AnalysisHandlers:
+    def __init__(self, stores: Stores) -> None:
+        self.stores = stores
+
+    def show(self, session: str | None) -> dict[str, Any]:
+        """Every chart and table of `session` (a session picked, the tab opened, Refresh)."""
+        if not session:
+            return {"summary": "", "notes": message("info", "Pick a session to analyse."),
+                    "eval_row": gr.update(visible=False),
+                    **{name: None for name in FIGURES},
+                    **{name: pd.DataFrame() for name in TABLES}}
+        try:
+            report = analyse(self.stores.get(session))
+        except StoreError as error:
+            return {"summary": "", "notes": message("error", str(error))}
+        figures = report.figures()
+        return {"summary": summary_html(report), "notes": notes_html(report),
+                "eval_row": gr.update(visible=not report.evals.empty),
+                **{name: figures[name] for name in FIGURES},
+                "tasks": task_table(report.tasks), "taxonomy": _rounded(report.taxonomy),
+                "teachers": _rounded(report.teachers), "evals": _rounded(report.evals)}
+
+
+def summary_html(report: SessionAnalysis) -> str:
+    s = report.summary()
+    sim = SIMULATED_BADGE if report.simulated else ""
+    cost = "none (simulated)" if report.simulated else f"&#36;{s['cost_usd']:.4f}"
+    sims = ""
+    if s["median_similarity"] is not None:
+        sims = (f' · median similarity to the attempt: refinement <b>{s["median_similarity"]:.1%}'
+                f'</b>, reference <b>{s["median_reference_similarity"]:.1%}</b>')
+    return (f'<div class="persd-counts" data-testid="analysis-summary">{sim}'
+            f'<span><b>{s["tasks"]}</b> tasks · <b>{s["attempts"]}</b> attempts '
+            f'(<b>{s["attempts_passed"]}</b> passed) · <b>{s["refinements"]}</b> refinements '
+            f'(<b>{s["validated"]}</b> validated) · teacher cost <b>{cost}</b> · '
+            f'<b>{s["eval_runs"]}</b> eval runs{sims}</span></div>')
+
+
+def notes_html(report: SessionAnalysis) -> str:
+    return "".join(f'<div class="persd-msg persd-msg-info" data-testid="analysis-note">'
+                   f'{esc(note)}</div>' for note in report.notes)
+
+
+def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.round(4) if len(frame) else frame
+
+
+def task_table(frame: pd.DataFrame) -> pd.DataFrame:
+    # Eval columns only once there is an eval run: empty columns would push the rest away.
+    empty = [c for c in ("eval_one_step", "eval_multi_step")
+             if c in frame and frame[c].isna().all()]
+    table = _rounded(frame.drop(columns=empty)).rename(columns=TASK_TABLE)
+    return table.astype(object).where(table.notna(), "")
