@@ -128,21 +128,23 @@ def win_rate_figure(table, study: Any, by: str = "all"):
     focus = focus_slot(study)
     mine, theirs = study.config.get(focus, focus), study.config.get("b" if focus == "a" else "a")
     title = {"all": "overall", "error_type": "by the attempt's error type",
-             "diff_size": f"by the size of the {mine} diff (lines)"}[by]
+             "diff_size": f"by {mine} diff size (lines)"}[by]
+    labels = [f"{g}<br>n={w + loss}" + (f" +{t} tie{'s' if t != 1 else ''}" if t else "")
+              for g, w, loss, t in zip(table["group"], table["wins"], table["losses"],
+                                       table["ties"])]
     fig = go.Figure(go.Bar(
-        x=table["group"], y=table["win_rate"],
+        x=labels, y=table["win_rate"],
         error_y={"type": "data", "symmetric": False,
                  "array": table["ci_high"] - table["win_rate"],
                  "arrayminus": table["win_rate"] - table["ci_low"]},
-        text=[f"n={w + loss}" + (f" (+{t} ties)" if t else "")
-              for w, loss, t in zip(table["wins"], table["losses"], table["ties"])],
-        textposition="inside", marker_color="#6366f1",
-        hovertemplate="%{x}: %{y:.0%} (%{text})<extra></extra>"))
+        marker_color="#6366f1", hovertemplate="%{x}: %{y:.0%}<extra></extra>"))
     fig.add_hline(y=0.5, line_dash="dot", opacity=0.6)
-    fig.update_layout(title=f"{mine} preferred over {theirs}, {title} (95% Wilson CI)",
-                      yaxis={"range": [0, 1], "tickformat": ".0%", "title": "win rate"},
+    fig.update_layout(title={"text": f"{mine} vs {theirs}, {title}<br><sup>wins / (wins + "
+                             "losses), 95% Wilson interval</sup>", "font": {"size": 14}},
+                      yaxis={"range": [0, 1.02], "tickformat": ".0%",
+                             "title": f"{mine} win rate"},
                       xaxis={"title": None, "type": "category"}, height=340,
-                      margin={"l": 50, "r": 20, "t": 50, "b": 40})
+                      margin={"l": 55, "r": 15, "t": 60, "b": 50})
     return fig
 
 
