@@ -225,3 +225,58 @@ def test_cli_creates_a_study_with_overlap(store):
         "study", "create", "--session", "s", "--sessions-dir", str(store.path.parent),
         "--name", "d", "--reviewers", "ana", "--overlap", "2", "--owner", "lea"])
     assert bad.exit_code == 1 and "overlap 2 needs at least 2 reviewers" in bad.output
+
+
+# ---------------------------------------------------------------- ablation (tiny model)
+
+@pytest.mark.slow
+def test_ablation_by_error_type_and_by_data_source_end_to_end(template, tmp_path, tiny_model_dir):
+    import json
+
+    sessions = tmp_path / "sessions"
+    sessions.mkdir()
+    for name in ("b", "a"):  # a: data personalised for another student (a copy here)
+        shutil.copy(template, sessions / f"{name}.sqlite")
+        with SessionStore.open(sessions, name) as opened:
+            validated = [r.id for r in opened.refinements(method="persd", validated=True)]
+            opened.bulk_set_review(validated, "approved", reviewer="lea")
+    runner = CliRunner()
+    common = ["--session", "b", "--student", tiny_model_dir, "--eval-tasks", "humaneval",
+              "--eval-limit", "2", "--steps", "1", "--max-new-tokens", "8",
+              "--sessions-dir", str(sessions)]
+    out = runner.invoke(cli, ["ablate", "--by", "error-type", "--per-type", "2",
+                              "--output", str(tmp_path / "by-type"), *common])
+    assert out.exit_code == 0, out.output
+    result = json.loads((tmp_path / "by-type" / "ablation.json").read_text())
+    groups = {g["group"]: g for g in result["groups"]}
+    # The demo's first 16 tasks: AssertionError and NameError have >= 2 approved examples,
+    # TypeError has one and is left out, saying so.
+    assert set(groups) == {"AssertionError", "NameError"} and result["skipped"] == {"TypeError": 1}
+    assert all(g["examples"] == 2 and g["adapter"] and g["eval_run"] for g in groups.values())
+    assert "left out (fewer than 2 examples): TypeError (1)" in out.output
+    assert (tmp_path / "by-type" / "ablation.html").stat().st_size > 10_000
+    with SessionStore.open(sessions, "b") as store:
+        train_runs = store.runs(kind="train")
+        assert [r.status for r in train_runs] == ["finished", "finished"]
+        assert {r.config["max_steps"] for r in train_runs} == {1}
+
+    out = runner.invoke(cli, ["ablate", "--by", "data-source", "--data-from-session", "a",
+                              "--per-type", "3", "--output", str(tmp_path / "cross"), *common])
+    assert out.exit_code == 0, out.output
+    result = json.loads((tmp_path / "cross" / "ablation.json").read_text())
+    assert [g["data_source"] for g in result["groups"]] == ["session:a", "session:b"]
+    compare = runner.invoke(cli, ["eval-compare", "--session", "b", "--sessions-dir", str(sessions)])
+    assert compare.exit_code == 0
+    assert "| data" in compare.output and "session:a" in compare.output \
+        and "session:b" in compare.output
+
+
+def test_ablation_refuses_what_it_cannot_do(template, tmp_path):
+    from persd.studies.ablate import AblateConfig, AblationError, ablation_groups
+
+    shutil.copy(template, tmp_path / "b.sqlite")
+    with pytest.raises(AblationError, match="give --data-from-session"):
+        AblateConfig("b", "m", "humaneval", str(tmp_path), 1, 1, by="data-source")
+    config = AblateConfig("b", "m", "humaneval", str(tmp_path), 1, 50)
+    with pytest.raises(AblationError, match="no group has 50 approved examples"):
+        ablation_groups(config, tmp_path)
