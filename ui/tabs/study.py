@@ -143,7 +143,7 @@ def build(ctx: AppContext) -> None:
                     show_progress="hidden")
 
     ctx.on_session(**wire(handlers.open, PAIR, "message"))
-    ctx.tab.select(**wire(handlers.open, PAIR, "message"))
+    ctx.tab.select(**wire(handlers.refresh, PAIR, "message"))
     study.input(**wire(handlers.open, PAIR, "message"))
     ctx.reviewer.submit(**wire(handlers.open, PAIR, "message"))
     left.click(**wire(lambda i: handlers.pick(i, "left"), PAIR, "message"))

@@ -75,6 +75,14 @@ class StudyHandlers:
             return self._empty(state, render.message("info", render.NO_STUDY), choices=names)
         return self._show(i, state, self._next(i, state, after=None), "", choices=names)
 
+    def refresh(self, i: StudyInputs) -> dict[str, Any]:
+        """The tab was opened: keep the pair on screen (a judgment may be on its way), or
+        open the queue when there is none yet."""
+        view = i.state.get("view")
+        if view is None or i.state.get("session") != i.session or view.reviewer != i.reviewer:
+            return self.open(i)
+        return {}
+
     def pick(self, i: StudyInputs, choice: str) -> dict[str, Any]:
         """Store the reviewer's pick ("left", "right", "tie") and move to the next pair."""
         view = i.state.get("view")
