@@ -167,14 +167,17 @@ def eval_runs_table(store: Any, k: int = 1) -> str:
 
 
 def _runs_table(runs: list, k: int) -> str:
-    header = ["run", "round", "adapter", "tasks", "n", *(f"pass@{k} step {s}" for s in
+    # "data": what the adapter was trained on, when the run says (e.g. `persd ablate`
+    # labels data personalised for another student "session:OTHER").
+    header = ["run", "round", "adapter", "data", "tasks", "n", *(f"pass@{k} step {s}" for s in
               range(max(len(r.result.get("steps", [])) for r in runs)))]
     rows = []
     for run in runs:
         steps = [s["pass_at_k"].get(f"pass@{k}") for s in run.result.get("steps", [])]
         cells = [f"{v:.4f}" if v is not None else "-" for v in steps]
         rows.append([str(run.id), str(run.config.get("round", "-")),
-                     str(run.config.get("adapter") or "-"), str(len(run.result.get("tasks", []))),
+                     str(run.config.get("adapter") or "-"), str(run.config.get("data_source") or "-"),
+                     str(len(run.result.get("tasks", []))),
                      str(run.config.get("eval", {}).get("samples", "-")),
                      *cells])
     return text_table(header, rows)

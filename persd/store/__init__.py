@@ -59,6 +59,7 @@ from persd.store.records import (
 from persd.store.reviews import ReviewMixin
 from persd.store.runs import RunsMixin
 from persd.store.schema import MIGRATIONS, apply_migrations
+from persd.store.studies import StudiesMixin
 from persd.store.teacher_log import TeacherCache, TeacherLogMixin
 
 __all__ = [
@@ -114,7 +115,7 @@ def list_sessions(sessions_dir: str | Path) -> list[str]:
 
 class SessionStore(
     CollectionMixin, TeacherLogMixin, PendingMixin, ReviewMixin, QueueMixin, RunsMixin,
-    BatchesMixin, ImportsMixin,
+    BatchesMixin, ImportsMixin, StudiesMixin,
 ):
     """One session's database. Open by name with `SessionStore.open(sessions_dir, name)`
     or by file with `SessionStore(path)`; close it, or use it as a context manager."""

@@ -256,6 +256,59 @@ MIGRATIONS: list[tuple[str, list[Step]]] = [
             created_at {_NOW}
         )""",
         "CREATE INDEX import_records_refinement ON import_records (refinement_id)",
+    ("m014_studies", [
+        # Reviewer studies (persd.studies): blind pairwise comparisons of two candidates for
+        # one failed attempt, or a review queue, split among reviewers with overlap k.
+        f"""CREATE TABLE studies (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL CHECK (kind IN ('pairwise', 'review')),
+            owner TEXT NOT NULL,
+            overlap INTEGER NOT NULL CHECK (overlap >= 1),
+            config TEXT NOT NULL,
+            created_at {_NOW}
+        )""",
+        # A pairwise item holds candidates a and b; a review item only a (the refinement).
+        """CREATE TABLE study_items (
+            id INTEGER PRIMARY KEY,
+            study_id INTEGER NOT NULL REFERENCES studies (id),
+            task_id TEXT NOT NULL REFERENCES tasks (task_id),
+            attempt_id INTEGER REFERENCES attempts (id),
+            candidate_a INTEGER NOT NULL REFERENCES refinements (id),
+            candidate_b INTEGER REFERENCES refinements (id)
+        )""",
+        """CREATE UNIQUE INDEX study_items_key
+            ON study_items (study_id, candidate_a, COALESCE(candidate_b, 0))""",
+        f"""CREATE TABLE study_assignments (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES study_items (id),
+            reviewer TEXT NOT NULL,
+            assigned_by TEXT NOT NULL,
+            at {_NOW},
+            UNIQUE (item_id, reviewer)
+        )""",
+        "CREATE INDEX study_assignments_reviewer ON study_assignments (reviewer, item_id)",
+        # choice: the candidate judged more helpful, by its hidden slot; left: the slot this
+        # reviewer saw on the left (sides are randomised per reviewer and item).
+        f"""CREATE TABLE study_judgments (
+            id INTEGER PRIMARY KEY,
+            item_id INTEGER NOT NULL REFERENCES study_items (id),
+            reviewer TEXT NOT NULL,
+            choice TEXT NOT NULL CHECK (choice IN ('a', 'b', 'tie')),
+            left_slot TEXT NOT NULL CHECK (left_slot IN ('a', 'b')),
+            reason TEXT,
+            duration_s REAL,
+            at {_NOW},
+            UNIQUE (item_id, reviewer)
+        )""",
+        # The owner's decision on an item reviewers disagreed on, kept apart from theirs.
+        f"""CREATE TABLE study_adjudications (
+            item_id INTEGER PRIMARY KEY REFERENCES study_items (id),
+            decision TEXT NOT NULL,
+            adjudicator TEXT NOT NULL,
+            reason TEXT,
+            at {_NOW}
+        )""",
     ]),
 ]
 
