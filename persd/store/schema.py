@@ -256,6 +256,7 @@ MIGRATIONS: list[tuple[str, list[Step]]] = [
             created_at {_NOW}
         )""",
         "CREATE INDEX import_records_refinement ON import_records (refinement_id)",
+    ]),
     ("m014_studies", [
         # Reviewer studies (persd.studies): blind pairwise comparisons of two candidates for
         # one failed attempt, or a review queue, split among reviewers with overlap k.
