@@ -191,7 +191,15 @@ class Database:
                 raise
             finally:
                 if self._conn.in_transaction:
-                    self._conn.execute("COMMIT")
+                    self._end_read()
+
+    def _end_read(self) -> None:
+        """End a read transaction; on a damaged file ending it fails too, and the error
+        already on its way (a StoreError naming the file) is the one to show."""
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.DatabaseError:
+            self._conn.rollback()
 
     @contextmanager
     def raw(self) -> Iterator[sqlite3.Connection]:
@@ -201,7 +209,12 @@ class Database:
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            try:
+                self._conn.close()
+            except sqlite3.DatabaseError:
+                # Closing checkpoints the WAL; on a damaged file that fails, and the error
+                # that brought the caller here (already a StoreError) is the one to show.
+                pass
 
     def _begin(self, statement: str) -> None:
         try:
