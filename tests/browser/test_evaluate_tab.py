@@ -77,5 +77,5 @@ def test_evaluate_base_and_adapter_then_drill_down(app_server: Server, page: Pag
     # Opening another sample from the browser's table.
     page.locator("#persd-ev-f-task textarea").fill("")
     page.locator("#persd-ev-f-task textarea").press("Enter")
-    page.locator("#persd-ev-samples-table").get_by_text("HumanEval/0", exact=True).first.click()
+    page.locator("#persd-ev-samples-table").get_by_text("HumanEval/0", exact=True).filter(visible=True).first.click()
     expect(detail).to_have_attribute("data-task", "HumanEval/0")
