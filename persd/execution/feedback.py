@@ -13,14 +13,14 @@ import signal
 from persd.execution.asserts import Plan
 from persd.execution.result import ExceptionInfo, ExecutionResult, Frame, TestOutcome
 from persd.execution.verdicts import Judged, judge
+from persd.text import clip as clip_text
 
 FEEDBACK_LIMIT = 2000
 
 
 def clip(text: str, limit: int = FEEDBACK_LIMIT) -> str:
-    """`text` cut to at most `limit` characters, saying so at the end when it was cut."""
-    marker = "\n... (truncated)"
-    return text if len(text) <= limit else text[: limit - len(marker)].rstrip() + marker
+    """Feedback cut to at most `limit` characters, saying so at the end when it was cut."""
+    return clip_text(text, limit)
 
 
 def _traceback(frames: list[dict]) -> list[str]:

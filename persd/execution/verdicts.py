@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from persd.execution.asserts import SAFE_FUNCTIONS, SAFE_MODULES, Plan, Site
 from persd.execution.jail import values
 from persd.execution.result import TestOutcome
+from persd.text import clip as clip_text
 from persd.tasks.formats import CHALLENGE_MARKER
 
 PROTOCOLS = ("strict", "paper")
@@ -61,7 +62,7 @@ def same(actual, expected, approx: bool = False) -> bool:
 
 
 def clip(text: str, limit: int = TEXT_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return clip_text(text, limit, "...")
 
 
 def _shown(data) -> str:

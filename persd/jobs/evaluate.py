@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from persd.evaluate import EvalConfig
-from persd.jobs.train import JobError, _age_s, _get, _now
+from persd.jobs.train import JobError, _age_s, _get
+from persd.store.db import now_iso
+from persd.text import log_tail
 from persd.store import RunBusy, RunRecord, SessionStore
 
 __all__ = ["EvalJob", "EvalJobs", "EvalRequest", "JobError", "RunBusy", "eval_command"]
@@ -232,7 +234,7 @@ class EvalJobs:
             os.kill(run.pid, signal.SIGKILL if again else signal.SIGINT)
         except ProcessLookupError:
             return self.refresh(store, run_id)
-        store.update_run(run_id, result={**(run.result or {}), "abort_requested_at": _now()})
+        store.update_run(run_id, result={**(run.result or {}), "abort_requested_at": now_iso()})
         return self.refresh(store, run_id)
 
     def history(self, store: SessionStore, limit: int = 20) -> list[EvalJob]:
@@ -284,13 +286,7 @@ def _running_eval(pid: int) -> bool:
 
 
 def _log_tail(output_dir: str | None, size: int = 6000) -> str:
-    log = Path(output_dir) / LOG if output_dir else None
-    if log is None or not log.is_file():
-        return ""
-    with log.open("rb") as file:
-        file.seek(max(0, log.stat().st_size - size))
-        text = file.read().decode("utf-8", errors="replace")
-    return text.split("\n", 1)[-1] if log.stat().st_size > size else text
+    return log_tail(Path(output_dir) / LOG if output_dir else None, size)
 
 
 def _last_error(output: str | None) -> str:

@@ -32,7 +32,9 @@ from pathlib import Path
 from typing import Any
 
 from persd.store import RecordNotFound, RunRecord, SessionStore, StoreError
+from persd.store.db import now_iso
 from persd.store.runs import lost_error, process_alive
+from persd.text import log_tail
 
 EXIT_STATUS = {0: "finished", 3: "stopped"}   # persd.train.run's exit codes; others: failed
 LOG_TAIL_BYTES = 6000
@@ -176,7 +178,7 @@ class TrainJobs:
             os.kill(run.pid, signal.SIGTERM)
         except ProcessLookupError:
             return self.refresh(store, run_id)
-        result = {**(run.result or {}), "abort_requested_at": _now()}
+        result = {**(run.result or {}), "abort_requested_at": now_iso()}
         store.update_run(run_id, result=result)
         return self.refresh(store, run_id)
 
@@ -255,27 +257,12 @@ def _end_event(metrics_path: str | None) -> dict[str, Any]:
 
 
 def _log_tail(output_dir: str | None, size: int = LOG_TAIL_BYTES) -> str:
-    if not output_dir:
-        return ""
-    log = Path(output_dir) / "train.log"
-    if not log.is_file():
-        return ""
-    with log.open("rb") as file:
-        file.seek(max(0, log.stat().st_size - size))
-        text = file.read().decode("utf-8", errors="replace")
-    if log.stat().st_size > size:
-        text = text.split("\n", 1)[-1]  # the first line was cut
-    # Progress bars redraw with carriage returns: keep what the terminal would show last.
-    return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n"))
+    return log_tail(Path(output_dir) / "train.log" if output_dir else None, size)
 
 
 def _last_line(output_dir: str | None) -> str:
     lines = [line for line in _log_tail(output_dir, 2000).splitlines() if line.strip()]
     return lines[-1].strip() if lines else ""
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _age_s(created_at: str) -> float:

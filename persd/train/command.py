@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from persd.text import log_tail
 from persd.train.config import TrainConfig, TrainError
 from persd.train.outdir import LOG_FILE, METRICS_FILE
 from persd.train.rows import load_data, normalise_rows
@@ -71,7 +72,7 @@ def run_train_command(
         outcome = _follow(process, follower, echo)
         outcome.run_id = run_id
         if outcome.status == "failed":
-            outcome.log_tail = _tail(Path(config.output_dir) / LOG_FILE)
+            outcome.log_tail = "\n".join(log_tail(Path(config.output_dir) / LOG_FILE).splitlines()[-15:])
         if store is not None:
             result = {k: v for k, v in outcome.end.items() if k not in ("event", "time")}
             store.update_run(run_id, status=outcome.status, result=result)
@@ -202,8 +203,3 @@ class _MetricsFollower:
                 continue
         return records
 
-
-def _tail(path: Path, lines: int = 15) -> str:
-    if not path.is_file():
-        return ""
-    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
