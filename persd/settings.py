@@ -65,6 +65,17 @@ def settings_from_dict(cls: type[Settings], values: dict[str, Any], what: str,
     return cls(**values)
 
 
+def default_of(config: type, field: str) -> Any:
+    """The default a settings dataclass declares for `field`: the one place it is written,
+    for the CLI and the app alike."""
+    spec = next(f for f in dataclasses.fields(config) if f.name == field)
+    if spec.default is not dataclasses.MISSING:
+        return spec.default
+    if spec.default_factory is not dataclasses.MISSING:
+        return spec.default_factory()
+    raise ValueError(f"{config.__name__}.{field} has no default")
+
+
 MAX_TEMPERATURE = 2.0  # the OpenAI API's bound; every backend shares it
 
 

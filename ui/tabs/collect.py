@@ -38,13 +38,13 @@ def build(ctx: AppContext) -> None:
     with gr.Row(equal_height=True):
         w["session"] = gr.Textbox(label="Session", elem_id="persd-col-session", min_width=180,
                                   info="new or existing; running again resumes it")
-        w["tasks"] = gr.Textbox("humaneval", label="Tasks", elem_id="persd-col-tasks",
+        w["tasks"] = gr.Textbox(CollectForm.tasks, label="Tasks", elem_id="persd-col-tasks",
                                 scale=2,
                                 info="humaneval, mbpp:PATH, or a JSONL / CSV / Parquet file")
         limit = gr.Number(0, label="Limit", precision=0, minimum=0, elem_id="persd-col-limit",
                           min_width=110, info="the first N tasks; 0: all")
     with gr.Group(visible=True) as w["real"]:
-        w["method"] = gr.Radio(METHOD_CHOICES, value="persd", label="Method",
+        w["method"] = gr.Radio(METHOD_CHOICES, value=CollectForm.method, label="Method",
                                info="what the teacher is asked for",
                                elem_id="persd-col-method")
         with gr.Row(equal_height=True):
@@ -73,17 +73,17 @@ def build(ctx: AppContext) -> None:
                                             info="the model's name at the endpoint",
                                             elem_id="persd-col-teacher-model")
         with gr.Row(equal_height=True):
-            concurrency = gr.Number(8, label="Teacher calls in flight", precision=0,
+            concurrency = gr.Number(CollectForm.concurrency, label="Teacher calls in flight", precision=0,
                                     minimum=1, elem_id="persd-col-concurrency")
-            tries = gr.Number(2, label="Teacher tries per task", precision=0, minimum=1,
+            tries = gr.Number(CollectForm.tries, label="Teacher tries per task", precision=0, minimum=1,
                               elem_id="persd-col-tries")
-            w["round"] = gr.Number(1, label="Round", precision=0, minimum=1,
+            w["round"] = gr.Number(CollectForm.round, label="Round", precision=0, minimum=1,
                                    info="the picked session's latest round (resumes "
                                         "it); 1 for a new one",
                                    elem_id="persd-col-round")
-            samples = gr.Number(1, label="Attempts per task", precision=0, minimum=1,
+            samples = gr.Number(CollectForm.samples, label="Attempts per task", precision=0, minimum=1,
                                 elem_id="persd-col-samples")
-            max_new_tokens = gr.Number(512, label="Max new tokens", precision=0, minimum=1,
+            max_new_tokens = gr.Number(CollectForm.max_new_tokens, label="Max new tokens", precision=0, minimum=1,
                                        elem_id="persd-col-max-new-tokens")
     with gr.Row():
         w["run"] = gr.Button("Run collection", variant="primary", elem_id="persd-col-run",

@@ -23,6 +23,7 @@ import gradio as gr
 
 from persd.collect import STOPPED_ON_REQUEST, CollectConfig
 from persd.jobs import CollectJob, CollectProgress
+from persd.settings import default_of
 from persd.store import StoreError, session_path
 from ui.endpoints import QuietTeacher, TeacherEndpoints
 from ui.tabs import SharedExecutor, Stores
@@ -49,19 +50,19 @@ MODE_NOTES = {
 class CollectForm:
     backend: str = "real"            # "real" or "sim"
     session: str = ""
-    tasks: str = "humaneval"
+    tasks: str = default_of(CollectConfig, "tasks")
     limit: int | float | None = 0
     student: str = ""
     adapter: str = ""
-    method: str = "persd"
+    method: str = default_of(CollectConfig, "method")
     base_url: str | None = None
     api_key: str = ""
     teacher_model: str = ""
-    concurrency: int | float | None = 8
-    tries: int | float | None = 2
-    round: int | float | None = 1
-    samples: int | float | None = 1
-    max_new_tokens: int | float | None = 512
+    concurrency: int | float | None = default_of(CollectConfig, "concurrency")
+    tries: int | float | None = default_of(CollectConfig, "teacher_tries")
+    round: int | float | None = default_of(CollectConfig, "round")
+    samples: int | float | None = default_of(CollectConfig, "samples")
+    max_new_tokens: int | float | None = default_of(CollectConfig, "max_new_tokens")
 
 
 class Running:
@@ -216,12 +217,12 @@ class CollectHandlers:
             raise ValueError("give the teacher model's name at the endpoint")
         url, key = self.endpoints.resolve(form.base_url, form.api_key)
         config = CollectConfig(
-            session=name, tasks=(form.tasks or "").strip() or "humaneval",
+            session=name, tasks=(form.tasks or "").strip() or CollectForm.tasks,
             student=(form.student or "").strip(), teacher_model=form.teacher_model.strip(),
             method=form.method, adapter=(form.adapter or "").strip() or None, limit=limit,
-            round=int(form.round or 1), samples=int(form.samples or 1),
+            round=int(form.round or CollectForm.round), samples=int(form.samples or 1),
             concurrency=int(form.concurrency or 1), teacher_tries=int(form.tries or 1),
-            max_new_tokens=int(form.max_new_tokens or 512),
+            max_new_tokens=int(form.max_new_tokens or CollectForm.max_new_tokens),
             sessions_dir=str(self.sessions_dir))
         teacher = QuietTeacher(OpenAITeacher(TeacherConfig(
             model=config.teacher_model, base_url=url, api_key=key,

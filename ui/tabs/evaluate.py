@@ -15,8 +15,12 @@ from typing import Any
 
 import gradio as gr
 
+from persd.evaluate.config import PRESETS, EvalConfig
+from persd.settings import default_of
 from ui.tabs import AppContext
 from ui.tabs.evaluate_handlers import ANY, CUSTOM, PRESET, TABLE_COLUMNS, EvaluateHandlers
+
+PAPER = PRESETS["paper"]
 
 TITLE = "Evaluate"
 POLL_S, IDLE_POLL_S = 1.0, 3.0
@@ -40,15 +44,15 @@ def build(ctx: AppContext) -> None:
     with gr.Row(equal_height=True):
         c["preset"] = gr.Radio([PRESET, CUSTOM], value=PRESET, label="Protocol",
                                elem_id="persd-ev-preset", scale=2)
-        c["samples"] = gr.Number(1, label="Samples n", precision=0, minimum=1,
+        c["samples"] = gr.Number(PAPER["samples"], label="Samples n", precision=0, minimum=1,
                                  elem_id="persd-ev-samples", min_width=90, interactive=False)
-        c["temperature"] = gr.Number(0.2, label="Temperature", minimum=0, min_width=90,
+        c["temperature"] = gr.Number(PAPER["temperature"], label="Temperature", minimum=0, min_width=90,
                                      elem_id="persd-ev-temperature", interactive=False)
-        c["top_p"] = gr.Number(0.95, label="top_p", minimum=0, maximum=1, min_width=90,
+        c["top_p"] = gr.Number(PAPER["top_p"], label="top_p", minimum=0, maximum=1, min_width=90,
                                elem_id="persd-ev-top-p", interactive=False)
         c["refine_steps"] = gr.Number(1, label="Repair steps K", precision=0, minimum=0,
                                       elem_id="persd-ev-refine-steps", min_width=110)
-        c["max_new_tokens"] = gr.Number(512, label="Max new tokens", precision=0, minimum=1,
+        c["max_new_tokens"] = gr.Number(default_of(EvalConfig, "max_new_tokens"), label="Max new tokens", precision=0, minimum=1,
                                         elem_id="persd-ev-max-new-tokens", min_width=110)
     with gr.Row(equal_height=True):
         c["tasks"] = gr.Textbox("humaneval", label="Eval tasks",

@@ -19,12 +19,14 @@ from persd.analysis.signatures import (
     SIGNATURE_COLUMNS, eval_signatures, refinement_signatures, review_filter,
 )
 from persd.evaluate import EvalConfig
+from persd.evaluate.config import PRESETS
+from persd.settings import default_of
 from persd.jobs.evaluate import EvalJob, EvalJobs, EvalRequest, JobError, command_line, eval_command
 from persd.store import RunBusy, StoreError
 from ui.tabs.eval_render import sample_html
 from ui.tabs.review_render import esc, message
 
-PRESET = "paper (n=20, T=0.2, top_p=0.95)"
+PRESET = "paper (" + ", ".join(f"{k}={v}" for k, v in PRESETS["paper"].items()) + ")"
 CUSTOM = "custom"
 ANY = "any"
 SAMPLE_COLUMNS = {"sample_id": "sample", "task_id": "task", "sample_index": "n", "step": "step",
@@ -59,10 +61,10 @@ class EvaluateHandlers:
                 refine_steps, max_new_tokens, tasks, limit) -> EvalRequest:
         """The form as an EvalRequest; ValueError with a message for bad values."""
         settings = {"refine_steps": int(refine_steps or 0),
-                    "max_new_tokens": int(max_new_tokens or 512)}
+                    "max_new_tokens": int(max_new_tokens or default_of(EvalConfig, "max_new_tokens"))}
         if preset == CUSTOM:
             settings.update(samples=int(samples or 1), temperature=float(temperature or 0),
-                            top_p=float(top_p or 0.95))
+                            top_p=float(top_p or default_of(EvalConfig, "top_p")))
             config = EvalConfig.from_dict(settings)
         else:
             config = EvalConfig.preset("paper", **settings)
