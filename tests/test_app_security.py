@@ -25,7 +25,7 @@ from tests.ports import free_port
 from ui.endpoints import TeacherEndpoints
 from ui.guard import LoginThrottle, host_allowed
 from ui.tabs.collect import collect_job
-from ui.tabs.train import output_folder
+from ui.tabs.train_handlers import output_folder
 
 SERVER_KEY = "sk-operator-secret-marker"
 BODY_MARKER = "internal-body-marker-7f3a"

@@ -15,13 +15,12 @@ import gradio as gr
 from persd.data import VARIANTS
 from ui.tabs import AppContext
 from ui.tabs.keyed import Keyed
-from ui.tabs.train_handlers import (  # noqa: F401  (output_folder: used by the app's tests)
+from ui.tabs.train_handlers import (
     IDLE_POLL_S,
     OUTPUTS,
     HISTORY_COLUMNS,
     TrainForm,
     TrainHandlers,
-    output_folder,
 )
 
 TITLE = "Train"
