@@ -156,6 +156,14 @@ def _where(filters: QueueFilters) -> tuple[str, list[Any]]:
         if value is not None:
             clauses.append(clause)
             params.append(value)
+    if filters.task_id:
+        if filters.task_id.endswith("*"):
+            escaped = re.sub(r"([\\%_])", r"\\\1", filters.task_id.rstrip("*"))
+            clauses.append("r.task_id LIKE ? ESCAPE '\\'")
+            params.append(escaped + "%")
+        else:
+            clauses.append("r.task_id = ?")
+            params.append(filters.task_id)
     if filters.search:
         escaped = re.sub(r"([\\%_])", r"\\\1", filters.search)
         pattern = f"%{escaped}%"
