@@ -64,8 +64,9 @@
     if (id && shown(byId(id))) { event.preventDefault(); byId(id).click(); }
   }, true);
 
-  // A pause in typing sends the draft; only a real change of the text does.
-  let timer = null, sent = null;
+  // A pause in typing sends the draft; only a real change of the text does (compared with
+  // the text when the burst of keys began, so arrow keys alone send nothing).
+  let timer = null, before = null;
   const editorText = () => {
     const content = document.querySelector("#persd-editor .cm-content");
     return content ? content.innerText : null;
@@ -73,14 +74,17 @@
   const flush = () => {
     if (timer) { clearTimeout(timer); timer = null; }
   };
+  document.addEventListener("keydown", (event) => {
+    if (inEditor(event.target) && timer === null) before = editorText();
+  }, true);
   const later = (event) => {
     if (!inEditor(event.target)) return;
     flush();
     timer = setTimeout(() => {
       timer = null;
       const text = editorText();
-      if (text === null || text === sent) return;
-      sent = text;
+      if (text === null || text === before) return;
+      before = text;
       const live = byId("persd-live");
       if (live) live.click();
     }, 600);
@@ -90,18 +94,26 @@
   // The view's query into the address bar; the reviewer name into localStorage.
   const syncUrl = () => {
     const head = document.querySelector("#persd-header .persd-header[data-query]");
-    sent = editorText();  // a record drawn by the server is no draft to send
     if (!head) return;
     const query = head.getAttribute("data-query");
     if (query && window.location.search !== "?" + query) {
       history.replaceState(null, "", window.location.pathname + "?" + query + window.location.hash);
     }
   };
+  // A draft's run that finished after the reviewer moved on belongs to another record.
+  const staleRun = () => {
+    const run = document.querySelector("#persd-run .persd-run[data-record]");
+    const head = document.querySelector("#persd-header .persd-header[data-refinement]");
+    if (run && head && run.getAttribute("data-record") !== head.getAttribute("data-refinement")) {
+      run.style.display = "none";
+    }
+  };
   const watch = () => {
-    const header = byId("persd-header");
-    if (!header) return false;
-    new MutationObserver(syncUrl).observe(header, {childList: true, subtree: true,
-                                                   attributes: true});
+    const header = byId("persd-header"), run = byId("persd-run");
+    if (!header || !run) return false;
+    const options = {childList: true, subtree: true, attributes: true};
+    new MutationObserver(() => { syncUrl(); staleRun(); }).observe(header, options);
+    new MutationObserver(staleRun).observe(run, {childList: true, subtree: true});
     return true;
   };
   const reviewer = () => document.querySelector("#persd-reviewer textarea, #persd-reviewer input");

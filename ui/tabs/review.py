@@ -158,21 +158,29 @@ def build(ctx: AppContext) -> None:
                 out = method(i)
             except (StoreError, ValueError) as error:  # a bad filter, a vanished session
                 out = {"message": render.message("error", str(error))}
-            # An empty dict would read as one value; an update of nothing changes nothing.
-            return {widgets[name]: value for name, value in out.items()} or {widgets["state"]: gr.update()}
+            # An empty dict would read as one value; an empty update of an HTML changes
+            # nothing (of a gr.State it would replace the state with the update itself).
+            return {widgets[name]: value for name, value in out.items()} or \
+                {widgets["counts"]: gr.update()}
         return handler
 
     options = dict(inputs=inputs, outputs=outputs, show_progress="hidden")
     url_js = _URL_JS.replace("N", str(len(inputs))).replace("AT", str(inputs.index(url)))
-    ctx.on_session(wire(handlers.open_from_url), js=url_js, **options)
+    ctx.on_session(wire(handlers.open_from_url), js=url_js, inputs=inputs, outputs=outputs,
+                   show_progress="hidden")
     # always_last: a second filter changed while the first is still loading is applied
     # after it (the default, "once", would drop it and leave the view on stale filters).
     gr.on([status.input, error_type.input, validated.input, round_.submit, search.submit,
            max_diff.submit, apply.click], wire(handlers.open), trigger_mode="always_last",
           **options)
     gr.on([show_reference.input, hide_blank.input], wire(handlers.refresh), **options)
+    drawn = live.click(wire(handlers.live), trigger_mode="always_last", **options)
+    checked = drawn.then(wire(handlers.run_draft), trigger_mode="always_last", **options)
+    # Anything that redraws the record cancels a draft's diff or run still under way:
+    # arriving late, it would draw (and keep in the state) the record left behind.
+    options["cancels"] = [drawn, checked]
     approve.click(wire(handlers.approve), **options)
-    save.click(wire(handlers.save_edit), inputs=inputs, outputs=outputs,
+    save.click(wire(handlers.save_edit), inputs=inputs, outputs=outputs, cancels=[drawn, checked],
                show_progress="minimal", show_progress_on=[run])
     edit.click(None, js="() => window.persdEditor && window.persdEditor.open()")
     close.click(None, js="() => window.persdEditor && window.persdEditor.close()")
@@ -182,9 +190,7 @@ def build(ctx: AppContext) -> None:
     undo.click(wire(handlers.undo), **options)
     prev.click(wire(handlers.prev), **options)
     nxt.click(wire(handlers.next), **options)
-    live.click(wire(handlers.live), trigger_mode="always_last", **options).then(
-        wire(handlers.run_draft), trigger_mode="always_last", **options)
-    timer.tick(wire(handlers.poll), **options)
+    timer.tick(wire(handlers.poll), inputs=inputs, outputs=outputs, show_progress="hidden")
     bulk_approve.click(wire(lambda i: handlers.bulk_ask(i, "approved")), **options)
     bulk_reject.click(wire(lambda i: handlers.bulk_ask(i, "rejected")), **options)
     confirm_button.click(wire(handlers.bulk_confirm), **options)

@@ -9,14 +9,16 @@ so they can be timed (benchmarks/review_latency.py) and tested without a browser
 Every handler returns a dict keyed by the names in `OUTPUTS` holding only what changed;
 the tab maps the names to its components. The per-browser state is a dict: the session,
 the record shown, the review version it was shown at (what an action is checked against),
-the program it showed (`base`: an editor holding anything else is a draft), the last
-edit run, a pending bulk plan and the newest review event seen (for `poll`). Drafts live
+the program it showed (`base`: an editor holding anything else is a draft), a pending
+bulk plan and the newest review event seen (for `poll`). Drafts live
 apart, in the browser's localStorage (`drafts`: "session:record id" -> code), so they
 outlive moving on and a reload.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -38,13 +40,14 @@ __all__ = ["ANY", "OUTPUTS", "Inputs", "ReviewHandlers", "filters_from", "new_st
 OUTPUTS = ("state", "drafts", "counts", "header", "message", "reason", "failure", "run", "task",
            "editor", "metrics", "diff", "reference_diff", "confirm_row", "confirm_text",
            "confirm_button", "error_type_choices", "record_area", *FILTER_NAMES)
+_RUNS_KEPT = 512
+_LIVE = ("state", "drafts", "header", "metrics", "diff", "run")
 _LAST = 2**62  # "before this id" = from the end of the queue
 _NOUNS = {"approved": "approval", "edited": "edit", "rejected": "rejection", "skipped": "skip"}
 
 
 def new_state() -> dict[str, Any]:
-    return {"session": None, "id": None, "version": 0, "base": "", "checked": None,
-            "bulk": None, "event": 0}
+    return {"session": None, "id": None, "version": 0, "base": "", "bulk": None, "event": 0}
 
 
 @dataclass
@@ -66,6 +69,21 @@ class Inputs:
 class ReviewHandlers:
     def __init__(self, stores: Stores, executor: SharedExecutor) -> None:
         self.stores, self.executor = stores, executor
+        # (session, record, program) -> its stored sandbox run: a draft run while typing is
+        # not run again on saving. Kept here, not in the browser's state: the run finishes
+        # after the reviewer may have moved on, and must not write a stale state back.
+        self._runs: OrderedDict[tuple[str, int, str], int] = OrderedDict()
+        self._runs_lock = threading.Lock()
+
+    def _run_of(self, session: str | None, rid: int, code: str) -> int | None:
+        with self._runs_lock:
+            return self._runs.get((session or "", rid, code))
+
+    def _remember_run(self, session: str | None, rid: int, code: str, execution_id: int) -> None:
+        with self._runs_lock:
+            self._runs[(session or "", rid, code)] = execution_id
+            while len(self._runs) > _RUNS_KEPT:
+                self._runs.popitem(last=False)
 
     # -- navigation --------------------------------------------------------------------
 
@@ -167,7 +185,9 @@ class ReviewHandlers:
         if i.state.get("id") is None:
             return {}
         self._stash(i)
-        return self._show(i, i.state, i.state["id"], "", keep_editor=True, run_draft=False)
+        out = self._show(i, i.state, i.state["id"], "", keep_editor=True, run_draft=False)
+        # Only what the draft changes: a message from an action must stay readable.
+        return {name: out[name] for name in _LIVE if name in out}
 
     def run_draft(self, i: Inputs) -> dict:
         """After `live`: the draft's run against the hidden tests, in the sandbox."""
@@ -175,16 +195,14 @@ class ReviewHandlers:
         code = i.code or ""
         if rid is None or code.rstrip() == (i.state.get("base") or "").rstrip():
             return {}
-        checked = i.state.get("checked") or {}
-        if checked.get("id") == rid and checked.get("program") == code:
-            return {}
         store = self._store(i)
+        known = self._run_of(i.session, rid, code)
         try:
-            run = run_edit(store, self.executor(), rid, code)
+            run = store.execution(known) if known else run_edit(store, self.executor(), rid, code)
         except ReviewRefused as error:
             return {"run": render.message("info", str(error))}
-        state = {**i.state, "checked": {"id": rid, "program": code, "execution_id": run.id}}
-        return {"state": state, "run": render.run_panel("Your draft", run)}
+        self._remember_run(i.session, rid, code, run.id)
+        return {"run": render.run_panel("Your draft", run, record=rid)}
 
     def discard(self, i: Inputs) -> dict:
         self._drafts_drop(i)
@@ -257,7 +275,7 @@ class ReviewHandlers:
 
     def bulk_confirm(self, i: Inputs) -> dict:
         bulk = i.state.get("bulk")
-        state = {**i.state, "bulk": None, "checked": None}
+        state = {**i.state, "bulk": None}
         if not bulk:
             return {"state": state, "confirm_row": gr.update(visible=False)}
         self._stash(i)
@@ -312,8 +330,7 @@ class ReviewHandlers:
         except ReviewRefused as error:
             self._stash(i)
             if error.execution is not None:
-                state["checked"] = {"id": rid, "program": i.code,
-                                    "execution_id": error.execution.id}
+                self._remember_run(i.session, rid, i.code or "", error.execution.id)
             return self._show(i, state, rid, render.message("error", str(error)),
                               keep_editor=True)
         task_id = store.refinement(rid).task_id
@@ -322,7 +339,6 @@ class ReviewHandlers:
             self._drafts_drop(i, rid)
         elif self._key(i, rid) in i.drafts:
             text += " Your draft of it is kept."
-        state = {**state, "checked": None if advance else checked}
         target = self._after(i, rid) if advance else rid
         i.code = None  # the editor shows the record as stored now
         return self._show(i, state, target, render.message("ok", text))
@@ -342,15 +358,13 @@ class ReviewHandlers:
                 return review, "Kept the saved edit", None
             return approve(store, rid, reviewer=i.reviewer, expected_version=version,
                            override=i.override), "Approved", None
-        checked = i.state.get("checked") or {}
-        earlier = None
-        if checked.get("id") == rid and checked.get("program") == code:
-            earlier = store.execution(checked["execution_id"])
+        known = self._run_of(i.session, rid, code)
+        earlier = store.execution(known) if known else None
         outcome = save_edit(store, self.executor(), rid, code, reviewer=i.reviewer,
                             expected_version=version, override=i.override, execution=earlier)
-        checked = {"id": rid, "program": code, "execution_id": outcome.execution.id}
+        self._remember_run(i.session, rid, code, outcome.execution.id)
         verdict = "passes" if outcome.execution.passed else "FAILS (override)"
-        return outcome.review, f"Saved edit ({verdict} the hidden tests)", checked
+        return outcome.review, f"Saved edit ({verdict} the hidden tests)", None
 
     def _after(self, i: Inputs, rid: int | None) -> int | None:
         """The next record after an action took `rid` out of the way (wrapping: records
@@ -391,8 +405,6 @@ class ReviewHandlers:
                  "version": view.version if view else 0,
                  "base": view.current_program if view else "",
                  "event": max(state.get("event") or 0, store.last_review_event_id())}
-        if not same:
-            state["checked"] = None
         query = write_query(i.session, rid, i.raw_filters)
         out = {"state": state, "drafts": dict(i.drafts), "counts": self._counts(i, store),
                "header": render.header(view, store.simulated, draft=draft, query=query),
@@ -416,17 +428,16 @@ class ReviewHandlers:
             reference_diff=gr.update(value=(view.reference_diff_html or ""),
                                      visible=i.show_reference))
         if run_draft or not draft:
-            out["run"] = self._run_html(store, state, view, code, draft)
+            out["run"] = self._run_html(i, store, view, code, draft)
         else:
             out["run"] = render.message("info", "Your draft: running the hidden tests…")
         return out
 
-    def _run_html(self, store, state: dict[str, Any], view, code: str, draft: bool) -> str:
-        checked = state.get("checked")
+    def _run_html(self, i: Inputs, store, view, code: str, draft: bool) -> str:
         if draft:
-            if checked and checked.get("id") == view.refinement_id and \
-                    checked.get("program") == code:
-                return render.run_panel("Your draft", store.execution(checked["execution_id"]))
+            known = self._run_of(i.session, view.refinement_id, code)
+            if known:
+                return render.run_panel("Your draft", store.execution(known))
             return render.message("info", "Your draft has not been run yet: pause typing, or "
                                   "Ctrl+S saves it (it is run first).")
         if view.edit_execution is not None:

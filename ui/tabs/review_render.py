@@ -93,7 +93,7 @@ def failure(view: ReviewView | None) -> str:
 
 
 def run_panel(title: str, run: Any | None, passed_hint: bool | None = None,
-              feedback: str = "") -> str:
+              feedback: str = "", record: int | None = None) -> str:
     """A run of the right-hand side (teacher code, saved edit, draft) against the hidden
     tests; `run` is an ExecutionRecord, or None when only `passed_hint`/`feedback` is known."""
     passed = run.passed if run is not None else bool(passed_hint)
@@ -108,7 +108,8 @@ def run_panel(title: str, run: Any | None, passed_hint: bool | None = None,
         elif run is not None and run.feedback or feedback:
             body = f'<pre class="persd-pre">{esc(run.feedback if run is not None else feedback)}</pre>'
     kind = "ok" if passed else "bad"
-    return (f'<div class="persd-run persd-run-{kind}" data-passed="{str(passed).lower()}">'
+    of = f' data-record="{record}"' if record is not None else ""
+    return (f'<div class="persd-run persd-run-{kind}" data-passed="{str(passed).lower()}"{of}>'
             f'<b>{esc(title)}</b>: {verdict}{esc(score)}{body}</div>')
 
 
