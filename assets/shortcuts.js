@@ -74,9 +74,13 @@
   const flush = () => {
     if (timer) { clearTimeout(timer); timer = null; }
   };
+  // Leaving the editor drops a pending send: the next action carries the editor's text
+  // itself, and a send fired after it would redraw the record just left.
   document.addEventListener("keydown", (event) => {
-    if (inEditor(event.target) && timer === null) before = editorText();
+    if (!inEditor(event.target) || event.key === "Escape") flush();
+    else if (timer === null) before = editorText();
   }, true);
+  document.addEventListener("pointerdown", (event) => { if (!inEditor(event.target)) flush(); }, true);
   const later = (event) => {
     if (!inEditor(event.target)) return;
     flush();

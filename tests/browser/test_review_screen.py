@@ -88,10 +88,13 @@ def test_reviewer_filters_record_and_draft_survive_a_reload(app_server: Server, 
     review.choose("persd-f-validated", "yes")
     expect(page.get_by_test_id("in-view")).not_to_have_text("0")
     page.locator("#persd-header").click()
+    first = review.task_id.inner_text()
     page.keyboard.press("j")
+    expect(review.task_id).not_to_have_text(first)
     shown = review.task_id.inner_text()
-    page.wait_for_function("location.search.includes('validated=yes') && "
-                           "location.search.includes('record=')")
+    record = page.locator("#persd-header .persd-header").get_attribute("data-refinement")
+    page.wait_for_function(f"location.search.includes('validated=yes') && "
+                           f"location.search.includes('record={record}')")
     link = page.url
     page.reload()
     expect(review.task_id).to_have_text(shown)

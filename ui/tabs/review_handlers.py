@@ -325,8 +325,8 @@ class ReviewHandlers:
             review, done, checked = action(store, rid, version)
         except ReviewConflict as error:
             self._stash(i)
-            return self._show(i, state, rid, render.message("error", conflict_message(
-                store, error)), keep_editor=True)
+            text = "Conflict: " + conflict_message(store, error)
+            return self._show(i, state, rid, render.message("error", text), keep_editor=True)
         except ReviewRefused as error:
             self._stash(i)
             if error.execution is not None:
