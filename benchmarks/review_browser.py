@@ -99,6 +99,7 @@ def main() -> None:
             page.wait_for_selector("[data-testid=task-id]", timeout=120_000)
             # the session holds some unvalidated refinements, approved like the rest
             page.locator("#persd-override input").check()
+            page.locator("#persd-header").click()  # keys act only outside form fields
             for _ in range(3):  # warm up: first events compile and fill caches
                 page.evaluate(_PRESS, "j")
             for name in server:
