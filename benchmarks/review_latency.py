@@ -67,7 +67,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from ui.tabs import SharedExecutor, Stores
-    from ui.tabs.review_handlers import OUTPUTS, Inputs, ReviewHandlers, new_state
+    from ui.tabs.review_handlers import Inputs, ReviewHandlers, new_state
 
     folder = Path(args.sessions_dir or tempfile.mkdtemp(prefix="persd-bench-"))
     started = time.perf_counter()
@@ -79,22 +79,21 @@ def main() -> None:
 
     stores = Stores(folder)
     handlers = ReviewHandlers(stores, SharedExecutor(workers=1))
-    editor = OUTPUTS.index("editor")
     shown = handlers.open(Inputs(session="bench", reviewer="bench", state=new_state()))
     timings = []
     for _ in range(args.actions):
         # override: the session holds some unvalidated refinements, approved like the rest
-        i = Inputs(session="bench", reviewer="bench", state=shown[0], code=shown[editor],
+        i = Inputs(session="bench", reviewer="bench", state=shown["state"], code=shown["editor"],
                    override=True)
         t0 = time.perf_counter()
         after = handlers.approve(i)
         timings.append((time.perf_counter() - t0) * 1000)
-        assert after[0]["id"] != shown[0]["id"], after[OUTPUTS.index("message")]
+        assert after["state"]["id"] != shown["state"]["id"], after["message"]
         shown = after
     nav = []
     for _ in range(100):
         t0 = time.perf_counter()
-        shown = handlers.next(Inputs(session="bench", reviewer="bench", state=shown[0]))
+        shown = handlers.next(Inputs(session="bench", reviewer="bench", state=shown["state"]))
         nav.append((time.perf_counter() - t0) * 1000)
     stores.close()
 

@@ -28,7 +28,7 @@ from persd.store import ExecutionRecord, QueueFilters, ReviewConflict, ReviewRec
 __all__ = [
     "BULK_STATUSES", "BulkOutcome", "BulkPlan", "EditOutcome", "ReviewConflict",
     "ReviewRefused", "ReviewView", "apply_bulk", "approve", "plan_bulk",
-    "reject", "review_view", "run_edit", "save_edit", "skip", "undo",
+    "conflict_message", "reject", "review_view", "run_edit", "save_edit", "skip", "undo",
 ]
 
 BULK_STATUSES = ("approved", "rejected", "skipped")
@@ -167,6 +167,18 @@ def skip(
     )
 
 
+def conflict_message(store: SessionStore, error: ReviewConflict) -> str:
+    """A conflict as a reviewer reads it: the task and who changed it, not internal ids."""
+    current = error.current
+    task_id = store.refinement(current.refinement_id).task_id
+    who = current.reviewer or "someone"
+    when = (current.updated_at or "").replace("T", " ")[:16]
+    status = "back to pending" if current.status == "pending" else current.status
+    return (f"{task_id} was changed by {who}{' at ' + when if when else ''} while you had it "
+            f"open (now {status}, v{current.version}); nothing of yours was saved. The view "
+            "shows their version: decide again if you still disagree.")
+
+
 def undo(store: SessionStore, reviewer: str) -> ReviewRecord | None:
     """Revert `reviewer`'s last action (a whole bulk action at once); None when there is
     nothing to undo. ReviewConflict when someone else changed that record since."""
@@ -227,17 +239,27 @@ class ReviewView:
     failing_test: str             # the test the attempt failed ("" when unknown)
     attempt_tests: tuple[TestOutcome, ...]   # the attempt's failing tests, as data
     attempt_exception: ExceptionInfo | None  # the exception that ended the attempt's run
+    attempt_has_detail: bool      # False for runs stored before detail was kept (text only)
     attempt_program: str
     refinement_program: str       # the teacher's ("" when it gave no code)
     current_program: str          # what would be stored: the edit if edited, else the above
     edit_execution: ExecutionRecord | None
-    diff_html: str                # attempt -> current_program
+    refinement_run: ExecutionRecord | None   # the teacher code's run (None: never run)
     similarity: float
     diff_size: int
     reference_program: str
     reference_diff_html: str | None = None   # attempt -> reference, when asked for
     reference_similarity: float | None = None
     reference_diff_size: int | None = None
+
+    @property
+    def diff_html(self) -> str:
+        """attempt -> current_program as an HTML table (made when asked: the app draws
+        its own, so that a draft can take the refinement's place)."""
+        right = ("Edited refinement" if self.current_program != self.refinement_program
+                 else "Teacher refinement")
+        return side_by_side_html(self.attempt_program, self.current_program, "Student attempt",
+                                 right, context=DIFF_CONTEXT)
 
 
 def review_view(
@@ -252,7 +274,6 @@ def review_view(
     attempt_program = attempt.program if attempt else ""
     teacher_program = refinement.program or ""
     current = review.edited_program or teacher_program
-    right = "Edited refinement" if review.edited_program else "Teacher refinement"
     check = refinement.execution
     view = ReviewView(
         refinement_id=refinement.id, task_id=refinement.task_id, round=refinement.round,
@@ -266,10 +287,9 @@ def review_view(
         attempt_feedback=run.feedback if run else "",
         failing_test=run.failing_test.source if run and run.failing_test else "",
         attempt_tests=run.test_outcomes if run else (), attempt_exception=run.exception if run else None,
+        attempt_has_detail=bool(run and run.has_detail),
         attempt_program=attempt_program, refinement_program=teacher_program,
-        current_program=current, edit_execution=item.edit_execution,
-        diff_html=side_by_side_html(attempt_program, current, "Student attempt", right,
-                                    context=DIFF_CONTEXT),
+        current_program=current, edit_execution=item.edit_execution, refinement_run=check,
         similarity=similarity(attempt_program, current),
         diff_size=diff_size(attempt_program, current),
         reference_program=item.task.solution,

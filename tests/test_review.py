@@ -272,28 +272,144 @@ def test_a_session_written_by_the_previous_layout_opens_and_reviews(tmp_path):
 
 # ---------------------------------------------------------------- the tab's handlers
 
-def test_handlers_approve_moves_on_and_conflicts_are_shown(store):
+@pytest.fixture
+def handlers(store):
     from ui.tabs import SharedExecutor, Stores
-    from ui.tabs.review_handlers import OUTPUTS, Inputs, ReviewHandlers, new_state
+    from ui.tabs.review_handlers import ReviewHandlers
 
     store.close()
     stores = Stores(store.path.parent)
-    handlers = ReviewHandlers(stores, SharedExecutor(workers=1))
-    at = {name: k for k, name in enumerate(OUTPUTS)}
-    try:
-        ana = handlers.open(Inputs(session="demo", reviewer="ana", state=new_state()))
-        ben = handlers.open(Inputs(session="demo", reviewer="ben", state=new_state()))
-        shown = ana[0]["id"]
-        assert shown == ben[0]["id"] and "Pending <b>" in ana[at["counts"]]
-        after = handlers.approve(Inputs(session="demo", reviewer="ana", state=ana[0],
-                                        code=ana[at["editor"]]))
-        assert after[0]["id"] != shown and "Approved" in after[at["message"]]
-        assert "Approved <b>1</b>" in after[at["counts"]]
-        clash = handlers.reject(Inputs(session="demo", reviewer="ben", state=ben[0]))
-        assert "Conflict" in clash[at["message"]] and "ana" in clash[at["message"]]
-        assert clash[0]["id"] == shown and clash[0]["version"] == 1
-    finally:
-        stores.close()
+    yield ReviewHandlers(stores, SharedExecutor(workers=1))
+    stores.close()
+
+
+def _inputs(reviewer="ana", **values):
+    from ui.tabs.review_handlers import Inputs, new_state
+
+    return Inputs(session="demo", reviewer=reviewer, state=values.pop("state", new_state()),
+                  **values)
+
+
+def test_handlers_approve_moves_on_and_conflicts_are_shown(handlers):
+    ana = handlers.open(_inputs("ana"))
+    ben = handlers.open(_inputs("ben"))
+    shown = ana["state"]["id"]
+    assert shown == ben["state"]["id"] and "Pending <b>" in ana["counts"]
+    after = handlers.approve(_inputs("ana", state=ana["state"], code=ana["editor"]))
+    assert after["state"]["id"] != shown and "Approved" in after["message"]
+    assert "Approved <b>1</b>" in after["counts"]
+    clash = handlers.reject(_inputs("ben", state=ben["state"]))
+    task = handlers.stores.get("demo").refinement(shown).task_id
+    # Named by task and reviewer; the view already shows their version, so no "reload".
+    assert f"{task} was changed by ana" in clash["message"] and "reload" not in clash["message"]
+    assert "refinement " not in clash["message"]
+    assert clash["state"]["id"] == shown and clash["state"]["version"] == 1
+
+
+def test_a_reject_reason_stays_with_its_record(handlers):
+    first = handlers.open(_inputs())
+    moved = handlers.next(_inputs(state=first["state"], reason="wrong variable name"))
+    assert moved["reason"] == ""  # cleared: it belonged to the record left behind
+    stay = handlers.refresh(_inputs(state=moved["state"], reason="typed here"))
+    assert "reason" not in stay  # the same record keeps what is typed
+
+
+def test_a_draft_survives_next_and_prev_and_is_saved_by_approve(handlers):
+    first = handlers.open(_inputs())
+    rid, drafts = first["state"]["id"], {}
+    draft = first["editor"].rstrip() + "\n# reviewed\n"
+    away = handlers.next(_inputs(state=first["state"], code=draft, drafts=drafts))
+    assert away["drafts"] == {f"demo:{rid}": draft} and away["state"]["id"] != rid
+    back = handlers.prev(_inputs(state=away["state"], code=away["editor"],
+                                 drafts=away["drafts"]))
+    assert back["state"]["id"] == rid and back["editor"] == draft
+    assert 'data-testid="draft"' in back["header"] and "Your draft (unsaved)" in back["diff"]
+    done = handlers.approve(_inputs(state=back["state"], code=back["editor"],
+                                    drafts=back["drafts"]))
+    assert "Saved edit (passes the hidden tests)" in done["message"] and done["drafts"] == {}
+    assert handlers.stores.get("demo").review(rid).edited_program == draft
+
+
+def test_j_on_the_last_and_k_on_the_first_record_say_so(handlers):
+    first = handlers.open(_inputs())
+    back = handlers.prev(_inputs(state=first["state"]))
+    assert back["state"]["id"] == first["state"]["id"] and "first record" in back["message"]
+    last = handlers.open(_inputs(), record=handlers.stores.get("demo").review_queue(
+        QueueFilters(status="pending"), limit=100)[-1].refinement_id)
+    on = handlers.next(_inputs(state=last["state"]))
+    assert on["state"]["id"] == last["state"]["id"] and "last record" in on["message"]
+
+
+def test_counts_keep_their_meaning_under_a_filter(handlers):
+    from ui.tabs.review_handlers import filters_from
+
+    first = handlers.open(_inputs())
+    handlers.approve(_inputs(state=first["state"], code=first["editor"]))
+    other = handlers.open(_inputs(filters=filters_from("pending", "NameError")))
+    assert "Approved <b>1</b>" in other["counts"]  # session totals ignore the filters
+    assert "attempt error NameError" in other["counts"]
+
+
+def test_poll_reports_another_reviewers_change(handlers):
+    ana = handlers.open(_inputs("ana"))
+    assert handlers.poll(_inputs("ana", state=ana["state"])) == {}
+    ben = handlers.open(_inputs("ben"))
+    handlers.approve(_inputs("ben", state=ben["state"], code=ben["editor"]))
+    seen = handlers.poll(_inputs("ana", state=ana["state"]))
+    task = handlers.stores.get("demo").refinement(ana["state"]["id"]).task_id
+    assert f"ben set approved: {task}" in seen["message"] and "Approved <b>1</b>" in seen["counts"]
+    assert seen["state"]["version"] == 1 and "approved · v1" in seen["header"]
+
+
+def test_the_url_opens_a_record_with_its_filters(handlers):
+    rows = handlers.stores.get("demo").review_queue(QueueFilters(status="pending"), limit=5)
+    out = handlers.open_from_url(_inputs(url=f"?session=demo&record={rows[3].refinement_id}"
+                                             "&status=any&validated=yes"))
+    assert out["state"]["id"] == rows[3].refinement_id
+    assert out["f_status"] == "any" and out["f_validated"] == "yes"
+    assert f"record={rows[3].refinement_id}" in out["header"]
+    other = handlers.open_from_url(_inputs(url="?session=elsewhere&record=3"))
+    assert other["state"]["id"] == rows[0].refinement_id  # a link to another session
+
+
+def test_task_id_search_is_exact_unless_asked_for_a_prefix(store):
+    from ui.tabs.review_query import filters_from
+
+    def ids(search):
+        return {r.task_id for r in store.review_queue(filters_from("any", search=search),
+                                                      limit=100)}
+
+    everything = ids("HumanEval/*")
+    assert len(everything) == len(ids(""))
+    one = sorted(everything)[-1]  # e.g. HumanEval/11: a prefix of no other id here
+    assert ids(one) == {one} and ids(one[:-1]) <= {one[:-1]}
+    assert ids(one[:-1] + "*") >= {one}
+    words = store.review_queue(filters_from("any", search="text:def "), limit=100)
+    assert len(words) == store.review_queue_count(QueueFilters())
+
+
+def test_recursion_is_folded_and_the_exception_comes_first(executor):
+    from ui.tabs.review_render import _detail, fold_frames
+
+    program = "def down(n):\n    return down(n + 1)\n"
+    result = executor.run(program, "assert down(0) == 1\n")
+    assert result.exception is not None and result.exception.type == "RecursionError"
+    folded = fold_frames(result.exception.frames)
+    assert len(folded) < 6 and max(times for _, times in folded) > 100
+    html = _detail(result.test_outcomes, result.exception)
+    assert html.index("RecursionError") < html.index("more identical frame")
+
+
+def test_long_lines_wrap_under_their_own_indentation():
+    from persd.code.diffing import side_by_side
+    from ui.tabs.review_diff import diff_html
+
+    a = "def f(x):\n\n        return x\n"
+    b = "def f(x):\n        return x + 1\n"
+    html = diff_html(side_by_side(a, b), "a", "b", hide_blank=True)
+    assert "padding-left:12ch;text-indent:-12ch" in html  # 8 spaces of indent + 4
+    assert "1 blank-line change hidden" in html
+    assert "blank-line" not in diff_html(side_by_side(a, b), "a", "b", hide_blank=False)
 
 
 def test_parse_auth(tmp_path):

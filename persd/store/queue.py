@@ -160,6 +160,14 @@ def _where(filters: QueueFilters) -> tuple[str, list[Any]]:
         ids = tuple(filters.refinement_ids)
         clauses.append(f"r.id IN ({placeholders(ids)})" if ids else "0")
         params.extend(ids)
+    if filters.task_id:
+        if filters.task_id.endswith("*"):
+            escaped = re.sub(r"([\\%_])", r"\\\1", filters.task_id.rstrip("*"))
+            clauses.append("r.task_id LIKE ? ESCAPE '\\'")
+            params.append(escaped + "%")
+        else:
+            clauses.append("r.task_id = ?")
+            params.append(filters.task_id)
     if filters.search:
         escaped = re.sub(r"([\\%_])", r"\\\1", filters.search)
         pattern = f"%{escaped}%"

@@ -168,6 +168,7 @@ class QueueFilters:
     round: int | None = None
     method: str | None = None
     search: str | None = None         # substring of task_id or prompt, case-insensitive
+    task_id: str | None = None        # exact task id, or a prefix when it ends with "*"
     max_diff_lines: int | None = None  # rows without diff_lines are left out when set
     # only these refinements (e.g. those failing with one signature: persd.analysis.signatures)
     refinement_ids: tuple[int, ...] | None = None

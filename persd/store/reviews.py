@@ -124,6 +124,19 @@ class ReviewMixin:
             found = conn.execute(f"SELECT * FROM review_events {where_sql} ORDER BY id", params)
             return [rows.review_event(row) for row in found]
 
+    def review_events_since(self, after_id: int, limit: int = 100) -> list[ReviewEvent]:
+        """Audit events newer than `after_id`, oldest first: what changed since a screen
+        last looked (`last_review_event_id`)."""
+        with self._db.read() as conn:
+            found = conn.execute(
+                "SELECT * FROM review_events WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+            )
+            return [rows.review_event(row) for row in found]
+
+    def last_review_event_id(self) -> int:
+        with self._db.read() as conn:
+            return conn.execute("SELECT COALESCE(MAX(id), 0) FROM review_events").fetchone()[0]
+
     def _edit_execution_id(
         self, conn: sqlite3.Connection, refinement_id: int, edit_execution: Any,
     ) -> int | None:

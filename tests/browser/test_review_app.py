@@ -59,7 +59,9 @@ class Review:
         return self.page.locator("#persd-editor .cm-content").inner_text()
 
     def set_editor(self, code: str) -> None:
+        self.click("persd-edit")  # the refinement side becomes the editor
         content = self.page.locator("#persd-editor .cm-content")
+        expect(content).to_be_visible()
         content.click()
         self.page.keyboard.press("Control+A")
         self.page.keyboard.press("Delete")
@@ -107,7 +109,7 @@ def test_failing_edit_is_shown_then_fixed_edit_approved_and_undone(app_server: S
     original = review.editor_text()
     broken = "raise RuntimeError('broken by the reviewer')"
     review.set_editor(original.rstrip() + "\n" + broken + "\n")
-    review.click("persd-edit")
+    review.click("persd-save")
     expect(review.message).to_contain_text("fails the hidden tests")
     expect(page.locator("#persd-run .persd-run")).to_have_attribute("data-passed", "false")
     expect(page.locator("#persd-run")).to_contain_text("broken by the reviewer")
@@ -217,9 +219,11 @@ def test_keyboard_shortcuts_act_but_not_while_typing(app_server: Server, page: P
     first = review.task_id.inner_text()
     page.locator("#persd-reason textarea").fill("")
     page.locator("#persd-reason textarea").press("a")  # typing: no approve
+    page.locator("#persd-edit").click()
     page.locator("#persd-editor .cm-content").click()
     page.keyboard.type("a")                            # typing code: no approve
     expect(page.locator("#persd-reason textarea")).to_have_value("a")
+    page.keyboard.press("Escape")                      # leave the editor
     page.locator("#persd-header").click()               # leave the text fields
     page.keyboard.press("j")
     expect(review.task_id).not_to_have_text(first)

@@ -1,8 +1,11 @@
-"""The Review tab: the queue of refinements, one record side by side, and the actions.
+"""The Review tab: one record on one screen (header and actions, the attempt against the
+refinement as a diff, why the attempt failed beside it), an editor on demand, the queue's
+filters, and the counts.
 
 Layout and wiring only; what each event does lives in `ui.tabs.review_handlers` (and
-below it `persd.review`). Buttons carry their keyboard shortcut in the label; the keys are
-bound by assets/shortcuts.js through the buttons' elem_ids (`SHORTCUTS`).
+below it `persd.review`). Keys, the editor's mode, the draft-follows-typing pause, the
+URL and the remembered reviewer name are assets/shortcuts.js, which finds the elements
+by the elem_ids used here.
 """
 
 from __future__ import annotations
@@ -11,47 +14,58 @@ import gradio as gr
 
 from persd.store import StoreError
 from ui.tabs import AppContext
+from ui.tabs import review_render as render
 from ui.tabs.review_handlers import ANY, OUTPUTS, Inputs, ReviewHandlers, filters_from, new_state
-from ui.tabs.review_render import STATUSES, message
 
 TITLE = "Review"
-# key -> (elem_id, label); shortcuts.js reads the same ids.
-SHORTCUTS = {
-    "a": ("persd-approve", "Approve (A)"), "e": ("persd-edit", "Save edit (E)"),
-    "r": ("persd-reject", "Reject (R)"), "s": ("persd-skip", "Skip (S)"),
-    "u": ("persd-undo", "Undo (U)"), "k": ("persd-prev", "◀ Prev (K)"),
-    "j": ("persd-next", "Next (J) ▶"),
+# (elem_id, label, key shown in the list of keys)
+ACTIONS = {
+    "approve": ("persd-approve", "Approve (A)", "A"), "edit": ("persd-edit", "Edit (E)", "E"),
+    "save": ("persd-save", "Save (Ctrl+S)", "Ctrl+S"),
+    "reject": ("persd-reject", "Reject (R)", "R"), "skip": ("persd-skip", "Skip (S)", "S"),
+    "undo": ("persd-undo", "Undo (U)", "U"), "prev": ("persd-prev", "◀ Prev (K)", "K"),
+    "next": ("persd-next", "Next (J) ▶", "J"),
 }
-CODE_LINES = 22
-TASK_LINES = 14
-_KEYS_HELP = ('<div class="persd-keys">Keys (not while typing): ' + " ".join(
-    f"<kbd>{key.upper()}</kbd> {label.split(' (')[0].strip('◀ ')}"
-    for key, (_, label) in SHORTCUTS.items()) + "</div>")
+POLL_S = 3.0      # how often a view looks for other reviewers' changes
+EDITOR_LINES = 26
+KEYS_HELP = (
+    '<div class="persd-keys" data-testid="keys">Keys (outside text boxes): <kbd>A</kbd> approve '
+    '(a draft is saved first) · <kbd>E</kbd> edit · <kbd>Ctrl</kbd>+<kbd>S</kbd> or '
+    '<kbd>Ctrl</kbd>+<kbd>Enter</kbd> save the edit · <kbd>Esc</kbd> leave the editor, again '
+    'to close it · <kbd>R</kbd> reject · <kbd>S</kbd> skip · <kbd>U</kbd> undo · <kbd>K</kbd> '
+    '/ <kbd>J</kbd> previous / next</div>')
+# Gives the open handler the page's query string (a reload keeps the view, a link opens a
+# record); `N` and `AT` are filled in once the inputs are known.
+_URL_JS = "(...args) => { const a = args.slice(0, N); a[AT] = window.location.search; return a; }"
 
 
-def _button(key: str, variant: str = "secondary") -> gr.Button:
-    elem_id, label = SHORTCUTS[key]
-    return gr.Button(label, elem_id=elem_id, variant=variant, size="md", min_width=90,
+def _button(name: str, variant: str = "secondary") -> gr.Button:
+    elem_id, label, _ = ACTIONS[name]
+    return gr.Button(label, elem_id=elem_id, variant=variant, size="md", min_width=80,
                      elem_classes=["persd-action"])
 
 
 def build(ctx: AppContext) -> None:
     handlers = ReviewHandlers(ctx.stores, ctx.executor)
     state = gr.State(new_state())
+    drafts = gr.BrowserState({}, storage_key="persd-review-drafts")
+    url = gr.Textbox(visible=False)
     counts = gr.HTML(elem_id="persd-counts")
 
     with gr.Accordion("Filters and bulk actions", open=False, elem_id="persd-filters"):
         with gr.Row(equal_height=True):
-            status = gr.Dropdown([ANY, *STATUSES], value="pending", label="Status",
+            status = gr.Dropdown([ANY, *render.STATUSES], value="pending", label="Status",
                                  elem_id="persd-f-status", min_width=120)
             error_type = gr.Dropdown([ANY], value=ANY, label="Attempt error",
-                                     elem_id="persd-f-error", min_width=140)
+                                     elem_id="persd-f-error", min_width=140,
+                                     allow_custom_value=True)
             validated = gr.Dropdown([ANY, "yes", "no"], value=ANY, label="Teacher code passes",
                                     elem_id="persd-f-validated", min_width=120)
             round_ = gr.Textbox(label="Round", placeholder="any", elem_id="persd-f-round",
                                 min_width=80)
-            search = gr.Textbox(label="Task id or text", placeholder="HumanEval/12",
-                                elem_id="persd-f-search", min_width=160)
+            search = gr.Textbox(label="Task id (exact; * for a prefix; text: for words)",
+                                placeholder="HumanEval/12", elem_id="persd-f-search",
+                                min_width=220)
             max_diff = gr.Textbox(label="Max diff lines", placeholder="any",
                                   elem_id="persd-f-maxdiff", min_width=100)
             apply = gr.Button("Apply filters", elem_id="persd-f-apply", min_width=100)
@@ -68,87 +82,115 @@ def build(ctx: AppContext) -> None:
 
     header = gr.HTML(elem_id="persd-header")
     with gr.Row(elem_id="persd-actions", equal_height=True):
-        approve, edit, reject = _button("a", "primary"), _button("e"), _button("r", "stop")
-        reason = gr.Textbox(placeholder="reason for rejecting (optional)", show_label=False,
-                            container=False, elem_id="persd-reason", scale=2, min_width=180)
-        skip, undo, prev, nxt = _button("s"), _button("u"), _button("k"), _button("j")
+        approve, edit, save = _button("approve", "primary"), _button("edit"), _button("save")
+        reject = _button("reject", "stop")
+        reason = gr.Textbox(placeholder="reject reason (this record)",
+                            show_label=False, container=False, elem_id="persd-reason", scale=2,
+                            min_width=160)
+        skip, undo, prev, nxt = (_button(name) for name in ("skip", "undo", "prev", "next"))
     note = gr.HTML(elem_id="persd-message")
 
-    # The record's panes, hidden while there is no record to show (no session, or the
-    # filters match nothing).
+    # Collapsed by a class while there is no record, not visible=False: the code editor
+    # inside must stay laid out, or CodeMirror measures nothing and draws out of step.
     with gr.Column(elem_id="persd-record-area") as record_area:
         with gr.Row(equal_height=False, elem_id="persd-record"):
-            with gr.Column(scale=1, min_width=300):
-                task = gr.Code(language="python", label="Task", interactive=False,
-                               lines=TASK_LINES, max_lines=TASK_LINES, elem_id="persd-task",
-                               wrap_lines=True)
-                feedback = gr.HTML(elem_id="persd-feedback")
-            with gr.Column(scale=3, min_width=480):
+            with gr.Column(scale=5, min_width=560, elem_id="persd-main"):
                 with gr.Row(equal_height=True, elem_id="persd-diff-bar"):
                     metrics = gr.HTML(elem_id="persd-metrics")
+                    hide_blank = gr.Checkbox(label="Hide blank-line changes", value=True,
+                                             elem_id="persd-hide-blank", container=False)
                     show_reference = gr.Checkbox(
                         label="Also diff the attempt against the reference", value=False,
                         elem_id="persd-show-reference", container=False)
-                diff = gr.HTML(elem_id="persd-diff", apply_default_css=False)
-                reference_diff = gr.HTML(elem_id="persd-reference-diff", visible=False,
-                                         apply_default_css=False)
-        with gr.Row(equal_height=False, elem_id="persd-code"):
-            with gr.Column(min_width=320):
-                attempt = gr.Code(language="python", label="Student attempt", interactive=False,
-                                  lines=CODE_LINES, max_lines=CODE_LINES,
-                                  elem_id="persd-attempt", show_line_numbers=False)
-            with gr.Column(min_width=320):
-                editor = gr.Code(language="python", label="Teacher refinement (editable)",
-                                 interactive=True, lines=CODE_LINES, max_lines=CODE_LINES,
-                                 elem_id="persd-editor")
+                with gr.Row(equal_height=False, elem_id="persd-work"):
+                    with gr.Column(elem_id="persd-diff-col", min_width=300):
+                        diff = gr.HTML(elem_id="persd-diff", apply_default_css=False)
+                        reference_diff = gr.HTML(elem_id="persd-reference-diff", visible=False,
+                                                 apply_default_css=False)
+                    with gr.Column(elem_id="persd-editor-col", min_width=300):
+                        editor = gr.Code(language="python", label="Refinement: your edit",
+                                         interactive=True, lines=EDITOR_LINES,
+                                         max_lines=EDITOR_LINES, elem_id="persd-editor")
+                        with gr.Row():
+                            discard = gr.Button("Discard draft", size="sm",
+                                                elem_id="persd-discard", min_width=120)
+                            close = gr.Button("Close editor (Esc)", size="sm",
+                                              elem_id="persd-close-editor", min_width=120)
+            with gr.Column(scale=3, min_width=360, elem_id="persd-side"):
+                failure = gr.HTML(elem_id="persd-failure")
                 run = gr.HTML(elem_id="persd-run")
                 override = gr.Checkbox(label="Override: let Approve / Save edit accept code that "
                                        "fails the hidden tests", value=False,
                                        elem_id="persd-override", container=False)
-    gr.HTML(_KEYS_HELP)
+                with gr.Accordion("Task description", open=False, elem_id="persd-task-box"):
+                    task = gr.Code(language="python", interactive=False, show_label=False,
+                                   max_lines=24, elem_id="persd-task", wrap_lines=True)
+                gr.HTML(KEYS_HELP)
+    live = gr.Button("live", elem_id="persd-live", elem_classes=["persd-offscreen"])
+    timer = gr.Timer(POLL_S)
 
-    widgets = dict(state=state, counts=counts, header=header, message=note, task=task,
-                   feedback=feedback, attempt=attempt, editor=editor, run=run, metrics=metrics,
-                   diff=diff, reference_diff=reference_diff, confirm_row=confirm_row,
-                   confirm_text=confirm_text, confirm_button=confirm_button,
-                   error_type_choices=error_type, record_area=record_area)
+    widgets = dict(state=state, drafts=drafts, counts=counts, header=header, message=note,
+                   reason=reason, failure=failure, run=run, task=task, editor=editor,
+                   metrics=metrics, diff=diff, reference_diff=reference_diff,
+                   confirm_row=confirm_row, confirm_text=confirm_text,
+                   confirm_button=confirm_button, error_type_choices=error_type,
+                   record_area=record_area, f_status=status, f_error=error_type,
+                   f_validated=validated, f_round=round_, f_search=search, f_maxdiff=max_diff)
     outputs = [widgets[name] for name in OUTPUTS]
     inputs = [ctx.session, status, error_type, validated, round_, search, max_diff,
-              show_reference, editor, override, reason, ctx.reviewer, state]
+              show_reference, hide_blank, editor, override, reason, ctx.reviewer, state, drafts,
+              url]
 
     def wire(method):
         def handler(session, status, error_type, validated, round_, search, max_diff,
-                    show_reference, code, override, reason, typed, state,
-                    request: gr.Request):
+                    show_reference, hide_blank, code, override, reason, typed, state, drafts,
+                    url, request: gr.Request):
+            raw = dict(f_status=status, f_error=error_type, f_validated=validated,
+                       f_round=round_, f_search=search, f_maxdiff=max_diff)
             i = Inputs(session=session, reviewer=ctx.reviewer_name(typed, request),
-                       state=state or new_state(), show_reference=bool(show_reference),
-                       code=code or "", override=bool(override), reason=reason or "")
+                       state=state or new_state(), raw_filters=raw,
+                       show_reference=bool(show_reference), hide_blank=bool(hide_blank),
+                       code=code, override=bool(override), reason=reason or "",
+                       drafts=dict(drafts or {}), url=url or "")
             try:
                 i.filters = filters_from(status, error_type, validated, round_, search,
                                          max_diff)
-                return method(i)
+                out = method(i)
             except (StoreError, ValueError) as error:  # a bad filter, a vanished session
-                kept = [gr.update()] * len(OUTPUTS)
-                kept[OUTPUTS.index("message")] = message("error", str(error))
-                return tuple(kept)
+                out = {"message": render.message("error", str(error))}
+            # An empty dict would read as one value; an empty update of an HTML changes
+            # nothing (of a gr.State it would replace the state with the update itself).
+            return {widgets[name]: value for name, value in out.items()} or \
+                {widgets["counts"]: gr.update()}
         return handler
 
     options = dict(inputs=inputs, outputs=outputs, show_progress="hidden")
-    ctx.on_session(wire(handlers.open), **options)
+    url_js = _URL_JS.replace("N", str(len(inputs))).replace("AT", str(inputs.index(url)))
+    ctx.on_session(wire(handlers.open_from_url), js=url_js, inputs=inputs, outputs=outputs,
+                   show_progress="hidden")
     # always_last: a second filter changed while the first is still loading is applied
     # after it (the default, "once", would drop it and leave the view on stale filters).
     gr.on([status.input, error_type.input, validated.input, round_.submit, search.submit,
            max_diff.submit, apply.click], wire(handlers.open), trigger_mode="always_last",
           **options)
-    show_reference.input(wire(handlers.refresh), **options)
+    gr.on([show_reference.input, hide_blank.input], wire(handlers.refresh), **options)
+    drawn = live.click(wire(handlers.live), trigger_mode="always_last", **options)
+    checked = drawn.then(wire(handlers.run_draft), trigger_mode="always_last", **options)
+    # Anything that redraws the record cancels a draft's diff or run still under way:
+    # arriving late, it would draw (and keep in the state) the record left behind.
+    options["cancels"] = [drawn, checked]
     approve.click(wire(handlers.approve), **options)
-    edit.click(wire(handlers.save_edit), inputs=inputs, outputs=outputs,
+    save.click(wire(handlers.save_edit), inputs=inputs, outputs=outputs, cancels=[drawn, checked],
                show_progress="minimal", show_progress_on=[run])
+    edit.click(None, js="() => window.persdEditor && window.persdEditor.open()")
+    close.click(None, js="() => window.persdEditor && window.persdEditor.close()")
+    discard.click(wire(handlers.discard), **options)
     reject.click(wire(handlers.reject), **options)
     skip.click(wire(handlers.skip), **options)
     undo.click(wire(handlers.undo), **options)
     prev.click(wire(handlers.prev), **options)
     nxt.click(wire(handlers.next), **options)
+    timer.tick(wire(handlers.poll), inputs=inputs, outputs=outputs, show_progress="hidden")
     bulk_approve.click(wire(lambda i: handlers.bulk_ask(i, "approved")), **options)
     bulk_reject.click(wire(lambda i: handlers.bulk_ask(i, "rejected")), **options)
     confirm_button.click(wire(handlers.bulk_confirm), **options)

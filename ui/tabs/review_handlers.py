@@ -3,78 +3,51 @@ so they can be timed (benchmarks/review_latency.py) and tested without a browser
 
     handlers = ReviewHandlers(Stores("sessions"), SharedExecutor())
     out = handlers.open(Inputs(session="demo", reviewer="ana", state=new_state()))
-    out = handlers.approve(Inputs(session="demo", reviewer="ana", state=out[0], code=...))
+    out = handlers.approve(Inputs(session="demo", reviewer="ana", state=out["state"],
+                                  code=out["editor"]))
 
-Every handler returns the tuple `OUTPUTS` names, in that order. The per-browser state is a
-dict: the session, the record shown and the review version it was shown at (what an action
-is checked against), the last edit run, and a pending bulk plan.
+Every handler returns a dict keyed by the names in `OUTPUTS` holding only what changed;
+the tab maps the names to its components. The per-browser state is a dict: the session,
+the record shown, the review version it was shown at (what an action is checked against),
+the program it showed (`base`: an editor holding anything else is a draft), a pending
+bulk plan and the newest review event seen (for `poll`). Drafts live
+apart, in the browser's localStorage (`drafts`: "session:record id" -> code), so they
+outlive moving on and a reload.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import gradio as gr
 
+from persd.code.diffing import diff_size, side_by_side, similarity
 from persd.review import (
-    BulkPlan,
-    ReviewConflict,
-    ReviewRefused,
-    ReviewView,
-    apply_bulk,
-    approve,
-    plan_bulk,
-    reject,
-    review_view,
-    save_edit,
-    skip,
-    undo,
+    BulkPlan, ReviewConflict, ReviewRefused, apply_bulk, approve, conflict_message, plan_bulk,
+    reject, review_view, run_edit, save_edit, skip, undo,
 )
 from persd.store import QueueFilters, StoreError
 from ui.tabs import SharedExecutor, Stores
 from ui.tabs import review_render as render
+from ui.tabs.review_diff import diff_html
+from ui.tabs.review_query import ANY, FILTER_NAMES, describe, filters_from, read_query, write_query
 
-OUTPUTS = ("state", "counts", "header", "message", "task", "feedback", "attempt", "editor",
-           "run", "metrics", "diff", "reference_diff", "confirm_row", "confirm_text",
-           "confirm_button", "error_type_choices", "record_area")
-ANY = "any"
+__all__ = ["ANY", "OUTPUTS", "Inputs", "ReviewHandlers", "filters_from", "new_state"]
+
+OUTPUTS = ("state", "drafts", "counts", "header", "message", "reason", "failure", "run", "task",
+           "editor", "metrics", "diff", "reference_diff", "confirm_row", "confirm_text",
+           "confirm_button", "error_type_choices", "record_area", *FILTER_NAMES)
+_RUNS_KEPT = 512
+_LIVE = ("state", "drafts", "header", "metrics", "diff", "run")
 _LAST = 2**62  # "before this id" = from the end of the queue
 _NOUNS = {"approved": "approval", "edited": "edit", "rejected": "rejection", "skipped": "skip"}
 
 
-def _record_area(shown: bool) -> Any:
-    # Collapsed by a class, not visible=False: the code editors inside must stay laid out,
-    # or CodeMirror measures nothing and draws its line numbers out of step when shown.
-    return gr.update(elem_classes=[] if shown else ["persd-collapsed"])
-
-
 def new_state() -> dict[str, Any]:
-    return {"session": None, "id": None, "version": 0, "checked": None, "bulk": None}
-
-
-def filters_from(status: str | None = "pending", error_type: str | None = ANY,
-                 validated: str | None = ANY, round_: str | int | None = None,
-                 search: str | None = "", max_diff: str | int | None = None) -> QueueFilters:
-    """QueueFilters from the filter widgets' values ("any" and empty mean no filter);
-    ValueError with a readable message for a number that is not one."""
-    return QueueFilters(
-        status=None if status in (None, "", ANY) else status,
-        error_type=None if error_type in (None, "", ANY) else error_type,
-        validated={"yes": True, "no": False}.get(validated or ANY),
-        round=_whole(round_, "Round"),
-        search=(search or "").strip() or None,
-        max_diff_lines=_whole(max_diff, "Max diff lines"),
-    )
-
-
-def _whole(value: str | int | None, name: str) -> int | None:
-    text = str(value if value is not None else "").strip()
-    if text in ("", ANY):
-        return None
-    if not text.isdigit():
-        raise ValueError(f"{name}: expected a whole number or nothing, not {text!r}")
-    return int(text)
+    return {"session": None, "id": None, "version": 0, "base": "", "bulk": None, "event": 0}
 
 
 @dataclass
@@ -83,19 +56,52 @@ class Inputs:
     reviewer: str
     state: dict[str, Any]
     filters: QueueFilters = field(default_factory=lambda: filters_from())
+    raw_filters: dict[str, Any] = field(default_factory=dict)  # widget values, for the URL
     show_reference: bool = False
-    code: str = ""
+    hide_blank: bool = True
+    code: str | None = None        # the editor's text (None: not sent)
     override: bool = False
     reason: str = ""
+    drafts: dict[str, str] = field(default_factory=dict)
+    url: str = ""                  # the page's query string (only `open_from_url` reads it)
 
 
 class ReviewHandlers:
     def __init__(self, stores: Stores, executor: SharedExecutor) -> None:
         self.stores, self.executor = stores, executor
+        # (session, record, program) -> its stored sandbox run: a draft run while typing is
+        # not run again on saving. Kept here, not in the browser's state: the run finishes
+        # after the reviewer may have moved on, and must not write a stale state back.
+        self._runs: OrderedDict[tuple[str, int, str], int] = OrderedDict()
+        self._runs_lock = threading.Lock()
+
+    def _run_of(self, session: str | None, rid: int, code: str) -> int | None:
+        with self._runs_lock:
+            return self._runs.get((session or "", rid, code))
+
+    def _remember_run(self, session: str | None, rid: int, code: str, execution_id: int) -> None:
+        with self._runs_lock:
+            self._runs[(session or "", rid, code)] = execution_id
+            while len(self._runs) > _RUNS_KEPT:
+                self._runs.popitem(last=False)
 
     # -- navigation --------------------------------------------------------------------
 
-    def open(self, i: Inputs) -> tuple:
+    def open_from_url(self, i: Inputs) -> dict:
+        """The page loaded or another session was picked: filters and record from the URL
+        (`?session=demo&record=12&status=any`) when it names this session."""
+        wanted = read_query(i.url, i.session)
+        if wanted is None:
+            return self.open(i)
+        i.raw_filters, i.filters = wanted.raw, wanted.filters
+        out = self.open(i, record=wanted.record)
+        raw = dict(wanted.raw)
+        error_type = raw.pop("f_error")  # one widget: its choices and value in one update
+        out = {**out, **raw}
+        out["error_type_choices"] = {**out.get("error_type_choices", {}), "value": error_type}
+        return out
+
+    def open(self, i: Inputs, record: int | None = None) -> dict:
         """A session was picked or the filters changed: show the first matching record."""
         state = {**new_state(), "session": i.session}
         if not i.session:
@@ -104,57 +110,143 @@ class ReviewHandlers:
             store = self.stores.get(i.session)
         except StoreError as error:
             return self._empty(state, render.message("error", str(error)))
-        first = store.review_queue(i.filters, limit=1)
-        choices = [ANY, *store.error_types()]
-        return self._show(i, state, first[0].refinement_id if first else None, "",
-                          error_choices=gr.update(choices=choices))
+        self._stash(i)
+        note = ""
+        if record is not None:
+            try:
+                store.refinement(record)
+            except StoreError:
+                note, record = render.message("warn", f"The link's record {record} is not in "
+                                              f"this session; showing the first one."), None
+        if record is None:
+            first = store.review_queue(i.filters, limit=1)
+            record = first[0].refinement_id if first else None
+        out = self._show(i, {**state, "event": store.last_review_event_id()}, record, note)
+        return {**out, "error_type_choices": gr.update(choices=[ANY, *store.error_types()])}
 
-    def next(self, i: Inputs) -> tuple:
-        return self._show(i, i.state, self._after(i, i.state["id"]), "")
+    def next(self, i: Inputs) -> dict:
+        self._stash(i)
+        rid = i.state["id"]
+        rows = self._store(i).review_queue(i.filters, after_id=rid, limit=1) if rid else []
+        if rid and not rows:
+            return self._show(i, i.state, rid, render.message(
+                "info", "This is the last record in this view: J does not wrap. K goes back; "
+                "change the filters to see others."), keep_editor=True)
+        return self._show(i, i.state, rows[0].refinement_id if rows else self._after(i, None),
+                          "")
 
-    def prev(self, i: Inputs) -> tuple:
-        store = self.stores.get(i.session)
-        rows = store.review_queue(i.filters, before_id=i.state["id"] or _LAST, limit=1)
-        rows = rows or store.review_queue(i.filters, before_id=_LAST, limit=1)
+    def prev(self, i: Inputs) -> dict:
+        self._stash(i)
+        rid = i.state["id"]
+        rows = self._store(i).review_queue(i.filters, before_id=rid or _LAST, limit=1)
+        if rid and not rows:
+            return self._show(i, i.state, rid, render.message(
+                "info", "This is the first record in this view: K does not wrap. J goes on."),
+                keep_editor=True)
         return self._show(i, i.state, rows[0].refinement_id if rows else None, "")
 
-    def refresh(self, i: Inputs) -> tuple:
-        """Show the current record again (e.g. the reference diff was toggled)."""
+    def refresh(self, i: Inputs) -> dict:
+        """Show the current record again (a display toggle changed)."""
+        self._stash(i)
         return self._show(i, i.state, i.state["id"], "", keep_editor=True)
+
+    def poll(self, i: Inputs) -> dict:
+        """Timer tick: if other reviewers changed anything since this view was drawn, say
+        what and redraw the counts (and the record, when it was one of theirs)."""
+        if not i.session or i.state.get("session") != i.session:
+            return {}
+        store = self._store(i)
+        events = store.review_events_since(i.state.get("event") or 0)
+        if not events:
+            return {}
+        state = {**i.state, "event": events[-1].id}
+        said = []
+        for event in events[-3:]:
+            task = store.refinement(event.refinement_id).task_id
+            verb = ("undid a decision on" if event.kind == "undo"
+                    else f"set {event.new_status}:" if event.new_status else "changed")
+            said.append(f"{event.reviewer} {verb} {task}")
+        more = f" and {len(events) - 3} more changes" if len(events) > 3 else ""
+        mine = any(e.refinement_id == i.state.get("id") for e in events)
+        text = "Meanwhile " + "; ".join(said) + more + "."
+        if mine:
+            text += " That includes this record: it is shown as it is now."
+        self._stash(i)
+        if mine:
+            return self._show(i, state, i.state["id"], render.message("warn", text),
+                              keep_editor=True)
+        return {"state": state, "counts": self._counts(i, store),
+                "message": render.message("info", text)}
+
+    # -- editing -------------------------------------------------------------------------
+
+    def live(self, i: Inputs) -> dict:
+        """The editor paused: keep its text as the record's draft and redraw the diff."""
+        if i.state.get("id") is None:
+            return {}
+        self._stash(i)
+        out = self._show(i, i.state, i.state["id"], "", keep_editor=True, run_draft=False)
+        # Only what the draft changes: a message from an action must stay readable.
+        return {name: out[name] for name in _LIVE if name in out}
+
+    def run_draft(self, i: Inputs) -> dict:
+        """After `live`: the draft's run against the hidden tests, in the sandbox."""
+        rid = i.state.get("id")
+        code = i.code or ""
+        if rid is None or code.rstrip() == (i.state.get("base") or "").rstrip():
+            return {}
+        store = self._store(i)
+        known = self._run_of(i.session, rid, code)
+        try:
+            run = store.execution(known) if known else run_edit(store, self.executor(), rid, code)
+        except ReviewRefused as error:
+            return {"run": render.message("info", str(error))}
+        self._remember_run(i.session, rid, code, run.id)
+        return {"run": render.run_panel("Your draft", run, record=rid)}
+
+    def discard(self, i: Inputs) -> dict:
+        self._drafts_drop(i)
+        i.code = None
+        out = self._show(i, i.state, i.state["id"], render.message("info", "Draft discarded."))
+        return out
 
     # -- actions on the current record ---------------------------------------------------
 
-    def approve(self, i: Inputs) -> tuple:
-        """Accept what the editor holds: the teacher's code as is, or an edit (re-run)."""
+    def approve(self, i: Inputs) -> dict:
+        """Accept what the editor holds: the teacher's code as is, or a draft (re-run)."""
         return self._act(i, lambda store, rid, v: self._accept(i, store, rid, v, advance=True),
                          advance=True)
 
-    def save_edit(self, i: Inputs) -> tuple:
+    def save_edit(self, i: Inputs) -> dict:
         """Re-run the edited code and store it as "edited"; stay on the record."""
         return self._act(i, lambda store, rid, v: self._accept(i, store, rid, v, advance=False),
                          advance=False)
 
-    def reject(self, i: Inputs) -> tuple:
+    def reject(self, i: Inputs) -> dict:
         done = "Rejected" + (f" ({i.reason.strip()})" if i.reason.strip() else "")
         return self._act(i, lambda store, rid, v: (reject(
             store, rid, reviewer=i.reviewer, expected_version=v, reason=i.reason), done, None),
             advance=True)
 
-    def skip(self, i: Inputs) -> tuple:
+    def skip(self, i: Inputs) -> dict:
+        self._stash(i)  # a skipped record keeps its draft for later
         return self._act(i, lambda store, rid, v: (skip(
             store, rid, reviewer=i.reviewer, expected_version=v), "Skipped", None), advance=True)
 
-    def undo(self, i: Inputs) -> tuple:
-        store = self.stores.get(i.session)
-        state = {**i.state, "checked": None, "bulk": None}
+    def undo(self, i: Inputs) -> dict:
+        store = self._store(i)
+        state = {**i.state, "bulk": None}
+        self._stash(i)
         try:
             event = store.last_action(i.reviewer)
             if event is None:
                 return self._show(i, state, state["id"], render.message(
-                    "info", f"Nothing to undo: {i.reviewer} has no action left to revert."),
-                    keep_editor=True)
+                    "info", f"Nothing of {i.reviewer}'s left to revert."), keep_editor=True)
             restored = undo(store, i.reviewer)
-        except (ReviewConflict, ReviewRefused) as error:
+        except ReviewConflict as error:
+            return self._show(i, state, state["id"], render.message(
+                "error", "Cannot undo: " + conflict_message(store, error)), keep_editor=True)
+        except ReviewRefused as error:
             return self._show(i, state, state["id"], render.message("error", str(error)),
                               keep_editor=True)
         task_id = store.refinement(event.refinement_id).task_id
@@ -167,146 +259,189 @@ class ReviewHandlers:
 
     # -- bulk ----------------------------------------------------------------------------
 
-    def bulk_ask(self, i: Inputs, status: str) -> tuple:
-        store = self.stores.get(i.session)
-        plan = plan_bulk(store, i.filters, status, override=i.override)
+    def bulk_ask(self, i: Inputs, status: str) -> dict:
+        plan = plan_bulk(self._store(i), i.filters, status, override=i.override)
         if plan.count == 0:
             note = f"No record to {status[:-1] if status.endswith('ed') else status} here"
             note += f" ({plan.left_out} fail their tests; tick override)." if plan.left_out else "."
-            return self._show(i, {**i.state, "bulk": None}, i.state["id"],
-                              render.message("info", note), keep_editor=True)
+            return {"state": {**i.state, "bulk": None}, "message": render.message("info", note)}
         state = {**i.state, "bulk": {"status": status, "versions": plan.versions,
                                      "left_out": plan.left_out}}
         verb = {"approved": "approve", "rejected": "reject", "skipped": "skip"}[status]
-        return self._show(
-            i, state, i.state["id"], "", keep_editor=True,
-            confirm=(render.bulk_question(status, plan.count, plan.left_out, i.reviewer),
-                     f"Yes, {verb} {plan.count}"))
+        return {"state": state, "message": "", "confirm_row": gr.update(visible=True),
+                "confirm_text": render.bulk_question(status, plan.count, plan.left_out,
+                                                     i.reviewer),
+                "confirm_button": gr.update(value=f"Yes, {verb} {plan.count}")}
 
-    def bulk_confirm(self, i: Inputs) -> tuple:
+    def bulk_confirm(self, i: Inputs) -> dict:
         bulk = i.state.get("bulk")
-        state = {**i.state, "bulk": None, "checked": None}
+        state = {**i.state, "bulk": None}
         if not bulk:
-            return self._show(i, state, state["id"], "", keep_editor=True)
-        store = self.stores.get(i.session)
-        outcome = apply_bulk(store, BulkPlan(**bulk), reviewer=i.reviewer, reason=i.reason)
+            return {"state": state, "confirm_row": gr.update(visible=False)}
+        self._stash(i)
+        outcome = apply_bulk(self._store(i), BulkPlan(**bulk), reviewer=i.reviewer,
+                             reason=i.reason)
         text = f"{outcome.status.capitalize()} {outcome.updated} records."
         if outcome.conflicts:
             text += (f" {len(outcome.conflicts)} were changed by someone else since you asked "
                      "and were left as they are.")
         kind = "warn" if outcome.conflicts else "ok"
-        return self._show(i, state, self._at_or_after(i, state["id"]),
+        rid = state["id"]
+        return self._show(i, state, self._after(i, None if rid is None else rid - 1),
                           render.message(kind, text))
 
-    def bulk_cancel(self, i: Inputs) -> tuple:
-        return self._show(i, {**i.state, "bulk": None}, i.state["id"],
-                          render.message("info", "Bulk action cancelled."), keep_editor=True)
+    def bulk_cancel(self, i: Inputs) -> dict:
+        return {"state": {**i.state, "bulk": None}, "confirm_row": gr.update(visible=False),
+                "message": render.message("info", "Bulk action cancelled.")}
 
     # -- internals -----------------------------------------------------------------------
 
-    def _act(self, i: Inputs, action, advance: bool) -> tuple:
+    def _store(self, i: Inputs):
+        return self.stores.get(i.session)
+
+    def _key(self, i: Inputs, rid: int | None = None) -> str:
+        return f"{i.session}:{i.state.get('id') if rid is None else rid}"
+
+    def _stash(self, i: Inputs) -> None:
+        """Keep the editor's text as the shown record's draft (or forget a draft that went
+        back to the stored program)."""
+        if i.code is None or i.state.get("id") is None or i.state.get("session") != i.session:
+            return
+        if i.code.rstrip() == (i.state.get("base") or "").rstrip():
+            i.drafts.pop(self._key(i), None)
+        else:
+            i.drafts[self._key(i)] = i.code
+
+    def _drafts_drop(self, i: Inputs, rid: int | None = None) -> None:
+        i.drafts.pop(self._key(i, rid), None)
+
+    def _act(self, i: Inputs, action, advance: bool) -> dict:
         rid, version = i.state["id"], i.state["version"]
         if rid is None:
-            return self._show(i, i.state, None, render.message("info", "No record selected."))
-        store = self.stores.get(i.session)
+            return {"message": render.message("info", "No record selected.")}
+        store = self._store(i)
         state = {**i.state, "bulk": None}
         try:
             review, done, checked = action(store, rid, version)
         except ReviewConflict as error:
-            return self._show(i, state, rid, render.message("error", f"Conflict: {error}"),
-                              keep_editor=True)
+            self._stash(i)
+            text = "Conflict: " + conflict_message(store, error)
+            return self._show(i, state, rid, render.message("error", text), keep_editor=True)
         except ReviewRefused as error:
+            self._stash(i)
             if error.execution is not None:
-                state["checked"] = {"id": rid, "program": i.code,
-                                    "execution_id": error.execution.id}
+                self._remember_run(i.session, rid, i.code or "", error.execution.id)
             return self._show(i, state, rid, render.message("error", str(error)),
                               keep_editor=True)
         task_id = store.refinement(rid).task_id
         text = f"{done}: {task_id} (version {review.version}, by {i.reviewer})."
-        state = {**state, "checked": None if advance else checked}
+        if review.status in ("approved", "edited"):
+            self._drafts_drop(i, rid)
+        elif self._key(i, rid) in i.drafts:
+            text += " Your draft of it is kept."
         target = self._after(i, rid) if advance else rid
-        return self._show(i, state, target, render.message("ok", text), keep_editor=not advance)
+        i.code = None  # the editor shows the record as stored now
+        return self._show(i, state, target, render.message("ok", text))
 
     def _accept(self, i: Inputs, store, rid: int, version: int, advance: bool):
         """Approve the teacher's code, keep a saved edit, or save the editor's code as an
         edit (re-run first, reusing this browser's last run of the same code)."""
         refinement, review = store.refinement(rid), store.review(rid)
         stored = review.edited_program or refinement.program or ""
-        if i.code.rstrip() == stored.rstrip():
+        code = i.code if i.code is not None else stored
+        if code.rstrip() == stored.rstrip():
             if not advance:
-                raise ReviewRefused("No change to save: edit the refinement first.")
+                raise ReviewRefused("No change to save: press E and edit the refinement first.")
             if review.status == "edited":
                 if review.version != version:
                     raise ReviewConflict(review, version)
                 return review, "Kept the saved edit", None
             return approve(store, rid, reviewer=i.reviewer, expected_version=version,
                            override=i.override), "Approved", None
-        checked = i.state.get("checked") or {}
-        earlier = None
-        if checked.get("id") == rid and checked.get("program") == i.code:
-            earlier = store.execution(checked["execution_id"])
-        outcome = save_edit(store, self.executor(), rid, i.code, reviewer=i.reviewer,
+        known = self._run_of(i.session, rid, code)
+        earlier = store.execution(known) if known else None
+        outcome = save_edit(store, self.executor(), rid, code, reviewer=i.reviewer,
                             expected_version=version, override=i.override, execution=earlier)
-        checked = {"id": rid, "program": i.code, "execution_id": outcome.execution.id}
+        self._remember_run(i.session, rid, code, outcome.execution.id)
         verdict = "passes" if outcome.execution.passed else "FAILS (override)"
-        return outcome.review, f"Saved edit ({verdict} the hidden tests)", checked
+        return outcome.review, f"Saved edit ({verdict} the hidden tests)", None
 
     def _after(self, i: Inputs, rid: int | None) -> int | None:
-        store = self.stores.get(i.session)
+        """The next record after an action took `rid` out of the way (wrapping: records
+        before it may still be left)."""
+        store = self._store(i)
         rows = store.review_queue(i.filters, after_id=rid, limit=1) if rid is not None else []
         rows = rows or store.review_queue(i.filters, limit=1)
         return rows[0].refinement_id if rows else None
 
-    def _at_or_after(self, i: Inputs, rid: int | None) -> int | None:
-        return self._after(i, None if rid is None else rid - 1)
+    def _counts(self, i: Inputs, store) -> str:
+        return render.counts(store.review_counts(), store.review_queue_count(i.filters),
+                             describe(i.filters), store.simulated)
 
-    def _empty(self, state: dict[str, Any], note: str, empty: str = "") -> tuple:
-        hidden = gr.update(visible=False)
-        return (state, "", render.header(None, False, empty), note, "", "", "", "", "", "", "",
-                gr.update(value="", visible=False), hidden, "", gr.update(), gr.update(),
-                _record_area(False))
+    def _empty(self, state: dict[str, Any], note: str, empty: str = "") -> dict:
+        return {"state": state, "counts": "", "header": render.header(None, False, empty),
+                "message": note, "reason": "", "failure": "", "run": "", "task": "",
+                "editor": "", "metrics": "", "diff": "",
+                "reference_diff": gr.update(value="", visible=False),
+                "confirm_row": gr.update(visible=False),
+                "record_area": gr.update(elem_classes=["persd-collapsed"])}
 
     def _show(self, i: Inputs, state: dict[str, Any], rid: int | None, note: str, *,
-              keep_editor: bool = False, confirm: tuple[str, str] | None = None,
-              error_choices: Any = None) -> tuple:
-        """Render record `rid` (None: the view is empty) and the counts."""
-        store = self.stores.get(i.session)
-        simulated = store.simulated
+              keep_editor: bool = False, run_draft: bool = True) -> dict:
+        """Render record `rid` (None: the view is empty) and the counts. Moving to another
+        record clears the reject reason: it belonged to the last one."""
+        store = self._store(i)
         view = review_view(store, rid, with_reference=i.show_reference) if rid else None
-        same = rid == i.state.get("id")
-        state = {**state, "session": i.session, "id": rid,
-                 "version": view.version if view else 0}
-        if not same:
-            state["checked"] = None
-        counts = render.counts(store.review_counts(filters=i.filters),
-                               store.review_queue_count(i.filters), simulated)
-        editor = gr.update() if keep_editor and same else (view.current_program if view else "")
-        return (
-            state, counts, render.header(view, simulated, source=store.import_source(rid) if rid else None), note,
-            view.description if view else "", render.attempt_feedback(view),
-            view.attempt_program if view else "", editor, self._run_html(store, state, view, i),
-            render.metrics(view), view.diff_html if view else "",
-            gr.update(value=(view.reference_diff_html or "") if view else "",
-                      visible=bool(view and i.show_reference)),
-            gr.update(visible=confirm is not None), confirm[0] if confirm else "",
-            gr.update(value=confirm[1]) if confirm else gr.update(),
-            error_choices if error_choices is not None else gr.update(),
-            _record_area(view is not None),
-        )
-
-    def _run_html(self, store, state: dict[str, Any], view: ReviewView | None, i: Inputs) -> str:
+        same = rid == i.state.get("id") and i.session == i.state.get("session")
+        key = self._key(i, rid)
         if view is None:
-            return ""
-        checked = state.get("checked")
-        if checked and checked.get("id") == view.refinement_id:
-            run = store.execution(checked["execution_id"])
-            return render.run_result("Your edit", run.passed, run.status, run.feedback,
-                                     run.tests_passed, run.tests_total)
+            code = ""
+        elif same and keep_editor and i.code is not None:
+            code = i.code
+        else:
+            code = i.drafts.get(key, view.current_program)
+        draft = view is not None and code.rstrip() != view.current_program.rstrip()
+        state = {**state, "session": i.session, "id": rid,
+                 "version": view.version if view else 0,
+                 "base": view.current_program if view else "",
+                 "event": max(state.get("event") or 0, store.last_review_event_id())}
+        query = write_query(i.session, rid, i.raw_filters)
+        out = {"state": state, "drafts": dict(i.drafts), "counts": self._counts(i, store),
+               "header": render.header(view, store.simulated, draft=draft, query=query,
+                                         source=store.import_source(rid) if rid else None),
+               "message": note, "confirm_row": gr.update(visible=False),
+               "record_area": gr.update(elem_classes=[] if view else ["persd-collapsed"])}
+        if not same:
+            out["reason"] = ""
+        if view is None:
+            return {**out, "failure": "", "run": "", "task": "", "editor": "", "metrics": "",
+                    "diff": "", "reference_diff": gr.update(value="", visible=False)}
+        if not (same and keep_editor):
+            out["editor"] = code
+        right = ("Your draft (unsaved)" if draft else "Edited refinement"
+                 if view.current_program != view.refinement_program else "Teacher refinement")
+        shown = replace(view, similarity=similarity(view.attempt_program, code),
+                        diff_size=diff_size(view.attempt_program, code)) if draft else view
+        out.update(
+            failure=render.failure(view), task=view.description, metrics=render.metrics(shown),
+            diff=diff_html(side_by_side(view.attempt_program, code), "Student attempt", right,
+                           hide_blank=i.hide_blank),
+            reference_diff=gr.update(value=(view.reference_diff_html or ""),
+                                     visible=i.show_reference))
+        if run_draft or not draft:
+            out["run"] = self._run_html(i, store, view, code, draft)
+        else:
+            out["run"] = render.message("info", "Your draft: running the hidden tests…")
+        return out
+
+    def _run_html(self, i: Inputs, store, view, code: str, draft: bool) -> str:
+        if draft:
+            known = self._run_of(i.session, view.refinement_id, code)
+            if known:
+                return render.run_panel("Your draft", store.execution(known))
+            return render.message("info", "Your draft has not been run yet: pause typing, or "
+                                  "Ctrl+S saves it (it is run first).")
         if view.edit_execution is not None:
-            run = view.edit_execution
-            return render.run_result("Saved edit", run.passed, run.status, run.feedback,
-                                     run.tests_passed, run.tests_total)
-        if view.validated:
-            return render.run_result("Teacher refinement", True, "passed", "")
-        return render.run_result("Teacher refinement", False, "failed",
-                                 view.validation_feedback)
+            return render.run_panel("Saved edit", view.edit_execution)
+        return render.run_panel("Teacher refinement", view.refinement_run, view.validated,
+                                view.validation_feedback)

@@ -28,22 +28,26 @@ def message(kind: str, text: str) -> str:
     return f'<div class="persd-msg persd-msg-{kind}" role="status">{esc(text)}</div>'
 
 
-def counts(by_status: dict[str, int], in_view: int, simulated: bool) -> str:
+def counts(session: dict[str, int], in_view: int, filters_text: str, simulated: bool) -> str:
+    """Session totals (never filtered) and the current view's size, apart and labelled."""
     chips = "".join(
         f'<span class="persd-count persd-st-{s}" data-status="{s}">{s.capitalize()} '
-        f'<b>{by_status.get(s, 0)}</b></span>'
+        f'<b>{session.get(s, 0)}</b></span>'
         for s in STATUSES
     )
     sim = SIMULATED_BADGE if simulated else ""
-    return (f'<div class="persd-counts">{sim}{chips}<span class="persd-inview">'
-            f'<b data-testid="in-view">{in_view}</b> in this view</span></div>')
+    return (f'<div class="persd-counts">{sim}<span class="persd-cgroup">Whole session</span>'
+            f'{chips}<span class="persd-inview"><span class="persd-cgroup">This view</span> '
+            f'<b data-testid="in-view">{in_view}</b> record{"s" if in_view != 1 else ""} '
+            f'({esc(filters_text)})</span></div>')
 
 
 NO_SESSION = ("No session picked: pick one above, build the demo, or collect one in the "
               "Collect tab.")
 
 
-def header(view: ReviewView | None, simulated: bool, empty: str = "", source: Any = None) -> str:
+def header(view: ReviewView | None, simulated: bool, empty: str = "", draft: bool = False,
+           query: str = "", source: Any = None) -> str:
     """The record's title line, or `empty` (default: no record matches) without one.
     `source` (persd.store.ImportSource) marks a record brought in by `persd import`."""
     if view is None:
@@ -56,6 +60,9 @@ def header(view: ReviewView | None, simulated: bool, empty: str = "", source: An
                   '<span class="persd-badge persd-bad">teacher code fails tests</span>')
     if view.attempt_error_type:
         badges.append(f'<span class="persd-badge">attempt: {esc(view.attempt_error_type)}</span>')
+    if draft:
+        badges.append('<span class="persd-badge persd-draft" data-testid="draft">draft · '
+                      'unsaved edit</span>')
     if simulated:
         badges.append(SIMULATED_BADGE)
     if source is not None:
@@ -66,7 +73,8 @@ def header(view: ReviewView | None, simulated: bool, empty: str = "", source: An
                f'{esc(_short_time(view.updated_at))}</span>')
     if view.reason:
         who += f'<span class="persd-who">reason: {esc(view.reason)}</span>'
-    return (f'<div class="persd-header" data-refinement="{view.refinement_id}">'
+    return (f'<div class="persd-header" data-refinement="{view.refinement_id}" '
+            f'data-query="{esc(query)}">'
             f'<span class="persd-task" data-testid="task-id">{esc(view.task_id)}</span>'
             f'<span class="persd-meta">round {view.round} · {esc(view.method)} · '
             f'{esc(view.teacher_model)}</span>{"".join(badges)}{who}</div>')
@@ -82,24 +90,103 @@ def import_badge(source: Any) -> str:
             f'title="{esc(title)}">imported · {esc(name)}:{source.line}</span>')
 
 
-def attempt_feedback(view: ReviewView | None) -> str:
+def failure(view: ReviewView | None) -> str:
+    """Why the attempt failed, from the stored run's data: the failing test, expected
+    against returned, the exception with the program's own frames (repeats folded)."""
     if view is None or not view.attempt_status:
         return ""
-    test = (f'<div class="persd-label">Failing test</div><pre class="persd-pre">'
-            f'{esc(view.failing_test)}</pre>') if view.failing_test else ""
-    return (f'<div class="persd-feedback">{test}<div class="persd-label">What the student '
-            f'saw ({esc(view.attempt_status)})</div><pre class="persd-pre">'
-            f'{esc(view.attempt_feedback)}</pre></div>')
+    title = f'Why the attempt failed <span class="persd-st">{esc(view.attempt_status)}</span>'
+    if not view.attempt_has_detail:
+        return (f'<div class="persd-fail" data-testid="attempt-failure"><div class="persd-label">'
+                f'{title}</div><div class="persd-note">No structured detail (run stored by an '
+                f'older persd): the text the student saw.</div><pre class="persd-pre">'
+                f'{esc(view.attempt_feedback)}</pre></div>')
+    return (f'<div class="persd-fail" data-testid="attempt-failure"><div class="persd-label">'
+            f'{title}</div>{_detail(view.attempt_tests, view.attempt_exception)}</div>')
 
 
-def run_result(title: str, passed: bool, status: str, feedback: str,
-               tests_passed: int | None = None, tests_total: int | None = None) -> str:
+def run_panel(title: str, run: Any | None, passed_hint: bool | None = None,
+              feedback: str = "", record: int | None = None) -> str:
+    """A run of the right-hand side (teacher code, saved edit, draft) against the hidden
+    tests; `run` is an ExecutionRecord, or None when only `passed_hint`/`feedback` is known."""
+    passed = run.passed if run is not None else bool(passed_hint)
+    status = run.status if run is not None else ("passed" if passed else "failed")
     verdict = "passes the hidden tests" if passed else f"fails the hidden tests ({esc(status)})"
-    score = f" · {tests_passed}/{tests_total} passed" if tests_total else ""
-    body = "" if passed or not feedback else f'<pre class="persd-pre">{esc(feedback)}</pre>'
+    total = getattr(run, "tests_total", None)
+    score = f" · {run.tests_passed}/{total} passed" if total else ""
+    body = ""
+    if not passed:
+        if run is not None and run.has_detail and (run.test_outcomes or run.exception):
+            body = _detail(run.test_outcomes, run.exception)
+        elif run is not None and run.feedback or feedback:
+            body = f'<pre class="persd-pre">{esc(run.feedback if run is not None else feedback)}</pre>'
     kind = "ok" if passed else "bad"
-    return (f'<div class="persd-run persd-run-{kind}" data-passed="{str(passed).lower()}">'
+    of = f' data-record="{record}"' if record is not None else ""
+    return (f'<div class="persd-run persd-run-{kind}" data-passed="{str(passed).lower()}"{of}>'
             f'<b>{esc(title)}</b>: {verdict}{esc(score)}{body}</div>')
+
+
+def _detail(tests, exception) -> str:
+    parts = []
+    if exception is not None:
+        parts.append(f'<div class="persd-exc" data-testid="exception"><b>{esc(exception.type)}'
+                     f'</b>: {esc(exception.message)}</div>')
+    if tests:
+        parts.append(_test(tests[0]))
+        if len(tests) > 1:
+            more = "".join(_test(t) for t in tests[1:6])
+            parts.append(f'<details class="persd-more"><summary>{len(tests) - 1} more failing '
+                         f'test{"s" if len(tests) > 2 else ""}</summary>{more}</details>')
+    if exception is not None and exception.frames:
+        parts.append(frames_html(exception.frames))
+    return "".join(parts)
+
+
+def _test(test) -> str:
+    out = (f'<div class="persd-label">Failing test</div><pre class="persd-pre" '
+           f'data-testid="failing-test">{esc(test.source)}</pre>')
+    if test.expected or test.returned:
+        out += (f'<div class="persd-vs"><div><div class="persd-label">Expected</div><pre '
+                f'class="persd-pre" data-testid="expected">{esc(test.expected or "?")}</pre></div>'
+                f'<div><div class="persd-label">Returned</div><pre class="persd-pre" '
+                f'data-testid="returned">{esc(test.returned or "?")}</pre></div></div>')
+    if test.error:
+        out += f'<pre class="persd-pre persd-err">{esc(test.error)}</pre>'
+    return out
+
+
+def fold_frames(frames: tuple) -> list[tuple[tuple, int]]:
+    """(block of frames, times it repeats in a row): recursion (one frame, or a cycle of
+    up to three) becomes one block and a count."""
+    out, i = [], 0
+    while i < len(frames):
+        best = (1, 1)
+        for period in (1, 2, 3):
+            block = frames[i:i + period]
+            if len(block) < period:
+                break
+            times = 1
+            while tuple(frames[i + times * period:i + (times + 1) * period]) == tuple(block):
+                times += 1
+            if times >= 3 and times * period > best[0] * best[1]:
+                best = (period, times)
+        period, times = best
+        out.append((tuple(frames[i:i + period]), times))
+        i += period * times
+    return out
+
+
+def frames_html(frames: tuple) -> str:
+    items = []
+    for block, times in fold_frames(frames):
+        items += [f'<li><span class="persd-loc">{esc(f.file)}:{f.line} in {esc(f.function)}'
+                  f'</span> <code>{esc(f.source.strip())}</code></li>' for f in block]
+        if times > 1:
+            n = (times - 1) * len(block)
+            items.append(f'<li class="persd-fold" data-testid="folded">… {n} more identical '
+                         f'frame{"s" if n != 1 else ""}</li>')
+    return (f'<div class="persd-label">Where (the program\'s own frames, innermost last)</div>'
+            f'<ol class="persd-frames">{"".join(items)}</ol>')
 
 
 def metrics(view: ReviewView | None) -> str:

@@ -1,0 +1,107 @@
+"""The review view's filters: from the filter widgets, to and from the page's URL.
+
+    filters = filters_from(status="pending", search="HumanEval/3")   # exact task id
+    filters_from(search="HumanEval/3*")                              # task id prefix
+    filters_from(search="text:sorted")                               # words of the prompt
+    write_query("demo", 12, {"f_status": "any"})     # "session=demo&record=12&status=any"
+    read_query("?session=demo&record=12", "demo")    # Wanted(record=12, filters=..., raw=...)
+
+The URL is how a reload keeps the view and how a link opens a record; the page's script
+copies `write_query` (carried on the record header) into the address bar.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from persd.store import QueueFilters
+from persd.store.records import REVIEW_STATUSES
+
+ANY = "any"
+TEXT_PREFIX = "text:"
+# widget name -> (URL key, default value)
+_FIELDS = {"f_status": ("status", "pending"), "f_error": ("error", ANY),
+           "f_validated": ("validated", ANY), "f_round": ("round", ""), "f_search": ("q", ""),
+           "f_maxdiff": ("maxdiff", "")}
+FILTER_NAMES = tuple(_FIELDS)
+
+
+def filters_from(status: str | None = "pending", error_type: str | None = ANY,
+                 validated: str | None = ANY, round_: str | int | None = None,
+                 search: str | None = "", max_diff: str | int | None = None) -> QueueFilters:
+    """QueueFilters from the filter widgets' values ("any" and empty mean no filter);
+    ValueError with a readable message for a number that is not one. `search` is a task
+    id (exact; a trailing * makes it a prefix) or "text:words" to search the prompts."""
+    text = (search or "").strip()
+    words = text[len(TEXT_PREFIX):].strip() if text.lower().startswith(TEXT_PREFIX) else None
+    return QueueFilters(
+        status=None if status in (None, "", ANY) else status,
+        error_type=None if error_type in (None, "", ANY) else error_type,
+        validated={"yes": True, "no": False}.get(validated or ANY),
+        round=_whole(round_, "Round"),
+        search=words or None,
+        task_id=None if words is not None or not text else text,
+        max_diff_lines=_whole(max_diff, "Max diff lines"),
+    )
+
+
+def _whole(value: str | int | None, name: str) -> int | None:
+    text = str(value if value is not None else "").strip()
+    if text in ("", ANY):
+        return None
+    if not text.isdigit():
+        raise ValueError(f"{name}: expected a whole number or nothing, not {text!r}")
+    return int(text)
+
+
+def describe(filters: QueueFilters) -> str:
+    """The filters in a few words, for the counts line."""
+    parts = [f"status {filters.status}" if filters.status else "any status"]
+    for label, value in (("attempt error", filters.error_type), ("round", filters.round),
+                         ("task", filters.task_id), ("text", filters.search),
+                         ("diff ≤", filters.max_diff_lines)):
+        if value is not None:
+            parts.append(f"{label} {value}")
+    if filters.validated is not None:
+        parts.append("teacher code passes" if filters.validated else "teacher code fails")
+    return ", ".join(parts)
+
+
+def write_query(session: str | None, record: int | None, raw: dict[str, Any]) -> str:
+    values: list[tuple[str, str]] = [("session", session)] if session else []
+    if record is not None:
+        values.append(("record", str(record)))
+    for name, (key, default) in _FIELDS.items():
+        value = raw.get(name)
+        if value is not None and str(value) != default:
+            values.append((key, str(value)))
+    return urlencode(values)
+
+
+@dataclass
+class Wanted:
+    record: int | None
+    filters: QueueFilters
+    raw: dict[str, Any]            # widget name -> value, to set the widgets
+
+
+def read_query(query: str, session: str | None) -> Wanted | None:
+    """What the URL asks for, if it names `session` (None otherwise, or if it asks for
+    nothing but the session). A malformed value falls back to the default."""
+    params = {k: v[-1] for k, v in parse_qs((query or "").lstrip("?")).items()}
+    if not session or params.get("session") != session:
+        return None
+    raw = {name: params.get(key, default) for name, (key, default) in _FIELDS.items()}
+    record = params.get("record", "")
+    try:
+        if raw["f_status"] not in (ANY, *REVIEW_STATUSES) or \
+                raw["f_validated"] not in (ANY, "yes", "no"):
+            raise ValueError("not a choice of the filter")
+        filters = filters_from(raw["f_status"], raw["f_error"], raw["f_validated"],
+                               raw["f_round"], raw["f_search"], raw["f_maxdiff"])
+    except ValueError:
+        raw = {name: default for name, (_, default) in _FIELDS.items()}
+        filters = filters_from()
+    return Wanted(int(record) if record.isdigit() else None, filters, raw)
