@@ -425,3 +425,23 @@ def test_parse_auth(tmp_path):
         parse_auth(str(users))
     with pytest.raises(ValueError, match="USER:PASS"):
         parse_auth("no-such-file")
+
+
+def test_a_failure_signature_filters_the_review_queue_and_drives_a_bulk_reject(store):
+    from persd.analysis.signatures import refinements_with_signature, signature_of
+    from ui.tabs.review_query import describe, filters_from
+
+    failing = [r for r in store.refinements() if r.execution is not None and not r.validated
+               and r.error is None]
+    assert failing, "the demo session has teacher code that still fails"
+    signature = signature_of(failing[0].execution)
+    ids = refinements_with_signature(store, signature)
+    filters = filters_from("any", search=f"sig:{signature}",
+                           signature_ids=lambda sig: refinements_with_signature(store, sig))
+    shown = [row.refinement_id for row in store.review_queue(filters)]
+    assert sorted(shown) == sorted(ids) and failing[0].id in shown
+    assert "failure signature" in describe(filters)
+    plan = plan_bulk(store, filters, "rejected")
+    outcome = apply_bulk(store, plan, reviewer="ana")
+    assert outcome.updated == len(ids)
+    assert all(store.review(i).status == "rejected" for i in ids)

@@ -24,6 +24,7 @@ from persd.settings import default_of
 from persd.jobs.evaluate import EvalJob, EvalJobs, EvalRequest, JobError, command_line, eval_command
 from persd.store import RunBusy, StoreError
 from ui.tabs.eval_render import sample_html
+from ui.tabs.review_query import SIGNATURE_PREFIX, write_query
 from ui.tabs.review_render import esc, message
 
 PRESET = "paper (" + ", ".join(f"{k}={v}" for k, v in PRESETS["paper"].items()) + ")"
@@ -297,11 +298,15 @@ class EvaluateHandlers:
         signature = row["signature"]
         filters = review_filter(self.stores.get(session), signature)
         ids = list(filters.refinement_ids or ())
-        return {"review_filter": message(
-            "info", f"{len(ids)} refinements still fail with “{signature}”: refinement ids "
-                    f"{', '.join(map(str, ids[:20]))}{' …' if len(ids) > 20 else ''}. Open "
-                    "them in Review, or reject them all at once below."),
-            "chosen_signature": signature}
+        link = "?" + write_query(session, None, {"f_status": ANY,
+                                                 "f_search": f"{SIGNATURE_PREFIX}{signature}"})
+        text = message("info", f"{len(ids)} refinements still fail with “{signature}”: refinement "
+                               f"ids {', '.join(map(str, ids[:20]))}{' …' if len(ids) > 20 else ''}"
+                               ". Reject them all at once below, or")
+        opened = (f'<a class="persd-review-link" data-testid="open-in-review" href="{esc(link)}">'
+                  f"open them in Review</a> (the Review tab filtered by this signature).")
+        return {"review_filter": text.replace("</div>", f" {opened}</div>", 1),
+                "chosen_signature": signature}
 
     def reject_signature(self, session, signature, reviewer) -> dict[str, Any]:
         from persd.review import ReviewRefused, apply_bulk, plan_bulk

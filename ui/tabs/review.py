@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from persd.analysis.signatures import refinements_with_signature
 from persd.store import StoreError
 from ui.tabs import AppContext
 from ui.tabs import review_render as render
@@ -63,7 +64,7 @@ def build(ctx: AppContext) -> None:
                                     elem_id="persd-f-validated", min_width=120)
             round_ = gr.Textbox(label="Round", placeholder="any", elem_id="persd-f-round",
                                 min_width=80)
-            search = gr.Textbox(label="Task id (exact; * for a prefix; text: for words)",
+            search = gr.Textbox(label="Task id (exact; * for a prefix; text: words; sig: failure)",
                                 placeholder="HumanEval/12", elem_id="persd-f-search",
                                 min_width=220)
             max_diff = gr.Textbox(label="Max diff lines", placeholder="any",
@@ -153,8 +154,10 @@ def build(ctx: AppContext) -> None:
                        code=code, override=bool(override), reason=reason or "",
                        drafts=dict(drafts or {}), url=url or "")
             try:
-                i.filters = filters_from(status, error_type, validated, round_, search,
-                                         max_diff)
+                i.filters = filters_from(
+                    status, error_type, validated, round_, search, max_diff,
+                    signature_ids=lambda sig: refinements_with_signature(
+                        ctx.stores.get(session), sig))
                 out = method(i)
             except (StoreError, ValueError) as error:  # a bad filter, a vanished session
                 out = {"message": render.message("error", str(error))}

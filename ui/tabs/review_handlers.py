@@ -24,6 +24,7 @@ from typing import Any
 
 import gradio as gr
 
+from persd.analysis.signatures import refinements_with_signature
 from persd.code.diffing import diff_size, side_by_side, similarity
 from persd.review import (
     BulkPlan, ReviewConflict, ReviewRefused, apply_bulk, approve, conflict_message, plan_bulk,
@@ -90,7 +91,8 @@ class ReviewHandlers:
     def open_from_url(self, i: Inputs) -> dict:
         """The page loaded or another session was picked: filters and record from the URL
         (`?session=demo&record=12&status=any`) when it names this session."""
-        wanted = read_query(i.url, i.session)
+        wanted = read_query(i.url, i.session, lambda sig: refinements_with_signature(
+            self._store(i), sig))
         if wanted is None:
             return self.open(i)
         i.raw_filters, i.filters = wanted.raw, wanted.filters

@@ -3,6 +3,8 @@
     filters = filters_from(status="pending", search="HumanEval/3")   # exact task id
     filters_from(search="HumanEval/3*")                              # task id prefix
     filters_from(search="text:sorted")                               # words of the prompt
+    filters_from(search="sig:IndexError: list index out of range",  # teacher code failing so
+                 signature_ids=lambda sig: [3, 7])                   # (persd.analysis.signatures)
     write_query("demo", 12, {"f_status": "any"})     # "session=demo&record=12&status=any"
     read_query("?session=demo&record=12", "demo")    # Wanted(record=12, filters=..., raw=...)
 
@@ -12,7 +14,8 @@ copies `write_query` (carried on the record header) into the address bar.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -21,6 +24,7 @@ from persd.store.records import REVIEW_STATUSES
 
 ANY = "any"
 TEXT_PREFIX = "text:"
+SIGNATURE_PREFIX = "sig:"
 # widget name -> (URL key, default value)
 _FIELDS = {"f_status": ("status", "pending"), "f_error": ("error", ANY),
            "f_validated": ("validated", ANY), "f_round": ("round", ""), "f_search": ("q", ""),
@@ -30,11 +34,18 @@ FILTER_NAMES = tuple(_FIELDS)
 
 def filters_from(status: str | None = "pending", error_type: str | None = ANY,
                  validated: str | None = ANY, round_: str | int | None = None,
-                 search: str | None = "", max_diff: str | int | None = None) -> QueueFilters:
+                 search: str | None = "", max_diff: str | int | None = None,
+                 signature_ids: Callable[[str], list[int]] | None = None) -> QueueFilters:
     """QueueFilters from the filter widgets' values ("any" and empty mean no filter);
     ValueError with a readable message for a number that is not one. `search` is a task
-    id (exact; a trailing * makes it a prefix) or "text:words" to search the prompts."""
+    id (exact; a trailing * makes it a prefix), "text:words" to search the prompts, or
+    "sig:SIGNATURE" for the refinements whose teacher code still fails with that failure
+    signature (`signature_ids` finds them)."""
     text = (search or "").strip()
+    if text.lower().startswith(SIGNATURE_PREFIX) and signature_ids is not None:
+        ids = tuple(signature_ids(text[len(SIGNATURE_PREFIX):].strip()))
+        plain = filters_from(status, error_type, validated, round_, "", max_diff)
+        return replace(plain, refinement_ids=ids)
     words = text[len(TEXT_PREFIX):].strip() if text.lower().startswith(TEXT_PREFIX) else None
     return QueueFilters(
         status=None if status in (None, "", ANY) else status,
@@ -66,6 +77,8 @@ def describe(filters: QueueFilters) -> str:
             parts.append(f"{label} {value}")
     if filters.validated is not None:
         parts.append("teacher code passes" if filters.validated else "teacher code fails")
+    if filters.refinement_ids is not None:
+        parts.append(f"failure signature ({len(filters.refinement_ids)} records)")
     return ", ".join(parts)
 
 
@@ -87,7 +100,8 @@ class Wanted:
     raw: dict[str, Any]            # widget name -> value, to set the widgets
 
 
-def read_query(query: str, session: str | None) -> Wanted | None:
+def read_query(query: str, session: str | None,
+               signature_ids: Callable[[str], list[int]] | None = None) -> Wanted | None:
     """What the URL asks for, if it names `session` (None otherwise, or if it asks for
     nothing but the session). A malformed value falls back to the default."""
     params = {k: v[-1] for k, v in parse_qs((query or "").lstrip("?")).items()}
@@ -100,7 +114,7 @@ def read_query(query: str, session: str | None) -> Wanted | None:
                 raw["f_validated"] not in (ANY, "yes", "no"):
             raise ValueError("not a choice of the filter")
         filters = filters_from(raw["f_status"], raw["f_error"], raw["f_validated"],
-                               raw["f_round"], raw["f_search"], raw["f_maxdiff"])
+                               raw["f_round"], raw["f_search"], raw["f_maxdiff"], signature_ids)
     except ValueError:
         raw = {name: default for name, (_, default) in _FIELDS.items()}
         filters = filters_from()
