@@ -237,7 +237,7 @@ class ReviewView:
     attempt_error_type: str
     attempt_feedback: str
     failing_test: str             # the test the attempt failed ("" when unknown)
-    attempt_tests: tuple[TestOutcome, ...]   # the attempt's failing tests, as data
+    attempt_tests: tuple[TestOutcome, ...]   # every test of the attempt's run, as data
     attempt_exception: ExceptionInfo | None  # the exception that ended the attempt's run
     attempt_has_detail: bool      # False for runs stored before detail was kept (text only)
     attempt_program: str

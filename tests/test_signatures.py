@@ -105,3 +105,11 @@ def test_bulk_reject_by_signature(store):
     assert sorted(i for i, s in statuses.items() if s == "rejected") == ids
     # An unknown signature selects nothing (not everything).
     assert store.review_queue(review_filter(store, "no such cause")) == []
+
+
+def test_the_signature_names_the_first_test_that_failed_not_the_first_test():
+    """Outcomes list every test; a wrong answer on the second assert is still named."""
+    with Executor(workers=1, timeout_s=1.0) as ex:
+        result = ex.run("def f(x):\n    return 1\n", "assert f(1) == 1\nassert f(2) == 2\n")
+    assert [o.status for o in result.test_outcomes] == ["passed", "failed"]
+    assert signature_of(result) == "AssertionError: wrong answer (a different int)"

@@ -56,7 +56,8 @@ def signature_of(execution: Any) -> str:
     if status == "memory":
         return "MemoryError: over the memory limit"
     if status == "failed":
-        failing = outcomes[0] if outcomes else None
+        # The outcomes hold every test, passed ones too: the first that did not pass.
+        failing = next((o for o in outcomes if o.status != "passed"), None)
         if failing is not None and failing.status == "failed":
             return _wrong_answer(failing.returned, failing.expected)
         return "AssertionError: a test failed"

@@ -131,12 +131,15 @@ def _detail(tests, exception) -> str:
     if exception is not None:
         parts.append(f'<div class="persd-exc" data-testid="exception"><b>{esc(exception.type)}'
                      f'</b>: {esc(exception.message)}</div>')
-    if tests:
-        parts.append(_test(tests[0]))
-        if len(tests) > 1:
-            more = "".join(_test(t) for t in tests[1:6])
-            parts.append(f'<details class="persd-more"><summary>{len(tests) - 1} more failing '
-                         f'test{"s" if len(tests) > 2 else ""}</summary>{more}</details>')
+    failing = [t for t in tests if t.status != "passed"]  # outcomes hold passed tests too
+    if failing:
+        parts.append(_test(failing[0]))
+        rest = failing[1:]
+        if rest:
+            more = "".join(_test(t) for t in rest[:5])
+            parts.append(f'<details class="persd-more"><summary>{len(rest)} more failing '
+                         f'test{"s" if len(rest) > 1 else ""} · {len(tests) - len(failing)} of '
+                         f'{len(tests)} passed</summary>{more}</details>')
     if exception is not None and exception.frames:
         parts.append(frames_html(exception.frames))
     return "".join(parts)
