@@ -248,7 +248,7 @@ def _row_html(row: DiffRow) -> str:
     return f'<tr class="persd-diff-row persd-diff-{row.kind}">{left}{right}</tr>'
 
 
-def _collapse(rows: list[DiffRow], context: int | None) -> list[DiffRow | int]:
+def collapse(rows: list[DiffRow], context: int | None) -> list[DiffRow | int]:
     """Rows with runs of unchanged lines farther than `context` from a change replaced
     by the number of lines skipped."""
     if context is None:
@@ -277,7 +277,7 @@ def side_by_side_html(a: str, b: str, left_title: str = "Student attempt",
     """
     rows = side_by_side(a, b)
     body = []
-    for item in _collapse(rows, context):
+    for item in collapse(rows, context):
         if isinstance(item, int):
             plural = "s" if item != 1 else ""
             body.append(f'<tr class="persd-diff-skip"><td colspan="4">⋯ {item} unchanged '

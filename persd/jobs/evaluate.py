@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from persd.evaluate import EvalConfig
-from persd.jobs.train import JobError, _age_s, _get
+from persd.jobs.train import JobError, RunSnapshot, _age_s, _get
 from persd.store.db import now_iso
 from persd.text import log_tail
 from persd.store import RunBusy, RunRecord, SessionStore
@@ -115,24 +115,11 @@ def command_line(argv: list[str]) -> str:
 
 
 @dataclass
-class EvalJob:
+class EvalJob(RunSnapshot):
     """A snapshot of one eval run, as the app shows it."""
 
-    run: RunRecord
     samples_done: int = 0
     log_tail: str = ""
-
-    @property
-    def status(self) -> str:
-        return self.run.status
-
-    @property
-    def active(self) -> bool:
-        return self.run.status in ("queued", "running")
-
-    @property
-    def stopping(self) -> bool:
-        return self.active and bool((self.run.result or {}).get("abort_requested_at"))
 
     @property
     def samples_total(self) -> int | None:

@@ -46,12 +46,10 @@ class JobError(Exception):
 
 
 @dataclass
-class TrainJob:
-    """A snapshot of one training run, as the app shows it."""
+class RunSnapshot:
+    """A run as the app shows it: its record and the tail of its log."""
 
     run: RunRecord
-    metrics: list[dict[str, Any]] = field(default_factory=list)
-    log_tail: str = ""
 
     @property
     def status(self) -> str:
@@ -64,6 +62,14 @@ class TrainJob:
     @property
     def stopping(self) -> bool:
         return self.active and bool((self.run.result or {}).get("abort_requested_at"))
+
+
+@dataclass
+class TrainJob(RunSnapshot):
+    """A snapshot of one training run, as the app shows it."""
+
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    log_tail: str = ""
 
     @property
     def losses(self) -> list[tuple[int, float]]:

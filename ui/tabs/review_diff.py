@@ -12,7 +12,7 @@ or remove blank lines.
 
 from __future__ import annotations
 
-from persd.code.diffing import DiffRow
+from persd.code.diffing import DiffRow, collapse
 from ui.tabs.review_render import esc
 
 CONTEXT = 3          # unchanged lines kept around each change; the rest folds away
@@ -25,19 +25,6 @@ def visible_rows(rows: list[DiffRow], hide_blank: bool) -> list[DiffRow]:
     return [row for row in rows if not (row.kind in ("insert", "delete")
                                         and not (row.left_text + row.right_text).strip())]
 
-
-def _fold(rows: list[DiffRow], context: int) -> list[DiffRow | int]:
-    changed = [k for k, row in enumerate(rows) if row.kind != "equal"]
-    keep = {k for c in changed for k in range(c - context, c + context + 1)}
-    out: list[DiffRow | int] = []
-    for k, row in enumerate(rows):
-        if k in keep:
-            out.append(row)
-        elif out and isinstance(out[-1], int):
-            out[-1] += 1
-        else:
-            out.append(1)
-    return out
 
 
 def _code(text: str, spans: tuple[tuple[int, int], ...]) -> str:
@@ -102,7 +89,7 @@ def diff_html(rows: list[DiffRow], left_title: str, right_title: str, *,
               hide_blank: bool = True, context: int = CONTEXT) -> str:
     """Both layouts of one diff; `right_title` names what the right side holds."""
     shown = visible_rows(rows, hide_blank)
-    items = _fold(shown, context)
+    items = collapse(shown, context)
     hidden = len(rows) - len(shown)
     notes = []
     if not any(row.kind != "equal" for row in shown):
