@@ -142,14 +142,16 @@ def test_collect_on_a_newer_or_damaged_session_says_so_before_loading_the_model(
         conn.execute("INSERT INTO _migrations (name) VALUES ('m999_from_the_future')")
     conn.close()
     one_clear_error(persd(*collect), str(tmp_path / "s.sqlite"), "newer schema", "upgrade persd")
-    path = tmp_path / "s.sqlite"
+    # A fresh session for the damage: the one above would stop at its newer schema first.
+    SessionStore.open(tmp_path, "d", create=True).close()
+    path = tmp_path / "d.sqlite"
     data = bytearray(path.read_bytes())
-    for offset in range(4096, len(data), 4096):
-        data[offset + 100 : offset + 300] = b"\xff" * 200
+    data[4096:] = b"\xff" * (len(data) - 4096)  # every page but the first (the schema's)
     path.write_bytes(bytes(data))
-    one_clear_error(persd(*collect), str(path), "damaged")
+    damaged = [arg if arg != "s" else "d" for arg in collect]
+    one_clear_error(persd(*damaged), str(path), "damaged")
     path.write_bytes(b"not a database at all" * 50)
-    one_clear_error(persd(*collect), str(path), "not a persd session")
+    one_clear_error(persd(*damaged), str(path), "not a persd session")
 
 
 # -- the app's address ------------------------------------------------------------------------

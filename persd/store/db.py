@@ -29,9 +29,6 @@ from persd.store.errors import StoreError
 NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
-
-
 def now_iso() -> str:
     """The current time in the store's timestamp format (what NOW_SQL writes)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -81,15 +78,12 @@ class Database:
         if self.path.is_dir():
             raise StoreError(f"{self.path} is a folder, not a session database")
         if self.path.exists():
-            try:
-                with open(self.path, "rb") as file:
-                    head = file.read(len(SQLITE_MAGIC))
-            except PermissionError as error:
+            # Not by reading the file's header here: closing any descriptor of a file drops
+            # every POSIX lock this process holds on it, other connections' too. SQLite
+            # itself says "file is not a database" on the first query (see `error`).
+            if not os.access(self.path, os.R_OK):
                 raise StoreError(f"cannot read session database {self.path}: permission "
-                                 "denied; run persd as its owner or fix its permissions") from error
-            if head and head != SQLITE_MAGIC:
-                raise StoreError(f"{self.path} is not a persd session database (not an SQLite "
-                                 "file); move it out of the sessions folder or open another session")
+                                 "denied; run persd as its owner or fix its permissions")
             if not self.readonly and not (_writable(self.path) and _writable(self.path.parent)):
                 raise self._readonly_error()
         elif not self.readonly and not _writable(self.path.parent):
@@ -129,7 +123,8 @@ class Database:
             )
         if "file is not a database" in text:
             return StoreError(f"{self.path} is not a persd session database (not an SQLite "
-                              "file, or its header is damaged)")
+                              "file, or its header is damaged); move it out of the sessions "
+                              "folder or open another session")
         if "malformed" in text or "corrupt" in text:
             return StoreError(
                 f"session database {self.path} is damaged ({error}); restore it from a "
