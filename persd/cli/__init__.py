@@ -14,6 +14,7 @@ import sys
 import click
 
 from persd.cli import app, collect, evaluate, train
+from persd.cli.loop import loop
 from persd.cli.common import UserError
 from persd.importing.command import import_command
 
@@ -30,6 +31,7 @@ for command in (app.app, app.demo, app.tiny_model, collect.collect, collect.make
                 collect.decontaminate, train.train, train.export, evaluate.eval_,
                 evaluate.eval_compare, import_command):
     cli.add_command(command)
+cli.add_command(loop)
 
 
 def main() -> None:
