@@ -55,7 +55,7 @@ def _loop_cli(tmp_path, model, eval_file, teacher, *extra: str) -> subprocess.Po
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _until(predicate, process: subprocess.Popen, timeout: float = 240.0):
+def _until(predicate, process: subprocess.Popen, timeout: float = 400.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

@@ -147,18 +147,58 @@ def build_report(student, tasks, config, history, timings, wall, meta) -> EvalRe
 
 
 def eval_runs_table(store: Any, k: int = 1) -> str:
-    """The session's finished eval runs side by side: round, adapter, tasks, pass@k per step."""
+    """The session's finished eval runs side by side, in round order: round, objective,
+    adapter, tasks, pass@k per step, and what the student's training cost: teacher tokens
+    (SFT: the API tokens of the teacher's calls in the rounds up to this one; distill: the
+    tokens the open teacher scored; grpo: none), training steps and training wall time."""
     runs = [r for r in store.runs(kind="eval") if r.status == "finished" and r.result]
     if not runs:
         return f"no finished eval runs in session {store.name}"
-    header = ["run", "round", "adapter", "tasks", "n", *(f"pass@{k} step {s}" for s in
-              range(max(len(r.result.get("steps", [])) for r in runs)))]
+    runs.sort(key=lambda r: (r.config.get("round") if r.config.get("round") is not None else 1e9, r.id))
+    trains = {r.id: r for r in store.runs(kind="train")}
+    calls = store.teacher_calls()
+    header = ["run", "round", "objective", "adapter", "tasks", "n",
+              *(f"pass@{k} step {s}" for s in range(max(len(r.result.get("steps", [])) for r in runs))),
+              "teacher tokens", "train steps", "train s"]
     rows = []
     for run in runs:
         steps = [s["pass_at_k"].get(f"pass@{k}") for s in run.result.get("steps", [])]
         cells = [f"{v:.4f}" if v is not None else "-" for v in steps]
+        cells += ["-"] * (len(header) - 9 - len(cells))
+        train = _train_run_of(run, trains)
         rows.append([str(run.id), str(run.config.get("round", "-")),
+                     (train.config.get("objective", "sft") if train else "base"),
                      str(run.config.get("adapter") or "-"), str(len(run.result.get("tasks", []))),
-                     str(run.config.get("eval", {}).get("samples", "-")),
-                     *cells])
+                     str(run.config.get("eval", {}).get("samples", "-")), *cells,
+                     _teacher_tokens(run, train, calls),
+                     str((train.result or {}).get("steps", "-")) if train else "0",
+                     f"{(train.result or {}).get('runtime_s', 0):.1f}" if train else "0"])
     return text_table(header, rows)
+
+
+def _train_run_of(run: Any, trains: dict[int, Any]) -> Any:
+    """The finished train run that made the evaluated adapter: the one the loop recorded,
+    else the one whose output folder is the adapter."""
+    from pathlib import Path
+
+    if run.config.get("train_run") in trains:
+        return trains[run.config["train_run"]]
+    adapter = run.config.get("adapter")
+    if not adapter:
+        return None
+    found = [t for t in trains.values() if t.status == "finished" and t.config.get("output_dir")
+             and Path(t.config["output_dir"]).resolve() == Path(adapter).resolve()]
+    return found[-1] if found else None
+
+
+def _teacher_tokens(run: Any, train: Any, calls: list[Any]) -> str:
+    if train is None:
+        return "0"
+    objective = train.config.get("objective", "sft")
+    if objective == "distill":
+        return str((train.result or {}).get("teacher_tokens", "-"))
+    if objective == "grpo":
+        return "0"
+    upto = run.config.get("round")
+    return str(sum(c.prompt_tokens + c.completion_tokens for c in calls
+                   if upto is None or c.round is None or c.round <= upto))
