@@ -30,7 +30,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-TAB_MODULES = ("review", "collect", "train", "analysis", "live_demo")
+TAB_MODULES = ("review", "collect", "train", "analysis", "live_demo", "loop")
 LOCAL_REVIEWER = "local"
 
 
