@@ -58,13 +58,17 @@ def run_loop(config: LoopConfig, echo: Callable[[str], None] = lambda message: N
     stop = _StopFlag().install()
     try:
         run_id, state = _claim(store, config)
+        loop = _Loop(config, store, run_id, state, stop, echo)
         try:
-            return _Loop(config, store, run_id, state, stop, echo).run()
+            return loop.run()
         except BaseException as error:
+            loop._reopen()
             stopped = isinstance(error, KeyboardInterrupt)
-            store.update_run(run_id, status="stopped" if stopped else "failed",
-                             result={**_state(store, run_id), "error": str(error)})
+            loop.store.update_run(run_id, status="stopped" if stopped else "failed",
+                                  result={**_state(loop.store, run_id), "error": str(error)})
             raise
+        finally:
+            store = loop.store
     finally:
         stop.uninstall()
         store.close()
@@ -132,6 +136,7 @@ class _Loop:
             else:
                 result = steps.evaluate_round(self.config, number, self._adapter(number), self.store,
                                               self.run_id, record.get("train_run"), self.echo)
+            self._reopen()
             if result.pop("stopped", False):
                 record.update(result)
                 return self._end("stopped", f"stopped during {step}")
@@ -139,6 +144,17 @@ class _Loop:
             ended = self._advance()
             if ended:
                 return self._end("finished", ended)
+
+    def _reopen(self) -> None:
+        """A fresh connection after each step. Collection and training open the session
+        again in this process, and closing the file descriptor persd.store.db reads the
+        header with drops every POSIX lock this process holds on the file, this
+        connection's WAL locks included: it would then read stale data or fail with a
+        disk I/O error."""
+        from persd.store import SessionStore
+
+        self.store.close()
+        self.store = SessionStore.open(self.config.sessions_dir, self.config.session)
 
     def _adapter(self, number: int) -> str | None:
         return self.state["rounds"][number].get("adapter") if number >= 0 else None

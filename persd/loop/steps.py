@@ -46,15 +46,20 @@ def collect_round(config: LoopConfig, round_: int, adapter: str | None, store,
             summary = collect(settings, progress=False, tasks=pool[:take], should_stop=should_stop)
             if summary.stopped_by is not None:
                 return {"tasks": summary.tasks, "validated": summary.validated, "stopped": True}
-            if _validated(store, round_) >= step or take >= len(pool):
-                return {"tasks": summary.tasks, "validated": _validated(store, round_), "stopped": False}
+            if _validated(config, round_) >= step or take >= len(pool):
+                return {"tasks": summary.tasks, "validated": _validated(config, round_), "stopped": False}
             take += step
     except (CollectError, SessionBusy, TaskFileError) as error:
         raise LoopError(f"round {round_}, collect: {error}") from error
 
 
-def _validated(store, round_: int) -> int:
-    return sum(1 for r in store.refinements(round=round_) if r.validated)
+def _validated(config: LoopConfig, round_: int) -> int:
+    """Read on a fresh connection: collect's own open of the session, in this process, has
+    dropped the POSIX locks of the connections opened before it (see _Loop._reopen)."""
+    from persd.store import SessionStore
+
+    with SessionStore.open(config.sessions_dir, config.session) as store:
+        return sum(1 for r in store.refinements(round=round_) if r.validated)
 
 
 def gate(config: LoopConfig, round_: int, store, should_stop: Callable[[], bool],
