@@ -68,7 +68,8 @@ def train(session, variant, data, columns, selection, metrics, launcher, session
     end = outcome.end
     if outcome.status == "finished":
         loss = end.get("final_loss")
-        click.echo(f"Finished {end.get('steps')} {end.get('objective', 'sft')} steps"
+        click.echo(f"Finished {end.get('steps')} steps"
+                   + (f" ({end['objective']})" if end.get("objective", "sft") != "sft" else "")
                    + (f", loss {loss:.4f}" if loss is not None else "") + "; "
                    f"output in {config.output_dir}" + (f" (run {outcome.run_id})" if outcome.run_id else ""))
     elif outcome.status == "stopped":
