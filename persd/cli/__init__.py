@@ -14,6 +14,7 @@ import sys
 import click
 
 from persd.cli import app, collect, evaluate, studies, train
+from persd.cli.loop import loop
 from persd.cli.common import UserError
 from persd.importing.command import import_command
 
@@ -32,6 +33,7 @@ for command in (app.app, app.demo, app.tiny_model, collect.collect, collect.make
     cli.add_command(command)
 cli.add_command(studies.study)
 cli.add_command(studies.ablate)
+cli.add_command(loop)
 
 
 def main() -> None:

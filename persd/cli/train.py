@@ -8,6 +8,7 @@ import click
 
 from persd.cli.common import UserError, sessions_dir_option
 from persd.data import FORMATS, SELECTIONS, VARIANTS
+from persd.train.config import OBJECTIVES, REWARD_TESTS
 
 
 @click.command("train")
@@ -20,6 +21,16 @@ from persd.data import FORMATS, SELECTIONS, VARIANTS
               show_default=True, help="Which teacher results of --session: auto = reviewers' approvals "
               "once any exist, validated results before.")
 @click.option("--student", required=True, help="Base model: Hugging Face id or local folder.")
+@click.option("--objective", type=click.Choice(OBJECTIVES), help="sft: the curated rows; distill: "
+              "on-policy distillation from --teacher; grpo: the sandbox as reward  [default: sft]")
+@click.option("--teacher", help="distill: an open teacher sharing the student's tokenizer (folder or HF id).")
+@click.option("--beta", type=float, help="distill: generalised JSD, 0 forward KL .. 1 reverse KL  [default: 0.5]")
+@click.option("--num-generations", type=int, help="grpo: completions per prompt  [default: 4]")
+@click.option("--reward-tests", type=click.Choice(REWARD_TESTS), help="grpo: tests the reward runs; "
+              "hidden ones are what evaluation scores, so only on purpose  [default: visible]")
+@click.option("--max-completion-length", type=int, help="distill/grpo: tokens per completion  [default: 256]")
+@click.option("--use-vllm", is_flag=True, default=None, help="distill/grpo: generate with vLLM (colocated).")
+@click.option("--init-adapter", type=click.Path(file_okay=False), help="Continue this LoRA adapter.")
 @click.option("--output", "output_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--full", is_flag=True, default=None, help="Full fine-tuning instead of LoRA.")
 @click.option("--epochs", type=float, help="Passes over the rows  [default: 3]")
@@ -56,7 +67,10 @@ def train(session, variant, data, columns, selection, metrics, launcher, session
         raise UserError(str(error)) from error
     end = outcome.end
     if outcome.status == "finished":
-        click.echo(f"Finished {end.get('steps')} steps, loss {end.get('final_loss'):.4f}; "
+        loss = end.get("final_loss")
+        click.echo(f"Finished {end.get('steps')} steps"
+                   + (f" ({end['objective']})" if end.get("objective", "sft") != "sft" else "")
+                   + (f", loss {loss:.4f}" if loss is not None else "") + "; "
                    f"output in {config.output_dir}" + (f" (run {outcome.run_id})" if outcome.run_id else ""))
     elif outcome.status == "stopped":
         click.echo(f"Stopped at step {end.get('steps')}; checkpoint {end.get('checkpoint')}. "

@@ -147,37 +147,79 @@ def build_report(student, tasks, config, history, timings, wall, meta) -> EvalRe
 
 
 def eval_runs_table(store: Any, k: int = 1) -> str:
-    """The session's finished eval runs side by side: round, adapter, tasks, pass@k per step.
+    """The session's finished eval runs side by side, in round order: round, objective,
+    adapter, the data it was trained on, tasks, pass@k per step, and what the student's
+    training cost: teacher tokens (SFT: the API tokens of the teacher's calls in the rounds
+    up to this one; distill: the tokens the open teacher scored; grpo: none), training
+    steps and training wall time.
 
     Runs judged under different protocols (strict, paper) are never set side by side:
     each protocol gets its own table, with a note saying why."""
     runs = [r for r in store.runs(kind="eval") if r.status == "finished" and r.result]
     if not runs:
         return f"no finished eval runs in session {store.name}"
+    runs.sort(key=lambda r: (r.config.get("round") if r.config.get("round") is not None else 1e9, r.id))
     groups: dict[str, list] = {}
     for run in runs:  # runs recorded before protocols existed were judged the strict way
         groups.setdefault(run.config.get("eval", {}).get("protocol", "strict"), []).append(run)
     if len(groups) == 1:
-        return _runs_table(runs, k)
+        return _runs_table(store, runs, k)
     parts = [f"Note: these runs were judged under different protocols ({', '.join(sorted(groups))}); "
              "their pass@k are not comparable, so each protocol has its own table."]
     for protocol in sorted(groups):
-        parts.append(f"\nprotocol: {protocol}\n{_runs_table(groups[protocol], k)}")
+        parts.append(f"\nprotocol: {protocol}\n{_runs_table(store, groups[protocol], k)}")
     return "\n".join(parts)
 
 
-def _runs_table(runs: list, k: int) -> str:
+def _runs_table(store: Any, runs: list, k: int) -> str:
+    trains = {r.id: r for r in store.runs(kind="train")}
+    calls = store.teacher_calls()
+    steps_shown = max(len(r.result.get("steps", [])) for r in runs)
     # "data": what the adapter was trained on, when the run says (e.g. `persd ablate`
     # labels data personalised for another student "session:OTHER").
-    header = ["run", "round", "adapter", "data", "tasks", "n", *(f"pass@{k} step {s}" for s in
-              range(max(len(r.result.get("steps", [])) for r in runs)))]
+    header = ["run", "round", "objective", "adapter", "data", "tasks", "n",
+              *(f"pass@{k} step {s}" for s in range(steps_shown)),
+              "teacher tokens", "train steps", "train s"]
     rows = []
     for run in runs:
         steps = [s["pass_at_k"].get(f"pass@{k}") for s in run.result.get("steps", [])]
         cells = [f"{v:.4f}" if v is not None else "-" for v in steps]
+        cells += ["-"] * (steps_shown - len(cells))
+        train = _train_run_of(run, trains)
         rows.append([str(run.id), str(run.config.get("round", "-")),
+                     (train.config.get("objective", "sft") if train else "base"),
                      str(run.config.get("adapter") or "-"), str(run.config.get("data_source") or "-"),
                      str(len(run.result.get("tasks", []))),
-                     str(run.config.get("eval", {}).get("samples", "-")),
-                     *cells])
+                     str(run.config.get("eval", {}).get("samples", "-")), *cells,
+                     _teacher_tokens(run, train, calls),
+                     str((train.result or {}).get("steps", "-")) if train else "0",
+                     f"{(train.result or {}).get('runtime_s', 0):.1f}" if train else "0"])
     return text_table(header, rows)
+
+
+def _train_run_of(run: Any, trains: dict[int, Any]) -> Any:
+    """The finished train run that made the evaluated adapter: the one the loop recorded,
+    else the one whose output folder is the adapter."""
+    from pathlib import Path
+
+    if run.config.get("train_run") in trains:
+        return trains[run.config["train_run"]]
+    adapter = run.config.get("adapter")
+    if not adapter:
+        return None
+    found = [t for t in trains.values() if t.status == "finished" and t.config.get("output_dir")
+             and Path(t.config["output_dir"]).resolve() == Path(adapter).resolve()]
+    return found[-1] if found else None
+
+
+def _teacher_tokens(run: Any, train: Any, calls: list[Any]) -> str:
+    if train is None:
+        return "0"
+    objective = train.config.get("objective", "sft")
+    if objective == "distill":
+        return str((train.result or {}).get("teacher_tokens", "-"))
+    if objective == "grpo":
+        return "0"
+    upto = run.config.get("round")
+    return str(sum(c.prompt_tokens + c.completion_tokens for c in calls
+                   if upto is None or c.round is None or c.round <= upto))

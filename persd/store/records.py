@@ -15,7 +15,7 @@ SUBJECT_KINDS = ("attempt", "refinement", "review_edit", "eval_sample")
 TEST_KINDS = ("hidden", "visible")
 METHODS = ("persd", "stand", "inpd")
 REVIEW_STATUSES = ("pending", "approved", "edited", "rejected", "skipped")
-RUN_KINDS = ("train", "eval", "collect")
+RUN_KINDS = ("train", "eval", "collect", "loop")
 RUN_STATUSES = ("queued", "running", "finished", "failed", "stopped")
 
 

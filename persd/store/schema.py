@@ -311,7 +311,31 @@ MIGRATIONS: list[tuple[str, list[Step]]] = [
             at {_NOW}
         )""",
     ]),
+    ("m015_loop", [
+        # `persd loop` records itself as a run of kind 'loop'. SQLite cannot alter a CHECK
+        # constraint, and rebuilding `runs` would trip eval_samples' foreign key, so the
+        # table's stored definition is widened in place (SQLite's documented procedure for
+        # loosening a constraint: every existing row still satisfies it).
+        lambda conn: _widen_run_kinds(conn, "'train', 'eval', 'collect'",
+                                      "'train', 'eval', 'collect', 'loop'"),
+    ]),
 ]
+
+
+def _widen_run_kinds(conn: sqlite3.Connection, old: str, new: str) -> None:
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'runs'").fetchone()[0]
+    if f"kind IN ({new})" in sql:
+        return
+    if f"kind IN ({old})" not in sql:
+        raise StoreError("the runs table has an unexpected definition; cannot add the 'loop' kind")
+    version = conn.execute("PRAGMA schema_version").fetchone()[0]
+    conn.execute("PRAGMA writable_schema = ON")
+    try:
+        conn.execute("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'runs'",
+                     (sql.replace(f"kind IN ({old})", f"kind IN ({new})"),))
+        conn.execute(f"PRAGMA schema_version = {version + 1}")
+    finally:
+        conn.execute("PRAGMA writable_schema = OFF")
 
 
 def apply_migrations(conn: sqlite3.Connection, path: Path, upto: int | None = None) -> int:

@@ -5,7 +5,8 @@
     result = train(TrainConfig(student="models/tiny", output_dir="runs/r1"), rows)
     PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained("models/tiny"), "runs/r1")
 
-or `persd train --data rows.jsonl --student models/tiny --output runs/r1`. The loss covers
+or `persd train --data rows.jsonl --student models/tiny --output runs/r1`. Beside SFT, the
+on-policy objectives `distill` and `grpo` (persd.train.objectives; `--objective`). The loss covers
 the completion and the EOS token only (trl `SFTTrainer`, `completion_only_loss=True`); each
 row is split at `prompt.rstrip()` first (`split_at_rstrip`), so prompt them that way too.
 
@@ -54,9 +55,11 @@ __all__ = [
 
 def train(config: TrainConfig, rows: Any, metrics_path: Any = None, callbacks: list | None = None):
     """Train in this process; see `persd.train.runner.train`."""
+    from persd.train.objectives import builder
     from persd.train.runner import train as run
 
-    return run(config, rows, metrics_path=metrics_path, callbacks=callbacks)
+    return run(config, rows, metrics_path=metrics_path, callbacks=callbacks,
+               build=builder(config.objective))
 
 
 def start_training(config: TrainConfig, rows: Any, metrics_path: Any = None, launcher: str | None = None):

@@ -75,6 +75,9 @@ class MetricsCallback(TrainerCallback):
                 loss=self.last_loss, learning_rate=logs.get("learning_rate"),
                 grad_norm=logs.get("grad_norm"), tokens=seen, tokens_per_s=round(speed, 1),
             )
+        for key in ("reward", "reward_std"):  # grpo: the sandbox's mean reward per step
+            if key in logs:
+                record[key] = logs[key]
         if "eval_loss" in logs:
             self.last_eval_loss = float(logs["eval_loss"])
             record["eval_loss"] = self.last_eval_loss

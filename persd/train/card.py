@@ -48,7 +48,7 @@ def read_summary(output_dir: str | Path) -> dict[str, Any]:
 
 def render_card(config: TrainConfig, summary: dict[str, Any]) -> str:
     method = "full fine-tuning" if config.full else "LoRA (peft)"
-    tags = ["persd", "code", "distillation", "sft", "trl"] + ([] if config.full else ["lora"])
+    tags = ["persd", "code", "distillation", config.objective, "trl"] + ([] if config.full else ["lora"])
     lines = [
         "---",
         f"base_model: {config.student}",
@@ -59,10 +59,12 @@ def render_card(config: TrainConfig, summary: dict[str, Any]) -> str:
         f"Fine-tuned with {method} on personalised-distillation data "
         f"(variant `{config.variant or 'unspecified'}`"
         + (f", session `{config.session}`" if config.session else "") + "). "
-        "Loss on the completion and EOS only (prompt tokens masked).", "",
+        + ("Loss on the completion and EOS only (prompt tokens masked)." if config.objective == "sft"
+           else f"On-policy objective `{config.objective}`: the student wrote its own completions."),
+        "",
     ]
     lines += _section("Data", summary.get("data", {}))
-    lines += _section("Settings", {k: getattr(config, k) for k in _SETTINGS})
+    lines += _section("Settings", {k: getattr(config, k) for k in _objective_settings(config) + _SETTINGS})
     lines += _section("Training", summary.get("train", {}))
     lines += _section("Results", summary.get("results", {}))
     if not config.full:
@@ -77,6 +79,13 @@ def render_card(config: TrainConfig, summary: dict[str, Any]) -> str:
             "Prompt with the task prompt's `rstrip()`: training split each example there.", "",
         ]
     return "\n".join(lines)
+
+
+def _objective_settings(config: TrainConfig) -> tuple[str, ...]:
+    extra = {"distill": ("teacher", "beta", "max_completion_length"),
+             "grpo": ("num_generations", "reward_tests", "max_completion_length")}
+    return ("objective", *extra.get(config.objective, ()),
+            *(("init_adapter",) if config.init_adapter else ()))
 
 
 def _section(title: str, values: dict[str, Any]) -> list[str]:

@@ -44,6 +44,7 @@ def run_train_command(
     columns: dict[str, str] | None = None,
 ) -> TrainOutcome:
     """Train as a child process and follow it to the end; `TrainError` for bad input."""
+    from persd.train.objectives import check_inputs
     from persd.train.outdir import prepare_output_dir, trim_resumed_metrics
     from persd.train.runner import check_model_path, start_training
 
@@ -51,6 +52,7 @@ def run_train_command(
     try:
         rows = _rows(config, data, store, selection, columns)
         check_model_path(config.student)
+        check_inputs(config)
         prepare_output_dir(config, rows, write=False)  # a refused run is not recorded
         metrics_path = Path(metrics or Path(config.output_dir) / METRICS_FILE)
         run_id = None
@@ -93,6 +95,8 @@ def _open_store(sessions_dir: str, session: str):
 
 def _rows(config: TrainConfig, data: str | None, store, selection: str,
           columns: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    if config.objective != "sft":
+        return _prompt_rows(config, data, store)
     if data:
         return load_data(data, columns)
     if store is None:
@@ -114,12 +118,27 @@ def _rows(config: TrainConfig, data: str | None, store, selection: str,
     return normalise_rows(rows)
 
 
+def _prompt_rows(config: TrainConfig, data: str | None, store) -> list[dict[str, Any]]:
+    """On-policy objectives need prompts (and grpo tests): --data rows, or the session's tasks."""
+    from persd.train.objectives import prompt_rows
+    from persd.train.rows import load_rows
+
+    if data:
+        return normalise_rows(load_rows(data), prompt_only=True)
+    if store is None:
+        raise TrainError(f"objective {config.objective!r} needs prompts: give --session NAME "
+                         "(its tasks) or --data FILE")
+    return normalise_rows(prompt_rows(store.tasks(), config.objective, config.reward_tests),
+                          prompt_only=True)
+
+
 def _add_run(store, config: TrainConfig, data: str | None, n_rows: int) -> int:
     from persd.jobs.train import TrainJobs
     from persd.store import RunBusy
 
     TrainJobs().refresh(store)  # records a run whose process is gone as ended, saying how
-    record = {**config.to_dict(), "data": data or f"session:{config.variant}", "rows": n_rows}
+    source = f"session:{config.variant}" if config.objective == "sft" else "session:tasks"
+    record = {**config.to_dict(), "data": data or source, "rows": n_rows}
     try:
         return store.add_run("train", record, status="queued", exclusive=True)
     except RunBusy as error:

@@ -18,6 +18,8 @@ from persd.settings import settings_from_dict, wrong_types
 LORA_LR = 2e-4   # the usual LoRA SFT rate
 FULL_LR = 5e-6   # the paper's full fine-tuning rate (PersDistill release)
 TINY_LM_HEAD_PARAMS = 50_000_000
+OBJECTIVES = ("sft", "distill", "grpo")
+REWARD_TESTS = ("visible", "hidden")
 
 
 class TrainError(Exception):
@@ -42,6 +44,34 @@ class TrainConfig:
             Provenance only: written to the model card.
         session (`str` or `None`, defaults to `None`):
             Session the examples came from. Provenance only.
+
+        > Objective
+
+        objective (`str`, defaults to `"sft"`):
+            `"sft"`: supervised fine-tuning on prompt-completion rows (the paper's method).
+            `"distill"`: on-policy distillation (trl `DistillationTrainer`): the student writes
+            completions for the rows' prompts and learns the `teacher`'s next-token
+            distribution on them. `"grpo"`: trl `GRPOTrainer` with the sandbox as the reward
+            (persd.train.objectives.reward). On-policy rows need a prompt only (and, for grpo,
+            `tests`: the test source the reward runs).
+        init_adapter (`str` or `None`, defaults to `None`):
+            A peft adapter folder (an earlier run's output) to continue training instead of
+            a fresh LoRA adapter; `persd loop` uses it to go on from the previous round.
+        teacher (`str` or `None`, defaults to `None`):
+            distill only: local folder or Hub id of an open teacher that shares the
+            student's tokenizer (same vocabulary; checked before training starts).
+        beta (`float`, defaults to `0.5`):
+            distill only: the generalised JSD's interpolation; 0 is forward KL, 1 reverse KL.
+        num_generations (`int`, defaults to `4`):
+            grpo only: completions sampled per prompt (the group of GRPO's advantage).
+            batch_size x gradient_accumulation must be a multiple of it.
+        reward_tests (`str`, defaults to `"visible"`):
+            grpo only, provenance: which tests the rows carry for the reward, `"visible"`
+            (docstring examples) or `"hidden"` (what evaluation scores: only on purpose).
+        max_completion_length (`int`, defaults to `256`):
+            distill and grpo: tokens generated per completion.
+        use_vllm (`bool`, defaults to `False`):
+            distill and grpo: generate with vLLM (trl's colocate mode) instead of transformers.
 
         > Method
 
@@ -117,6 +147,15 @@ class TrainConfig:
     variant: str | None = None
     session: str | None = None
 
+    objective: str = "sft"
+    init_adapter: str | None = None
+    teacher: str | None = None
+    beta: float = 0.5
+    num_generations: int = 4
+    reward_tests: str = "visible"
+    max_completion_length: int = 256
+    use_vllm: bool = False
+
     full: bool = False
     lora_r: int = 16
     lora_alpha: int = 32
@@ -176,6 +215,17 @@ class TrainConfig:
                  "gradient_checkpointing must be true, false or 'auto'"),
                 (self.train_lm_head in (True, False, "auto"),
                  "train_lm_head must be true, false or 'auto'"),
+                (self.objective in OBJECTIVES, f"objective must be one of {', '.join(OBJECTIVES)}"),
+                (self.objective != "distill" or bool(self.teacher),
+                 "objective 'distill' needs a teacher model (--teacher)"),
+                (0 <= self.beta <= 1, "beta must be in [0, 1]"),
+                (self.num_generations >= 2, "num_generations must be at least 2"),
+                (self.objective != "grpo"
+                 or self.batch_size * self.gradient_accumulation % self.num_generations == 0,
+                 "batch_size x gradient_accumulation must be a multiple of num_generations"),
+                (self.reward_tests in REWARD_TESTS, "reward_tests must be 'visible' or 'hidden'"),
+                (self.max_completion_length > 0, "max_completion_length must be positive"),
+                (not (self.init_adapter and self.full), "init_adapter continues a LoRA run, not full"),
             ) if not ok
         ]
         if problems:

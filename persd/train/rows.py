@@ -40,9 +40,13 @@ def split_at_rstrip(prompt: str, completion: str) -> tuple[str, str]:
 
 
 def normalise_rows(rows: Iterable[Any], where: str | None = None,
-                   lines: list[int] | None = None) -> list[dict[str, Any]]:
+                   lines: list[int] | None = None, prompt_only: bool = False) -> list[dict[str, Any]]:
     """Plain dicts split at the prompt's rstrip; `TrainError` for an empty set or a bad row.
-    A bad row is named `where:line` when the rows' file and line numbers are given."""
+    A bad row is named `where:line` when the rows' file and line numbers are given.
+    `prompt_only` (on-policy objectives: the model writes the completion) needs a prompt
+    only; it is cut at its rstrip and the row's completion, if any, is dropped."""
+    if prompt_only:
+        return _prompt_rows(rows)
     out = []
     for index, row in enumerate(rows):
         row = _as_dict(row, index)
@@ -61,6 +65,18 @@ def normalise_rows(rows: Iterable[Any], where: str | None = None,
         out.append({**row, "prompt": prompt, "completion": completion})
     if not out:
         raise TrainError("the curated set is empty: there is nothing to train on")
+    return out
+
+
+def _prompt_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
+    out = []
+    for index, row in enumerate(rows):
+        row = _as_dict(row, index)
+        if not isinstance(row.get("prompt"), str) or not row["prompt"].strip():
+            raise TrainError(f"row {index} has no prompt text (on-policy rows need 'prompt')")
+        out.append({**row, "prompt": row["prompt"].rstrip(), "completion": ""})
+    if not out:
+        raise TrainError("there are no prompts to train on")
     return out
 
 

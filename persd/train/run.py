@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from persd.train.config import TrainConfig, TrainError
+    from persd.train.objectives import builder
     from persd.train.runner import train
 
     try:
@@ -33,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
             values = json.load(file)
         if args.resume:
             values["resume"] = True
-        result = train(TrainConfig.from_dict(values), args.data, metrics_path=args.metrics)
+        config = TrainConfig.from_dict(values)
+        # The objective picks the trainer: SFT (runner.build_trainer), distill or grpo.
+        result = train(config, args.data, metrics_path=args.metrics, build=builder(config.objective))
     except (TrainError, OSError, json.JSONDecodeError) as error:
         print(f"persd train: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -66,15 +66,19 @@ class TrainResult:
     checkpoint: str | None = None      # the resumable checkpoint a stop left
     merged_dir: str | None = None
     metrics_path: str | None = None
+    objective: str = "sft"
+    teacher_tokens: int | None = None  # distill: tokens the teacher scored
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def train(config: TrainConfig, rows: Any, metrics_path: str | Path | None = None,
-          callbacks: list | None = None) -> TrainResult:
-    """Train in this process. `rows`: a list of dicts, a JSONL/Parquet path or a Dataset."""
-    rows = normalise_rows(load_rows(rows))
+          callbacks: list | None = None, build=None) -> TrainResult:
+    """Train in this process. `rows`: a list of dicts, a JSONL/Parquet path or a Dataset.
+    `build(config, rows, callbacks) -> (trainer, facts)` makes the trainer of an objective
+    other than SFT (persd.train.objectives.builder)."""
+    rows = normalise_rows(load_rows(rows), prompt_only=config.objective != "sft")
     check_model_path(config.student)
     main = _is_main_process()
     lock = None
@@ -97,7 +101,7 @@ def train(config: TrainConfig, rows: Any, metrics_path: str | Path | None = None
     writer = MetricsWriter(metrics_path if main else None, append=config.resume)
     stop = StopRequest().install()
     try:
-        result = _run(config, rows, writer, stop, callbacks or [], main)
+        result = _run(config, rows, writer, stop, callbacks or [], main, build or build_trainer)
         writer.write({"event": "end", "status": result.status, **_end_fields(result)})
     except BaseException as error:
         status = "stopped" if isinstance(error, KeyboardInterrupt) else "failed"
@@ -121,7 +125,7 @@ def start_training(config: TrainConfig, rows: Any, metrics_path: str | Path | No
     `output_dir/train.log`, metrics to `metrics_path` (default `output_dir/metrics.jsonl`).
     It runs in its own session: signal it (SIGTERM) to stop it cleanly.
     """
-    rows = normalise_rows(load_rows(rows))
+    rows = normalise_rows(load_rows(rows), prompt_only=config.objective != "sft")
     check_model_path(config.student)
     prepare_output_dir(config, rows, write=False)
     with OutputLock.acquire(config.output_dir) as lock:
@@ -185,8 +189,7 @@ def build_trainer(config: TrainConfig, rows: list[dict[str, Any]], callbacks: li
 
     cuda = torch.cuda.is_available()
     bf16 = (cuda and torch.cuda.is_bf16_supported()) if config.bf16 == "auto" else config.bf16 and cuda
-    tokenizer, model = _load(config, bf16)
-    train_lm_head = _train_lm_head(config, model)
+    tokenizer, model, peft_config, train_lm_head = load_student(config, bf16)
     dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
     train_set, eval_set = _split(dataset, config)
     checkpointing = cuda if config.gradient_checkpointing == "auto" else config.gradient_checkpointing
@@ -219,8 +222,7 @@ def build_trainer(config: TrainConfig, rows: list[dict[str, Any]], callbacks: li
     )
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
-        processing_class=tokenizer, peft_config=_lora_config(config, train_lm_head),
-        callbacks=callbacks,
+        processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks,
     )
     trainer.remove_callback(PrinterCallback)  # metrics.jsonl is the record; keep stdout quiet
     # trl drops rows whose prompt alone fills max_length and cuts longer ones (losing EOS).
@@ -242,13 +244,12 @@ def build_trainer(config: TrainConfig, rows: list[dict[str, Any]], callbacks: li
 
 
 def _run(config: TrainConfig, rows: list[dict[str, Any]], writer: MetricsWriter,
-         stop: StopRequest, callbacks: list, main: bool) -> TrainResult:
-    from persd.train.callback import MetricsCallback
-
-    from persd.train.callback import ManifestCallback
+         stop: StopRequest, callbacks: list, main: bool, build) -> TrainResult:
+    from persd.train.callback import ManifestCallback, MetricsCallback
 
     started = time.perf_counter()
-    trainer, facts = build_trainer(config, rows, callbacks)
+    trainer, facts = build(config, rows, callbacks)
+    teacher_tokens = facts.pop("teacher_tokens", None)  # a counter, read at the end
     callback = MetricsCallback(writer, stop, facts)
     trainer.add_callback(callback)
     trainer.add_callback(ManifestCallback(config.output_dir))  # after the stop's save request
@@ -263,7 +264,8 @@ def _run(config: TrainConfig, rows: list[dict[str, Any]], writer: MetricsWriter,
         eval_loss=callback.last_eval_loss, tokens=callback.session_tokens(state),
         tokens_per_s=round(callback.session_tokens(state) / max(output.metrics["train_runtime"], 1e-9), 1),
         runtime_s=round(time.perf_counter() - started, 2), train_lm_head=facts["train_lm_head"],
-        trainable_parameters=facts["trainable_parameters"],
+        trainable_parameters=facts["trainable_parameters"], objective=config.objective,
+        teacher_tokens=teacher_tokens() if teacher_tokens else None,
     )
     if result.status == "stopped":
         result.checkpoint = last_checkpoint(config.output_dir)
@@ -290,6 +292,21 @@ def _checkpointing(config_class, on: bool) -> dict[str, bool]:
 
     names = {f.name for f in dataclasses.fields(config_class)}
     return {"activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing": on}
+
+
+def load_student(config: TrainConfig, bf16: bool):
+    """(tokenizer, model, peft config or None, train_lm_head): a fresh LoRA adapter, or the
+    `init_adapter` to continue (loaded trainable; then there is no peft config to apply)."""
+    tokenizer, model = _load(config, bf16)
+    train_lm_head = _train_lm_head(config, model)
+    if not config.init_adapter:
+        return tokenizer, model, _lora_config(config, train_lm_head), train_lm_head
+    from peft import PeftModel
+
+    if not (Path(config.init_adapter) / "adapter_config.json").is_file():
+        raise TrainError(f"init_adapter {config.init_adapter} holds no adapter_config.json")
+    model = PeftModel.from_pretrained(model, config.init_adapter, is_trainable=True)
+    return tokenizer, model, None, train_lm_head
 
 
 def _load(config: TrainConfig, bf16: bool):
@@ -357,7 +374,7 @@ def _card_fields(result: TrainResult) -> dict[str, Any]:
 
 def _end_fields(result: TrainResult) -> dict[str, Any]:
     keys = ("steps", "total_steps", "final_loss", "eval_loss", "tokens_per_s", "runtime_s",
-            "checkpoint", "merged_dir")
+            "checkpoint", "merged_dir", "objective", "teacher_tokens")
     return {k: getattr(result, k) for k in keys}
 
 

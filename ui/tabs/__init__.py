@@ -31,7 +31,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-TAB_MODULES = ("review", "collect", "train", "evaluate", "analysis", "live_demo", "study")
+TAB_MODULES = ("review", "collect", "train", "evaluate", "analysis", "loop", "live_demo", "study")
 LOCAL_REVIEWER = "local"
 
 

@@ -1,0 +1,182 @@
+"""The four steps of a loop round, each idempotent so that a rerun may repeat any of them:
+collect (persd.collect resumes its round), the review gate (approves only what is still
+pending), train (resumes from the round's last checkpoint) and evaluate (an interrupted
+evaluation is marked failed and run again)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from persd.loop.config import AUTO_REVIEWER, LoopConfig, LoopError
+
+DECIDED = ("approved", "edited", "rejected", "skipped")
+
+
+def collect_round(config: LoopConfig, round_: int, adapter: str | None, store,
+                  should_stop: Callable[[], bool]) -> dict[str, Any]:
+    """Collect round `round_` with the latest student; with `step_size`, the next untried
+    tasks, `step_size` at a time, until the round holds that many validated refinements."""
+    from persd.collect import CollectConfig, CollectError, SessionBusy, collect
+    from persd.tasks import TaskFileError, load_tasks
+
+    settings = CollectConfig(
+        session=config.session, tasks=config.tasks, student=config.student,
+        teacher_model=config.teacher_model, round=round_, adapter=adapter,
+        limit=None if config.step_size else config.limit, temperature=config.temperature,
+        max_new_tokens=config.max_new_tokens, workers=config.workers, timeout_s=config.timeout_s,
+        sessions_dir=config.sessions_dir, eval_tasks=config.eval_tasks)
+    try:
+        tasks = load_tasks(config.tasks)[: config.limit] if config.limit else load_tasks(config.tasks)
+        if not config.step_size:
+            summary = collect(settings, progress=False, tasks=tasks, should_stop=should_stop)
+            return {"tasks": summary.tasks, "validated": summary.validated,
+                    "stopped": summary.stopped_by is not None}
+        tried = {a.task_id for a in store.attempts() if a.round != round_}
+        pool = [task for task in tasks if task.task_id not in tried]
+        mine = {a.task_id for a in store.attempts(round=round_)}
+        step = config.step_size
+        take = max(step, -(-sum(task.task_id in mine for task in pool) // step) * step)
+        if not pool:
+            return {"tasks": 0, "validated": 0, "stopped": False, "exhausted": True}
+        while True:  # a round's task list only grows, so a rerun redoes nothing
+            summary = collect(settings, progress=False, tasks=pool[:take], should_stop=should_stop)
+            if summary.stopped_by is not None:
+                return {"tasks": summary.tasks, "validated": summary.validated, "stopped": True}
+            if _validated(config, round_) >= step or take >= len(pool):
+                return {"tasks": summary.tasks, "validated": _validated(config, round_), "stopped": False}
+            take += step
+    except (CollectError, SessionBusy, TaskFileError) as error:
+        raise LoopError(f"round {round_}, collect: {error}") from error
+
+
+def _validated(config: LoopConfig, round_: int) -> int:
+    """Read on a fresh connection: collect's own open of the session, in this process, has
+    dropped the POSIX locks of the connections opened before it (see _Loop._reopen)."""
+    from persd.store import SessionStore
+
+    with SessionStore.open(config.sessions_dir, config.session) as store:
+        return sum(1 for r in store.refinements(round=round_) if r.validated)
+
+
+def gate(config: LoopConfig, round_: int, store, should_stop: Callable[[], bool],
+         report: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """The review gate of a round: auto-approve, or wait for reviewers' decisions."""
+    reviews = store.reviews(round_)
+    if config.gate == "auto":
+        refinements = {r.id: r for r in store.refinements(round=round_)}
+        pending = [rid for rid, review in reviews.items()
+                   if review.status == "pending" and rid in refinements and refinements[rid].validated]
+        if pending:
+            store.bulk_set_review(pending, "approved", reviewer=AUTO_REVIEWER,
+                                  reason="validated: approved by the persd loop's auto gate")
+        return _decisions(store, round_)
+    needed = min(config.wait_for, len(reviews))
+    while True:
+        counts = _decisions(store, round_)
+        report({"waiting": f"{counts['decided']}/{needed} decided", **counts, "needed": needed})
+        if counts["decided"] >= needed:
+            return counts
+        if should_stop():
+            return {**counts, "stopped": True}
+        time.sleep(config.poll_s)
+
+
+def _decisions(store, round_: int) -> dict[str, Any]:
+    reviews = store.reviews(round_).values()
+    return {"records": len(reviews),
+            "decided": sum(r.status in DECIDED for r in reviews),
+            "approved": sum(r.status in ("approved", "edited") for r in reviews),
+            "auto_approved": sum(r.status == "approved" and r.reviewer == AUTO_REVIEWER for r in reviews)}
+
+
+def train_round(config: LoopConfig, round_: int, previous_adapter: str | None, store,
+                echo: Callable[[str], None]) -> dict[str, Any]:
+    """Train round `round_`; the adapter folder, or None when there is nothing to train on."""
+    from persd.data import build_examples
+    from persd.train import TrainConfig, TrainError
+    from persd.train.command import run_train_command
+    from persd.train.outdir import CONFIG_FILE, last_checkpoint
+
+    continuing = config.train_from == "previous" and previous_adapter is not None
+    rows = build_examples(store, "persd", round=round_ if config.train_from == "previous" else None,
+                          selection="approved")
+    if not rows:
+        return {"adapter": previous_adapter, "skipped": "no approved examples"}
+    root = Path(config.output_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    data = root / f"round-{round_}.rows.jsonl"
+    data.write_text("".join(json.dumps(row, sort_keys=True) + "\n" for row in rows))
+    out = root / f"round-{round_}"
+    if (out / "adapter_config.json").is_file() and not last_checkpoint(out):
+        return {"adapter": str(out), "rows": len(rows)}  # finished before a crash was recorded
+    started = (out / CONFIG_FILE).is_file()
+    settings = {**config.train, "student": config.student, "output_dir": str(out),
+                "variant": "persd", "session": config.session,
+                "init_adapter": previous_adapter if continuing else None,
+                "resume": started and last_checkpoint(out) is not None,
+                "overwrite": started and last_checkpoint(out) is None}
+    _wait_for_lost_trainer(store)
+    try:
+        outcome = run_train_command(TrainConfig.from_dict(settings), data=str(data),
+                                    sessions_dir=config.sessions_dir, echo=echo)
+    except TrainError as error:
+        raise LoopError(f"round {round_}, train: {error}") from error
+    if outcome.status == "stopped":
+        return {"stopped": True, "train_run": outcome.run_id}
+    if outcome.status != "finished":
+        raise LoopError(f"round {round_}, train failed: {outcome.end.get('error') or outcome.log_tail}")
+    return {"adapter": str(out), "rows": len(rows), "train_run": outcome.run_id,
+            "steps": outcome.end.get("steps"), "continued_from": previous_adapter if continuing else None}
+
+
+def _wait_for_lost_trainer(store, limit_s: float = 120.0) -> None:
+    """A trainer whose loop was killed gets SIGTERM and saves a checkpoint before it ends;
+    wait for that, so that its folder is free and its run recorded as ended."""
+    from persd.jobs.train import TrainJobs
+    from persd.store.runs import process_alive
+
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        TrainJobs().refresh(store)
+        active = store.active_run("train")
+        if active is None or not active.pid or not process_alive(active.pid, active.process_start):
+            return
+        time.sleep(0.5)
+
+
+def evaluate_round(config: LoopConfig, round_: int, adapter: str | None, store, loop_run: int,
+                   train_run: int | None, echo: Callable[[str], None]) -> dict[str, Any]:
+    """One-step and multi-step pass@1 of the round's student on the held-out set."""
+    from persd.evaluate import EvalConfig, evaluate
+    from persd.execution import Executor
+    from persd.student import StudentLoadError
+    from persd.student.backends import build_student
+    from persd.tasks import TaskFileError, load_tasks
+
+    for run in store.runs(kind="eval"):
+        if (run.status in ("queued", "running") and run.config.get("loop_run") == loop_run
+                and run.config.get("round") == round_):
+            store.update_run(run.id, status="failed", result={"error": "interrupted; evaluated again"})
+    eval_config = EvalConfig(samples=config.samples, temperature=config.eval_temperature,
+                             refine_steps=config.refine_steps, max_new_tokens=config.max_new_tokens,
+                             workers=config.workers, timeout_s=config.timeout_s)
+    try:
+        tasks = load_tasks(config.eval_tasks)
+        tasks = tasks[: config.eval_limit] if config.eval_limit else tasks
+        student = build_student("hf", model=config.student, adapter=adapter,
+                                temperature=eval_config.temperature, top_p=eval_config.top_p,
+                                n=eval_config.samples, max_new_tokens=eval_config.max_new_tokens)
+        meta = {"model": config.student, "adapter": adapter, "task_spec": config.eval_tasks,
+                "limit": config.eval_limit, "round": round_, "loop_run": loop_run,
+                "train_run": train_run, "objective": "sft"}
+        with Executor(workers=config.workers, timeout_s=config.timeout_s) as executor:
+            report = evaluate(student, tasks, eval_config, executor, store=store, meta=meta,
+                              progress=echo)
+    except (TaskFileError, StudentLoadError, ValueError) as error:
+        raise LoopError(f"round {round_}, eval: {error}") from error
+    return {"eval_run": report.run_id, "pass1_one_step": report.pass_at(1, step=0),
+            "pass1_multi_step": report.pass_at(1, step=-1)}

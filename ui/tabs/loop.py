@@ -1,0 +1,47 @@
+"""The Loop tab: a session's online loop (persd loop): rounds, the current step and its
+progress, pass@1 by round (one-step and multi-step), and a Stop button.
+
+Wiring only: `ui.tabs.loop_handlers.LoopHandlers` reads the loop's run in the store; a
+timer refreshes the view every few seconds while the tab is shown. The loop itself runs
+from the command line (`persd loop`); its wait gate goes on once reviewers have decided
+enough records in the Review tab.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from ui.tabs import AppContext
+from ui.tabs.loop_handlers import LoopHandlers
+
+TITLE = "Loop"
+REFRESH_S = 3.0
+
+
+def build(ctx: AppContext) -> None:
+    handlers = LoopHandlers(ctx.stores)
+    with gr.Row(equal_height=False):
+        status = gr.Markdown(elem_id="persd-loop-status")
+        stop = gr.Button("Stop loop", variant="stop", size="sm", scale=0, min_width=110,
+                         interactive=False, elem_id="persd-loop-stop")
+    progress = gr.Slider(0, 1, label="Current step", interactive=False, elem_id="persd-loop-progress")
+    with gr.Row(equal_height=True):
+        rounds = gr.Dataframe(label="Rounds", interactive=False, elem_id="persd-loop-rounds")
+        curve = gr.LinePlot(x="round", y="pass@1", color="inference", title="pass@1 by round",
+                            y_lim=[0, 1], elem_id="persd-loop-curve")
+    note = gr.Markdown(elem_id="persd-loop-note")
+    timer = gr.Timer(REFRESH_S)
+
+    outputs = [status, progress, rounds, curve, stop]
+
+    def show(session):
+        view = handlers.refresh(session)
+        return {status: view["status"], rounds: view["rounds"], curve: view["curve"],
+                progress: gr.Slider(value=view["progress"] or 0, visible=view["progress"] is not None),
+                stop: gr.Button(interactive=view["can_stop"])}
+
+    ctx.on_session(show, [ctx.session], outputs, show_progress="hidden")
+    timer.tick(show, [ctx.session], outputs, show_progress="hidden")
+    stop.click(handlers.stop, [ctx.session], [note]).then(show, [ctx.session], outputs)
+    if ctx.tab is not None:
+        ctx.tab.select(show, [ctx.session], outputs, show_progress="hidden")
