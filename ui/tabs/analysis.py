@@ -14,9 +14,9 @@ from ui.tabs.analysis_handlers import OUTPUTS, AnalysisHandlers
 from ui.tabs.keyed import Keyed
 
 TITLE = "Analysis"
-# Rows of two charts each, in FIGURES order.
-LAYOUT = (("eval_runs", "before_after"), ("error_taxonomy", "teacher_fixes"),
-          ("personalisation", "teacher_yield"), ("task_changes", "repair_effect"))
+# Rows of two charts each; the evaluation rows stay hidden until the session has an eval run.
+EVAL_LAYOUT = (("eval_runs", "before_after"), ("task_changes", "repair_effect"))
+LAYOUT = (("error_taxonomy", "teacher_fixes"), ("personalisation", "teacher_yield"))
 
 
 def build(ctx: AppContext) -> None:
@@ -27,13 +27,9 @@ def build(ctx: AppContext) -> None:
                             elem_id="persd-an-refresh")
     notes = gr.HTML(elem_id="persd-an-notes")
     widgets = dict(summary=summary, notes=notes)
-    for index, row in enumerate(LAYOUT):
-        with gr.Row(equal_height=True) as layout_row:
-            for name in row:
-                widgets[name] = gr.Plot(show_label=False, elem_id=f"persd-an-{name}",
-                                        elem_classes=["persd-an-plot"])
-        if index == 0:
-            widgets["eval_row"] = layout_row
+    with gr.Column(visible=False) as widgets["eval_row"]:
+        _plots(widgets, EVAL_LAYOUT)
+    _plots(widgets, LAYOUT)
     widgets["tasks"] = gr.Dataframe(label="Per task", interactive=False, max_height=420,
                                     wrap=False, show_search="search", pinned_columns=1,
                                     elem_id="persd-an-tasks")
@@ -51,3 +47,11 @@ def build(ctx: AppContext) -> None:
     refresh.click(show, [ctx.session], out.list, show_progress="minimal")
     if ctx.tab is not None:
         ctx.tab.select(show, [ctx.session], out.list, show_progress="minimal")
+
+
+def _plots(widgets: dict, layout: tuple) -> None:
+    for row in layout:
+        with gr.Row(equal_height=True):
+            for name in row:
+                widgets[name] = gr.Plot(show_label=False, elem_id=f"persd-an-{name}",
+                                        elem_classes=["persd-an-plot"])
