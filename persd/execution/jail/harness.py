@@ -9,21 +9,26 @@ It ends when stdin reaches end of file or hangs up, even in the middle of a prog
 host that owned it is gone.
 
 Wire format, both ways: an 8-byte big-endian length, then that many bytes of JSON.
-Request: {"code", "test", "callees", "cpu_s", "wall_s", "memory_mb", "output_bytes"}.
-Reply: the child's end facts (outcome, stage, frames...) plus "reports", every assert
-report it sent, which persd.execution.verdicts judges on the host side.
+Request: {"code", "test", "callees", "plan", "cpu_s", "wall_s", "memory_mb", "output_bytes",
+"judge_cpu_s", "judge_wall_s"}; "plan" is the test's asserts as judge.py reads them.
+Reply: the child's end facts (outcome, stage, frames...), checked and clipped, plus the
+judged asserts: "tests" (one [status, returned, expected, error] per assert),
+"first_failure", "names", and "judge_error" when the judge overran its limits.
 
-This process never decides whether a test passed, and never holds an expected value:
-the host keeps them (see persd/execution/asserts.py). It runs as root in the jail, the
-program as another uid, so the program can neither signal nor trace it; what the child
-writes to its pipe is read as data, never trusted as a verdict.
+The program's child never decides whether a test passed, and never holds an expected
+value. This process runs as root in the jail, the program as another uid, so the program
+can neither signal nor trace it; what the child writes to its pipe is read as data, by a
+judge process forked from here after the child has ended (judge.py), under its own CPU,
+memory and wall-clock limits: this process only parses the judge's short lines.
 """
 
 from __future__ import annotations
 
 import ctypes
 import json
+import mmap
 import os
+import resource
 import select
 import shutil
 import signal
@@ -32,9 +37,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script's folder out
-import child  # noqa: E402  (this folder: child.py, values.py)
+import child  # noqa: E402  (this folder: child.py, judge.py, values.py)
+import judge  # noqa: E402
 
 REPLY_LIMIT = 16 * 1024 * 1024  # bytes of reports and facts kept from one child
+JUDGE_REPLY_LIMIT = 4 * 1024 * 1024  # bytes of findings kept from one judge
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
@@ -85,9 +92,9 @@ def _children_of(parent: int) -> list[int]:
     return children
 
 
-def _read_reply(fd: int, buffer: bytearray) -> bool:
+def _read_reply(fd: int, buffer: bytearray, limit: int) -> bool:
     """Reads what is available; False once the pipe is at end of file."""
-    while len(buffer) < REPLY_LIMIT:
+    while len(buffer) < limit:
         try:
             chunk = os.read(fd, 65536)
         except BlockingIOError:
@@ -98,7 +105,7 @@ def _read_reply(fd: int, buffer: bytearray) -> bool:
     return False
 
 
-def _wait_for(pid: int, result_fd: int, wall_s: float) -> tuple[bytes, int | None, float]:
+def _wait_for(pid: int, result_fd: int, wall_s: float, limit: int = REPLY_LIMIT) -> tuple[bytes, int | None, float]:
     """Waits until the child exits or the deadline passes (then kills its group).
 
     Exits at once when the host hangs up (stdin has no writer left): nobody will read
@@ -123,7 +130,7 @@ def _wait_for(pid: int, result_fd: int, wall_s: float) -> tuple[bytes, int | Non
                     _kill_group(pid)
                     _kill_leftovers()
                     os._exit(0)
-                if fd == result_fd and not _read_reply(result_fd, buffer):
+                if fd == result_fd and not _read_reply(result_fd, buffer, limit):
                     poller.unregister(result_fd)
                 elif fd == pidfd:
                     _, status = os.waitpid(pid, 0)
@@ -131,7 +138,7 @@ def _wait_for(pid: int, result_fd: int, wall_s: float) -> tuple[bytes, int | Non
             _kill_group(pid)
             _, status = os.waitpid(pid, 0)
             status = None  # killed by us at the deadline
-        _read_reply(result_fd, buffer)
+        _read_reply(result_fd, buffer, limit)
     finally:
         os.close(pidfd)
     return bytes(buffer), status, time.monotonic() - started
@@ -145,29 +152,59 @@ def _kill_group(pid: int) -> None:
             pass
 
 
-def _decode_reply(data: bytes) -> dict:
-    """The child's end facts, with the reports it sent before them; what cannot be
-    parsed ends the stream (the child may have been killed mid-frame)."""
-    reply: dict = {"outcome": "no_reply"}
-    reports: list = []
-    offset = 0
-    while offset + 8 <= len(data):
-        size = struct.unpack(">Q", data[offset: offset + 8])[0]
-        if offset + 8 + size > len(data):
-            reply["reports_cut"] = True
-            break
+def _judged(data: bytes, request: dict) -> dict:
+    """The child's facts and its asserts judged, by a judge process forked for it (root,
+    so the program cannot touch it; no capabilities; CPU, memory and wall time capped)."""
+    plan = request.get("plan") or {"sites": []}
+    cpu_s, wall_s = request.get("judge_cpu_s", 2.0), request.get("judge_wall_s", 5.0)
+    page = mmap.mmap(-1, 8)  # shared with the judge: the site it is evaluating
+    struct.pack_into(">q", page, 0, -1)
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(read_fd, False)
+    pid = os.fork()
+    if pid == 0:
         try:
-            message = json.loads(data[offset + 8: offset + 8 + size])
-        except (ValueError, RecursionError):
-            reply["reports_cut"] = True
-            break
-        offset += 8 + size
-        if isinstance(message, dict) and isinstance(message.get("e"), dict):
-            reply = {**message["e"], **({"reports_cut": True} if "reports_cut" in reply else {})}
-        elif isinstance(message, dict) and "r" in message:
-            reports.append(message)
-    reply["reports"] = reports
-    return reply
+            os.close(read_fd)
+            _limit_judge(cpu_s, request["memory_mb"])
+
+            def emit(message):
+                line = (json.dumps(message) + "\n").encode()
+                while line:
+                    line = line[os.write(write_fd, line):]
+
+            judge.judge(data, plan, request.get("callees", []), emit,
+                        lambda site: struct.pack_into(">q", page, 0, site))
+            os._exit(0)
+        finally:
+            os._exit(1)
+    os.close(write_fd)
+    try:
+        out, status, _elapsed = _wait_for(pid, read_fd, wall_s, JUDGE_REPLY_LIMIT)
+    finally:
+        os.close(read_fd)
+    pending = struct.unpack_from(">q", page, 0)[0]
+    page.close()
+    if status is None:
+        death = f"took more than {wall_s:g} s"
+    elif os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU:
+        death = f"used more than {cpu_s:g} s of CPU time"
+    elif len(out) >= JUDGE_REPLY_LIMIT:
+        death = "produced too many findings"
+    else:
+        death = f"ended the judge (exit status {os.waitstatus_to_exitcode(status)}, out of memory?)"
+    return judge.assemble(out.split(b"\n")[:-1], len(plan["sites"]), pending, death)
+
+
+def _limit_judge(cpu_s: float, memory_mb: int) -> None:
+    cpu = max(1, int(cpu_s))
+    for limit, value in ((resource.RLIMIT_CPU, (cpu, cpu + 1)), (resource.RLIMIT_AS, (memory_mb << 20,) * 2),
+                         (resource.RLIMIT_CORE, (0, 0))):
+        try:
+            resource.setrlimit(limit, value)
+        except (ValueError, OSError):
+            pass  # a lower hard limit is already in force
+    if _libc is not None:
+        _drop_capabilities(_libc)
 
 
 def serve_one(request: dict, scratch_root: str, counter: int, uid: int = -1, process_limit: int = 0) -> dict:
@@ -189,7 +226,8 @@ def serve_one(request: dict, scratch_root: str, counter: int, uid: int = -1, pro
         data, status, elapsed = _wait_for(pid, read_fd, request["wall_s"])
     finally:
         os.close(read_fd)
-    reply = _decode_reply(data)
+    clean = _kill_leftovers()  # before judging: nothing of the program's competes with the judge
+    reply = _judged(data, request)
     if len(data) >= REPLY_LIMIT:
         reply["reports_cut"] = True
     if status is None:
@@ -200,7 +238,7 @@ def serve_one(request: dict, scratch_root: str, counter: int, uid: int = -1, pro
         reply["exit_code"] = os.waitstatus_to_exitcode(status)
     reply["duration_s"] = elapsed
     reply["output_tail"] = _output_tail(scratch)
-    reply["clean"] = _kill_leftovers() and _empty(scratch_root)
+    reply["clean"] = clean and _empty(scratch_root)
     return reply
 
 
@@ -267,11 +305,15 @@ def _drop_capabilities(libc) -> None:
     libc.capset(ctypes.byref(_CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)), (_CapData * 2)())
 
 
+_libc = None
+
+
 def main() -> None:
+    global _libc
     scratch_root = sys.argv[1] if len(sys.argv) > 1 else "/tmp"
     uid = int(sys.argv[2]) if len(sys.argv) > 2 else -1
     process_limit = int(sys.argv[3]) if len(sys.argv) > 3 else 0
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = _libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # no setuid binary gives a program privileges back
     if uid >= 0 and os.geteuid() == 0:
