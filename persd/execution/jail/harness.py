@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import ctypes
 import json
-import mmap
 import os
-import resource
 import select
 import shutil
 import signal
@@ -41,7 +39,6 @@ import child  # noqa: E402  (this folder: child.py, judge.py, values.py)
 import judge  # noqa: E402
 
 REPLY_LIMIT = 16 * 1024 * 1024  # bytes of reports and facts kept from one child
-JUDGE_REPLY_LIMIT = 4 * 1024 * 1024  # bytes of findings kept from one judge
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
@@ -63,12 +60,16 @@ def _kill_leftovers() -> bool:
     for _ in range(50):
         try:
             while True:  # reap what has already died
-                pid, _status = os.waitpid(-1, os.WNOHANG)
+                pid, status = os.waitpid(-1, os.WNOHANG)
                 if pid == 0:
                     break
+                _judge.reaped(pid, status)
         except ChildProcessError:
             return True
-        for pid in _children_of(me):
+        leftovers = [pid for pid in _children_of(me) if pid != _judge.pid]
+        if not leftovers:
+            return True
+        for pid in leftovers:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -92,9 +93,9 @@ def _children_of(parent: int) -> list[int]:
     return children
 
 
-def _read_reply(fd: int, buffer: bytearray, limit: int) -> bool:
+def _read_reply(fd: int, buffer: bytearray) -> bool:
     """Reads what is available; False once the pipe is at end of file."""
-    while len(buffer) < limit:
+    while len(buffer) < REPLY_LIMIT:
         try:
             chunk = os.read(fd, 65536)
         except BlockingIOError:
@@ -105,7 +106,7 @@ def _read_reply(fd: int, buffer: bytearray, limit: int) -> bool:
     return False
 
 
-def _wait_for(pid: int, result_fd: int, wall_s: float, limit: int = REPLY_LIMIT) -> tuple[bytes, int | None, float]:
+def _wait_for(pid: int, result_fd: int, wall_s: float) -> tuple[bytes, int | None, float]:
     """Waits until the child exits or the deadline passes (then kills its group).
 
     Exits at once when the host hangs up (stdin has no writer left): nobody will read
@@ -128,9 +129,8 @@ def _wait_for(pid: int, result_fd: int, wall_s: float, limit: int = REPLY_LIMIT)
             for fd, _event in poller.poll(remaining * 1000):
                 if fd == 0:
                     _kill_group(pid)
-                    _kill_leftovers()
-                    os._exit(0)
-                if fd == result_fd and not _read_reply(result_fd, buffer, limit):
+                    _hang_up()
+                if fd == result_fd and not _read_reply(result_fd, buffer):
                     poller.unregister(result_fd)
                 elif fd == pidfd:
                     _, status = os.waitpid(pid, 0)
@@ -138,7 +138,7 @@ def _wait_for(pid: int, result_fd: int, wall_s: float, limit: int = REPLY_LIMIT)
             _kill_group(pid)
             _, status = os.waitpid(pid, 0)
             status = None  # killed by us at the deadline
-        _read_reply(result_fd, buffer, limit)
+        _read_reply(result_fd, buffer)
     finally:
         os.close(pidfd)
     return bytes(buffer), status, time.monotonic() - started
@@ -152,59 +152,24 @@ def _kill_group(pid: int) -> None:
             pass
 
 
-def _judged(data: bytes, request: dict) -> dict:
-    """The child's facts and its asserts judged, by a judge process forked for it (root,
-    so the program cannot touch it; no capabilities; CPU, memory and wall time capped)."""
-    plan = request.get("plan") or {"sites": []}
-    cpu_s, wall_s = request.get("judge_cpu_s", 2.0), request.get("judge_wall_s", 5.0)
-    page = mmap.mmap(-1, 8)  # shared with the judge: the site it is evaluating
-    struct.pack_into(">q", page, 0, -1)
-    read_fd, write_fd = os.pipe()
-    os.set_blocking(read_fd, False)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(read_fd)
-            _limit_judge(cpu_s, request["memory_mb"])
-
-            def emit(message):
-                line = (json.dumps(message) + "\n").encode()
-                while line:
-                    line = line[os.write(write_fd, line):]
-
-            judge.judge(data, plan, request.get("callees", []), emit,
-                        lambda site: struct.pack_into(">q", page, 0, site))
-            os._exit(0)
-        finally:
-            os._exit(1)
-    os.close(write_fd)
-    try:
-        out, status, _elapsed = _wait_for(pid, read_fd, wall_s, JUDGE_REPLY_LIMIT)
-    finally:
-        os.close(read_fd)
-    pending = struct.unpack_from(">q", page, 0)[0]
-    page.close()
-    if status is None:
-        death = f"took more than {wall_s:g} s"
-    elif os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU:
-        death = f"used more than {cpu_s:g} s of CPU time"
-    elif len(out) >= JUDGE_REPLY_LIMIT:
-        death = "produced too many findings"
-    else:
-        death = f"ended the judge (exit status {os.waitstatus_to_exitcode(status)}, out of memory?)"
-    return judge.assemble(out.split(b"\n")[:-1], len(plan["sites"]), pending, death)
-
-
-def _limit_judge(cpu_s: float, memory_mb: int) -> None:
-    cpu = max(1, int(cpu_s))
-    for limit, value in ((resource.RLIMIT_CPU, (cpu, cpu + 1)), (resource.RLIMIT_AS, (memory_mb << 20,) * 2),
-                         (resource.RLIMIT_CORE, (0, 0))):
-        try:
-            resource.setrlimit(limit, value)
-        except (ValueError, OSError):
-            pass  # a lower hard limit is already in force
+def _judge_setup() -> None:
+    """In the judge process, before it serves: it needs no capability, nor the host's pipes."""
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
     if _libc is not None:
         _drop_capabilities(_libc)
+
+
+def _hang_up() -> None:
+    """The host is gone: so is everything this sandbox runs."""
+    if _judge.pid is not None:
+        _kill_group(_judge.pid)
+    _kill_leftovers()
+    os._exit(0)
+
+
+_judge = judge.JudgeProcess(_judge_setup)
 
 
 def serve_one(request: dict, scratch_root: str, counter: int, uid: int = -1, process_limit: int = 0) -> dict:
@@ -218,6 +183,7 @@ def serve_one(request: dict, scratch_root: str, counter: int, uid: int = -1, pro
     if pid == 0:
         try:
             os.close(read_fd)
+            _judge.close_in_child()
             child.child(request, write_fd, scratch, uid, process_limit)
         finally:
             os._exit(70)
@@ -227,7 +193,7 @@ def serve_one(request: dict, scratch_root: str, counter: int, uid: int = -1, pro
     finally:
         os.close(read_fd)
     clean = _kill_leftovers()  # before judging: nothing of the program's competes with the judge
-    reply = _judged(data, request)
+    reply = _judge.judge(data, request, _hang_up)
     if len(data) >= REPLY_LIMIT:
         reply["reports_cut"] = True
     if status is None:
