@@ -177,6 +177,7 @@ def serve_one(request: dict, scratch_root: str, counter: int, uid: int = -1, pro
     os.makedirs(scratch, mode=0o700, exist_ok=True)
     if uid >= 0:
         os.chown(scratch, uid, uid)
+    _judge.ready(request["memory_mb"])  # so a program always finds its pipes, and always closed
     read_fd, write_fd = os.pipe()
     os.set_blocking(read_fd, False)
     pid = os.fork()

@@ -297,6 +297,13 @@ class JudgeProcess:
         os.set_blocking(out_read, False)
         self.pid, self.memory_mb, self._fds, self._page = pid, memory_mb, (job_write, out_read), page
 
+    def ready(self, memory_mb: int) -> None:
+        """Started (afresh when the memory cap changed), before a program is forked."""
+        if self.pid is not None and self.memory_mb != memory_mb:
+            self._stop()
+        if self.pid is None:
+            self._start(memory_mb)
+
     def close_in_child(self) -> None:
         """In a forked program child: nothing of the judge's stays reachable."""
         for fd in self._fds:
@@ -332,12 +339,9 @@ class JudgeProcess:
         """The judged run; `hang_up()` is called (and must not return) when the host is gone."""
         plan = request.get("plan") or {"sites": []}
         cpu_s, wall_s = request.get("judge_cpu_s", 2.0), request.get("judge_wall_s", 5.0)
-        if self.pid is not None and self.memory_mb != request["memory_mb"]:
-            self._stop()
         header = json.dumps({"plan": plan, "callees": request.get("callees", []), "cpu_s": cpu_s}).encode()
         for _attempt in range(2):
-            if self.pid is None:
-                self._start(request["memory_mb"])
+            self.ready(request["memory_mb"])
             struct.pack_into(">q", self._page, 0, -1)
             try:
                 job = memoryview(struct.pack(">Q", len(header)) + header + struct.pack(">Q", len(data)) + data)
