@@ -18,7 +18,8 @@ user namespace too when we are not root) protects:
   bound into the jail, signal or trace the harness, or fork past RLIMIT_NPROC. The
   harness keeps only the capabilities it needs to switch to that uid, kill what programs
   leave behind and remove their scratch files.
-Per program, the harness sets memory, CPU time, wall time and output caps.
+Per program, the harness sets memory, CPU time, wall time and output caps; the judge
+that evaluates the test's asserts (jail/judge.py) has CPU, memory and wall caps of its own.
 
 What it does NOT protect against: kernel exploits (the jail shares the host's kernel;
 there is no seccomp filter); CPU and memory pressure on the host within those caps

@@ -39,6 +39,7 @@ import child  # noqa: E402  (this folder: child.py, judge.py, values.py)
 import judge  # noqa: E402
 
 REPLY_LIMIT = 16 * 1024 * 1024  # bytes of reports and facts kept from one child
+PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
@@ -158,6 +159,7 @@ def _judge_setup() -> None:
     os.dup2(null, 0)
     os.dup2(null, 1)
     if _libc is not None:
+        _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no process of the same uid may trace it
         _drop_capabilities(_libc)
 
 
@@ -185,6 +187,8 @@ def serve_one(request: dict, scratch_root: str, counter: int, uid: int = -1, pro
         try:
             os.close(read_fd)
             _judge.close_in_child()
+            if uid < 0 and _libc is not None:
+                _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # the program's own /proc/self, as before
             child.child(request, write_fd, scratch, uid, process_limit)
         finally:
             os._exit(70)
@@ -288,6 +292,8 @@ def main() -> None:
     if not _can_switch_to(uid, scratch_root, process_limit):
         uid = -1
         _drop_capabilities(libc)
+        # Programs run as our own uid: they must not trace (or write into) this process.
+        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     os.environ.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     for name in PRELOADED:
         try:
