@@ -80,6 +80,11 @@ def _kill_leftovers() -> bool:
 
 
 def _children_of(parent: int) -> list[int]:
+    try:  # one file (the judge is always a child, so this runs per program), where the kernel has it
+        with open(f"/proc/{parent}/task/{parent}/children", "rb") as listed:
+            return [int(pid) for pid in listed.read().split()]
+    except OSError:
+        pass
     children = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():

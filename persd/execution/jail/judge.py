@@ -244,10 +244,17 @@ def serve(job_fd: int, out_fd: int, page: mmap.mmap) -> None:
     after a run that left it large (the harness then forks a fresh one)."""
     jobs = os.fdopen(job_fd, "rb")
 
-    def emit(message: dict) -> None:
-        line = (json.dumps(message) + "\n").encode()
-        while line:
-            line = line[os.write(out_fd, line):]
+    lines: list[bytes] = []
+
+    def emit(message: dict, end: bytes = b"") -> None:
+        """Buffered: one write per run (each write wakes the harness), and at once for a
+        failure, which must survive the judge dying on a later assert."""
+        lines.append((json.dumps(message) + "\n").encode() + end if message else end)
+        if end or ("o" in message and message["o"][1] != "passed"):
+            data = b"".join(lines)
+            lines.clear()
+            while data:
+                data = data[os.write(out_fd, data):]
 
     def pending(site: int) -> None:
         struct.pack_into(">q", page, 0, site)
@@ -260,9 +267,9 @@ def serve(job_fd: int, out_fd: int, page: mmap.mmap) -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
         judge(data, job["plan"], job["callees"], emit, pending)
         if resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > RSS_LIMIT_KB:
-            os.write(out_fd, LAST)
+            emit({}, LAST)
             return
-        os.write(out_fd, DONE)
+        emit({}, DONE)
 
 
 class JudgeProcess:
