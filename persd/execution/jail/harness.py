@@ -203,7 +203,10 @@ def serve_one(request: dict, scratch_root: str, counter: int, uid: int = -1, pro
     finally:
         os.close(read_fd)
     clean = _kill_leftovers()  # before judging: nothing of the program's competes with the judge
-    reply = _judge.judge(data, request, _hang_up)
+    _judge.submit(data, request)
+    output_tail = _output_tail(scratch)  # while the judge works
+    clean = _empty(scratch_root) and clean
+    reply = _judge.collect(request, _hang_up)
     if len(data) >= REPLY_LIMIT:
         reply["reports_cut"] = True
     if status is None:
@@ -213,8 +216,8 @@ def serve_one(request: dict, scratch_root: str, counter: int, uid: int = -1, pro
     elif reply["outcome"] == "no_reply":
         reply["exit_code"] = os.waitstatus_to_exitcode(status)
     reply["duration_s"] = elapsed
-    reply["output_tail"] = _output_tail(scratch)
-    reply["clean"] = clean and _empty(scratch_root)
+    reply["output_tail"] = output_tail
+    reply["clean"] = clean
     return reply
 
 

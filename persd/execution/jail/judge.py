@@ -342,11 +342,11 @@ class JudgeProcess:
         self._forget()
         return status
 
-    def judge(self, data: bytes, request: dict, hang_up) -> dict:
-        """The judged run; `hang_up()` is called (and must not return) when the host is gone."""
+    def submit(self, data: bytes, request: dict) -> None:
+        """Hands the judge one run: the child's bytes and the request's plan and limits."""
         plan = request.get("plan") or {"sites": []}
-        cpu_s, wall_s = request.get("judge_cpu_s", 2.0), request.get("judge_wall_s", 5.0)
-        header = json.dumps({"plan": plan, "callees": request.get("callees", []), "cpu_s": cpu_s}).encode()
+        header = json.dumps({"plan": plan, "callees": request.get("callees", []),
+                             "cpu_s": request.get("judge_cpu_s", 2.0)}).encode()
         for _attempt in range(2):
             self.ready(request["memory_mb"])
             struct.pack_into(">q", self._page, 0, -1)
@@ -357,6 +357,12 @@ class JudgeProcess:
                 break
             except BrokenPipeError:  # it died while idle: a fresh one
                 self._stop()
+
+    def collect(self, request: dict, hang_up) -> dict:
+        """The judged run submitted last; `hang_up()` is called (and must not return) when
+        the host is gone."""
+        sites = len((request.get("plan") or {"sites": []})["sites"])
+        cpu_s, wall_s = request.get("judge_cpu_s", 2.0), request.get("judge_wall_s", 5.0)
         out, finished, overdue = self._findings(wall_s, hang_up)
         pending = struct.unpack_from(">q", self._page, 0)[0]
         death = ""
@@ -373,7 +379,7 @@ class JudgeProcess:
                 death = f"ended the judge (exit status {os.waitstatus_to_exitcode(status)}, out of memory?)"
         elif out.endswith(LAST):
             self._stop()
-        return assemble(out.split(b"\n")[:-1], len(plan["sites"]), pending, death)
+        return assemble(out.split(b"\n")[:-1], sites, pending, death)
 
     def _findings(self, wall_s: float, hang_up) -> tuple[bytes, bool, bool]:
         """(what the judge wrote, whether it finished the run, whether it ran out of time)."""
