@@ -14,7 +14,8 @@ expected literal never reaches the program, and no object the program made takes
 a comparison. An assert whose outer part cannot be split this way (a lambda, `and`/`or`,
 a comprehension over leaves) is "open": the program's process evaluates it whole, every
 value it consumes copied by `__persd_copy__(K, x)` first, and the judge checks the copy's
-truth. The host only parses the test (`ast.parse`); it never evaluates any of it.
+truth. The host only parses the test and compiles the templates (to reject a bad one
+early); it never evaluates any of it.
 Line numbers are kept, so tracebacks and the sites still match the test as written.
 """
 
@@ -183,7 +184,8 @@ class _Sanitizer(ast.NodeTransformer):
 
 
 def _compile(node: ast.expr) -> str:
-    """The template's source, checked to compile (without evaluating it)."""
+    """The template's source, checked to compile (without evaluating it: compile folds
+    constants only within small size limits, so `9**9**9**9` costs nothing here)."""
     source = ast.unparse(ast.fix_missing_locations(node))
     compile(source, "<assert>", "eval", dont_inherit=True)
     return source

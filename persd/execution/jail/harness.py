@@ -17,9 +17,10 @@ judged asserts: "tests" (one [status, returned, expected, error] per assert),
 
 The program's child never decides whether a test passed, and never holds an expected
 value. This process runs as root in the jail, the program as another uid, so the program
-can neither signal nor trace it; what the child writes to its pipe is read as data, by a
-judge process forked from here after the child has ended (judge.py), under its own CPU,
-memory and wall-clock limits: this process only parses the judge's short lines.
+can neither signal nor trace it; what the child writes to its pipe is read as data, after
+the child has ended, by the judge (judge.py): a process forked from this one, replaced
+whenever it overruns its own CPU, memory or wall-clock limits. This process only parses
+the judge's short lines, never the program's values.
 """
 
 from __future__ import annotations
@@ -184,7 +185,7 @@ def serve_one(request: dict, scratch_root: str, counter: int, uid: int = -1, pro
     os.makedirs(scratch, mode=0o700, exist_ok=True)
     if uid >= 0:
         os.chown(scratch, uid, uid)
-    _judge.ready(request["memory_mb"])  # so a program always finds its pipes, and always closed
+    _judge.ready(request["memory_mb"])  # before the fork: every child closes the judge's pipes
     read_fd, write_fd = os.pipe()
     os.set_blocking(read_fd, False)
     pid = os.fork()
