@@ -3,15 +3,18 @@ do, and the protocols choose the tests and the comparison."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
+from persd.demo.live import custom_task
 from persd.execution import Executor
+from persd.execution.executor import JUDGE_WALL_S
 from persd.execution.asserts import plan_test
 from persd.execution.jail import values
 from persd.execution import verdicts
-from persd.execution.verdicts import same
+from persd.execution.jail.judge import same
 from persd.tasks import load_tasks
 
 DATA = Path(__file__).parent / "data"
@@ -23,6 +26,42 @@ MARK = "# ---- test ----\n"
 def executor():
     with Executor(workers=2, timeout_s=2.0, memory_mb=1024) as ex:
         yield ex
+
+
+def _fresh_peak_rss_mb() -> float:
+    """This process's resident set now, after resetting its peak (VmHWM) to it."""
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+    return _peak_rss_mb()
+
+
+def _peak_rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        line = next(line for line in status if line.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+# The last two fit in this machine's memory: built on the host, they would show in its peak.
+@pytest.mark.parametrize("expected", ["9**9**9**9", "[0] * 10**10", "'a' * 10**12", "math.factorial(10**8)",
+                                      "[0] * 2 * 10**8", "'a' * 10**9"])
+def test_a_typed_test_whose_expected_value_cannot_be_built_costs_the_host_nothing(executor, expected):
+    task = custom_task("Add one.", "def add_one(x):", f"import math\nassert add_one(1) == {expected}\n")
+    program = "def add_one(x):\n    return x + 1\n"
+    before = _fresh_peak_rss_mb()
+    started = time.monotonic()
+    result = executor.run(program, task.visible_test)
+    assert time.monotonic() - started < executor.limits["wall_s"] + JUDGE_WALL_S
+    assert _peak_rss_mb() - before < 20, "the host built the expected value"
+    assert result.status == "error" and result.error_type in ("JudgeLimit", "MemoryError"), result.feedback
+    assert result.failed_test == f"assert add_one(1) == {expected}"
+    assert executor.run(program, "assert add_one(1) == 2\n").passed
+
+
+def test_a_huge_value_the_program_returns_is_read_in_the_jail_not_on_the_host(executor):
+    before = _fresh_peak_rss_mb()
+    result = executor.run("def f():\n    return 'x' * 12_000_000\n", "assert f() == 'y'\n")
+    assert result.status == "failed" and len(result.actual) <= 300
+    assert _peak_rss_mb() - before < 10, "the host read the program's value"
 
 
 def test_no_reward_hacking_technique_of_the_corpus_passes(executor):

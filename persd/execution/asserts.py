@@ -3,15 +3,19 @@
     plan = plan_test(test_source, program_source)   # raises SyntaxError for a bad test
     plan.child_test       # the test with every assert replaced by a report call
     plan.sites            # one Site per assert, in source order
+    plan.judge_plan()     # what the sandbox's judge needs (jail/judge.py), as JSON data
 
 Each `assert E` becomes `__persd_check__(K, (leaf, ...))`: the leaves are the parts of E
 the program's code produces (calls of its functions, names bound at run time); the rest
-of E (constants, `==`, `abs`, `len`, `math.isclose`...) stays here, on the host, where it
-is evaluated on strict builtin copies of the leaves (see values.py). So an expected
-literal never enters the sandbox, and no object the program made takes part in a
-comparison. An assert whose outer part cannot be evaluated here (a lambda, `and`/`or`,
-a comprehension over leaves) is "open": the sandbox evaluates it whole, every value it
-consumes copied by `__persd_copy__(K, x)` first, and the host checks the copy's truth.
+of E (constants, `==`, `abs`, `len`, `math.isclose`...) is its template, which never
+enters the program's process: the jail's judge (jail/judge.py), a process the program
+cannot reach, evaluates it on strict builtin copies of the leaves (see values.py). So an
+expected literal never reaches the program, and no object the program made takes part in
+a comparison. An assert whose outer part cannot be split this way (a lambda, `and`/`or`,
+a comprehension over leaves) is "open": the program's process evaluates it whole, every
+value it consumes copied by `__persd_copy__(K, x)` first, and the judge checks the copy's
+truth. The host only parses the test and compiles the templates (to reject a bad one
+early); it never evaluates any of it.
 Line numbers are kept, so tracebacks and the sites still match the test as written.
 """
 
@@ -19,15 +23,11 @@ from __future__ import annotations
 
 import ast
 import functools
-import math
 import warnings
 from dataclasses import dataclass
 
-SAFE_FUNCTIONS = {f.__name__: f for f in (
-    abs, all, any, bool, bytes, chr, complex, dict, divmod, enumerate, float, frozenset, int,
-    isinstance, len, list, max, min, ord, repr, reversed, round, set, sorted, str, sum, tuple,
-    type, zip)}  # not range or pow: the host must not build what a returned huge int asks for
-SAFE_MODULES = {"math": math}
+from persd.execution.jail.judge import SAFE_FUNCTIONS, SAFE_MODULES
+
 CHECK, COPY = "__persd_check__", "__persd_copy__"
 
 
@@ -41,8 +41,8 @@ class Site:
     source: str                       # the assert as written, on one line
     leaves: tuple[str, ...]           # each leaf's source, for the feedback
     callees: tuple[str, ...]          # names called in leaves (resolved to real names)
-    whole: object | None              # code of the template (truth checked), or None
-    sides: tuple[object, object] | None  # codes of `actual == expected` when that is its shape
+    whole: str | None                 # source of the template (truth checked), or None
+    sides: tuple[str, str] | None     # sources of `actual == expected` when that is its shape
     actual_leaf: int | None           # the leaf shown as "returned", when there is one
     message: str                      # a constant assert message, else ""
 
@@ -52,6 +52,12 @@ class Plan:
     child_test: str
     sites: tuple[Site, ...]
     test_lines: tuple[str, ...]       # the test as written: tracebacks show these lines
+
+    def judge_plan(self, approx: bool = False) -> dict:
+        """The sites as the jail's judge reads them (`approx`: the paper protocol)."""
+        return {"approx": approx, "sites": [
+            {"leaves": len(s.leaves), "actual": s.actual_leaf, "whole": s.whole,
+             "sides": list(s.sides) if s.sides else None} for s in self.sites]}
 
 
 def _bound_names(*sources: str) -> set[str]:
@@ -177,8 +183,12 @@ class _Sanitizer(ast.NodeTransformer):
         return node
 
 
-def _compile(node: ast.expr) -> object:
-    return compile(ast.fix_missing_locations(ast.Expression(node)), "<assert>", "eval")
+def _compile(node: ast.expr) -> str:
+    """The template's source, checked to compile (without evaluating it: compile folds
+    constants only within small size limits, so `9**9**9**9` costs nothing here)."""
+    source = ast.unparse(ast.fix_missing_locations(node))
+    compile(source, "<assert>", "eval", dont_inherit=True)
+    return source
 
 
 def _site(number: int, node: ast.Assert, test: str, safe: set[str]) -> tuple[Site, str]:

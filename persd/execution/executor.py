@@ -15,9 +15,11 @@ losing that one too is its verdict: `killed`.
 Sandboxes live exactly as long as the Executor's process, whichever thread uses it: all
 of them are started from one launcher thread that the Executor owns (see `_Launcher`).
 
-Verdicts: the test's asserts are split (asserts.py) so the sandbox only reports the
-values the program's code produced, as strict builtin copies, and the host judges them
-(verdicts.py) against expected values the sandbox never sees. `protocol` is "strict"
+Verdicts: the test's asserts are split (asserts.py) so the program's process only reports
+the values its code produced, as strict builtin copies, and a judge process in the same
+jail, out of the program's reach, evaluates the rest of each assert on them
+(jail/judge.py) under its own limits (`JUDGE_CPU_S`, `JUDGE_WALL_S`); the host reads the
+findings (verdicts.py) and never evaluates any part of a test. `protocol` is "strict"
 (every test, exact comparison) or "paper" (MBPP's test_list only, approximate floats).
 
 `timeout_s` is CPU time, so a busy machine does not turn slow programs into false
@@ -41,6 +43,9 @@ from persd.execution.verdicts import check_protocol, tests_for
 logger = logging.getLogger(__name__)
 
 ISOLATIONS = ("auto", "bwrap", "process")
+# Judging one run's asserts: ample for any real test, and the bound on what a test typed
+# by a person (`assert f(1) == 9**9**9**9`) can cost its sandbox.
+JUDGE_CPU_S, JUDGE_WALL_S = 2.0, 5.0
 
 
 class IsolationUnavailable(RuntimeError):
@@ -141,7 +146,8 @@ class Executor:
     @property
     def limits(self) -> dict:
         return {"cpu_s": self.timeout_s, "wall_s": 2 * self.timeout_s + 1,
-                "memory_mb": self.memory_mb, "output_bytes": self.output_bytes}
+                "memory_mb": self.memory_mb, "output_bytes": self.output_bytes,
+                "judge_cpu_s": JUDGE_CPU_S, "judge_wall_s": JUDGE_WALL_S}
 
     def run(self, code: str | bytes, test: str | bytes) -> ExecutionResult:
         """Runs `code` then `test` in one fresh process; never raises for bad input."""
@@ -156,9 +162,9 @@ class Executor:
             where = f" (line {error.lineno})" if getattr(error, "lineno", None) else ""
             return rejected(f"The test does not parse: {getattr(error, 'msg', error)}{where}", "TestSyntaxError")
         request = {"code": code, "test": plan.child_test, "callees": [list(s.callees) for s in plan.sites],
-                   **self.limits}
+                   "plan": plan.judge_plan(approx=self.protocol == "paper"), **self.limits}
         reply = self._serve(request, retry=True)
-        return to_result(reply, self.limits, self.isolation, plan, approx=self.protocol == "paper")
+        return to_result(reply, self.limits, self.isolation, plan)
 
     def run_many(self, pairs) -> list[ExecutionResult]:
         """Runs (code, test) pairs in parallel; results in the order given."""
@@ -203,7 +209,7 @@ class Executor:
             self._discard(sandbox)
             sandbox = self._start()
         try:
-            reply = sandbox.request(request, deadline_s=self.limits["wall_s"] + 10)
+            reply = sandbox.request(request, deadline_s=self.limits["wall_s"] + JUDGE_WALL_S + 10)
         except SandboxError as error:
             self._replace(sandbox)
             if error.exited and retry:

@@ -106,6 +106,8 @@ def describe(reply: dict, limits: dict, judged: Judged) -> tuple[str, str, str]:
     completed and every assert to have been seen holding."""
     if judged.first_failure is not None:
         return _assertion(judged)
+    if reply.get("judge_error"):
+        return "error", "JudgeLimit", f"Judging the test's asserts {reply['judge_error']}; the run does not count as passed."
     outcome = reply["outcome"]
     if outcome == "completed":
         return ("passed", "", "") if judged.all_seen else _unseen(judged, reply)
@@ -154,13 +156,14 @@ def _outcomes(reply: dict, status: str, error_type: str, judged: Judged) -> tupl
 
 
 def _exception_of(reply: dict, error_type: str) -> ExceptionInfo | None:
-    if reply["outcome"] == "completed" or error_type in ("AssertionError", "NonBuiltinValue", "TestsNotSeen"):
+    if reply["outcome"] == "completed" or error_type in ("AssertionError", "NonBuiltinValue", "TestsNotSeen",
+                                                         "JudgeLimit"):
         return None
     return ExceptionInfo(error_type, reply.get("exc_message", ""), _frames_of(reply))
 
 
-def to_result(reply: dict, limits: dict, isolation: str, plan: Plan, approx: bool = False) -> ExecutionResult:
-    judged = judge(plan, reply.get("reports") or [], approx)
+def to_result(reply: dict, limits: dict, isolation: str, plan: Plan) -> ExecutionResult:
+    judged = judge(plan, reply)
     for frame in reply.get("frames") or ():  # the sandbox ran the rewritten test: show the test as written
         if frame.get("file") == "test.py" and 0 < frame.get("line", 0) <= len(plan.test_lines):
             frame["source"] = plan.test_lines[frame["line"] - 1].strip()

@@ -43,7 +43,7 @@ class ExecutionResult:
     """The verdict on one program.
 
     status is one of STATUSES:
-      passed   the run completed and the host saw every assert hold (judged on builtin
+      passed   the run completed and the judge saw every assert hold (judged on builtin
                copies of what the program returned: see verdicts.py)
       failed   an assert did not hold (the first one decides; the others still run)
       error    an exception (syntax errors, exit() and a test that does not parse included)

@@ -18,7 +18,8 @@ user namespace too when we are not root) protects:
   bound into the jail, signal or trace the harness, or fork past RLIMIT_NPROC. The
   harness keeps only the capabilities it needs to switch to that uid, kill what programs
   leave behind and remove their scratch files.
-Per program, the harness sets memory, CPU time, wall time and output caps.
+Per program, the harness sets memory, CPU time, wall time and output caps; the judge
+that evaluates the test's asserts (jail/judge.py) has CPU, memory and wall caps of its own.
 
 What it does NOT protect against: kernel exploits (the jail shares the host's kernel;
 there is no seccomp filter); CPU and memory pressure on the host within those caps
@@ -53,6 +54,7 @@ HARNESS = JAIL / "harness.py"
 ETC_PATHS = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime")
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", *ETC_PATHS)
 SCRATCH_BYTES = 256 * 1024 * 1024
+REPLY_LIMIT = 64 * 1024 * 1024  # the harness's replies are clipped far below this
 PROCESS_LIMIT = 256  # processes + threads at once in one sandbox, harness included
 # Each sandbox's programs get a uid of their own: RLIMIT_NPROC counts per uid, so a
 # shared one would let a fork bomb in one sandbox starve the others.
@@ -325,6 +327,8 @@ class Sandbox:
             raise SandboxError(f"the sandbox stopped accepting work: {error}", exited=True) from error
         deadline = time.monotonic() + deadline_s
         size = struct.unpack(">Q", self._read(8, deadline))[0]
+        if size > REPLY_LIMIT:
+            raise SandboxError(f"the sandbox sent a reply of {size} bytes", exited=False)
         self.served += 1
         return json.loads(self._read(size, deadline))
 

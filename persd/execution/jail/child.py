@@ -3,9 +3,9 @@
 Reports go to the result pipe as frames (an 8-byte big-endian length, then JSON):
 {"r": K, "v": [leaf, ...], "n": {alias: name}} each time assert K is reached, with its
 leaves encoded by values.encode ({"x": why} for a value that is not builtin data), and
-{"e": facts} once at the end (outcome, stage, frames...). The host, not this process,
-decides whether each assert held: the program shares this process and could forge
-anything written here, but it never sees the expected values the host keeps.
+{"e": facts} once at the end (outcome, stage, frames...). The judge (judge.py), not this
+process, decides whether each assert held: the program shares this process and could
+forge anything written here, but it never sees the expected values the judge holds.
 Standard library only.
 """
 

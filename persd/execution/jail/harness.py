@@ -9,14 +9,18 @@ It ends when stdin reaches end of file or hangs up, even in the middle of a prog
 host that owned it is gone.
 
 Wire format, both ways: an 8-byte big-endian length, then that many bytes of JSON.
-Request: {"code", "test", "callees", "cpu_s", "wall_s", "memory_mb", "output_bytes"}.
-Reply: the child's end facts (outcome, stage, frames...) plus "reports", every assert
-report it sent, which persd.execution.verdicts judges on the host side.
+Request: {"code", "test", "callees", "plan", "cpu_s", "wall_s", "memory_mb", "output_bytes",
+"judge_cpu_s", "judge_wall_s"}; "plan" is the test's asserts as judge.py reads them.
+Reply: the child's end facts (outcome, stage, frames...), checked and clipped, plus the
+judged asserts: "tests" (one [status, returned, expected, error] per assert),
+"first_failure", "names", and "judge_error" when the judge overran its limits.
 
-This process never decides whether a test passed, and never holds an expected value:
-the host keeps them (see persd/execution/asserts.py). It runs as root in the jail, the
-program as another uid, so the program can neither signal nor trace it; what the child
-writes to its pipe is read as data, never trusted as a verdict.
+The program's child never decides whether a test passed, and never holds an expected
+value. This process runs as root in the jail, the program as another uid, so the program
+can neither signal nor trace it; what the child writes to its pipe is read as data, after
+the child has ended, by the judge (judge.py): a process forked from this one, replaced
+whenever it overruns its own CPU, memory or wall-clock limits. This process only parses
+the judge's short lines, never the program's values.
 """
 
 from __future__ import annotations
@@ -32,9 +36,11 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script's folder out
-import child  # noqa: E402  (this folder: child.py, values.py)
+import child  # noqa: E402  (this folder: child.py, judge.py, values.py)
+import judge  # noqa: E402
 
 REPLY_LIMIT = 16 * 1024 * 1024  # bytes of reports and facts kept from one child
+PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
@@ -56,12 +62,16 @@ def _kill_leftovers() -> bool:
     for _ in range(50):
         try:
             while True:  # reap what has already died
-                pid, _status = os.waitpid(-1, os.WNOHANG)
+                pid, status = os.waitpid(-1, os.WNOHANG)
                 if pid == 0:
                     break
+                _judge.reaped(pid, status)
         except ChildProcessError:
             return True
-        for pid in _children_of(me):
+        leftovers = [pid for pid in _children_of(me) if pid != _judge.pid]
+        if not leftovers:
+            return True
+        for pid in leftovers:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -71,6 +81,11 @@ def _kill_leftovers() -> bool:
 
 
 def _children_of(parent: int) -> list[int]:
+    try:  # one file (the judge is always a child, so this runs per program), where the kernel has it
+        with open(f"/proc/{parent}/task/{parent}/children", "rb") as listed:
+            return [int(pid) for pid in listed.read().split()]
+    except OSError:
+        pass
     children = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -121,8 +136,7 @@ def _wait_for(pid: int, result_fd: int, wall_s: float) -> tuple[bytes, int | Non
             for fd, _event in poller.poll(remaining * 1000):
                 if fd == 0:
                     _kill_group(pid)
-                    _kill_leftovers()
-                    os._exit(0)
+                    _hang_up()
                 if fd == result_fd and not _read_reply(result_fd, buffer):
                     poller.unregister(result_fd)
                 elif fd == pidfd:
@@ -145,29 +159,25 @@ def _kill_group(pid: int) -> None:
             pass
 
 
-def _decode_reply(data: bytes) -> dict:
-    """The child's end facts, with the reports it sent before them; what cannot be
-    parsed ends the stream (the child may have been killed mid-frame)."""
-    reply: dict = {"outcome": "no_reply"}
-    reports: list = []
-    offset = 0
-    while offset + 8 <= len(data):
-        size = struct.unpack(">Q", data[offset: offset + 8])[0]
-        if offset + 8 + size > len(data):
-            reply["reports_cut"] = True
-            break
-        try:
-            message = json.loads(data[offset + 8: offset + 8 + size])
-        except (ValueError, RecursionError):
-            reply["reports_cut"] = True
-            break
-        offset += 8 + size
-        if isinstance(message, dict) and isinstance(message.get("e"), dict):
-            reply = {**message["e"], **({"reports_cut": True} if "reports_cut" in reply else {})}
-        elif isinstance(message, dict) and "r" in message:
-            reports.append(message)
-    reply["reports"] = reports
-    return reply
+def _judge_setup() -> None:
+    """In the judge process, before it serves: it needs no capability, nor the host's pipes."""
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    if _libc is not None:
+        _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no process of the same uid may trace it
+        _drop_capabilities(_libc)
+
+
+def _hang_up() -> None:
+    """The host is gone: so is everything this sandbox runs."""
+    if _judge.pid is not None:
+        _kill_group(_judge.pid)
+    _kill_leftovers()
+    os._exit(0)
+
+
+_judge = judge.JudgeProcess(_judge_setup)
 
 
 def serve_one(request: dict, scratch_root: str, counter: int, uid: int = -1, process_limit: int = 0) -> dict:
@@ -175,12 +185,16 @@ def serve_one(request: dict, scratch_root: str, counter: int, uid: int = -1, pro
     os.makedirs(scratch, mode=0o700, exist_ok=True)
     if uid >= 0:
         os.chown(scratch, uid, uid)
+    _judge.ready(request["memory_mb"])  # before the fork: every child closes the judge's pipes
     read_fd, write_fd = os.pipe()
     os.set_blocking(read_fd, False)
     pid = os.fork()
     if pid == 0:
         try:
             os.close(read_fd)
+            _judge.close_in_child()
+            if uid < 0 and _libc is not None:
+                _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # the program's own /proc/self, as before
             child.child(request, write_fd, scratch, uid, process_limit)
         finally:
             os._exit(70)
@@ -189,7 +203,11 @@ def serve_one(request: dict, scratch_root: str, counter: int, uid: int = -1, pro
         data, status, elapsed = _wait_for(pid, read_fd, request["wall_s"])
     finally:
         os.close(read_fd)
-    reply = _decode_reply(data)
+    clean = _kill_leftovers()  # before judging: nothing of the program's competes with the judge
+    _judge.submit(data, request)
+    output_tail = _output_tail(scratch)  # while the judge works
+    clean = _empty(scratch_root) and clean
+    reply = _judge.collect(request, _hang_up)
     if len(data) >= REPLY_LIMIT:
         reply["reports_cut"] = True
     if status is None:
@@ -199,8 +217,8 @@ def serve_one(request: dict, scratch_root: str, counter: int, uid: int = -1, pro
     elif reply["outcome"] == "no_reply":
         reply["exit_code"] = os.waitstatus_to_exitcode(status)
     reply["duration_s"] = elapsed
-    reply["output_tail"] = _output_tail(scratch)
-    reply["clean"] = _kill_leftovers() and _empty(scratch_root)
+    reply["output_tail"] = output_tail
+    reply["clean"] = clean
     return reply
 
 
@@ -267,11 +285,15 @@ def _drop_capabilities(libc) -> None:
     libc.capset(ctypes.byref(_CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)), (_CapData * 2)())
 
 
+_libc = None
+
+
 def main() -> None:
+    global _libc
     scratch_root = sys.argv[1] if len(sys.argv) > 1 else "/tmp"
     uid = int(sys.argv[2]) if len(sys.argv) > 2 else -1
     process_limit = int(sys.argv[3]) if len(sys.argv) > 3 else 0
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = _libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # no setuid binary gives a program privileges back
     if uid >= 0 and os.geteuid() == 0:
@@ -279,6 +301,8 @@ def main() -> None:
     if not _can_switch_to(uid, scratch_root, process_limit):
         uid = -1
         _drop_capabilities(libc)
+        # Programs run as our own uid: they must not trace (or write into) this process.
+        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     os.environ.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     for name in PRELOADED:
         try:

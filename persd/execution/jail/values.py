@@ -11,7 +11,7 @@ truth (`__eq__`, `__hash__`, `__bool__`...). Subclasses that override none of th
 (namedtuples, Counter, OrderedDict, defaultdict) are copied as their builtin base,
 read through the base type's own methods so an overridden `__iter__` cannot lie.
 
-`decode(data)` rebuilds real builtin objects from that data (on the host, or in the
+`decode(data)` rebuilds real builtin objects from that data (in the judge, or in the
 child for the copies an assert computes on). Standard library only: it runs in the jail.
 """
 
