@@ -14,7 +14,7 @@ from persd.execution.executor import JUDGE_WALL_S
 from persd.execution.asserts import plan_test
 from persd.execution.jail import values
 from persd.execution import verdicts
-from persd.execution.jail.judge import same
+from persd.execution.jail.values import same
 from persd.tasks import load_tasks
 
 DATA = Path(__file__).parent / "data"

@@ -36,7 +36,7 @@ import time
 
 try:
     import values  # in the jail: this folder is on sys.path
-except ImportError:  # on the host, which imports SAFE_FUNCTIONS and `same` from here
+except ImportError:  # on the host, which imports SAFE_FUNCTIONS from here
     from persd.execution.jail import values
 
 TEXT_LIMIT = 300
@@ -47,7 +47,6 @@ SAFE_FUNCTIONS = {f.__name__: f for f in (
     isinstance, len, list, max, min, ord, repr, reversed, round, set, sorted, str, sum, tuple,
     type, zip)}  # not range or pow: asserts.py keeps this list in step with what it leaves here
 SAFE_MODULES = {"math": math}
-REL_TOLERANCE, ABS_TOLERANCE = 1e-6, 1e-12  # pytest.approx's defaults
 STATUSES = ("passed", "failed", "error")
 FINDINGS_LIMIT = 4 * 1024 * 1024  # bytes of findings read for one run
 RSS_LIMIT_KB = 256 * 1024  # a judge that grew past this is replaced after its run
@@ -57,22 +56,6 @@ _FACT_TEXTS = ("outcome", "stage", "exc_type", "exc_message")
 
 def clip(text: str, limit: int = TEXT_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def same(actual, expected, approx: bool = False) -> bool:
-    """Equality of two builtin values (decoded copies, so nothing here is overridden)."""
-    numbers = (int, float, complex)
-    if type(actual) in numbers + (bool,) and type(expected) in numbers + (bool,):
-        if actual != actual and expected != expected:
-            return True  # NaN is NaN
-        if approx and (type(actual) in (float, complex) or type(expected) in (float, complex)):
-            return abs(actual - expected) <= max(REL_TOLERANCE * abs(expected), ABS_TOLERANCE)
-        return actual == expected
-    if type(actual) is not type(expected) or type(actual) not in (list, tuple, dict):
-        return actual == expected
-    if type(actual) is dict:
-        return actual.keys() == expected.keys() and all(same(actual[k], expected[k], approx) for k in actual)
-    return len(actual) == len(expected) and all(same(a, e, approx) for a, e in zip(actual, expected))
 
 
 def _shown(value) -> str:
@@ -141,7 +124,7 @@ def _evaluate(site: dict, leaves: list, approx: bool) -> tuple[str, str, str, st
     try:
         if site["sides"]:
             actual, expected = (eval(code, namespace) for code in site["sides"])
-            status = "passed" if same(actual, expected, approx) else "failed"
+            status = "passed" if values.same(actual, expected, approx) else "failed"
             return status, returned or _shown(actual), _shown(expected), ""
         return ("passed" if eval(site["whole"], namespace) else "failed"), returned, "", ""
     except Exception as error:  # the assert raised, as it would have in the sandbox

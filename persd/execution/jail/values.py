@@ -182,3 +182,22 @@ def decode(data):
     if tag == "it":
         return iter(items)
     raise ValueError(f"unknown tag {tag!r}")
+
+
+REL_TOLERANCE, ABS_TOLERANCE = 1e-6, 1e-12  # pytest.approx's defaults
+
+
+def same(actual, expected, approx: bool = False) -> bool:
+    """Equality of two builtin values (decoded copies, so nothing here is overridden)."""
+    numbers = (int, float, complex)
+    if type(actual) in numbers + (bool,) and type(expected) in numbers + (bool,):
+        if actual != actual and expected != expected:
+            return True  # NaN is NaN
+        if approx and (type(actual) in (float, complex) or type(expected) in (float, complex)):
+            return abs(actual - expected) <= max(REL_TOLERANCE * abs(expected), ABS_TOLERANCE)
+        return actual == expected
+    if type(actual) is not type(expected) or type(actual) not in (list, tuple, dict):
+        return actual == expected
+    if type(actual) is dict:
+        return actual.keys() == expected.keys() and all(same(actual[k], expected[k], approx) for k in actual)
+    return len(actual) == len(expected) and all(same(a, e, approx) for a, e in zip(actual, expected))
