@@ -159,7 +159,9 @@ def _exception_of(reply: dict, error_type: str) -> ExceptionInfo | None:
     if reply["outcome"] == "completed" or error_type in ("AssertionError", "NonBuiltinValue", "TestsNotSeen",
                                                          "JudgeLimit"):
         return None
-    return ExceptionInfo(error_type, reply.get("exc_message", ""), _frames_of(reply))
+    omitted = reply.get("frames_dropped", 0)
+    return ExceptionInfo(error_type, reply.get("exc_message", ""), _frames_of(reply),
+                         omitted if type(omitted) is int else 0)
 
 
 def to_result(reply: dict, limits: dict, isolation: str, plan: Plan) -> ExecutionResult:

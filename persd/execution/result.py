@@ -35,7 +35,8 @@ class ExceptionInfo:
 
     type: str
     message: str
-    frames: tuple[Frame, ...] = ()
+    frames: tuple[Frame, ...] = ()   # the innermost frames (a deep recursion keeps its last)
+    frames_omitted: int = 0          # outer frames left out (deep recursion)
 
 
 @dataclass(frozen=True)
@@ -82,5 +83,6 @@ def detail_from_dict(data: dict | None) -> tuple[tuple[TestOutcome, ...], Except
     tests = tuple(TestOutcome(**test) for test in data.get("tests") or ())
     raw = data.get("exception")
     exception = None if not raw else ExceptionInfo(
-        raw["type"], raw["message"], tuple(Frame(**frame) for frame in raw.get("frames") or ()))
+        raw["type"], raw["message"], tuple(Frame(**frame) for frame in raw.get("frames") or ()),
+        raw.get("frames_omitted", 0))
     return tests, exception

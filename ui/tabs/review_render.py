@@ -141,7 +141,7 @@ def _detail(tests, exception) -> str:
                          f'test{"s" if len(rest) > 1 else ""} · {len(tests) - len(failing)} of '
                          f'{len(tests)} passed</summary>{more}</details>')
     if exception is not None and exception.frames:
-        parts.append(frames_html(exception.frames))
+        parts.append(frames_html(exception.frames, exception.frames_omitted))
     return "".join(parts)
 
 
@@ -179,8 +179,11 @@ def fold_frames(frames: tuple) -> list[tuple[tuple, int]]:
     return out
 
 
-def frames_html(frames: tuple) -> str:
+def frames_html(frames: tuple, omitted: int = 0) -> str:
     items = []
+    if omitted:
+        items.append(f'<li class="persd-fold" data-testid="omitted">… {omitted} earlier '
+                     f'frame{"s" if omitted != 1 else ""} not kept</li>')
     for block, times in fold_frames(frames):
         items += [f'<li><span class="persd-loc">{esc(f.file)}:{f.line} in {esc(f.function)}'
                   f'</span> <code>{esc(f.source.strip())}</code></li>' for f in block]

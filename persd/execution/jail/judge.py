@@ -107,6 +107,7 @@ def checked_facts(facts: dict) -> dict:
             for f in frames[-FRAME_LIMIT:]
             if type(f) is dict and type(f.get("file")) is str and type(f.get("line")) is int
             and type(f.get("function")) is str and type(f.get("source")) is str]
+        checked["frames_dropped"] = max(0, len(frames) - FRAME_LIMIT)  # the outermost ones
     return checked
 
 
