@@ -136,7 +136,7 @@ def _detail(tests, exception) -> str:
         parts.append(_test(failing[0]))
         rest = failing[1:]
         if rest:
-            more = "".join(_test(t) for t in rest[:5])
+            more = "".join(_test(t, "more-failing-test") for t in rest[:5])
             parts.append(f'<details class="persd-more"><summary>{len(rest)} more failing '
                          f'test{"s" if len(rest) > 1 else ""} · {len(tests) - len(failing)} of '
                          f'{len(tests)} passed</summary>{more}</details>')
@@ -145,9 +145,9 @@ def _detail(tests, exception) -> str:
     return "".join(parts)
 
 
-def _test(test) -> str:
+def _test(test, testid: str = "failing-test") -> str:
     out = (f'<div class="persd-label">Failing test</div><pre class="persd-pre" '
-           f'data-testid="failing-test">{esc(test.source)}</pre>')
+           f'data-testid="{testid}">{esc(test.source)}</pre>')
     if test.expected or test.returned:
         out += (f'<div class="persd-vs"><div><div class="persd-label">Expected</div><pre '
                 f'class="persd-pre" data-testid="expected">{esc(test.expected or "?")}</pre></div>'

@@ -234,7 +234,10 @@ class StudyHandlers:
             "left_diff": view.left_diff_html,
             "right_title": render.candidate_title(2, view.right_diff_lines),
             "right_diff": view.right_diff_html, "pair_area": gr.update(visible=True),
-            "reason": ""})
+            # The reason belongs to the pair: cleared when another pair replaces the one on
+            # screen; a first draw or a redraw of the same pair (a refresh, the tab opened
+            # again) must not lose what the reviewer is typing.
+            "reason": "" if _item_of(state) not in (None, item_id) else gr.update()})
         return out
 
     def _empty(self, state: dict[str, Any], note: str, choices: list[str] | None = None
@@ -245,6 +248,11 @@ class StudyHandlers:
                 "feedback": "", "left_title": "", "left_diff": "", "right_title": "",
                 "right_diff": "", "message": note, "pair_area": gr.update(visible=False),
                 "reason": gr.update()}
+
+
+def _item_of(state: dict[str, Any]) -> int | None:
+    view = state.get("view")
+    return getattr(view, "item_id", None) if view is not None else None
 
 
 def _whole(value: Any, name: str) -> int:

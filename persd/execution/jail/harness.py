@@ -59,7 +59,10 @@ def _kill_leftovers() -> bool:
     Returns False when some could not be removed, so the host recycles the sandbox.
     """
     me = os.getpid()
-    for _ in range(50):
+    # Killed processes on a busy machine may take a while to be scheduled to die: give them
+    # a second before calling the sandbox unclean (a recycle costs a new jail).
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
         try:
             while True:  # reap what has already died
                 pid, status = os.waitpid(-1, os.WNOHANG)
