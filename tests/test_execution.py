@@ -199,7 +199,10 @@ def test_an_executor_made_in_a_thread_that_ended_keeps_its_sandboxes():
         time.sleep(0.3)  # the kernel's death signal, had it come, has arrived by now
         results = ex.run_many([(ADD_ONE, ADD_ONE_TEST)] * 6)
         assert first.passed and [r.status for r in results] == ["passed"] * 6
-        assert _sandbox_pids(ex) == pids  # none died and had to be replaced
+        # None died (with the thread or otherwise). A sandbox may still be recycled when a
+        # run reports it unclean (e.g. a killed leftover slow to die on a busy machine).
+        died = {k: n for k, n in ex.replacements.items() if k.startswith("died")}
+        assert not died, (died, pids, _sandbox_pids(ex))
 
 
 def test_a_sandbox_dead_while_idle_is_replaced_before_the_next_program(caplog):

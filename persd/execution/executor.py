@@ -32,6 +32,7 @@ import logging
 import os
 import queue
 import threading
+from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from persd.execution.asserts import plan_test
@@ -133,6 +134,9 @@ class Executor:
         self._lock = threading.Lock()
         self._threads = ThreadPoolExecutor(self.workers, thread_name_prefix="persd-exec")
         self._closed = False
+        # Why sandboxes were replaced: "died idle", "died under a program", "unclean"
+        # (a program left something behind), "recycled" (served recycle_after programs).
+        self.replacements: Counter[str] = Counter()
         self._launcher = _Launcher()
         for _ in range(self.workers):
             self._idle.put(self._start())
@@ -206,17 +210,20 @@ class Executor:
     def _serve(self, request: dict, retry: bool) -> dict:
         sandbox = self._idle.get()
         if not sandbox.alive:  # died while idle: never the next program's doing
+            self.replacements["died idle"] += 1
             self._discard(sandbox)
             sandbox = self._start()
         try:
             reply = sandbox.request(request, deadline_s=self.limits["wall_s"] + JUDGE_WALL_S + 10)
         except SandboxError as error:
+            self.replacements["died under a program"] += 1
             self._replace(sandbox)
             if error.exited and retry:
                 logger.info("persd: a sandbox died under a program (%s); running it again", error)
                 return self._serve(request, retry=False)
             return {"outcome": "sandbox_lost"}
         if not reply.get("clean", True) or sandbox.served >= self.recycle_after:
+            self.replacements["unclean" if not reply.get("clean", True) else "recycled"] += 1
             self._replace(sandbox)
         else:
             self._idle.put(sandbox)
