@@ -33,6 +33,7 @@ from typing import Any
 
 from persd.train import manifest
 from persd.train.card import write_model_card
+from persd.train.args import hardware, training_args
 from persd.train.config import TINY_LM_HEAD_PARAMS, TrainConfig, TrainError
 from persd.train.lock import INHERITED_ENV, OutputLock
 from persd.train.metrics import MetricsWriter, StopRequest
@@ -182,43 +183,22 @@ def check_model_path(student: str) -> None:
 
 def build_trainer(config: TrainConfig, rows: list[dict[str, Any]], callbacks: list | None = None):
     """The trl `SFTTrainer` of a run, and facts about it for the start line and the card."""
-    import torch
     from datasets import Dataset
     from transformers.trainer_callback import PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
-    cuda = torch.cuda.is_available()
-    bf16 = (cuda and torch.cuda.is_bf16_supported()) if config.bf16 == "auto" else config.bf16 and cuda
+    cuda, bf16 = hardware(config)
     tokenizer, model, peft_config, train_lm_head = load_student(config, bf16)
     dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
     train_set, eval_set = _split(dataset, config)
-    checkpointing = cuda if config.gradient_checkpointing == "auto" else config.gradient_checkpointing
-    args = SFTConfig(
-        output_dir=config.output_dir,
-        num_train_epochs=config.epochs,
-        max_steps=config.max_steps,
-        per_device_train_batch_size=config.batch_size,
+    args = training_args(
+        config, SFTConfig, cuda, bf16,
         per_device_eval_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.gradient_accumulation,
-        learning_rate=config.learning_rate,
-        lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=config.warmup_steps,
         max_length=config.max_length,
         completion_only_loss=True,
-        seed=config.seed,
-        bf16=bf16,
-        use_cpu=not cuda and not torch.backends.mps.is_available(),
-        **_checkpointing(SFTConfig, checkpointing),
-        logging_strategy="steps",
-        logging_steps=config.logging_steps,
-        save_strategy="steps",
-        save_steps=config.save_steps,
-        save_total_limit=config.save_total_limit,
         eval_strategy=("steps" if config.eval_steps else "epoch") if eval_set is not None else "no",
         eval_steps=config.eval_steps,
         include_num_input_tokens_seen="non_padding",
-        report_to="none",
-        disable_tqdm=True,
     )
     trainer = SFTTrainer(
         model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
@@ -284,14 +264,6 @@ def _run(config: TrainConfig, rows: list[dict[str, Any]], writer: MetricsWriter,
         })
         manifest.settle(out, before)
     return result
-
-
-def _checkpointing(config_class, on: bool) -> dict[str, bool]:
-    """transformers 5.x renamed gradient_checkpointing to activation_checkpointing."""
-    import dataclasses
-
-    names = {f.name for f in dataclasses.fields(config_class)}
-    return {"activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing": on}
 
 
 def load_student(config: TrainConfig, bf16: bool):

@@ -49,7 +49,8 @@ def build_trainer(config: TrainConfig, rows: list[dict[str, Any]], callbacks: li
     from transformers.trainer_callback import PrinterCallback
     from trl import DistillationConfig, DistillationTrainer
 
-    from persd.train.objectives.common import hardware, run_facts, training_args
+    from persd.train.args import hardware, training_args
+    from persd.train.objectives.common import run_facts
     from persd.train.runner import load_student
 
     check_teacher(config.student, config.teacher)
@@ -59,7 +60,9 @@ def build_trainer(config: TrainConfig, rows: list[dict[str, Any]], callbacks: li
     teacher = AutoModelForCausalLM.from_pretrained(
         config.teacher, dtype=torch.bfloat16 if bf16 else torch.float32)
     counter = TokenCounter(teacher)
-    args = training_args(config, DistillationConfig, cuda, bf16, beta=config.beta)
+    args = training_args(config, DistillationConfig, cuda, bf16, beta=config.beta,
+                         max_completion_length=config.max_completion_length,
+                         use_vllm=config.use_vllm)
     trainer = DistillationTrainer(
         model=model, teacher_model=teacher, args=args,
         train_dataset=Dataset.from_list([{"prompt": row["prompt"]} for row in rows]),

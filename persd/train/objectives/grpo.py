@@ -24,7 +24,8 @@ def build_trainer(config: TrainConfig, rows: list[dict[str, Any]], callbacks: li
     from transformers.trainer_callback import PrinterCallback
     from trl import GRPOConfig, GRPOTrainer
 
-    from persd.train.objectives.common import hardware, run_facts, training_args
+    from persd.train.args import hardware, training_args
+    from persd.train.objectives.common import run_facts
     from persd.train.objectives.reward import SandboxReward
     from persd.train.runner import load_student
 
@@ -36,7 +37,9 @@ def build_trainer(config: TrainConfig, rows: list[dict[str, Any]], callbacks: li
     tokenizer, model, peft_config, train_lm_head = load_student(config, bf16)
     tokenizer.padding_side = "left"
     reward = reward or SandboxReward()
-    args = training_args(config, GRPOConfig, cuda, bf16, num_generations=config.num_generations)
+    args = training_args(config, GRPOConfig, cuda, bf16, num_generations=config.num_generations,
+                         max_completion_length=config.max_completion_length,
+                         use_vllm=config.use_vllm)
     dataset = Dataset.from_list([{"prompt": r["prompt"], "tests": r["tests"],
                                   "task_id": str(r.get("task_id", ""))} for r in rows])
     trainer = GRPOTrainer(
