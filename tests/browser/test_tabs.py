@@ -44,6 +44,9 @@ def pick_model(page: Page, model: str) -> None:
     field = page.locator("#persd-train-student input")
     field.fill(model)
     field.press("Enter")
+    # The dropdown commits a typed value to the app asynchronously: wait until the app has
+    # it (the command preview names it) before anything else is clicked.
+    expect(page.locator("#persd-train-command")).to_contain_text(f"--student {model}")
 
 
 def test_train_tab_live_loss_curve_reload_one_at_a_time_and_abort(
