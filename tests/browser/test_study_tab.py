@@ -76,7 +76,8 @@ def test_two_reviewers_judge_a_blind_study_with_overlap_two(auth_server: Server,
             item = shown_item(ben)
             ben.locator("#persd-study-reason textarea").fill(f"why {n}")
             ben.locator("#persd-study-right" if n % 2 == 0 else "#persd-study-tie").click()
-            expect(ben.locator("#persd-study-message")).to_contain_text("Saved")
+            # Saved: the next pair replaces this one (the store is checked below); the
+            # "Saved" line itself can be redrawn by a late session event, so it is not waited on.
             seen["ben"].append(item)
             if n < ITEMS - 1:
                 expect(ben.locator("#persd-study-header .persd-header")).not_to_have_attribute(
