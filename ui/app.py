@@ -16,9 +16,10 @@ SIMULATED above every tab.
 
 # No `from __future__ import annotations` here: Gradio finds the gr.Request parameter of
 # the handlers below by evaluating their annotations, and gradio is imported inside build().
+import gc
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -112,10 +113,16 @@ def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | 
                          reviewer=typed, stores=stores, executor=executor, auth=auth,
                          runs_dir=Path(runs_dir).resolve(), models_dir=Path(models_dir),
                          endpoints=endpoints or TeacherEndpoints.from_options())
+        modules, tabs = available_tabs(), []
+        ctx = replace(ctx, shown=gr.State(modules[0][0] if modules else None))
         with gr.Tabs(elem_id="persd-tabs"):
-            for name, module in available_tabs():
+            for index, (name, module) in enumerate(modules):
                 with gr.Tab(module.TITLE, id=name, elem_id=f"persd-tab-{name}") as tab:
-                    module.build(replace(ctx, tab=tab))
+                    module.build(replace(ctx, tab=tab, shown_first=index == 0))
+                tabs.append(tab)
+        for tab in tabs:
+            tab.select(_shown(tab, ctx.timers), outputs=[ctx.shown, *(t for _, t in ctx.timers)],
+                       show_progress="hidden")
 
         def on_load(request: gr.Request):
             wanted = request.query_params.get("session") or session
@@ -141,10 +148,29 @@ def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | 
                     gr.update(visible=False), "")
 
         page.load(on_load, outputs=[picker, banner, empty, who], show_progress="hidden")
+        _quiet_progress(page, gr.HTML(elem_id="persd-progress-sink",
+                                      elem_classes=["persd-offscreen"]))
         picker.change(on_pick, [picker], [banner], show_progress="hidden")
         demo.click(on_demo, outputs=[picker, empty, demo_note])
     page.queue(default_concurrency_limit=4)
     return page
+
+
+def _quiet_progress(page: Any, sink: Any) -> None:
+    """Events that show no progress keep their loading state on `sink` alone. Gradio's page
+    otherwise keeps one for every output an event ever had, and updates all of them, with a
+    deep copy of each value (plots, tables, code), on every message of every event: after a
+    page load that cost each review key press about 50 ms."""
+    for fn in page.fns.values():
+        if fn.show_progress == "hidden" and fn.show_progress_on is None:
+            fn.show_progress_on = [sink]
+
+
+def _shown(shown: Any, timers: list) -> Callable[[], list]:
+    """The tab-select handler: remember the tab shown; its timers tick, every other stops."""
+    import gradio as gr
+
+    return lambda: [shown.id, *(gr.Timer(active=tab is shown) for tab, _ in timers)]
 
 
 def _esc(text: Any) -> str:
@@ -213,6 +239,11 @@ def launch(sessions_dir: str | Path, session: str | None = None, host: str = "12
             app_kwargs={"middleware": middleware(bool(auth), insecure_no_auth_on_network)},
             **launch_options())
         running.url = url
+        # Everything built so far (gradio, torch, the page, the server) lives as long as
+        # the app: moved out of the collector's reach, a full collection no longer walks
+        # it. Those walks (100-300 ms on 2 cores) stalled key presses on the review screen.
+        gc.collect()
+        gc.freeze()
         if not quiet:
             logins = f", {len(auth)} login(s)" if auth else ", no login (--auth to add one)"
             print(f"persd: the app is at {url} (bound to {host}{logins}); Ctrl-C stops it.",

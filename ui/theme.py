@@ -40,4 +40,8 @@ def js() -> str | None:
 def launch_options() -> dict:
     # The footer's API page would list every internal event handler as if it were a
     # public API; the settings link (language, light/dark) is the one a reviewer needs.
-    return {"theme": theme(), "css": css(), "js": js(), "footer_links": ["settings"]}
+    # No run history: Gradio would keep every event's inputs and outputs (code, a typed API
+    # key) in the browser's localStorage, re-serialising up to 100 of them on each event,
+    # which alone cost the review screen hundreds of milliseconds per key press.
+    return {"theme": theme(), "css": css(), "js": js(), "footer_links": ["settings"],
+            "run_history": False}

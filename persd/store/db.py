@@ -196,6 +196,12 @@ class Database:
         except sqlite3.DatabaseError:
             self._conn.rollback()
 
+    def generation(self) -> tuple[int, int]:
+        """Changes whenever anything was written to the file, by this connection (its
+        change count) or by another one (SQLite's data_version): a key for memos."""
+        with self.read() as conn:
+            return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
+
     @contextmanager
     def raw(self) -> Iterator[sqlite3.Connection]:
         """The connection, locked, outside any transaction (for migrations)."""

@@ -28,11 +28,11 @@ from persd.store.records import (
     ReviewRecord,
 )
 
-_FROM = """FROM refinements r
-    JOIN tasks t ON t.task_id = r.task_id
-    LEFT JOIN executions e
-        ON e.subject_kind = 'attempt' AND e.subject_id = r.attempt_id AND e.tests = 'hidden'
-    LEFT JOIN reviews v ON v.refinement_id = r.id"""
+_TASKS = "JOIN tasks t ON t.task_id = r.task_id"
+_ATTEMPT_RUN = """LEFT JOIN executions e
+        ON e.subject_kind = 'attempt' AND e.subject_id = r.attempt_id AND e.tests = 'hidden'"""
+_REVIEWS = "LEFT JOIN reviews v ON v.refinement_id = r.id"
+_FROM = f"FROM refinements r {_TASKS} {_ATTEMPT_RUN} {_REVIEWS}"
 _SELECT = f"""SELECT r.id AS refinement_id, r.task_id, r.round, r.method, r.attempt_id,
     r.teacher_model, r.validated, r.diff_lines, COALESCE(e.error_type, '') AS error_type,
     e.status AS attempt_status, COALESCE(e.feedback, '') AS feedback,
@@ -70,9 +70,12 @@ class QueueMixin:
         return queue[::-1] if order == "DESC" else queue
 
     def review_queue_count(self, filters: QueueFilters | dict[str, Any] | None = None) -> int:
-        where_sql, params = _where(_filters(filters))
-        with self._db.read() as conn:
-            return conn.execute(f"SELECT COUNT(*) {_FROM} {where_sql}", params).fetchone()[0]
+        chosen = _filters(filters)
+        if isinstance(chosen.status, str) and chosen == QueueFilters(status=chosen.status):
+            return self.review_counts().get(chosen.status, 0)  # the common view: one status
+        where_sql, params = _where(chosen)
+        return self._memo(("count", where_sql, *params), lambda conn: conn.execute(
+            f"SELECT COUNT(*) {_counted_from(chosen)} {where_sql}", params).fetchone()[0])
 
     def review_queue_versions(
         self, filters: QueueFilters | dict[str, Any] | None = None,
@@ -94,15 +97,30 @@ class QueueMixin:
         base = QueueFilters(**{**base.__dict__, "status": None,
                                "round": base.round if round is None else round})
         where_sql, params = _where(base)
-        counts = dict.fromkeys(REVIEW_STATUSES, 0)
-        with self._db.read() as conn:
-            for status, count in conn.execute(
-                f"""SELECT COALESCE(v.status, 'pending') AS s, COUNT(*) {_FROM} {where_sql}
-                GROUP BY s""",
+
+        def count(conn: sqlite3.Connection) -> dict[str, int]:
+            counts = dict.fromkeys(REVIEW_STATUSES, 0)
+            for status, n in conn.execute(
+                f"""SELECT COALESCE(v.status, 'pending') AS s, COUNT(*) {_counted_from(base)}
+                {where_sql} GROUP BY s""",
                 params,
             ):
-                counts[status] = count
-        return counts
+                counts[status] = n
+            return counts
+        return dict(self._memo(("counts", where_sql, *params), count))
+
+    def _memo(self, key: tuple, compute: Callable[[sqlite3.Connection], Any]) -> Any:
+        """`compute(conn)`, reused until anything is written to the session: counts over a
+        whole session are what a review key press would otherwise spend its time on."""
+        memo = self.__dict__.setdefault("_queue_memo", {})
+        generation = self._db.generation()
+        if memo.get("generation") != generation:
+            memo.clear()
+            memo["generation"] = generation
+        if key not in memo:
+            with self._db.read() as conn:
+                memo[key] = compute(conn)
+        return memo[key]
 
     def error_types(self, round: int | None = None) -> list[str]:
         """The error types of attempts that have refinements: choices for the filter."""
@@ -138,6 +156,14 @@ def _filters(filters: QueueFilters | dict[str, Any] | None) -> QueueFilters:
     if isinstance(filters, dict):
         return QueueFilters(**filters)
     return filters or QueueFilters()
+
+
+def _counted_from(filters: QueueFilters) -> str:
+    """_FROM with only the joins `filters` need (counting never reads the other tables)."""
+    joins = [_TASKS] if filters.search else []
+    if filters.error_type is not None:
+        joins.append(_ATTEMPT_RUN)
+    return " ".join(["FROM refinements r", *joins, _REVIEWS])
 
 
 def _where(filters: QueueFilters) -> tuple[str, list[Any]]:

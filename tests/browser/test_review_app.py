@@ -155,7 +155,7 @@ def test_filter_and_bulk_approve_with_confirmed_count(app_server: Server, page: 
     expect(review.count("approved")).to_have_text(str(expected))
     expect(page.get_by_test_id("in-view")).to_have_text("0")
     expect(page.locator(".persd-empty")).to_contain_text("no record matches the filters")
-    expect(page.locator("#persd-record-area")).to_have_class(re.compile("persd-collapsed"))
+    expect(page.locator("#persd-record-area")).to_be_hidden()
     with app_server.store(name) as store:
         approved = store.review_queue(QueueFilters(status="approved"), limit=1000)
         assert len(approved) == expected and {r.reviewer for r in approved} == {"local"}
@@ -244,10 +244,10 @@ def test_empty_folder_offers_the_demo(tmp_path, demo_template, page: Page):
         expect(button).to_be_visible()
         expect(page.locator(".persd-empty")).to_contain_text("No session picked")
         area = page.locator("#persd-record-area")
-        expect(area).to_have_class(re.compile("persd-collapsed"))
+        expect(area).to_be_hidden()
         button.click()
         expect(page.locator("[data-testid=task-id]")).to_be_visible(timeout=60_000)
-        expect(area).not_to_have_class(re.compile("persd-collapsed"))
+        expect(area).to_be_visible()
         expect(page.get_by_test_id("simulated-banner")).to_be_visible()
         expect(button).to_be_hidden()
     finally:

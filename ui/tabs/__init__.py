@@ -26,7 +26,7 @@ import importlib
 import importlib.util
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -101,17 +101,48 @@ class AppContext:
     models_dir: Path = Path("models")  # local models the Train tab lists (and the tiny one)
     endpoints: Any = None      # ui.endpoints.TeacherEndpoints: where the teacher may be
     tab: Any = None            # the gr.Tab being built (each tab module gets its own)
+    shown_first: bool = True   # that tab is the one the page opens on
+    timers: list = field(default_factory=list)  # (tab, gr.Timer) of every tab, shared
+    shown: Any = None          # gr.State: the id of the tab shown in this browser
 
     def reviewer_name(self, typed: str | None, request: Any = None) -> str:
         if self.auth:
             return getattr(request, "username", None) or ""
         return (typed or "").strip() or LOCAL_REVIEWER
 
-    def on_session(self, fn: Callable, inputs: list, outputs: list, **options: Any) -> None:
+    def timer(self, interval_s: float) -> Any:
+        """A gr.Timer that ticks only while this tab is shown (`ui.app` switches them on tab
+        select). Every tick is a full Gradio event in the browser: four tabs polling in the
+        background slowed each key press of the tab in view."""
+        import gradio as gr
+
+        timer = gr.Timer(interval_s, active=self.shown_first)
+        self.timers.append((self.tab, timer))
+        return timer
+
+    def on_session(self, fn: Callable, inputs: list, outputs: list, *, lazy: bool = False,
+                   **options: Any) -> None:
         """Run `fn` once the page has loaded its session, and whenever another is picked.
         (The picker starts empty and the page's load handler fills it in, so a change
-        event always follows a page load that found a session.)"""
-        self.session.change(fn, inputs, outputs, **options)
+        event always follows a page load that found a session.)
+
+        `lazy`: only while this tab is shown; opening the tab runs `fn` then. For the
+        tabs that read a whole session (analysis, training data): computed for a tab
+        nobody looks at, they held the session's lock for seconds after a page load."""
+        if not lazy or self.tab is None or self.shown is None:
+            self.session.change(fn, inputs, outputs, **options)
+            return
+        import gradio as gr
+
+        tab_id = self.tab.id
+
+        def when_shown(shown: str, *args: Any) -> Any:
+            if shown != tab_id:
+                return gr.skip() if len(outputs) == 1 else [gr.skip()] * len(outputs)
+            return fn(*args)
+
+        self.session.change(when_shown, [self.shown, *inputs], outputs, **options)
+        self.tab.select(fn, inputs, outputs, **options)
 
 
 def available_tabs() -> list[tuple[str, ModuleType]]:

@@ -43,10 +43,8 @@ def build(ctx: AppContext) -> None:
 
     out = Keyed(**{name: widgets[name] for name in OUTPUTS})
     show = out.wire(handlers.show)
-    ctx.on_session(show, [ctx.session], out.list, show_progress="minimal")
+    ctx.on_session(show, [ctx.session], out.list, lazy=True, show_progress="minimal")
     refresh.click(show, [ctx.session], out.list, show_progress="minimal")
-    if ctx.tab is not None:
-        ctx.tab.select(show, [ctx.session], out.list, show_progress="minimal")
 
 
 def _plots(widgets: dict, layout: tuple) -> None:

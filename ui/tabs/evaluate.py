@@ -71,7 +71,7 @@ def build(ctx: AppContext) -> None:
     with gr.Accordion("Log (tail of eval.log)", open=False):
         c["log"] = gr.Textbox(show_label=False, interactive=False, lines=8, max_lines=8,
                               autoscroll=True, elem_id="persd-ev-log")
-    c["timer"] = gr.Timer(IDLE_POLL_S)
+    c["timer"] = ctx.timer(IDLE_POLL_S)
     c["watched"] = gr.State(None)
 
     gr.Markdown("### Before and after")
@@ -169,7 +169,7 @@ def build(ctx: AppContext) -> None:
         return {**handlers.attach(name), **handlers.results(name),
                 **handlers.contamination(name, tasks, limit)}
 
-    ctx.on_session(wrap(load), [session, c["tasks"], c["limit"]], outputs, **quiet)
+    ctx.on_session(wrap(load), [session, c["tasks"], c["limit"]], outputs, lazy=True, **quiet)
     gr.on([c["tasks"].blur, c["limit"].change], wrap(handlers.contamination),
           [session, c["tasks"], c["limit"]], outputs, **quiet)
     c["adapter"].change(wrap(handlers.pick_adapter), [session, c["adapter"]], outputs, **quiet)
@@ -191,6 +191,4 @@ def build(ctx: AppContext) -> None:
         return wrap(handlers.reject_signature)(session_name, signature, reviewer)
 
     reject.click(reject_all, [session, c["chosen_signature"], ctx.reviewer], outputs, **quiet)
-    if ctx.tab is not None:
-        ctx.tab.select(wrap(handlers.results), [session], outputs, **quiet)
 

@@ -30,7 +30,7 @@ def build(ctx: AppContext) -> None:
         curve = gr.LinePlot(x="round", y="pass@1", color="inference", title="pass@1 by round",
                             y_lim=[0, 1], elem_id="persd-loop-curve")
     note = gr.Markdown(elem_id="persd-loop-note")
-    timer = gr.Timer(REFRESH_S)
+    timer = ctx.timer(REFRESH_S)
 
     outputs = [status, progress, rounds, curve, stop]
 
@@ -40,8 +40,6 @@ def build(ctx: AppContext) -> None:
                 progress: gr.Slider(value=view["progress"] or 0, visible=view["progress"] is not None),
                 stop: gr.Button(interactive=view["can_stop"])}
 
-    ctx.on_session(show, [ctx.session], outputs, show_progress="hidden")
+    ctx.on_session(show, [ctx.session], outputs, lazy=True, show_progress="hidden")
     timer.tick(show, [ctx.session], outputs, show_progress="hidden")
     stop.click(handlers.stop, [ctx.session], [note]).then(show, [ctx.session], outputs)
-    if ctx.tab is not None:
-        ctx.tab.select(show, [ctx.session], outputs, show_progress="hidden")

@@ -16,7 +16,9 @@ from persd.analysis.signatures import refinements_with_signature
 from persd.store import StoreError
 from ui.tabs import AppContext
 from ui.tabs import review_render as render
-from ui.tabs.review_handlers import ANY, OUTPUTS, Inputs, ReviewHandlers, filters_from, new_state
+from ui.tabs.review_handlers import (
+    ANY, OUTPUTS, RECORD_OUTPUTS, Inputs, ReviewHandlers, filters_from, new_state,
+)
 
 TITLE = "Review"
 # (elem_id, label, key shown in the list of keys)
@@ -75,7 +77,7 @@ def build(ctx: AppContext) -> None:
                                      scale=0, min_width=240)
             bulk_reject = gr.Button("Reject all filtered…", elem_id="persd-bulk-reject",
                                     variant="stop", scale=0, min_width=240)
-        with gr.Row(visible=False, elem_id="persd-confirm-row") as confirm_row:
+        with gr.Row(elem_id="persd-confirm-row"):  # shown while it holds a question (CSS)
             confirm_text = gr.HTML(elem_id="persd-confirm-text")
             confirm_button = gr.Button("Confirm", variant="primary", elem_id="persd-confirm",
                                        size="sm", min_width=140)
@@ -91,9 +93,9 @@ def build(ctx: AppContext) -> None:
         skip, undo, prev, nxt = (_button(name) for name in ("skip", "undo", "prev", "next"))
     note = gr.HTML(elem_id="persd-message")
 
-    # Collapsed by a class while there is no record, not visible=False: the code editor
-    # inside must stay laid out, or CodeMirror measures nothing and draws out of step.
-    with gr.Column(elem_id="persd-record-area") as record_area:
+    # Collapsed in CSS while the header shows no record, not visible=False: the code
+    # editor inside must stay laid out, or CodeMirror measures nothing and draws out of step.
+    with gr.Column(elem_id="persd-record-area"):
         with gr.Row(equal_height=False, elem_id="persd-record"):
             with gr.Column(scale=5, min_width=560, elem_id="persd-main"):
                 with gr.Row(equal_height=True, elem_id="persd-diff-bar"):
@@ -128,21 +130,21 @@ def build(ctx: AppContext) -> None:
                                    max_lines=24, elem_id="persd-task", wrap_lines=True)
                 gr.HTML(KEYS_HELP)
     live = gr.Button("live", elem_id="persd-live", elem_classes=["persd-offscreen"])
-    timer = gr.Timer(POLL_S)
+    timer = ctx.timer(POLL_S)
 
     widgets = dict(state=state, drafts=drafts, counts=counts, header=header, message=note,
                    reason=reason, failure=failure, run=run, task=task, editor=editor,
                    metrics=metrics, diff=diff, reference_diff=reference_diff,
-                   confirm_row=confirm_row, confirm_text=confirm_text,
+                   confirm_text=confirm_text,
                    confirm_button=confirm_button, error_type_choices=error_type,
-                   record_area=record_area, f_status=status, f_error=error_type,
+                   f_status=status, f_error=error_type,
                    f_validated=validated, f_round=round_, f_search=search, f_maxdiff=max_diff)
     outputs = [widgets[name] for name in OUTPUTS]
     inputs = [ctx.session, status, error_type, validated, round_, search, max_diff,
               show_reference, hide_blank, editor, override, reason, ctx.reviewer, state, drafts,
               url]
 
-    def wire(method):
+    def wire(method, names=OUTPUTS):
         def handler(session, status, error_type, validated, round_, search, max_diff,
                     show_reference, hide_blank, code, override, reason, typed, state, drafts,
                     url, request: gr.Request):
@@ -163,7 +165,7 @@ def build(ctx: AppContext) -> None:
                 out = {"message": render.message("error", str(error))}
             # An empty dict would read as one value; an empty update of an HTML changes
             # nothing (of a gr.State it would replace the state with the update itself).
-            return {widgets[name]: value for name, value in out.items()} or \
+            return {widgets[name]: value for name, value in out.items() if name in names} or \
                 {widgets["counts"]: gr.update()}
         return handler
 
@@ -176,24 +178,34 @@ def build(ctx: AppContext) -> None:
     gr.on([status.input, error_type.input, validated.input, round_.submit, search.submit,
            max_diff.submit, apply.click], wire(handlers.open), trigger_mode="always_last",
           **options)
-    gr.on([show_reference.input, hide_blank.input], wire(handlers.refresh), **options)
-    drawn = live.click(wire(handlers.live), trigger_mode="always_last", **options)
-    checked = drawn.then(wire(handlers.run_draft), trigger_mode="always_last", **options)
+    # Keys and the editor redraw the record only: fewer outputs, less work in the page.
+    record = dict(options, outputs=[widgets[name] for name in RECORD_OUTPUTS])
+    gr.on([show_reference.input, hide_blank.input], wire(handlers.refresh, RECORD_OUTPUTS),
+          **record)
+    drawn = live.click(wire(handlers.live, RECORD_OUTPUTS), trigger_mode="always_last", **record)
+    checked = drawn.then(wire(handlers.run_draft, RECORD_OUTPUTS), trigger_mode="always_last",
+                         **record)
     # Anything that redraws the record cancels a draft's diff or run still under way:
     # arriving late, it would draw (and keep in the state) the record left behind.
-    options["cancels"] = [drawn, checked]
-    approve.click(wire(handlers.approve), **options)
-    save.click(wire(handlers.save_edit), inputs=inputs, outputs=outputs, cancels=[drawn, checked],
+    options["cancels"] = record["cancels"] = [drawn, checked]
+    # A key pressed again before its first event finished: J/K/U run once more after it
+    # ("always_last"; the default, "once", dropped the press). A/R/S run at once on the
+    # record shown ("multiple"): a repeat of one's own decision reads as done, and a key
+    # never decides a record that has not been drawn yet.
+    for button, method, mode in ((approve, handlers.approve, "multiple"),
+                                 (reject, handlers.reject, "multiple"),
+                                 (skip, handlers.skip, "multiple"),
+                                 (undo, handlers.undo, "always_last"),
+                                 (prev, handlers.prev, "always_last"),
+                                 (nxt, handlers.next, "always_last")):
+        button.click(wire(method, RECORD_OUTPUTS), trigger_mode=mode, **record)
+    save.click(wire(handlers.save_edit, RECORD_OUTPUTS), inputs=inputs,
+               outputs=record["outputs"], cancels=[drawn, checked],
                show_progress="minimal", show_progress_on=[run])
     edit.click(None, js="() => window.persdEditor && window.persdEditor.open()")
     close.click(None, js="() => window.persdEditor && window.persdEditor.close()")
-    discard.click(wire(handlers.discard), **options)
-    reject.click(wire(handlers.reject), **options)
-    skip.click(wire(handlers.skip), **options)
-    undo.click(wire(handlers.undo), **options)
-    prev.click(wire(handlers.prev), **options)
-    nxt.click(wire(handlers.next), **options)
-    timer.tick(wire(handlers.poll), inputs=inputs, outputs=outputs, show_progress="hidden")
+    discard.click(wire(handlers.discard, RECORD_OUTPUTS), **record)
+    timer.tick(wire(handlers.poll, RECORD_OUTPUTS), **dict(record, cancels=None))
     bulk_approve.click(wire(lambda i: handlers.bulk_ask(i, "approved")), **options)
     bulk_reject.click(wire(lambda i: handlers.bulk_ask(i, "rejected")), **options)
     confirm_button.click(wire(handlers.bulk_confirm), **options)

@@ -36,11 +36,15 @@ from ui.tabs import review_render as render
 from ui.tabs.review_diff import diff_html
 from ui.tabs.review_query import ANY, FILTER_NAMES, describe, filters_from, read_query, write_query
 
-__all__ = ["ANY", "OUTPUTS", "Inputs", "ReviewHandlers", "filters_from", "new_state"]
+__all__ = ["ANY", "OUTPUTS", "RECORD_OUTPUTS", "Inputs", "ReviewHandlers", "filters_from", "new_state"]
 
-OUTPUTS = ("state", "drafts", "counts", "header", "message", "reason", "failure", "run", "task",
-           "editor", "metrics", "diff", "reference_diff", "confirm_row", "confirm_text",
-           "confirm_button", "error_type_choices", "record_area", *FILTER_NAMES)
+# What a record's events redraw. Layout blocks (rows, columns) are never outputs: Gradio's
+# page walks every output's subtree several times per event, which cost a key press more
+# than the server did. Whether the record area and the bulk question show follows the
+# header and the question's text, in CSS (assets/app.css).
+RECORD_OUTPUTS = ("state", "drafts", "counts", "header", "message", "reason", "failure", "run",
+                  "task", "editor", "metrics", "diff", "reference_diff", "confirm_text")
+OUTPUTS = (*RECORD_OUTPUTS, "confirm_button", "error_type_choices", *FILTER_NAMES)
 _RUNS_KEPT = 512
 _LIVE = ("state", "drafts", "header", "metrics", "diff", "run")
 _LAST = 2**62  # "before this id" = from the end of the queue
@@ -217,7 +221,7 @@ class ReviewHandlers:
     def approve(self, i: Inputs) -> dict:
         """Accept what the editor holds: the teacher's code as is, or a draft (re-run)."""
         return self._act(i, lambda store, rid, v: self._accept(i, store, rid, v, advance=True),
-                         advance=True)
+                         advance=True, repeats=("approved", "edited"))
 
     def save_edit(self, i: Inputs) -> dict:
         """Re-run the edited code and store it as "edited"; stay on the record."""
@@ -228,12 +232,13 @@ class ReviewHandlers:
         done = "Rejected" + (f" ({i.reason.strip()})" if i.reason.strip() else "")
         return self._act(i, lambda store, rid, v: (reject(
             store, rid, reviewer=i.reviewer, expected_version=v, reason=i.reason), done, None),
-            advance=True)
+            advance=True, repeats=("rejected",))
 
     def skip(self, i: Inputs) -> dict:
         self._stash(i)  # a skipped record keeps its draft for later
         return self._act(i, lambda store, rid, v: (skip(
-            store, rid, reviewer=i.reviewer, expected_version=v), "Skipped", None), advance=True)
+            store, rid, reviewer=i.reviewer, expected_version=v), "Skipped", None), advance=True,
+            repeats=("skipped",))
 
     def undo(self, i: Inputs) -> dict:
         store = self._store(i)
@@ -270,7 +275,7 @@ class ReviewHandlers:
         state = {**i.state, "bulk": {"status": status, "versions": plan.versions,
                                      "left_out": plan.left_out}}
         verb = {"approved": "approve", "rejected": "reject", "skipped": "skip"}[status]
-        return {"state": state, "message": "", "confirm_row": gr.update(visible=True),
+        return {"state": state, "message": "",
                 "confirm_text": render.bulk_question(status, plan.count, plan.left_out,
                                                      i.reviewer),
                 "confirm_button": gr.update(value=f"Yes, {verb} {plan.count}")}
@@ -279,7 +284,7 @@ class ReviewHandlers:
         bulk = i.state.get("bulk")
         state = {**i.state, "bulk": None}
         if not bulk:
-            return {"state": state, "confirm_row": gr.update(visible=False)}
+            return {"state": state, "confirm_text": ""}
         self._stash(i)
         outcome = apply_bulk(self._store(i), BulkPlan(**bulk), reviewer=i.reviewer,
                              reason=i.reason)
@@ -293,7 +298,7 @@ class ReviewHandlers:
                           render.message(kind, text))
 
     def bulk_cancel(self, i: Inputs) -> dict:
-        return {"state": {**i.state, "bulk": None}, "confirm_row": gr.update(visible=False),
+        return {"state": {**i.state, "bulk": None}, "confirm_text": "",
                 "message": render.message("info", "Bulk action cancelled.")}
 
     # -- internals -----------------------------------------------------------------------
@@ -317,7 +322,10 @@ class ReviewHandlers:
     def _drafts_drop(self, i: Inputs, rid: int | None = None) -> None:
         i.drafts.pop(self._key(i, rid), None)
 
-    def _act(self, i: Inputs, action, advance: bool) -> dict:
+    def _act(self, i: Inputs, action, advance: bool, repeats: tuple[str, ...] = ()) -> dict:
+        """Run `action` on the record shown. `repeats`: the statuses this action sets; a
+        conflict that is only this reviewer's own same decision (the key pressed again
+        before the next record was drawn) is not an error: the view moves on as once."""
         rid, version = i.state["id"], i.state["version"]
         if rid is None:
             return {"message": render.message("info", "No record selected.")}
@@ -326,6 +334,10 @@ class ReviewHandlers:
         try:
             review, done, checked = action(store, rid, version)
         except ReviewConflict as error:
+            if _own_repeat(error, i.reviewer, version, repeats):
+                return self._show(i, state, self._after(i, rid), render.message(
+                    "ok", f"Already {error.current.status}: {store.refinement(rid).task_id} "
+                    f"(version {error.current.version}, by {i.reviewer})."))
             self._stash(i)
             text = "Conflict: " + conflict_message(store, error)
             return self._show(i, state, rid, render.message("error", text), keep_editor=True)
@@ -385,8 +397,7 @@ class ReviewHandlers:
                 "message": note, "reason": "", "failure": "", "run": "", "task": "",
                 "editor": "", "metrics": "", "diff": "",
                 "reference_diff": gr.update(value="", visible=False),
-                "confirm_row": gr.update(visible=False),
-                "record_area": gr.update(elem_classes=["persd-collapsed"])}
+                "confirm_text": ""}
 
     def _show(self, i: Inputs, state: dict[str, Any], rid: int | None, note: str, *,
               keep_editor: bool = False, run_draft: bool = True) -> dict:
@@ -411,8 +422,7 @@ class ReviewHandlers:
         out = {"state": state, "drafts": dict(i.drafts), "counts": self._counts(i, store),
                "header": render.header(view, store.simulated, draft=draft, query=query,
                                          source=store.import_source(rid) if rid else None),
-               "message": note, "confirm_row": gr.update(visible=False),
-               "record_area": gr.update(elem_classes=[] if view else ["persd-collapsed"])}
+               "message": note, "confirm_text": ""}
         if not same:
             out["reason"] = ""
         if view is None:
@@ -447,3 +457,10 @@ class ReviewHandlers:
             return render.run_panel("Saved edit", view.edit_execution)
         return render.run_panel("Teacher refinement", view.refinement_run, view.validated,
                                 view.validation_feedback)
+
+
+def _own_repeat(error: ReviewConflict, reviewer: str, version: int,
+                repeats: tuple[str, ...]) -> bool:
+    current = error.current
+    return (current.reviewer == reviewer and current.status in repeats
+            and current.version == version + 1)

@@ -88,7 +88,7 @@ def build(ctx: AppContext) -> None:
         w["curve"] = gr.Plot(show_label=False, elem_id="persd-train-loss")
         w["log"] = gr.Textbox(label="Log (tail of train.log)", interactive=False, lines=16,
                               max_lines=16, autoscroll=True, elem_id="persd-train-log")
-    w["timer"] = gr.Timer(IDLE_POLL_S)
+    w["timer"] = ctx.timer(IDLE_POLL_S)
     w["watched"] = gr.State(None)  # the running job this page follows (None: none)
     with gr.Accordion("Past runs of this session", open=True):
         w["history"] = gr.Dataframe(headers=HISTORY_COLUMNS, interactive=False,
@@ -116,12 +116,11 @@ def build(ctx: AppContext) -> None:
 
     quiet = dict(show_progress="hidden")
     ctx.on_session(out.wire(handlers.attach), [ctx.session, variant, w["student"]], out.list,
-                   **quiet)
+                   lazy=True, **quiet)
+    # Opening the tab counts again (lazy): reviews made meanwhile change what "auto" selects.
     ctx.on_session(out.wire(handlers.count), [ctx.session, variant, selection], out.list,
-                   **quiet)
-    # Opening the tab counts again: reviews made meanwhile change what "auto" selects.
-    triggers = [variant.change, selection.change] + ([ctx.tab.select] if ctx.tab else [])
-    gr.on(triggers, out.wire(handlers.count),
+                   lazy=True, **quiet)
+    gr.on([variant.change, selection.change], out.wire(handlers.count),
           [ctx.session, variant, selection], out.list, **quiet)
     gr.on([c.change for c in form], out.wire(as_form(handlers.preview)), form, out.list,
           **quiet)
