@@ -1,6 +1,6 @@
 // The review tab's keys and page state, passed to launch(js=...) by ui/theme.py.
 // - Letter keys click the action buttons (only while visible, never while the user types,
-//   never with Ctrl/Alt/Meta). Ctrl+S / Ctrl+Enter save the edit, also from the editor.
+//   never with Ctrl/Alt/Meta); J/K pressed in quick succession are queued, none dropped. Ctrl+S / Ctrl+Enter save the edit, also from the editor.
 // - E opens the editor (the refinement side of the diff becomes editable), Esc leaves it
 //   (a second Esc closes it). While it is open, a pause in typing sends the draft
 //   (#persd-live), which redraws the diff and runs the draft in the sandbox.
@@ -61,8 +61,35 @@
     const key = event.key.toLowerCase();
     if (key === "e" && shown(byId("persd-edit"))) { event.preventDefault(); editor.open(); return; }
     const id = keys[key];
-    if (id && shown(byId(id))) { event.preventDefault(); byId(id).click(); }
+    if (!id || !shown(byId(id))) return;
+    event.preventDefault();
+    if (key === "j" || key === "k") moves.press(id); else byId(id).click();
   }, true);
+
+  // J and K pressed while a move is on its way are replayed one at a time as each record
+  // lands: three quick J's move three records (the app sends a move only from the record
+  // it last drew). A header that does not change (J on the last record) frees the queue
+  // after a while.
+  const drawnRecord = () => {
+    const head = document.querySelector("#persd-header .persd-header");
+    return head ? head.getAttribute("data-refinement") || head.textContent : null;
+  };
+  const moves = {
+    queue: [], before: null, timer: null,
+    press(id) {
+      if (this.timer !== null) { this.queue.push(id); return; }
+      this.before = drawnRecord();
+      this.timer = setTimeout(() => this.landed(), 3000);
+      byId(id).click();
+    },
+    landed() {
+      clearTimeout(this.timer);
+      this.timer = null;
+      const next = this.queue.shift();
+      if (next && shown(byId(next))) this.press(next);
+    },
+    redrawn() { if (this.timer !== null && drawnRecord() !== this.before) this.landed(); },
+  };
 
   // A pause in typing sends the draft; only a real change of the text does (compared with
   // the text when the burst of keys began, so arrow keys alone send nothing).
@@ -116,7 +143,7 @@
     const header = byId("persd-header"), run = byId("persd-run");
     if (!header || !run) return false;
     const options = {childList: true, subtree: true, attributes: true};
-    new MutationObserver(() => { syncUrl(); staleRun(); }).observe(header, options);
+    new MutationObserver(() => { syncUrl(); staleRun(); moves.redrawn(); }).observe(header, options);
     new MutationObserver(staleRun).observe(run, {childList: true, subtree: true});
     return true;
   };

@@ -306,6 +306,45 @@ def test_handlers_approve_moves_on_and_conflicts_are_shown(handlers):
     assert clash["state"]["id"] == shown and clash["state"]["version"] == 1
 
 
+def test_a_key_pressed_again_before_the_next_record_is_drawn_decides_once(handlers):
+    # A and A again, both sent from the same view: the second finds its own approval.
+    first = handlers.open(_inputs("ana"))
+    shown, rows_before = first["state"]["id"], _counted(first["counts"], "Approved")
+    once = handlers.approve(_inputs("ana", state=first["state"], code=first["editor"]))
+    again = handlers.approve(_inputs("ana", state=first["state"], code=first["editor"]))
+    assert "Already approved" in again["message"] and "Conflict" not in again["message"]
+    assert again["state"]["id"] == once["state"]["id"] != shown
+    assert _counted(again["counts"], "Approved") == rows_before + 1
+    store = handlers.stores.get("demo")
+    assert store.review(shown).version == 1  # decided once
+    # Someone else's decision, or another one of one's own, is still a conflict.
+    ben = handlers.reject(_inputs("ben", state=first["state"]))
+    assert "Conflict" in ben["message"] and "was changed by ana" in ben["message"]
+    other = handlers.reject(_inputs("ana", state=first["state"]))
+    assert "Conflict" in other["message"] and store.review(shown).status == "approved"
+
+
+def _counted(counts_html: str, label: str) -> int:
+    import re
+
+    return int(re.search(rf"{label} <b>(\d+)</b>", counts_html).group(1))
+
+
+def test_counts_follow_every_write_despite_the_memo(handlers, tmp_path):
+    from persd.store import SessionStore
+
+    first = handlers.open(_inputs("ana"))
+    pending = _counted(first["counts"], "Pending")
+    again = handlers.next(_inputs("ana", state=first["state"]))
+    assert _counted(again["counts"], "Pending") == pending  # nothing written: same counts
+    # A write through another connection (another process's collect or review).
+    with SessionStore(handlers.stores.get("demo").path) as elsewhere:
+        elsewhere.set_review(first["state"]["id"], "rejected", reviewer="ben", expected_version=0)
+    seen = handlers.next(_inputs("ana", state=again["state"]))
+    assert _counted(seen["counts"], "Pending") == pending - 1
+    assert _counted(seen["counts"], "Rejected") == 1
+
+
 def test_a_reject_reason_stays_with_its_record(handlers):
     first = handlers.open(_inputs())
     moved = handlers.next(_inputs(state=first["state"], reason="wrong variable name"))
@@ -448,3 +487,18 @@ def test_a_failure_signature_filters_the_review_queue_and_drives_a_bulk_reject(s
     outcome = apply_bulk(store, plan, reviewer="ana")
     assert outcome.updated == len(ids)
     assert all(store.review(i).status == "rejected" for i in ids)
+
+
+@pytest.mark.parametrize("filters", [
+    {}, {"status": "pending"}, {"status": ("approved", "pending")}, {"validated": True},
+    {"error_type": "NameError"}, {"status": "pending", "error_type": "AssertionError"},
+    {"search": "def"}, {"task_id": "HumanEval/1*"}, {"max_diff_lines": 3},
+])
+def test_counts_with_fewer_joins_match_the_queue(store, filters):
+    first_id = store.review_queue(limit=1)[0].refinement_id
+    store.set_review(first_id, "approved", reviewer="ana", expected_version=0)
+    listed = store.review_queue(QueueFilters(**filters), limit=100_000)
+    assert store.review_queue_count(QueueFilters(**filters)) == len(listed)
+    by_status = store.review_counts(filters=QueueFilters(**filters))
+    assert sum(by_status.values()) == store.review_queue_count(
+        QueueFilters(**{**filters, "status": None}))

@@ -91,6 +91,8 @@ def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | 
     stores = stores or Stores(sessions_dir)
     executor = executor or SharedExecutor()
     with gr.Blocks(title="persd") as page:
+        # First in the page: Gradio finds a component by walking the page from the top.
+        sink = gr.HTML(elem_id="persd-progress-sink", elem_classes=["persd-offscreen"])
         with gr.Row(elem_id="persd-topbar", equal_height=True):
             gr.HTML('<div class="persd-brand">persd<span>personalised distillation</span>'
                     '</div>', elem_id="persd-title")
@@ -148,8 +150,7 @@ def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | 
                     gr.update(visible=False), "")
 
         page.load(on_load, outputs=[picker, banner, empty, who], show_progress="hidden")
-        _quiet_progress(page, gr.HTML(elem_id="persd-progress-sink",
-                                      elem_classes=["persd-offscreen"]))
+        _quiet_progress(page, sink)
         picker.change(on_pick, [picker], [banner], show_progress="hidden")
         demo.click(on_demo, outputs=[picker, empty, demo_note])
     page.queue(default_concurrency_limit=4)
@@ -157,13 +158,14 @@ def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | 
 
 
 def _quiet_progress(page: Any, sink: Any) -> None:
-    """Events that show no progress keep their loading state on `sink` alone. Gradio's page
-    otherwise keeps one for every output an event ever had, and updates all of them, with a
-    deep copy of each value (plots, tables, code), on every message of every event: after a
-    page load that cost each review key press about 50 ms."""
+    """Where events keep their loading state: on `sink` alone when they show no progress,
+    on their first output when they do. Gradio's page otherwise keeps one for every output
+    of every event and updates all of them, each with a deep copy of its value and of its
+    children's (plots, tables, code), on every message of any event: that cost each review
+    key press about 50 ms."""
     for fn in page.fns.values():
-        if fn.show_progress == "hidden" and fn.show_progress_on is None:
-            fn.show_progress_on = [sink]
+        if fn.show_progress_on is None and fn.outputs:
+            fn.show_progress_on = [sink] if fn.show_progress == "hidden" else fn.outputs[:1]
 
 
 def _shown(shown: Any, timers: list) -> Callable[[], list]:

@@ -60,6 +60,24 @@ def test_a_reject_reason_never_reaches_another_record(app_server: Server, page: 
         assert store.review(row.refinement_id).reason is None
 
 
+def test_quick_key_presses_are_not_dropped(app_server: Server, page: Page):
+    name = app_server.session()
+    review = Review(page).open(app_server.url, name)
+    with app_server.store(name) as store:
+        queue = [str(row.refinement_id) for row in store.review_queue(
+            QueueFilters(status="pending"), limit=10)]
+    record = page.locator("#persd-header .persd-header[data-refinement]")
+    expect(record).to_have_attribute("data-refinement", queue[0])
+    page.locator("#persd-header").click()
+    for _ in range(3):  # faster than the app answers: each is sent once the last landed
+        page.keyboard.press("j")
+    expect(record).to_have_attribute("data-refinement", queue[3])
+    page.keyboard.press("k")
+    page.keyboard.press("k")
+    expect(record).to_have_attribute("data-refinement", queue[1])
+    expect(review.message).not_to_contain_text("first record")
+
+
 def test_a_draft_survives_next_and_prev(app_server: Server, page: Page):
     review = Review(page).open(app_server.url, app_server.session())
     first = review.task_id.inner_text()

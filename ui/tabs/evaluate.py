@@ -166,10 +166,12 @@ def build(ctx: AppContext) -> None:
     quiet = dict(show_progress="hidden")
     session = ctx.session
     def load(name, tasks, limit):
-        return {**handlers.attach(name), **handlers.results(name),
-                **handlers.contamination(name, tasks, limit)}
+        return {**handlers.attach(name), **handlers.contamination(name, tasks, limit)}
 
-    ctx.on_session(wrap(load), [session, c["tasks"], c["limit"]], outputs, lazy=True, **quiet)
+    # The form at once (a later fill would overwrite what the user types); the figures,
+    # which read every eval sample, only while the tab is shown.
+    ctx.on_session(wrap(load), [session, c["tasks"], c["limit"]], outputs, **quiet)
+    ctx.on_session(wrap(handlers.results), [session], outputs, lazy=True, **quiet)
     gr.on([c["tasks"].blur, c["limit"].change], wrap(handlers.contamination),
           [session, c["tasks"], c["limit"]], outputs, **quiet)
     c["adapter"].change(wrap(handlers.pick_adapter), [session, c["adapter"]], outputs, **quiet)

@@ -17,7 +17,7 @@ from persd.store import StoreError
 from ui.tabs import AppContext
 from ui.tabs import review_render as render
 from ui.tabs.review_handlers import (
-    ANY, OUTPUTS, RECORD_OUTPUTS, Inputs, ReviewHandlers, filters_from, new_state,
+    ANY, DEFAULT_FILTERS, FILTER_NAMES, OUTPUTS, RECORD_OUTPUTS, Inputs, ReviewHandlers, filters_from, new_state,
 )
 
 TITLE = "Review"
@@ -144,29 +144,49 @@ def build(ctx: AppContext) -> None:
               show_reference, hide_blank, editor, override, reason, ctx.reviewer, state, drafts,
               url]
 
+    # Keys and the editor send fewer inputs: the filters are those last applied (kept in
+    # the state), not the widgets' (a filter typed but not applied does not change J).
+    record_inputs = [ctx.session, show_reference, hide_blank, editor, override, reason,
+                     ctx.reviewer, state, drafts]
+
+    def call(method, names, raw, typed, request, **given) -> dict:
+        state, drafts = given.pop("state") or new_state(), dict(given.pop("drafts") or {})
+        i = Inputs(reviewer=ctx.reviewer_name(typed, request), state=state, raw_filters=raw,
+                   drafts=dict(drafts), **given)
+        try:
+            i.filters = filters_from(*(raw[name] for name in FILTER_NAMES),
+                                     signature_ids=lambda sig: refinements_with_signature(
+                                         ctx.stores.get(i.session), sig))
+            out = method(i)
+        except (StoreError, ValueError) as error:  # a bad filter, a vanished session
+            out = {"message": render.message("error", str(error))}
+        if out.get("drafts") == drafts:
+            del out["drafts"]  # unchanged: rewriting browser storage costs the page time
+        # An empty dict would read as one value; an empty update of an HTML changes
+        # nothing (of a gr.State it would replace the state with the update itself).
+        return {widgets[name]: value for name, value in out.items() if name in names} or \
+            {widgets["counts"]: gr.update()}
+
     def wire(method, names=OUTPUTS):
         def handler(session, status, error_type, validated, round_, search, max_diff,
                     show_reference, hide_blank, code, override, reason, typed, state, drafts,
                     url, request: gr.Request):
-            raw = dict(f_status=status, f_error=error_type, f_validated=validated,
-                       f_round=round_, f_search=search, f_maxdiff=max_diff)
-            i = Inputs(session=session, reviewer=ctx.reviewer_name(typed, request),
-                       state=state or new_state(), raw_filters=raw,
+            raw = dict(zip(FILTER_NAMES, (status, error_type, validated, round_, search,
+                                          max_diff)))
+            return call(method, names, raw, typed, request, session=session, code=code,
                        show_reference=bool(show_reference), hide_blank=bool(hide_blank),
-                       code=code, override=bool(override), reason=reason or "",
-                       drafts=dict(drafts or {}), url=url or "")
-            try:
-                i.filters = filters_from(
-                    status, error_type, validated, round_, search, max_diff,
-                    signature_ids=lambda sig: refinements_with_signature(
-                        ctx.stores.get(session), sig))
-                out = method(i)
-            except (StoreError, ValueError) as error:  # a bad filter, a vanished session
-                out = {"message": render.message("error", str(error))}
-            # An empty dict would read as one value; an empty update of an HTML changes
-            # nothing (of a gr.State it would replace the state with the update itself).
-            return {widgets[name]: value for name, value in out.items() if name in names} or \
-                {widgets["counts"]: gr.update()}
+                       override=bool(override), reason=reason or "", url=url or "",
+                       state=state, drafts=drafts)
+        return handler
+
+    def wire_record(method):
+        def handler(session, show_reference, hide_blank, code, override, reason, typed, state,
+                    drafts, request: gr.Request):
+            raw = {**DEFAULT_FILTERS, **((state or {}).get("filters") or {})}
+            return call(method, RECORD_OUTPUTS, raw, typed, request, session=session,
+                       code=code, show_reference=bool(show_reference),
+                       hide_blank=bool(hide_blank), override=bool(override),
+                       reason=reason or "", state=state, drafts=drafts)
         return handler
 
     options = dict(inputs=inputs, outputs=outputs, show_progress="hidden")
@@ -179,12 +199,11 @@ def build(ctx: AppContext) -> None:
            max_diff.submit, apply.click], wire(handlers.open), trigger_mode="always_last",
           **options)
     # Keys and the editor redraw the record only: fewer outputs, less work in the page.
-    record = dict(options, outputs=[widgets[name] for name in RECORD_OUTPUTS])
-    gr.on([show_reference.input, hide_blank.input], wire(handlers.refresh, RECORD_OUTPUTS),
-          **record)
-    drawn = live.click(wire(handlers.live, RECORD_OUTPUTS), trigger_mode="always_last", **record)
-    checked = drawn.then(wire(handlers.run_draft, RECORD_OUTPUTS), trigger_mode="always_last",
-                         **record)
+    record = dict(options, inputs=record_inputs,
+                  outputs=[widgets[name] for name in RECORD_OUTPUTS])
+    gr.on([show_reference.input, hide_blank.input], wire_record(handlers.refresh), **record)
+    drawn = live.click(wire_record(handlers.live), trigger_mode="always_last", **record)
+    checked = drawn.then(wire_record(handlers.run_draft), trigger_mode="always_last", **record)
     # Anything that redraws the record cancels a draft's diff or run still under way:
     # arriving late, it would draw (and keep in the state) the record left behind.
     options["cancels"] = record["cancels"] = [drawn, checked]
@@ -198,14 +217,13 @@ def build(ctx: AppContext) -> None:
                                  (undo, handlers.undo, "always_last"),
                                  (prev, handlers.prev, "always_last"),
                                  (nxt, handlers.next, "always_last")):
-        button.click(wire(method, RECORD_OUTPUTS), trigger_mode=mode, **record)
-    save.click(wire(handlers.save_edit, RECORD_OUTPUTS), inputs=inputs,
-               outputs=record["outputs"], cancels=[drawn, checked],
-               show_progress="minimal", show_progress_on=[run])
+        button.click(wire_record(method), trigger_mode=mode, **record)
+    save.click(wire_record(handlers.save_edit), inputs=record_inputs, outputs=record["outputs"],
+               cancels=[drawn, checked], show_progress="minimal", show_progress_on=[run])
     edit.click(None, js="() => window.persdEditor && window.persdEditor.open()")
     close.click(None, js="() => window.persdEditor && window.persdEditor.close()")
-    discard.click(wire(handlers.discard, RECORD_OUTPUTS), **record)
-    timer.tick(wire(handlers.poll, RECORD_OUTPUTS), **dict(record, cancels=None))
+    discard.click(wire_record(handlers.discard), **record)
+    timer.tick(wire_record(handlers.poll), **dict(record, cancels=None))
     bulk_approve.click(wire(lambda i: handlers.bulk_ask(i, "approved")), **options)
     bulk_reject.click(wire(lambda i: handlers.bulk_ask(i, "rejected")), **options)
     confirm_button.click(wire(handlers.bulk_confirm), **options)

@@ -34,9 +34,12 @@ from persd.store import QueueFilters, StoreError
 from ui.tabs import SharedExecutor, Stores
 from ui.tabs import review_render as render
 from ui.tabs.review_diff import diff_html
-from ui.tabs.review_query import ANY, FILTER_NAMES, describe, filters_from, read_query, write_query
+from ui.tabs.review_query import (
+    ANY, DEFAULT_FILTERS, FILTER_NAMES, describe, filters_from, read_query, write_query,
+)
 
-__all__ = ["ANY", "OUTPUTS", "RECORD_OUTPUTS", "Inputs", "ReviewHandlers", "filters_from", "new_state"]
+__all__ = ["ANY", "DEFAULT_FILTERS", "FILTER_NAMES", "OUTPUTS", "RECORD_OUTPUTS", "Inputs",
+           "ReviewHandlers", "filters_from", "new_state"]
 
 # What a record's events redraw. Layout blocks (rows, columns) are never outputs: Gradio's
 # page walks every output's subtree several times per event, which cost a key press more
@@ -154,7 +157,10 @@ class ReviewHandlers:
     def refresh(self, i: Inputs) -> dict:
         """Show the current record again (a display toggle changed)."""
         self._stash(i)
-        return self._show(i, i.state, i.state["id"], "", keep_editor=True)
+        out = self._show(i, i.state, i.state["id"], "", keep_editor=True)
+        if not i.show_reference:
+            out["reference_diff"] = gr.update(value="", visible=False)
+        return out
 
     def poll(self, i: Inputs) -> dict:
         """Timer tick: if other reviewers changed anything since this view was drawn, say
@@ -414,7 +420,7 @@ class ReviewHandlers:
         else:
             code = i.drafts.get(key, view.current_program)
         draft = view is not None and code.rstrip() != view.current_program.rstrip()
-        state = {**state, "session": i.session, "id": rid,
+        state = {**state, "session": i.session, "id": rid, "filters": dict(i.raw_filters),
                  "version": view.version if view else 0,
                  "base": view.current_program if view else "",
                  "event": max(state.get("event") or 0, store.last_review_event_id())}
@@ -437,9 +443,9 @@ class ReviewHandlers:
         out.update(
             failure=render.failure(view), task=view.description, metrics=render.metrics(shown),
             diff=diff_html(side_by_side(view.attempt_program, code), "Student attempt", right,
-                           hide_blank=i.hide_blank),
-            reference_diff=gr.update(value=(view.reference_diff_html or ""),
-                                     visible=i.show_reference))
+                           hide_blank=i.hide_blank))
+        if i.show_reference:  # else it stays hidden (`refresh` hides it when unticked)
+            out["reference_diff"] = gr.update(value=view.reference_diff_html or "", visible=True)
         if run_draft or not draft:
             out["run"] = self._run_html(i, store, view, code, draft)
         else:

@@ -30,6 +30,7 @@ _FIELDS = {"f_status": ("status", "pending"), "f_error": ("error", ANY),
            "f_validated": ("validated", ANY), "f_round": ("round", ""), "f_search": ("q", ""),
            "f_maxdiff": ("maxdiff", "")}
 FILTER_NAMES = tuple(_FIELDS)
+DEFAULT_FILTERS = {name: default for name, (_, default) in _FIELDS.items()}
 
 
 def filters_from(status: str | None = "pending", error_type: str | None = ANY,

@@ -115,8 +115,10 @@ def build(ctx: AppContext) -> None:
         return handler
 
     quiet = dict(show_progress="hidden")
+    # The form at once (a later fill would overwrite what the user types); the count, which
+    # builds the training set from the whole session, only while the tab is shown.
     ctx.on_session(out.wire(handlers.attach), [ctx.session, variant, w["student"]], out.list,
-                   lazy=True, **quiet)
+                   **quiet)
     # Opening the tab counts again (lazy): reviews made meanwhile change what "auto" selects.
     ctx.on_session(out.wire(handlers.count), [ctx.session, variant, selection], out.list,
                    lazy=True, **quiet)
