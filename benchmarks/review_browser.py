@@ -2,7 +2,7 @@
 painted, on a 10,000-record simulated session, beside the server-side time of the same
 events measured in the same run.
 
-    .venv/bin/python benchmarks/review_browser.py [--records 10000] [--actions 120]
+    .venv/bin/python benchmarks/review_browser.py [--records 10000] [--actions 120] [--visit-tabs]
 
 Builds the session as benchmarks/review_latency.py does, serves the real app on
 127.0.0.1, opens it in Debian's Chromium (Playwright) at 1400x900 and alternates J (next)
@@ -65,6 +65,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--actions", type=int, default=120, help="key presses to time")
+    parser.add_argument("--visit-tabs", nargs="*", metavar="TAB",
+                        help="open these tabs (no name: every other tab) once first, then "
+                             "come back to Review: their events then weigh on the page too")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -97,6 +100,14 @@ def main() -> None:
             page = chromium.new_page(viewport={"width": 1400, "height": 900})
             page.goto(f"{running.url.rstrip('/')}/?session=bench")
             page.wait_for_selector("[data-testid=task-id]", timeout=120_000)
+            if args.visit_tabs is not None:
+                names = [t.inner_text() for t in page.get_by_role("tab").all()]
+                names = [names[0], *(args.visit_tabs or names[1:])]
+                for name in [*names[1:], names[0]]:
+                    page.get_by_role("tab", name=name).click()
+                    page.wait_for_timeout(3000)  # its loads (analysis of 10,000 records)
+                page.wait_for_timeout(int(os.environ.get("SETTLE_MS", "5000")))
+                print(f"visited tabs first: {', '.join(names[1:])}")
             # the session holds some unvalidated refinements, approved like the rest
             page.locator("#persd-override input").check()
             page.locator("#persd-header").click()  # keys act only outside form fields
