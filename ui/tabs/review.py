@@ -204,9 +204,10 @@ def build(ctx: AppContext) -> None:
     gr.on([show_reference.input, hide_blank.input], wire_record(handlers.refresh), **record)
     drawn = live.click(wire_record(handlers.live), trigger_mode="always_last", **record)
     checked = drawn.then(wire_record(handlers.run_draft), trigger_mode="always_last", **record)
-    # Anything that redraws the record cancels a draft's diff or run still under way:
-    # arriving late, it would draw (and keep in the state) the record left behind.
-    options["cancels"] = record["cancels"] = [drawn, checked]
+    polled = timer.tick(wire_record(handlers.poll), **record)
+    # Anything that redraws the record cancels a draft's diff or run, or a poll, still under
+    # way: arriving late, it would draw (and keep in the state) the record left behind.
+    options["cancels"] = record["cancels"] = [drawn, checked, polled]
     # A key pressed again before its first event finished: J/K/U run once more after it
     # ("always_last"; the default, "once", dropped the press). A/R/S run at once on the
     # record shown ("multiple"): a repeat of one's own decision reads as done, and a key
@@ -219,11 +220,10 @@ def build(ctx: AppContext) -> None:
                                  (nxt, handlers.next, "always_last")):
         button.click(wire_record(method), trigger_mode=mode, **record)
     save.click(wire_record(handlers.save_edit), inputs=record_inputs, outputs=record["outputs"],
-               cancels=[drawn, checked], show_progress="minimal", show_progress_on=[run])
+               cancels=record["cancels"], show_progress="minimal", show_progress_on=[run])
     edit.click(None, js="() => window.persdEditor && window.persdEditor.open()")
     close.click(None, js="() => window.persdEditor && window.persdEditor.close()")
     discard.click(wire_record(handlers.discard), **record)
-    timer.tick(wire_record(handlers.poll), **dict(record, cancels=None))
     bulk_approve.click(wire(lambda i: handlers.bulk_ask(i, "approved")), **options)
     bulk_reject.click(wire(lambda i: handlers.bulk_ask(i, "rejected")), **options)
     confirm_button.click(wire(handlers.bulk_confirm), **options)
