@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import threading
 
-import persd  # noqa: F401  (installs the lock)
+import persd  # noqa: F401  (importing persd installs the lock)
 from persd.code.threadsafe_ast import install
 
 # Deep nesting makes the conversion long, so threads overlap inside it.

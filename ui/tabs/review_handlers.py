@@ -9,10 +9,11 @@ so they can be timed (benchmarks/review_latency.py) and tested without a browser
 Every handler returns a dict keyed by the names in `OUTPUTS` holding only what changed;
 the tab maps the names to its components. The per-browser state is a dict: the session,
 the record shown, the review version it was shown at (what an action is checked against),
-the program it showed (`base`: an editor holding anything else is a draft), a pending
-bulk plan and the newest review event seen (for `poll`). Drafts live
-apart, in the browser's localStorage (`drafts`: "session:record id" -> code), so they
-outlive moving on and a reload.
+the program it showed (`base`: an editor holding anything else is a draft), the filters
+last applied (the keys' events read them from here, not from the filter widgets), a
+pending bulk plan and the newest review event seen (for `poll`). Drafts live apart, in the
+browser's localStorage (`drafts`: "session:record id" -> code), so they outlive moving on
+and a reload. Bulk decisions and the poll are in `ui.tabs.review_session`.
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ import gradio as gr
 from persd.analysis.signatures import refinements_with_signature
 from persd.code.diffing import diff_size, side_by_side, similarity
 from persd.review import (
-    BulkPlan, ReviewConflict, ReviewRefused, apply_bulk, approve, conflict_message, plan_bulk,
-    reject, review_view, run_edit, save_edit, skip, undo,
+    ReviewConflict, ReviewRefused, approve, conflict_message, reject, review_view, run_edit,
+    save_edit, skip, undo,
 )
 from persd.store import QueueFilters, StoreError
 from ui.tabs import SharedExecutor, Stores
 from ui.tabs import review_render as render
 from ui.tabs.review_diff import diff_html
+from ui.tabs.review_session import SessionWideActions
 from ui.tabs.review_query import (
     ANY, DEFAULT_FILTERS, FILTER_NAMES, describe, filters_from, read_query, write_query,
 )
@@ -74,7 +76,7 @@ class Inputs:
     url: str = ""                  # the page's query string (only `open_from_url` reads it)
 
 
-class ReviewHandlers:
+class ReviewHandlers(SessionWideActions):
     def __init__(self, stores: Stores, executor: SharedExecutor) -> None:
         self.stores, self.executor = stores, executor
         # (session, record, program) -> its stored sandbox run: a draft run while typing is
@@ -162,34 +164,6 @@ class ReviewHandlers:
             out["reference_diff"] = gr.update(value="", visible=False)
         return out
 
-    def poll(self, i: Inputs) -> dict:
-        """Timer tick: if other reviewers changed anything since this view was drawn, say
-        what and redraw the counts (and the record, when it was one of theirs)."""
-        if not i.session or i.state.get("session") != i.session:
-            return {}
-        store = self._store(i)
-        events = store.review_events_since(i.state.get("event") or 0)
-        if not events:
-            return {}
-        state = {**i.state, "event": events[-1].id}
-        said = []
-        for event in events[-3:]:
-            task = store.refinement(event.refinement_id).task_id
-            verb = ("undid a decision on" if event.kind == "undo"
-                    else f"set {event.new_status}:" if event.new_status else "changed")
-            said.append(f"{event.reviewer} {verb} {task}")
-        more = f" and {len(events) - 3} more changes" if len(events) > 3 else ""
-        mine = any(e.refinement_id == i.state.get("id") for e in events)
-        text = "Meanwhile " + "; ".join(said) + more + "."
-        if mine:
-            text += " That includes this record: it is shown as it is now."
-        self._stash(i)
-        if mine:
-            return self._show(i, state, i.state["id"], render.message("warn", text),
-                              keep_editor=True)
-        return {"state": state, "counts": self._counts(i, store),
-                "message": render.message("info", text)}
-
     # -- editing -------------------------------------------------------------------------
 
     def live(self, i: Inputs) -> dict:
@@ -269,43 +243,6 @@ class ReviewHandlers:
         else:
             text = f"Undid your {noun} of {task_id}: it is {restored.status} again."
         return self._show(i, state, restored.refinement_id, render.message("ok", text))
-
-    # -- bulk ----------------------------------------------------------------------------
-
-    def bulk_ask(self, i: Inputs, status: str) -> dict:
-        plan = plan_bulk(self._store(i), i.filters, status, override=i.override)
-        if plan.count == 0:
-            note = f"No record to {status[:-1] if status.endswith('ed') else status} here"
-            note += f" ({plan.left_out} fail their tests; tick override)." if plan.left_out else "."
-            return {"state": {**i.state, "bulk": None}, "message": render.message("info", note)}
-        state = {**i.state, "bulk": {"status": status, "versions": plan.versions,
-                                     "left_out": plan.left_out}}
-        verb = {"approved": "approve", "rejected": "reject", "skipped": "skip"}[status]
-        return {"state": state, "message": "",
-                "confirm_text": render.bulk_question(status, plan.count, plan.left_out,
-                                                     i.reviewer),
-                "confirm_button": gr.update(value=f"Yes, {verb} {plan.count}")}
-
-    def bulk_confirm(self, i: Inputs) -> dict:
-        bulk = i.state.get("bulk")
-        state = {**i.state, "bulk": None}
-        if not bulk:
-            return {"state": state, "confirm_text": ""}
-        self._stash(i)
-        outcome = apply_bulk(self._store(i), BulkPlan(**bulk), reviewer=i.reviewer,
-                             reason=i.reason)
-        text = f"{outcome.status.capitalize()} {outcome.updated} records."
-        if outcome.conflicts:
-            text += (f" {len(outcome.conflicts)} were changed by someone else since you asked "
-                     "and were left as they are.")
-        kind = "warn" if outcome.conflicts else "ok"
-        rid = state["id"]
-        return self._show(i, state, self._after(i, None if rid is None else rid - 1),
-                          render.message(kind, text))
-
-    def bulk_cancel(self, i: Inputs) -> dict:
-        return {"state": {**i.state, "bulk": None}, "confirm_text": "",
-                "message": render.message("info", "Bulk action cancelled.")}
 
     # -- internals -----------------------------------------------------------------------
 
