@@ -41,6 +41,10 @@ def wait_points(page: Page, elem_id: str, at_least: int, timeout_ms: int = 120_0
 
 def pick_model(page: Page, model: str) -> None:
     """Type a model into the Train tab's student field (a dropdown taking custom values)."""
+    # The form's fill at page load (the output name comes with it) must have landed first:
+    # arriving late, it would replace the typed model with its own suggestion.
+    expect(page.locator("#persd-train-output input, #persd-train-output textarea")) \
+        .not_to_have_value("")
     field = page.locator("#persd-train-student input")
     field.fill(model)
     field.press("Enter")

@@ -89,7 +89,12 @@ class TrainHandlers:
                     **self._live(None, message("error", str(error))), **self._past(None)}
         default = "" if store.simulated else str(config.get("student") or "")
         tiny = _shown_tiny(self.models_dir, models)
-        return {"student": gr.update(choices=models, value=student or default or tiny or None),
+        suggested = student or default or tiny
+        # No value when there is nothing to suggest: this answer can land after the user
+        # typed a model, and an empty value would wipe it.
+        picked = gr.update(choices=models, value=suggested) if suggested else \
+            gr.update(choices=models)
+        return {"student": picked,
                 "output": default_name(session, variant), **self._live(job, ""),
                 **self._past(session)}
 
