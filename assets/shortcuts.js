@@ -1,6 +1,7 @@
 // The review tab's keys and page state, passed to launch(js=...) by ui/theme.py.
 // - Letter keys click the action buttons (only while visible, never while the user types,
-//   never with Ctrl/Alt/Meta); J/K pressed in quick succession are queued, none dropped. Ctrl+S / Ctrl+Enter save the edit, also from the editor.
+//   never with Ctrl/Alt/Meta); J/K pressed in quick succession are queued, none dropped.
+//   Ctrl+S / Ctrl+Enter save the edit, also from the editor.
 // - E opens the editor (the refinement side of the diff becomes editable), Esc leaves it
 //   (a second Esc closes it). While it is open, a pause in typing sends the draft
 //   (#persd-live), which redraws the diff and runs the draft in the sandbox.
@@ -143,7 +144,8 @@
     const header = byId("persd-header"), run = byId("persd-run");
     if (!header || !run) return false;
     const options = {childList: true, subtree: true, attributes: true};
-    new MutationObserver(() => { syncUrl(); staleRun(); moves.redrawn(); }).observe(header, options);
+    const redrawn = () => { syncUrl(); staleRun(); moves.redrawn(); };
+    new MutationObserver(redrawn).observe(header, options);
     new MutationObserver(staleRun).observe(run, {childList: true, subtree: true});
     return true;
   };

@@ -2,7 +2,8 @@
 painted, on a 10,000-record simulated session, beside the server-side time of the same
 events measured in the same run.
 
-    .venv/bin/python benchmarks/review_browser.py [--records 10000] [--actions 120] [--visit-tabs]
+    .venv/bin/python benchmarks/review_browser.py [--records 10000] [--actions 120]
+        [--visit-tabs [TAB ...]] [--settle-s 5]
 
 Builds the session as benchmarks/review_latency.py does, serves the real app on
 127.0.0.1, opens it in Debian's Chromium (Playwright) at 1400x900 and alternates J (next)
@@ -68,6 +69,8 @@ def main() -> None:
     parser.add_argument("--visit-tabs", nargs="*", metavar="TAB",
                         help="open these tabs (no name: every other tab) once first, then "
                              "come back to Review: their events then weigh on the page too")
+    parser.add_argument("--settle-s", type=float, default=5.0,
+                        help="with --visit-tabs: seconds to wait back on Review before timing")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -106,7 +109,7 @@ def main() -> None:
                 for name in [*names[1:], names[0]]:
                     page.get_by_role("tab", name=name).click()
                     page.wait_for_timeout(3000)  # its loads (analysis of 10,000 records)
-                page.wait_for_timeout(int(os.environ.get("SETTLE_MS", "5000")))
+                page.wait_for_timeout(args.settle_s * 1000)
                 print(f"visited tabs first: {', '.join(names[1:])}")
             # the session holds some unvalidated refinements, approved like the rest
             page.locator("#persd-override input").check()

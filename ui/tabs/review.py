@@ -17,7 +17,8 @@ from persd.store import StoreError
 from ui.tabs import AppContext
 from ui.tabs import review_render as render
 from ui.tabs.review_handlers import (
-    ANY, DEFAULT_FILTERS, FILTER_NAMES, OUTPUTS, RECORD_OUTPUTS, Inputs, ReviewHandlers, filters_from, new_state,
+    ANY, DEFAULT_FILTERS, FILTER_NAMES, OUTPUTS, RECORD_OUTPUTS, Inputs, ReviewHandlers,
+    filters_from, new_state,
 )
 
 TITLE = "Review"
@@ -219,8 +220,8 @@ def build(ctx: AppContext) -> None:
                                  (prev, handlers.prev, "always_last"),
                                  (nxt, handlers.next, "always_last")):
         button.click(wire_record(method), trigger_mode=mode, **record)
-    save.click(wire_record(handlers.save_edit), inputs=record_inputs, outputs=record["outputs"],
-               cancels=record["cancels"], show_progress="minimal", show_progress_on=[run])
+    save.click(wire_record(handlers.save_edit),
+               **dict(record, show_progress="minimal", show_progress_on=[run]))
     edit.click(None, js="() => window.persdEditor && window.persdEditor.open()")
     close.click(None, js="() => window.persdEditor && window.persdEditor.close()")
     discard.click(wire_record(handlers.discard), **record)
