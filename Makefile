@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.persd-installed
+STAMP := $(VENV)/.installed
 
 .PHONY: run test setup system-deps
 

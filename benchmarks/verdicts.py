@@ -29,27 +29,40 @@ from persd.tasks import load_tasks  # noqa: E402
 
 HOSTILE = sorted((ROOT / "tests" / "data" / "hostile").glob("*.py"))
 MARK = "# ---- test ----\n"
+TASK_MARK = "# ---- task ----\n"
 
 # Run under the package being measured (this one, or a previous revision's copy).
 MEASURE = r"""
-import json, sys, time
+import inspect, json, sys, time
 from pathlib import Path
 from persd.execution import Executor
 from persd.tasks import load_tasks
 files, workers, timeout = json.loads(sys.argv[1])
-pairs = [tuple(Path(f).read_text().split("# ---- test ----\n")) for f in files]
+with_task = "context" in inspect.signature(Executor.run).parameters  # a revision before it has none
+def job(text):
+    program, rest = text.split("# ---- test ----\n")
+    test, _, task = rest.partition("# ---- task ----\n")
+    return (program, test, task) if with_task else (program, test)
+pairs = [job(Path(f).read_text()) for f in files]
 tasks = load_tasks("humaneval")
 with Executor(workers=workers, timeout_s=timeout) as ex:
     hostile = [name for name, r in zip(files, ex.run_many(pairs)) if r.passed]
-    ex.run_many([(t.solution, t.test) for t in tasks[:20]])  # warm up
+    ex.run_many([(t.solution, t.test, t.prompt) for t in tasks[:20]])  # warm up
     rates = []
     for _ in range(3):
         started = time.perf_counter()
-        passed = sum(r.passed for r in ex.run_many([(t.solution, t.test) for t in tasks]))
+        passed = sum(r.passed for r in ex.run_many([(t.solution, t.test, t.prompt) for t in tasks]))
         rates.append(len(tasks) / (time.perf_counter() - started))
 print(json.dumps({"hostile_passed": [Path(f).name for f in hostile], "rate": sorted(rates)[1],
                   "humaneval_passed": passed}))
 """
+
+
+def hostile_job(path: Path) -> tuple[str, str, str]:
+    """(program, test, the task's own code) of a file of the hostile corpus."""
+    program, rest = path.read_text().split(MARK)
+    test, _, task = rest.partition(TASK_MARK)
+    return program, test, task
 
 
 def measure(package_root: Path, workers: int, timeout: float) -> dict:
@@ -69,7 +82,7 @@ def previous_copy(revision: str, into: Path) -> Path:
 
 def false_failures(tasks, workers: int, timeout: float, protocol: str) -> list[tuple[str, str]]:
     with Executor(workers=workers, timeout_s=timeout, protocol=protocol) as ex:
-        results = ex.run_many([(t.solution, t.test) for t in tasks])
+        results = ex.run_many([(t.solution, t.test, t.prompt) for t in tasks])
     return [(t.task_id, r.feedback.splitlines()[0] if r.feedback else r.status)
             for t, r in zip(tasks, results) if not r.passed]
 
@@ -82,7 +95,7 @@ def main() -> None:
     parser.add_argument("--previous", help="A git revision whose harness to compare with (e.g. main)")
     args = parser.parse_args()
 
-    pairs = [tuple(path.read_text().split(MARK)) for path in HOSTILE]
+    pairs = [hostile_job(path) for path in HOSTILE]
     humaneval, mbpp = load_tasks("humaneval"), load_tasks(f"mbpp:{args.mbpp}")
     print(f"{'protocol':<9} {'hostile false passes':>22} {'HumanEval false failures':>26} "
           f"{'MBPP false failures':>21}")

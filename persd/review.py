@@ -115,7 +115,7 @@ def run_edit(
         raise ReviewRefused("the edited program is empty")
     refinement = store.refinement(refinement_id)
     task = store.task(refinement.task_id)
-    result = executor.run(program, task.test)
+    result = executor.run(program, task.test, task.prompt)
     return store.add_execution("review_edit", refinement_id, result)
 
 

@@ -4,6 +4,7 @@ do, and the protocols choose the tests and the comparison."""
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,6 @@ import pytest
 from persd.demo.live import custom_task
 from persd.execution import Executor
 from persd.execution.executor import JUDGE_WALL_S
-from persd.execution.asserts import plan_test
 from persd.execution.jail import values
 from persd.execution import verdicts
 from persd.execution.jail.values import same
@@ -20,6 +20,7 @@ from persd.tasks import load_tasks
 DATA = Path(__file__).parent / "data"
 HOSTILE = sorted((DATA / "hostile").glob("*.py"))
 MARK = "# ---- test ----\n"
+TASK_MARK = "# ---- task ----\n"
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +65,16 @@ def test_a_huge_value_the_program_returns_is_read_in_the_jail_not_on_the_host(ex
     assert _peak_rss_mb() - before < 10, "the host read the program's value"
 
 
+def hostile_job(path: Path) -> tuple[str, str, str]:
+    """(program, test, the task's own code) of a file of the corpus."""
+    program, rest = path.read_text().split(MARK)
+    test, _, task = rest.partition(TASK_MARK)
+    return program, test, task
+
+
 def test_no_reward_hacking_technique_of_the_corpus_passes(executor):
-    assert len(HOSTILE) >= 15
-    pairs = [tuple(path.read_text().split(MARK)) for path in HOSTILE]
+    assert len(HOSTILE) >= 36
+    pairs = [hostile_job(path) for path in HOSTILE]
     results = executor.run_many(pairs)
     passed = [path.name for path, result in zip(HOSTILE, results) if result.passed]
     assert passed == []
@@ -81,10 +89,58 @@ def test_a_forged_eq_fails_and_says_why(executor):
             "only builtin values are accepted") in result.feedback
 
 
-def test_expected_literals_never_enter_the_sandbox():
-    plan = plan_test("def check(candidate):\n    assert candidate(7) == 12345\n    assert abs(candidate(1) - 0.5) < 1e-6\n\ncheck(f)\n")
-    assert "12345" not in plan.child_test and "0.5" not in plan.child_test and "1e-06" not in plan.child_test
-    assert plan.child_test.count("\n") == 5  # line numbers kept
+SCAN_OWN_PROCESS = r"""
+import gc, re, sys
+
+def _regions():
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            span, perms, *rest = line.split()
+            if perms.startswith("r") and not (rest[-1].startswith("[v") if len(rest) > 3 else False):
+                start, end = (int(x, 16) for x in span.split("-"))
+                yield start, end
+
+def _read(start, end):
+    try:
+        with open("/proc/self/mem", "rb", buffering=0) as memory:
+            memory.seek(start)
+            return memory.read(end - start)
+    except PermissionError:  # not dumpable (a switched uid): read the bytes in place
+        import ctypes
+        return ctypes.string_at(start, end - start)
+
+def probe():
+    pattern = re.compile(("EXPECTED" + "-") .encode() + rb"[0-9a-f]{32}")
+    found = set()
+    for obj in gc.get_objects():                       # everything the collector tracks
+        for text in (obj.values() if isinstance(obj, dict) else obj if isinstance(obj, (list, tuple)) else ()):
+            if isinstance(text, str):
+                found.update(m.decode() for m in pattern.findall(text.encode("utf-8", "replace")))
+    frame = sys._getframe()
+    while frame:                                       # every caller's locals and constants
+        for value in [*frame.f_locals.values(), *frame.f_code.co_consts]:
+            if isinstance(value, (str, bytes)):
+                data = value.encode("utf-8", "replace") if isinstance(value, str) else value
+                found.update(m.decode() for m in pattern.findall(data))
+        frame = frame.f_back
+    for start, end in _regions():                      # every readable byte of the process
+        try:
+            found.update(m.decode() for m in pattern.findall(_read(start, end)))
+        except (OSError, OverflowError, ValueError):
+            pass
+    return sorted(found)[0] if found else "nothing"
+"""
+
+
+def test_a_program_that_scans_its_own_process_finds_no_expected_value(executor):
+    marker = "EXPECTED-" + uuid.uuid4().hex
+    test = f"def check(candidate):\n    assert candidate() == {marker!r}\n\ncheck(probe)\n"
+    result = executor.run(SCAN_OWN_PROCESS, test, "def probe():\n    \"\"\"Find it.\"\"\"\n")
+    assert result.status == "failed", result.feedback
+    assert result.test_outcomes[0].returned == "'nothing'"
+    # The scan works: a marker the program itself holds is found (it then "passes").
+    leaky = executor.run(SCAN_OWN_PROCESS + f"\nKEPT = {marker[::-1]!r}[::-1]\n", test)
+    assert leaky.passed, leaky.feedback
 
 
 HONEST = """
@@ -140,9 +196,14 @@ def test_a_call_that_raises_on_the_host_side_is_an_error(executor):
     assert result.test_outcomes[0].status == "error"
 
 
-def test_program_names_that_shadow_builtins_stay_the_programs(executor):
-    program = "def sorted(xs):\n    return [0]\n"
-    assert executor.run(program, "assert sorted([3, 1]) == [0]\n").passed
+def test_builtins_and_modules_in_a_test_are_the_judges_whatever_the_program_binds(executor):
+    program = ("import builtins, math\nbuiltins.abs = lambda x: 0\nmath.isclose = lambda *a, **k: True\n"
+               "def sorted(xs):\n    return [0]\n\ndef area(r, math=None, abs=None):\n    return -1.0\n")
+    test = ("import math\nfrom math import isclose\nassert sorted([3, 1]) == [1, 3]\n"
+            "assert abs(area(1.0) - 3.14159) < 0.01\nassert math.isclose(area(1.0), 3.14159)\n"
+            "assert isclose(area(2.0), 12.566)\n")
+    result = executor.run(program, test)
+    assert [o.status for o in result.test_outcomes] == ["passed", "failed", "failed", "failed"], result.feedback
 
 
 @pytest.mark.parametrize("value", [1, -2**80, 2.5, float("inf"), "s", b"\x00", None, True, 3j,
@@ -176,7 +237,7 @@ def test_mbpp_references_pass_under_both_protocols():
     assert len(tasks) >= 40
     for protocol in ("strict", "paper"):
         with Executor(workers=2, timeout_s=5.0, protocol=protocol) as ex:
-            results = ex.run_many([(t.solution, t.test) for t in tasks])
+            results = ex.run_many([(t.solution, t.test, t.prompt) for t in tasks])
         assert {t.task_id: r.feedback for t, r in zip(tasks, results) if not r.passed} == {}
 
 

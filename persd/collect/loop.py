@@ -97,7 +97,7 @@ class CollectionLoop:
         if not attempts:
             return
         results = await asyncio.to_thread(
-            self.executor.run_many, [(a.program, self.tasks[a.task_id].test) for a in attempts])
+            self.executor.run_many, [(a.program, self.tasks[a.task_id].test, self.tasks[a.task_id].prompt) for a in attempts])
         for attempt, result in zip(attempts, results):
             stored = self.store.add_execution("attempt", attempt.id, result)
             self.summary.attempts += 1
@@ -152,7 +152,7 @@ class CollectionLoop:
             return None
 
     def _validator(self, task: Task):
-        return lambda program: self.executor.run(program, task.test)
+        return lambda program: self.executor.run(program, task.test, task.prompt)
 
     def _store_result(self, task: Task, result, attempt) -> None:
         from persd.code.diffing import diff_size

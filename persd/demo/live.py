@@ -104,7 +104,7 @@ class LiveRepair:
         return step
 
     def _judge(self, program: str) -> tuple[ExecutionResult | None, ExecutionResult | None]:
-        pairs = [(program, t) for t in (self.task.visible_test, self.task.test) if t.strip()]
+        pairs = [(program, t, self.task.prompt) for t in (self.task.visible_test, self.task.test) if t.strip()]
         results = iter(self.executor.run_many(pairs)) if pairs else iter(())
         visible = next(results) if self.task.visible_test.strip() else None
         hidden = next(results) if self.task.test.strip() else None
@@ -159,7 +159,7 @@ class SimulatedBackend:
         if not mutated:
             return reference
         suites = [t for t in (task.visible_test, task.test) if t.strip()]
-        verdicts = self.executor.run_many([(program, tests) for program, _ in mutated
+        verdicts = self.executor.run_many([(program, tests, task.prompt) for program, _ in mutated
                                            for tests in suites])
         caught = [[not r.passed for r in verdicts[i * len(suites):(i + 1) * len(suites)]]
                   for i in range(len(mutated))]

@@ -47,13 +47,13 @@ def run_steps(student, tasks, config, executor, store, run_id, say, timings):
 
 def score(executor, slots, programs, step, check_visible, refined) -> list[SampleResult]:
     """Runs the hidden tests (and the visible ones, if asked and present) in one batch."""
-    pairs = [(program, task.test) for (task, _), program in zip(slots, programs)]
+    pairs = [(program, task.test, task.prompt) for (task, _), program in zip(slots, programs)]
     visible_at = []
     if check_visible:
         for j, ((task, _), program) in enumerate(zip(slots, programs)):
             if task.visible_test.strip():
                 visible_at.append(j)
-                pairs.append((program, task.visible_test))
+                pairs.append((program, task.visible_test, task.prompt))
     results = executor.run_many(pairs)
     visible = dict(zip(visible_at, results[len(programs):]))
     return [SampleResult(task.task_id, index, step, program, results[j], visible.get(j), refined)

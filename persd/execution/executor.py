@@ -2,8 +2,8 @@
 
     from persd.execution import Executor
     with Executor(workers=2, timeout_s=3.0, memory_mb=2048) as ex:
-        result = ex.run(program, test)             # program, then the test source after it
-        results = ex.run_many([(program, test), ...])  # parallel, same order as given
+        result = ex.run(program, test, context=task.prompt)   # the test, run against the program
+        results = ex.run_many([(program, test, context), ...])  # parallel, same order as given
 
 Each worker owns one long-lived sandbox (see sandbox.py) that forks a fresh child per
 program, so a program costs a fork, not an interpreter start. A sandbox is replaced after
@@ -15,12 +15,14 @@ losing that one too is its verdict: `killed`.
 Sandboxes live exactly as long as the Executor's process, whichever thread uses it: all
 of them are started from one launcher thread that the Executor owns (see `_Launcher`).
 
-Verdicts: the test's asserts are split (asserts.py) so the program's process only reports
-the values its code produced, as strict builtin copies, and a judge process in the same
-jail, out of the program's reach, evaluates the rest of each assert on them
-(jail/judge.py) under its own limits (`JUDGE_CPU_S`, `JUDGE_WALL_S`); the host reads the
-findings (verdicts.py) and never evaluates any part of a test. `protocol` is "strict"
-(every test, exact comparison) or "paper" (MBPP's test_list only, approximate floats).
+Verdicts: the judge owns the test. A judge process in the jail, out of the program's
+reach, runs the test and every assert itself, under its own limits (`JUDGE_CPU_S`,
+`JUDGE_WALL_S`); the program's process, which never holds the test, only answers the
+calls of the names it defines, with strict builtin copies (jail/judge.py). `context` is
+the task's own code (its prompt): helpers and classes the test uses are the judge's,
+from that text, whatever the program redefines. The host reads the findings
+(verdicts.py) and never evaluates any part of a test. `protocol` is "strict" (every
+test, exact comparison) or "paper" (MBPP's test_list only, approximate floats).
 
 `timeout_s` is CPU time, so a busy machine does not turn slow programs into false
 timeouts (evalplus #5); wall time is capped at `2 * timeout_s + 1` to catch sleepers.
@@ -153,26 +155,28 @@ class Executor:
                 "memory_mb": self.memory_mb, "output_bytes": self.output_bytes,
                 "judge_cpu_s": JUDGE_CPU_S, "judge_wall_s": JUDGE_WALL_S}
 
-    def run(self, code: str | bytes, test: str | bytes) -> ExecutionResult:
-        """Runs `code` then `test` in one fresh process; never raises for bad input."""
+    def run(self, code: str | bytes, test: str | bytes, context: str = "") -> ExecutionResult:
+        """Judges `code` by `test`; `context` is the task's own code (its prompt), whose
+        helpers and classes the test may use. Never raises for bad input."""
         if self._closed:
             raise RuntimeError("this Executor is closed")
         problem, code, test = self._check_input(code, test)
         if problem:
             return problem
+        test = tests_for(self.protocol, test)
         try:
-            plan = plan_test(tests_for(self.protocol, test), code)
-        except (SyntaxError, ValueError) as error:
+            plan = plan_test(test)
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
             where = f" (line {error.lineno})" if getattr(error, "lineno", None) else ""
             return rejected(f"The test does not parse: {getattr(error, 'msg', error)}{where}", "TestSyntaxError")
-        request = {"code": code, "test": plan.child_test, "callees": [list(s.callees) for s in plan.sites],
-                   "plan": plan.judge_plan(approx=self.protocol == "paper"), **self.limits}
+        request = {"code": code, "test": test, "context": context if isinstance(context, str) else "",
+                   "approx": self.protocol == "paper", "sites": len(plan.sites), **self.limits}
         reply = self._serve(request, retry=True)
         return to_result(reply, self.limits, self.isolation, plan)
 
-    def run_many(self, pairs) -> list[ExecutionResult]:
-        """Runs (code, test) pairs in parallel; results in the order given."""
-        return list(self._threads.map(lambda pair: self.run(*pair), pairs))
+    def run_many(self, jobs) -> list[ExecutionResult]:
+        """Runs (code, test) or (code, test, context) tuples in parallel; results in the order given."""
+        return list(self._threads.map(lambda job: self.run(*job), jobs))
 
     def close(self) -> None:
         if self._closed:

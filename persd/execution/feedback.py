@@ -127,6 +127,9 @@ def describe(reply: dict, limits: dict, judged: Judged) -> tuple[str, str, str]:
     if outcome == "exit":
         where = "before its tests ran" if reply.get("stage") == "program" else "before its tests completed"
         return "error", "SystemExit", f"The program called exit({reply.get('exc_message', '')}) {where}."
+    if outcome == "refused":  # a value that is not builtin data, outside any assert
+        call = reply.get("call") or "the program"
+        return "failed", "NonBuiltinValue", f"{call} {reply.get('exc_message', '')}".strip()
     if outcome == "sandbox_lost":
         return "killed", "Killed", ("The program killed its sandbox (on two fresh sandboxes in a row) or stopped it "
                                     "answering; its tests did not complete.")
@@ -156,7 +159,7 @@ def _outcomes(reply: dict, status: str, error_type: str, judged: Judged) -> tupl
 
 
 def _exception_of(reply: dict, error_type: str) -> ExceptionInfo | None:
-    if reply["outcome"] == "completed" or error_type in ("AssertionError", "NonBuiltinValue", "TestsNotSeen",
+    if reply["outcome"] in ("completed", "refused") or error_type in ("AssertionError", "NonBuiltinValue", "TestsNotSeen",
                                                          "JudgeLimit"):
         return None
     omitted = reply.get("frames_dropped", 0)

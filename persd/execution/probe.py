@@ -6,7 +6,8 @@
     outcome.failures     # {1: "raised IndexError"}: call index -> why it gave no value
     outcome.reference_error   # the sandbox's feedback when the program itself fails, else None
 
-All calls run in one sandboxed program: the reference, then a driver that evaluates each
+All calls run in one sandboxed program: the reference, then a driver (appended to the
+program, so it runs in the program's own process; the test is empty) that evaluates each
 call with its own CPU budget (a virtual-time timer), its prints swallowed, and writes one
 line per call: the repr if it reads back (`ast.literal_eval`) as an equal value, else why
 not. The sandbox returns only the tail of the output (~1000 characters), so the driver
@@ -86,7 +87,7 @@ class ProbeOutcome:
 
 
 def driver_source(calls: list[str], start: int, call_timeout_s: float) -> str:
-    """The test source that probes calls[start:] after the reference program."""
+    """The source appended to the reference program that probes calls[start:]."""
     return (f"BEGIN, LINE, END = {BEGIN!r}, {LINE!r}, {END!r}\n{_DRIVER}\n"
             f"_persd_probe({calls!r}, {start}, {OUTPUT_BUDGET}, {call_timeout_s!r}, {MAX_REPR})\n")
 
@@ -97,7 +98,7 @@ def probe_calls(executor: Executor, code: str, calls: list[str],
     outcome = ProbeOutcome()
     start = 0
     while start < len(calls):
-        result = executor.run(code, driver_source(calls, start, call_timeout_s))
+        result = executor.run(f"{code}\n\n{driver_source(calls, start, call_timeout_s)}", "")
         outcome.runs += 1
         begun, lines, end = _parse(result.output)
         if not begun and start == 0 and not result.passed:

@@ -41,7 +41,6 @@ import json
 import os
 import select
 import shutil
-import signal
 import struct
 import subprocess
 import sys
@@ -49,23 +48,24 @@ import tempfile
 import time
 from pathlib import Path
 
-JAIL = Path(__file__).with_name("jail")  # harness.py, child.py, values.py: bound at /harness
+from persd.execution.cgroup import PROCESS_LIMIT, PidsCgroup
+
+JAIL = Path(__file__).with_name("jail")  # harness.py and the modules it imports: bound at JAIL_MOUNT
+JAIL_MOUNT = "/opt/runner"  # a generic path: nothing a program sees names persd
 HARNESS = JAIL / "harness.py"
 ETC_PATHS = ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime")
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", *ETC_PATHS)
 SCRATCH_BYTES = 256 * 1024 * 1024
 REPLY_LIMIT = 64 * 1024 * 1024  # the harness's replies are clipped far below this
-PROCESS_LIMIT = 256  # processes + threads at once in one sandbox, harness included
 # Each sandbox's programs get a uid of their own: RLIMIT_NPROC counts per uid, so a
 # shared one would let a fork bomb in one sandbox starve the others.
 UID_BASE = 1_000_000
+JUDGE_UID_OFFSET = 1_000_000  # each sandbox's judge runs as program uid + this: neither can signal the other
 # What the root harness needs: switch to the programs' uid, hand them their scratch
 # directory, kill what they leave behind (other uid), remove their files (other owner,
 # maybe in sticky directories).
 HARNESS_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_KILL", "CAP_DAC_OVERRIDE", "CAP_FOWNER")
 _uids = itertools.count()
-_sandbox_numbers = itertools.count()
-_busy_cgroups: set[Path] = set()  # ours, closed, not yet empty enough to remove
 
 
 class SandboxError(RuntimeError):
@@ -87,10 +87,26 @@ def program_uid() -> int | None:
     return UID_BASE + (os.getpid() % 1000) * 1000 + next(_uids) % 1000
 
 
+VENV_MOUNT = "/opt/python"  # a virtual environment is bound here: its host path may name persd
+
+
+def _venv() -> str | None:
+    return sys.prefix if sys.prefix != sys.base_prefix else None
+
+
+def jail_python(python: str) -> str:
+    """Where `python` is inside the jail (a venv's interpreter is under VENV_MOUNT)."""
+    venv = _venv()
+    if venv and (python == venv or python.startswith(venv + "/")):
+        return VENV_MOUNT + python[len(venv):]
+    return python
+
+
 def _read_only_binds() -> list[str]:
     """Bind the system and this interpreter read-only; merged-/usr symlinks stay symlinks."""
+    venv = _venv()
     paths = list(SYSTEM_PATHS)
-    for prefix in {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))}:
+    for prefix in {sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))}:
         paths.append(prefix)
     args: list[str] = []
     made: set[str] = set()
@@ -105,28 +121,45 @@ def _read_only_binds() -> list[str]:
             args += ["--symlink", os.readlink(path), path]
         elif os.path.exists(path):
             args += ["--ro-bind", path, path]
+    if venv:
+        args += ["--perms", "0755", "--dir", os.path.dirname(VENV_MOUNT), "--ro-bind", venv, VENV_MOUNT]
     return args
 
 
 def _data_fd(text: str) -> int:
-    """A pipe holding `text` for bwrap's --ro-bind-data (small: it fits the pipe buffer)."""
-    read_fd, write_fd = os.pipe()
-    os.write(write_fd, text.encode())
-    os.close(write_fd)
-    return read_fd
+    """A descriptor holding `text`, for bwrap's --ro-bind-data and --args."""
+    fd = os.memfd_create("data", 0)
+    data = memoryview(text.encode())
+    while data:
+        data = data[os.write(fd, data):]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
-def bwrap_command(python: str, uid: int | None = None, data_fds: tuple[int, int] | None = None) -> list[str]:
+def jail_files(uid: int | None) -> dict[str, str]:
+    """The files the jail is given as copies (no host path shows in its mount table):
+    a passwd and group made up for it, and the harness's modules."""
+    users, groups = "root:x:0:0:root:/root:/usr/sbin/nologin\n", "root:x:0:\n"
+    if uid is not None:
+        users += f"sandbox:x:{uid}:{uid}:sandbox:/tmp:/usr/sbin/nologin\n"
+        groups += f"sandbox:x:{uid}:\n"
+    files = {"/etc/passwd": users, "/etc/group": groups}
+    files.update((f"{JAIL_MOUNT}/{path.name}", path.read_text()) for path in sorted(JAIL.glob("*.py"))
+                 if path.name != "__init__.py")
+    return files
+
+
+def bwrap_command(python: str, uid: int | None = None, files: dict[str, int] | None = None) -> list[str]:
+    """bwrap's command line; `files`: jail path -> a descriptor holding its content."""
     privileges = ["--unshare-all", "--cap-drop", "ALL"]
     if uid is not None:
         # No user namespace: bwrap's would map uid 0 alone, leaving no uid to switch to.
         privileges = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts",
                       "--unshare-cgroup-try", "--cap-drop", "ALL"]
         privileges += [arg for cap in HARNESS_CAPS for arg in ("--cap-add", cap)]
-    identity = ["--perms", "0644", "--ro-bind-data", str(data_fds[0]), "/etc/passwd",
-                "--perms", "0644", "--ro-bind-data", str(data_fds[1]), "/etc/group"] if data_fds else []
+    copies = [arg for path, fd in (files or {}).items() for arg in ("--perms", "0644", "--ro-bind-data", str(fd), path)]
     return [
-        "bwrap",
+        shutil.which("bwrap") or "bwrap",
         "--die-with-parent",
         "--new-session",
         "--clearenv",
@@ -135,133 +168,27 @@ def bwrap_command(python: str, uid: int | None = None, data_fds: tuple[int, int]
         # checkout there) is then bound on top of it instead of being hidden by it.
         "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp",
         *_read_only_binds(),
-        *identity,
-        "--ro-bind", str(JAIL), "/harness",
+        "--perms", "0755", "--dir", JAIL_MOUNT,
+        *copies,
         "--proc", "/proc",
+        "--ro-bind", "/proc/sys", "/proc/sys",  # uid 0 in the jail must not write kernel settings
         "--dev", "/dev",
         "--chdir", "/tmp",
         "--setenv", "PATH", "/usr/bin:/bin",
         "--setenv", "HOME", "/tmp",
         "--setenv", "PYTHONHASHSEED", "0",
         "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
-        python, "-I", "/harness/harness.py", "/tmp", str(-1 if uid is None else uid), str(PROCESS_LIMIT),
+        jail_python(python), "-I", "-S", f"{JAIL_MOUNT}/harness.py", *_harness_args("/tmp", uid, private_ipc=True),
     ]
 
 
+def _harness_args(scratch: str, uid: int | None, private_ipc: bool) -> list[str]:
+    judge = -1 if uid is None else uid + JUDGE_UID_OFFSET
+    return [scratch, str(-1 if uid is None else uid), str(judge), str(PROCESS_LIMIT), "1" if private_ipc else "0"]
+
+
 def _process_command(python: str, scratch: str, uid: int | None) -> list[str]:
-    return [python, "-I", str(HARNESS), scratch, str(-1 if uid is None else uid), str(PROCESS_LIMIT)]
-
-
-class PidsCgroup:
-    """A pids cgroup of our own (pids.max = PROCESS_LIMIT) for one sandbox.
-
-    `create()` returns None where this host gives us no writable pids controller.
-    """
-
-    _parent: Path | None = None
-    _searched = False
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    @classmethod
-    def create(cls) -> "PidsCgroup | None":
-        parent = cls._find_parent()
-        if parent is None:
-            return None
-        _sweep(parent)
-        path = parent / f"persd-{os.getpid()}-{next(_sandbox_numbers)}"
-        try:
-            path.mkdir()
-            (path / "pids.max").write_text(str(PROCESS_LIMIT))
-        except OSError:
-            try:
-                path.rmdir()
-            except OSError:
-                pass
-            return None
-        return cls(path)
-
-    @classmethod
-    def _find_parent(cls) -> Path | None:
-        """Our own cgroup in the hierarchy holding the pids controller, if we may write it."""
-        if cls._searched:
-            return cls._parent
-        cls._searched = True
-        try:
-            mounts = Path("/proc/self/mounts").read_text().splitlines()
-            memberships = Path("/proc/self/cgroup").read_text().splitlines()
-        except OSError:
-            return None
-        for line in mounts:
-            fields = line.split()
-            if len(fields) < 4:
-                continue
-            mount, kind, options = fields[1], fields[2], fields[3].split(",")
-            for membership in memberships:
-                _, controllers, own = membership.split(":", 2)
-                if kind == "cgroup2" and controllers == "":
-                    candidate = Path(mount + own.rstrip("/"))
-                    if "pids" not in _words(candidate / "cgroup.subtree_control"):
-                        continue  # enabling it would change the host's cgroup set-up: not ours to do
-                elif kind == "cgroup" and "pids" in options and "pids" in controllers.split(","):
-                    candidate = Path(mount + own.rstrip("/"))
-                else:
-                    continue
-                if os.access(candidate, os.W_OK):
-                    cls._parent = candidate
-                    return candidate
-        return None
-
-    def join_command(self, command: list[str]) -> list[str]:
-        """`command`, started inside this cgroup (before it can fork anything)."""
-        return ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', str(self.path / "cgroup.procs"), *command]
-
-    def remove(self) -> None:
-        """Kills whatever is still inside, then removes the cgroup (later if still busy)."""
-        for _ in range(50):
-            try:
-                pids = [int(pid) for pid in (self.path / "cgroup.procs").read_text().split()]
-            except OSError:
-                return
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            try:
-                self.path.rmdir()
-                return
-            except OSError:
-                time.sleep(0.002)
-        _busy_cgroups.add(self.path)  # killed processes leave it a moment later: _sweep retries
-
-
-def _words(path: Path) -> list[str]:
-    try:
-        return path.read_text().split()
-    except OSError:
-        return []
-
-
-def _sweep(parent: Path) -> None:
-    """Removes our closed cgroups that were still busy, and those of owners that died."""
-    stale = set(_busy_cgroups)
-    try:
-        for entry in parent.glob("persd-*-*"):
-            owner = entry.name.split("-")[1]
-            if owner.isdigit() and int(owner) != os.getpid() and not os.path.exists(f"/proc/{owner}"):
-                stale.add(entry)
-    except OSError:
-        pass
-    for entry in stale:
-        try:
-            entry.rmdir()
-            _busy_cgroups.discard(entry)
-        except FileNotFoundError:
-            _busy_cgroups.discard(entry)
-        except OSError:
-            pass
+    return [python, "-I", "-S", str(HARNESS), *_harness_args(scratch, uid, private_ipc=False)]
 
 
 class Sandbox:
@@ -275,20 +202,23 @@ class Sandbox:
         self.isolation = isolation
         self.served = 0
         self._scratch: str | None = None
-        python = python or sys.executable
+        # PERSD_SANDBOX_PYTHON: an interpreter of the sandbox's own (persd's venv shows persd).
+        python = python or os.environ.get("PERSD_SANDBOX_PYTHON") or sys.executable
         uid = program_uid() if uid == -1 else uid
-        data_fds: tuple[int, int] | None = None
+        data_fds: tuple[int, ...] = ()
         if isolation == "bwrap":
-            users = "root:x:0:0:root:/root:/usr/sbin/nologin\n"
-            groups = "root:x:0:\n"
-            if uid is not None:
-                users += f"sandbox:x:{uid}:{uid}:sandbox:/tmp:/usr/sbin/nologin\n"
-                groups += f"sandbox:x:{uid}:\n"
-            data_fds = (_data_fd(users), _data_fd(groups))
-            command = bwrap_command(python, uid, data_fds)
-            env = None
+            files = {path: _data_fd(text) for path, text in jail_files(uid).items()}
+            command = bwrap_command(python, uid, files)
+            # Its arguments through a pipe: /proc/1/cmdline in the jail (bwrap) shows no host path.
+            start = command.index(jail_python(python))
+            arguments = _data_fd("\0".join(command[1:start]) + "\0")
+            data_fds = (*files.values(), arguments)
+            command = [command[0], "--args", str(arguments), *command[start:]]
+            # bwrap's own processes (pid 1 in the jail among them) keep the environment they
+            # start with, and /proc/1/environ shows it: give them none of the host's.
+            env = {"PATH": "/usr/bin:/bin"}
         else:
-            self._scratch = tempfile.mkdtemp(prefix="persd-scratch-", dir=_fast_tmp())
+            self._scratch = tempfile.mkdtemp(prefix="sandbox-", dir=_fast_tmp())
             command = _process_command(python, self._scratch, uid)
             env = {"PATH": "/usr/bin:/bin", "HOME": self._scratch, "PYTHONHASHSEED": "0",
                    "PYTHONDONTWRITEBYTECODE": "1"}
@@ -299,14 +229,14 @@ class Sandbox:
         try:
             self._process = subprocess.Popen(
                 command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
-                env=env, start_new_session=True, pass_fds=data_fds or (),
+                env=env, start_new_session=True, pass_fds=data_fds,
             )
         except BaseException:
             if self._cgroup is not None:
                 self._cgroup.remove()
             raise
         finally:
-            for fd in data_fds or ():
+            for fd in data_fds:
                 os.close(fd)
 
     @property
@@ -385,7 +315,7 @@ def probe(isolation: str) -> str | None:
     try:
         reply = sandbox.request(
             {"code": "x = 1", "test": "assert x == 1", "cpu_s": 5, "wall_s": 5, "memory_mb": 1024,
-             "output_bytes": 65536},
+             "output_bytes": 65536, "judge_cpu_s": 2, "judge_wall_s": 5},
             deadline_s=30,
         )
         return None if reply.get("outcome") == "completed" else f"unexpected reply {reply}"

@@ -5,14 +5,13 @@
     judged.first_failure   # the outcome that failed first (in the order run), or None
     judged.all_seen        # every assert was reached and held
 
-The program's process reports, for each assert it reached, strict builtin copies of the
-leaves (see asserts.py and jail/values.py). A judge process in the jail, which the
-program cannot reach, evaluates each assert's template on them (jail/judge.py); here the
-host only reads its small, clipped findings. The host never evaluates any part of a test,
-so a test typed by a person (`assert f(1) == 9**9**9**9`) costs its sandbox a few
-seconds, never the host. `==` at the top of an assert compares with `same`: Python's ==
-on builtins, NaN equal to NaN, and under the paper protocol floats within pytest.approx's
-default tolerance.
+The judge, a process in the jail the program cannot reach, runs the test itself and asks
+the program's process only for calls, whose answers are strict builtin copies
+(jail/judge.py, jail/values.py); here the host only reads its small, clipped findings.
+The host never evaluates any part of a test, so a test typed by a person
+(`assert f(1) == 9**9**9**9`) costs its sandbox a few seconds, never the host. `==` at
+the top of an assert compares with `same`: Python's == on builtins, NaN equal to NaN,
+and under the paper protocol floats within pytest.approx's default tolerance.
 
 Protocols (`--protocol`):
   strict  every test of a task (MBPP: test_list and challenge_test_list), exact comparison
@@ -25,7 +24,7 @@ import re
 from dataclasses import dataclass
 
 from persd.execution.asserts import Plan, Site
-from persd.execution.jail.judge import STATUSES, clip
+from persd.execution.jail.findings import STATUSES, clip
 from persd.execution.result import TestOutcome
 from persd.tasks.formats import CHALLENGE_MARKER
 
@@ -56,11 +55,15 @@ class Judged:
 
 
 def _outcome(site: Site, test) -> TestOutcome:
-    """One site's outcome from the judge's [status, returned, expected, error]."""
-    if (type(test) is not list or len(test) != 4 or test[0] not in STATUSES
+    """One site's outcome from the judge's [status, returned, expected, error, call]."""
+    if (type(test) is not list or len(test) != 5 or test[0] not in STATUSES
             or not all(type(text) is str for text in test)):
         return TestOutcome(site.source, "not_run")
-    return TestOutcome(site.source, test[0], *(clip(text) for text in test[1:]))
+    return TestOutcome(site.source, test[0], *(clip(text) for text in test[1:4]))
+
+
+def _call(test) -> str:
+    return clip(test[4], 200) if type(test) is list and len(test) == 5 and type(test[4]) is str else ""
 
 
 def judge(plan: Plan, reply: dict) -> Judged:
@@ -69,16 +72,14 @@ def judge(plan: Plan, reply: dict) -> Judged:
     if type(tests) is not list or len(tests) != len(plan.sites):
         tests = [None] * len(plan.sites)
     raw_names = reply.get("names")
-    names = {k: clip(v, 100) for k, v in raw_names.items() if type(k) is str and type(v) is str
-             and any(k in site.callees for site in plan.sites)} if type(raw_names) is dict else {}
+    names = {k: clip(v, 100) for k, v in raw_names.items() if type(k) is str and k.isidentifier()
+             and type(v) is str and v.isidentifier()} if type(raw_names) is dict else {}
     outcomes = tuple(_renamed(_outcome(site, test), names) for site, test in zip(plan.sites, tests))
     all_seen = all(o.status == "passed" for o in outcomes)
     number = reply.get("first_failure")
     first_failure, first_call = None, ""
     if type(number) is int and 0 <= number < len(outcomes) and outcomes[number].status != "passed":
-        first_failure, site = outcomes[number], plan.sites[number]
-        if site.actual_leaf is not None:
-            first_call = _renamed(TestOutcome(site.leaves[site.actual_leaf], ""), names).source
+        first_failure, first_call = outcomes[number], _call(tests[number])
     elif not all_seen:
         failures = [o for o in outcomes if o.status not in ("passed", "not_run")]
         first_failure = failures[0] if failures else None

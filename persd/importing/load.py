@@ -229,8 +229,8 @@ def _run(matched: list[tuple[Parsed, Task]], workers: int | None, timeout_s: flo
     pairs = []
     for row, task in matched:
         if row.attempt is not None:
-            pairs.append((row.attempt, task.test))
-        pairs.append((row.refinement, task.test))
+            pairs.append((row.attempt, task.test, task.prompt))
+        pairs.append((row.refinement, task.test, task.prompt))
     if not pairs:
         return []
     results = []

@@ -3,7 +3,7 @@
     from persd.teacher import OpenAITeacher, TeacherConfig, MemoryCache
     teacher = OpenAITeacher(TeacherConfig(model="gpt-4o-mini"), cache=MemoryCache())
     await teacher.check()                                   # fail fast: key, URL, model
-    validate = lambda program: executor.run(program, task.test)
+    validate = lambda program: executor.run(program, task.test, task.prompt)
     result = await teacher.refine(task, attempt_code, feedback, validate)
     result.validated, result.program, result.reason, result.cost_usd
 

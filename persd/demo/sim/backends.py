@@ -113,12 +113,12 @@ class SimulatedStudent:
                      if i not in chosen and round_ < len(plans[i])]
             if not batch:
                 break
-            results = executor.run_many([(program, tasks[i].test) for i, program, _ in batch])
+            results = executor.run_many([(program, tasks[i].test, tasks[i].prompt) for i, program, _ in batch])
             for (i, program, mutation), result in zip(batch, results):
                 if not result.passed:
                     chosen[i] = (program, mutation, result)
         rest = [i for i in range(len(tasks)) if i not in chosen]
-        for i, result in zip(rest, executor.run_many([(programs[i], tasks[i].test) for i in rest])):
+        for i, result in zip(rest, executor.run_many([(programs[i], tasks[i].test, tasks[i].prompt) for i in rest])):
             chosen[i] = (programs[i], None, result)
         return [SimAttempt(t.task_id, chosen[i][0], chosen[i][0][len(t.prompt):], chosen[i][2],
                            chosen[i][1]) for i, t in enumerate(tasks)]
@@ -253,7 +253,7 @@ def build_demo_records(tasks: list[Task], executor, seed: int = 0,
             replies[a.task_id] = teacher.refine(task, a.program, a.mutation, a.result.feedback)
             splits[a.task_id] = split_program(task, replies[a.task_id].code)
     runnable = [tid for tid, split in splits.items() if split]
-    results = dict(zip(runnable, executor.run_many([(splits[tid][0], by_id[tid].test)
+    results = dict(zip(runnable, executor.run_many([(splits[tid][0], by_id[tid].test, by_id[tid].prompt)
                                                     for tid in runnable])))
     return [_record(a, replies.get(a.task_id), splits.get(a.task_id), results.get(a.task_id))
             for a in attempts]

@@ -1,26 +1,29 @@
-"""The fork-server that runs inside each sandbox. Standard library only.
+"""The server that runs inside each sandbox. Standard library only.
 
-It is started once per sandbox (`python -I harness.py SCRATCH UID PROCESS_LIMIT`; `-S` works too),
-imports the modules programs commonly use, then serves requests read from stdin: for
-each one it forks a child (child.py) that runs the program and its rewritten tests under
-resource limits (as UID when it may switch to it, -1 for no switch), waits for it with a
-deadline, kills every process the program left behind, and writes one reply to stdout.
-It ends when stdin reaches end of file or hangs up, even in the middle of a program: the
-host that owned it is gone.
+Started once per sandbox (`python -I harness.py SCRATCH UID JUDGE_UID PROCESS_LIMIT
+PRIVATE_IPC`), it
+imports the modules programs commonly use, forks the spawner (runner.py) before it reads
+any request, then serves requests read from stdin. For each one it makes three pipes
+and an output file in memory, has the spawner start the program's process on them, and
+forks a judge (judge.py) that runs the test and calls the program; it waits for both
+with a deadline, kills every process the program left behind, removes its files and any
+System V IPC object it made, and writes one reply to stdout. It ends when stdin reaches
+end of file or hangs up, even in the middle of a run: the host that owned it is gone.
 
 Wire format, both ways: an 8-byte big-endian length, then that many bytes of JSON.
-Request: {"code", "test", "callees", "plan", "cpu_s", "wall_s", "memory_mb", "output_bytes",
-"judge_cpu_s", "judge_wall_s"}; "plan" is the test's asserts as judge.py reads them.
-Reply: the child's end facts (outcome, stage, frames...), checked and clipped, plus the
-judged asserts: "tests" (one [status, returned, expected, error] per assert),
-"first_failure", "names", and "judge_error" when the judge overran its limits.
+Request: {"code", "test", "context", "approx", "cpu_s", "wall_s", "memory_mb",
+"output_bytes", "judge_cpu_s", "judge_wall_s"}. Reply: how the run ended (outcome,
+stage, frames...), "tests" (one [status, returned, expected, error, call] per assert),
+"first_failure", "names", "judge_error" when the judge overran its limits, "exit_code",
+"duration_s", "output_tail", "clean".
 
-The program's child never decides whether a test passed, and never holds an expected
-value. This process runs as root in the jail, the program as another uid, so the program
-can neither signal nor trace it; what the child writes to its pipe is read as data, after
-the child has ended, by the judge (judge.py): a process forked from this one, replaced
-whenever it overruns its own CPU, memory or wall-clock limits. This process only parses
-the judge's short lines, never the program's values.
+Who holds what: this process (root in the jail) holds requests; the spawner was forked
+before the first one, so the program's process, forked from the spawner, never holds a
+test, a plan or a byte of any request. The judge is forked from this process per run and
+runs as an unprivileged uid of its own (or, when we cannot switch users, as ours without
+capabilities), not dumpable: the program's uid can neither signal nor trace it. Nothing
+here opens a path the program could have replaced: the output is a memfd, the scratch
+directory is made and removed through descriptors, never following links.
 """
 
 from __future__ import annotations
@@ -28,84 +31,183 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import resource
 import select
-import shutil
 import signal
+import socket
 import struct
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the script's folder out
-import child  # noqa: E402  (this folder: child.py, judge.py, values.py)
-import judge  # noqa: E402
+import findings  # noqa: E402  (this folder)
+import processes  # noqa: E402
+import judge_process  # noqa: E402
+import runner  # noqa: E402
+import scratch  # noqa: E402
 
-REPLY_LIMIT = 16 * 1024 * 1024  # bytes of reports and facts kept from one child
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
-_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+JUDGE_PROCESS_LIMIT = 8
+OUTPUT_TAIL = 2000
 PRELOADED = (
     "math re string collections itertools functools heapq bisect typing hashlib random "
     "statistics fractions decimal copy operator datetime json array cmath numbers"
 ).split()
 
 
-# --------------------------------------------------------------- server side
+class _Settings:
+    scratch_root = "/tmp"
+    uid = -1
+    judge_uid = -1
+    process_limit = 0
+    private_ipc = False
+    libc = None
+    spawner_pid = 0
+    spawner: socket.socket | None = None
+
+
+# ------------------------------------------------------------------ processes
 
 
 def _kill_leftovers() -> bool:
-    """Kills every process left behind; orphans reparent to us (we are a subreaper).
-
-    Returns False when some could not be removed, so the host recycles the sandbox.
-    """
+    """Kills every process left behind (orphans reparent to us: we are a subreaper), the
+    spawner excepted. False when some could not be removed: the host recycles the sandbox."""
     me = os.getpid()
-    # Killed processes on a busy machine may take a while to be scheduled to die: give them
-    # a second before calling the sandbox unclean (a recycle costs a new jail).
-    deadline = time.monotonic() + 1.0
+    deadline = time.monotonic() + 1.0  # killed processes may take a moment to be scheduled to die
     while time.monotonic() < deadline:
         try:
-            while True:  # reap what has already died
-                pid, status = os.waitpid(-1, os.WNOHANG)
+            while True:
+                pid, _status = os.waitpid(-1, os.WNOHANG)
                 if pid == 0:
                     break
-                _judge.reaped(pid, status)
+                if pid == _Settings.spawner_pid:
+                    _hang_up()  # the spawner is gone: this sandbox can start no more programs
+                if pid == _judge.pid:
+                    _judge.forget()
         except ChildProcessError:
             return True
-        leftovers = [pid for pid in _children_of(me) if pid != _judge.pid]
+        leftovers = [pid for pid in processes.children_of(me) if pid not in (_Settings.spawner_pid, _judge.pid)]
         if not leftovers:
             return True
         for pid in leftovers:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            processes.kill_group(pid)
         time.sleep(0.002)
     return False
 
 
-def _children_of(parent: int) -> list[int]:
-    try:  # one file (the judge is always a child, so this runs per program), where the kernel has it
-        with open(f"/proc/{parent}/task/{parent}/children", "rb") as listed:
-            return [int(pid) for pid in listed.read().split()]
-    except OSError:
-        pass
-    children = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as stat:
-                fields = stat.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == parent:
-            children.append(int(entry))
-    return children
+def _hang_up() -> None:
+    """The host is gone (or the sandbox broke): so is everything this sandbox runs."""
+    processes.kill_all_below(os.getpid())
+    os._exit(0)
 
 
-def _read_reply(fd: int, buffer: bytearray) -> bool:
+def _spawn(limits: dict, fds: list[int]) -> int:
+    """Has the spawner start a program's process on `fds`; its pid."""
+    return _ask_spawner(json.dumps(limits).encode(), fds)
+
+
+def _reap(pid: int) -> int:
+    """The wait status of a program's process that has ended (the spawner is its parent)."""
+    return _ask_spawner(f"reap {pid}".encode(), [])
+
+
+def _ask_spawner(message: bytes, fds: list[int]) -> int:
+    try:
+        socket.send_fds(_Settings.spawner, [message], fds)
+        return int(_Settings.spawner.recv(32) or b"x")
+    except (OSError, ValueError):
+        _hang_up()  # the spawner is gone: this sandbox can start no more programs
+
+
+def _judge_setup(memory_mb: int, keep: int) -> None:
+    """In a new judge process, before it serves: nothing of the harness's, its own limits and uid."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for target in (0, 1, 2):
+        os.dup2(null, target)
+    processes.close_except({keep})
+    memory = min(memory_mb, judge_process.MEMORY_LIMIT_MB) << 20
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if _Settings.judge_uid >= 0:
+        limit = judge_process.PROCESS_LIMIT
+        resource.setrlimit(resource.RLIMIT_NPROC, (limit, limit))
+        os.setgroups([])
+        os.setgid(_Settings.judge_uid)
+        os.setuid(_Settings.judge_uid)
+    elif _Settings.libc is not None:
+        processes.drop_capabilities(_Settings.libc)
+    if _Settings.libc is not None:
+        _Settings.libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+
+
+_judge = judge_process.JudgeProcess(_judge_setup)
+
+
+class _Run:
+    """What the harness watches while a run goes on."""
+
+    def __init__(self, program: int, findings_fd: int) -> None:
+        self.program, self.findings_fd = program, findings_fd
+        self.written = bytearray()
+        self.program_status: int | None = None
+        self.deadline_kill = False     # the program was killed at its wall-clock deadline
+        self.judging = True
+        self.judge_status: int | None = None
+        self.overdue = False
+
+
+def _wait(run: _Run, wall_s: float, judge_wall_s: float) -> float:
+    """Waits until the judge has judged (or died, or overran) and the program has ended;
+    kills the program at its deadline or once the judge is done with it. Seconds taken."""
+    started = time.monotonic()
+    program_deadline, judge_deadline = started + wall_s, started + wall_s + judge_wall_s
+    program_fd, judge_fd = os.pidfd_open(run.program), os.pidfd_open(_judge.pid)
+    poller = select.poll()
+    for fd in (program_fd, judge_fd, run.findings_fd):
+        poller.register(fd, select.POLLIN)
+    poller.register(0, 0)  # the host hanging up
+    killed = False
+    try:
+        while run.judging or run.program_status is None:
+            now = time.monotonic()
+            if run.program_status is None and not killed and (now >= program_deadline or not run.judging):
+                processes.kill_group(run.program)
+                killed, run.deadline_kill = True, now >= program_deadline
+            if run.judging and now >= judge_deadline:
+                run.judge_status, run.overdue, run.judging = _judge.stop(), True, False
+                poller.unregister(judge_fd)
+            wait = (program_deadline if not killed else judge_deadline if run.judging else now + 1.0) - now
+            for fd, _event in poller.poll(max(0.0, min(wait, 1.0)) * 1000):
+                if fd == 0:
+                    _hang_up()
+                elif fd == run.findings_fd and run.judging:
+                    open_ = _drain(run.findings_fd, run.written)
+                    if not open_ or run.written.endswith(findings.DONE) or run.written.endswith(findings.LAST):
+                        run.judging = False
+                        poller.unregister(run.findings_fd)
+                        if not run.written.endswith((findings.DONE, findings.LAST)):
+                            poller.unregister(judge_fd)
+                            run.judge_status = _judge.reaped()  # it closed its findings: it is ending
+                elif fd == judge_fd and _judge.pid is not None:
+                    poller.unregister(judge_fd)
+                    run.judging = False
+                    run.judge_status = _judge.reaped()
+                elif fd == program_fd and run.program_status is None:
+                    run.program_status = _reap(run.program)
+                    poller.unregister(program_fd)
+    finally:
+        os.close(program_fd)
+        os.close(judge_fd)
+    if run.written.endswith(findings.LAST) and _judge.pid is not None:
+        _judge.reaped()
+    return time.monotonic() - started
+
+
+def _drain(fd: int, buffer: bytearray) -> bool:
     """Reads what is available; False once the pipe is at end of file."""
-    while len(buffer) < REPLY_LIMIT:
+    while len(buffer) < findings.FINDINGS_LIMIT:
         try:
             chunk = os.read(fd, 65536)
         except BlockingIOError:
@@ -116,136 +218,65 @@ def _read_reply(fd: int, buffer: bytearray) -> bool:
     return False
 
 
-def _wait_for(pid: int, result_fd: int, wall_s: float) -> tuple[bytes, int | None, float]:
-    """Waits until the child exits or the deadline passes (then kills its group).
+def _judge_death(run: _Run, request: dict) -> str:
+    if run.overdue:
+        return f"took more than {request.get('judge_wall_s', 5.0):g} s"
+    status = run.judge_status
+    if status is not None and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU:
+        return f"used more than {request.get('judge_cpu_s', 2.0):g} s of CPU time"
+    if len(run.written) >= findings.FINDINGS_LIMIT:
+        return "produced too many findings"
+    code = os.waitstatus_to_exitcode(status) if status is not None else "unknown"
+    return f"ended the judge (exit status {code}, out of memory?)"
 
-    Exits at once when the host hangs up (stdin has no writer left): nobody will read
-    the verdict, and the sandbox must not outlive its owner.
-    """
-    started = time.monotonic()
-    deadline = started + wall_s
-    buffer = bytearray()
-    pidfd = os.pidfd_open(pid)
-    poller = select.poll()
-    poller.register(pidfd, select.POLLIN)
-    poller.register(result_fd, select.POLLIN)
-    poller.register(0, 0)  # hang-up and errors only: they are reported whatever the mask
-    status = None
+
+def serve_one(body: bytes, counter: int) -> dict:
+    request = json.loads(body)
+    workdir = scratch.make(_Settings.scratch_root, f"run-{counter}", _Settings.uid)
+    output = os.memfd_create("output", os.MFD_CLOEXEC)
+    calls_read, calls_write = os.pipe()
+    answers_read, answers_write = os.pipe()
+    findings_read, findings_write = os.pipe()
+    limits = {key: request[key] for key in ("cpu_s", "wall_s", "memory_mb", "output_bytes")}
+    limits.update(scratch=workdir, uid=_Settings.uid, process_limit=_Settings.process_limit)
+    program = _spawn(limits, [calls_read, answers_write, output])
+    os.close(calls_read)
+    os.close(answers_write)
+    judge_fds = [calls_write, answers_read, findings_write]
+    _judge.submit(body, judge_fds, request["memory_mb"])
+    for fd in judge_fds:
+        os.close(fd)
+    os.set_blocking(findings_read, False)
+    run = _Run(program, findings_read)
     try:
-        while status is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            for fd, _event in poller.poll(remaining * 1000):
-                if fd == 0:
-                    _kill_group(pid)
-                    _hang_up()
-                if fd == result_fd and not _read_reply(result_fd, buffer):
-                    poller.unregister(result_fd)
-                elif fd == pidfd:
-                    _, status = os.waitpid(pid, 0)
-        if status is None:
-            _kill_group(pid)
-            _, status = os.waitpid(pid, 0)
-            status = None  # killed by us at the deadline
-        _read_reply(result_fd, buffer)
+        elapsed = _wait(run, request["wall_s"], request.get("judge_wall_s", 5.0))
     finally:
-        os.close(pidfd)
-    return bytes(buffer), status, time.monotonic() - started
-
-
-def _kill_group(pid: int) -> None:
-    for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
-        try:
-            target()
-        except ProcessLookupError:
-            pass
-
-
-def _judge_setup() -> None:
-    """In the judge process, before it serves: it needs no capability, nor the host's pipes."""
-    null = os.open(os.devnull, os.O_RDWR)
-    os.dup2(null, 0)
-    os.dup2(null, 1)
-    if _libc is not None:
-        _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no process of the same uid may trace it
-        _drop_capabilities(_libc)
-
-
-def _hang_up() -> None:
-    """The host is gone: so is everything this sandbox runs."""
-    if _judge.pid is not None:
-        _kill_group(_judge.pid)
-    _kill_leftovers()
-    os._exit(0)
-
-
-_judge = judge.JudgeProcess(_judge_setup)
-
-
-def serve_one(request: dict, scratch_root: str, counter: int, uid: int = -1, process_limit: int = 0) -> dict:
-    scratch = os.path.join(scratch_root, f"run-{counter}")
-    os.makedirs(scratch, mode=0o700, exist_ok=True)
-    if uid >= 0:
-        os.chown(scratch, uid, uid)
-    _judge.ready(request["memory_mb"])  # before the fork: every child closes the judge's pipes
-    read_fd, write_fd = os.pipe()
-    os.set_blocking(read_fd, False)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(read_fd)
-            _judge.close_in_child()
-            if uid < 0 and _libc is not None:
-                _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)  # the program's own /proc/self, as before
-            child.child(request, write_fd, scratch, uid, process_limit)
-        finally:
-            os._exit(70)
-    os.close(write_fd)
-    try:
-        data, status, elapsed = _wait_for(pid, read_fd, request["wall_s"])
-    finally:
-        os.close(read_fd)
-    clean = _kill_leftovers()  # before judging: nothing of the program's competes with the judge
-    _judge.submit(data, request)
-    output_tail = _output_tail(scratch)  # while the judge works
-    clean = _empty(scratch_root) and clean
-    reply = _judge.collect(request, _hang_up)
-    if len(data) >= REPLY_LIMIT:
-        reply["reports_cut"] = True
-    if status is None:
+        os.close(findings_read)
+    clean = _kill_leftovers()
+    written = bytes(run.written)
+    finished = written.endswith(findings.DONE) or written.endswith(findings.LAST)
+    death = "" if finished else _judge_death(run, request)
+    if not finished and _judge.pid is not None:
+        _judge.stop()
+    reply = findings.assemble(written.split(b"\n")[:-1], request.get("sites", 0), _judge.pending_site, death)
+    if run.deadline_kill and reply["outcome"] in ("no_reply", "timeout"):
+        reply["outcome"] = "hard_timeout" if reply["outcome"] == "no_reply" else "timeout"
         reply.setdefault("frames", [])
-        if reply["outcome"] in ("no_reply", "unknown"):
-            reply["outcome"] = "hard_timeout"
-    elif reply["outcome"] == "no_reply":
-        reply["exit_code"] = os.waitstatus_to_exitcode(status)
+    elif run.program_status is not None and reply["outcome"] == "no_reply":
+        reply["exit_code"] = os.waitstatus_to_exitcode(run.program_status) if run.program_status >= 0 else None
     reply["duration_s"] = elapsed
-    reply["output_tail"] = output_tail
-    reply["clean"] = clean
+    reply["output_tail"] = _tail(output)
+    os.close(output)
+    reply["clean"] = scratch.empty(_Settings.scratch_root) and scratch.no_ipc_left(_Settings.uid, _Settings.private_ipc) and clean
     return reply
 
 
-def _empty(directory: str) -> bool:
-    """Removes the run's files, and whatever it wrote elsewhere in the scratch root (/tmp)."""
-    for entry in os.scandir(directory):
-        try:
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path)
-            else:
-                os.unlink(entry.path)
-        except OSError:
-            pass
-    return not os.listdir(directory)  # what we cannot remove, a fresh sandbox will not have
+def _tail(fd: int, limit: int = OUTPUT_TAIL) -> str:
+    size = os.fstat(fd).st_size
+    return os.pread(fd, limit, max(0, size - limit)).decode("utf-8", "replace")
 
 
-def _output_tail(scratch: str, limit: int = 2000) -> str:
-    try:
-        with open(os.path.join(scratch, ".output"), "rb") as output:
-            output.seek(0, os.SEEK_END)
-            output.seek(max(0, output.tell() - limit))
-            return output.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
+# ------------------------------------------------------------------ start
 
 
 def _read_exact(stream, size: int) -> bytes | None:
@@ -258,16 +289,16 @@ def _read_exact(stream, size: int) -> bytes | None:
     return data
 
 
-def _can_switch_to(uid: int, scratch_root: str, process_limit: int) -> bool:
-    """Whether a child running as `uid` still reads the interpreter's library and
+def _can_switch_to(uid: int) -> bool:
+    """Whether a process running as `uid` still reads the interpreter's library and
     reaches the scratch directory (a venv in a private home would be unreadable)."""
     if uid < 0 or os.geteuid() != 0:
         return False
     pid = os.fork()
     if pid == 0:
         try:
-            child.switch_user(uid, process_limit)
-            readable = os.access(os.path.dirname(os.__file__), os.R_OK | os.X_OK) and os.access(scratch_root, os.X_OK)
+            runner.switch_user(uid, _Settings.process_limit)
+            readable = os.access(os.path.dirname(os.__file__), os.R_OK | os.X_OK) and os.access(_Settings.scratch_root, os.X_OK)
             os._exit(0 if readable else 1)
         finally:
             os._exit(2)
@@ -275,43 +306,57 @@ def _can_switch_to(uid: int, scratch_root: str, process_limit: int) -> bool:
     return os.waitstatus_to_exitcode(status) == 0
 
 
-class _CapHeader(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+def _add_site_packages() -> None:
+    """The interpreter's site-packages on the path, for programs that import numpy and the
+    like, without running its .pth files (`-S`): an editable install's finder, or any other
+    start-up hook, would run in every program and name what installed it."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    venv = os.path.dirname(os.path.dirname(sys.executable))
+    prefixes = [venv] if os.path.exists(os.path.join(venv, "pyvenv.cfg")) else [sys.prefix]
+    for prefix in prefixes:
+        folder = os.path.join(prefix, "lib", version, "site-packages")
+        if os.path.isdir(folder) and folder not in sys.path:
+            sys.path.append(folder)
 
 
-class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
-
-
-def _drop_capabilities(libc) -> None:
-    """Gives up every capability: used when programs must run as the harness's own uid."""
-    libc.capset(ctypes.byref(_CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)), (_CapData * 2)())
-
-
-_libc = None
+def _start_spawner() -> None:
+    """Forked before any request is read: the programs' processes descend from it."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ours.close()
+            runner.spawner(theirs)
+        finally:
+            os._exit(0)
+    theirs.close()
+    _Settings.spawner, _Settings.spawner_pid = ours, pid
 
 
 def main() -> None:
-    global _libc
-    scratch_root = sys.argv[1] if len(sys.argv) > 1 else "/tmp"
-    uid = int(sys.argv[2]) if len(sys.argv) > 2 else -1
-    process_limit = int(sys.argv[3]) if len(sys.argv) > 3 else 0
-    libc = _libc = ctypes.CDLL(None, use_errno=True)
+    args = sys.argv[1:] + [None] * 5
+    _Settings.scratch_root = args[0] or "/tmp"
+    _Settings.uid = int(args[1] or -1)
+    _Settings.judge_uid = int(args[2] or -1)
+    _Settings.process_limit = int(args[3] or 0)
+    _Settings.private_ipc = args[4] == "1"
+    libc = _Settings.libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # no setuid binary gives a program privileges back
-    if uid >= 0 and os.geteuid() == 0:
-        os.chmod(scratch_root, 0o1777)  # like /tmp, for programs running as another uid
-    if not _can_switch_to(uid, scratch_root, process_limit):
-        uid = -1
-        _drop_capabilities(libc)
-        # Programs run as our own uid: they must not trace (or write into) this process.
-        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    if _Settings.uid >= 0 and os.geteuid() == 0:
+        os.chmod(_Settings.scratch_root, 0o1777)  # like /tmp, for programs running as another uid
+    if not _can_switch_to(_Settings.uid):
+        _Settings.uid = _Settings.judge_uid = -1
+        processes.drop_capabilities(libc)
+        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # programs run as our uid: they must not trace us
     os.environ.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    _add_site_packages()
     for name in PRELOADED:
         try:
             __import__(name)
         except ImportError:
             pass
+    _start_spawner()
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
     counter = 0
     while True:
@@ -322,8 +367,8 @@ def main() -> None:
         if body is None:
             return
         counter += 1
-        reply = serve_one(json.loads(body), scratch_root, counter, uid, process_limit)
-        data = json.dumps(reply).encode()
+        data = json.dumps(serve_one(body, counter)).encode()
+        del body  # the request's bytes are not kept past its run
         replies.write(struct.pack(">Q", len(data)) + data)
         replies.flush()
 

@@ -1,391 +1,384 @@
-"""Judges each run's assert reports inside the jail, in a process the program cannot reach.
+"""The judge: runs the test itself, and asks the program's process only for calls. Standard library only.
 
-The harness keeps one judge process (`JudgeProcess`), forked from it: root like the
-harness (the program's uid can neither signal nor trace it), without capabilities, under
-RLIMIT_AS and, per run, an RLIMIT_CPU budget, with a wall-clock deadline. For each run it
-parses what the program's child wrote (`read_reports`), evaluates each assert's template
-(asserts.py: constants, operators, whitelisted builtins, `math.*`) on decoded builtin
-copies of the leaves, and answers with JSON lines:
+The judge's process (judge_process.py) compiles the test with its asserts rewritten
+(instrument.py) and, for each run, under its own uid where possible, without
+capabilities, under RLIMIT_AS/RLIMIT_CPU and a wall-clock deadline:
 
-    {"e": facts}                              the child's end facts, checked and clipped
-    {"o": [site, status, returned, expected, error]}   a site's outcome, when it changes
-    {"n": {alias: real name}}                 names the test gave the program's functions
-    {"done": true}
+1. runs the task's own code (its prompt: helpers such as HumanEval/32's `poly`, classes
+   such as MBPP/601's `Pair`), leaving out the functions the program is to write (a
+   header with only a docstring, `pass` or `...`);
+2. sends the program's process its code and learns the names it defined;
+3. runs the test in a namespace of its own: builtins, modules and the task's code are
+   always the judge's own; a name the test uses that only the program defines becomes a
+   proxy whose calls are requests carrying builtin copies of the arguments, answered by
+   strict builtin copies (values.py); a class the program defines gives handles to its
+   objects, whose methods are requests too; a plain value is fetched once, as a copy;
+4. evaluates every assert, both sides, in its own process (`same` for `==`), goes on
+   after a failing one, and writes its findings for the harness (findings.py).
 
-Before each evaluation it writes the site number to a page it shares with the harness,
-so when a template like `9**9**9**9` or `math.factorial(10**8)` makes it overrun its
-limits, the harness kills it, knows which assert was being judged (`assemble`) and forks
-a fresh judge for the next run. A test typed by a person cannot hang or exhaust the host
-this way: the worst it does is cost its sandbox a few seconds. One long-lived judge
-rather than one per run: a fork per program cost more than judging it (measured: about
-2 ms against 0.5 ms on a busy 2-core machine). Standard library only.
+The calls the test is certain to make first (prefetch.py) are sent in one message.
+The program's process never receives the test, the plan or any expected value, and it
+can neither signal nor trace the judge (another uid, not dumpable). Before each assert
+the judge writes its number to a page shared with the harness, so when a test's own
+expected side overruns the judge's limits (`9**9**9**9`), the harness knows which.
 """
 
 from __future__ import annotations
 
-import functools
+import ast
+import builtins
+import collections
+import importlib
 import json
-import math
-import mmap
 import os
-import resource
-import select
-import signal
 import struct
-import time
+import sys
 
-try:
-    import values  # in the jail: this folder is on sys.path
-except ImportError:  # on the host, which imports SAFE_FUNCTIONS from here
-    from persd.execution.jail import values
+import values
+from findings import FRAME_LIMIT, NAME_LIMIT, checked_facts, clip, shown as _shown
+from link import Channel, Handle, ProgramEnded, Refused, Remote, RemoteClass
 
-TEXT_LIMIT = 300
-FRAME_LIMIT = 50          # traceback frames kept (the innermost ones)
-NAME_LIMIT = 100
-SAFE_FUNCTIONS = {f.__name__: f for f in (
-    abs, all, any, bool, bytes, chr, complex, dict, divmod, enumerate, float, frozenset, int,
-    isinstance, len, list, max, min, ord, repr, reversed, round, set, sorted, str, sum, tuple,
-    type, zip)}  # not range or pow: asserts.py keeps this list in step with what it leaves here
-SAFE_MODULES = {"math": math}
-STATUSES = ("passed", "failed", "error")
-FINDINGS_LIMIT = 4 * 1024 * 1024  # bytes of findings read for one run
-RSS_LIMIT_KB = 256 * 1024  # a judge that grew past this is replaced after its run
-DONE, LAST = b'{"done": true}\n', b'{"done": "last"}\n'  # LAST: the judge ends after this run
-_FACT_TEXTS = ("outcome", "stage", "exc_type", "exc_message")
+_BUILTIN_NAMES = frozenset(dir(builtins))
+# Modules the judge imports for a module the program imported under a name the test uses.
+_STANDARD_MODULES = frozenset(sys.stdlib_module_names) - {"antigravity", "this", "idlelib", "tkinter", "turtle",
+                                                          "turtledemo", "webbrowser", "pydoc"}
+_ARGUMENT_LIMIT = 60
 
 
-def clip(text: str, limit: int = TEXT_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def stub_names(tree) -> set[str]:
+    """Top-level functions of the task's code with no body (a docstring, `pass`, `...`,
+    imports): the ones the program writes."""
+
+    def empty(statement) -> bool:
+        return isinstance(statement, (ast.Pass, ast.Import, ast.ImportFrom)) or (
+            isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+            and (isinstance(statement.value.value, str) or statement.value.value is Ellipsis))
+
+    return {node.name for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and all(map(empty, node.body))}
 
 
-def _shown(value) -> str:
-    try:
-        if type(value).__name__.endswith("iterator"):
-            return f"an iterator over {clip(repr(list(value)))}"
-        return clip(repr(value))
-    except ValueError:  # an int past sys.get_int_max_str_digits
-        return "<a value too large to show>"
+class Judge:
+    def __init__(self, request: dict, channel: Channel, out_fd: int, page) -> None:
+        self.request, self.channel, self.out_fd, self.page = request, channel, out_fd, page
+        self.approx = bool(request.get("approx"))
+        self.results: dict[int, str] = {}
+        self.last_call: dict[int, tuple[str, object]] = {}
+        self.stack: list[int] = []
+        self.names: dict[str, str] = {}
+        self.task_classes: dict[str, type] = {}
+        self.remotes: dict[str, Remote] = {}
+        self.prefetched: collections.deque = collections.deque()  # (target, args, kwargs) answered in order
+        self._buffer: list[bytes] = []
 
+    # ---- findings
 
-def read_reports(data: bytes) -> tuple[dict, list]:
-    """The child's end facts and the reports it sent before them, from its frames; what
-    cannot be parsed ends the stream (the child may have been killed mid-frame)."""
-    facts: dict = {"outcome": "no_reply"}
-    reports: list = []
-    cut = False
-    offset = 0
-    while offset + 8 <= len(data):
-        size = struct.unpack(">Q", data[offset: offset + 8])[0]
-        if offset + 8 + size > len(data):
-            cut = True
-            break
-        try:
-            message = json.loads(data[offset + 8: offset + 8 + size])
-        except (ValueError, RecursionError):
-            cut = True
-            break
-        offset += 8 + size
-        if type(message) is dict and type(message.get("e")) is dict:
-            facts = message["e"]
-        elif type(message) is dict and "r" in message:
-            reports.append(message)
-    facts = checked_facts(facts)
-    if cut:
-        facts["reports_cut"] = True
-    return facts, reports
-
-
-def checked_facts(facts: dict) -> dict:
-    """The end facts the program's process wrote, as small, well-typed data."""
-    checked = {key: clip(facts[key]) for key in _FACT_TEXTS if type(facts.get(key)) is str}
-    checked.setdefault("outcome", "no_reply")
-    frames = facts.get("frames")
-    if type(frames) is list:
-        checked["frames"] = [
-            {"file": clip(f["file"], NAME_LIMIT), "line": f["line"], "function": clip(f["function"], NAME_LIMIT),
-             "source": clip(f["source"])}
-            for f in frames[-FRAME_LIMIT:]
-            if type(f) is dict and type(f.get("file")) is str and type(f.get("line")) is int
-            and type(f.get("function")) is str and type(f.get("source")) is str]
-        checked["frames_dropped"] = max(0, len(frames) - FRAME_LIMIT)  # the outermost ones
-    return checked
-
-
-def _evaluate(site: dict, leaves: list, approx: bool) -> tuple[str, str, str, str]:
-    """(status, returned, expected, error) of one report of `site`."""
-    refused = [leaf["x"] for leaf in leaves if type(leaf) is dict and set(leaf) == {"x"}]
-    if refused:
-        return "failed", "", "", clip(str(refused[0]))
-    if len(leaves) != site["leaves"]:
-        return "failed", "", "", "the report of this test was malformed"
-    namespace = {"__builtins__": {}, **SAFE_FUNCTIONS, **SAFE_MODULES}
-    namespace.update((f"_v{i}", values.decode(leaf)) for i, leaf in enumerate(leaves))
-    actual_leaf = site["actual"]
-    returned = _shown(values.decode(leaves[actual_leaf])) if actual_leaf is not None else ""  # a copy: iterators
-    try:
-        if site["sides"]:
-            actual, expected = (eval(code, namespace) for code in site["sides"])
-            status = "passed" if values.same(actual, expected, approx) else "failed"
-            return status, returned or _shown(actual), _shown(expected), ""
-        return ("passed" if eval(site["whole"], namespace) else "failed"), returned, "", ""
-    except Exception as error:  # the assert raised, as it would have in the sandbox
-        message = str(error)
-        return "error", returned, "", clip(f"{type(error).__name__}: {message}" if message else type(error).__name__)
-
-
-@functools.lru_cache(maxsize=4096)
-def _code(source: str):
-    return compile(source, "<assert>", "eval", dont_inherit=True)
-
-
-def _compiled(sites: list) -> list[dict]:
-    code = _code
-    return [{"leaves": s["leaves"], "actual": s["actual"], "whole": s["whole"] and code(s["whole"]),
-             "sides": s["sides"] and [code(side) for side in s["sides"]]} for s in sites]
-
-
-def judge(data: bytes, plan: dict, callees: list, emit, pending) -> None:
-    """Runs in the judge process: reads the child's frames, judges each report, `emit`s
-    the findings; `pending(site)` marks the assert about to be evaluated."""
-    facts, reports = read_reports(data)
-    emit({"e": facts})
-    sites = _compiled(plan["sites"])
-    approx = plan.get("approx", False)
-    results: dict[int, str] = {}
-    names: dict[str, str] = {}
-    for report in reports:
-        number, leaves = report.get("r"), report.get("v")
-        if type(number) is not int or not 0 <= number < len(sites) or type(leaves) is not list:
-            continue  # not a report of this test's asserts: forged or corrupt, never a pass
-        if type(report.get("n")) is dict and 0 <= number < len(callees):
-            names.update((k, clip(v, NAME_LIMIT)) for k, v in report["n"].items()
-                         if k in callees[number] and type(v) is str)
-        if results.get(number, "passed") != "passed":
-            continue
-        pending(number)
-        try:
-            status, returned, expected, error = _evaluate(sites[number], leaves, approx)
-        except (ValueError, TypeError, KeyError, AttributeError, RecursionError, MemoryError, OverflowError):
-            status, returned, expected, error = "failed", "", "", "the report of this test was malformed"
-        pending(-1)
-        if number not in results or status != "passed":
-            results[number] = status
-            emit({"o": [number, status, returned, expected, error]})
-    emit({"n": names})
-
-
-def assemble(lines: list[bytes], site_count: int, pending: int, death: str) -> dict:
-    """The judged run, from the judge's lines (in the harness): the end facts, plus
-    "tests" (one [status, returned, expected, error] per site), "first_failure" (the site
-    that failed first in the order run, or None), "names", and "judge_error" when the
-    judge ended without finishing, `death` saying how."""
-    reply: dict = {"outcome": "no_reply"}
-    tests = [["not_run", "", "", ""] for _ in range(site_count)]
-    first_failure = None
-    names: dict = {}
-    done = False
-    for line in lines:
-        try:
-            message = json.loads(line)
-        except ValueError:
-            break
-        if "e" in message:
-            reply = message["e"]
-        elif "o" in message:
-            number, status, *texts = message["o"]
-            tests[number] = [status, *texts]
-            if status != "passed" and first_failure is None:
-                first_failure = number
-        elif "n" in message:
-            names = message["n"]
-        elif "done" in message:
-            done = True
-    if not done:
-        if 0 <= pending < site_count:
-            tests[pending] = ["error", "", "", f"JudgeLimit: its evaluation {death}"]
-            if first_failure is None:
-                first_failure = pending
-        reply["judge_error"] = death
-    reply.update(tests=tests, first_failure=first_failure, names=names)
-    return reply
-
-
-# ------------------------------------------------------------ the judge's process
-
-
-def _read_frame(stream) -> bytes | None:
-    header = stream.read(8)
-    if len(header) < 8:
-        return None
-    size = struct.unpack(">Q", header)[0]
-    data = stream.read(size)
-    return data if len(data) == size else None
-
-
-def serve(job_fd: int, out_fd: int, page: mmap.mmap) -> None:
-    """The judge's loop: a job is a JSON frame {"plan", "callees", "cpu_s"}, then the
-    child's bytes as a frame; the findings end with DONE. Returns at end of input, or
-    after a run that left it large (the harness then forks a fresh one)."""
-    jobs = os.fdopen(job_fd, "rb")
-
-    lines: list[bytes] = []
-
-    def emit(message: dict, end: bytes = b"") -> None:
-        """Buffered: one write per run (each write wakes the harness), and at once for a
-        failure, which must survive the judge dying on a later assert."""
-        lines.append((json.dumps(message) + "\n").encode() + end if message else end)
-        if end or ("o" in message and message["o"][1] != "passed"):
-            data = b"".join(lines)
-            lines.clear()
+    def emit(self, message: dict, flush: bool = False) -> None:
+        if message:
+            self._buffer.append((json.dumps(message) + "\n").encode())
+        if flush:
+            data = memoryview(b"".join(self._buffer))
+            self._buffer.clear()
             while data:
-                data = data[os.write(out_fd, data):]
+                data = data[os.write(self.out_fd, data):]
 
-    def pending(site: int) -> None:
-        struct.pack_into(">q", page, 0, site)
-
-    while (header := _read_frame(jobs)) is not None and (data := _read_frame(jobs)) is not None:
-        job = json.loads(header)
-        used = resource.getrusage(resource.RUSAGE_SELF)
-        soft = int(used.ru_utime + used.ru_stime) + 1 + max(1, int(job["cpu_s"]))
-        hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
-        resource.setrlimit(resource.RLIMIT_CPU, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
-        judge(data, job["plan"], job["callees"], emit, pending)
-        if resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > RSS_LIMIT_KB:
-            emit({}, LAST)
+    def record(self, site: int, status: str, returned: str = "", expected: str = "", error: str = "",
+               call: str = "") -> None:
+        if self.results.get(site, "passed") != "passed":
             return
-        emit({}, DONE)
+        if site not in self.results or status != "passed":
+            self.results[site] = status
+            # A failure is written at once: it must survive the judge dying on a later assert.
+            self.emit({"o": [site, status, returned, expected, clip(error), clip(call)]}, flush=status != "passed")
 
+    def _enter(self, site: int) -> None:
+        self.stack.append(site)
+        struct.pack_into(">q", self.page, 0, site)
 
-class JudgeProcess:
-    """The harness's handle on its judge: started on first use, replaced when it dies,
-    overruns, or grows. `setup` runs in the judge before it serves (limits, capabilities)."""
+    def _leave(self) -> None:
+        self.stack.pop()
+        struct.pack_into(">q", self.page, 0, self.stack[-1] if self.stack else -1)
 
-    def __init__(self, setup) -> None:
-        self.setup = setup
-        self.pid: int | None = None
-        self.memory_mb = 0
-        self._fds: tuple[int, int] = (-1, -1)
-        self._page: mmap.mmap | None = None
+    # ---- the asserts (instrument.py rewrites `assert` into these)
 
-    def _start(self, memory_mb: int) -> None:
-        job_read, job_write = os.pipe()
-        out_read, out_write = os.pipe()
-        page = mmap.mmap(-1, 8)
-        pid = os.fork()
-        if pid == 0:
+    def _returned(self, site: int, fallback) -> tuple[str, str]:
+        if site in self.last_call:
+            label, message, data = self.last_call[site]
+            call = self.call_text(label, message)
             try:
-                os.close(job_write)
-                os.close(out_read)
-                resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
-                resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-                self.setup()
-                serve(job_read, out_write, page)
-                os._exit(0)
-            finally:
-                os._exit(1)
-        os.close(job_read)
-        os.close(out_write)
-        os.set_blocking(out_read, False)
-        self.pid, self.memory_mb, self._fds, self._page = pid, memory_mb, (job_write, out_read), page
+                return _shown(self._decode(data)), call
+            except Exception:
+                return "", call
+        return _shown(fallback), ""
 
-    def ready(self, memory_mb: int) -> None:
-        """Started (afresh when the memory cap changed), before a program is forked."""
-        if self.pid is not None and self.memory_mb != memory_mb:
-            self._stop()
-        if self.pid is None:
-            self._start(memory_mb)
+    def check_equal(self, site: int, actual, expected) -> None:
+        self._evaluate(site, lambda: (actual(), expected()), equality=True)
 
-    def close_in_child(self) -> None:
-        """In a forked program child: nothing of the judge's stays reachable."""
-        for fd in self._fds:
-            if fd >= 0:
-                os.close(fd)
-        if self._page is not None:
-            self._page.close()
+    def check_holds(self, site: int, condition) -> None:
+        self._evaluate(site, lambda: (condition(), None), equality=False)
 
-    def reaped(self, pid: int, status: int) -> bool:
-        """Whether `pid`, reaped by the harness, was the judge (then it is gone)."""
-        if pid != self.pid:
-            return False
-        self._forget()
-        return True
-
-    def _forget(self) -> None:
-        for fd in self._fds:
-            os.close(fd)
-        self._page.close()
-        self.pid, self._fds, self._page = None, (-1, -1), None
-
-    def _stop(self) -> int:
-        """Kills the judge (if it has not ended); its wait status."""
+    def _evaluate(self, site: int, sides, equality: bool) -> None:
+        self._enter(site)
+        self.last_call.pop(site, None)
         try:
-            os.kill(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        _, status = os.waitpid(self.pid, 0)
-        self._forget()
-        return status
+            actual, expected = sides()
+            held = values.same(actual, expected, self.approx) if equality else bool(actual)
+        except Refused as refused:
+            self.record(site, "failed", error=refused.why, call=refused.call)
+            return
+        except ProgramEnded:
+            raise
+        except Exception as error:
+            if hasattr(error, "__program__"):
+                raise  # the program raised: the test stops there, as it would have
+            message = str(error)
+            self.record(site, "error", error=f"{type(error).__name__}: {message}" if message else type(error).__name__,
+                        call=self._returned(site, None)[1])
+            return
+        finally:
+            self._leave()
+        if held:
+            if site not in self.results:  # the first time: what it returned, for the record
+                returned, call = self._returned(site, actual) if equality or site in self.last_call else ("", "")
+                self.record(site, "passed", returned, call=call)
+            return
+        returned, call = self._returned(site, actual)
+        self.record(site, "failed", returned, _shown(expected) if equality else "", call=call)
 
-    def submit(self, data: bytes, request: dict) -> None:
-        """Hands the judge one run: the child's bytes and the request's plan and limits."""
-        plan = request.get("plan") or {"sites": []}
-        header = json.dumps({"plan": plan, "callees": request.get("callees", []),
-                             "cpu_s": request.get("judge_cpu_s", 2.0)}).encode()
-        for _attempt in range(2):
-            self.ready(request["memory_mb"])
-            struct.pack_into(">q", self._page, 0, -1)
+    # ---- calls to the program
+
+    def call(self, label: str, target, args: tuple, kwargs: dict):
+        try:
+            message = {"call": target, "a": [values.encode(a, self._encode_hook) for a in args],
+                       "k": {str(k): values.encode(v, self._encode_hook) for k, v in kwargs.items()}}
+        except values.NotBuiltin as why:
+            raise TypeError(f"the test passes {label}() a value the program's process cannot receive: {why}") from None
+        return self._reply(label, message, self._answer(message))
+
+    def _reply(self, label: str, message: dict, reply: dict):
+        site = self.stack[-1] if self.stack else -1
+        if "ok" in reply:
             try:
-                job = memoryview(struct.pack(">Q", len(header)) + header + struct.pack(">Q", len(data)) + data)
-                while job:
-                    job = job[os.write(self._fds[0], job):]
+                value = self._decode(reply["ok"])
+            except Exception:
+                raise Refused(self.call_text(label, message), "the program's answer could not be read") from None
+            if site >= 0:
+                self.last_call[site] = (label, message, reply["ok"])
+            return value
+        if "h" in reply and type(reply["h"]) is int:
+            return Handle(self, reply["h"], clip(str(reply.get("type", "object")), NAME_LIMIT))
+        if "raise" in reply and type(reply["raise"]) is dict:
+            raise self._exception(reply["raise"], label)
+        why = reply.get("refused", "the program's answer could not be read")
+        raise Refused(self.call_text(label, message), clip(str(why)))
+
+    def attribute(self, handle: Handle, name: str, value: tuple = ()):
+        """Reads an attribute of an object the program made (or sets it to value[0])."""
+        label = f"{handle._type}.{name}"
+        message = {"attr": [handle._id, name]}
+        if value:
+            try:
+                message["v"] = values.encode(value[0], self._encode_hook)
+            except values.NotBuiltin as why:
+                raise TypeError(f"the test sets {label} to a value the program's process cannot receive: {why}") from None
+        reply = self._answer(message)
+        if reply.get("method") is True:
+            target = ["h", handle._id, name]
+            return lambda *args, **kwargs: self.call(label, target, args, kwargs)
+        return self._reply(label, message, reply)
+
+    def _answer(self, message: dict) -> dict:
+        """The program's answer: the next prefetched one when this is the call expected next."""
+        if self.prefetched:
+            if self.prefetched[0] == (message.get("call"), message.get("a"), message.get("k")):
+                self.prefetched.popleft()
+                return self.channel.receive()
+            while self.prefetched:  # the test went another way: drop the answers not asked for
+                self.prefetched.popleft()
+                self.channel.receive()
+        return self.channel.request(message)
+
+    def prefetch(self, namespace: dict, calls: list) -> None:
+        """Sends the calls the test is certain to make first (prefetch.py) in one message."""
+        batch = []
+        for name, args, kwargs in calls:
+            if type(namespace.get(name)) is not Remote:
                 break
-            except BrokenPipeError:  # it died while idle: a fresh one
-                self._stop()
+            try:
+                batch.append({"call": name, "a": [values.encode(a) for a in args],
+                              "k": {k: values.encode(v) for k, v in kwargs.items()}})
+            except values.NotBuiltin:
+                break
+        if len(batch) > 1:
+            self.channel.send({"calls": batch})
+            self.prefetched.extend((c["call"], c["a"], c["k"]) for c in batch)
 
-    def collect(self, request: dict, hang_up) -> dict:
-        """The judged run submitted last; `hang_up()` is called (and must not return) when
-        the host is gone."""
-        sites = len((request.get("plan") or {"sites": []})["sites"])
-        cpu_s, wall_s = request.get("judge_cpu_s", 2.0), request.get("judge_wall_s", 5.0)
-        out, finished, overdue = self._findings(wall_s, hang_up)
-        pending = struct.unpack_from(">q", self._page, 0)[0]
-        death = ""
-        if overdue:
-            self._stop()
-            death = f"took more than {wall_s:g} s"
-        elif not finished:
-            status = self._stop()
-            if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU:
-                death = f"used more than {cpu_s:g} s of CPU time"
-            elif len(out) >= FINDINGS_LIMIT:
-                death = "produced too many findings"
+    def call_text(self, label: str, message: dict) -> str:
+        """`name(arguments)` as the feedback shows a call (`Type.name` for an attribute)."""
+        if "call" not in message:
+            return label
+        try:
+            shown = [_shown(self._decode(a), _ARGUMENT_LIMIT) for a in message["a"]]
+            shown += [f"{k}={_shown(self._decode(v), _ARGUMENT_LIMIT)}" for k, v in message["k"].items()]
+        except Exception:
+            shown = ["..."]
+        return f"{label}({', '.join(shown)})"
+
+    def _exception(self, facts: dict, call: str) -> BaseException:
+        name = facts.get("type") if type(facts.get("type")) is str else "Exception"
+        message = facts.get("message") if type(facts.get("message")) is str else ""
+        found = getattr(builtins, name, None)
+        if not (facts.get("builtin") is True and isinstance(found, type) and issubclass(found, Exception)):
+            found = type(name if name.isidentifier() else "Exception", (Exception,), {})
+        try:
+            error = found(message)
+        except Exception:
+            error = Exception(message)
+        error.__program__ = {"frames": facts.get("frames"), "type": name, "message": message}
+        return error
+
+    def _encode_hook(self, value, depth: int, budget: list):
+        if type(value) in (Remote, RemoteClass):
+            return {"fn": value._name}
+        if type(value) is Handle:
+            return {"h": value._id}
+        cls = type(value)
+        if self.task_classes.get(cls.__name__) is cls:
+            return {"o": [cls.__name__, values.encode(dict(vars(value)), self._encode_hook, depth + 1, budget)]}
+        return None
+
+    def _decode_hook(self, tag: str, body):
+        if tag == "o":
+            name, attributes = body
+            made = object.__new__(self.task_classes[name])
+            made.__dict__.update(self._decode(attributes))
+            return made
+        if tag == "fn":
+            return self.remotes[body]
+        raise ValueError(f"unexpected tag {tag!r}")
+
+    def _decode(self, data):
+        return values.decode(data, self._decode_hook)
+
+    def learn_aliases(self, remote: Remote, frame) -> None:
+        for scope in (frame.f_locals, frame.f_globals):
+            for alias, value in list(scope.items()):
+                if value is remote and alias != remote._name and type(alias) is str:
+                    self.names[alias] = remote._name
+
+    # ---- the run
+
+    def own(self, context) -> dict:
+        """The task's own definitions (its prompt run by the judge), less the stubs."""
+        owned: dict = {}
+        if context is not None:
+            code, stubs = context
+            task = {"__name__": "__main__", "__builtins__": builtins}
+            try:
+                exec(code, task)
+            except Exception:
+                pass  # a prompt that does not run alone gives the judge nothing of its own
+            owned = {k: v for k, v in task.items() if k not in stubs and not k.startswith("__")}
+        self.task_classes = {k: v for k, v in owned.items() if isinstance(v, type) and v.__name__ == k}
+        return owned
+
+    def namespace(self, owned: dict, stubs: frozenset, used: frozenset, kinds: dict) -> dict:
+        """The test's globals: the judge's builtins and modules, the task's own code, and
+        proxies for what only the program defines."""
+        namespace = {"__name__": "__main__", "__builtins__": builtins, **owned}
+        fetch = []
+        for name in sorted(used):
+            kind = kinds.get(name)
+            if name in owned or type(kind) is not str or (name in _BUILTIN_NAMES and name not in stubs):
+                continue
+            if kind == "f":
+                namespace[name] = self.remotes[name] = Remote(self, name)
+            elif kind == "c":
+                namespace[name] = self.remotes[name] = RemoteClass(self, name)
+            elif kind.startswith("m:"):
+                module = kind[2:]
+                if module.split(".")[0] in _STANDARD_MODULES:  # the judge's own copy of the module
+                    try:
+                        namespace[name] = importlib.import_module(module)
+                    except Exception:
+                        pass
             else:
-                death = f"ended the judge (exit status {os.waitstatus_to_exitcode(status)}, out of memory?)"
-        elif out.endswith(LAST):
-            self._stop()
-        return assemble(out.split(b"\n")[:-1], sites, pending, death)
+                fetch.append(name)
+        if fetch:
+            answers = self.channel.request({"get": fetch}).get("values")
+            for name, answer in (answers.items() if type(answers) is dict else ()):
+                if name in fetch and type(answer) is dict and "ok" in answer:
+                    try:
+                        namespace[name] = self._decode(answer["ok"])
+                    except Exception:
+                        pass
+        namespace["__assert_equal__"] = self.check_equal
+        namespace["__assert_holds__"] = self.check_holds
+        return namespace
 
-    def _findings(self, wall_s: float, hang_up) -> tuple[bytes, bool, bool]:
-        """(what the judge wrote, whether it finished the run, whether it ran out of time)."""
-        fd = self._fds[1]
-        deadline = time.monotonic() + wall_s
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        poller.register(0, 0)  # the host hanging up
-        out = bytearray()
-        while not (out.endswith(DONE) or out.endswith(LAST)) and len(out) < FINDINGS_LIMIT:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return bytes(out), False, True
-            for ready, _event in poller.poll(remaining * 1000):
-                if ready == 0:
-                    self._stop()
-                    hang_up()
-                try:
-                    chunk = os.read(fd, 65536)
-                except BlockingIOError:
-                    continue
-                if not chunk:
-                    return bytes(out), False, False
-                out.extend(chunk)
-        return bytes(out), out.endswith(DONE) or out.endswith(LAST), False
+    def run(self, test, context, used: frozenset, calls: list) -> dict:
+        """Runs one test (`context`: the task's compiled code and its stub names, or None);
+        returns the facts of how it ended."""
+        owned = self.own(context)
+        try:
+            reply = self.channel.request({"code": self.request["code"], "classes": sorted(self.task_classes)})
+        except ProgramEnded:
+            return dict(self.channel.ended or {"outcome": "no_reply"}, stage="program")
+        kinds = reply.get("names") if type(reply.get("names")) is dict else {}
+        stubs = context[1] if context is not None else frozenset()
+        try:
+            namespace = self.namespace(owned, stubs, used, kinds)
+            self.prefetch(namespace, calls)
+            exec(test, namespace)
+        except ProgramEnded as ended:
+            return self._ended(ended)
+        except Refused as refused:
+            return {"outcome": "refused", "stage": "test", "exc_message": clip(refused.why),
+                    "call": clip(refused.call), "frames": _test_frames(refused.__traceback__, self.request)}
+        except BaseException as error:
+            return self._raised(error)
+        return {"outcome": "completed", "stage": "test"}
+
+    def _ended(self, ended: ProgramEnded) -> dict:
+        facts = dict(self.channel.ended or {"outcome": "no_reply"})
+        facts["frames"] = (_test_frames(ended.__traceback__, self.request) + facts.get("frames", []))[-FRAME_LIMIT:]
+        facts.setdefault("stage", "test")
+        return facts
+
+    def _raised(self, error: BaseException) -> dict:
+        frames = _test_frames(error.__traceback__, self.request)
+        program = getattr(error, "__program__", None)
+        if type(program) is dict:
+            inner = checked_facts({"frames": program.get("frames") or []})
+            return {"outcome": "exception", "stage": "test", "exc_type": clip(program["type"], NAME_LIMIT),
+                    "exc_message": clip(program["message"]), "frames": frames + inner.get("frames", []),
+                    "frames_dropped": inner.get("frames_dropped", 0)}
+        message = ""
+        try:
+            message = str(error)
+        except Exception:
+            pass
+        return {"outcome": "exception", "stage": "test", "exc_type": type(error).__name__,
+                "exc_message": clip(message), "frames": frames}
+
+
+def _test_frames(tb, request: dict) -> list[dict]:
+    """The test's own frames (the host fills in each line's source from the test as written)."""
+    found = []
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename == "test.py":
+            line = tb.tb_lineno
+            found.append({"file": "test.py", "line": line, "function": code.co_name, "source": ""})
+        tb = tb.tb_next
+    return [f for f in found if f["function"] != "<lambda>"][-FRAME_LIMIT:]
+
+
+def judge(request: dict, prepared, calls_fd: int, answers_fd: int, out_fd: int, page) -> None:
+    """One run, in the judge's process (`prepared`: the compiled test, the task's compiled
+    code and stub names or None, the names the test uses, the calls it makes first)."""
+    test, context, used, calls = prepared
+    judge_ = Judge(request, Channel(calls_fd, answers_fd), out_fd, page)
+    facts = judge_.run(test, context, used, calls)
+    judge_.emit({"n": judge_.names})
+    judge_.emit({"e": facts}, flush=True)

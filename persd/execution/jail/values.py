@@ -5,7 +5,9 @@ and returns JSON-ready data: None, bool, int, float and str as themselves, every
 value as a one-key tag: {"i": hex} (ints beyond 64 bits), {"b": hex} (bytes), {"c":
 [re, im]}, {"l"|"t"|"s"|"fs"|"dq"|"it": [items]} (list, tuple, set, frozenset, deque, an
 iterator drained), {"r": [start, stop, step]} (range), {"d": [[key, value], ...]}.
-A value that is not builtin data raises NotBuiltin with a sentence for the feedback:
+`encode(x, hook)` asks `hook(x)` for any other value (objects of the task's own classes,
+the program's functions): a tagged dict ({"o": [class name, attributes]}, {"fn": name},
+{"h": handle}) or None. A value that is not builtin data raises NotBuiltin with a sentence for the feedback:
 objects of the program's classes, subclasses of builtins that override comparison or
 truth (`__eq__`, `__hash__`, `__bool__`...). Subclasses that override none of them
 (namedtuples, Counter, OrderedDict, defaultdict) are copied as their builtin base,
@@ -97,7 +99,7 @@ def _refuse(value, method) -> NotBuiltin:
                       "list, tuple, dict, set, frozenset)")
 
 
-def encode(value, _depth: int = 0, _budget: list | None = None):
+def encode(value, hook=None, _depth: int = 0, _budget: list | None = None):
     """Builtin-only JSON data for `value`; raises NotBuiltin."""
     budget = _budget if _budget is not None else [MAX_ITEMS]
     budget[0] -= 1
@@ -117,17 +119,20 @@ def encode(value, _depth: int = 0, _budget: list | None = None):
         if cls in _TRUSTED:
             base = _TRUSTED[cls]
         elif cls is _deque:
-            return {"dq": [encode(x, _depth + 1, budget) for x in _deque_iter(value)]}
+            return {"dq": [encode(x, hook, _depth + 1, budget) for x in _deque_iter(value)]}
         elif cls is _range:
             return {"r": [value.start, value.stop, value.step]}
         elif cls in _ITERATORS:
-            return {"it": _drain(value, _depth, budget)}
+            return {"it": _drain(value, hook, _depth, budget)}
         else:
             base, lying = _builtin_base(cls)
             if base is None or lying:
-                raise _refuse(value, lying)
+                tagged = hook(value, _depth, budget) if hook is not None else None
+                if tagged is None:
+                    raise _refuse(value, lying)
+                return tagged
     if base is int:
-        return encode(_get_int(value), _depth, budget)
+        return encode(_get_int(value), hook, _depth, budget)
     if base is float:
         return _get_float(value)
     if base is str:
@@ -138,26 +143,30 @@ def encode(value, _depth: int = 0, _budget: list | None = None):
         number = _get_complex(value)
         return {"c": [number.real, number.imag]}
     if base is dict:
-        return {"d": [[encode(k, _depth + 1, budget), encode(v, _depth + 1, budget)]
+        return {"d": [[encode(k, hook, _depth + 1, budget), encode(v, hook, _depth + 1, budget)]
                       for k, v in _dict_items(value)]}
     tag = {list: "l", tuple: "t", set: "s", frozenset: "fs"}[base]
-    return {tag: [encode(x, _depth + 1, budget) for x in _items[base](value)]}
+    return {tag: [encode(x, hook, _depth + 1, budget) for x in _items[base](value)]}
 
 
-def _drain(iterator, depth: int, budget: list) -> list:
+def _drain(iterator, hook, depth: int, budget: list) -> list:
     items = []
     for item in iterator:
         if _len(items) >= MAX_ITEMS:
             raise NotBuiltin(f"returned an iterator of more than {MAX_ITEMS} items (endless?)")
-        items.append(encode(item, depth + 1, budget))
+        items.append(encode(item, hook, depth + 1, budget))
     return items
 
 
-def decode(data):
-    """Real builtin objects from `encode`'s data."""
+def decode(data, hook=None):
+    """Real builtin objects from `encode`'s data; `hook(tag, body)` rebuilds the tags it added."""
     if data is None or _type(data) in (bool, int, float, str):
         return data
     ((tag, body),) = data.items()
+    if tag in ("o", "fn", "h"):
+        if hook is None:
+            raise ValueError(f"unexpected tag {tag!r}")
+        return hook(tag, body)
     if tag == "i":
         return int(body, 16)
     if tag == "b":
@@ -167,8 +176,8 @@ def decode(data):
     if tag == "r":
         return range(*body)
     if tag == "d":
-        return {decode(k): decode(v) for k, v in body}
-    items = [decode(x) for x in body]
+        return {decode(k, hook): decode(v, hook) for k, v in body}
+    items = [decode(x, hook) for x in body]
     if tag == "l":
         return items
     if tag == "t":

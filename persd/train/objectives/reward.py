@@ -60,7 +60,7 @@ class SandboxReward:
         started = time.perf_counter()
         programs = [prompt + end_completion(prompt, completion)
                     for prompt, completion in zip(prompts, completions)]
-        results = self.executor.run_many(list(zip(programs, tests)))
+        results = self.executor.run_many(list(zip(programs, tests, prompts)))
         self.calls += 1
         self.seconds += time.perf_counter() - started
         return [reward_of(result) for result in results]
