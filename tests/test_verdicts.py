@@ -256,3 +256,9 @@ def test_eval_compare_never_sets_runs_of_different_protocols_side_by_side(tmp_pa
     assert paper.count("0.5000") == 1 and strict.count("0.5000") == 2
     with pytest.raises(ValueError, match="unknown protocol"):
         EvalConfig(protocol="loose")
+
+
+def test_builtin_classes_and_functions_cross_by_name(executor):
+    program = "def keep(xs, kind):\n    return [x for x in xs if not isinstance(x, kind)]\n\ndef pick():\n    return len\n"
+    result = executor.run(program, "assert keep((4, 5, 7.7), int) == [7.7]\nassert pick() is len\n")
+    assert result.passed, result.feedback

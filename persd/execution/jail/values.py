@@ -2,7 +2,8 @@
 
 `encode(x)` walks `x` checking exact types (`type(x) is int`, never isinstance or ==)
 and returns JSON-ready data: None, bool, int, float and str as themselves, every other
-value as a one-key tag: {"i": hex} (ints beyond 64 bits), {"b": hex} (bytes), {"c":
+value as a one-key tag: {"i": hex} (ints beyond 64 bits), {"b": hex} (bytes), {"bi": name}
+(a builtin class or function, such as `int`), {"c":
 [re, im]}, {"l"|"t"|"s"|"fs"|"dq"|"it": [items]} (list, tuple, set, frozenset, deque, an
 iterator drained), {"r": [start, stop, step]} (range), {"d": [[key, value], ...]}.
 `encode(x, hook)` asks `hook(x)` for any other value (objects of the task's own classes,
@@ -19,6 +20,7 @@ child for the copies an assert computes on). Standard library only: it runs in t
 
 from __future__ import annotations
 
+import builtins
 import collections
 import itertools
 
@@ -62,6 +64,11 @@ _deque = collections.deque
 _deque_iter = collections.deque.__iter__
 _range = range
 _hex = int.__format__
+# Builtin classes and functions cross by name ({"bi": "int"}: `remove_datatype(xs, int)`),
+# each side taking its own from this table, made before any program ran.
+_BUILTIN_OBJECTS = {name: obj for name, obj in vars(builtins).items()
+                    if not name.startswith("_") and (isinstance(obj, type) or _type(obj) is _type(len))}
+_BUILTIN_NAMES = {_id(obj): name for name, obj in _BUILTIN_OBJECTS.items()}
 
 
 class NotBuiltin(Exception):
@@ -115,6 +122,8 @@ def encode(value, hook=None, _depth: int = 0, _budget: list | None = None):
     if cls is float:
         return value
     base = cls
+    if _BUILTIN_NAMES.get(_id(value)) is not None and _BUILTIN_OBJECTS[_BUILTIN_NAMES[_id(value)]] is value:
+        return {"bi": _BUILTIN_NAMES[_id(value)]}
     if cls not in _BASES:
         if cls in _TRUSTED:
             base = _TRUSTED[cls]
@@ -163,6 +172,8 @@ def decode(data, hook=None):
     if data is None or _type(data) in (bool, int, float, str):
         return data
     ((tag, body),) = data.items()
+    if tag == "bi":
+        return _BUILTIN_OBJECTS[body]
     if tag in ("o", "fn", "h"):
         if hook is None:
             raise ValueError(f"unexpected tag {tag!r}")
