@@ -374,11 +374,12 @@ def _test_frames(tb, request: dict) -> list[dict]:
     return [f for f in found if f["function"] != "<lambda>"][-FRAME_LIMIT:]
 
 
-def judge(request: dict, prepared, calls_fd: int, answers_fd: int, out_fd: int, page) -> None:
-    """One run, in the judge's process (`prepared`: the compiled test, the task's compiled
+def judge(request: dict, prepared, calls_fd: int, answers_fd: int, out_fd: int, page) -> bytes:
+    """One run, in the judge's process (its findings not yet written are returned) (`prepared`: the compiled test, the task's compiled
     code and stub names or None, the names the test uses, the calls it makes first)."""
     test, context, used, calls = prepared
     judge_ = Judge(request, Channel(calls_fd, answers_fd), out_fd, page)
     facts = judge_.run(test, context, used, calls)
     judge_.emit({"n": judge_.names})
-    judge_.emit({"e": facts}, flush=True)
+    judge_.emit({"e": facts})
+    return b"".join(judge_._buffer)
