@@ -18,15 +18,15 @@ from persd.execution.verdicts import PROTOCOLS
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate the first N tasks only.")
 @click.option("--preset", help="A named protocol: " + "; ".join(
     f"{name} ({', '.join(f'{k}={v}' for k, v in values.items())})" for name, values in PRESETS.items()))
-@config_option(EvalConfig, "samples", preset_aware=True, help="Samples per task, n of pass@k.")
-@config_option(EvalConfig, "temperature", preset_aware=True, help="Sampling temperature.")
-@config_option(EvalConfig, "top_p", preset_aware=True, help="Nucleus sampling mass.")
-@config_option(EvalConfig, "max_new_tokens", preset_aware=True, help="Completion length cap.")
-@config_option(EvalConfig, "refine_steps", preset_aware=True, help="Multi-step repair rounds K.")
+@config_option(EvalConfig, "samples", keep_unset=True, help="Samples per task, n of pass@k.")
+@config_option(EvalConfig, "temperature", keep_unset=True, help="Sampling temperature.")
+@config_option(EvalConfig, "top_p", keep_unset=True, help="Nucleus sampling mass.")
+@config_option(EvalConfig, "max_new_tokens", keep_unset=True, help="Completion length cap.")
+@config_option(EvalConfig, "refine_steps", keep_unset=True, help="Multi-step repair rounds K.")
 @click.option("--k", "ks", type=int, multiple=True, help="A k of pass@k (repeatable).")
 @config_option(EvalConfig, "workers", type=int, help="Parallel sandboxes  [default: CPU cores]")
-@config_option(EvalConfig, "timeout_s", "--timeout", preset_aware=True, help="CPU seconds per run.")
-@config_option(EvalConfig, "protocol", preset_aware=True, type=click.Choice(PROTOCOLS), help=PROTOCOL_HELP)
+@config_option(EvalConfig, "timeout_s", "--timeout", keep_unset=True, help="CPU seconds per run.")
+@config_option(EvalConfig, "protocol", keep_unset=True, type=click.Choice(PROTOCOLS), help=PROTOCOL_HELP)
 @click.option("--batch-size", default=8, show_default=True, type=int,
               help="Prompts per generate call.")
 @click.option("--seed", type=int, help="Seed for reproducible sampling.")
@@ -71,9 +71,8 @@ def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, json_
     try:
         store = SessionStore.open(sessions_dir, session, create=True) if session else None
         student = build_student(
-            student_backend, model=model, adapter=adapter, temperature=config.temperature,
-            top_p=config.top_p, n=config.samples, max_new_tokens=config.max_new_tokens,
-            batch_size=batch_size, seed=seed, base_url=student_base_url)
+            student_backend, model=model, adapter=adapter, sampling=config.sampling,
+            n=config.samples, batch_size=batch_size, seed=seed, base_url=student_base_url)
         with Executor(workers=config.workers, timeout_s=config.timeout_s,
                       protocol=config.protocol) as executor:
             report = evaluate(student, tasks, config, executor, store=store, meta=meta,

@@ -167,8 +167,7 @@ def _build_student(config: CollectConfig):
     try:
         return build_student(
             config.student_backend, model=config.student, adapter=config.adapter,
-            temperature=config.temperature, top_p=config.top_p,
-            max_new_tokens=config.max_new_tokens, batch_size=config.batch_size,
+            sampling=config.sampling, batch_size=config.batch_size,
             base_url=config.student_base_url,
         )
     except (StudentLoadError, ValueError) as error:

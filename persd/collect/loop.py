@@ -89,8 +89,7 @@ class CollectionLoop:
         return self.store.add_attempt(
             task.task_id, self.config.round, sample_index=index, model=_student_name(self.config),
             prompt=prompt, completion=completion, program=prompt + completion,
-            sampling={"temperature": self.config.temperature, "top_p": self.config.top_p,
-                      "max_new_tokens": self.config.max_new_tokens},
+            sampling=self.config.sampling.to_dict(),
         )
 
     async def _execute(self, attempts) -> None:

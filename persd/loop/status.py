@@ -62,7 +62,7 @@ def request_stop(store) -> bool:
 def _progress(store, state: LoopState) -> float | None:
     config = state.config
     if state.step == "collect":
-        total = config.get("step_size") or config.get("limit")
+        total = config.get("step_size") or (config.get("collect") or config).get("limit")
         return min(1.0, len(store.attempts(round=state.round)) / total) if total else None
     if state.step == "gate" and state.detail.get("needed"):
         return min(1.0, state.detail["decided"] / state.detail["needed"])

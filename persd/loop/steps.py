@@ -20,17 +20,13 @@ def collect_round(config: LoopConfig, round_: int, adapter: str | None, store,
                   should_stop: Callable[[], bool]) -> dict[str, Any]:
     """Collect round `round_` with the latest student; with `step_size`, the next untried
     tasks, `step_size` at a time, until the round holds that many validated refinements."""
-    from persd.collect import CollectConfig, CollectError, SessionBusy, collect
+    from persd.collect import CollectError, SessionBusy, collect
     from persd.tasks import TaskFileError, load_tasks
 
-    settings = CollectConfig(
-        session=config.session, tasks=config.tasks, student=config.student,
-        teacher_model=config.teacher_model, round=round_, adapter=adapter,
-        limit=None if config.step_size else config.limit, temperature=config.temperature,
-        max_new_tokens=config.max_new_tokens, workers=config.workers, timeout_s=config.timeout_s,
-        sessions_dir=config.sessions_dir, eval_tasks=config.eval_tasks)
+    settings = config.collect_round(round_, adapter)
+    limit = config.collect.limit
     try:
-        tasks = load_tasks(config.tasks)[: config.limit] if config.limit else load_tasks(config.tasks)
+        tasks = load_tasks(settings.tasks)[:limit] if limit else load_tasks(settings.tasks)
         if not config.step_size:
             summary = collect(settings, progress=False, tasks=tasks, should_stop=should_stop)
             return {"tasks": summary.tasks, "validated": summary.validated,
@@ -114,7 +110,7 @@ def train_round(config: LoopConfig, round_: int, previous_adapter: str | None, s
     if (out / "adapter_config.json").is_file() and not last_checkpoint(out):
         return {"adapter": str(out), "rows": len(rows)}  # finished before a crash was recorded
     started = (out / CONFIG_FILE).is_file()
-    settings = {**config.train, "student": config.student, "output_dir": str(out),
+    settings = {**config.train, "student": config.collect.student, "output_dir": str(out),
                 "variant": "persd", "session": config.session,
                 "init_adapter": previous_adapter if continuing else None,
                 "resume": started and last_checkpoint(out) is not None,
@@ -151,7 +147,7 @@ def _wait_for_lost_trainer(store, limit_s: float = 120.0) -> None:
 def evaluate_round(config: LoopConfig, round_: int, adapter: str | None, store, loop_run: int,
                    train_run: int | None, echo: Callable[[str], None]) -> dict[str, Any]:
     """One-step and multi-step pass@1 of the round's student on the held-out set."""
-    from persd.evaluate import EvalConfig, evaluate
+    from persd.evaluate import evaluate
     from persd.execution import Executor
     from persd.student import StudentLoadError
     from persd.student.backends import build_student
@@ -161,19 +157,17 @@ def evaluate_round(config: LoopConfig, round_: int, adapter: str | None, store, 
         if (run.status in ("queued", "running") and run.config.get("loop_run") == loop_run
                 and run.config.get("round") == round_):
             store.update_run(run.id, status="failed", result={"error": "interrupted; evaluated again"})
-    eval_config = EvalConfig(samples=config.samples, temperature=config.eval_temperature,
-                             refine_steps=config.refine_steps, max_new_tokens=config.max_new_tokens,
-                             workers=config.workers, timeout_s=config.timeout_s)
+    eval_config, student_name, eval_tasks = config.eval, config.collect.student, config.collect.eval_tasks
     try:
-        tasks = load_tasks(config.eval_tasks)
+        tasks = load_tasks(eval_tasks)
         tasks = tasks[: config.eval_limit] if config.eval_limit else tasks
-        student = build_student("hf", model=config.student, adapter=adapter,
-                                temperature=eval_config.temperature, top_p=eval_config.top_p,
-                                n=eval_config.samples, max_new_tokens=eval_config.max_new_tokens)
-        meta = {"model": config.student, "adapter": adapter, "task_spec": config.eval_tasks,
+        student = build_student("hf", model=student_name, adapter=adapter,
+                                sampling=eval_config.sampling, n=eval_config.samples)
+        meta = {"model": student_name, "adapter": adapter, "task_spec": eval_tasks,
                 "limit": config.eval_limit, "round": round_, "loop_run": loop_run,
                 "train_run": train_run, "objective": "sft"}
-        with Executor(workers=config.workers, timeout_s=config.timeout_s) as executor:
+        with Executor(workers=eval_config.workers, timeout_s=eval_config.timeout_s,
+                      protocol=eval_config.protocol) as executor:
             report = evaluate(student, tasks, eval_config, executor, store=store, meta=meta,
                               progress=echo)
     except (TaskFileError, StudentLoadError, ValueError) as error:

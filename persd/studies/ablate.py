@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from persd.settings import Sampling, flat_dict, with_sampling
+
 BY = ("error-type", "data-source")
 
 
@@ -34,6 +36,7 @@ class AblationError(ValueError):
     """An ablation that cannot run as asked; the message says why."""
 
 
+@with_sampling
 @dataclass
 class AblateConfig:
     session: str                  # the student's session: its runs are recorded there
@@ -47,8 +50,8 @@ class AblateConfig:
     selection: str = "approved"   # which teacher results count (persd.data SELECTIONS)
     eval_limit: int | None = None
     samples: int = 1
-    temperature: float = 0.2
-    max_new_tokens: int = 128
+    # the same sampling for every adapter; short completions keep many small evaluations quick
+    sampling: Sampling = field(default_factory=lambda: Sampling(temperature=0.2, max_new_tokens=128))
     seed: int = 0
     train: dict[str, Any] = field(default_factory=dict)  # other TrainConfig settings
 
@@ -94,7 +97,7 @@ class AblationResult:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"config": asdict(self.config), "base": asdict(self.base),
+        return {"config": flat_dict(self.config), "base": asdict(self.base),
                 "groups": [asdict(g) for g in self.groups], "skipped": self.skipped}
 
 
@@ -184,11 +187,9 @@ def _evaluate(config: AblateConfig, sessions_dir, group: str, label: str, exampl
     from persd.tasks import load_tasks
 
     tasks = load_tasks(config.eval_tasks)[:config.eval_limit]
-    eval_config = EvalConfig(samples=config.samples, temperature=config.temperature,
-                             max_new_tokens=config.max_new_tokens, ks=(1,))
-    student = build_student("hf", model=config.student, adapter=adapter,
-                            temperature=config.temperature, n=config.samples,
-                            max_new_tokens=config.max_new_tokens, seed=config.seed)
+    eval_config = EvalConfig(samples=config.samples, sampling=config.sampling, ks=(1,))
+    student = build_student("hf", model=config.student, adapter=adapter, sampling=config.sampling,
+                            n=config.samples, seed=config.seed)
     meta = {"model": config.student, "adapter": adapter, "task_spec": config.eval_tasks,
             "limit": config.eval_limit, "round": None, "seed": config.seed,
             "data_source": label if adapter else "base",

@@ -20,7 +20,6 @@ from persd.analysis.signatures import (
 )
 from persd.evaluate import EvalConfig
 from persd.evaluate.config import PRESETS
-from persd.settings import default_of
 from persd.jobs.evaluate import EvalJob, EvalJobs, EvalRequest, JobError, command_line, eval_command
 from persd.store import RunBusy, StoreError
 from ui.tabs.eval_render import sample_html
@@ -42,6 +41,13 @@ STATUS_KIND = {"running": "info", "queued": "info", "finished": "ok", "stopped":
                "failed": "error"}
 
 
+def _given(**fields: tuple[Any, type]) -> dict[str, Any]:
+    """The form's filled fields, each as its type; a blank one (None, "") is left out, so
+    that the config's default fills it."""
+    return {name: kind(value) for name, (value, kind) in fields.items()
+            if value is not None and str(value).strip() != ""}
+
+
 class EvaluateHandlers:
     def __init__(self, stores, sessions_dir: Path, runs_dir: Path, jobs: EvalJobs | None = None):
         self.stores, self.sessions_dir, self.runs_dir = stores, sessions_dir, runs_dir
@@ -61,11 +67,11 @@ class EvaluateHandlers:
     def request(self, session, student, adapter, round_, preset, samples, temperature, top_p,
                 refine_steps, max_new_tokens, tasks, limit) -> EvalRequest:
         """The form as an EvalRequest; ValueError with a message for bad values."""
-        settings = {"refine_steps": int(refine_steps or 0),
-                    "max_new_tokens": int(max_new_tokens or default_of(EvalConfig, "max_new_tokens"))}
+        # A blank field is the setting's default, alike for every field (0 is a value).
+        settings = _given(refine_steps=(refine_steps, int), max_new_tokens=(max_new_tokens, int))
         if preset == CUSTOM:
-            settings.update(samples=int(samples or 1), temperature=float(temperature or 0),
-                            top_p=float(top_p or default_of(EvalConfig, "top_p")))
+            settings.update(_given(samples=(samples, int), temperature=(temperature, float),
+                                   top_p=(top_p, float)))
             config = EvalConfig.from_dict(settings)
         else:
             config = EvalConfig.preset("paper", **settings)
