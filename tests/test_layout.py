@@ -1,4 +1,5 @@
-"""The package's shape: no import cycle among persd's modules, modules a newcomer can read."""
+"""The package's shape: no import cycle among persd's modules or packages, nor among the
+app's (ui/), imports inside functions counted too; modules a newcomer can read."""
 
 from __future__ import annotations
 
@@ -6,16 +7,18 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "persd"
+APP = PACKAGE.parent / "ui"   # installed as persd_app (pyproject's package-dir)
+NAMES = {PACKAGE: "persd", APP: "persd_app"}
 MAX_LINES = 400
 
 
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+def _module_name(path: Path, package: Path = PACKAGE) -> str:
+    parts = (NAMES[package], *path.relative_to(package).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _modules() -> dict[str, Path]:
-    return {_module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+def _modules(package: Path = PACKAGE) -> dict[str, Path]:
+    return {_module_name(path, package): path for path in sorted(package.rglob("*.py"))}
 
 
 def _type_checking_only(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
@@ -46,9 +49,22 @@ def _imports(path: Path, modules: dict[str, Path]) -> set[str]:
     return found
 
 
-def import_graph() -> dict[str, set[str]]:
-    modules = _modules()
+def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
+    modules = _modules(package)
     return {name: _imports(path, modules) - {name} for name, path in modules.items()}
+
+
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The module graph seen a level up: `persd.train.config` is in `persd.train`, a
+    top-level module (`persd.settings`) is a package of its own."""
+    def package(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    packages: dict[str, set[str]] = {}
+    for module, imported in graph.items():
+        packages.setdefault(package(module), set()).update(
+            package(name) for name in imported if package(name) != package(module))
+    return packages
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -77,6 +93,29 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_no_import_cycle_among_persd_modules():
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_no_import_cycle_among_persd_packages():
+    cycle = find_cycle(package_graph(import_graph()))
+    assert cycle is None, "import cycle between packages: " + " -> ".join(cycle)
+
+
+def test_no_import_cycle_among_the_apps_modules_or_packages():
+    graph = import_graph(APP)
+    assert "persd_app.tabs.review_handlers" in graph and "persd_app.app" in graph
+    for level in (graph, package_graph(graph)):
+        cycle = find_cycle(level)
+        assert cycle is None, "import cycle in the app: " + " -> ".join(cycle)
+
+
+def test_the_package_graph_keeps_the_edges_between_packages():
+    packages = package_graph(import_graph())
+    assert {"persd.train", "persd.data", "persd.jobs"} <= packages["persd.runs"]
+    assert "persd.runs" in packages["persd.loop"]  # imported inside a function
+    assert not {"persd.jobs", "persd.data", "persd.runs"} & packages["persd.train"]
+    found = find_cycle(package_graph({"p.a.x": {"p.b.y"}, "p.b.y": set(), "p.b.z": {"p.a.w"},
+                                      "p.a.w": set()}))
+    assert found == ["p.a", "p.b", "p.a"]
 
 
 def test_the_cycle_finder_finds_a_cycle():

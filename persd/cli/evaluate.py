@@ -45,11 +45,9 @@ def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, json_
     import json
     from pathlib import Path
 
-    from persd.evaluate import evaluate
-    from persd.execution import Executor
     from persd.store import SessionStore, StoreError
+    from persd.runs import eval_run
     from persd.student import StudentLoadError
-    from persd.student.backends import build_student
     from persd.student.openai import StudentServerError
     from persd.tasks import TaskFileError, load_tasks
 
@@ -70,14 +68,10 @@ def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, json_
     store = None
     try:
         store = SessionStore.open(sessions_dir, session, create=True) if session else None
-        student = build_student(
-            student_backend, model=model, adapter=adapter, sampling=config.sampling,
-            n=config.samples, batch_size=batch_size, seed=seed, base_url=student_base_url)
-        with Executor(workers=config.workers, timeout_s=config.timeout_s,
-                      protocol=config.protocol) as executor:
-            report = evaluate(student, tasks, config, executor, store=store, meta=meta,
-                              progress=lambda message: click.echo(message, err=True),
-                              run_id=run_id if store is not None else None)
+        report = eval_run(config, tasks, model=model, adapter=adapter, backend=student_backend,
+                          store=store, meta=meta, progress=lambda message: click.echo(message, err=True),
+                          run_id=run_id if store is not None else None, batch_size=batch_size,
+                          seed=seed, base_url=student_base_url)
     except (StoreError, StudentLoadError, StudentServerError, ValueError) as error:
         raise UserError(str(error)) from error
     finally:

@@ -56,12 +56,12 @@ def train(session, variant, data, columns, selection, metrics, launcher, session
     """Fine-tune the student on a session's curated examples (or --data), in a child process."""
     from persd.tasks.sources import parse_columns
     from persd.train import TrainError
-    from persd.train.command import run_train_command
+    from persd.runs import train_run
 
     chosen = {name: value for name, value in settings.items() if value is not None}
     try:
         config = TrainConfig.from_dict({**chosen, "variant": variant, "session": session})
-        outcome = run_train_command(config, data=data, sessions_dir=sessions_dir, metrics=metrics,
+        outcome = train_run(config, data=data, sessions_dir=sessions_dir, metrics=metrics,
                                     launcher=launcher, echo=click.echo, selection=selection,
                                     columns=parse_columns(columns))
     except (TrainError, ValueError) as error:

@@ -27,41 +27,17 @@ import signal
 import subprocess
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from persd.store import RecordNotFound, RunRecord, SessionStore, StoreError
+from persd.jobs.snapshot import STALE_QUEUED_S, JobError, RunSnapshot, age_s, run_or_none
+from persd.store import RunRecord, SessionStore, StoreError
 from persd.store.db import now_iso
 from persd.store.runs import lost_error, process_alive
 from persd.text import log_tail
 
 EXIT_STATUS = {0: "finished", 3: "stopped"}   # persd.train.run's exit codes; others: failed
 LOG_TAIL_BYTES = 6000
-STALE_QUEUED_S = 120.0   # a queued run with no child this old was lost mid-start
-
-
-class JobError(Exception):
-    """A job that cannot start, with a message for the user."""
-
-
-@dataclass
-class RunSnapshot:
-    """A run as the app shows it: its record and the tail of its log."""
-
-    run: RunRecord
-
-    @property
-    def status(self) -> str:
-        return self.run.status
-
-    @property
-    def active(self) -> bool:
-        return self.run.status in ("queued", "running")
-
-    @property
-    def stopping(self) -> bool:
-        return self.active and bool((self.run.result or {}).get("abort_requested_at"))
 
 
 @dataclass
@@ -167,7 +143,7 @@ class TrainJobs:
     def refresh(self, store: SessionStore, run_id: int | None = None) -> TrainJob | None:
         """The run `run_id` (default: the session's active train run, if any), reaped and
         recorded as ended if its child has exited, with its metrics and log tail."""
-        run = store.active_run("train") if run_id is None else _get(store, run_id)
+        run = store.active_run("train") if run_id is None else run_or_none(store, run_id)
         if run is None:
             return None
         if run.status in ("queued", "running"):
@@ -197,7 +173,7 @@ class TrainJobs:
 
     def _reap(self, store: SessionStore, run: RunRecord) -> RunRecord:
         if run.pid is None:
-            if _age_s(run.created_at) > STALE_QUEUED_S:
+            if age_s(run.created_at) > STALE_QUEUED_S:
                 return store.update_run(run.id, status="failed",
                                         result={"error": "the run never started"})
             return run
@@ -226,13 +202,6 @@ class TrainJobs:
             result["error"] = (lost_error(run.pid) if code is None else
                                _last_line(run.output) or f"the training process exited ({code})")
         return store.update_run(run.id, status=status, result=result)
-
-
-def _get(store: SessionStore, run_id: int) -> RunRecord | None:
-    try:
-        return store.run(run_id)
-    except RecordNotFound:
-        return None
 
 
 def _snapshot(run: RunRecord) -> TrainJob:
@@ -269,14 +238,6 @@ def _log_tail(output_dir: str | None, size: int = LOG_TAIL_BYTES) -> str:
 def _last_line(output_dir: str | None) -> str:
     lines = [line for line in _log_tail(output_dir, 2000).splitlines() if line.strip()]
     return lines[-1].strip() if lines else ""
-
-
-def _age_s(created_at: str) -> float:
-    try:
-        created = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
-    except ValueError:
-        return 0.0
-    return (datetime.now(timezone.utc) - created).total_seconds()
 
 
 _FLAGS = {"epochs": "--epochs", "max_steps": "--max-steps", "learning_rate": "--lr",

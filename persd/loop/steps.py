@@ -94,7 +94,7 @@ def train_round(config: LoopConfig, round_: int, previous_adapter: str | None, s
     """Train round `round_`; the adapter folder, or None when there is nothing to train on."""
     from persd.data import build_examples
     from persd.train import TrainConfig, TrainError
-    from persd.train.command import run_train_command
+    from persd.runs.train import train_run
     from persd.train.outdir import CONFIG_FILE, last_checkpoint
 
     continuing = config.train_from == "previous" and previous_adapter is not None
@@ -117,7 +117,7 @@ def train_round(config: LoopConfig, round_: int, previous_adapter: str | None, s
                 "overwrite": started and last_checkpoint(out) is None}
     _wait_for_lost_trainer(store)
     try:
-        outcome = run_train_command(TrainConfig.from_dict(settings), data=str(data),
+        outcome = train_run(TrainConfig.from_dict(settings), data=str(data),
                                     sessions_dir=config.sessions_dir, echo=echo)
     except TrainError as error:
         raise LoopError(f"round {round_}, train: {error}") from error
@@ -147,10 +147,8 @@ def _wait_for_lost_trainer(store, limit_s: float = 120.0) -> None:
 def evaluate_round(config: LoopConfig, round_: int, adapter: str | None, store, loop_run: int,
                    train_run: int | None, echo: Callable[[str], None]) -> dict[str, Any]:
     """One-step and multi-step pass@1 of the round's student on the held-out set."""
-    from persd.evaluate import evaluate
-    from persd.execution import Executor
+    from persd.runs.evaluate import eval_run
     from persd.student import StudentLoadError
-    from persd.student.backends import build_student
     from persd.tasks import TaskFileError, load_tasks
 
     for run in store.runs(kind="eval"):
@@ -161,15 +159,11 @@ def evaluate_round(config: LoopConfig, round_: int, adapter: str | None, store, 
     try:
         tasks = load_tasks(eval_tasks)
         tasks = tasks[: config.eval_limit] if config.eval_limit else tasks
-        student = build_student("hf", model=student_name, adapter=adapter,
-                                sampling=eval_config.sampling, n=eval_config.samples)
         meta = {"model": student_name, "adapter": adapter, "task_spec": eval_tasks,
                 "limit": config.eval_limit, "round": round_, "loop_run": loop_run,
                 "train_run": train_run, "objective": "sft"}
-        with Executor(workers=eval_config.workers, timeout_s=eval_config.timeout_s,
-                      protocol=eval_config.protocol) as executor:
-            report = evaluate(student, tasks, eval_config, executor, store=store, meta=meta,
-                              progress=echo)
+        report = eval_run(eval_config, tasks, model=student_name, adapter=adapter, store=store,
+                          meta=meta, progress=echo)
     except (TaskFileError, StudentLoadError, ValueError) as error:
         raise LoopError(f"round {round_}, eval: {error}") from error
     return {"eval_run": report.run_id, "pass1_one_step": report.pass_at(1, step=0),

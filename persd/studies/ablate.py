@@ -145,7 +145,7 @@ def run_ablation(config: AblateConfig, *, sessions_dir: str | Path,
                  echo: Callable[[str], None] = print) -> AblationResult:
     """Train one adapter per group, evaluate each and the base; see the module docstring."""
     from persd.train import TrainConfig, TrainError
-    from persd.train.command import run_train_command
+    from persd.runs.train import train_run
     from persd.train.rows import write_rows
 
     groups, skipped = ablation_groups(config, sessions_dir)
@@ -162,7 +162,7 @@ def run_ablation(config: AblateConfig, *, sessions_dir: str | Path,
                 "seed": config.seed, **config.train, "student": config.student,
                 "output_dir": str(folder), "max_steps": config.steps, "variant": "persd",
                 "session": config.session, "overwrite": True})
-            outcome = run_train_command(train_config, data=str(data), sessions_dir=str(sessions_dir),
+            outcome = train_run(train_config, data=str(data), sessions_dir=str(sessions_dir),
                                         echo=echo)
         except TrainError as error:
             raise AblationError(f"[{group}] {error}") from error
@@ -180,25 +180,22 @@ def run_ablation(config: AblateConfig, *, sessions_dir: str | Path,
 
 def _evaluate(config: AblateConfig, sessions_dir, group: str, label: str, examples: int,
               adapter: str | None, train_run: int | None, echo) -> GroupResult:
-    from persd.evaluate import EvalConfig, evaluate
-    from persd.execution import Executor
+    from persd.evaluate import EvalConfig
+    from persd.runs.evaluate import eval_run
     from persd.store import SessionStore
-    from persd.student.backends import build_student
     from persd.tasks import load_tasks
 
     tasks = load_tasks(config.eval_tasks)[:config.eval_limit]
     eval_config = EvalConfig(samples=config.samples, sampling=config.sampling, ks=(1,))
-    student = build_student("hf", model=config.student, adapter=adapter, sampling=config.sampling,
-                            n=config.samples, seed=config.seed)
     meta = {"model": config.student, "adapter": adapter, "task_spec": config.eval_tasks,
             "limit": config.eval_limit, "round": None, "seed": config.seed,
             "data_source": label if adapter else "base",
             "ablation": {"by": config.by, "group": group, "examples": examples,
                          "steps": config.steps if adapter else 0, "train_run": train_run}}
     echo(f"[{group}] evaluating on {len(tasks)} tasks")
-    with SessionStore.open(sessions_dir, config.session) as store, \
-            Executor(timeout_s=eval_config.timeout_s) as executor:
-        report = evaluate(student, tasks, eval_config, executor, store=store, meta=meta)
+    with SessionStore.open(sessions_dir, config.session) as store:
+        report = eval_run(eval_config, tasks, model=config.student, adapter=adapter, store=store,
+                          meta=meta, seed=config.seed)
     return GroupResult(group, meta["data_source"], examples, adapter, report.pass_at(1, step=0),
                        report.run_id, train_run)
 
