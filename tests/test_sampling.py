@@ -20,7 +20,7 @@ from persd.student import StudentConfig
 from persd.student.openai import OpenAIStudentConfig
 from persd.student.vllm import VLLMStudentConfig
 from persd.train import TrainConfig
-from ui.tabs.evaluate_handlers import CUSTOM, EvaluateHandlers
+from persd_app.tabs.evaluate_handlers import CUSTOM, EvaluateHandlers
 
 SAMPLED = (CollectConfig, EvalConfig, StudentConfig, OpenAIStudentConfig, VLLMStudentConfig)
 REQUIRED = {"session": "s", "teacher_model": "t", "student": "m", "model": "m"}

@@ -1,7 +1,7 @@
 """Which teacher endpoints the app may call, with which key, and what of their errors a
 page may see.
 
-    from ui.endpoints import TeacherEndpoints, QuietTeacher
+    from persd_app.endpoints import TeacherEndpoints, QuietTeacher
     endpoints = TeacherEndpoints.from_options(["http://gpu-box:8000/v1"])   # + the env
     base_url, api_key = endpoints.resolve(typed_url, typed_key)          # ValueError
     teacher = QuietTeacher(OpenAITeacher(TeacherConfig(model, base_url, api_key)))

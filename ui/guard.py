@@ -1,7 +1,7 @@
 """The app's HTTP edge: who may serve it where, which Host headers it answers, and how fast
 a client may guess passwords.
 
-    from ui.guard import check_exposure, middleware
+    from persd_app.guard import check_exposure, middleware
     check_exposure(host, auth=bool(users), insecure=False)   # ExposureError off loopback
     page.launch(..., app_kwargs={"middleware": middleware(auth=bool(users), ...)})
 

@@ -41,7 +41,7 @@ def _check_address(host: str, port: int) -> None:
 def _serve(sessions_dir: str, session: str | None, host: str, port: int, auth: str | None,
            insecure: bool, open_browser: bool = False, **options) -> None:
     _check_address(host, port)
-    from ui.app import launch, parse_auth
+    from persd_app.app import launch, parse_auth
 
     try:
         users = parse_auth(auth)

@@ -25,9 +25,9 @@ from persd.collect import STOPPED_ON_REQUEST, CollectConfig
 from persd.jobs import CollectJob, CollectProgress
 from persd.settings import default_of
 from persd.store import StoreError, session_path
-from ui.endpoints import QuietTeacher, TeacherEndpoints
-from ui.tabs import SharedExecutor, Stores
-from ui.tabs.review_render import esc, message
+from persd_app.endpoints import QuietTeacher, TeacherEndpoints
+from persd_app.tabs import SharedExecutor, Stores
+from persd_app.tabs.review_render import esc, message
 
 OUTPUTS = ("session", "backend", "mode_note", "real", "tasks", "student", "teacher_model",
            "method", "round", "progress", "summary", "picker", "run", "cancel", "current",

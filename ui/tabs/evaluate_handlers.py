@@ -1,6 +1,6 @@
 """The Evaluate tab's event logic, testable without a browser.
 
-Each method returns a dict keyed by component name (the names in `ui.tabs.evaluate`);
+Each method returns a dict keyed by component name (the names in `persd_app.tabs.evaluate`);
 the tab maps the names to its components. Work goes to `persd`: `persd.jobs.evaluate`
 runs `persd eval` as a child process, `persd.analysis` builds the frames and figures,
 `persd.tasks.decontaminate` checks the eval tasks against the session's (training) tasks.
@@ -22,9 +22,9 @@ from persd.evaluate import EvalConfig
 from persd.evaluate.config import PRESETS
 from persd.jobs.evaluate import EvalJob, EvalJobs, EvalRequest, JobError, command_line, eval_command
 from persd.store import RunBusy, StoreError
-from ui.tabs.eval_render import sample_html
-from ui.tabs.review_query import SIGNATURE_PREFIX, write_query
-from ui.tabs.review_render import esc, message
+from persd_app.tabs.eval_render import sample_html
+from persd_app.tabs.review_query import SIGNATURE_PREFIX, write_query
+from persd_app.tabs.review_render import esc, message
 
 PRESET = "paper (" + ", ".join(f"{k}={v}" for k, v in PRESETS["paper"].items()) + ")"
 CUSTOM = "custom"

@@ -13,7 +13,7 @@ the program it showed (`base`: an editor holding anything else is a draft), the 
 last applied (the keys' events read them from here, not from the filter widgets), a
 pending bulk plan and the newest review event seen (for `poll`). Drafts live apart, in the
 browser's localStorage (`drafts`: "session:record id" -> code), so they outlive moving on
-and a reload. Bulk decisions and the poll are in `ui.tabs.review_session`.
+and a reload. Bulk decisions and the poll are in `persd_app.tabs.review_session`.
 """
 
 from __future__ import annotations
@@ -32,11 +32,11 @@ from persd.review import (
     save_edit, skip, undo,
 )
 from persd.store import QueueFilters, StoreError
-from ui.tabs import SharedExecutor, Stores
-from ui.tabs import review_render as render
-from ui.tabs.review_diff import diff_html
-from ui.tabs.review_session import SessionWideActions
-from ui.tabs.review_query import (
+from persd_app.tabs import SharedExecutor, Stores
+from persd_app.tabs import review_render as render
+from persd_app.tabs.review_diff import diff_html
+from persd_app.tabs.review_session import SessionWideActions
+from persd_app.tabs.review_query import (
     ANY, DEFAULT_FILTERS, FILTER_NAMES, describe, filters_from, read_query, write_query,
 )
 

@@ -23,8 +23,8 @@ from persd.store import StoreError
 from persd.studies import (
     StudyError, agreement, create_study, judge, pair_view, progress, study_ratings,
 )
-from ui.tabs import Stores
-from ui.tabs import study_render as render
+from persd_app.tabs import Stores
+from persd_app.tabs import study_render as render
 
 PAIR = ("state", "study", "progress", "header", "task", "feedback", "left_title", "left_diff",
         "right_title", "right_diff", "message", "pair_area", "reason")

@@ -31,9 +31,9 @@ from persd.data import DataError, build_examples, export
 from persd.jobs import JobError, TrainJob, TrainJobs, train_command
 from persd.store import RunBusy, StoreError
 from persd.train import TrainConfig, TrainError
-from ui.tabs import Stores
-from ui.tabs.review_render import esc, message
-from ui.tabs.train_models import TINY_NAME, local_models, model_problem
+from persd_app.tabs import Stores
+from persd_app.tabs.review_render import esc, message
+from persd_app.tabs.train_models import TINY_NAME, local_models, model_problem
 
 OUTPUTS = ("student", "output", "examples", "command", "notice", "status", "curve", "log",
            "timer", "watched", "history", "history_curves", "export_file")
