@@ -23,6 +23,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from starlette.middleware import Middleware
+
 MAX_FAILURES = 5
 WINDOW_S = 60.0
 LOCK_S = 30.0
@@ -174,8 +176,6 @@ class ThrottledLogin:
 def middleware(auth: bool, insecure: bool, throttle: LoginThrottle | None = None) -> list:
     """The middleware for FastAPI(middleware=...): the Host check without logins, the
     login throttle with them."""
-    from starlette.middleware import Middleware
-
     if auth:
         return [Middleware(ThrottledLogin, throttle=throttle or LoginThrottle())]
     return [Middleware(HostGuard, allowed=host_allowed(insecure))]

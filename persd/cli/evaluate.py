@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 
 from persd.cli.common import (
-    PROTOCOL_HELP, TASK_SOURCES_HELP, UserError, config_option, sessions_dir_option, student_backend_options,
+    PROTOCOL_HELP,
+    TASK_SOURCES_HELP,
+    UserError,
+    config_option,
+    sessions_dir_option,
+    student_backend_options,
 )
+from persd.evaluate import eval_runs_table
 from persd.evaluate.config import PRESETS, EvalConfig
 from persd.execution.verdicts import PROTOCOLS
+from persd.runs import eval_run
+from persd.store import SessionStore, StoreError
+from persd.student import StudentLoadError
+from persd.student.openai import StudentServerError
+from persd.tasks import TaskFileError, load_tasks
 
 
 @click.command("eval")
@@ -42,14 +56,6 @@ from persd.execution.verdicts import PROTOCOLS
 def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, json_path, session,
           round_, run_id, student_backend, student_base_url, sessions_dir, **settings) -> None:
     """Measure pass@k with one-step and multi-step (self-repair) inference."""
-    import json
-    from pathlib import Path
-
-    from persd.store import SessionStore, StoreError
-    from persd.runs import eval_run
-    from persd.student import StudentLoadError
-    from persd.student.openai import StudentServerError
-    from persd.tasks import TaskFileError, load_tasks
 
     chosen = {name: value for name, value in settings.items() if value is not None}
     if ks:
@@ -93,9 +99,6 @@ def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, json_
 @sessions_dir_option
 def eval_compare(session: str, k: int, sessions_dir: str) -> None:
     """Compare a session's eval runs (rounds, adapters) side by side."""
-    from persd.evaluate import eval_runs_table
-    from persd.store import SessionStore, StoreError
-
     try:
         with SessionStore.open_to_read(sessions_dir, session) as store:
             click.echo(eval_runs_table(store, k=k))

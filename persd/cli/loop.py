@@ -8,6 +8,8 @@ import click
 
 from persd.cli.common import TASK_SOURCES_HELP, UserError, config_option, sessions_dir_option
 from persd.collect.config import CollectConfig
+from persd.evaluate.config import EvalConfig
+from persd.loop import LoopError, run_loop
 from persd.loop.config import GATES, TRAIN_FROM, LoopConfig, loop_eval
 from persd.settings import SAMPLING_FIELDS, default_of
 from persd.train.config import FULL_LR, LORA_LR, TrainConfig
@@ -67,9 +69,6 @@ def loop(output_dir, rounds, patience, gate, wait_for, train_from, step_size, ev
          samples, refine_steps, eval_temperature, max_steps, epochs, learning_rate, batch_size,
          **collect) -> None:
     """Online distillation: collect, review, train and evaluate, round after round."""
-    from persd.evaluate.config import EvalConfig
-    from persd.loop import LoopError, run_loop
-
     train = {name: value for name, value in (("max_steps", max_steps), ("epochs", epochs),
              ("learning_rate", learning_rate), ("batch_size", batch_size)) if value is not None}
     # --temperature, --top-p and --max-new-tokens are the student's sampling in both parts.

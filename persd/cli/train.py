@@ -7,7 +7,12 @@ import sys
 import click
 
 from persd.cli.common import UserError, config_option, sessions_dir_option
-from persd.data import FORMATS, SELECTIONS, VARIANTS
+from persd.data import FORMATS, SELECTIONS, VARIANTS, DataError, build_examples
+from persd.data import export as write
+from persd.runs import train_run
+from persd.store import SessionStore, StoreError
+from persd.tasks.sources import parse_columns
+from persd.train import TrainError
 from persd.train.config import FULL_LR, LORA_LR, OBJECTIVES, REWARD_TESTS, TrainConfig
 
 
@@ -54,10 +59,6 @@ from persd.train.config import FULL_LR, LORA_LR, OBJECTIVES, REWARD_TESTS, Train
 @sessions_dir_option
 def train(session, variant, data, columns, selection, metrics, launcher, sessions_dir, **settings) -> None:
     """Fine-tune the student on a session's curated examples (or --data), in a child process."""
-    from persd.tasks.sources import parse_columns
-    from persd.train import TrainError
-    from persd.runs import train_run
-
     chosen = {name: value for name, value in settings.items() if value is not None}
     try:
         config = TrainConfig.from_dict({**chosen, "variant": variant, "session": session})
@@ -96,9 +97,6 @@ def train(session, variant, data, columns, selection, metrics, launcher, session
 @sessions_dir_option
 def export(session, variant, fmt, output, round_, selection, force, sessions_dir) -> None:
     """Write a session's training examples of one variant (trl prompt-completion rows)."""
-    from persd.data import DataError, build_examples, export as write
-    from persd.store import SessionStore, StoreError
-
     try:
         with SessionStore.open_to_read(sessions_dir, session) as store:
             rows = build_examples(store, variant, round=round_, selection=selection)

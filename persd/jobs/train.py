@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shlex
 import signal
 import subprocess
 import threading
@@ -35,6 +36,9 @@ from persd.store import RunRecord, SessionStore, StoreError
 from persd.store.db import now_iso
 from persd.store.runs import lost_error, process_alive
 from persd.text import log_tail
+from persd.train import TrainConfig, TrainError, normalise_rows, read_metrics, start_training
+from persd.train.outdir import prepare_output_dir
+from persd.train.runner import check_model_path
 
 EXIT_STATUS = {0: "finished", 3: "stopped"}   # persd.train.run's exit codes; others: failed
 LOG_TAIL_BYTES = 6000
@@ -88,10 +92,6 @@ class TrainJobs:
               request: dict[str, Any] | None = None, launcher: str | None = None) -> TrainJob:
         """Record a train run and start its child. RunBusy while another runs; JobError
         (the run recorded as failed) when the settings, model or output folder are bad."""
-        from persd.train import TrainError, normalise_rows, start_training
-        from persd.train.outdir import prepare_output_dir
-        from persd.train.runner import check_model_path
-
         if not rows:
             raise JobError("no training examples: nothing to train on")
         try:  # bad input is refused before a run is recorded
@@ -205,8 +205,6 @@ class TrainJobs:
 
 
 def _snapshot(run: RunRecord) -> TrainJob:
-    from persd.train import read_metrics
-
     metrics = []
     if run.metrics_path and Path(run.metrics_path).is_file():
         metrics = read_metrics(run.metrics_path)
@@ -225,7 +223,6 @@ def _reaped_here(pid: int) -> bool:
 def _end_event(metrics_path: str | None) -> dict[str, Any]:
     if not metrics_path or not Path(metrics_path).is_file():
         return {}
-    from persd.train import read_metrics
 
     ends = [m for m in read_metrics(metrics_path) if m.get("event") == "end"]
     return ends[-1] if ends else {}
@@ -248,9 +245,6 @@ _FLAGS = {"epochs": "--epochs", "max_steps": "--max-steps", "learning_rate": "--
 
 def train_command(config, session: str | None, variant: str, selection: str = "auto") -> str:
     """The `persd train ...` command line equivalent to starting `config` from the app."""
-    import shlex
-
-    from persd.train import TrainConfig
 
     defaults = TrainConfig(student="x", output_dir="x", full=config.full)
     parts = ["persd", "train"]

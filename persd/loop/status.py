@@ -12,6 +12,9 @@ import signal
 from dataclasses import dataclass, field
 from typing import Any
 
+from persd.store.runs import process_alive
+from persd.train import read_metrics
+
 
 @dataclass
 class LoopState:
@@ -34,8 +37,6 @@ class LoopState:
 
 
 def loop_state(store) -> LoopState | None:
-    from persd.store.runs import process_alive
-
     runs = store.runs(kind="loop")
     if not runs:
         return None
@@ -67,8 +68,6 @@ def _progress(store, state: LoopState) -> float | None:
     if state.step == "gate" and state.detail.get("needed"):
         return min(1.0, state.detail["decided"] / state.detail["needed"])
     if state.step == "train":
-        from persd.train import read_metrics
-
         active = store.active_run("train")
         if active is None or not active.metrics_path:
             return None

@@ -11,7 +11,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from persd.collect import CollectError, SessionBusy, collect
+from persd.data import build_examples
+from persd.jobs.train import TrainJobs
 from persd.loop.config import AUTO_REVIEWER, LoopConfig, LoopError
+from persd.runs.evaluate import eval_run
+from persd.runs.train import train_run
+from persd.store import SessionStore
+from persd.store.runs import process_alive
+from persd.student import StudentLoadError
+from persd.tasks import TaskFileError, load_tasks
+from persd.train import TrainConfig, TrainError
+from persd.train.outdir import CONFIG_FILE, last_checkpoint
 
 DECIDED = ("approved", "edited", "rejected", "skipped")
 
@@ -20,9 +31,6 @@ def collect_round(config: LoopConfig, round_: int, adapter: str | None, store,
                   should_stop: Callable[[], bool]) -> dict[str, Any]:
     """Collect round `round_` with the latest student; with `step_size`, the next untried
     tasks, `step_size` at a time, until the round holds that many validated refinements."""
-    from persd.collect import CollectError, SessionBusy, collect
-    from persd.tasks import TaskFileError, load_tasks
-
     settings = config.collect_round(round_, adapter)
     limit = config.collect.limit
     try:
@@ -52,8 +60,6 @@ def collect_round(config: LoopConfig, round_: int, adapter: str | None, store,
 def _validated(config: LoopConfig, round_: int) -> int:
     """Read on a fresh connection: collect's own open of the session, in this process, has
     dropped the POSIX locks of the connections opened before it (see _Loop._reopen)."""
-    from persd.store import SessionStore
-
     with SessionStore.open(config.sessions_dir, config.session) as store:
         return sum(1 for r in store.refinements(round=round_) if r.validated)
 
@@ -92,11 +98,6 @@ def _decisions(store, round_: int) -> dict[str, Any]:
 def train_round(config: LoopConfig, round_: int, previous_adapter: str | None, store,
                 echo: Callable[[str], None]) -> dict[str, Any]:
     """Train round `round_`; the adapter folder, or None when there is nothing to train on."""
-    from persd.data import build_examples
-    from persd.train import TrainConfig, TrainError
-    from persd.runs.train import train_run
-    from persd.train.outdir import CONFIG_FILE, last_checkpoint
-
     continuing = config.train_from == "previous" and previous_adapter is not None
     rows = build_examples(store, "persd", round=round_ if config.train_from == "previous" else None,
                           selection="approved")
@@ -132,9 +133,6 @@ def train_round(config: LoopConfig, round_: int, previous_adapter: str | None, s
 def _wait_for_lost_trainer(store, limit_s: float = 120.0) -> None:
     """A trainer whose loop was killed gets SIGTERM and saves a checkpoint before it ends;
     wait for that, so that its folder is free and its run recorded as ended."""
-    from persd.jobs.train import TrainJobs
-    from persd.store.runs import process_alive
-
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         TrainJobs().refresh(store)
@@ -147,10 +145,6 @@ def _wait_for_lost_trainer(store, limit_s: float = 120.0) -> None:
 def evaluate_round(config: LoopConfig, round_: int, adapter: str | None, store, loop_run: int,
                    train_run: int | None, echo: Callable[[str], None]) -> dict[str, Any]:
     """One-step and multi-step pass@1 of the round's student on the held-out set."""
-    from persd.runs.evaluate import eval_run
-    from persd.student import StudentLoadError
-    from persd.tasks import TaskFileError, load_tasks
-
     for run in store.runs(kind="eval"):
         if (run.status in ("queued", "running") and run.config.get("loop_run") == loop_run
                 and run.config.get("round") == round_):

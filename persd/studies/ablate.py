@@ -27,7 +27,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from persd.data import DataError, build_examples
+from persd.evaluate import EvalConfig
+from persd.runs.evaluate import eval_run
+from persd.runs.train import train_run
 from persd.settings import Sampling, flat_dict, with_sampling
+from persd.store import SessionStore
+from persd.tables import text_table
+from persd.tasks import load_tasks
+from persd.train import TrainConfig, TrainError
+from persd.train.rows import write_rows
 
 BY = ("error-type", "data-source")
 
@@ -84,8 +93,6 @@ class AblationResult:
     skipped: dict[str, int]       # group -> examples available, fewer than per_type
 
     def table(self) -> str:
-        from persd.tables import text_table
-
         rows = [[g.group, g.data_source, str(g.examples), str(self.config.steps),
                  f"{g.pass_at_1:.4f}", f"{g.pass_at_1 - self.base.pass_at_1:+.4f}",
                  str(g.eval_run or "-")] for g in [self.base, *self.groups]]
@@ -104,9 +111,6 @@ class AblationResult:
 def ablation_groups(config: AblateConfig, sessions_dir: str | Path
                     ) -> tuple[dict[str, tuple[str, list[dict]]], dict[str, int]]:
     """group -> (data source label, its K training rows), and the groups left out."""
-    from persd.data import DataError, build_examples
-    from persd.store import SessionStore
-
     sources = [config.data_from_session or config.session]
     if config.by == "data-source":
         sources = [config.session, config.data_from_session]
@@ -144,10 +148,6 @@ def ablation_groups(config: AblateConfig, sessions_dir: str | Path
 def run_ablation(config: AblateConfig, *, sessions_dir: str | Path,
                  echo: Callable[[str], None] = print) -> AblationResult:
     """Train one adapter per group, evaluate each and the base; see the module docstring."""
-    from persd.train import TrainConfig, TrainError
-    from persd.runs.train import train_run
-    from persd.train.rows import write_rows
-
     groups, skipped = ablation_groups(config, sessions_dir)
     out = Path(config.output_dir)
     trained: list[tuple[str, str, int, str, int | None]] = []
@@ -180,11 +180,6 @@ def run_ablation(config: AblateConfig, *, sessions_dir: str | Path,
 
 def _evaluate(config: AblateConfig, sessions_dir, group: str, label: str, examples: int,
               adapter: str | None, train_run: int | None, echo) -> GroupResult:
-    from persd.evaluate import EvalConfig
-    from persd.runs.evaluate import eval_run
-    from persd.store import SessionStore
-    from persd.tasks import load_tasks
-
     tasks = load_tasks(config.eval_tasks)[:config.eval_limit]
     eval_config = EvalConfig(samples=config.samples, sampling=config.sampling, ks=(1,))
     meta = {"model": config.student, "adapter": adapter, "task_spec": config.eval_tasks,

@@ -31,6 +31,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from persd.execution import Executor
+from persd.store import SessionStore, list_sessions
+
 TAB_MODULES = ("review", "collect", "train", "evaluate", "analysis", "loop", "live_demo", "study")
 LOCAL_REVIEWER = "local"
 
@@ -45,8 +48,6 @@ class Stores:
 
     def get(self, name: str):
         """The `SessionStore` of `name` (SessionNotFound if there is none)."""
-        from persd.store import SessionStore
-
         with self._lock:
             store = self._open.get(name)
             if store is None or not store.path.exists():
@@ -54,8 +55,6 @@ class Stores:
             return store
 
     def names(self) -> list[str]:
-        from persd.store import list_sessions
-
         return list_sessions(self.sessions_dir)
 
     def close(self) -> None:
@@ -74,8 +73,6 @@ class SharedExecutor:
         self._lock = threading.Lock()
 
     def __call__(self):
-        from persd.execution import Executor
-
         with self._lock:
             if self._executor is None:
                 self._executor = Executor(workers=self.workers, timeout_s=self.timeout_s)
@@ -114,7 +111,7 @@ class AppContext:
         """A gr.Timer that ticks only while this tab is shown (`persd_app.app` switches them on tab
         select). Every tick is a full Gradio event in the browser: four tabs polling in the
         background slowed each key press of the tab in view."""
-        import gradio as gr
+        import gradio as gr  # noqa: PLC0415  heavy: gradio
 
         timer = gr.Timer(interval_s, active=self.shown_first)
         self.timers.append((self.tab, timer))
@@ -132,7 +129,7 @@ class AppContext:
         if not lazy or self.tab is None or self.shown is None:
             self.session.change(fn, inputs, outputs, **options)
             return
-        import gradio as gr
+        import gradio as gr  # noqa: PLC0415  heavy: gradio
 
         tab_id = self.tab.id
 

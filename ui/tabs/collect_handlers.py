@@ -25,6 +25,7 @@ from persd.collect import STOPPED_ON_REQUEST, CollectConfig
 from persd.jobs import CollectJob, CollectProgress
 from persd.settings import default_of
 from persd.store import StoreError, session_path
+from persd.teacher import OpenAITeacher, TeacherConfig
 from persd_app.endpoints import QuietTeacher, TeacherEndpoints
 from persd_app.tabs import SharedExecutor, Stores
 from persd_app.tabs.review_render import esc, message
@@ -209,7 +210,6 @@ class CollectHandlers:
                                    student="simulated-student", limit=limit,
                                    sessions_dir=str(self.sessions_dir))
             return CollectJob(config, executor=self.executor(), simulated=True)
-        from persd.teacher import OpenAITeacher, TeacherConfig
 
         if form.method != "stand" and not (form.student or "").strip():
             raise ValueError("give the student model (a Hugging Face id or a local folder)")

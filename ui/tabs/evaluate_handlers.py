@@ -16,12 +16,18 @@ import pandas as pd
 
 from persd.analysis import eval_figures, evals
 from persd.analysis.signatures import (
-    SIGNATURE_COLUMNS, eval_signatures, refinement_signatures, review_filter,
+    SIGNATURE_COLUMNS,
+    eval_signatures,
+    refinement_signatures,
+    review_filter,
 )
 from persd.evaluate import EvalConfig
 from persd.evaluate.config import PRESETS
 from persd.jobs.evaluate import EvalJob, EvalJobs, EvalRequest, JobError, command_line, eval_command
+from persd.review import ReviewRefused, apply_bulk, plan_bulk
 from persd.store import RunBusy, StoreError
+from persd.tasks import TaskFileError, load_tasks
+from persd.tasks.decontaminate import contaminated_ids, overlaps
 from persd_app.tabs.eval_render import sample_html
 from persd_app.tabs.review_query import SIGNATURE_PREFIX, write_query
 from persd_app.tabs.review_render import esc, message
@@ -92,9 +98,6 @@ class EvaluateHandlers:
 
     def contamination(self, session, tasks_spec, limit) -> dict[str, Any]:
         """A warning when the eval tasks overlap the session's tasks (its training tasks)."""
-        from persd.tasks import TaskFileError, load_tasks
-        from persd.tasks.decontaminate import contaminated_ids, overlaps
-
         if not session:
             return {"contamination": ""}
         spec = (tasks_spec or "").strip() or "humaneval"
@@ -162,7 +165,6 @@ class EvaluateHandlers:
         store = self.stores.get(session)
         try:
             request = self.request(session, *form)
-            from persd.tasks import load_tasks
             count = len(load_tasks(request.tasks)[:request.limit])
             folder = self.runs_dir / f"eval-{session}-{time.strftime('%Y%m%d-%H%M%S')}"
             job = self.jobs.start(store, request, sessions_dir=self.sessions_dir,
@@ -315,8 +317,6 @@ class EvaluateHandlers:
                 "chosen_signature": signature}
 
     def reject_signature(self, session, signature, reviewer) -> dict[str, Any]:
-        from persd.review import ReviewRefused, apply_bulk, plan_bulk
-
         if not session or not signature:
             return {"review_filter": message("info", "Pick a row of the table first.")}
         store = self.stores.get(session)

@@ -27,6 +27,7 @@ from persd.demo.live import (
     custom_task,
 )
 from persd.store import StoreError
+from persd.student import HFStudent, StudentConfig, StudentLoadError
 from persd_app.tabs import SharedExecutor, Stores
 from persd_app.tabs.review_render import SIMULATED_BADGE, esc, message
 
@@ -71,8 +72,6 @@ class Students:
         self._lock = threading.Lock()
 
     def get(self, model: str, adapter: str | None):
-        from persd.student import HFStudent, StudentConfig, StudentLoadError
-
         key = (model, adapter)
         with self._lock:
             if self._key != key:

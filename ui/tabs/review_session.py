@@ -13,7 +13,7 @@ from persd.review import BulkPlan, apply_bulk, plan_bulk
 from persd_app.tabs import review_render as render
 
 if TYPE_CHECKING:
-    from persd_app.tabs.review_handlers import Inputs
+    from persd_app.tabs.review_query import Inputs
 
 
 class SessionWideActions:
