@@ -20,6 +20,7 @@ from persd.evaluate.config import PRESETS, EvalConfig
 from persd.execution.verdicts import PROTOCOLS
 from persd.runs import eval_run
 from persd.store import SessionStore, StoreError
+from persd.student import StudentConfig
 from persd.student import StudentLoadError
 from persd.student.openai import StudentServerError
 from persd.tasks import TaskFileError, load_tasks
@@ -41,9 +42,8 @@ from persd.tasks import TaskFileError, load_tasks
 @config_option(EvalConfig, "workers", type=int, help="Parallel sandboxes  [default: CPU cores]")
 @config_option(EvalConfig, "timeout_s", "--timeout", keep_unset=True, help="CPU seconds per run.")
 @config_option(EvalConfig, "protocol", keep_unset=True, type=click.Choice(PROTOCOLS), help=PROTOCOL_HELP)
-@click.option("--batch-size", default=8, show_default=True, type=int,
-              help="Prompts per generate call.")
-@click.option("--seed", type=int, help="Seed for reproducible sampling.")
+@config_option(StudentConfig, "batch_size", help="Prompts per generate call (the hf backend).")
+@config_option(StudentConfig, "seed", help="Seed for reproducible sampling.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False),
               help="Write the full report here.")
 @click.option("--session", help="Record the run and every sample in this session.")

@@ -143,7 +143,7 @@ def _wait_for_lost_trainer(store, limit_s: float = 120.0) -> None:
 
 
 def evaluate_round(config: LoopConfig, round_: int, adapter: str | None, store, loop_run: int,
-                   train_run: int | None, echo: Callable[[str], None]) -> dict[str, Any]:
+                   train_run_id: int | None, echo: Callable[[str], None]) -> dict[str, Any]:
     """One-step and multi-step pass@1 of the round's student on the held-out set."""
     for run in store.runs(kind="eval"):
         if (run.status in ("queued", "running") and run.config.get("loop_run") == loop_run
@@ -155,7 +155,7 @@ def evaluate_round(config: LoopConfig, round_: int, adapter: str | None, store, 
         tasks = tasks[: config.eval_limit] if config.eval_limit else tasks
         meta = {"model": student_name, "adapter": adapter, "task_spec": eval_tasks,
                 "limit": config.eval_limit, "round": round_, "loop_run": loop_run,
-                "train_run": train_run, "objective": "sft"}
+                "train_run": train_run_id, "objective": "sft"}
         report = eval_run(eval_config, tasks, model=student_name, adapter=adapter, store=store,
                           meta=meta, progress=echo)
     except (TaskFileError, StudentLoadError, ValueError) as error:

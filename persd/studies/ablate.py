@@ -179,20 +179,20 @@ def run_ablation(config: AblateConfig, *, sessions_dir: str | Path,
 
 
 def _evaluate(config: AblateConfig, sessions_dir, group: str, label: str, examples: int,
-              adapter: str | None, train_run: int | None, echo) -> GroupResult:
+              adapter: str | None, train_run_id: int | None, echo) -> GroupResult:
     tasks = load_tasks(config.eval_tasks)[:config.eval_limit]
     eval_config = EvalConfig(samples=config.samples, sampling=config.sampling, ks=(1,))
     meta = {"model": config.student, "adapter": adapter, "task_spec": config.eval_tasks,
             "limit": config.eval_limit, "round": None, "seed": config.seed,
             "data_source": label if adapter else "base",
             "ablation": {"by": config.by, "group": group, "examples": examples,
-                         "steps": config.steps if adapter else 0, "train_run": train_run}}
+                         "steps": config.steps if adapter else 0, "train_run": train_run_id}}
     echo(f"[{group}] evaluating on {len(tasks)} tasks")
     with SessionStore.open(sessions_dir, config.session) as store:
         report = eval_run(eval_config, tasks, model=config.student, adapter=adapter, store=store,
                           meta=meta, seed=config.seed)
     return GroupResult(group, meta["data_source"], examples, adapter, report.pass_at(1, step=0),
-                       report.run_id, train_run)
+                       report.run_id, train_run_id)
 
 
 def ablation_figure(result: AblationResult):
