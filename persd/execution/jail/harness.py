@@ -103,22 +103,25 @@ def _hang_up() -> None:
     os._exit(0)
 
 
-def _spawn(limits: dict, fds: list[int]) -> int:
-    """Has the spawner start a program's process on `fds`; its pid."""
-    return _ask_spawner(json.dumps(limits).encode(), fds)
-
-
 def _reap(pid: int) -> int:
     """The wait status of a program's process that has ended (the spawner is its parent)."""
-    return _ask_spawner(f"reap {pid}".encode(), [])
+    _ask_spawner(f"reap {pid}".encode(), [])
+    return _spawner_answer()
 
 
-def _ask_spawner(message: bytes, fds: list[int]) -> int:
+def _ask_spawner(message: bytes, fds: list[int]) -> None:
     try:
         socket.send_fds(_Settings.spawner, [message], fds)
+    except OSError:
+        _hang_up()  # the spawner is gone: this sandbox can start no more programs
+
+
+def _spawner_answer() -> int:
+    """The spawner's answer to the last request: a pid, or a wait status."""
+    try:
         return int(_Settings.spawner.recv(32) or b"x")
     except (OSError, ValueError):
-        _hang_up()  # the spawner is gone: this sandbox can start no more programs
+        _hang_up()
 
 
 def _judge_setup(memory_mb: int, keep: int) -> None:
@@ -239,13 +242,15 @@ def serve_one(body: bytes, counter: int) -> dict:
     findings_read, findings_write = os.pipe()
     limits = {key: request[key] for key in ("cpu_s", "wall_s", "memory_mb", "output_bytes")}
     limits.update(scratch=workdir, uid=_Settings.uid, process_limit=_Settings.process_limit)
-    program = _spawn(limits, [calls_read, answers_write, output])
+    # The spawner forks while the judge reads its job: neither waits for the other.
+    _ask_spawner(json.dumps(limits).encode(), [calls_read, answers_write, output])
     os.close(calls_read)
     os.close(answers_write)
     judge_fds = [calls_write, answers_read, findings_write]
     _judge.submit(body, judge_fds, request["memory_mb"])
     for fd in judge_fds:
         os.close(fd)
+    program = _spawner_answer()
     os.set_blocking(findings_read, False)
     run = _Run(program, findings_read)
     try:

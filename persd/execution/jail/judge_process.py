@@ -43,14 +43,14 @@ def prepared(test: str, context: str) -> tuple:
     """(compiled test, (compiled task code, stub names) or None, names the test uses, the
     calls it makes first)."""
     calls = prefetch.leading_calls(ast.parse(test, "test.py"))
-    _sites, tree = instrument.instrument(test)
+    _sites, tree = instrument.instrument(test, describe=False)
     used = frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
     code = compile(tree, "test.py", "exec", dont_inherit=True)
     task = None
     if context.strip():
         try:
             task_tree = ast.parse(context, "task.py")
-            task = (compile(task_tree, "task.py", "exec", dont_inherit=True), frozenset(judge.stub_names(task_tree)))
+            task = (compile(task_tree, "task.py", "exec", dont_inherit=True), frozenset(instrument.stub_names(task_tree)))
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             task = None
     return code, task, used, calls
