@@ -3,8 +3,8 @@
 The harness forks the spawner (`spawner`) when it starts, before it reads any request,
 so the spawner never holds a test, a plan, an expected value or a byte of any request:
 it only receives "start one" with three descriptors (calls in, answers out, output) and
-the run's limits, and forks the program's process (`run`): its own session, its limits,
-its uid, its timers, then runner.serve. What that process leaves running when it ends is
+the run's limits, and hands them to a program's process it forked ahead (`run`): its own
+session, its limits, its uid, its timers, then runner.serve. What that process leaves running when it ends is
 reparented to the harness (a subreaper), which kills it.
 """
 
@@ -102,18 +102,38 @@ def _reap_ended() -> None:
         pass
 
 
+def _spare(server: socket.socket) -> tuple[int, socket.socket]:
+    """A program's process forked ahead of its run: it waits for its limits and
+    descriptors, so a run does not wait for the fork (and its copied pages)."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            server.close()
+            ours.close()
+            data, fds, _flags, _address = socket.recv_fds(theirs, 65536, 3)
+            if data and len(fds) == 3:
+                theirs.close()
+                run(json.loads(data), *fds)
+        finally:
+            os._exit(0)
+    theirs.close()
+    return pid, ours
+
+
 def spawner(sock: socket.socket) -> None:
     """The spawner's loop, until the harness hangs up: a "start" (the run's limits, with
-    three descriptors) forks a program's process and answers its pid; a "reap PID"
-    answers how that process ended (the harness watches it through a pidfd meanwhile, and
-    asks only when the judge heard nothing from it); the others are reaped before the next
-    start."""
+    three descriptors) hands them to the spare program process and answers its pid, then
+    forks the next spare; a "reap PID" answers how that process ended (the harness
+    watches it through a pidfd meanwhile, and asks only when the judge heard nothing from
+    it); the others are reaped before the next start."""
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)
     os.close(null)
     _forget_the_server()
     gc.freeze()  # the collector then leaves the inherited objects alone: fewer copied pages per fork
+    spare = _spare(sock)
     while True:
         try:
             data, fds, _flags, _address = socket.recv_fds(sock, 65536, 3)
@@ -130,14 +150,16 @@ def spawner(sock: socket.socket) -> None:
             continue
         if len(fds) != 3:
             os._exit(0)
-        _reap_ended()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                sock.close()
-                run(json.loads(data), *fds)
-            finally:
-                os._exit(0)
+        pid, channel = spare
+        try:
+            socket.send_fds(channel, [data], fds)
+        except OSError:  # the spare died: fork one now
+            channel.close()
+            pid, channel = _spare(sock)
+            socket.send_fds(channel, [data], fds)
+        channel.close()
         for fd in fds:
             os.close(fd)
         sock.sendall(str(pid).encode())
+        _reap_ended()
+        spare = _spare(sock)
