@@ -26,6 +26,7 @@ from typing import Any
 
 from persd.demo import DEMO_SESSION, build_demo_session
 from persd.store import StoreError
+from persd_app.client import parse_proxies, uvicorn_believes_nobody
 from persd_app.endpoints import TeacherEndpoints
 from persd_app.guard import LOCKOUT_NOTE, check_exposure, is_loopback, middleware
 from persd_app.tabs import LOCAL_REVIEWER, AppContext, SharedExecutor, Stores, available_tabs
@@ -210,13 +211,15 @@ def launch(sessions_dir: str | Path, session: str | None = None, host: str = "12
            demo_limit: int | None = None, quiet: bool = False, runs_dir: str | Path = "runs",
            teacher_endpoints: Sequence[str] = (), allow_custom_endpoints: bool = False,
            insecure_no_auth_on_network: bool = False,
-           models_dir: str | Path = "models") -> Running:
+           models_dir: str | Path = "models", trusted_proxies: Sequence[str] = ()) -> Running:
     """Serve the app. With `block` (the CLI) it returns after Ctrl-C, resources closed.
-    ValueError (ExposureError, a malformed endpoint) before anything is served."""
+    `trusted_proxies`: addresses or networks whose forwarded headers name the client.
+    ValueError (ExposureError, a malformed endpoint or proxy) before anything is served."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
     check_exposure(host, bool(auth), insecure_no_auth_on_network)
     endpoints = TeacherEndpoints.from_options(teacher_endpoints, allow_custom_endpoints)
+    proxies = parse_proxies(trusted_proxies)
     if not auth and not is_loopback(host):
         print(f"persd: WARNING: serving on {host} without --auth "
               "(--insecure-no-auth-on-network): anyone who can reach this address can review "
@@ -229,13 +232,15 @@ def launch(sessions_dir: str | Path, session: str | None = None, host: str = "12
     try:
         # Never a share link: sessions hold code and API spend that stay on this machine.
         # Gradio's own banner is silenced because it suggests share=True.
-        _, url, _ = page.launch(
-            server_name=host, server_port=port, share=False, auth=auth,
-            auth_message=f"persd review: sign in with your reviewer login. {LOCKOUT_NOTE}"
-            if auth else None,
-            inbrowser=open_browser, prevent_thread_lock=True, quiet=True,
-            app_kwargs={"middleware": middleware(bool(auth), insecure_no_auth_on_network)},
-            **launch_options())
+        with uvicorn_believes_nobody():
+            _, url, _ = page.launch(
+                server_name=host, server_port=port, share=False, auth=auth,
+                auth_message=f"persd review: sign in with your reviewer login. {LOCKOUT_NOTE}"
+                if auth else None,
+                inbrowser=open_browser, prevent_thread_lock=True, quiet=True,
+                app_kwargs={"middleware": middleware(bool(auth), insecure_no_auth_on_network,
+                                                     proxies=proxies)},
+                **launch_options())
         running.url = url
         # Everything built so far (gradio, torch, the page, the server) lives as long as
         # the app: moved out of the collector's reach, a full collection no longer walks

@@ -68,7 +68,7 @@ def _serve(sessions_dir: str, session: str | None, host: str, port: int, auth: s
 @click.option("--allow-custom-endpoints", is_flag=True,
               help="Let reviewers type other teacher endpoints (with their own API key).")
 def app(sessions_dir: str, session: str | None, host: str, port: int, auth: str | None,
-        insecure: bool, runs_dir: str, teacher_endpoints: tuple[str, ...],
+        trusted_proxies: tuple[str, ...], insecure: bool, runs_dir: str, teacher_endpoints: tuple[str, ...],
         allow_custom_endpoints: bool) -> None:
     """Open the review app (it offers the demo session when there is none)."""
     if session:
@@ -80,7 +80,7 @@ def app(sessions_dir: str, session: str | None, host: str, port: int, auth: str 
             existing = ", ".join(list_sessions(sessions_dir)) or "none yet"
             raise UserError(f"no session {session!r} in {sessions_dir} (existing: {existing})")
     _serve(sessions_dir, session, host, port, auth, insecure, runs_dir=runs_dir,
-           teacher_endpoints=teacher_endpoints, allow_custom_endpoints=allow_custom_endpoints)
+           trusted_proxies=trusted_proxies, teacher_endpoints=teacher_endpoints, allow_custom_endpoints=allow_custom_endpoints)
 
 
 @click.command()
@@ -91,7 +91,8 @@ def app(sessions_dir: str, session: str | None, host: str, port: int, auth: str 
 @click.option("--no-open", is_flag=True, help="Build the session only; do not start the app.")
 @app_options
 def demo(sessions_dir: str, name: str, limit: int | None, seed: int, no_open: bool, host: str,
-         port: int, auth: str | None, insecure: bool) -> None:
+         port: int, auth: str | None, trusted_proxies: tuple[str, ...],
+         insecure: bool) -> None:
     """Build the offline demo session (simulated student and teacher) and open the app on it."""
     if not no_open:
         _check_address(host, port)
@@ -102,7 +103,8 @@ def demo(sessions_dir: str, name: str, limit: int | None, seed: int, no_open: bo
         raise UserError(str(error)) from error
     click.echo(f"Demo session {name!r} (SIMULATED student and teacher) is ready: {path}")
     if not no_open:
-        _serve(sessions_dir, name, host, port, auth, insecure, open_browser=True)
+        _serve(sessions_dir, name, host, port, auth, insecure, open_browser=True,
+               trusted_proxies=trusted_proxies)
 
 
 @click.command("tiny-model")

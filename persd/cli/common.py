@@ -52,6 +52,10 @@ def app_options(function):
         click.option("--auth", envvar="PERSD_AUTH", metavar="USER:PASS|FILE",
                      help="Require a login: USER:PASS or a file of USER:PASS lines (also "
                           "PERSD_AUTH). Reviews are signed with the login name."),
+        click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="ADDR",
+                     help="A reverse proxy (address or network) whose X-Forwarded-For, "
+                          "Forwarded or X-Real-IP header names the client; repeatable. "
+                          "Without it those headers are ignored."),
         click.option("--insecure-no-auth-on-network", "insecure", is_flag=True,
                      help="Serve a non-loopback --host without --auth: anyone who reaches "
                           "it can run code in the sandbox and spend the teacher's key."),
