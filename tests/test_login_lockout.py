@@ -92,3 +92,36 @@ def test_the_client_behind_a_chain_of_proxies():
     assert client_address("127.0.0.1", {}, proxies) == "127.0.0.1"
     with pytest.raises(ValueError, match="--trusted-proxy 'proxy.example'"):
         parse_proxies(["proxy.example"])
+
+
+@pytest.mark.parametrize("origin", ["http://localhost:1", "http://evil.example", "null",
+                                    "http://127.0.0.1:1"])
+def test_a_page_of_another_origin_is_refused(plain_app, origin):
+    url = plain_app.url.rstrip("/")
+    answer = httpx.get(url + "/config", headers={"Origin": origin})
+    assert answer.status_code == 403 and "another site's page" in answer.text
+    posted = login(plain_app, "ana", "right-password", Origin=origin)
+    assert posted.status_code == 403 and "access-token" not in str(posted.headers)
+
+
+def test_the_apps_own_pages_are_served(plain_app):
+    url = plain_app.url.rstrip("/")
+    port = httpx.URL(url).port
+    for origin in (f"http://127.0.0.1:{port}", f"http://localhost:{port}"):
+        host = origin.split("//")[1]
+        answer = httpx.get(url + "/config", headers={"Origin": origin, "Host": host})
+        assert answer.status_code != 403, origin
+    right = login(plain_app, "ana", "right-password", Origin=f"http://127.0.0.1:{port}")
+    assert right.status_code == 200
+
+
+def test_same_origin_rules():
+    from persd_app.guard import same_origin
+
+    assert same_origin("http://127.0.0.1:7860", "127.0.0.1:7860")
+    assert same_origin("https://review.example", "review.example")  # behind a TLS proxy
+    assert same_origin("http://[::1]:7860", "[::1]:7860")
+    assert not same_origin("http://localhost:7861", "localhost:7860")
+    assert not same_origin("http://127.0.0.1:7860", "localhost:7860")
+    assert not same_origin("null", "127.0.0.1:7860")
+    assert not same_origin("http://evil.example", "review.example")

@@ -25,6 +25,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -107,6 +108,53 @@ class HostGuard:
                 await _plain(send, 403, f"persd: Host {header!r} is not served here: open "
                                         "the app at http://127.0.0.1:<port>/ (without --auth "
                                         "it answers only loopback names).")
+                return
+        await self.app(scope, receive, send)
+
+
+def same_origin(origin: str, host: str) -> bool:
+    """Whether a page at `origin` ("http://127.0.0.1:7860") is this app, reached by the Host
+    header `host`. A Host without a port (a proxy in front) compares names only; schemes
+    are not compared (TLS may end at the proxy)."""
+    try:
+        parts = urlsplit(origin)
+        origin_port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:
+        return False
+    if not parts.hostname:
+        return False  # "null": a sandboxed frame or a file
+    name = host_name(host)
+    _, colon, port = host.strip().rpartition(":")
+    has_port = bool(colon) and port.isdigit() and not host.strip().endswith("]")
+    if parts.hostname.lower() != name:
+        return False
+    return not has_port or origin_port == int(port)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+class SameOrigin:
+    """ASGI middleware: a request or websocket whose Origin is another site than the one it
+    was sent to gets a 403 before the app sees it. Gradio's own CORS lets any
+    http://localhost:* page call an app on localhost, and any site call an app on another
+    name, with the reviewer's cookie; persd's page never calls across origins."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            headers = dict(scope.get("headers") or ())
+            origin = headers.get(b"origin")
+            if origin is not None and not same_origin(
+                    origin.decode("latin-1"), headers.get(b"host", b"").decode("latin-1")):
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                await _plain(send, 403, "persd: refused a request from another site's page "
+                             f"(Origin {origin.decode('latin-1')!r}): the app answers only "
+                             "its own pages.")
                 return
         await self.app(scope, receive, send)
 
@@ -224,11 +272,12 @@ def _replaying(body: bytes, receive):
 def middleware(auth: bool, insecure: bool, throttle: LoginThrottle | None = None,
                proxies: tuple[Network, ...] = ()) -> list:
     """The middleware for FastAPI(middleware=...): the client's address behind `proxies`,
-    then the Host check without logins, the login throttle with them."""
-    first = Middleware(ClientAddress, proxies=proxies)
+    same-origin requests only, then the Host check without logins, the login throttle with
+    them."""
+    first = [Middleware(ClientAddress, proxies=proxies), Middleware(SameOrigin)]
     if auth:
-        return [first, Middleware(ThrottledLogin, throttle=throttle or LoginThrottle())]
-    return [first, Middleware(HostGuard, allowed=host_allowed(insecure))]
+        return [*first, Middleware(ThrottledLogin, throttle=throttle or LoginThrottle())]
+    return [*first, Middleware(HostGuard, allowed=host_allowed(insecure))]
 
 
 async def _plain(send, status: int, text: str, retry_after: float | None = None) -> None:
