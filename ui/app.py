@@ -40,30 +40,56 @@ SIMULATED_BANNER = (
 )
 
 
-def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
-    """Logins from "USER:PASS" or from a file holding one USER:PASS per line ('#' starts a
-    comment). ValueError naming the line when one is malformed."""
+ROLES = ("operator", "reviewer")
+
+
+@dataclass(frozen=True)
+class Login:
+    user: str
+    password: str
+    role: str = "operator"  # a line without a role: everything, as before roles
+
+
+def read_logins(value: str | None, where: str = "--auth",
+                file: bool = False) -> list[Login] | None:
+    """Logins from USER:PASS[:ROLE] lines (ROLE: operator, the default, or reviewer), or
+    from a file of such lines ('#' starts a comment). `value` is a file path when it names
+    a file or holds no ':' (always with `file`). A password ending in ":reviewer" or ":operator" needs its role
+    after it. ValueError naming the line when one is malformed."""
     if not value:
         return None
     path = Path(value)
-    if ":" not in value or path.is_file():
+    if file or ":" not in value or path.is_file():
         if not path.is_file():
-            raise ValueError(f"--auth {value!r}: give USER:PASS or a file of USER:PASS lines")
+            raise ValueError(f"{where} {value!r}: " + ("no such file" if file else
+                                                     "give USER:PASS or a file of USER:PASS lines"))
         lines = [(f"{path}:{n}", line.strip()) for n, line in
                  enumerate(path.read_text(encoding="utf-8").splitlines(), 1)]
     else:
-        lines = [("--auth", value)]
-    users = []
-    for where, line in lines:
+        lines = [(f"{where} line {n}", line.strip())
+                 for n, line in enumerate(value.splitlines(), 1)]
+    logins = []
+    for place, line in lines:
         if not line or line.startswith("#"):
             continue
         user, sep, password = line.partition(":")
+        role = "operator"
+        head, colon, tail = password.rpartition(":")
+        if colon and tail.strip() in ROLES:
+            password, role = head, tail.strip()
         if not sep or not user.strip() or not password:
-            raise ValueError(f"{where}: expected USER:PASS with a non-empty user and password")
-        users.append((user.strip(), password))
-    if not users:
-        raise ValueError(f"{value}: no USER:PASS line found")
-    return users
+            raise ValueError(f"{place}: expected USER:PASS[:ROLE] with a non-empty user and "
+                             "password")
+        logins.append(Login(user.strip(), password, role))
+    if not logins:
+        raise ValueError(f"{where}: no USER:PASS line found")
+    return logins
+
+
+def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
+    """Gradio's (user, password) pairs of `read_logins(value)`."""
+    logins = read_logins(value)
+    return [(login.user, login.password) for login in logins] if logins else None
 
 
 def pick_session(stores: Stores, wanted: str | None) -> tuple[list[str], str | None, str]:
@@ -206,13 +232,14 @@ class Running:
 
 
 def launch(sessions_dir: str | Path, session: str | None = None, host: str = "127.0.0.1",
-           port: int = 7860, auth: list[tuple[str, str]] | None = None, *,
+           port: int = 7860, auth: Sequence[tuple[str, str] | Login] | None = None, *,
            reviewer: str | None = None, open_browser: bool = False, block: bool = True,
            demo_limit: int | None = None, quiet: bool = False, runs_dir: str | Path = "runs",
            teacher_endpoints: Sequence[str] = (), allow_custom_endpoints: bool = False,
            insecure_no_auth_on_network: bool = False,
            models_dir: str | Path = "models", trusted_proxies: Sequence[str] = ()) -> Running:
     """Serve the app. With `block` (the CLI) it returns after Ctrl-C, resources closed.
+    `auth`: logins, (user, password) pairs (operators) or `Login`s from `read_logins`.
     `trusted_proxies`: addresses or networks whose forwarded headers name the client.
     ValueError (ExposureError, a malformed endpoint or proxy) before anything is served."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -220,6 +247,8 @@ def launch(sessions_dir: str | Path, session: str | None = None, host: str = "12
     check_exposure(host, bool(auth), insecure_no_auth_on_network)
     endpoints = TeacherEndpoints.from_options(teacher_endpoints, allow_custom_endpoints)
     proxies = parse_proxies(trusted_proxies)
+    logins = [a if isinstance(a, Login) else Login(a[0], a[1]) for a in auth or ()]
+    auth = [(login.user, login.password) for login in logins] or None
     if not auth and not is_loopback(host):
         print(f"persd: WARNING: serving on {host} without --auth "
               "(--insecure-no-auth-on-network): anyone who can reach this address can review "
