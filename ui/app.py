@@ -28,6 +28,7 @@ from persd.demo import DEMO_SESSION, build_demo_session
 from persd.store import StoreError
 from persd_app.client import parse_proxies, uvicorn_believes_nobody
 from persd_app.endpoints import TeacherEndpoints
+from persd_app.roles import ROLES
 from persd_app.guard import LOCKOUT_NOTE, check_exposure, is_loopback, middleware
 from persd_app.tabs import LOCAL_REVIEWER, AppContext, SharedExecutor, Stores, available_tabs
 from persd_app.tabs.review_render import esc
@@ -40,7 +41,6 @@ SIMULATED_BANNER = (
 )
 
 
-ROLES = ("operator", "reviewer")
 
 
 @dataclass(frozen=True)
@@ -110,8 +110,9 @@ def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | 
           auth: bool = False, stores: Stores | None = None,
           executor: SharedExecutor | None = None, demo_limit: int | None = None,
           runs_dir: str | Path = "runs", endpoints: TeacherEndpoints | None = None,
-          models_dir: str | Path = "models"):
-    """The page (a gr.Blocks). `session`: the session shown first (a `?session=NAME` in
+          models_dir: str | Path = "models", roles: dict[str, str] | None = None):
+    """The page (a gr.Blocks). `roles`: login -> "operator" | "reviewer" (with `auth`; a
+    login missing from it may not start operator work, see `persd_app.roles`). `session`: the session shown first (a `?session=NAME` in
     the URL wins); `reviewer`: the default name in the reviewer box (without auth);
     `runs_dir`: where the Train tab writes; `endpoints`: the teacher endpoints allowed
     (default: the server's own, see `TeacherEndpoints.from_options`)."""
@@ -144,7 +145,8 @@ def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | 
         ctx = AppContext(sessions_dir=Path(sessions_dir), page=page, session=picker,
                          reviewer=typed, stores=stores, executor=executor, auth=auth,
                          runs_dir=Path(runs_dir).resolve(), models_dir=Path(models_dir),
-                         endpoints=endpoints or TeacherEndpoints.from_options())
+                         endpoints=endpoints or TeacherEndpoints.from_options(),
+                         roles=dict(roles or {}))
         modules, tabs = available_tabs(), []
         ctx = replace(ctx, shown=gr.State(modules[0][0] if modules else None))
         with gr.Tabs(elem_id="persd-tabs"):
@@ -162,7 +164,8 @@ def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | 
             login = getattr(request, "username", None)
             return (gr.update(choices=names, value=chosen),
                     _banner_html(stores, chosen, problem), gr.update(visible=not names),
-                    f"Signed in as <b>{_esc(login)}</b>" if login else "")
+                    f"Signed in as <b>{_esc(login)}</b> ({_esc(ctx.roles.get(login, 'no role'))})"
+                    if login else "")
 
         def on_pick(name: str | None):
             return _banner_html(stores, name, "")
@@ -256,7 +259,8 @@ def launch(sessions_dir: str | Path, session: str | None = None, host: str = "12
     stores, executor = Stores(sessions_dir), SharedExecutor()
     page = build(sessions_dir, session, reviewer, auth=bool(auth), stores=stores,
                  executor=executor, demo_limit=demo_limit, runs_dir=runs_dir,
-                 endpoints=endpoints, models_dir=models_dir)
+                 endpoints=endpoints, models_dir=models_dir,
+                 roles={login.user: login.role for login in logins})
     running = Running(page, "", stores, executor)
     try:
         # Never a share link: sessions hold code and API spend that stay on this machine.
