@@ -78,3 +78,53 @@ def test_a_failed_import_into_an_existing_session_keeps_it(tmp_path):
     SessionStore.open(tmp_path / "sessions", "s", create=True).close()
     failed = run(tmp_path, planted(tmp_path / "ids.jsonl", [{**GOOD, "task_id": "a\x00"}]))
     assert failed.exit_code == 1 and session_files(tmp_path) == ["s.sqlite"]
+
+
+def _peak_bytes(load) -> tuple[int, BaseException | None]:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        load()
+        caught = None
+    except BaseException as error:  # noqa: BLE001  the error is what the caller checks
+        caught = error
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak, caught
+
+
+def test_a_huge_line_is_refused_as_it_is_read(tmp_path):
+    from persd.tasks import TaskFileError
+    from persd.tasks.sources import read_rows
+
+    huge = tmp_path / "huge.jsonl"
+    with huge.open("wb") as file:
+        file.write(json.dumps(GOOD).encode() + b"\n")
+        file.truncate(256 * 2**20)  # a sparse 256 MiB second line: no disk, no newline
+    peak, caught = _peak_bytes(lambda: read_rows(str(huge)))
+    assert isinstance(caught, TaskFileError) and f"{huge}:2: a line over 32 MiB" in str(caught)
+    print(f"peak {peak / 2**20:.0f} MiB")
+    assert peak < 100 * 2**20, f"{peak / 2**20:.0f} MiB"
+
+
+def test_a_bad_first_line_is_reported_without_reading_the_rest(tmp_path):
+    from persd.tasks import TaskFileError
+    from persd.tasks.sources import read_rows
+
+    bad = tmp_path / "bad.jsonl"
+    with bad.open("wb") as file:
+        file.write(b'{"task_id": \n' + b"{}\n" * 1000)
+        file.truncate(256 * 2**20)
+    peak, caught = _peak_bytes(lambda: read_rows(str(bad)))
+    assert isinstance(caught, TaskFileError) and f"{bad}:1: bad JSON" in str(caught)
+    print(f"peak {peak / 2**20:.0f} MiB")
+    assert peak < 100 * 2**20, f"{peak / 2**20:.0f} MiB"
+
+
+def test_deep_nesting_is_one_lines_error(tmp_path):
+    path = planted(tmp_path / "deep.jsonl", [GOOD, '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}"])
+    failed = run(tmp_path, path)
+    assert failed.exit_code == 1 and f"{path}:2: bad JSON: nested too deeply" in failed.output
+    assert "Traceback" not in failed.output and session_files(tmp_path) == []
