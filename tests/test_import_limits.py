@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from persd.cli import cli
 from persd.importing.formats import MAX_ROW_CHARS
+from persd.importing.read import read_data
 from persd.store import SessionStore
 
 PROMPT = 'def add(a, b):\n    """The sum of a and b."""\n'
@@ -128,3 +129,23 @@ def test_deep_nesting_is_one_lines_error(tmp_path):
     failed = run(tmp_path, path)
     assert failed.exit_code == 1 and f"{path}:2: bad JSON: nested too deeply" in failed.output
     assert "Traceback" not in failed.output and session_files(tmp_path) == []
+
+
+def test_a_parquet_cell_bomb_is_refused_before_it_is_read(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from persd.tasks.sources import MAX_LINE_BYTES
+
+    bomb = tmp_path / "bomb.parquet"
+    rows = [GOOD, {**GOOD, "task_id": "t/b", "refinement": "#" * (MAX_LINE_BYTES * 3)}]
+    pq.write_table(pa.Table.from_pylist(rows), bomb, row_group_size=1, compression="zstd")
+    assert bomb.stat().st_size < 2**20  # a small file
+    peak, caught = _peak_bytes(lambda: read_data(str(bomb)))
+    print(f"peak {peak / 2**20:.0f} MiB")
+    assert f"{bomb}:2: field 'refinement': 100,663,3" in str(caught)
+    assert "bytes decompressed, over 32 MiB a row; not read" in str(caught)
+    assert peak < 20 * 2**20
+    fine = tmp_path / "fine.parquet"  # many ordinary rows in one group pass
+    pq.write_table(pa.Table.from_pylist([GOOD] * 2000), fine)
+    assert len(read_data(str(fine))) == 2000
