@@ -15,6 +15,7 @@ import click
 
 from persd.cli import app, collect, evaluate, studies, train
 from persd.cli.loop import loop
+from persd.cli.sandbox import sandbox
 from persd.cli.common import UserError
 from persd.importing.command import import_command
 
@@ -34,6 +35,7 @@ for command in (app.app, app.demo, app.tiny_model, collect.collect, collect.make
 cli.add_command(studies.study)
 cli.add_command(studies.ablate)
 cli.add_command(loop)
+cli.add_command(sandbox)
 
 
 def main() -> None:
