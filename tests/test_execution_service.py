@@ -154,6 +154,29 @@ def test_http_executor_over_two_services_equals_local(local, references):
             process.wait()
 
 
+def test_commands_run_programs_where_executor_says(tmp_path, service, monkeypatch):
+    from click.testing import CliRunner
+
+    from persd.cli import cli
+
+    monkeypatch.setenv("PERSD_EXECUTOR", "local")  # the option sets it for the process: restored after
+    prompt = 'def add(a, b):\n    """The sum."""\n'
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(json.dumps({"task_id": "t/add", "entry_point": "add", "prompt": prompt,
+                                 "canonical_solution": "    return a + b\n",
+                                 "test": "def check(f):\n    assert f(2, 3) == 5\n"}) + "\n")
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(json.dumps({"task_id": "t/add", "attempt": prompt + "    return a * b\n",
+                                "feedback": "wrong", "refinement": prompt + "    return a + b\n"}) + "\n")
+    base = ["import", "--session", "s", "--sessions-dir", str(tmp_path), "--tasks", str(tasks), str(rows)]
+    result = CliRunner().invoke(cli, [*base, "--executor", service.url])
+    assert result.exit_code == 0, result.output
+    assert "1 validated" in result.output
+    assert service.served["/persd/run"] == 2  # the attempt and the refinement, judged by the service
+    wrong = CliRunner().invoke(cli, [*base, "--executor", "carrier-pigeon"])
+    assert wrong.exit_code == 2 and "unknown executor" in wrong.output
+
+
 def test_no_live_service_is_a_clear_error():
     with pytest.raises(Exception, match="127.0.0.1"):
         make_executor(f"http://127.0.0.1:{free_port()}")

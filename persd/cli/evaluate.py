@@ -8,6 +8,7 @@ from persd.cli.common import (
     PROTOCOL_HELP, TASK_SOURCES_HELP, UserError, config_option, sessions_dir_option, student_backend_options,
 )
 from persd.evaluate.config import PRESETS, EvalConfig
+from persd.execution.option import executor_option
 from persd.execution.verdicts import PROTOCOLS
 
 
@@ -39,6 +40,7 @@ from persd.execution.verdicts import PROTOCOLS
               help="Fill in this queued eval run of --session (the app's eval jobs).")
 @student_backend_options
 @sessions_dir_option
+@executor_option
 def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, json_path, session,
           round_, run_id, student_backend, student_base_url, sessions_dir, **settings) -> None:
     """Measure pass@k with one-step and multi-step (self-repair) inference."""
@@ -46,7 +48,7 @@ def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, json_
     from pathlib import Path
 
     from persd.evaluate import evaluate
-    from persd.execution import Executor
+    from persd.execution import make_executor
     from persd.store import SessionStore, StoreError
     from persd.student import StudentLoadError
     from persd.student.backends import build_student
@@ -74,8 +76,8 @@ def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, json_
             student_backend, model=model, adapter=adapter, temperature=config.temperature,
             top_p=config.top_p, n=config.samples, max_new_tokens=config.max_new_tokens,
             batch_size=batch_size, seed=seed, base_url=student_base_url)
-        with Executor(workers=config.workers, timeout_s=config.timeout_s,
-                      protocol=config.protocol) as executor:
+        with make_executor(workers=config.workers, timeout_s=config.timeout_s,
+                           protocol=config.protocol) as executor:
             report = evaluate(student, tasks, config, executor, store=store, meta=meta,
                               progress=lambda message: click.echo(message, err=True),
                               run_id=run_id if store is not None else None)

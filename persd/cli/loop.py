@@ -7,6 +7,7 @@ import sys
 import click
 
 from persd.cli.common import TASK_SOURCES_HELP, UserError, config_option, sessions_dir_option
+from persd.execution.option import executor_option
 from persd.loop.config import GATES, TRAIN_FROM, LoopConfig
 
 
@@ -44,6 +45,7 @@ from persd.loop.config import GATES, TRAIN_FROM, LoopConfig
 @click.option("--lr", "learning_rate", type=float, help="Learning rate  [default: 2e-4]")
 @click.option("--batch-size", type=int, help="Training batch  [default: 8]")
 @sessions_dir_option
+@executor_option
 def loop(max_steps, epochs, learning_rate, batch_size, **settings) -> None:
     """Online distillation: collect, review, train and evaluate, round after round."""
     from persd.loop import LoopError, run_loop

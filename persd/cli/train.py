@@ -8,6 +8,7 @@ import click
 
 from persd.cli.common import UserError, sessions_dir_option
 from persd.data import FORMATS, SELECTIONS, VARIANTS
+from persd.execution.option import executor_option
 from persd.train.config import OBJECTIVES, REWARD_TESTS
 
 
@@ -51,6 +52,7 @@ from persd.train.config import OBJECTIVES, REWARD_TESTS
 @click.option("--metrics", type=click.Path(dir_okay=False), help="Metrics JSON lines  [default: OUTPUT/metrics.jsonl]")
 @click.option("--launcher", help='Run the child under a launcher, e.g. "torchrun --standalone --nproc_per_node 2".')
 @sessions_dir_option
+@executor_option
 def train(session, variant, data, columns, selection, metrics, launcher, sessions_dir, **settings) -> None:
     """Fine-tune the student on a session's curated examples (or --data), in a child process."""
     from persd.tasks.sources import parse_columns

@@ -68,7 +68,7 @@ def collect(config: CollectConfig, *, student=None, teacher=None, executor=None,
 
 
 def _collect(config, stack, store, student, teacher, executor, progress, tasks, should_stop):
-    from persd.execution import Executor
+    from persd.execution import make_executor
     from persd.student.openai import StudentServerError
     from persd.tasks import load_tasks
 
@@ -87,8 +87,8 @@ def _collect(config, stack, store, student, teacher, executor, progress, tasks, 
     if getattr(teacher, "cache", False) is None:
         teacher.cache = store.teacher_cache()  # a rerun pays nothing for replies it has
     owns_executor = executor is None
-    executor = executor or Executor(workers=config.workers, timeout_s=config.timeout_s,
-                                    protocol=config.protocol)
+    executor = executor or make_executor(workers=config.workers, timeout_s=config.timeout_s,
+                                         protocol=config.protocol)
     try:
         loop = CollectionLoop(config, store, tasks, student, teacher, executor, progress,
                               should_stop)

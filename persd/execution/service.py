@@ -37,6 +37,7 @@ import ipaddress
 import json
 import logging
 import threading
+from collections import Counter
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -83,6 +84,8 @@ class SandboxService:
         self.token = token
         self.max_request_bytes = max_request_bytes
         self._thread: threading.Thread | None = None
+        self.served: Counter[str] = Counter()  # requests answered, by path
+        self._lock = threading.Lock()
         self.server = ThreadingHTTPServer((host, port), _handler(self))
         self.server.daemon_threads = True
 
@@ -193,5 +196,7 @@ def _handler(service: SandboxService):
                 self._send(HTTPStatus.BAD_REQUEST, {"error": f"bad JSON: {error}"})
                 return
             self._send(HTTPStatus.OK, run(body))
+            with service._lock:
+                service.served[self.path] += 1
 
     return Handler

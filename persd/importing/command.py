@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from persd.execution.option import executor_option
+
 
 @click.command("import")
 @click.option("--session", required=True, help="Session to import into (created if missing).")
@@ -23,6 +25,7 @@ import click
               show_default=True, type=click.Path(file_okay=False),
               help="Where session databases live (also PERSD_SESSIONS_DIR).")
 @click.argument("file")
+@executor_option
 def import_command(session, tasks_spec, fmt, columns, skip_bad, round_, teacher_model,
                    sessions_dir, file) -> None:
     """Import refinement data (attempt, feedback, refinement) into a session for review and training."""

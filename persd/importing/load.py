@@ -224,7 +224,7 @@ def _run(matched: list[tuple[Parsed, Task]], workers: int | None, timeout_s: flo
     """(attempt run or None, refinement run) per row, from the sandbox."""
     from tqdm.auto import tqdm
 
-    from persd.execution import Executor
+    from persd.execution import make_executor
 
     pairs = []
     for row, task in matched:
@@ -234,7 +234,7 @@ def _run(matched: list[tuple[Parsed, Task]], workers: int | None, timeout_s: flo
     if not pairs:
         return []
     results = []
-    with Executor(workers=workers, timeout_s=timeout_s) as executor, \
+    with make_executor(workers=workers, timeout_s=timeout_s) as executor, \
             tqdm(total=len(pairs), desc="running", unit="program", disable=not progress) as bar:
         size = executor.workers * 4
         for start in range(0, len(pairs), size):

@@ -152,7 +152,7 @@ def evaluate_round(config: LoopConfig, round_: int, adapter: str | None, store, 
                    train_run: int | None, echo: Callable[[str], None]) -> dict[str, Any]:
     """One-step and multi-step pass@1 of the round's student on the held-out set."""
     from persd.evaluate import EvalConfig, evaluate
-    from persd.execution import Executor
+    from persd.execution import make_executor
     from persd.student import StudentLoadError
     from persd.student.backends import build_student
     from persd.tasks import TaskFileError, load_tasks
@@ -173,7 +173,7 @@ def evaluate_round(config: LoopConfig, round_: int, adapter: str | None, store, 
         meta = {"model": config.student, "adapter": adapter, "task_spec": config.eval_tasks,
                 "limit": config.eval_limit, "round": round_, "loop_run": loop_run,
                 "train_run": train_run, "objective": "sft"}
-        with Executor(workers=config.workers, timeout_s=config.timeout_s) as executor:
+        with make_executor(workers=config.workers, timeout_s=config.timeout_s) as executor:
             report = evaluate(student, tasks, eval_config, executor, store=store, meta=meta,
                               progress=echo)
     except (TaskFileError, StudentLoadError, ValueError) as error:

@@ -178,7 +178,7 @@ def run_ablation(config: AblateConfig, *, sessions_dir: str | Path,
 def _evaluate(config: AblateConfig, sessions_dir, group: str, label: str, examples: int,
               adapter: str | None, train_run: int | None, echo) -> GroupResult:
     from persd.evaluate import EvalConfig, evaluate
-    from persd.execution import Executor
+    from persd.execution import make_executor
     from persd.store import SessionStore
     from persd.student.backends import build_student
     from persd.tasks import load_tasks
@@ -196,7 +196,7 @@ def _evaluate(config: AblateConfig, sessions_dir, group: str, label: str, exampl
                          "steps": config.steps if adapter else 0, "train_run": train_run}}
     echo(f"[{group}] evaluating on {len(tasks)} tasks")
     with SessionStore.open(sessions_dir, config.session) as store, \
-            Executor(timeout_s=eval_config.timeout_s) as executor:
+            make_executor(timeout_s=eval_config.timeout_s) as executor:
         report = evaluate(student, tasks, eval_config, executor, store=store, meta=meta)
     return GroupResult(group, meta["data_source"], examples, adapter, report.pass_at(1, step=0),
                        report.run_id, train_run)

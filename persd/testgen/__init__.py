@@ -276,7 +276,7 @@ async def _make_tests(config: MakeTestsConfig, teacher: OpenAITeacher, progress:
                       ledger: BatchLedger | None = None) -> MakeTestsSummary:
     from tqdm import tqdm
 
-    from persd.execution import Executor
+    from persd.execution import make_executor
 
     records = _read_input(config)
     output = Path(config.output)
@@ -290,7 +290,7 @@ async def _make_tests(config: MakeTestsConfig, teacher: OpenAITeacher, progress:
             return summary
         await teacher.check()  # a wrong key or URL fails before any work
         timeout = config.call_timeout_s * config.n_inputs + 2
-        with Executor(workers=config.workers, timeout_s=timeout) as executor, \
+        with make_executor(workers=config.workers, timeout_s=timeout) as executor, \
                 output.open("a", encoding="utf-8") as out, \
                 tqdm(total=len(todo), desc="make-tests", unit="task", disable=not progress) as bar:
             jobs = [asyncio.create_task(_one(row, record, teacher, executor, config, summary))

@@ -46,9 +46,9 @@ class SandboxReward:
     @property
     def executor(self):
         if self._executor is None:
-            from persd.execution import Executor
+            from persd.execution import make_executor
 
-            self._executor = Executor(workers=self.workers, timeout_s=self.timeout_s)
+            self._executor = make_executor(workers=self.workers, timeout_s=self.timeout_s)
         return self._executor
 
     def __call__(self, prompts: list[str], completions: list[str], tests: list[str],
