@@ -106,6 +106,10 @@ def test_persd_endpoint_returns_the_full_result(service, local, references):
     broken = program.replace("return", "return None and", 1)
     _, failed = post(service.url + "/persd/run", {"program": broken, "test": test, "context": context})
     assert failed["status"] == "failed" and failed["test_outcomes"] and failed["failed_test"]
+    _, both = post(service.url + "/persd/run_many", {"jobs": [
+        {"program": broken, "test": test, "context": context}, {"program": program, "test": test, "context": context}]})
+    assert [r["status"] for r in both["results"]] == ["failed", "passed"]
+    assert post(service.url + "/persd/run_many", {"jobs": "nope"})[1]["error"]
 
 
 def test_limits_and_tokens(local):
@@ -172,7 +176,7 @@ def test_commands_run_programs_where_executor_says(tmp_path, service, monkeypatc
     result = CliRunner().invoke(cli, [*base, "--executor", service.url])
     assert result.exit_code == 0, result.output
     assert "1 validated" in result.output
-    assert service.served["/persd/run"] == 2  # the attempt and the refinement, judged by the service
+    assert service.served["/persd/run_many"] == 2  # the attempt and the refinement, judged by the service
     wrong = CliRunner().invoke(cli, [*base, "--executor", "carrier-pigeon"])
     assert wrong.exit_code == 2 and "unknown executor" in wrong.output
 

@@ -7,7 +7,8 @@
 Each URL is a `persd sandbox serve` (persd's judge: the verdict an `Executor` gives on
 that host, `ExecutionResult` and all) or a SandboxFusion deployment (`POST /run_code`;
 found by its lack of `/persd/info`). A program and all of its tests travel in one
-request. An endpoint that stops answering (refused, reset, timed out, 5xx) is dropped
+request, with a few consecutive programs (`/persd/run_many`; one per request to
+SandboxFusion). An endpoint that stops answering (refused, reset, timed out, 5xx) is dropped
 and its programs run on the others (remote.py).
 
 Verdict guarantees differ:
@@ -26,7 +27,9 @@ import json
 import logging
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
+from persd.execution.feedback import rejected
 from persd.execution.remote import EndpointLost, SpreadExecutor
 from persd.execution.result import ExecutionResult, detail_from_dict
 
@@ -34,6 +37,12 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_LIMITS = {"cpu_s": 3.0, "wall_s": 7.0, "memory_mb": 2048}
 LOST = (urllib.error.URLError, ConnectionError, TimeoutError, OSError)
+
+
+def _text(value) -> str:
+    """bytes as text; bytes that are not UTF-8 keep their bytes as surrogates, which the
+    service's Executor rejects as it would have here."""
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
 
 
 def result_from_dict(data: dict) -> ExecutionResult:
@@ -52,12 +61,12 @@ class _Service:
         self.timeout_s = timeout_s
         self.capacity = 1
 
-    def call(self, path: str, body: dict | None = None):
+    def call(self, path: str, body: dict | None = None, timeout_s: float | None = None):
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.name + path, data=data, headers=self._headers,
                                          method="GET" if body is None else "POST")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as reply:
+            with urllib.request.urlopen(request, timeout=timeout_s or self.timeout_s) as reply:
                 return json.loads(reply.read())
         except urllib.error.HTTPError as error:
             if error.code >= 500:
@@ -78,8 +87,20 @@ class PersdService(_Service):
         self.capacity = int(info["workers"])
         return info
 
-    def run(self, program: str, test: str, context: str) -> ExecutionResult:
-        return result_from_dict(self.call("/persd/run", {"program": program, "test": test, "context": context}))
+    def run_batch(self, jobs: list[tuple]) -> list[ExecutionResult]:
+        body = {"jobs": [{"program": _text(p), "test": _text(t), "context": _text(c)} for p, t, c in jobs]}
+        try:
+            # Every program of the batch may run to its limits, one after another.
+            reply = self.call("/persd/run_many", body, timeout_s=self.timeout_s * len(jobs))
+        except urllib.error.HTTPError as error:
+            if error.code != 413:
+                raise
+            if len(jobs) > 1:  # too large together: one request each
+                return [result for job in jobs for result in self.run_batch([job])]
+            return [rejected(f"The program and its test are too large for {self.name} (413).", "InputTooLarge")]
+        if "results" not in reply:
+            raise RuntimeError(f"{self.name}: {reply.get('error', reply)}")
+        return [result_from_dict(result) for result in reply["results"]]
 
 
 class FusionService(_Service):
@@ -89,6 +110,10 @@ class FusionService(_Service):
         super().__init__(url, token, timeout_s)
         self.capacity = workers
         self.limits = limits
+
+    def run_batch(self, jobs: list[tuple]) -> list[ExecutionResult]:
+        with ThreadPoolExecutor(len(jobs)) as pool:
+            return list(pool.map(lambda job: self.run(*job), jobs))
 
     def run(self, program: str, test: str, context: str) -> ExecutionResult:
         reply = self.call("/run_code", {
@@ -124,7 +149,7 @@ class HttpExecutor(SpreadExecutor):
                  timeout_s: float = 3.0, memory_mb: int = 2048, workers: int | None = None,
                  max_attempts: int = 3) -> None:
         wanted = {"cpu_s": timeout_s, "memory_mb": memory_mb, "wall_s": 2 * timeout_s + 1}
-        request_timeout = wanted["wall_s"] + 30  # the judge's own limits and a queue on top
+        request_timeout = wanted["wall_s"] + 30  # per program: the judge's own limits and a queue on top
         endpoints, limits, isolations = [], None, set()
         for url in urls:
             service = PersdService(url, token, request_timeout)

@@ -53,8 +53,8 @@ class SandboxPool:
                 "isolation": self.executor.isolation, "pid": os.getpid(),
                 "node_id": ray.get_runtime_context().get_node_id()}
 
-    def run(self, program: str, test: str, context: str):
-        return self.executor.run(program, test, context)
+    def run_batch(self, jobs: list[tuple]) -> list:
+        return self.executor.run_many(jobs)
 
 
 class _ActorEndpoint:
@@ -63,9 +63,9 @@ class _ActorEndpoint:
         self.node_id = node["NodeID"]
         self.name = f"node {node['NodeManagerAddress']} ({self.node_id[:8]})"
 
-    def run(self, program: str, test: str, context: str):
+    def run_batch(self, jobs: list[tuple]) -> list:
         try:
-            return self._ray.get(self.actor.run.remote(program, test, context))
+            return self._ray.get(self.actor.run_batch.remote(jobs))
         except (self._ray.exceptions.RayActorError, self._ray.exceptions.ActorUnavailableError) as error:
             raise EndpointLost(str(error).splitlines()[0]) from error
 

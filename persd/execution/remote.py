@@ -4,14 +4,16 @@
         results = ex.run_many([(program, test, context), ...])  # same order as given
 
 An endpoint is one remote pool of persd sandboxes (a Ray actor on a node, an HTTP
-service) with a `capacity` (its sandboxes) and a blocking `run(program, test, context)`
-that returns an ExecutionResult or raises `EndpointLost` when the pool itself is gone
-(its node died, its service stopped answering). A program goes to the live endpoint
-with the fewest programs in flight; when its endpoint is lost, the endpoint is dropped
-and the program runs again on another. Each program is owned by exactly one caller
-thread from submission to verdict, so a verdict is never lost or counted twice: a
-verdict the lost endpoint may still have computed is never read. A program whose
-endpoints die under it `max_attempts` times (it may be what kills them) is `killed`.
+service) with a `capacity` (its sandboxes) and a blocking `run_batch(jobs)` that returns
+one ExecutionResult per (program, test, context), in order, or raises `EndpointLost`
+when the pool itself is gone (its node died, its service stopped answering). Programs
+travel in small batches of consecutive jobs (`batch_size` at most), each batch to the
+live endpoint with the fewest programs in flight; when its endpoint is lost, the
+endpoint is dropped and the whole batch runs again on another. Each batch is owned by
+exactly one caller thread from submission to verdicts, so a verdict is never lost or
+counted twice: verdicts the lost endpoint may still have computed are never read. A
+batch whose endpoints die under it `max_attempts` times (one of its programs may be what
+kills them) is `killed`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from persd.execution.result import ExecutionResult
 
 logger = logging.getLogger(__name__)
 
+BATCH_CHARS = 512 * 1024  # a batch's text at most (one large program still travels alone)
+
 
 class EndpointLost(RuntimeError):
     """The remote pool is gone (not the program's verdict)."""
@@ -39,7 +43,7 @@ class Endpoint(Protocol):
     name: str        # where it runs, for messages: "node 127.0.0.2", "http://127.0.0.1:8080"
     capacity: int    # programs it runs at once
 
-    def run(self, program: str, test: str, context: str) -> ExecutionResult: ...
+    def run_batch(self, jobs: list[tuple[str, str, str]]) -> list[ExecutionResult]: ...
 
     def close(self) -> None: ...
 
@@ -48,7 +52,7 @@ class SpreadExecutor:
     """Spreads programs over endpoints; the Executor's interface (run, run_many, close)."""
 
     def __init__(self, endpoints: list, *, limits: dict, protocol: str, isolation: str,
-                 max_attempts: int = 3) -> None:
+                 max_attempts: int = 3, batch_size: int = 8) -> None:
         if not endpoints:
             raise NoEndpoints("no sandbox endpoint to run programs on")
         self.endpoints = list(endpoints)
@@ -56,6 +60,7 @@ class SpreadExecutor:
         self.protocol = protocol
         self.isolation = isolation
         self.max_attempts = max_attempts
+        self.batch_size = batch_size
         self.lost: list[str] = []            # names of the endpoints dropped, in order
         self.served: Counter[str] = Counter()  # verdicts read from each endpoint, by name
         self._in_flight = {id(endpoint): 0 for endpoint in self.endpoints}
@@ -74,27 +79,48 @@ class SpreadExecutor:
         self.close()
 
     def run(self, code: str, test: str, context: str = "") -> ExecutionResult:
-        if self._closed:
-            raise RuntimeError("this executor is closed")
-        for _ in range(self.max_attempts):
-            endpoint = self._take()
-            try:
-                result = endpoint.run(code, test, context)
-                with self._lock:
-                    self.served[endpoint.name] += 1
-                return result
-            except EndpointLost as error:
-                self._drop(endpoint, error)
-            finally:
-                self._give_back(endpoint)
-        return ExecutionResult(status="killed", duration_s=0.0, error_type="SandboxLost",
-                               feedback=f"The sandboxes running this program were lost {self.max_attempts} "
-                                        "times (it may be what killed them).")
+        return self._run_batch([(code, test, context)])[0]
 
     def run_many(self, jobs) -> list[ExecutionResult]:
         """Runs (code, test) or (code, test, context) tuples spread over the endpoints;
         results in the order given."""
-        return list(self._threads.map(lambda job: self.run(*job), jobs))
+        jobs = [(job[0], job[1], job[2] if len(job) > 2 else "") for job in jobs]
+        return [result for batch in self._threads.map(self._run_batch, self._batches(jobs)) for result in batch]
+
+    def _batches(self, jobs: list[tuple]) -> list[list[tuple]]:
+        """Consecutive programs, several per call: a round trip (an actor call, an HTTP
+        request) costs about as much as a short program. Small enough that every
+        sandbox stays busy to the end (two batches per sandbox at least)."""
+        size = max(1, min(self.batch_size, len(jobs) // (2 * max(1, self.workers))))
+        batches: list[list[tuple]] = []
+        weight = 0
+        for job in jobs:
+            chars = sum(len(part) if isinstance(part, (str, bytes)) else 0 for part in job)
+            if not batches or len(batches[-1]) >= size or weight + chars > BATCH_CHARS:
+                batches.append([])
+                weight = 0
+            batches[-1].append(job)
+            weight += chars
+        return batches
+
+    def _run_batch(self, jobs: list[tuple]) -> list[ExecutionResult]:
+        if self._closed:
+            raise RuntimeError("this executor is closed")
+        for _ in range(self.max_attempts):
+            endpoint = self._take(len(jobs))
+            try:
+                results = endpoint.run_batch(jobs)
+                with self._lock:
+                    self.served[endpoint.name] += len(results)
+                return results
+            except EndpointLost as error:
+                self._drop(endpoint, error)
+            finally:
+                self._give_back(endpoint, len(jobs))
+        lost = ExecutionResult(status="killed", duration_s=0.0, error_type="SandboxLost",
+                               feedback=f"The sandboxes running this program were lost {self.max_attempts} "
+                                        "times (it may be what killed them).")
+        return [lost] * len(jobs)
 
     def close(self) -> None:
         if self._closed:
@@ -104,17 +130,17 @@ class SpreadExecutor:
         for endpoint in self.endpoints:
             endpoint.close()
 
-    def _take(self):
+    def _take(self, programs: int):
         with self._lock:
             if not self.endpoints:
                 raise NoEndpoints(f"every sandbox endpoint is lost: {', '.join(self.lost)}")
             endpoint = min(self.endpoints, key=lambda e: self._in_flight[id(e)] / e.capacity)
-            self._in_flight[id(endpoint)] += 1
+            self._in_flight[id(endpoint)] += programs
             return endpoint
 
-    def _give_back(self, endpoint) -> None:
+    def _give_back(self, endpoint, programs: int) -> None:
         with self._lock:
-            self._in_flight[id(endpoint)] -= 1
+            self._in_flight[id(endpoint)] -= programs
 
     def _drop(self, endpoint, error: Exception) -> None:
         with self._lock:

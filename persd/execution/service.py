@@ -8,6 +8,8 @@
 Endpoints (JSON in, JSON out):
   POST /persd/run   {"program", "test", "context"} -> ExecutionResult.to_dict(): persd's
                     verdict, the judge owning the test (everything `Executor.run` gives).
+  POST /persd/run_many  {"jobs": [{"program", "test", "context"}, ...]} -> {"results": [...]}:
+                    several programs in one request, run in parallel, results in order.
   GET  /persd/info  {"workers", "limits", "protocol", "isolation"}: what clients check.
   POST /run_code    SandboxFusion's request ({"code", "language": "python", "run_timeout",
                     "memory_limit_MB", "stdin", "files", ...}) and response ({"status":
@@ -122,6 +124,14 @@ class SandboxService:
         program, test, context = body.get("program"), body.get("test", ""), body.get("context", "")
         return self.executor.run(program, test, context if isinstance(context, str) else "").to_dict()
 
+    def run_persd_many(self, body: dict) -> dict:
+        jobs = body.get("jobs")
+        if not isinstance(jobs, list) or not all(isinstance(job, dict) for job in jobs):
+            return {"error": "`jobs` must be a list of {program, test, context} objects"}
+        texts = [(job.get("program"), job.get("test", ""), job.get("context", "")) for job in jobs]
+        results = self.executor.run_many([(p, t, c if isinstance(c, str) else "") for p, t, c in texts])
+        return {"results": [result.to_dict() for result in results]}
+
     def run_code(self, body: dict) -> dict:
         language = body.get("language", "python")
         if language not in PYTHON:
@@ -136,7 +146,8 @@ class SandboxService:
 
 
 def _handler(service: SandboxService):
-    posts = {"/persd/run": service.run_persd, "/run_code": service.run_code}
+    posts = {"/persd/run": service.run_persd, "/persd/run_many": service.run_persd_many,
+             "/run_code": service.run_code}
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
