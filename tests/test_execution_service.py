@@ -181,6 +181,21 @@ def test_commands_run_programs_where_executor_says(tmp_path, service, monkeypatc
     assert wrong.exit_code == 2 and "unknown executor" in wrong.output
 
 
+def test_a_sandboxfusion_endpoint_gives_plain_script_verdicts(service, references):
+    """The SandboxFusion client, against this service's own /run_code (the same shapes)."""
+    from persd.execution.http_backend import DEFAULT_LIMITS, FusionService
+    from persd.execution.remote import SpreadExecutor
+
+    fusion = FusionService(service.url, None, 30, 2, DEFAULT_LIMITS)
+    with SpreadExecutor([fusion], limits=DEFAULT_LIMITS, protocol="strict", isolation="sandboxfusion") as executor:
+        results = executor.run_many(references[:5])
+        assert [r.status for r in results] == ["passed"] * 5
+        program, test, _ = references[0]
+        assert executor.run(program.replace("return", "return None and", 1), test).status == "failed"
+        assert executor.run("def f(:\n", test).status == "error"
+        assert executor.run("while True: pass", "").status == "timeout"
+
+
 def test_no_live_service_is_a_clear_error():
     with pytest.raises(Exception, match="127.0.0.1"):
         make_executor(f"http://127.0.0.1:{free_port()}")
