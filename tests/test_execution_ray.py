@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -105,3 +107,14 @@ def test_a_node_killed_mid_run_leaves_every_verdict_once(cluster, references, ex
         assert verdicts(box["results"]) == verdicts(expected)
         assert executor.lost == [name]
         assert sum(executor.served.values()) == len(slow)  # each verdict read exactly once
+
+
+def test_without_a_cluster_persd_starts_its_own_ray_on_loopback():
+    script = ("import ray\nfrom persd.execution import make_executor\n"
+              "with make_executor('ray', workers=1) as ex:\n"
+              "    assert ex.run('x = 1', 'assert x == 1').passed\n"
+              "    print(sorted({n['NodeManagerAddress'] for n in ray.nodes()}))\n")
+    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "['127.0.0.2']"

@@ -27,6 +27,7 @@ import os
 from persd.execution.remote import EndpointLost, SpreadExecutor
 
 RAY_MISSING = "the Ray executor needs Ray: pip install 'persd[ray]'"
+LOCAL_NODE_IP = "127.0.0.2"  # loopback that Ray does not rewrite (it rewrites 127.0.0.1)
 
 
 def _ray():
@@ -79,7 +80,8 @@ class _ActorEndpoint:
 class RayExecutor(SpreadExecutor):
     """The Executor's interface over one sandbox pool per node of a Ray cluster.
 
-    Parameters: `address` the cluster (None: RAY_ADDRESS, else a Ray started here);
+    Parameters: `address` the cluster (None: RAY_ADDRESS, else a Ray started here on
+    127.0.0.2);
     `workers` sandboxes per actor (None: one actor per node with one sandbox per core);
     `node_ip_address` this driver's address in the cluster (127.0.0.2 keeps it on
     loopback); timeout_s, memory_mb, protocol, isolation: as for `Executor`, on every node.
@@ -93,7 +95,9 @@ class RayExecutor(SpreadExecutor):
         if self._owns_ray:
             options = {"_node_ip_address": node_ip_address} if node_ip_address else {}
             if address is None and not os.environ.get("RAY_ADDRESS"):
-                options.update(include_dashboard=False)  # a Ray of our own, on this machine
+                # No cluster named: a Ray of persd's own on this machine, on loopback only.
+                address = "local"
+                options = {"_node_ip_address": node_ip_address or LOCAL_NODE_IP, "include_dashboard": False}
             ray.init(address=address, log_to_driver=False, **options)
         settings = {"timeout_s": timeout_s, "memory_mb": memory_mb, "protocol": protocol,
                     "isolation": isolation}
