@@ -9,11 +9,11 @@ one ExecutionResult per (program, test, context), in order, or raises `EndpointL
 when the pool itself is gone (its node died, its service stopped answering). Programs
 travel in small batches of consecutive jobs (`batch_size` at most), each batch to the
 live endpoint with the fewest programs in flight; when its endpoint is lost, the
-endpoint is dropped and the whole batch runs again on another. Each batch is owned by
-exactly one caller thread from submission to verdicts, so a verdict is never lost or
-counted twice: verdicts the lost endpoint may still have computed are never read. A
-batch whose endpoints die under it `max_attempts` times (one of its programs may be what
-kills them) is `killed`.
+endpoint is dropped and the batch's programs run again on others, one per call. Each
+batch is owned by exactly one caller thread from submission to verdicts, so a verdict
+is never lost or counted twice: verdicts the lost endpoint may still have computed are
+never read. A program whose endpoints die under it `max_attempts` times in all (it may
+be what kills them) is `killed`.
 """
 
 from __future__ import annotations
@@ -103,10 +103,11 @@ class SpreadExecutor:
             weight += chars
         return batches
 
-    def _run_batch(self, jobs: list[tuple]) -> list[ExecutionResult]:
+    def _run_batch(self, jobs: list[tuple], attempts: int | None = None) -> list[ExecutionResult]:
         if self._closed:
             raise RuntimeError("this executor is closed")
-        for _ in range(self.max_attempts):
+        attempts = self.max_attempts if attempts is None else attempts
+        for attempt in range(attempts):
             endpoint = self._take(len(jobs))
             try:
                 results = endpoint.run_batch(jobs)
@@ -117,10 +118,11 @@ class SpreadExecutor:
                 self._drop(endpoint, error)
             finally:
                 self._give_back(endpoint, len(jobs))
-        lost = ExecutionResult(status="killed", duration_s=0.0, error_type="SandboxLost",
-                               feedback=f"The sandboxes running this program were lost {self.max_attempts} "
-                                        "times (it may be what killed them).")
-        return [lost] * len(jobs)
+            if len(jobs) > 1:  # one program per call from now on: a killer takes only itself down
+                return [result for job in jobs for result in self._run_batch([job], attempts - attempt - 1)]
+        return [ExecutionResult(status="killed", duration_s=0.0, error_type="SandboxLost",
+                                feedback=f"The sandboxes running this program were lost {self.max_attempts} "
+                                         "times (it may be what killed them).")] * len(jobs)
 
     def close(self) -> None:
         if self._closed:
