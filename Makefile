@@ -20,7 +20,7 @@ system-deps:
 	@scripts/system-deps.sh bwrap
 
 # torch is installed first, pinned, so pip takes the CPU wheel instead of a CUDA build.
-$(STAMP): pyproject.toml requirements/constraints.txt
+$(STAMP): pyproject.toml setup.py requirements/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c requirements/constraints.txt torch

@@ -75,8 +75,8 @@ def main() -> None:
 
     from playwright.sync_api import sync_playwright
 
-    from ui.app import launch
-    from ui.tabs.review_handlers import ReviewHandlers
+    from persd_app.app import launch
+    from persd_app.tabs.review_handlers import ReviewHandlers
 
     server: dict[str, list[float]] = {"next": [], "approve": []}
     for name in server:

@@ -66,8 +66,8 @@ def main() -> None:
     parser.add_argument("--sessions-dir", help="keep the session here (default: a temp dir)")
     args = parser.parse_args()
 
-    from ui.tabs import SharedExecutor, Stores
-    from ui.tabs.review_handlers import Inputs, ReviewHandlers, new_state
+    from persd_app.tabs import SharedExecutor, Stores
+    from persd_app.tabs.review_handlers import Inputs, ReviewHandlers, new_state
 
     folder = Path(args.sessions_dir or tempfile.mkdtemp(prefix="persd-bench-"))
     started = time.perf_counter()

@@ -22,7 +22,10 @@ and the validated results before that; "validated", "approved" and "all" force o
 from __future__ import annotations
 
 import errno
+import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -146,15 +149,11 @@ def _check_output(output: Path, fmt: str, force: bool) -> None:
 
 
 def _write_file(rows: list[dict[str, Any]], output: Path, fmt: str) -> None:
-    import tempfile
-
     fd, name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
     temporary = Path(name)
     try:
         with open(fd, "wb") as file:
             if fmt == "jsonl":
-                import json
-
                 for row in rows:
                     file.write((json.dumps(row, ensure_ascii=False) + "\n").encode())
             else:
@@ -171,9 +170,6 @@ def _write_file(rows: list[dict[str, Any]], output: Path, fmt: str) -> None:
 
 
 def _write_folder(rows: list[dict[str, Any]], output: Path) -> None:
-    import shutil
-    import tempfile
-
     import datasets
 
     temporary = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))

@@ -22,10 +22,10 @@ import pytest
 from persd.teacher import TeacherError
 from persd.train import TrainError
 from tests.ports import free_port
-from ui.endpoints import TeacherEndpoints
-from ui.guard import LoginThrottle, host_allowed
-from ui.tabs.collect import collect_job
-from ui.tabs.train_handlers import output_folder
+from persd_app.endpoints import TeacherEndpoints
+from persd_app.guard import LoginThrottle, host_allowed
+from persd_app.tabs.collect import collect_job
+from persd_app.tabs.train_handlers import output_folder
 
 SERVER_KEY = "sk-operator-secret-marker"
 BODY_MARKER = "internal-body-marker-7f3a"
@@ -194,7 +194,7 @@ def test_cli_refuses_a_network_bind_without_auth(tmp_path):
 
 @pytest.fixture(scope="module")
 def open_app(tmp_path_factory):
-    from ui.app import launch
+    from persd_app.app import launch
 
     running = launch(tmp_path_factory.mktemp("sessions"), port=free_port(), block=False,
                      quiet=True)
@@ -204,7 +204,7 @@ def open_app(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def login_app(tmp_path_factory):
-    from ui.app import launch
+    from persd_app.app import launch
 
     running = launch(tmp_path_factory.mktemp("sessions"), port=free_port(), block=False,
                      quiet=True, auth=[("ana", "right-password")])

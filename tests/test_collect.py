@@ -232,7 +232,7 @@ def test_a_student_endpoint_failing_mid_run_is_one_clear_error(tmp_path, tiny_mo
 
 def test_train_takes_the_selection_asked_for(tmp_path, tiny_model_dir, teacher):
     from persd.train import TrainConfig, TrainError
-    from persd.train.command import run_train_command
+    from persd.runs import train_run as run_train_command
 
     collect(_config(tmp_path, tiny_model_dir, limit=3), progress=False)
     config = TrainConfig(student=tiny_model_dir, output_dir=str(tmp_path / "out"), session="s1", max_steps=1)

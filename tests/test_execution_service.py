@@ -8,7 +8,6 @@ connects anywhere but 127.0.0.1.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading

@@ -18,7 +18,7 @@ from persd.store import SessionStore
 from persd.tasks import load_tasks
 from persd.train.config import TrainError
 from persd.train.rows import load_data
-from ui.tabs import review_render
+from persd_app.tabs import review_render
 
 RECTIFY = Path(__file__).parent / "data" / "persdistill" / "rectify_sample.jsonl"
 

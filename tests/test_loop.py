@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from persd.collect import CollectConfig
 from persd.loop import AUTO_REVIEWER, LoopConfig, LoopError, loop_state
 from persd.store import SessionStore
 from persd.tasks import load_tasks
@@ -83,8 +84,8 @@ def _training_has_stepped(tmp_path):
 
 
 def test_settings_a_user_gets_wrong_are_refused():
-    base = dict(session="s", tasks="humaneval", eval_tasks="humaneval", student="m",
-                teacher_model="t", output_dir="o")
+    base = dict(collect=CollectConfig(session="s", tasks="humaneval", eval_tasks="humaneval",
+                                      student="m", teacher_model="t"), output_dir="o")
     with pytest.raises(LoopError, match="gate must be one of"):
         LoopConfig(**base, gate="maybe")
     with pytest.raises(LoopError, match="sets itself: init_adapter"):
@@ -162,3 +163,21 @@ def test_the_wait_gate_pauses_until_reviewers_decide(tmp_path, tiny_model_dir, e
         assert not any(r.reviewer == AUTO_REVIEWER for r in store.reviews(1).values())
         (train,) = store.runs(kind="train")
         assert train.status == "finished" and train.config["rows"] == 2
+
+
+@pytest.mark.slow
+def test_the_student_sampling_given_to_the_loop_is_the_one_its_collect_and_eval_runs_record(
+        tmp_path, tiny_model_dir, eval_file, teacher):
+    process = _loop_cli(tmp_path, tiny_model_dir, eval_file, teacher, "--rounds", "1",
+                        "--temperature", "0.8", "--top-p", "0.9")
+    output, _ = process.communicate(timeout=400)
+    assert process.returncode == 0, output
+    with SessionStore.open_to_read(tmp_path, "s") as store:
+        (collect,) = store.runs(kind="collect")
+        assert (collect.config["temperature"], collect.config["top_p"]) == (0.8, 0.9)
+        assert {(a.sampling["temperature"], a.sampling["top_p"]) for a in store.attempts()} == {(0.8, 0.9)}
+        evals = [r for r in store.runs(kind="eval") if r.status == "finished"]
+        assert sorted(r.config["round"] for r in evals) == [0, 1]
+        assert {(r.config["eval"]["temperature"], r.config["eval"]["top_p"]) for r in evals} == {(0.8, 0.9)}
+        (loop,) = store.runs(kind="loop")
+        assert loop.config["collect"]["top_p"] == loop.config["eval"]["top_p"] == 0.9

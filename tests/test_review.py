@@ -274,8 +274,8 @@ def test_a_session_written_by_the_previous_layout_opens_and_reviews(tmp_path):
 
 @pytest.fixture
 def handlers(store):
-    from ui.tabs import SharedExecutor, Stores
-    from ui.tabs.review_handlers import ReviewHandlers
+    from persd_app.tabs import SharedExecutor, Stores
+    from persd_app.tabs.review_handlers import ReviewHandlers
 
     store.close()
     stores = Stores(store.path.parent)
@@ -284,7 +284,7 @@ def handlers(store):
 
 
 def _inputs(reviewer="ana", **values):
-    from ui.tabs.review_handlers import Inputs, new_state
+    from persd_app.tabs.review_handlers import Inputs, new_state
 
     return Inputs(session="demo", reviewer=reviewer, state=values.pop("state", new_state()),
                   **values)
@@ -380,7 +380,7 @@ def test_j_on_the_last_and_k_on_the_first_record_say_so(handlers):
 
 
 def test_counts_keep_their_meaning_under_a_filter(handlers):
-    from ui.tabs.review_handlers import filters_from
+    from persd_app.tabs.review_handlers import filters_from
 
     first = handlers.open(_inputs())
     handlers.approve(_inputs(state=first["state"], code=first["editor"]))
@@ -412,7 +412,7 @@ def test_the_url_opens_a_record_with_its_filters(handlers):
 
 
 def test_task_id_search_is_exact_unless_asked_for_a_prefix(store):
-    from ui.tabs.review_query import filters_from
+    from persd_app.tabs.review_query import filters_from
 
     def ids(search):
         return {r.task_id for r in store.review_queue(filters_from("any", search=search),
@@ -428,7 +428,7 @@ def test_task_id_search_is_exact_unless_asked_for_a_prefix(store):
 
 
 def test_recursion_is_folded_and_the_exception_comes_first(executor):
-    from ui.tabs.review_render import _detail, fold_frames
+    from persd_app.tabs.review_render import _detail, fold_frames
 
     program = "def down(n):\n    return down(n + 1)\n"
     result = executor.run(program, "assert down(0) == 1\n")
@@ -444,7 +444,7 @@ def test_recursion_is_folded_and_the_exception_comes_first(executor):
 
 def test_long_lines_wrap_under_their_own_indentation():
     from persd.code.diffing import side_by_side
-    from ui.tabs.review_diff import diff_html
+    from persd_app.tabs.review_diff import diff_html
 
     a = "def f(x):\n\n        return x\n"
     b = "def f(x):\n        return x + 1\n"
@@ -455,7 +455,7 @@ def test_long_lines_wrap_under_their_own_indentation():
 
 
 def test_parse_auth(tmp_path):
-    from ui.app import parse_auth
+    from persd_app.app import parse_auth
 
     assert parse_auth(None) is None
     assert parse_auth("ana:s3:cret") == [("ana", "s3:cret")]
@@ -471,7 +471,7 @@ def test_parse_auth(tmp_path):
 
 def test_a_failure_signature_filters_the_review_queue_and_drives_a_bulk_reject(store):
     from persd.analysis.signatures import refinements_with_signature, signature_of
-    from ui.tabs.review_query import describe, filters_from
+    from persd_app.tabs.review_query import describe, filters_from
 
     failing = [r for r in store.refinements() if r.execution is not None and not r.validated
                and r.error is None]

@@ -11,14 +11,14 @@ import pytest
 from persd.demo import build_demo_session
 from persd.review import approve
 from persd.store import SessionStore
-from ui.endpoints import TeacherEndpoints
-from ui.tabs import SharedExecutor, Stores
-from ui.tabs.analysis_handlers import AnalysisHandlers
-from ui.tabs.collect_handlers import CollectForm, CollectHandlers
-from ui.tabs.keyed import Keyed
-from ui.tabs.live_demo_handlers import LiveForm, LiveHandlers
-from ui.tabs.train_handlers import SMALL, TrainForm, TrainHandlers
-from ui.tabs.train_models import local_models, model_problem
+from persd_app.endpoints import TeacherEndpoints
+from persd_app.tabs import SharedExecutor, Stores
+from persd_app.tabs.analysis_handlers import AnalysisHandlers
+from persd_app.tabs.collect_handlers import CollectForm, CollectHandlers
+from persd_app.tabs.keyed import Keyed
+from persd_app.tabs.live_demo_handlers import LiveForm, LiveHandlers
+from persd_app.tabs.train_handlers import SMALL, TrainForm, TrainHandlers
+from persd_app.tabs.train_models import local_models, model_problem
 
 TASKS = 6
 

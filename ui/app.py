@@ -1,15 +1,15 @@
-"""Builds and launches the persd app: a session picker above the tabs of `ui.tabs`.
+"""Builds and launches the persd app: a session picker above the tabs of `persd_app.tabs`.
 
-    from ui.app import launch, parse_auth
+    from persd_app.app import launch, parse_auth
     launch("sessions", session="demo", host="127.0.0.1", port=7860,
            auth=parse_auth("ana:secret"))          # blocks until Ctrl-C
     running = launch("sessions", block=False)     # tests: running.url, running.close()
 
 It binds 127.0.0.1 unless told otherwise, refuses another address without logins unless
-the operator insists, and never opens a share link; `ui.guard` checks Host headers (no
+the operator insists, and never opens a share link; `persd_app.guard` checks Host headers (no
 logins) or throttles failed logins. With auth on, the reviewer is the login name; without,
 a name typed in the page ("local" if none). Teacher endpoints and their keys follow
-`ui.endpoints`; training output goes only under `runs_dir`. When the sessions folder is
+`persd_app.endpoints`; training output goes only under `runs_dir`. When the sessions folder is
 empty the page offers to build the simulated demo session. A simulated session is marked
 SIMULATED above every tab.
 """
@@ -24,9 +24,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from ui.endpoints import TeacherEndpoints
-from ui.guard import LOCKOUT_NOTE, check_exposure, is_loopback, middleware
-from ui.tabs import LOCAL_REVIEWER, AppContext, SharedExecutor, Stores, available_tabs
+from persd.demo import DEMO_SESSION, build_demo_session
+from persd.store import StoreError
+from persd_app.endpoints import TeacherEndpoints
+from persd_app.guard import LOCKOUT_NOTE, check_exposure, is_loopback, middleware
+from persd_app.tabs import LOCAL_REVIEWER, AppContext, SharedExecutor, Stores, available_tabs
+from persd_app.tabs.review_render import esc
+from persd_app.theme import launch_options
 
 SIMULATED_BANNER = (
     '<div class="persd-sim-banner" data-testid="simulated-banner">SIMULATED session: the '
@@ -84,9 +88,8 @@ def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | 
     the URL wins); `reviewer`: the default name in the reviewer box (without auth);
     `runs_dir`: where the Train tab writes; `endpoints`: the teacher endpoints allowed
     (default: the server's own, see `TeacherEndpoints.from_options`)."""
-    import gradio as gr
+    import gradio as gr  # noqa: PLC0415  heavy: gradio
 
-    from persd.store import StoreError
 
     stores = stores or Stores(sessions_dir)
     executor = executor or SharedExecutor()
@@ -138,8 +141,6 @@ def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | 
             return _banner_html(stores, name, "")
 
         def on_demo(progress=gr.Progress()):
-            from persd.demo import DEMO_SESSION, build_demo_session
-
             progress(0.05, desc="Building the demo session")
             try:
                 build_demo_session(sessions_dir, limit=demo_limit,
@@ -170,20 +171,16 @@ def _quiet_progress(page: Any, sink: Any) -> None:
 
 def _shown(shown: Any, timers: list) -> Callable[[], list]:
     """The tab-select handler: remember the tab shown; its timers tick, every other stops."""
-    import gradio as gr
+    import gradio as gr  # noqa: PLC0415  heavy: gradio
 
     return lambda: [shown.id, *(gr.Timer(active=tab is shown) for tab, _ in timers)]
 
 
 def _esc(text: Any) -> str:
-    from ui.tabs.review_render import esc
-
     return esc(text)
 
 
 def _banner_html(stores: Stores, name: str | None, problem: str) -> str:
-    from persd.store import StoreError
-
     if problem:
         return f'<div class="persd-msg persd-msg-error">{_esc(problem)}</div>'
     if not name:
@@ -217,7 +214,6 @@ def launch(sessions_dir: str | Path, session: str | None = None, host: str = "12
     """Serve the app. With `block` (the CLI) it returns after Ctrl-C, resources closed.
     ValueError (ExposureError, a malformed endpoint) before anything is served."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from ui.theme import launch_options
 
     check_exposure(host, bool(auth), insecure_no_auth_on_network)
     endpoints = TeacherEndpoints.from_options(teacher_endpoints, allow_custom_endpoints)

@@ -1,7 +1,7 @@
 """Which teacher endpoints the app may call, with which key, and what of their errors a
 page may see.
 
-    from ui.endpoints import TeacherEndpoints, QuietTeacher
+    from persd_app.endpoints import TeacherEndpoints, QuietTeacher
     endpoints = TeacherEndpoints.from_options(["http://gpu-box:8000/v1"])   # + the env
     base_url, api_key = endpoints.resolve(typed_url, typed_key)          # ValueError
     teacher = QuietTeacher(OpenAITeacher(TeacherConfig(model, base_url, api_key)))
@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from persd.teacher import TeacherAuthError, TeacherError, TeacherModelNotFound, TeacherUnavailable
 
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"  # as persd.teacher's default endpoint
 # The SDK's exception names of per-call failures (kept in a TeacherCall's error text).
@@ -92,8 +94,6 @@ class TeacherEndpoints:
 
 def classify(error: BaseException) -> str:
     """A short, fixed description of a teacher failure: never the remote reply's text."""
-    from persd.teacher import TeacherAuthError, TeacherModelNotFound, TeacherUnavailable
-
     status = getattr(error.__cause__, "status_code", None)
     if isinstance(error, TeacherAuthError):
         if status is None:
@@ -147,8 +147,6 @@ class QuietTeacher:
         await self._teacher.aclose()
 
     async def _quiet(self, call):
-        from persd.teacher import TeacherError
-
         try:
             return await call
         except TeacherError as error:

@@ -1,7 +1,7 @@
 """The app's HTTP edge: who may serve it where, which Host headers it answers, and how fast
 a client may guess passwords.
 
-    from ui.guard import check_exposure, middleware
+    from persd_app.guard import check_exposure, middleware
     check_exposure(host, auth=bool(users), insecure=False)   # ExposureError off loopback
     page.launch(..., app_kwargs={"middleware": middleware(auth=bool(users), ...)})
 
@@ -22,6 +22,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+
+from starlette.middleware import Middleware
 
 MAX_FAILURES = 5
 WINDOW_S = 60.0
@@ -174,8 +176,6 @@ class ThrottledLogin:
 def middleware(auth: bool, insecure: bool, throttle: LoginThrottle | None = None) -> list:
     """The middleware for FastAPI(middleware=...): the Host check without logins, the
     login throttle with them."""
-    from starlette.middleware import Middleware
-
     if auth:
         return [Middleware(ThrottledLogin, throttle=throttle or LoginThrottle())]
     return [Middleware(HostGuard, allowed=host_allowed(insecure))]

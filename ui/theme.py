@@ -14,7 +14,7 @@ MONO = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "DejaVu Sans Mono
 
 
 def theme():
-    import gradio as gr
+    import gradio as gr  # noqa: PLC0415  heavy: gradio
 
     return gr.themes.Soft(primary_hue="indigo", secondary_hue="slate", neutral_hue="slate",
                           font=SANS, font_mono=MONO, radius_size="md", spacing_size="sm")

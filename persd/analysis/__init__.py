@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from persd.analysis.evals import eval_samples_frame, finished_eval_runs, is_simulated_run
 from persd.analysis.frames import (
     attempts_frame,
     before_after,
@@ -63,9 +64,8 @@ class SessionAnalysis:
 
     def figures(self) -> dict[str, Any]:
         """Every figure by name (FIGURES order); an empty frame gives a captioned blank."""
-        from persd.analysis import figures as draw
-
-        from persd.analysis import eval_figures, evals
+        from persd.analysis import eval_figures, evals  # noqa: PLC0415  heavy: plotly, loaded when a figure is drawn
+        from persd.analysis import figures as draw  # noqa: PLC0415  heavy: plotly, loaded when a figure is drawn
 
         tag = " (SIMULATED)" if self.simulated else ""
         eval_tag = " (SIMULATED)" if self.evals_simulated else ""
@@ -111,7 +111,6 @@ def analyse(store) -> SessionAnalysis:
         notes.append("No student attempts in this session yet: collect some first.")
     elif refinements.empty:
         notes.append("No teacher refinements in this session yet.")
-    from persd.analysis.evals import eval_samples_frame, finished_eval_runs, is_simulated_run
 
     runs = finished_eval_runs(store)
     evals_simulated = bool(runs) and all(is_simulated_run(r) for r in runs)

@@ -13,6 +13,9 @@ from typing import Any
 
 import pandas as pd
 
+from persd.code.diffing import diff_size, similarity
+from persd.demo.sim import reference_program
+
 ATTEMPT_COLUMNS = ["attempt_id", "task_id", "round", "sample_index", "model", "status",
                    "passed", "error_type", "tests_passed", "tests_total"]
 REFINEMENT_COLUMNS = ["refinement_id", "task_id", "round", "method", "teacher_model",
@@ -54,8 +57,6 @@ def attempts_frame(store) -> pd.DataFrame:
 
 def refinements_frame(store) -> pd.DataFrame:
     """Teacher results with their review, cost and the two diffs against the attempt."""
-    from persd.code.diffing import diff_size, similarity
-
     tasks = {t.task_id: t for t in store.tasks()}
     attempts = {a.id: a for a in store.attempts()}
     reviews = store.reviews()
@@ -114,7 +115,6 @@ def _reference(task) -> str | None:
     counts code, not layout."""
     if task is None or not task.solution:
         return None
-    from persd.demo.sim import reference_program
 
     return reference_program(task) or task.solution
 

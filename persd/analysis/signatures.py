@@ -27,6 +27,8 @@ from typing import Any
 
 import pandas as pd
 
+from persd.store.records import QueueFilters
+
 PASSED = ""
 SIGNATURE_COLUMNS = ["signature", "error_type", "count", "tasks", "example_task",
                      "example_id", "ids"]
@@ -182,7 +184,5 @@ def review_filter(store, signature: str, round: int | None = None, **filters: An
     """A `QueueFilters` selecting the refinements failing with `signature` (plus any other
     QueueFilters field): what the Review screen filters by, and what
     `persd.review.plan_bulk(store, filters, "rejected")` rejects in one action."""
-    from persd.store.records import QueueFilters
-
     ids = tuple(refinements_with_signature(store, signature, round))
     return QueueFilters(refinement_ids=ids, round=round, **filters)

@@ -2,8 +2,10 @@
 
 Each command parses its flags and calls the library; errors a user can cause become one
 clear message and a non-zero exit here, at the edge. Set PERSD_DEBUG=1 to see tracebacks.
-Commands live by theme: `app` (app, demo, tiny-model), `collect` (collect, make-tests,
-decontaminate), `train` (train, export), `evaluate` (eval, eval-compare).
+Commands live by theme, one module each: `app` (app, demo, tiny-model), `collect` (collect,
+make-tests, decontaminate), `train` (train, export), `evaluate` (eval, eval-compare),
+`importing` (import), `loop` (loop), `studies` (study, ablate). Work that spans steps lives in
+persd.runs, which the commands, the app's jobs and the loop share.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import sys
 import click
 
 from persd.cli import app, collect, evaluate, studies, train
+from persd.cli.common import UserError
+from persd.cli.importing import import_command
 from persd.cli.loop import loop
 from persd.cli.sandbox import sandbox
-from persd.cli.common import UserError
-from persd.importing.command import import_command
 
 __all__ = ["UserError", "cli", "main"]
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import errno
+import socket
+
 import click
 
 from persd.cli.common import UserError, app_options, sessions_dir_option
+from persd.demo import build_demo_session
+from persd.demo.tiny_model import TinyModelError, write_tiny_model
+from persd.store import SessionNameError, StoreError, list_sessions, session_path
+from persd_app.app import launch, parse_auth
 
 
 def _check_address(host: str, port: int) -> None:
     """Refuse an address the app cannot serve on, before the slow Gradio import."""
-    import errno
-    import socket
-
     if ":" in host:
         instead = ("--host 127.0.0.1 (IPv4 loopback)" if host in ("::1", "[::1]") else
                    "--host 127.0.0.1 for this machine only, or --host 0.0.0.0 with --auth for "
@@ -41,7 +45,6 @@ def _check_address(host: str, port: int) -> None:
 def _serve(sessions_dir: str, session: str | None, host: str, port: int, auth: str | None,
            insecure: bool, open_browser: bool = False, **options) -> None:
     _check_address(host, port)
-    from ui.app import launch, parse_auth
 
     try:
         users = parse_auth(auth)
@@ -69,8 +72,6 @@ def app(sessions_dir: str, session: str | None, host: str, port: int, auth: str 
         allow_custom_endpoints: bool) -> None:
     """Open the review app (it offers the demo session when there is none)."""
     if session:
-        from persd.store import SessionNameError, list_sessions, session_path
-
         try:
             session_path(sessions_dir, session)
         except SessionNameError as error:
@@ -92,9 +93,6 @@ def app(sessions_dir: str, session: str | None, host: str, port: int, auth: str 
 def demo(sessions_dir: str, name: str, limit: int | None, seed: int, no_open: bool, host: str,
          port: int, auth: str | None, insecure: bool) -> None:
     """Build the offline demo session (simulated student and teacher) and open the app on it."""
-    from persd.demo import build_demo_session
-    from persd.store import StoreError
-
     if not no_open:
         _check_address(host, port)
     try:
@@ -113,8 +111,6 @@ def demo(sessions_dir: str, name: str, limit: int | None, seed: int, no_open: bo
 @click.option("--force", is_flag=True, help="Overwrite a non-empty folder.")
 def tiny_model(path: str, seed: int, force: bool) -> None:
     """Write a small random model and tokenizer for smoke tests and demos (no download)."""
-    from persd.demo.tiny_model import TinyModelError, write_tiny_model
-
     try:
         info = write_tiny_model(path, seed=seed, force=force)
     except TinyModelError as error:

@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
 
 from persd.cli.common import (
-    PROTOCOL_HELP, TASK_SOURCES_HELP, UserError, config_option, sessions_dir_option, student_backend_options,
+    PROTOCOL_HELP,
+    TASK_SOURCES_HELP,
+    UserError,
+    config_option,
+    sessions_dir_option,
+    student_backend_options,
 )
+from persd.collect import CollectError
+from persd.collect import collect as run_collect
 from persd.collect.config import CollectConfig
 from persd.execution.option import executor_option
 from persd.execution.verdicts import PROTOCOLS
+from persd.store import StoreError
 from persd.store.records import METHODS
+from persd.tasks import TaskFileError, load_tasks
+from persd.tasks.decontaminate import eval_tasks, overlaps, report, write_clean
+from persd.tasks.sources import parse_columns
+from persd.teacher import TeacherConfig, TeacherError
+from persd.testgen import MakeTestsConfig, side_paths
+from persd.testgen import make_tests as run_make_tests
 
 
 @click.command()
@@ -46,10 +61,6 @@ from persd.store.records import METHODS
 @executor_option
 def collect(wait: bool, **settings) -> None:
     """Student attempts, sandbox verdicts and teacher refinements, stored in a session."""
-    from persd.collect import CollectError, collect as run_collect
-    from persd.store import StoreError
-    from persd.tasks import TaskFileError
-
     try:
         summary = run_collect(CollectConfig(**settings), wait=wait,
                               on_wait=lambda message: click.echo(message, err=True))
@@ -78,11 +89,6 @@ def collect(wait: bool, **settings) -> None:
 def make_tests(input_spec, output, teacher_model, n_inputs, min_tests, concurrency, columns, limit,
                call_timeout, cache, teacher_batch) -> None:
     """Make unit tests for tasks with a reference solution: the teacher proposes inputs, the sandbox computes outputs."""
-    from persd.tasks.sources import parse_columns
-    from persd.tasks import TaskFileError
-    from persd.teacher import TeacherConfig, TeacherError
-    from persd.testgen import MakeTestsConfig, make_tests as run_make_tests, side_paths
-
     try:
         config = MakeTestsConfig(input_spec, output, n_inputs, min_tests, call_timeout,
                                  parse_columns(columns), limit, cache, teacher_batch=teacher_batch)
@@ -103,10 +109,6 @@ def make_tests(input_spec, output, teacher_model, n_inputs, min_tests, concurren
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Write every overlapping pair here.")
 def decontaminate(tasks_spec, against, ngram, min_score, drop_path, json_path) -> None:
     """Find training tasks that overlap an evaluation set (n-grams, same signature); optionally drop them."""
-    import json
-
-    from persd.tasks.decontaminate import eval_tasks, overlaps, report, write_clean
-    from persd.tasks import TaskFileError, load_tasks
 
     try:
         train = load_tasks(tasks_spec)

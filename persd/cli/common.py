@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
+import typing
+from typing import Any
 
 import click
 
+from persd.collect.config import CollectConfig
+from persd.settings import SAMPLING_FIELDS, Sampling, default_of
 from persd.student.backends import BACKENDS
 from persd.tasks import spec_help
 
@@ -34,7 +37,7 @@ def student_backend_options(function):
         help="Endpoint of a served student for --student-backend openai (also PERSD_STUDENT_BASE_URL).",
     )(function)
     return click.option(
-        "--student-backend", type=click.Choice(BACKENDS), default="hf",
+        "--student-backend", type=click.Choice(BACKENDS), default=default_of(CollectConfig, "student_backend"),
         show_default=True,
         help="hf: transformers; vllm: offline vLLM (pip install 'persd[vllm]', CUDA GPU); "
              "openai: a student served by vLLM or transformers serve.",
@@ -57,19 +60,41 @@ def app_options(function):
     return function
 
 
-def config_option(config: type, field: str, *decls: str, preset_aware: bool = False, **options):
-    """A click option whose default (and type) come from `config`'s dataclass field, so a
-    setting's default is declared once, on its config. `decls` default to `--field-name`.
-    `preset_aware` keeps the option unset (None) unless given, so a preset can fill it, and
-    names the config's default in the help instead."""
-    spec = next(f for f in dataclasses.fields(config) if f.name == field)
-    default = None if spec.default is dataclasses.MISSING else spec.default
-    if default is not None and "type" not in options and type(default) in (int, float, str):
-        options["type"] = type(default)
-    if preset_aware:
-        if default is not None:
+def config_option(config: Any, field: str, *decls: str, keep_unset: bool = False, **options):
+    """A click option whose default (and type) come from `config`'s field, so a setting's
+    default is declared once, on its config. `config` is a settings dataclass, or an
+    instance of one whose values are the defaults (the loop's evaluation protocol).
+    `decls` default to `--field-name`. `keep_unset` leaves the option None unless given, so
+    that the config (or a preset) fills it, and names the config's default in the help."""
+    default = _default(config, field)
+    hint = _hint(config, field)
+    if "type" not in options and hint in (int, float, str):
+        options["type"] = hint
+    if keep_unset:
+        if default is not None and not options.get("is_flag") and "[default:" not in options.get("help", ""):
             options["help"] = f"{options.get('help', '')}  [default: {default}]".strip()
-    elif default not in (None, ""):
+    elif default is not None and not options.get("required"):
         options.setdefault("default", default)
-        options.setdefault("show_default", True)
-    return click.option(*(decls or ("--" + field.replace("_", "-"),)), field, **options)
+        options.setdefault("show_default", default != "")
+    return click.option(*(decls or ("--" + field.replace("_", "-"),)), options.pop("dest", field),
+                        **options)
+
+
+def _hint(config: Any, field: str) -> Any:
+    """The field's type: `float` for `epochs: float = 3`, `int` for `limit: int | None`."""
+    cls = config if isinstance(config, type) else type(config)
+    hints = typing.get_type_hints(cls)
+    if field not in hints and field in SAMPLING_FIELDS:
+        hints = typing.get_type_hints(Sampling)
+    hint = hints.get(field)
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if len(args) == 1 else hint
+
+
+def _default(config: Any, field: str) -> Any:
+    if not isinstance(config, type):
+        return getattr(config, field)
+    try:
+        return default_of(config, field)
+    except ValueError:  # a required field
+        return None

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 
 from persd.cli.common import (
-    PROTOCOL_HELP, TASK_SOURCES_HELP, UserError, config_option, sessions_dir_option, student_backend_options,
+    PROTOCOL_HELP,
+    TASK_SOURCES_HELP,
+    UserError,
+    config_option,
+    sessions_dir_option,
+    student_backend_options,
 )
+from persd.evaluate import eval_runs_table
 from persd.evaluate.config import PRESETS, EvalConfig
 from persd.execution.option import executor_option
 from persd.execution.verdicts import PROTOCOLS
+from persd.runs import eval_run
+from persd.store import SessionStore, StoreError
+from persd.student import StudentConfig
+from persd.student import StudentLoadError
+from persd.student.openai import StudentServerError
+from persd.tasks import TaskFileError, load_tasks
 
 
 @click.command("eval")
@@ -19,18 +34,17 @@ from persd.execution.verdicts import PROTOCOLS
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate the first N tasks only.")
 @click.option("--preset", help="A named protocol: " + "; ".join(
     f"{name} ({', '.join(f'{k}={v}' for k, v in values.items())})" for name, values in PRESETS.items()))
-@config_option(EvalConfig, "samples", preset_aware=True, help="Samples per task, n of pass@k.")
-@config_option(EvalConfig, "temperature", preset_aware=True, help="Sampling temperature.")
-@config_option(EvalConfig, "top_p", preset_aware=True, help="Nucleus sampling mass.")
-@config_option(EvalConfig, "max_new_tokens", preset_aware=True, help="Completion length cap.")
-@config_option(EvalConfig, "refine_steps", preset_aware=True, help="Multi-step repair rounds K.")
+@config_option(EvalConfig, "samples", keep_unset=True, help="Samples per task, n of pass@k.")
+@config_option(EvalConfig, "temperature", keep_unset=True, help="Sampling temperature.")
+@config_option(EvalConfig, "top_p", keep_unset=True, help="Nucleus sampling mass.")
+@config_option(EvalConfig, "max_new_tokens", keep_unset=True, help="Completion length cap.")
+@config_option(EvalConfig, "refine_steps", keep_unset=True, help="Multi-step repair rounds K.")
 @click.option("--k", "ks", type=int, multiple=True, help="A k of pass@k (repeatable).")
 @config_option(EvalConfig, "workers", type=int, help="Parallel sandboxes  [default: CPU cores]")
-@config_option(EvalConfig, "timeout_s", "--timeout", preset_aware=True, help="CPU seconds per run.")
-@config_option(EvalConfig, "protocol", preset_aware=True, type=click.Choice(PROTOCOLS), help=PROTOCOL_HELP)
-@click.option("--batch-size", default=8, show_default=True, type=int,
-              help="Prompts per generate call.")
-@click.option("--seed", type=int, help="Seed for reproducible sampling.")
+@config_option(EvalConfig, "timeout_s", "--timeout", keep_unset=True, help="CPU seconds per run.")
+@config_option(EvalConfig, "protocol", keep_unset=True, type=click.Choice(PROTOCOLS), help=PROTOCOL_HELP)
+@config_option(StudentConfig, "batch_size", help="Prompts per generate call (the hf backend).")
+@config_option(StudentConfig, "seed", help="Seed for reproducible sampling.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False),
               help="Write the full report here.")
 @click.option("--session", help="Record the run and every sample in this session.")
@@ -44,16 +58,6 @@ from persd.execution.verdicts import PROTOCOLS
 def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, json_path, session,
           round_, run_id, student_backend, student_base_url, sessions_dir, **settings) -> None:
     """Measure pass@k with one-step and multi-step (self-repair) inference."""
-    import json
-    from pathlib import Path
-
-    from persd.evaluate import evaluate
-    from persd.execution import make_executor
-    from persd.store import SessionStore, StoreError
-    from persd.student import StudentLoadError
-    from persd.student.backends import build_student
-    from persd.student.openai import StudentServerError
-    from persd.tasks import TaskFileError, load_tasks
 
     chosen = {name: value for name, value in settings.items() if value is not None}
     if ks:
@@ -72,15 +76,10 @@ def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, json_
     store = None
     try:
         store = SessionStore.open(sessions_dir, session, create=True) if session else None
-        student = build_student(
-            student_backend, model=model, adapter=adapter, temperature=config.temperature,
-            top_p=config.top_p, n=config.samples, max_new_tokens=config.max_new_tokens,
-            batch_size=batch_size, seed=seed, base_url=student_base_url)
-        with make_executor(workers=config.workers, timeout_s=config.timeout_s,
-                           protocol=config.protocol) as executor:
-            report = evaluate(student, tasks, config, executor, store=store, meta=meta,
-                              progress=lambda message: click.echo(message, err=True),
-                              run_id=run_id if store is not None else None)
+        report = eval_run(config, tasks, model=model, adapter=adapter, backend=student_backend,
+                          store=store, meta=meta, progress=lambda message: click.echo(message, err=True),
+                          run_id=run_id if store is not None else None, batch_size=batch_size,
+                          seed=seed, base_url=student_base_url)
     except (StoreError, StudentLoadError, StudentServerError, ValueError) as error:
         raise UserError(str(error)) from error
     finally:
@@ -102,9 +101,6 @@ def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, json_
 @sessions_dir_option
 def eval_compare(session: str, k: int, sessions_dir: str) -> None:
     """Compare a session's eval runs (rounds, adapters) side by side."""
-    from persd.evaluate import eval_runs_table
-    from persd.store import SessionStore, StoreError
-
     try:
         with SessionStore.open_to_read(sessions_dir, session) as store:
             click.echo(eval_runs_table(store, k=k))

@@ -7,19 +7,32 @@ import sys
 import click
 
 from persd.cli.common import TASK_SOURCES_HELP, UserError, config_option, sessions_dir_option
+from persd.collect.config import CollectConfig
+from persd.evaluate.config import EvalConfig
 from persd.execution.option import executor_option
-from persd.loop.config import GATES, TRAIN_FROM, LoopConfig
+from persd.loop import LoopError, run_loop
+from persd.loop.config import GATES, TRAIN_FROM, LoopConfig, loop_eval
+from persd.settings import SAMPLING_FIELDS, default_of
+from persd.train.config import FULL_LR, LORA_LR, TrainConfig
+
+LOOP_EVAL = loop_eval()
+
+
+def _both(field: str) -> str:
+    """The defaults of a sampling option that sets both parts."""
+    return (f"collecting and evaluating  [default: {default_of(CollectConfig, field)} and "
+            f"{getattr(LOOP_EVAL, field)}]")
 
 
 @click.command("loop")
-@click.option("--session", required=True, help="Session to collect into and record the loop in.")
-@click.option("--tasks", required=True, help="Training tasks. " + TASK_SOURCES_HELP)
-@click.option("--eval-tasks", required=True, help="Held-out tasks pass@1 is measured on.")
-@click.option("--student", required=True, help="Base student: Hugging Face id or local folder.")
-@click.option("--teacher-model", required=True, envvar="PERSD_TEACHER_MODEL",
-              help="Teacher at OPENAI_BASE_URL (also PERSD_TEACHER_MODEL).")
-@click.option("--output", "output_dir", required=True, type=click.Path(file_okay=False),
-              help="Folder of the rounds' adapters (round-N/).")
+@config_option(CollectConfig, "session", required=True, help="Session to collect into and record the loop in.")
+@config_option(CollectConfig, "tasks", required=True, help="Training tasks. " + TASK_SOURCES_HELP)
+@config_option(CollectConfig, "eval_tasks", required=True, help="Held-out tasks pass@1 is measured on.")
+@config_option(CollectConfig, "student", required=True, help="Base student: Hugging Face id or local folder.")
+@config_option(CollectConfig, "teacher_model", required=True, envvar="PERSD_TEACHER_MODEL",
+               help="Teacher at OPENAI_BASE_URL (also PERSD_TEACHER_MODEL).")
+@config_option(LoopConfig, "output_dir", "--output", required=True, type=click.Path(file_okay=False),
+               help="Folder of the rounds' adapters (round-N/).")
 @config_option(LoopConfig, "rounds", help="Rounds at most (after round 0, the base student).")
 @config_option(LoopConfig, "patience", help="Stop after this many rounds without a better "
                "one-step pass@1; 0 runs every round.")
@@ -32,30 +45,50 @@ from persd.loop.config import GATES, TRAIN_FROM, LoopConfig
                     "adapter on every round's data.")
 @config_option(LoopConfig, "step_size", type=click.IntRange(min=1),
                help="Online form: train after every K new validated examples.")
-@config_option(LoopConfig, "limit", type=click.IntRange(min=1), help="First N training tasks.")
+@config_option(CollectConfig, "limit", type=click.IntRange(min=1), help="First N training tasks.")
 @config_option(LoopConfig, "eval_limit", type=click.IntRange(min=1), help="First N eval tasks.")
-@config_option(LoopConfig, "samples", help="Eval samples per task.")
-@config_option(LoopConfig, "refine_steps", help="Eval repair steps (multi-step pass@1).")
-@config_option(LoopConfig, "max_new_tokens", help="Student completion cap.")
-@config_option(LoopConfig, "workers", type=int, help="Sandboxes  [default: CPU cores]")
-@config_option(LoopConfig, "timeout_s", "--timeout", help="CPU seconds per program.")
+@config_option(LOOP_EVAL, "samples", help="Eval samples per task.")
+@config_option(LOOP_EVAL, "refine_steps", help="Eval repair steps (multi-step pass@1).")
+@config_option(CollectConfig, "temperature", keep_unset=True,
+               help="Student sampling temperature, " + _both("temperature"))
+@config_option(CollectConfig, "top_p", keep_unset=True,
+               help="Student nucleus sampling mass, " + _both("top_p"))
+@config_option(CollectConfig, "max_new_tokens", keep_unset=True,
+               help="Student completion cap, " + _both("max_new_tokens"))
+@config_option(LOOP_EVAL, "temperature", "--eval-temperature", keep_unset=True, dest="eval_temperature",
+               help="The evaluation's temperature alone (over --temperature).")
+@config_option(CollectConfig, "workers", type=int, help="Sandboxes  [default: CPU cores]")
+@config_option(CollectConfig, "timeout_s", "--timeout", help="CPU seconds per program.")
 @config_option(LoopConfig, "poll_s", "--poll", help="Seconds between the wait gate's looks.")
-@click.option("--max-steps", type=int, help="Training steps per round.")
-@click.option("--epochs", type=float, help="Training epochs per round  [default: 3]")
-@click.option("--lr", "learning_rate", type=float, help="Learning rate  [default: 2e-4]")
-@click.option("--batch-size", type=int, help="Training batch  [default: 8]")
+@config_option(TrainConfig, "max_steps", keep_unset=True, help="Training steps per round (-1: --epochs).")
+@config_option(TrainConfig, "epochs", keep_unset=True, help="Training epochs per round.")
+@config_option(TrainConfig, "learning_rate", "--lr", keep_unset=True,
+               help=f"Learning rate  [default: {LORA_LR:g} LoRA, {FULL_LR:g} full]")
+@config_option(TrainConfig, "batch_size", keep_unset=True, help="Training batch.")
 @sessions_dir_option
 @executor_option
-def loop(max_steps, epochs, learning_rate, batch_size, **settings) -> None:
+def loop(output_dir, rounds, patience, gate, wait_for, train_from, step_size, eval_limit, poll_s,
+         samples, refine_steps, eval_temperature, max_steps, epochs, learning_rate, batch_size,
+         **collect) -> None:
     """Online distillation: collect, review, train and evaluate, round after round."""
-    from persd.loop import LoopError, run_loop
-
     train = {name: value for name, value in (("max_steps", max_steps), ("epochs", epochs),
              ("learning_rate", learning_rate), ("batch_size", batch_size)) if value is not None}
+    # --temperature, --top-p and --max-new-tokens are the student's sampling in both parts.
+    sampling = {name: collect.pop(name) for name in SAMPLING_FIELDS}
+    sampling = {name: value for name, value in sampling.items() if value is not None}
     try:
-        config = LoopConfig(**settings, train=train)
+        eval_sampling = LOOP_EVAL.sampling.replace(**sampling)
+        if eval_temperature is not None:
+            eval_sampling = eval_sampling.replace(temperature=eval_temperature)
+        config = LoopConfig(
+            collect=CollectConfig(**collect, **sampling),
+            eval=EvalConfig(samples=samples, refine_steps=refine_steps, sampling=eval_sampling,
+                            workers=collect["workers"], timeout_s=collect["timeout_s"]),
+            train=train, output_dir=output_dir, rounds=rounds, patience=patience, gate=gate,
+            wait_for=wait_for, train_from=train_from, step_size=step_size, eval_limit=eval_limit,
+            poll_s=poll_s)
         outcome = run_loop(config, echo=lambda message: click.echo(message, err=True))
-    except LoopError as error:
+    except (LoopError, ValueError) as error:
         raise UserError(str(error)) from error
     click.echo(f"loop run {outcome.run_id} {outcome.status}: {outcome.reason}")
     click.echo("round  approved  one-step pass@1  multi-step pass@1")

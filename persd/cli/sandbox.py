@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from persd.cli.common import UserError
+from persd.execution import Executor
+from persd.execution.service import SandboxService
 
 
 @click.group()
@@ -26,9 +28,6 @@ def sandbox() -> None:
               help="Larger requests are refused unread.")
 def serve(host, port, token, workers, timeout_s, memory_mb, protocol, max_request_kb) -> None:
     """Serve persd's sandbox and judge over HTTP until interrupted."""
-    from persd.execution import Executor
-    from persd.execution.service import SandboxService
-
     with Executor(workers=workers, timeout_s=timeout_s, memory_mb=memory_mb, protocol=protocol) as executor:
         try:
             service = SandboxService(executor, host, port, token, max_request_kb * 1024)

@@ -6,18 +6,21 @@ import click
 
 from persd.cli.common import UserError, sessions_dir_option
 from persd.execution.option import executor_option
+from persd.store import QueueFilters, SessionStore, StoreError
+from persd.store.study_records import CHOICES, REVIEW_DECISIONS
+from persd.student import StudentLoadError
+from persd.studies import StudyError, agreement, create_study, progress, study_ratings
+from persd.studies.ablate import AblateConfig, AblationError, run_ablation
+from persd.studies.report import export_judgments, item_outcomes, judgments_frame, win_rates
+from persd.tables import text_table
+from persd.tasks import TaskFileError
 
 
 def _errors():
-    from persd.store import StoreError
-    from persd.studies import StudyError
-
     return (StoreError, StudyError, ValueError)
 
 
 def _open(sessions_dir: str, session: str, study: str | None = None):
-    from persd.store import SessionStore
-
     store = SessionStore.open(sessions_dir, session)
     return store, (store.study(study) if study else None)
 
@@ -52,9 +55,6 @@ def study() -> None:
 def create(session, name, kind, source_a, source_b, reviewers, overlap, owner, limit, round_,
            seed, sessions_dir) -> None:
     """Create a study and deal its items to the reviewers."""
-    from persd.store import QueueFilters
-    from persd.studies import create_study, progress
-
     try:
         store, _ = _open(sessions_dir, session)
         with store:
@@ -74,8 +74,6 @@ def create(session, name, kind, source_a, source_b, reviewers, overlap, owner, l
 @sessions_dir_option
 def status(session, name, sessions_dir) -> None:
     """Progress per reviewer, agreement, and the disagreements to adjudicate."""
-    from persd.studies import agreement, progress, study_ratings
-
     try:
         store, found = _open(sessions_dir, session, name)
         with store:
@@ -86,8 +84,6 @@ def status(session, name, sessions_dir) -> None:
 
 
 def status_text(found, progress, summary) -> str:
-    from persd.tables import text_table
-
     def number(value):
         return "-" if value is None else f"{value:.3f}"
 
@@ -118,8 +114,6 @@ def status_text(found, progress, summary) -> str:
 @sessions_dir_option
 def adjudicate(session, name, item_id, decision, who, reason, sessions_dir) -> None:
     """Record the owner's decision on an item (kept apart from the reviewers')."""
-    from persd.store.study_records import CHOICES, REVIEW_DECISIONS
-
     try:
         store, found = _open(sessions_dir, session, name)
         with store:
@@ -162,10 +156,6 @@ def reassign(session, name, from_reviewer, to_reviewer, who, sessions_dir) -> No
 @sessions_dir_option
 def report(session, name, export_path, force, sessions_dir) -> None:
     """Win rates with Wilson intervals, overall, by error type and by diff size."""
-    from persd.studies.report import (
-        export_judgments, item_outcomes, judgments_frame, win_rates,
-    )
-
     try:
         store, found = _open(sessions_dir, session, name)
         with store:
@@ -206,11 +196,6 @@ def report(session, name, export_path, force, sessions_dir) -> None:
 def ablate(by, session, student, eval_tasks, eval_limit, steps, per_type, data_from_session,
            selection, output_dir, samples, max_new_tokens, seed, sessions_dir) -> None:
     """Train one adapter per group of the data (error type, or data source) and compare them."""
-    from persd.store import StoreError
-    from persd.studies.ablate import AblateConfig, AblationError, run_ablation
-    from persd.student import StudentLoadError
-    from persd.tasks import TaskFileError
-
     try:
         config = AblateConfig(
             session=session, student=student, eval_tasks=eval_tasks, output_dir=output_dir,

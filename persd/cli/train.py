@@ -6,10 +6,15 @@ import sys
 
 import click
 
-from persd.cli.common import UserError, sessions_dir_option
-from persd.data import FORMATS, SELECTIONS, VARIANTS
+from persd.cli.common import UserError, config_option, sessions_dir_option
+from persd.data import FORMATS, SELECTIONS, VARIANTS, DataError, build_examples
+from persd.data import export as write
 from persd.execution.option import executor_option
-from persd.train.config import OBJECTIVES, REWARD_TESTS
+from persd.runs import train_run
+from persd.store import SessionStore, StoreError
+from persd.tasks.sources import parse_columns
+from persd.train import TrainError
+from persd.train.config import FULL_LR, LORA_LR, OBJECTIVES, REWARD_TESTS, TrainConfig
 
 
 @click.command("train")
@@ -21,48 +26,45 @@ from persd.train.config import OBJECTIVES, REWARD_TESTS
 @click.option("--selection", type=click.Choice(SELECTIONS), default="auto",
               show_default=True, help="Which teacher results of --session: auto = reviewers' approvals "
               "once any exist, validated results before.")
-@click.option("--student", required=True, help="Base model: Hugging Face id or local folder.")
-@click.option("--objective", type=click.Choice(OBJECTIVES), help="sft: the curated rows; distill: "
-              "on-policy distillation from --teacher; grpo: the sandbox as reward  [default: sft]")
-@click.option("--teacher", help="distill: an open teacher sharing the student's tokenizer (folder or HF id).")
-@click.option("--beta", type=float, help="distill: generalised JSD, 0 forward KL .. 1 reverse KL  [default: 0.5]")
-@click.option("--num-generations", type=int, help="grpo: completions per prompt  [default: 4]")
-@click.option("--reward-tests", type=click.Choice(REWARD_TESTS), help="grpo: tests the reward runs; "
-              "hidden ones are what evaluation scores, so only on purpose  [default: visible]")
-@click.option("--max-completion-length", type=int, help="distill/grpo: tokens per completion  [default: 256]")
-@click.option("--use-vllm", is_flag=True, default=None, help="distill/grpo: generate with vLLM (colocated).")
-@click.option("--init-adapter", type=click.Path(file_okay=False), help="Continue this LoRA adapter.")
-@click.option("--output", "output_dir", required=True, type=click.Path(file_okay=False))
-@click.option("--full", is_flag=True, default=None, help="Full fine-tuning instead of LoRA.")
-@click.option("--epochs", type=float, help="Passes over the rows  [default: 3]")
-@click.option("--max-steps", type=int, help="Optimizer steps (overrides --epochs).")
-@click.option("--lr", "learning_rate", type=float, help="Peak rate  [default: 2e-4 LoRA, 5e-6 full]")
-@click.option("--lr-scheduler", help="linear, cosine, constant, ...  [default: linear]")
-@click.option("--batch-size", type=int, help="Rows per device per step  [default: 8]")
-@click.option("--grad-accum", "gradient_accumulation", type=int, help="Accumulated passes  [default: 1]")
-@click.option("--max-length", type=int, help="Token cap per row  [default: 2048]")
-@click.option("--lora-r", type=int, help="LoRA rank  [default: 16]")
-@click.option("--lora-alpha", type=int, help="LoRA alpha  [default: 32]")
-@click.option("--seed", type=int, help="Seed  [default: 42]")
-@click.option("--eval-fraction", type=float, help="Rows held out for eval loss  [default: 0]")
-@click.option("--save-steps", type=int, help="Steps between checkpoints  [default: 200]")
-@click.option("--merge", is_flag=True, default=None, help="Also write merged weights to OUTPUT/merged.")
-@click.option("--resume", is_flag=True, default=None, help="Continue from the last checkpoint in OUTPUT.")
-@click.option("--overwrite", is_flag=True, default=None, help="Start over in an OUTPUT holding another run.")
+@config_option(TrainConfig, "student", required=True, help="Base model: Hugging Face id or local folder.")
+@config_option(TrainConfig, "objective", keep_unset=True, type=click.Choice(OBJECTIVES), help="sft: the "
+               "curated rows; distill: on-policy distillation from --teacher; grpo: the sandbox as reward.")
+@config_option(TrainConfig, "teacher", help="distill: an open teacher sharing the student's tokenizer (folder or HF id).")
+@config_option(TrainConfig, "beta", keep_unset=True, help="distill: generalised JSD, 0 forward KL .. 1 reverse KL.")
+@config_option(TrainConfig, "num_generations", keep_unset=True, help="grpo: completions per prompt.")
+@config_option(TrainConfig, "reward_tests", keep_unset=True, type=click.Choice(REWARD_TESTS), help="grpo: "
+               "tests the reward runs; hidden ones are what evaluation scores, so only on purpose.")
+@config_option(TrainConfig, "max_completion_length", keep_unset=True, help="distill/grpo: tokens per completion.")
+@config_option(TrainConfig, "use_vllm", is_flag=True, default=None, help="distill/grpo: generate with vLLM (colocated).")
+@config_option(TrainConfig, "init_adapter", type=click.Path(file_okay=False), help="Continue this LoRA adapter.")
+@config_option(TrainConfig, "output_dir", "--output", required=True, type=click.Path(file_okay=False))
+@config_option(TrainConfig, "full", is_flag=True, default=None, help="Full fine-tuning instead of LoRA.")
+@config_option(TrainConfig, "epochs", keep_unset=True, help="Passes over the rows.")
+@config_option(TrainConfig, "max_steps", keep_unset=True, help="Optimizer steps (overrides --epochs when > 0).")
+@config_option(TrainConfig, "learning_rate", "--lr", keep_unset=True,
+               help=f"Peak rate  [default: {LORA_LR:g} LoRA, {FULL_LR:g} full]")
+@config_option(TrainConfig, "lr_scheduler", keep_unset=True, help="linear, cosine, constant, ...")
+@config_option(TrainConfig, "batch_size", keep_unset=True, help="Rows per device per step.")
+@config_option(TrainConfig, "gradient_accumulation", "--grad-accum", keep_unset=True, help="Accumulated passes.")
+@config_option(TrainConfig, "max_length", keep_unset=True, help="Token cap per row.")
+@config_option(TrainConfig, "lora_r", keep_unset=True, help="LoRA rank.")
+@config_option(TrainConfig, "lora_alpha", keep_unset=True, help="LoRA alpha.")
+@config_option(TrainConfig, "seed", keep_unset=True, help="Seed.")
+@config_option(TrainConfig, "eval_fraction", keep_unset=True, help="Rows held out for eval loss.")
+@config_option(TrainConfig, "save_steps", keep_unset=True, help="Steps between checkpoints.")
+@config_option(TrainConfig, "merge", is_flag=True, default=None, help="Also write merged weights to OUTPUT/merged.")
+@config_option(TrainConfig, "resume", is_flag=True, default=None, help="Continue from the last checkpoint in OUTPUT.")
+@config_option(TrainConfig, "overwrite", is_flag=True, default=None, help="Start over in an OUTPUT holding another run.")
 @click.option("--metrics", type=click.Path(dir_okay=False), help="Metrics JSON lines  [default: OUTPUT/metrics.jsonl]")
 @click.option("--launcher", help='Run the child under a launcher, e.g. "torchrun --standalone --nproc_per_node 2".')
 @sessions_dir_option
 @executor_option
 def train(session, variant, data, columns, selection, metrics, launcher, sessions_dir, **settings) -> None:
     """Fine-tune the student on a session's curated examples (or --data), in a child process."""
-    from persd.tasks.sources import parse_columns
-    from persd.train import TrainConfig, TrainError
-    from persd.train.command import run_train_command
-
     chosen = {name: value for name, value in settings.items() if value is not None}
     try:
         config = TrainConfig.from_dict({**chosen, "variant": variant, "session": session})
-        outcome = run_train_command(config, data=data, sessions_dir=sessions_dir, metrics=metrics,
+        outcome = train_run(config, data=data, sessions_dir=sessions_dir, metrics=metrics,
                                     launcher=launcher, echo=click.echo, selection=selection,
                                     columns=parse_columns(columns))
     except (TrainError, ValueError) as error:
@@ -97,9 +99,6 @@ def train(session, variant, data, columns, selection, metrics, launcher, session
 @sessions_dir_option
 def export(session, variant, fmt, output, round_, selection, force, sessions_dir) -> None:
     """Write a session's training examples of one variant (trl prompt-completion rows)."""
-    from persd.data import DataError, build_examples, export as write
-    from persd.store import SessionStore, StoreError
-
     try:
         with SessionStore.open_to_read(sessions_dir, session) as store:
             rows = build_examples(store, variant, round=round_, selection=selection)

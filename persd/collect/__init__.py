@@ -34,8 +34,15 @@ from contextlib import ExitStack
 from persd.collect.config import METHODS, STOPPED_ON_REQUEST, CollectConfig, CollectError, CollectSummary
 from persd.collect.lock import SessionBusy, collect_lock
 from persd.collect.loop import CollectionLoop
-from persd.store import SessionStore
-from persd.tasks import Task
+from persd.execution import make_executor
+from persd.store import ConfigMismatch, SessionStore, StoreError, session_path
+from persd.student import StudentLoadError
+from persd.student.backends import build_student
+from persd.student.openai import StudentServerError
+from persd.tasks import Task, load_tasks
+from persd.tasks.decontaminate import contamination_warning
+from persd.teacher import OpenAITeacher, TeacherConfig, TeacherError
+from persd.teacher.batch import BatchTeacher
 
 __all__ = ["METHODS", "STOPPED_ON_REQUEST", "CollectConfig", "CollectError", "CollectSummary",
            "CollectionLoop", "SessionBusy", "collect"]
@@ -50,8 +57,6 @@ def collect(config: CollectConfig, *, student=None, teacher=None, executor=None,
     `should_stop() -> True` ends the round early and cleanly (see the module docstring).
     Another collection of the same session raises SessionBusy, or with `wait` is waited
     for (`on_wait` is told so once)."""
-    from persd.store import StoreError, session_path
-
     try:
         session_path(config.sessions_dir, config.session)
     except StoreError as error:  # an invalid session name
@@ -68,10 +73,6 @@ def collect(config: CollectConfig, *, student=None, teacher=None, executor=None,
 
 
 def _collect(config, stack, store, student, teacher, executor, progress, tasks, should_stop):
-    from persd.execution import make_executor
-    from persd.student.openai import StudentServerError
-    from persd.tasks import load_tasks
-
     tasks = tasks if tasks is not None else load_tasks(config.tasks)
     tasks = tasks[: config.limit] if config.limit else tasks
     if not tasks:
@@ -102,8 +103,6 @@ def _collect(config, stack, store, student, teacher, executor, progress, tasks, 
 
 
 def _open_existing_session(config: CollectConfig) -> SessionStore | None:
-    from persd.store import StoreError, session_path
-
     if not session_path(config.sessions_dir, config.session).exists():
         return None
     try:
@@ -120,8 +119,6 @@ def _open_existing_session(config: CollectConfig) -> SessionStore | None:
 
 
 def _create_session(config: CollectConfig) -> SessionStore:
-    from persd.store import StoreError
-
     try:
         return SessionStore.open(config.sessions_dir, config.session, create=True)
     except StoreError as error:
@@ -131,7 +128,6 @@ def _create_session(config: CollectConfig) -> SessionStore:
 def _warn_if_contaminated(tasks: list[Task], eval_spec: str | None) -> None:
     if not eval_spec:
         return
-    from persd.tasks.decontaminate import contamination_warning
 
     warning = contamination_warning(tasks, eval_spec)
     if warning:
@@ -139,9 +135,6 @@ def _warn_if_contaminated(tasks: list[Task], eval_spec: str | None) -> None:
 
 
 def _build_teacher(config: CollectConfig, progress: bool):
-    from persd.teacher import OpenAITeacher, TeacherConfig
-    from persd.teacher.batch import BatchTeacher
-
     settings = TeacherConfig(model=config.teacher_model, concurrency=config.concurrency,
                              tries=config.teacher_tries)
     if config.teacher_batch:
@@ -150,8 +143,6 @@ def _build_teacher(config: CollectConfig, progress: bool):
 
 
 async def _check_teacher(teacher) -> None:
-    from persd.teacher import TeacherError
-
     try:
         await teacher.check()
     except TeacherError as error:
@@ -161,14 +152,10 @@ async def _check_teacher(teacher) -> None:
 
 
 def _build_student(config: CollectConfig):
-    from persd.student import StudentLoadError
-    from persd.student.backends import build_student
-
     try:
         return build_student(
             config.student_backend, model=config.student, adapter=config.adapter,
-            temperature=config.temperature, top_p=config.top_p,
-            max_new_tokens=config.max_new_tokens, batch_size=config.batch_size,
+            sampling=config.sampling, batch_size=config.batch_size,
             base_url=config.student_base_url,
         )
     except (StudentLoadError, ValueError) as error:
@@ -177,8 +164,6 @@ def _build_student(config: CollectConfig):
 
 def _bind_session(store: SessionStore, config: CollectConfig, tasks: list[Task]) -> None:
     """Records the settings on first use; refuses a rerun with other settings."""
-    from persd.store import ConfigMismatch, StoreError
-
     try:
         if not store.config():
             store.set_config(config.session_identity())

@@ -6,12 +6,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from persd.execution.verdicts import check_protocol
-from persd.settings import check_sampling
+from persd.settings import Sampling, with_sampling
 from persd.store.records import METHODS
 
 STOPPED_ON_REQUEST = "stopped on request"
 
 
+@with_sampling
 @dataclass
 class CollectConfig:
     """Settings of one collection round.
@@ -28,8 +29,10 @@ class CollectConfig:
         adapter (`str` or `None`): A peft adapter applied to the student.
         limit (`int` or `None`): Only the first `limit` tasks.
         samples (`int`, defaults to `1`): Student attempts per task (the paper uses 1).
-        temperature / top_p (`float`, defaults to `0.3` / `0.95`): The student's sampling (paper).
-        max_new_tokens (`int`, defaults to `512`), batch_size (`int`, defaults to `8`): Student generation.
+        sampling (`Sampling`, defaults to `Sampling()`: temperature 0.3, top_p 0.95,
+            max_new_tokens 512, the paper's): The student's sampling; `temperature=`,
+            `top_p=` and `max_new_tokens=` are accepted as keywords too.
+        batch_size (`int`, defaults to `8`): Student prompts per generate call.
         concurrency (`int`, defaults to `8`): Teacher calls in flight.
         teacher_tries (`int`, defaults to `2`): Teacher attempts per task before a
             refinement is kept as unvalidated.
@@ -60,9 +63,7 @@ class CollectConfig:
     adapter: str | None = None
     limit: int | None = None
     samples: int = 1
-    temperature: float = 0.3
-    top_p: float = 0.95
-    max_new_tokens: int = 512
+    sampling: Sampling = field(default_factory=Sampling)
     batch_size: int = 8
     concurrency: int = 8
     teacher_tries: int = 2
@@ -83,7 +84,6 @@ class CollectConfig:
             raise ValueError(f"method {self.method!r} needs a student model (--student)")
         if self.round < 1 or self.samples < 1 or self.concurrency < 1:
             raise ValueError("round, samples and concurrency must be at least 1")
-        check_sampling(self.temperature, self.top_p, self.max_new_tokens)
 
     def session_identity(self) -> dict[str, Any]:
         """The settings a session is bound to: a rerun with others is refused."""
@@ -92,9 +92,8 @@ class CollectConfig:
                 "samples": self.samples, "simulated": False}
 
     def round_settings(self) -> dict[str, Any]:
-        return {"round": self.round, "adapter": self.adapter, "temperature": self.temperature,
-                "top_p": self.top_p, "max_new_tokens": self.max_new_tokens, "limit": self.limit,
-                "protocol": self.protocol}
+        return {"round": self.round, "adapter": self.adapter, **self.sampling.to_dict(),
+                "limit": self.limit, "protocol": self.protocol}
 
 
 @dataclass

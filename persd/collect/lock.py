@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from persd.collect.config import CollectError
+from persd.store import session_path
 
 
 class SessionBusy(CollectError):
@@ -33,8 +34,6 @@ class SessionBusy(CollectError):
 
 
 def lock_path(sessions_dir: str | Path, session: str) -> Path:
-    from persd.store import session_path
-
     return session_path(sessions_dir, session).with_suffix(".lock")
 
 

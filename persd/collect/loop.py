@@ -10,9 +10,13 @@ import asyncio
 import dataclasses
 import time
 
+from tqdm import tqdm
+
+from persd.code.diffing import diff_size
 from persd.collect.config import STOPPED_ON_REQUEST, CollectConfig, CollectSummary
 from persd.prompts import student_attempt_prompt
 from persd.tasks import Task
+from persd.teacher import TeacherError
 
 STOP_POLL_S = 0.5  # how often `should_stop` is asked while teacher calls are awaited
 
@@ -89,8 +93,7 @@ class CollectionLoop:
         return self.store.add_attempt(
             task.task_id, self.config.round, sample_index=index, model=_student_name(self.config),
             prompt=prompt, completion=completion, program=prompt + completion,
-            sampling={"temperature": self.config.temperature, "top_p": self.config.top_p,
-                      "max_new_tokens": self.config.max_new_tokens},
+            sampling=self.config.sampling.to_dict(),
         )
 
     async def _execute(self, attempts) -> None:
@@ -142,8 +145,6 @@ class CollectionLoop:
 
     async def _ask(self, call):
         """The teacher's result, or None when the teacher became unusable (run stops)."""
-        from persd.teacher import TeacherError
-
         try:
             return await call
         except TeacherError as error:
@@ -155,8 +156,6 @@ class CollectionLoop:
         return lambda program: self.executor.run(program, task.test, task.prompt)
 
     def _store_result(self, task: Task, result, attempt) -> None:
-        from persd.code.diffing import diff_size
-
         teacher_error = _teacher_error(result)
         with self.store.transaction():
             call_ids = [self._store_call(task, call, attempt).id for call in result.calls]
@@ -255,6 +254,4 @@ def _student_name(config: CollectConfig) -> str:
 
 
 def _progress_bar(total: int, enabled: bool):
-    from tqdm import tqdm
-
     return tqdm(total=total, desc="collect", unit="task", disable=not enabled, dynamic_ncols=True)

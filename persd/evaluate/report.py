@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from persd.evaluate.config import EvalConfig
@@ -200,8 +201,6 @@ def _runs_table(store: Any, runs: list, k: int) -> str:
 def _train_run_of(run: Any, trains: dict[int, Any]) -> Any:
     """The finished train run that made the evaluated adapter: the one the loop recorded,
     else the one whose output folder is the adapter."""
-    from pathlib import Path
-
     if run.config.get("train_run") in trains:
         return trains[run.config["train_run"]]
     adapter = run.config.get("adapter")

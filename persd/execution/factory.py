@@ -18,6 +18,10 @@ from __future__ import annotations
 
 import os
 
+from persd.execution.executor import Executor
+from persd.execution.http_backend import HttpExecutor
+from persd.execution.ray_backend import RayExecutor
+
 KINDS = "local, ray, ray:HOST:PORT or http://HOST:PORT[,http://...]"
 
 
@@ -34,17 +38,11 @@ def make_executor(spec: str | None = None, *, workers: int | None = None, timeou
     """An executor of the kind `spec` names (see the module docstring)."""
     spec = executor_spec(spec)
     if spec == "local":
-        from persd.execution.executor import Executor
-
         return Executor(workers=workers, timeout_s=timeout_s, memory_mb=memory_mb, protocol=protocol,
                         isolation=isolation, **options)
     if spec.startswith("ray"):
-        from persd.execution.ray_backend import RayExecutor
-
         return RayExecutor(address=spec.partition(":")[2] or None, workers=workers, timeout_s=timeout_s, memory_mb=memory_mb,
                            protocol=protocol, isolation=isolation, **options)
-    from persd.execution.http_backend import HttpExecutor
-
     urls = [url.strip() for url in spec.split(",") if url.strip()]
     return HttpExecutor(urls, token=token or os.environ.get("PERSD_SANDBOX_TOKEN"), protocol=protocol,
                         timeout_s=timeout_s, memory_mb=memory_mb, **options)

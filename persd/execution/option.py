@@ -1,7 +1,7 @@
 """`--executor`: the click option of every command that runs programs (where they run).
 
-It lives beside the factory, not in persd.cli, so that commands registered from other
-packages (persd.importing.command) can use it without importing the CLI package.
+It lives beside the factory it feeds: the option sets PERSD_EXECUTOR, which
+`make_executor` reads wherever a command builds its executor.
 """
 
 from __future__ import annotations

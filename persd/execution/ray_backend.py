@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 
+from persd.execution.executor import Executor
 from persd.execution.remote import EndpointLost, SpreadExecutor
 
 RAY_MISSING = "the Ray executor needs Ray: pip install 'persd[ray]'"
@@ -43,8 +44,6 @@ class SandboxPool:
     """The actor: one local Executor on its node, running calls from several threads."""
 
     def __init__(self, workers: int, settings: dict) -> None:
-        from persd.execution.executor import Executor
-
         self.executor = Executor(workers=workers, **settings)
 
     def describe(self) -> dict:

@@ -102,9 +102,10 @@ def jail_python(python: str) -> str:
     return python
 
 
-def _read_only_binds() -> list[str]:
-    """Bind the system and this interpreter read-only; merged-/usr symlinks stay symlinks."""
-    venv = _venv()
+def _read_only_binds(python: str) -> list[str]:
+    """Bind the system and this interpreter read-only; merged-/usr symlinks stay symlinks.
+    The virtual environment only when the sandbox's interpreter is its own."""
+    venv = _venv() if jail_python(python) != python else None
     paths = list(SYSTEM_PATHS)
     for prefix in {sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))}:
         paths.append(prefix)
@@ -167,7 +168,7 @@ def bwrap_command(python: str, uid: int | None = None, files: dict[str, int] | N
         # The scratch tmpfs first: an interpreter living under /tmp (a venv in a CI
         # checkout there) is then bound on top of it instead of being hidden by it.
         "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp",
-        *_read_only_binds(),
+        *_read_only_binds(python),
         "--perms", "0755", "--dir", JAIL_MOUNT,
         *copies,
         "--proc", "/proc",

@@ -22,10 +22,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from persd.code.diffing import diff_size
+from persd.execution import make_executor
 from persd.importing.formats import FORMATS, Parsed, RowError, detect_format, parse_row
 from persd.importing.read import read_data
 from persd.store.imports import ImportItem
+from persd.tasks import load_tasks
 from persd.tasks.formats import Task, TaskFileError, function_header
 from persd.tasks.sources import split_columns
 
@@ -88,8 +92,6 @@ def import_file(
 ) -> ImportReport:
     """Import `file` into `store`; TaskFileError for an unreadable file or task spec,
     ImportFailed for bad rows (unless `skip_bad`)."""
-    from tqdm.auto import tqdm
-
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     spec, columns = split_columns(str(file), columns)
@@ -153,7 +155,6 @@ def _mapped(record: dict, columns: Mapping[str, str] | None) -> dict:
 def _load_tasks(tasks: str | list[Task] | None) -> list[Task] | None:
     if tasks is None or not isinstance(tasks, str):
         return tasks
-    from persd.tasks import load_tasks
 
     return load_tasks(tasks)
 
@@ -222,9 +223,6 @@ def _own_task(row: Parsed, file: str) -> Task:
 def _run(matched: list[tuple[Parsed, Task]], workers: int | None, timeout_s: float,
          progress: bool) -> list[tuple]:
     """(attempt run or None, refinement run) per row, from the sandbox."""
-    from tqdm.auto import tqdm
-
-    from persd.execution import make_executor
 
     pairs = []
     for row, task in matched:

@@ -6,7 +6,8 @@
 """
 
 from persd.jobs.collect import CollectJob, CollectProgress
-from persd.jobs.train import JobError, TrainJob, TrainJobs, train_command
+from persd.jobs.snapshot import JobError, RunSnapshot
+from persd.jobs.train import TrainJob, TrainJobs, train_command
 
-__all__ = ["CollectJob", "CollectProgress", "JobError", "TrainJob", "TrainJobs",
+__all__ = ["CollectJob", "CollectProgress", "JobError", "RunSnapshot", "TrainJob", "TrainJobs",
            "train_command"]

@@ -20,7 +20,11 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from persd.collect import CollectError, collect
+from persd.collect.lock import collect_lock
+from persd.demo import build_demo_session
 from persd.store import RecordNotFound, SessionNotFound, SessionStore, StoreError
+from persd.tasks import TaskFileError, load_tasks
 
 
 @dataclass(frozen=True)
@@ -75,9 +79,6 @@ class CollectJob:
         return not self._thread.is_alive()
 
     def _run(self) -> None:
-        from persd.collect import CollectError, collect
-        from persd.tasks import TaskFileError, load_tasks
-
         c = self.config
         try:
             if self.simulated:
@@ -95,10 +96,6 @@ class CollectJob:
             self.error = f"{type(error).__name__}: {error}"
 
     def _run_simulated(self) -> None:
-        from persd.collect.lock import collect_lock
-        from persd.demo import build_demo_session
-        from persd.tasks import load_tasks
-
         c = self.config
         self.task_ids = [t.task_id for t in load_tasks("humaneval")[: c.limit]]
         with collect_lock(c.sessions_dir, c.session):  # as `collect` does, for real rounds

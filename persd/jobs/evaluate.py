@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from persd.evaluate import EvalConfig
-from persd.jobs.train import JobError, RunSnapshot, _age_s, _get
+from persd.jobs.snapshot import STALE_QUEUED_S, JobError, RunSnapshot, age_s, run_or_none
 from persd.store.db import now_iso
 from persd.text import log_tail
 from persd.store import RunBusy, RunRecord, SessionStore
@@ -38,7 +38,6 @@ from persd.store import RunBusy, RunRecord, SessionStore
 __all__ = ["EvalJob", "EvalJobs", "EvalRequest", "JobError", "RunBusy", "eval_command"]
 
 LOG = "eval.log"
-STALE_QUEUED_S = 120.0
 
 
 @dataclass
@@ -203,7 +202,7 @@ class EvalJobs:
     def refresh(self, store: SessionStore, run_id: int | None = None) -> EvalJob | None:
         """The run `run_id` (default: the session's active eval run), reaped if its child
         has exited, with the samples scored so far and the log tail."""
-        run = store.active_run("eval") if run_id is None else _get(store, run_id)
+        run = store.active_run("eval") if run_id is None else run_or_none(store, run_id)
         if run is None:
             return None
         if run.status in ("queued", "running"):
@@ -232,7 +231,7 @@ class EvalJobs:
     def _reap(self, store: SessionStore, run: RunRecord) -> RunRecord:
         if run.pid is None:
             # A CLI run (`persd eval --session`) records no pid: it is not ours to reap.
-            if run.status == "queued" and _age_s(run.created_at) > STALE_QUEUED_S:
+            if run.status == "queued" and age_s(run.created_at) > STALE_QUEUED_S:
                 return store.update_run(run.id, status="failed",
                                         result={"error": "the run never started"})
             return run

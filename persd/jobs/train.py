@@ -23,45 +23,25 @@ from __future__ import annotations
 
 import os
 import queue
+import shlex
 import signal
 import subprocess
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from persd.store import RecordNotFound, RunRecord, SessionStore, StoreError
+from persd.jobs.snapshot import STALE_QUEUED_S, JobError, RunSnapshot, age_s, run_or_none
+from persd.store import RunRecord, SessionStore, StoreError
 from persd.store.db import now_iso
 from persd.store.runs import lost_error, process_alive
 from persd.text import log_tail
+from persd.train import TrainConfig, TrainError, normalise_rows, read_metrics, start_training
+from persd.train.outdir import prepare_output_dir
+from persd.train.runner import check_model_path
 
 EXIT_STATUS = {0: "finished", 3: "stopped"}   # persd.train.run's exit codes; others: failed
 LOG_TAIL_BYTES = 6000
-STALE_QUEUED_S = 120.0   # a queued run with no child this old was lost mid-start
-
-
-class JobError(Exception):
-    """A job that cannot start, with a message for the user."""
-
-
-@dataclass
-class RunSnapshot:
-    """A run as the app shows it: its record and the tail of its log."""
-
-    run: RunRecord
-
-    @property
-    def status(self) -> str:
-        return self.run.status
-
-    @property
-    def active(self) -> bool:
-        return self.run.status in ("queued", "running")
-
-    @property
-    def stopping(self) -> bool:
-        return self.active and bool((self.run.result or {}).get("abort_requested_at"))
 
 
 @dataclass
@@ -112,10 +92,6 @@ class TrainJobs:
               request: dict[str, Any] | None = None, launcher: str | None = None) -> TrainJob:
         """Record a train run and start its child. RunBusy while another runs; JobError
         (the run recorded as failed) when the settings, model or output folder are bad."""
-        from persd.train import TrainError, normalise_rows, start_training
-        from persd.train.outdir import prepare_output_dir
-        from persd.train.runner import check_model_path
-
         if not rows:
             raise JobError("no training examples: nothing to train on")
         try:  # bad input is refused before a run is recorded
@@ -167,7 +143,7 @@ class TrainJobs:
     def refresh(self, store: SessionStore, run_id: int | None = None) -> TrainJob | None:
         """The run `run_id` (default: the session's active train run, if any), reaped and
         recorded as ended if its child has exited, with its metrics and log tail."""
-        run = store.active_run("train") if run_id is None else _get(store, run_id)
+        run = store.active_run("train") if run_id is None else run_or_none(store, run_id)
         if run is None:
             return None
         if run.status in ("queued", "running"):
@@ -197,7 +173,7 @@ class TrainJobs:
 
     def _reap(self, store: SessionStore, run: RunRecord) -> RunRecord:
         if run.pid is None:
-            if _age_s(run.created_at) > STALE_QUEUED_S:
+            if age_s(run.created_at) > STALE_QUEUED_S:
                 return store.update_run(run.id, status="failed",
                                         result={"error": "the run never started"})
             return run
@@ -228,16 +204,7 @@ class TrainJobs:
         return store.update_run(run.id, status=status, result=result)
 
 
-def _get(store: SessionStore, run_id: int) -> RunRecord | None:
-    try:
-        return store.run(run_id)
-    except RecordNotFound:
-        return None
-
-
 def _snapshot(run: RunRecord) -> TrainJob:
-    from persd.train import read_metrics
-
     metrics = []
     if run.metrics_path and Path(run.metrics_path).is_file():
         metrics = read_metrics(run.metrics_path)
@@ -256,7 +223,6 @@ def _reaped_here(pid: int) -> bool:
 def _end_event(metrics_path: str | None) -> dict[str, Any]:
     if not metrics_path or not Path(metrics_path).is_file():
         return {}
-    from persd.train import read_metrics
 
     ends = [m for m in read_metrics(metrics_path) if m.get("event") == "end"]
     return ends[-1] if ends else {}
@@ -271,14 +237,6 @@ def _last_line(output_dir: str | None) -> str:
     return lines[-1].strip() if lines else ""
 
 
-def _age_s(created_at: str) -> float:
-    try:
-        created = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
-    except ValueError:
-        return 0.0
-    return (datetime.now(timezone.utc) - created).total_seconds()
-
-
 _FLAGS = {"epochs": "--epochs", "max_steps": "--max-steps", "learning_rate": "--lr",
           "batch_size": "--batch-size", "gradient_accumulation": "--grad-accum",
           "lora_r": "--lora-r", "lora_alpha": "--lora-alpha", "max_length": "--max-length",
@@ -287,9 +245,6 @@ _FLAGS = {"epochs": "--epochs", "max_steps": "--max-steps", "learning_rate": "--
 
 def train_command(config, session: str | None, variant: str, selection: str = "auto") -> str:
     """The `persd train ...` command line equivalent to starting `config` from the app."""
-    import shlex
-
-    from persd.train import TrainConfig
 
     defaults = TrainConfig(student="x", output_dir="x", full=config.full)
     parts = ["persd", "train"]

@@ -30,8 +30,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from persd.loop import steps
 from persd.loop.config import AUTO_REVIEWER, GATES, TRAIN_FROM, LoopConfig, LoopError
 from persd.loop.status import loop_state, request_stop
+from persd.store import RunBusy, SessionStore, StoreError
+from persd.store.runs import process_alive
 
 __all__ = ["AUTO_REVIEWER", "GATES", "TRAIN_FROM", "LoopConfig", "LoopError", "LoopOutcome",
            "loop_state", "request_stop", "run_loop"]
@@ -49,8 +52,6 @@ class LoopOutcome:
 
 def run_loop(config: LoopConfig, echo: Callable[[str], None] = lambda message: None) -> LoopOutcome:
     """Run (or continue) the session's loop; `LoopError` for what a user can fix."""
-    from persd.store import SessionStore, StoreError
-
     try:
         store = SessionStore.open(config.sessions_dir, config.session, create=True)
     except StoreError as error:
@@ -77,9 +78,6 @@ def run_loop(config: LoopConfig, echo: Callable[[str], None] = lambda message: N
 def _claim(store, config: LoopConfig) -> tuple[int, dict[str, Any]]:
     """The unfinished loop with these settings to continue, or a new one; refused while
     another loop of the session runs."""
-    from persd.store import RunBusy
-    from persd.store.runs import process_alive
-
     for run in reversed(store.runs(kind="loop")):
         if run.status in ("queued", "running") and run.pid and process_alive(run.pid, run.process_start):
             raise LoopError(f"loop run {run.id} of session {config.session!r} is running "
@@ -113,8 +111,6 @@ class _Loop:
         self.stop, self.echo = stop, echo
 
     def run(self) -> LoopOutcome:
-        from persd.loop import steps
-
         while True:
             if self.stop.requested:
                 return self._end("stopped", "stop requested")
@@ -151,8 +147,6 @@ class _Loop:
         header with drops every POSIX lock this process holds on the file, this
         connection's WAL locks included: it would then read stale data or fail with a
         disk I/O error."""
-        from persd.store import SessionStore
-
         self.store.close()
         self.store = SessionStore.open(self.config.sessions_dir, self.config.session)
 

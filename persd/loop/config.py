@@ -6,6 +6,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from persd.collect.config import CollectConfig
+from persd.evaluate.config import EvalConfig
+from persd.settings import flat_dict
+from persd.train.config import TrainConfig, TrainError
+
 GATES = ("auto", "wait")
 TRAIN_FROM = ("previous", "base")
 AUTO_REVIEWER = "auto-gate"
@@ -15,16 +20,30 @@ class LoopError(Exception):
     """A loop that cannot start or go on, for a reason the user can fix."""
 
 
+def loop_eval() -> EvalConfig:
+    """The loop's default evaluation: one repair step, so multi-step pass@1 means something."""
+    return EvalConfig(refine_steps=1)
+
+
 @dataclass
 class LoopConfig:
-    """Settings of an online distillation loop (PAPER.md's first open direction).
+    """Settings of an online distillation loop (PAPER.md's first open direction): the
+    settings of its parts, composed, and the loop's own.
 
     Parameters:
-        session (`str`), tasks (`str`), student (`str`), teacher_model (`str`):
-            As for `persd collect`: the session, the training tasks, the base student and
-            the teacher at the OpenAI-compatible endpoint.
-        eval_tasks (`str`): The held-out evaluation set (a `load_tasks` spec); collection
-            warns when it overlaps `tasks`.
+        collect (`CollectConfig`): How each round collects: the session, the training tasks
+            (`tasks`, `limit`), the base student, the teacher, the student's `sampling`, the
+            sandbox (`workers`, `timeout_s`), `sessions_dir`, and `eval_tasks`, the held-out
+            evaluation set (required here; collection warns when it overlaps `tasks`). The
+            loop sets `round` and `adapter` for every round.
+        output_dir (`str`): Folder of the rounds' adapters, `round-N/` each.
+        eval (`EvalConfig`, defaults to `EvalConfig(refine_steps=1)`): The evaluation
+            protocol of every round (one-step and multi-step pass@1: step 0 and step
+            `refine_steps`), its own sampling and sandbox included.
+        train (`dict`): TrainConfig settings for every round (e.g. max_steps, learning_rate),
+            checked against TrainConfig here; the loop sets the student, output folder and
+            data of each round itself.
+        eval_limit (`int` or `None`): First N tasks of the evaluation set.
         rounds (`int`, defaults to `3`): Rounds to run at most (round 0, the base student's
             evaluation, comes first and is not counted).
         patience (`int`, defaults to `1`): Stop once one-step pass@1 has not beaten the best
@@ -39,63 +58,65 @@ class LoopConfig:
         step_size (`int` or `None`, defaults to `None`): The paper's online form: a round
             collects the next untried tasks, `step_size` at a time, until it holds that many
             validated refinements, so the student is trained after every K new examples.
-        limit (`int` or `None`), eval_limit (`int` or `None`): First N tasks of each set.
-        samples (`int`, defaults to `1`), refine_steps (`int`, defaults to `1`),
-        eval_temperature (`float`, defaults to `0.2`): The evaluation protocol (one-step
-            and multi-step pass@1: step 0 and step `refine_steps`).
-        temperature (`float`, defaults to `0.3`), max_new_tokens (`int`, defaults to `512`):
-            The student's sampling when collecting (max_new_tokens also when evaluating).
-        train (`dict`): TrainConfig settings for every round (e.g. max_steps, learning_rate).
-        output_dir (`str`): Folder of the rounds' adapters, `round-N/` each.
-        workers (`int` or `None`), timeout_s (`float`): The sandbox.
         poll_s (`float`, defaults to `2.0`): How often the wait gate reads the store.
     """
 
-    session: str
-    tasks: str
-    eval_tasks: str
-    student: str
-    teacher_model: str
+    collect: CollectConfig
     output_dir: str
+    eval: EvalConfig = field(default_factory=loop_eval)
+    train: dict[str, Any] = field(default_factory=dict)
+    eval_limit: int | None = None
     rounds: int = 3
     patience: int = 1
     gate: str = "auto"
     wait_for: int = 1
     train_from: str = "previous"
     step_size: int | None = None
-    limit: int | None = None
-    eval_limit: int | None = None
-    samples: int = 1
-    refine_steps: int = 1
-    eval_temperature: float = 0.2
-    temperature: float = 0.3
-    max_new_tokens: int = 512
-    train: dict[str, Any] = field(default_factory=dict)
-    sessions_dir: str = "sessions"
-    workers: int | None = None
-    timeout_s: float = 3.0
     poll_s: float = 2.0
 
     def __post_init__(self) -> None:
         problems = [message for ok, message in (
+            (bool(self.collect.eval_tasks), "the loop needs held-out eval_tasks"),
+            (self.collect.method == "persd", "the loop collects with method persd"),
             (self.rounds >= 1, "rounds must be at least 1"),
             (self.patience >= 0, "patience must be 0 or more"),
             (self.gate in GATES, f"gate must be one of {', '.join(GATES)}"),
             (self.wait_for >= 1, "wait_for must be at least 1"),
             (self.train_from in TRAIN_FROM, f"train_from must be one of {', '.join(TRAIN_FROM)}"),
             (self.step_size is None or self.step_size >= 1, "step_size must be at least 1"),
-            (self.samples >= 1 and self.refine_steps >= 0, "need samples >= 1, refine_steps >= 0"),
             (self.poll_s > 0, "poll_s must be positive"),
         ) if not ok]
         reserved = {"student", "output_dir", "session", "variant", "init_adapter", "resume",
                     "overwrite", "objective"} & set(self.train)
         if reserved:
             problems.append(f"train settings the loop sets itself: {', '.join(sorted(reserved))}")
+        else:
+            try:
+                TrainConfig.from_dict({**self.train, "student": self.collect.student,
+                                       "output_dir": self.output_dir})
+            except (TrainError, ValueError) as error:
+                problems.append(str(error))
         if problems:
             raise LoopError("invalid loop settings: " + "; ".join(problems))
 
+    @property
+    def session(self) -> str:
+        return self.collect.session
+
+    @property
+    def sessions_dir(self) -> str:
+        return self.collect.sessions_dir
+
+    def collect_round(self, round_: int, adapter: str | None) -> CollectConfig:
+        """The collect settings of round `round_` (the online form takes its tasks itself)."""
+        return dataclasses.replace(self.collect, round=round_, adapter=adapter,
+                                   limit=None if self.step_size else self.collect.limit)
+
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The stored form: each part as its own config stores it."""
+        return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)},
+                "collect": flat_dict(self.collect), "eval": self.eval.to_dict(),
+                "train": dict(self.train)}
 
     def identity(self) -> dict[str, Any]:
         """What a rerun must share with the loop it continues (how often to poll may change)."""

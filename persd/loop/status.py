@@ -12,6 +12,9 @@ import signal
 from dataclasses import dataclass, field
 from typing import Any
 
+from persd.store.runs import process_alive
+from persd.train import read_metrics
+
 
 @dataclass
 class LoopState:
@@ -34,8 +37,6 @@ class LoopState:
 
 
 def loop_state(store) -> LoopState | None:
-    from persd.store.runs import process_alive
-
     runs = store.runs(kind="loop")
     if not runs:
         return None
@@ -62,13 +63,11 @@ def request_stop(store) -> bool:
 def _progress(store, state: LoopState) -> float | None:
     config = state.config
     if state.step == "collect":
-        total = config.get("step_size") or config.get("limit")
+        total = config.get("step_size") or (config.get("collect") or config).get("limit")
         return min(1.0, len(store.attempts(round=state.round)) / total) if total else None
     if state.step == "gate" and state.detail.get("needed"):
         return min(1.0, state.detail["decided"] / state.detail["needed"])
     if state.step == "train":
-        from persd.train import read_metrics
-
         active = store.active_run("train")
         if active is None or not active.metrics_path:
             return None

@@ -11,7 +11,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from persd.collect import CollectError, SessionBusy, collect
+from persd.data import build_examples
+from persd.jobs.train import TrainJobs
 from persd.loop.config import AUTO_REVIEWER, LoopConfig, LoopError
+from persd.runs.evaluate import eval_run
+from persd.runs.train import train_run
+from persd.store import SessionStore
+from persd.store.runs import process_alive
+from persd.student import StudentLoadError
+from persd.tasks import TaskFileError, load_tasks
+from persd.train import TrainConfig, TrainError
+from persd.train.outdir import CONFIG_FILE, last_checkpoint
 
 DECIDED = ("approved", "edited", "rejected", "skipped")
 
@@ -20,17 +31,10 @@ def collect_round(config: LoopConfig, round_: int, adapter: str | None, store,
                   should_stop: Callable[[], bool]) -> dict[str, Any]:
     """Collect round `round_` with the latest student; with `step_size`, the next untried
     tasks, `step_size` at a time, until the round holds that many validated refinements."""
-    from persd.collect import CollectConfig, CollectError, SessionBusy, collect
-    from persd.tasks import TaskFileError, load_tasks
-
-    settings = CollectConfig(
-        session=config.session, tasks=config.tasks, student=config.student,
-        teacher_model=config.teacher_model, round=round_, adapter=adapter,
-        limit=None if config.step_size else config.limit, temperature=config.temperature,
-        max_new_tokens=config.max_new_tokens, workers=config.workers, timeout_s=config.timeout_s,
-        sessions_dir=config.sessions_dir, eval_tasks=config.eval_tasks)
+    settings = config.collect_round(round_, adapter)
+    limit = config.collect.limit
     try:
-        tasks = load_tasks(config.tasks)[: config.limit] if config.limit else load_tasks(config.tasks)
+        tasks = load_tasks(settings.tasks)[:limit] if limit else load_tasks(settings.tasks)
         if not config.step_size:
             summary = collect(settings, progress=False, tasks=tasks, should_stop=should_stop)
             return {"tasks": summary.tasks, "validated": summary.validated,
@@ -56,8 +60,6 @@ def collect_round(config: LoopConfig, round_: int, adapter: str | None, store,
 def _validated(config: LoopConfig, round_: int) -> int:
     """Read on a fresh connection: collect's own open of the session, in this process, has
     dropped the POSIX locks of the connections opened before it (see _Loop._reopen)."""
-    from persd.store import SessionStore
-
     with SessionStore.open(config.sessions_dir, config.session) as store:
         return sum(1 for r in store.refinements(round=round_) if r.validated)
 
@@ -96,11 +98,6 @@ def _decisions(store, round_: int) -> dict[str, Any]:
 def train_round(config: LoopConfig, round_: int, previous_adapter: str | None, store,
                 echo: Callable[[str], None]) -> dict[str, Any]:
     """Train round `round_`; the adapter folder, or None when there is nothing to train on."""
-    from persd.data import build_examples
-    from persd.train import TrainConfig, TrainError
-    from persd.train.command import run_train_command
-    from persd.train.outdir import CONFIG_FILE, last_checkpoint
-
     continuing = config.train_from == "previous" and previous_adapter is not None
     rows = build_examples(store, "persd", round=round_ if config.train_from == "previous" else None,
                           selection="approved")
@@ -114,14 +111,14 @@ def train_round(config: LoopConfig, round_: int, previous_adapter: str | None, s
     if (out / "adapter_config.json").is_file() and not last_checkpoint(out):
         return {"adapter": str(out), "rows": len(rows)}  # finished before a crash was recorded
     started = (out / CONFIG_FILE).is_file()
-    settings = {**config.train, "student": config.student, "output_dir": str(out),
+    settings = {**config.train, "student": config.collect.student, "output_dir": str(out),
                 "variant": "persd", "session": config.session,
                 "init_adapter": previous_adapter if continuing else None,
                 "resume": started and last_checkpoint(out) is not None,
                 "overwrite": started and last_checkpoint(out) is None}
     _wait_for_lost_trainer(store)
     try:
-        outcome = run_train_command(TrainConfig.from_dict(settings), data=str(data),
+        outcome = train_run(TrainConfig.from_dict(settings), data=str(data),
                                     sessions_dir=config.sessions_dir, echo=echo)
     except TrainError as error:
         raise LoopError(f"round {round_}, train: {error}") from error
@@ -136,9 +133,6 @@ def train_round(config: LoopConfig, round_: int, previous_adapter: str | None, s
 def _wait_for_lost_trainer(store, limit_s: float = 120.0) -> None:
     """A trainer whose loop was killed gets SIGTERM and saves a checkpoint before it ends;
     wait for that, so that its folder is free and its run recorded as ended."""
-    from persd.jobs.train import TrainJobs
-    from persd.store.runs import process_alive
-
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         TrainJobs().refresh(store)
@@ -149,33 +143,21 @@ def _wait_for_lost_trainer(store, limit_s: float = 120.0) -> None:
 
 
 def evaluate_round(config: LoopConfig, round_: int, adapter: str | None, store, loop_run: int,
-                   train_run: int | None, echo: Callable[[str], None]) -> dict[str, Any]:
+                   train_run_id: int | None, echo: Callable[[str], None]) -> dict[str, Any]:
     """One-step and multi-step pass@1 of the round's student on the held-out set."""
-    from persd.evaluate import EvalConfig, evaluate
-    from persd.execution import make_executor
-    from persd.student import StudentLoadError
-    from persd.student.backends import build_student
-    from persd.tasks import TaskFileError, load_tasks
-
     for run in store.runs(kind="eval"):
         if (run.status in ("queued", "running") and run.config.get("loop_run") == loop_run
                 and run.config.get("round") == round_):
             store.update_run(run.id, status="failed", result={"error": "interrupted; evaluated again"})
-    eval_config = EvalConfig(samples=config.samples, temperature=config.eval_temperature,
-                             refine_steps=config.refine_steps, max_new_tokens=config.max_new_tokens,
-                             workers=config.workers, timeout_s=config.timeout_s)
+    eval_config, student_name, eval_tasks = config.eval, config.collect.student, config.collect.eval_tasks
     try:
-        tasks = load_tasks(config.eval_tasks)
+        tasks = load_tasks(eval_tasks)
         tasks = tasks[: config.eval_limit] if config.eval_limit else tasks
-        student = build_student("hf", model=config.student, adapter=adapter,
-                                temperature=eval_config.temperature, top_p=eval_config.top_p,
-                                n=eval_config.samples, max_new_tokens=eval_config.max_new_tokens)
-        meta = {"model": config.student, "adapter": adapter, "task_spec": config.eval_tasks,
+        meta = {"model": student_name, "adapter": adapter, "task_spec": eval_tasks,
                 "limit": config.eval_limit, "round": round_, "loop_run": loop_run,
-                "train_run": train_run, "objective": "sft"}
-        with make_executor(workers=config.workers, timeout_s=config.timeout_s) as executor:
-            report = evaluate(student, tasks, eval_config, executor, store=store, meta=meta,
-                              progress=echo)
+                "train_run": train_run_id, "objective": "sft"}
+        report = eval_run(eval_config, tasks, model=student_name, adapter=adapter, store=store,
+                          meta=meta, progress=echo)
     except (TaskFileError, StudentLoadError, ValueError) as error:
         raise LoopError(f"round {round_}, eval: {error}") from error
     return {"eval_run": report.run_id, "pass1_one_step": report.pass_at(1, step=0),

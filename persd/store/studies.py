@@ -17,12 +17,19 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from persd.store.db import Database, from_json, placeholders, to_json
 from persd.store.errors import RecordNotFound, StoreError
 from persd.store.study_records import (
-    CHOICES, STUDY_KINDS, Adjudication, Judgment, ReviewDecision, StudyItem, StudyRecord,
+    CHOICES,
+    STUDY_KINDS,
+    Adjudication,
+    Judgment,
+    ReviewDecision,
+    StudyItem,
+    StudyRecord,
 )
 
 # A reviewer's pause longer than this is a break, not time spent on the next decision.
@@ -284,8 +291,6 @@ def _decided(conn: sqlite3.Connection, study_id: int) -> set[tuple[int, str]]:
 
 
 def _seconds_between(earlier: str | None, later: str) -> float | None:
-    from datetime import datetime
-
     if earlier is None:
         return None
     gap = (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds()

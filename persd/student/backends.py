@@ -6,8 +6,9 @@
                             tensor_parallel_size=2)
     student = build_student("openai", model="round1", base_url="http://localhost:8000/v1")
 
-Every backend takes the shared settings `model`, `adapter`, `temperature`, `top_p`, `n`,
-`max_new_tokens`, `seed` and `batch_size`, plus its own (vLLM: `tensor_parallel_size`, ...;
+Every backend takes the shared settings `model`, `adapter`, `sampling` (a
+`persd.settings.Sampling`, or its `temperature`, `top_p`, `max_new_tokens` as keywords),
+`n`, `seed` and `batch_size`, plus its own (vLLM: `tensor_parallel_size`, ...;
 openai: `base_url`, `concurrency`, ...). `None` means "the backend's default". A setting the
 backend does not know raises ValueError; `batch_size` is accepted and ignored by vLLM (it
 schedules its own batches) and by openai (requests go one per prompt, `concurrency` at once).
@@ -18,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from persd.settings import SAMPLING_FIELDS
 from persd.student.hf import HFStudent, StudentConfig
 from persd.student.openai import OpenAIStudent, OpenAIStudentConfig
 from persd.student.vllm import VLLMStudent, VLLMStudentConfig
@@ -36,7 +38,7 @@ def build_student(backend: str, **settings: Any):
                          "endpoint (vLLM: --enable-lora --lora-modules NAME=DIR) and pass NAME "
                          "as the student model")
     config_class, student_class = _classes(backend)
-    known = {field.name for field in dataclasses.fields(config_class)}
+    known = {field.name for field in dataclasses.fields(config_class)} | set(SAMPLING_FIELDS)
     unknown = sorted(set(chosen) - known)
     if unknown:
         raise ValueError(f"the {backend} student backend has no setting(s) {', '.join(unknown)}; "

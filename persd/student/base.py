@@ -2,7 +2,8 @@
 the two calls the loops make (`attempt`, `refine`).
 
 A backend implements `Student.complete(prompts, n=None, **sampling)`: for each prompt, n
-completions, each passed through `finish(prompt, text)`: generation stops at
+completions at the backend's `Sampling` with the call's keywords over it (a config's
+`Sampling` unpacks as those keywords: `complete(prompts, **config.sampling)`), each passed through `finish(prompt, text)`: generation stops at
 `STOP_SEQUENCES`, then the completion keeps the function body and the helper definitions
 after it (`persd.code.splice.end_completion`, the rule training data follows too).
 """
@@ -13,12 +14,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from persd.code.splice import STOP_SEQUENCES, end_completion
 from persd.prompts import student_attempt_prompt, student_refine_prompt
-from persd.settings import check_sampling
+from persd.settings import SAMPLING_FIELDS, Sampling
 
 if TYPE_CHECKING:
     from persd.tasks import Task
 
-SAMPLING_KEYS = frozenset({"temperature", "top_p", "max_new_tokens"})
+SAMPLING_KEYS = frozenset(SAMPLING_FIELDS)
 
 
 
@@ -39,18 +40,13 @@ class StudentLoadError(Exception):
     """The student model or adapter cannot be loaded."""
 
 
-def resolve_sampling(config: Any, n: int | None, sampling: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """(n, temperature/top_p/max_new_tokens) for one `complete` call: the backend's
-    `config` overridden by the call; TypeError/ValueError for unknown or bad values."""
-    unknown = set(sampling) - SAMPLING_KEYS
-    if unknown:
-        raise TypeError(f"unknown sampling option(s): {', '.join(sorted(unknown))}")
+def resolve_sampling(config: Any, n: int | None, sampling: dict[str, Any]) -> tuple[int, Sampling]:
+    """(n, Sampling) for one `complete` call: the backend's `config.sampling` with the
+    call's keywords over it; TypeError/ValueError for unknown or bad values."""
     n = config.n if n is None else n
     if n < 1:
         raise ValueError(f"n must be at least 1 (got {n})")
-    settings = {key: getattr(config, key) for key in SAMPLING_KEYS} | sampling
-    check_sampling(settings["temperature"], settings["top_p"], settings["max_new_tokens"])
-    return n, settings
+    return n, config.sampling.replace(**sampling)
 
 
 def cut_at_stop(text: str, stops: tuple[str, ...] = STOP_SEQUENCES) -> str:

@@ -7,17 +7,17 @@ generating in batches with left padding.
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from persd.settings import check_sampling
+from persd.settings import Sampling, flat_dict, settings_from_dict, with_sampling
 from persd.student.base import STOP_SEQUENCES, StudentLoadError, finish, resolve_sampling
 
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
 
+@with_sampling
 @dataclass
 class StudentConfig:
     """Settings of a Hugging Face student.
@@ -32,14 +32,13 @@ class StudentConfig:
         dtype (`str`, defaults to `"auto"`):
             `"auto"` is bfloat16 on a GPU that supports it and float32 otherwise; or one of
             `"float32"`, `"bfloat16"`, `"float16"`.
-        temperature (`float`, defaults to `0.3`):
-            Sampling temperature (the paper's collection setting); `0` means greedy decoding.
-        top_p (`float`, defaults to `0.95`):
-            Nucleus sampling mass; ignored when greedy. No top-k cut is applied.
+        sampling (`Sampling`, defaults to `Sampling()`: temperature 0.3, top_p 0.95,
+            max_new_tokens 512): The default of every `complete` call (which may override
+            it); `temperature=`, `top_p=` and `max_new_tokens=` are accepted as keywords too.
+            top_p is ignored when greedy; most completions stop before max_new_tokens, at a
+            stop sequence or EOS.
         n (`int`, defaults to `1`):
             Completions per prompt when `complete` is called without `n`.
-        max_new_tokens (`int`, defaults to `512`):
-            Upper bound on a completion's length; most stop earlier at a stop sequence or EOS.
         batch_size (`int`, defaults to `8`):
             Prompts per `generate` call; each prompt yields `n` sequences, so a batch holds
             `batch_size * n` sequences. Lower it when memory runs out.
@@ -51,15 +50,12 @@ class StudentConfig:
     adapter: str | None = None
     device: str = "auto"
     dtype: str = "auto"
-    temperature: float = 0.3
-    top_p: float = 0.95
+    sampling: Sampling = field(default_factory=Sampling)
     n: int = 1
-    max_new_tokens: int = 512
     batch_size: int = 8
     seed: int | None = None
 
     def __post_init__(self) -> None:
-        check_sampling(self.temperature, self.top_p, self.max_new_tokens)
         if self.n < 1 or self.batch_size < 1:
             raise ValueError(f"n and batch_size must be >= 1 (got {self.n}, {self.batch_size})")
         if self.dtype not in _DTYPES:
@@ -68,12 +64,10 @@ class StudentConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> StudentConfig:
         """Build a config from a mapping (e.g. a session's stored settings); unknown keys fail."""
-        from persd.settings import settings_from_dict
-
         return settings_from_dict(cls, values, "student")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return flat_dict(self)
 
 
 class HFStudent:

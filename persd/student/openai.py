@@ -21,15 +21,14 @@ sampling on), so with a model that decodes greedily by default all n samples may
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from persd.settings import check_sampling
+from persd.settings import Sampling, flat_dict, with_sampling
 from persd.student.base import STOP_SEQUENCES, StudentLoadError, finish, resolve_sampling
 
 
@@ -37,6 +36,7 @@ class StudentServerError(RuntimeError):
     """The student's endpoint failed a request after the SDK's retries."""
 
 
+@with_sampling
 @dataclass
 class OpenAIStudentConfig:
     """Settings of a student behind an OpenAI-compatible `/v1/completions` endpoint.
@@ -48,8 +48,8 @@ class OpenAIStudentConfig:
             back to `PERSD_STUDENT_BASE_URL` (not `OPENAI_BASE_URL`, which names the teacher).
         api_key (`str | None`, default `None`): falls back to `PERSD_STUDENT_API_KEY`, then
             `"EMPTY"` (what vLLM and transformers serve accept). Never stored.
-        temperature / top_p (`float`, default `0.3` / `0.95`): the paper's sampling.
-        max_new_tokens (`int`, default `512`): sent as `max_tokens`.
+        sampling (`Sampling`, default `Sampling()`): the paper's sampling; its
+            max_new_tokens is sent as `max_tokens`.
         n (`int`, default `1`): completions per prompt when `complete` gets no `n`.
         concurrency (`int`, default `8`): requests in flight at once.
         seed (`int | None`, default `None`): derived per call, prompt and request and sent
@@ -61,9 +61,7 @@ class OpenAIStudentConfig:
     model: str
     base_url: str | None = None
     api_key: str | None = None
-    temperature: float = 0.3
-    top_p: float = 0.95
-    max_new_tokens: int = 512
+    sampling: Sampling = field(default_factory=Sampling)
     n: int = 1
     concurrency: int = 8
     seed: int | None = None
@@ -75,7 +73,6 @@ class OpenAIStudentConfig:
             raise ValueError("OpenAIStudentConfig.model is required")
         if self.n < 1 or self.concurrency < 1:
             raise ValueError("n and concurrency must be >= 1")
-        check_sampling(self.temperature, self.top_p, self.max_new_tokens)
 
     def resolved_base_url(self) -> str:
         url = self.base_url or os.environ.get("PERSD_STUDENT_BASE_URL")
@@ -85,7 +82,7 @@ class OpenAIStudentConfig:
         return url.rstrip("/")
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data = flat_dict(self)
         data.pop("api_key")
         return data
 
@@ -121,7 +118,7 @@ class OpenAIStudent:
     def close(self) -> None:
         self._client.close()
 
-    def _samples(self, prompt: str, n: int, settings: dict, where: tuple[int, int]) -> list[str]:
+    def _samples(self, prompt: str, n: int, settings: Sampling, where: tuple[int, int]) -> list[str]:
         """n completions of one prompt; servers that ignore `n` are asked again."""
         samples: list[str] = []
         while len(samples) < n:
@@ -129,7 +126,7 @@ class OpenAIStudent:
             samples += self._request(prompt, n - len(samples), settings, seed)
         return samples[:n]
 
-    def _request(self, prompt: str, n: int, settings: dict, seed: int | None) -> list[str]:
+    def _request(self, prompt: str, n: int, settings: Sampling, seed: int | None) -> list[str]:
         import openai
 
         request: dict[str, Any] = {

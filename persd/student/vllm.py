@@ -15,14 +15,13 @@ raises `StudentLoadError` saying what is missing.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from persd.settings import check_sampling
+from persd.settings import Sampling, flat_dict, with_sampling
 from persd.student.base import STOP_SEQUENCES, StudentLoadError, finish, resolve_sampling
 
 INSTALL_HINT = "vLLM is not installed: pip install 'persd[vllm]' (on a machine with a CUDA GPU)"
@@ -31,6 +30,7 @@ GPU_HINT = ("vLLM needs a CUDA GPU and none is visible (torch.cuda.is_available(
 _LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)  # the max_lora_rank values vLLM accepts
 
 
+@with_sampling
 @dataclass
 class VLLMStudentConfig:
     """Settings of a vLLM student.
@@ -38,8 +38,8 @@ class VLLMStudentConfig:
     Parameters:
         model (`str`): a Hugging Face id or local folder.
         adapter (`str | None`, default `None`): a peft LoRA folder (e.g. `persd train` output).
-        temperature / top_p (`float`, default `0.3` / `0.95`), n (`int`, default `1`),
-            max_new_tokens (`int`, default `512`): as in `persd.student.StudentConfig`.
+        sampling (`Sampling`, default `Sampling()`), n (`int`, default `1`): as in
+            `persd.student.StudentConfig`.
         tensor_parallel_size (`int`, default `1`): GPUs one model is split across.
         gpu_memory_utilization (`float`, default `0.9`): share of each GPU vLLM may take
             (weights plus KV cache); lower it to share a GPU with training.
@@ -50,10 +50,8 @@ class VLLMStudentConfig:
 
     model: str
     adapter: str | None = None
-    temperature: float = 0.3
-    top_p: float = 0.95
+    sampling: Sampling = field(default_factory=Sampling)
     n: int = 1
-    max_new_tokens: int = 512
     tensor_parallel_size: int = 1
     gpu_memory_utilization: float = 0.9
     dtype: str = "auto"
@@ -65,12 +63,11 @@ class VLLMStudentConfig:
             raise ValueError("VLLMStudentConfig.model is required")
         if self.n < 1 or self.tensor_parallel_size < 1:
             raise ValueError("n and tensor_parallel_size must be >= 1")
-        check_sampling(self.temperature, self.top_p, self.max_new_tokens)
         if not 0 < self.gpu_memory_utilization <= 1:
             raise ValueError("gpu_memory_utilization must be in (0, 1]")
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return flat_dict(self)
 
 
 def require_vllm() -> None:

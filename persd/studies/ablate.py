@@ -27,6 +27,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from persd.data import DataError, build_examples
+from persd.evaluate import EvalConfig
+from persd.runs.evaluate import eval_run
+from persd.runs.train import train_run
+from persd.settings import Sampling, flat_dict, with_sampling
+from persd.store import SessionStore
+from persd.tables import text_table
+from persd.tasks import load_tasks
+from persd.train import TrainConfig, TrainError
+from persd.train.rows import write_rows
+
 BY = ("error-type", "data-source")
 
 
@@ -34,6 +45,7 @@ class AblationError(ValueError):
     """An ablation that cannot run as asked; the message says why."""
 
 
+@with_sampling
 @dataclass
 class AblateConfig:
     session: str                  # the student's session: its runs are recorded there
@@ -47,8 +59,8 @@ class AblateConfig:
     selection: str = "approved"   # which teacher results count (persd.data SELECTIONS)
     eval_limit: int | None = None
     samples: int = 1
-    temperature: float = 0.2
-    max_new_tokens: int = 128
+    # the same sampling for every adapter; short completions keep many small evaluations quick
+    sampling: Sampling = field(default_factory=lambda: Sampling(temperature=0.2, max_new_tokens=128))
     seed: int = 0
     train: dict[str, Any] = field(default_factory=dict)  # other TrainConfig settings
 
@@ -81,8 +93,6 @@ class AblationResult:
     skipped: dict[str, int]       # group -> examples available, fewer than per_type
 
     def table(self) -> str:
-        from persd.tables import text_table
-
         rows = [[g.group, g.data_source, str(g.examples), str(self.config.steps),
                  f"{g.pass_at_1:.4f}", f"{g.pass_at_1 - self.base.pass_at_1:+.4f}",
                  str(g.eval_run or "-")] for g in [self.base, *self.groups]]
@@ -94,16 +104,13 @@ class AblationResult:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"config": asdict(self.config), "base": asdict(self.base),
+        return {"config": flat_dict(self.config), "base": asdict(self.base),
                 "groups": [asdict(g) for g in self.groups], "skipped": self.skipped}
 
 
 def ablation_groups(config: AblateConfig, sessions_dir: str | Path
                     ) -> tuple[dict[str, tuple[str, list[dict]]], dict[str, int]]:
     """group -> (data source label, its K training rows), and the groups left out."""
-    from persd.data import DataError, build_examples
-    from persd.store import SessionStore
-
     sources = [config.data_from_session or config.session]
     if config.by == "data-source":
         sources = [config.session, config.data_from_session]
@@ -141,10 +148,6 @@ def ablation_groups(config: AblateConfig, sessions_dir: str | Path
 def run_ablation(config: AblateConfig, *, sessions_dir: str | Path,
                  echo: Callable[[str], None] = print) -> AblationResult:
     """Train one adapter per group, evaluate each and the base; see the module docstring."""
-    from persd.train import TrainConfig, TrainError
-    from persd.train.command import run_train_command
-    from persd.train.rows import write_rows
-
     groups, skipped = ablation_groups(config, sessions_dir)
     out = Path(config.output_dir)
     trained: list[tuple[str, str, int, str, int | None]] = []
@@ -159,7 +162,7 @@ def run_ablation(config: AblateConfig, *, sessions_dir: str | Path,
                 "seed": config.seed, **config.train, "student": config.student,
                 "output_dir": str(folder), "max_steps": config.steps, "variant": "persd",
                 "session": config.session, "overwrite": True})
-            outcome = run_train_command(train_config, data=str(data), sessions_dir=str(sessions_dir),
+            outcome = train_run(train_config, data=str(data), sessions_dir=str(sessions_dir),
                                         echo=echo)
         except TrainError as error:
             raise AblationError(f"[{group}] {error}") from error
@@ -176,30 +179,20 @@ def run_ablation(config: AblateConfig, *, sessions_dir: str | Path,
 
 
 def _evaluate(config: AblateConfig, sessions_dir, group: str, label: str, examples: int,
-              adapter: str | None, train_run: int | None, echo) -> GroupResult:
-    from persd.evaluate import EvalConfig, evaluate
-    from persd.execution import make_executor
-    from persd.store import SessionStore
-    from persd.student.backends import build_student
-    from persd.tasks import load_tasks
-
+              adapter: str | None, train_run_id: int | None, echo) -> GroupResult:
     tasks = load_tasks(config.eval_tasks)[:config.eval_limit]
-    eval_config = EvalConfig(samples=config.samples, temperature=config.temperature,
-                             max_new_tokens=config.max_new_tokens, ks=(1,))
-    student = build_student("hf", model=config.student, adapter=adapter,
-                            temperature=config.temperature, n=config.samples,
-                            max_new_tokens=config.max_new_tokens, seed=config.seed)
+    eval_config = EvalConfig(samples=config.samples, sampling=config.sampling, ks=(1,))
     meta = {"model": config.student, "adapter": adapter, "task_spec": config.eval_tasks,
             "limit": config.eval_limit, "round": None, "seed": config.seed,
             "data_source": label if adapter else "base",
             "ablation": {"by": config.by, "group": group, "examples": examples,
-                         "steps": config.steps if adapter else 0, "train_run": train_run}}
+                         "steps": config.steps if adapter else 0, "train_run": train_run_id}}
     echo(f"[{group}] evaluating on {len(tasks)} tasks")
-    with SessionStore.open(sessions_dir, config.session) as store, \
-            make_executor(timeout_s=eval_config.timeout_s) as executor:
-        report = evaluate(student, tasks, eval_config, executor, store=store, meta=meta)
+    with SessionStore.open(sessions_dir, config.session) as store:
+        report = eval_run(eval_config, tasks, model=config.student, adapter=adapter, store=store,
+                          meta=meta, seed=config.seed)
     return GroupResult(group, meta["data_source"], examples, adapter, report.pass_at(1, step=0),
-                       report.run_id, train_run)
+                       report.run_id, train_run_id)
 
 
 def ablation_figure(result: AblationResult):

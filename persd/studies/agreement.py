@@ -112,7 +112,7 @@ def fleiss_kappa(ratings: Ratings) -> tuple[float | None, int]:
 def krippendorff_alpha(ratings: Ratings) -> float | None:
     """Krippendorff's alpha, nominal, over every item with two or more ratings."""
     import krippendorff
-    import numpy as np
+    import numpy as np  # noqa: PLC0415  heavy: numpy, for the bootstrap only
 
     items = [rated for rated in ratings.by_item.values() if len(rated) >= 2]
     if len(items) < 2:

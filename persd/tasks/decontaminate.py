@@ -27,7 +27,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from persd.tasks import Task, load_tasks
+from persd.tasks import SHAPES, Task, load_tasks
+from persd.tasks.sources import read_rows
 
 __all__ = ["Overlap", "contamination_warning", "eval_tasks", "overlaps", "report", "write_clean"]
 
@@ -166,9 +167,6 @@ def write_clean(tasks_spec: str, train_tasks: Sequence[Task], drop_ids: set[str]
                 output: str | Path) -> int:
     """Write the source rows of `tasks_spec` minus the tasks in `drop_ids` as JSONL
     (columns mapped, shape kept); returns the rows written."""
-    from persd.tasks.sources import read_rows
-    from persd.tasks import SHAPES
-
     prefix, sep, rest = tasks_spec.partition(":")
     rows = read_rows(rest if sep and prefix in SHAPES else tasks_spec)
     if len(rows) != len(train_tasks):  # load_tasks builds one task per row, in order

@@ -157,7 +157,7 @@ def _literal_list(text: str, fallback):
 
 def _read_parquet(path: Path) -> list[Record]:
     try:
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # noqa: PLC0415  heavy: pyarrow, for Parquet files only
     except ImportError:
         raise TaskFileError(path, "reading Parquet needs pyarrow (pip install pyarrow)") from None
     if not path.exists():

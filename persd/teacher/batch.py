@@ -40,14 +40,16 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tqdm import tqdm
+
 from persd.teacher.base import TeacherCall
 from persd.teacher.cache import cache_key
 from persd.teacher.config import TeacherConfig
 from persd.teacher.openai import OpenAITeacher
 
 if TYPE_CHECKING:
-    from persd.teacher.ledger import BatchLedger
     from persd.store import TeacherBatchRecord
+    from persd.teacher.ledger import BatchLedger
 
 BATCH_DISCOUNT = 0.5       # OpenAI bills Batch API tokens at half the live price
 DEFAULT_POLL_S = 30.0
@@ -200,8 +202,6 @@ class BatchTeacher(OpenAITeacher):
         return None
 
     async def _poll(self, ledger: BatchLedger, record: TeacherBatchRecord):
-        from tqdm import tqdm
-
         client = self._api()
         bar = tqdm(total=len(record.custom_ids), desc=f"teacher batch {record.batch_id}", unit="req",
                    disable=not self.progress, dynamic_ncols=True)

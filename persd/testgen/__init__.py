@@ -33,15 +33,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tqdm import tqdm
+
+from persd.code.extract import extract_code
+from persd.execution import make_executor
 from persd.execution.probe import probe_calls
-from persd.testgen.inputs import Row, assert_for, input_messages, parse_calls
-from persd.tasks.sources import read_rows
 from persd.tasks import TaskFileError
+from persd.tasks.sources import read_rows
+from persd.teacher import OpenAITeacher
+from persd.teacher.batch import BatchTeacher
+from persd.teacher.ledger import JsonBatchLedger
+from persd.testgen.inputs import Row, assert_for, input_messages, parse_calls
 
 if TYPE_CHECKING:
-    from persd.teacher.ledger import BatchLedger
     from persd.execution import Executor
     from persd.teacher import OpenAITeacher, TeacherCall, TeacherConfig
+    from persd.teacher.ledger import BatchLedger
 
 __all__ = ["MakeTestsConfig", "MakeTestsSummary", "JsonlCache",
            "ledger_path", "make_tests", "side_paths"]
@@ -182,8 +189,6 @@ def _check_row(line: int, record: dict, default_id: str) -> Row:
         raise Rejected("bad_row", f"row {line}: no {missing}")
     code = code.replace("\r\n", "\n")
     if "```" in code:
-        from persd.code.extract import extract_code
-
         code = extract_code(code) or code
     try:
         tree = ast.parse(code)
@@ -257,10 +262,6 @@ def make_tests(config: MakeTestsConfig, teacher_config: TeacherConfig,
                progress: bool = True) -> MakeTestsSummary:
     """Run `persd make-tests`; TeacherError, TaskFileError and LedgerError (an unreadable
     `<stem>.batches.json`, a ValueError) propagate, work done is kept."""
-    from persd.teacher.ledger import JsonBatchLedger
-    from persd.teacher import OpenAITeacher
-    from persd.teacher.batch import BatchTeacher
-
     cache = JsonlCache(side_paths(config.output)[1]) if config.cache else None
     if not config.teacher_batch:
         return asyncio.run(_make_tests(config, OpenAITeacher(teacher_config, cache=cache), progress))
@@ -274,9 +275,6 @@ def make_tests(config: MakeTestsConfig, teacher_config: TeacherConfig,
 
 async def _make_tests(config: MakeTestsConfig, teacher: OpenAITeacher, progress: bool,
                       ledger: BatchLedger | None = None) -> MakeTestsSummary:
-    from tqdm import tqdm
-
-    from persd.execution import make_executor
 
     records = _read_input(config)
     output = Path(config.output)

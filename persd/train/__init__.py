@@ -43,6 +43,8 @@ from persd.train.card import read_summary, write_model_card
 from persd.train.config import TrainConfig, TrainError
 from persd.train.metrics import read_metrics
 from persd.train.rows import load_rows, normalise_rows, split_at_rstrip
+from persd.train.runner import start_training as start
+from persd.train.runner import train as run
 
 if TYPE_CHECKING:
     from persd.train.runner import TrainResult
@@ -55,8 +57,7 @@ __all__ = [
 
 def train(config: TrainConfig, rows: Any, metrics_path: Any = None, callbacks: list | None = None):
     """Train in this process; see `persd.train.runner.train`."""
-    from persd.train.objectives import builder
-    from persd.train.runner import train as run
+    from persd.train.objectives import builder  # noqa: PLC0415  heavy: the objectives' trainers load trl and transformers
 
     return run(config, rows, metrics_path=metrics_path, callbacks=callbacks,
                build=builder(config.objective))
@@ -64,14 +65,12 @@ def train(config: TrainConfig, rows: Any, metrics_path: Any = None, callbacks: l
 
 def start_training(config: TrainConfig, rows: Any, metrics_path: Any = None, launcher: str | None = None):
     """Start training as a child process; see `persd.train.runner.start_training`."""
-    from persd.train.runner import start_training as start
-
     return start(config, rows, metrics_path=metrics_path, launcher=launcher)
 
 
 def __getattr__(name: str):
     if name == "TrainResult":
-        from persd.train.runner import TrainResult
+        from persd.train.runner import TrainResult  # noqa: PLC0415  lazy: TrainResult for type hints without loading the runner
 
         return TrainResult
     raise AttributeError(f"module 'persd.train' has no attribute {name!r}")

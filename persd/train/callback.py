@@ -103,8 +103,8 @@ def _any_process(flag: bool, args) -> bool:
     """True on every process if any process got the signal, so all stop at the same step."""
     if args.world_size <= 1:
         return flag
-    import torch
-    import torch.distributed as dist
+    import torch  # noqa: PLC0415  heavy: torch
+    import torch.distributed as dist  # noqa: PLC0415  heavy: torch
 
     value = torch.tensor([1 if flag else 0], device=args.device)
     dist.all_reduce(value, op=dist.ReduceOp.MAX)

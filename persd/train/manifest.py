@@ -21,6 +21,8 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
+from persd.train.rows import _atomic_write
+
 MANIFEST_FILE = ".persd-run.json"
 # Top-level names a persd run writes (itself, the Trainer, peft and the tokenizer).
 WRITTEN_NAMES = frozenset({
@@ -59,8 +61,6 @@ def listed(output_dir: str | Path) -> set[str]:
 
 def record(output_dir: str | Path, names: Iterable[str], reset: bool = False) -> None:
     """Add `names` to the manifest (with `reset`, start a new one)."""
-    from persd.train.rows import _atomic_write
-
     out = Path(output_dir)
     created = set(names) | {MANIFEST_FILE} | (set() if reset else listed(out))
     _atomic_write(out / MANIFEST_FILE, json.dumps({"created": sorted(created)}, indent=1) + "\n")
@@ -69,8 +69,6 @@ def record(output_dir: str | Path, names: Iterable[str], reset: bool = False) ->
 def settle(output_dir: str | Path, before: set[str]) -> None:
     """After writing outputs: list what appeared since `before`, drop listed names that were
     planned but never written (or were deleted since, like old checkpoints)."""
-    from persd.train.rows import _atomic_write
-
     out = Path(output_dir)
     now = {p.name for p in out.iterdir()}
     created = (listed(out) & now) | (now - before) | {MANIFEST_FILE}

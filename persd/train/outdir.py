@@ -24,7 +24,8 @@ from typing import Any
 from persd.train import manifest
 from persd.train.config import TrainConfig, TrainError
 from persd.train.lock import LOCK_FILE, check_free
-from persd.train.rows import _atomic_write, fingerprint, write_rows
+from persd.train.metrics import drop_steps_after
+from persd.train.rows import _atomic_write, fingerprint, load_rows, write_rows
 
 CONFIG_FILE = "train_config.json"
 ROWS_FILE = "train_rows.jsonl"
@@ -59,8 +60,6 @@ def prepare_output_dir(config: TrainConfig, rows: list[dict[str, Any]], write: b
 
 def read_request(output_dir: str | Path) -> tuple[TrainConfig, list[dict[str, Any]]]:
     """The config and rows recorded in a run folder."""
-    from persd.train.rows import load_rows
-
     out = Path(output_dir)
     if not (out / CONFIG_FILE).is_file():
         raise TrainError(f"{out} holds no {CONFIG_FILE}: not a persd training run")
@@ -86,8 +85,6 @@ def trim_resumed_metrics(metrics_path: str | Path, output_dir: str | Path) -> No
     """Before a resumed run appends to `metrics_path`: drop the step lines after the
     checkpoint it resumes from (a run killed between two checkpoints logged steps that the
     resumed run trains, and logs, again). Idempotent."""
-    from persd.train.metrics import drop_steps_after
-
     checkpoint = last_checkpoint(output_dir)
     drop_steps_after(metrics_path, int(_CHECKPOINT.match(Path(checkpoint).name).group(1))
                      if checkpoint else 0)
@@ -143,8 +140,6 @@ def _previous_run(out: Path, rows: list[dict[str, Any]]) -> tuple[dict[str, Any]
     except (OSError, ValueError, TypeError, TrainError):
         previous = None
     try:
-        from persd.train.rows import load_rows
-
         same = fingerprint(load_rows(out / ROWS_FILE)) == fingerprint(rows)
     except (OSError, TrainError, KeyError):
         same = False

@@ -20,6 +20,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from persd.importing.read import read_data
+from persd.tasks.formats import TaskFileError
 from persd.train.config import TrainError
 
 PROVENANCE_KEYS = ("variant", "source", "round", "kind", "teacher_model")
@@ -92,9 +94,6 @@ def load_rows(source: Any) -> list[dict[str, Any]]:
 def load_data(path: str | Path, columns: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """`train --data`: a file's rows (JSONL, JSON array, CSV, Parquet, `hf:`), `columns`
     mapping prompt/completion to its own column names, normalised; errors name file:line."""
-    from persd.importing.read import read_data
-    from persd.tasks.formats import TaskFileError
-
     try:
         records = read_data(path, columns)
     except TaskFileError as error:
@@ -144,7 +143,7 @@ def _read_file(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise TrainError(f"data file {path} does not exist")
     if path.suffix == ".parquet":
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # noqa: PLC0415  heavy: pyarrow, for Parquet files only
 
         return pq.read_table(path).to_pylist()
     rows = []

@@ -14,6 +14,9 @@ import argparse
 import json
 import sys
 
+from persd.train.config import TrainConfig, TrainError
+from persd.train.runner import train
+
 EXIT_STOPPED, EXIT_BAD_INPUT = 3, 2
 
 
@@ -25,9 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     args = parser.parse_args(argv)
 
-    from persd.train.config import TrainConfig, TrainError
-    from persd.train.objectives import builder
-    from persd.train.runner import train
+    from persd.train.objectives import builder  # noqa: PLC0415  heavy: the objectives' trainers load trl and transformers
 
     try:
         with open(args.config, encoding="utf-8") as file:

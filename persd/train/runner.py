@@ -20,6 +20,8 @@ behind; it stops as on any SIGTERM, with a checkpoint when it is already trainin
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import re
 import shlex
@@ -32,13 +34,18 @@ from pathlib import Path
 from typing import Any
 
 from persd.train import manifest
-from persd.train.card import write_model_card
 from persd.train.args import hardware, training_args
+from persd.train.card import write_model_card
 from persd.train.config import TINY_LM_HEAD_PARAMS, TrainConfig, TrainError
 from persd.train.lock import INHERITED_ENV, OutputLock
 from persd.train.metrics import MetricsWriter, StopRequest
 from persd.train.outdir import (
-    CONFIG_FILE, LOG_FILE, METRICS_FILE, ROWS_FILE, last_checkpoint, prepare_output_dir,
+    CONFIG_FILE,
+    LOG_FILE,
+    METRICS_FILE,
+    ROWS_FILE,
+    last_checkpoint,
+    prepare_output_dir,
     trim_resumed_metrics,
 )
 from persd.train.rows import load_rows, normalise_rows, provenance
@@ -152,9 +159,6 @@ def start_training(config: TrainConfig, rows: Any, metrics_path: str | Path | No
 def _die_with_parent():
     """A preexec_fn: SIGTERM to the child when the thread that forks it ends. It runs
     between fork and exec, so it only calls what was loaded before the fork."""
-    import ctypes
-    import ctypes.util
-
     try:
         prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
     except (OSError, AttributeError):
@@ -225,7 +229,7 @@ def build_trainer(config: TrainConfig, rows: list[dict[str, Any]], callbacks: li
 
 def _run(config: TrainConfig, rows: list[dict[str, Any]], writer: MetricsWriter,
          stop: StopRequest, callbacks: list, main: bool, build) -> TrainResult:
-    from persd.train.callback import ManifestCallback, MetricsCallback
+    from persd.train.callback import ManifestCallback, MetricsCallback  # noqa: PLC0415  heavy: the callbacks subclass transformers' TrainerCallback
 
     started = time.perf_counter()
     trainer, facts = build(config, rows, callbacks)

@@ -64,7 +64,7 @@ class Server:
     """A running app on a sessions folder; `session()` adds a fresh copy of the demo."""
 
     def __init__(self, sessions_dir: Path, template: Path, **options) -> None:
-        from ui.app import launch
+        from persd_app.app import launch
 
         self.sessions_dir, self.template = sessions_dir, template
         self.running = launch(sessions_dir, port=free_port(), block=False, quiet=True,

@@ -1,4 +1,4 @@
-"""The app's tabs: one module each, composed by `ui.app.build`.
+"""The app's tabs: one module each, composed by `persd_app.app.build`.
 
 A tab module defines `TITLE` (the tab's label) and `build(ctx: AppContext) -> None`, which
 creates its components (the app has already opened the `gr.Tab`) and wires their events to
@@ -17,7 +17,7 @@ tab's own gr.Tab (e.g. `ctx.tab.select(...)` to refresh when it is opened);
 `ctx.reviewer_name(typed, request)` is the acting user (the login name when auth is on);
 `ctx.executor()` is the shared sandbox; `ctx.runs_dir` is the one folder the app may write
 training output to; `ctx.models_dir` where local models are looked for; `ctx.endpoints`
-the teacher endpoints it may call (`ui.endpoints`).
+the teacher endpoints it may call (`persd_app.endpoints`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from persd.execution import Executor
+from persd.store import SessionStore, list_sessions
 
 TAB_MODULES = ("review", "collect", "train", "evaluate", "analysis", "loop", "live_demo", "study")
 LOCAL_REVIEWER = "local"
@@ -45,8 +48,6 @@ class Stores:
 
     def get(self, name: str):
         """The `SessionStore` of `name` (SessionNotFound if there is none)."""
-        from persd.store import SessionStore
-
         with self._lock:
             store = self._open.get(name)
             if store is None or not store.path.exists():
@@ -54,8 +55,6 @@ class Stores:
             return store
 
     def names(self) -> list[str]:
-        from persd.store import list_sessions
-
         return list_sessions(self.sessions_dir)
 
     def close(self) -> None:
@@ -74,8 +73,6 @@ class SharedExecutor:
         self._lock = threading.Lock()
 
     def __call__(self):
-        from persd.execution import Executor
-
         with self._lock:
             if self._executor is None:
                 self._executor = Executor(workers=self.workers, timeout_s=self.timeout_s)
@@ -99,7 +96,7 @@ class AppContext:
     auth: bool                 # logins are on: the reviewer is the login name
     runs_dir: Path = Path("runs")  # the app's training output goes only under it
     models_dir: Path = Path("models")  # local models the Train tab lists (and the tiny one)
-    endpoints: Any = None      # ui.endpoints.TeacherEndpoints: where the teacher may be
+    endpoints: Any = None      # persd_app.endpoints.TeacherEndpoints: where the teacher may be
     tab: Any = None            # the gr.Tab being built (each tab module gets its own)
     shown_first: bool = True   # that tab is the one the page opens on
     timers: list = field(default_factory=list)  # (tab, gr.Timer) of every tab, shared
@@ -111,10 +108,10 @@ class AppContext:
         return (typed or "").strip() or LOCAL_REVIEWER
 
     def timer(self, interval_s: float) -> Any:
-        """A gr.Timer that ticks only while this tab is shown (`ui.app` switches them on tab
+        """A gr.Timer that ticks only while this tab is shown (`persd_app.app` switches them on tab
         select). Every tick is a full Gradio event in the browser: four tabs polling in the
         background slowed each key press of the tab in view."""
-        import gradio as gr
+        import gradio as gr  # noqa: PLC0415  heavy: gradio
 
         timer = gr.Timer(interval_s, active=self.shown_first)
         self.timers.append((self.tab, timer))
@@ -132,7 +129,7 @@ class AppContext:
         if not lazy or self.tab is None or self.shown is None:
             self.session.change(fn, inputs, outputs, **options)
             return
-        import gradio as gr
+        import gradio as gr  # noqa: PLC0415  heavy: gradio
 
         tab_id = self.tab.id
 
@@ -149,6 +146,6 @@ def available_tabs() -> list[tuple[str, ModuleType]]:
     """(name, module) of the tab modules present, in TAB_MODULES order."""
     found = []
     for name in TAB_MODULES:
-        if importlib.util.find_spec(f"ui.tabs.{name}") is not None:
-            found.append((name, importlib.import_module(f"ui.tabs.{name}")))
+        if importlib.util.find_spec(f"persd_app.tabs.{name}") is not None:
+            found.append((name, importlib.import_module(f"persd_app.tabs.{name}")))
     return found

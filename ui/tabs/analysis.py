@@ -1,6 +1,6 @@
 """The Analysis tab: the session's charts and tables, drawn by `persd.analysis`.
 
-Layout and wiring only; `ui.tabs.analysis_handlers` computes what is shown, when a session
+Layout and wiring only; `persd_app.tabs.analysis_handlers` computes what is shown, when a session
 is picked, whenever the tab is opened (a review or a collection elsewhere may have changed
 it) and on Refresh. The pass@1 charts stay hidden until the session has an eval run.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ui.tabs import AppContext
-from ui.tabs.analysis_handlers import OUTPUTS, AnalysisHandlers
-from ui.tabs.keyed import Keyed
+from persd_app.tabs import AppContext
+from persd_app.tabs.analysis_handlers import OUTPUTS, AnalysisHandlers
+from persd_app.tabs.keyed import Keyed
 
 TITLE = "Analysis"
 # Rows of two charts each; the evaluation rows stay hidden until the session has an eval run.

@@ -17,8 +17,8 @@ import pandas as pd
 
 from persd.analysis import FIGURES, SessionAnalysis, analyse
 from persd.store import StoreError
-from ui.tabs import Stores
-from ui.tabs.review_render import SIMULATED_BADGE, esc, message
+from persd_app.tabs import Stores
+from persd_app.tabs.review_render import SIMULATED_BADGE, esc, message
 
 TABLES = ("tasks", "taxonomy", "teachers", "evals")
 OUTPUTS = ("summary", "notes", "eval_row", *FIGURES, *TABLES)

@@ -1,13 +1,13 @@
 """The Collect tab: run (or resume) a collection round from the browser, and cancel it.
 
-Layout and wiring only; `ui.tabs.collect_handlers` does the work through
+Layout and wiring only; `persd_app.tabs.collect_handlers` does the work through
 `persd.jobs.CollectJob` (`persd.collect.collect`, or with the simulated backend
 `persd.demo.build_demo_session`, in a worker thread) and reports its progress (gr.Progress)
 and the running cost as the loop commits each step, so the Review tab's queue fills while
 it runs. Cancel stops after the current student batch (everything done is kept; the same
 settings resume it). The form starts from the picked session's settings; real results go
 into a simulated session only once the user confirms it. The teacher endpoint is one the
-operator listed (or, if allowed, one typed with its own key: `ui.endpoints`); the API key
+operator listed (or, if allowed, one typed with its own key: `persd_app.endpoints`); the API key
 is used for this run only and never stored.
 """
 
@@ -16,10 +16,10 @@ from __future__ import annotations
 import gradio as gr
 
 from persd.jobs import CollectJob
-from ui.tabs import AppContext
-from ui.tabs.collect_handlers import MODE_NOTES, OUTPUTS, CollectForm, CollectHandlers
-from ui.tabs.keyed import Keyed
-from ui.tabs.review_render import message
+from persd_app.tabs import AppContext
+from persd_app.tabs.collect_handlers import MODE_NOTES, OUTPUTS, CollectForm, CollectHandlers
+from persd_app.tabs.keyed import Keyed
+from persd_app.tabs.review_render import message
 
 TITLE = "Collect"
 BACKENDS = [("Real models: a student model and an OpenAI-compatible teacher", "real"),

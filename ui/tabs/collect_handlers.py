@@ -25,9 +25,10 @@ from persd.collect import STOPPED_ON_REQUEST, CollectConfig
 from persd.jobs import CollectJob, CollectProgress
 from persd.settings import default_of
 from persd.store import StoreError, session_path
-from ui.endpoints import QuietTeacher, TeacherEndpoints
-from ui.tabs import SharedExecutor, Stores
-from ui.tabs.review_render import esc, message
+from persd.teacher import OpenAITeacher, TeacherConfig
+from persd_app.endpoints import QuietTeacher, TeacherEndpoints
+from persd_app.tabs import SharedExecutor, Stores
+from persd_app.tabs.review_render import esc, message
 
 OUTPUTS = ("session", "backend", "mode_note", "real", "tasks", "student", "teacher_model",
            "method", "round", "progress", "summary", "picker", "run", "cancel", "current",
@@ -209,7 +210,6 @@ class CollectHandlers:
                                    student="simulated-student", limit=limit,
                                    sessions_dir=str(self.sessions_dir))
             return CollectJob(config, executor=self.executor(), simulated=True)
-        from persd.teacher import OpenAITeacher, TeacherConfig
 
         if form.method != "stand" and not (form.student or "").strip():
             raise ValueError("give the student model (a Hugging Face id or a local folder)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from persd.analysis.signatures import signature_of
 from persd.code.diffing import side_by_side_html
-from ui.tabs.review_render import esc
+from persd_app.tabs.review_render import esc
 
 
 def execution_html(title: str, execution) -> str:

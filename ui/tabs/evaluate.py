@@ -1,7 +1,7 @@
 """The Evaluate tab: evaluate the base student or a trained adapter, see what changed,
 browse the evaluation samples and why they fail.
 
-Wiring only: `ui.tabs.evaluate_handlers.EvaluateHandlers` holds the event logic (each
+Wiring only: `persd_app.tabs.evaluate_handlers.EvaluateHandlers` holds the event logic (each
 handler returns values keyed by the component names below); `persd.jobs.evaluate` runs
 `persd eval` as a child process recorded in the session (one evaluation at a time per
 session; a reloaded page re-attaches). gr.Plot has no click event in Gradio 6, so the
@@ -17,8 +17,8 @@ import gradio as gr
 
 from persd.evaluate.config import PRESETS, EvalConfig
 from persd.settings import default_of
-from ui.tabs import AppContext
-from ui.tabs.evaluate_handlers import ANY, CUSTOM, PRESET, TABLE_COLUMNS, EvaluateHandlers
+from persd_app.tabs import AppContext
+from persd_app.tabs.evaluate_handlers import ANY, CUSTOM, PRESET, TABLE_COLUMNS, EvaluateHandlers
 
 PAPER = PRESETS["paper"]
 

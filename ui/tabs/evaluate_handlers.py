@@ -1,6 +1,6 @@
 """The Evaluate tab's event logic, testable without a browser.
 
-Each method returns a dict keyed by component name (the names in `ui.tabs.evaluate`);
+Each method returns a dict keyed by component name (the names in `persd_app.tabs.evaluate`);
 the tab maps the names to its components. Work goes to `persd`: `persd.jobs.evaluate`
 runs `persd eval` as a child process, `persd.analysis` builds the frames and figures,
 `persd.tasks.decontaminate` checks the eval tasks against the session's (training) tasks.
@@ -16,16 +16,21 @@ import pandas as pd
 
 from persd.analysis import eval_figures, evals
 from persd.analysis.signatures import (
-    SIGNATURE_COLUMNS, eval_signatures, refinement_signatures, review_filter,
+    SIGNATURE_COLUMNS,
+    eval_signatures,
+    refinement_signatures,
+    review_filter,
 )
 from persd.evaluate import EvalConfig
 from persd.evaluate.config import PRESETS
-from persd.settings import default_of
 from persd.jobs.evaluate import EvalJob, EvalJobs, EvalRequest, JobError, command_line, eval_command
+from persd.review import ReviewRefused, apply_bulk, plan_bulk
 from persd.store import RunBusy, StoreError
-from ui.tabs.eval_render import sample_html
-from ui.tabs.review_query import SIGNATURE_PREFIX, write_query
-from ui.tabs.review_render import esc, message
+from persd.tasks import TaskFileError, load_tasks
+from persd.tasks.decontaminate import contaminated_ids, overlaps
+from persd_app.tabs.eval_render import sample_html
+from persd_app.tabs.review_query import SIGNATURE_PREFIX, write_query
+from persd_app.tabs.review_render import esc, message
 
 PRESET = "paper (" + ", ".join(f"{k}={v}" for k, v in PRESETS["paper"].items()) + ")"
 CUSTOM = "custom"
@@ -40,6 +45,13 @@ TABLE_COLUMNS = {"changes": evals.CHANGE_COLUMNS,
                  "eval_sig": SIG_COLUMNS, "ref_sig": SIG_COLUMNS}
 STATUS_KIND = {"running": "info", "queued": "info", "finished": "ok", "stopped": "warn",
                "failed": "error"}
+
+
+def _given(**fields: tuple[Any, type]) -> dict[str, Any]:
+    """The form's filled fields, each as its type; a blank one (None, "") is left out, so
+    that the config's default fills it."""
+    return {name: kind(value) for name, (value, kind) in fields.items()
+            if value is not None and str(value).strip() != ""}
 
 
 class EvaluateHandlers:
@@ -61,11 +73,11 @@ class EvaluateHandlers:
     def request(self, session, student, adapter, round_, preset, samples, temperature, top_p,
                 refine_steps, max_new_tokens, tasks, limit) -> EvalRequest:
         """The form as an EvalRequest; ValueError with a message for bad values."""
-        settings = {"refine_steps": int(refine_steps or 0),
-                    "max_new_tokens": int(max_new_tokens or default_of(EvalConfig, "max_new_tokens"))}
+        # A blank field is the setting's default, alike for every field (0 is a value).
+        settings = _given(refine_steps=(refine_steps, int), max_new_tokens=(max_new_tokens, int))
         if preset == CUSTOM:
-            settings.update(samples=int(samples or 1), temperature=float(temperature or 0),
-                            top_p=float(top_p or default_of(EvalConfig, "top_p")))
+            settings.update(_given(samples=(samples, int), temperature=(temperature, float),
+                                   top_p=(top_p, float)))
             config = EvalConfig.from_dict(settings)
         else:
             config = EvalConfig.preset("paper", **settings)
@@ -86,9 +98,6 @@ class EvaluateHandlers:
 
     def contamination(self, session, tasks_spec, limit) -> dict[str, Any]:
         """A warning when the eval tasks overlap the session's tasks (its training tasks)."""
-        from persd.tasks import TaskFileError, load_tasks
-        from persd.tasks.decontaminate import contaminated_ids, overlaps
-
         if not session:
             return {"contamination": ""}
         spec = (tasks_spec or "").strip() or "humaneval"
@@ -156,7 +165,6 @@ class EvaluateHandlers:
         store = self.stores.get(session)
         try:
             request = self.request(session, *form)
-            from persd.tasks import load_tasks
             count = len(load_tasks(request.tasks)[:request.limit])
             folder = self.runs_dir / f"eval-{session}-{time.strftime('%Y%m%d-%H%M%S')}"
             job = self.jobs.start(store, request, sessions_dir=self.sessions_dir,
@@ -309,8 +317,6 @@ class EvaluateHandlers:
                 "chosen_signature": signature}
 
     def reject_signature(self, session, signature, reviewer) -> dict[str, Any]:
-        from persd.review import ReviewRefused, apply_bulk, plan_bulk
-
         if not session or not signature:
             return {"review_filter": message("info", "Pick a row of the table first.")}
         store = self.stores.get(session)

@@ -1,6 +1,6 @@
 """The Live demo tab: multi-step repair of one task, step by step, in front of an audience.
 
-Layout and wiring only; `ui.tabs.live_demo_handlers` runs the steps through
+Layout and wiring only; `persd_app.tabs.live_demo_handlers` runs the steps through
 `persd.demo.live.LiveRepair` (the student's attempt, then repairs from the visible tests'
 feedback; hidden tests judged for the audience, never prompted) and renders them. The
 student is a model (Hugging Face id or folder, plus an optional adapter) or the offline
@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ui.tabs import AppContext
-from ui.tabs.keyed import Keyed
-from ui.tabs.live_demo_handlers import EXAMPLE, OUTPUTS, START_HINT, LiveForm, LiveHandlers
-from ui.tabs.review_render import message
+from persd_app.tabs import AppContext
+from persd_app.tabs.keyed import Keyed
+from persd_app.tabs.live_demo_handlers import EXAMPLE, OUTPUTS, START_HINT, LiveForm, LiveHandlers
+from persd_app.tabs.review_render import message
 
 TITLE = "Live demo"
 STUDENTS = [("Simulated student (offline, persd.demo.sim)", "sim"), ("Model", "model")]

@@ -27,8 +27,9 @@ from persd.demo.live import (
     custom_task,
 )
 from persd.store import StoreError
-from ui.tabs import SharedExecutor, Stores
-from ui.tabs.review_render import SIMULATED_BADGE, esc, message
+from persd.student import HFStudent, StudentConfig, StudentLoadError
+from persd_app.tabs import SharedExecutor, Stores
+from persd_app.tabs.review_render import SIMULATED_BADGE, esc, message
 
 OUTPUTS = ("state", "note", "prompt", "program", "steps")
 EXAMPLE = dict(description="Return the second largest distinct number in the list, or None "
@@ -71,8 +72,6 @@ class Students:
         self._lock = threading.Lock()
 
     def get(self, model: str, adapter: str | None):
-        from persd.student import HFStudent, StudentConfig, StudentLoadError
-
         key = (model, adapter)
         with self._lock:
             if self._key != key:

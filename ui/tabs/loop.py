@@ -1,7 +1,7 @@
 """The Loop tab: a session's online loop (persd loop): rounds, the current step and its
 progress, pass@1 by round (one-step and multi-step), and a Stop button.
 
-Wiring only: `ui.tabs.loop_handlers.LoopHandlers` reads the loop's run in the store; a
+Wiring only: `persd_app.tabs.loop_handlers.LoopHandlers` reads the loop's run in the store; a
 timer refreshes the view every few seconds while the tab is shown. The loop itself runs
 from the command line (`persd loop`); its wait gate goes on once reviewers have decided
 enough records in the Review tab.
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ui.tabs import AppContext
-from ui.tabs.loop_handlers import LoopHandlers
+from persd_app.tabs import AppContext
+from persd_app.tabs.loop_handlers import LoopHandlers
 
 TITLE = "Loop"
 REFRESH_S = 3.0

@@ -2,7 +2,7 @@
 refinement as a diff, why the attempt failed beside it), an editor on demand, the queue's
 filters, and the counts.
 
-Layout and wiring only; what each event does lives in `ui.tabs.review_handlers` (and
+Layout and wiring only; what each event does lives in `persd_app.tabs.review_handlers` (and
 below it `persd.review`). Keys, the editor's mode, the draft-follows-typing pause, the
 URL and the remembered reviewer name are assets/shortcuts.js, which finds the elements
 by the elem_ids used here.
@@ -14,9 +14,9 @@ import gradio as gr
 
 from persd.analysis.signatures import refinements_with_signature
 from persd.store import StoreError
-from ui.tabs import AppContext
-from ui.tabs import review_render as render
-from ui.tabs.review_handlers import (
+from persd_app.tabs import AppContext
+from persd_app.tabs import review_render as render
+from persd_app.tabs.review_handlers import (
     ANY, DEFAULT_FILTERS, FILTER_NAMES, OUTPUTS, RECORD_OUTPUTS, Inputs, ReviewHandlers,
     filters_from, new_state,
 )

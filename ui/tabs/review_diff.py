@@ -13,7 +13,7 @@ or remove blank lines.
 from __future__ import annotations
 
 from persd.code.diffing import DiffRow, collapse
-from ui.tabs.review_render import esc
+from persd_app.tabs.review_render import esc
 
 CONTEXT = 3          # unchanged lines kept around each change; the rest folds away
 _CONTINUATION = 4    # extra indent (characters) of a wrapped line's continuation

@@ -13,14 +13,14 @@ the program it showed (`base`: an editor holding anything else is a draft), the 
 last applied (the keys' events read them from here, not from the filter widgets), a
 pending bulk plan and the newest review event seen (for `poll`). Drafts live apart, in the
 browser's localStorage (`drafts`: "session:record id" -> code), so they outlive moving on
-and a reload. Bulk decisions and the poll are in `ui.tabs.review_session`.
+and a reload. Bulk decisions and the poll are in `persd_app.tabs.review_session`.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import gradio as gr
@@ -31,13 +31,14 @@ from persd.review import (
     ReviewConflict, ReviewRefused, approve, conflict_message, reject, review_view, run_edit,
     save_edit, skip, undo,
 )
-from persd.store import QueueFilters, StoreError
-from ui.tabs import SharedExecutor, Stores
-from ui.tabs import review_render as render
-from ui.tabs.review_diff import diff_html
-from ui.tabs.review_session import SessionWideActions
-from ui.tabs.review_query import (
-    ANY, DEFAULT_FILTERS, FILTER_NAMES, describe, filters_from, read_query, write_query,
+from persd.store import StoreError
+from persd_app.tabs import SharedExecutor, Stores
+from persd_app.tabs import review_render as render
+from persd_app.tabs.review_diff import diff_html
+from persd_app.tabs.review_session import SessionWideActions
+from persd_app.tabs.review_query import (
+    ANY, DEFAULT_FILTERS, FILTER_NAMES, Inputs, describe, filters_from, new_state, read_query,
+    write_query,
 )
 
 __all__ = ["ANY", "DEFAULT_FILTERS", "FILTER_NAMES", "OUTPUTS", "RECORD_OUTPUTS", "Inputs",
@@ -54,26 +55,6 @@ _RUNS_KEPT = 512
 _LIVE = ("state", "drafts", "header", "metrics", "diff", "run")
 _LAST = 2**62  # "before this id" = from the end of the queue
 _NOUNS = {"approved": "approval", "edited": "edit", "rejected": "rejection", "skipped": "skip"}
-
-
-def new_state() -> dict[str, Any]:
-    return {"session": None, "id": None, "version": 0, "base": "", "bulk": None, "event": 0}
-
-
-@dataclass
-class Inputs:
-    session: str | None
-    reviewer: str
-    state: dict[str, Any]
-    filters: QueueFilters = field(default_factory=lambda: filters_from())
-    raw_filters: dict[str, Any] = field(default_factory=dict)  # widget values, for the URL
-    show_reference: bool = False
-    hide_blank: bool = True
-    code: str | None = None        # the editor's text (None: not sent)
-    override: bool = False
-    reason: str = ""
-    drafts: dict[str, str] = field(default_factory=dict)
-    url: str = ""                  # the page's query string (only `open_from_url` reads it)
 
 
 class ReviewHandlers(SessionWideActions):

@@ -1,4 +1,5 @@
-"""The review view's filters: from the filter widgets, to and from the page's URL.
+"""The review view's filters (from the filter widgets, to and from the page's URL), and what
+one of its events is given (`Inputs`) with the per-browser state it starts from (`new_state`).
 
     filters = filters_from(status="pending", search="HumanEval/3")   # exact task id
     filters_from(search="HumanEval/3*")                              # task id prefix
@@ -15,7 +16,7 @@ copies `write_query` (carried on the record header) into the address bar.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
@@ -120,3 +121,23 @@ def read_query(query: str, session: str | None,
         raw = {name: default for name, (_, default) in _FIELDS.items()}
         filters = filters_from()
     return Wanted(int(record) if record.isdigit() else None, filters, raw)
+
+
+def new_state() -> dict[str, Any]:
+    return {"session": None, "id": None, "version": 0, "base": "", "bulk": None, "event": 0}
+
+
+@dataclass
+class Inputs:
+    session: str | None
+    reviewer: str
+    state: dict[str, Any]
+    filters: QueueFilters = field(default_factory=lambda: filters_from())
+    raw_filters: dict[str, Any] = field(default_factory=dict)  # widget values, for the URL
+    show_reference: bool = False
+    hide_blank: bool = True
+    code: str | None = None        # the editor's text (None: not sent)
+    override: bool = False
+    reason: str = ""
+    drafts: dict[str, str] = field(default_factory=dict)
+    url: str = ""                  # the page's query string (only `open_from_url` reads it)

@@ -1,6 +1,6 @@
 """The review tab's actions beyond the record shown: bulk decisions over the filtered
 queue, and what other reviewers changed meanwhile (the poll). A part of
-`ui.tabs.review_handlers.ReviewHandlers`, which provides `_store`, `_stash`, `_show`,
+`persd_app.tabs.review_handlers.ReviewHandlers`, which provides `_store`, `_stash`, `_show`,
 `_after` and `_counts`; kept apart so each file reads as one thing."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 import gradio as gr
 
 from persd.review import BulkPlan, apply_bulk, plan_bulk
-from ui.tabs import review_render as render
+from persd_app.tabs import review_render as render
 
 if TYPE_CHECKING:
-    from ui.tabs.review_handlers import Inputs
+    from persd_app.tabs.review_query import Inputs
 
 
 class SessionWideActions:

@@ -1,7 +1,7 @@
 """The Study tab: a reviewer's blind pairwise queue, and the owner's tools (set up, reassign,
 agreement, adjudication, report and export).
 
-Layout and wiring only; what each event does lives in `ui.tabs.study_handlers` (and below it
+Layout and wiring only; what each event does lives in `persd_app.tabs.study_handlers` (and below it
 `persd.studies`). Keys 1 / 2 / T / N click the buttons whose elem_ids `SHORTCUTS` names,
 only while they are visible and never while the reviewer types.
 """
@@ -14,9 +14,9 @@ import gradio as gr
 
 from persd.store import StoreError
 from persd.studies import StudyError
-from ui.tabs import AppContext
-from ui.tabs import study_render as render
-from ui.tabs.study_handlers import OWNER, PAIR, REPORT, StudyHandlers, StudyInputs, new_state
+from persd_app.tabs import AppContext
+from persd_app.tabs import study_render as render
+from persd_app.tabs.study_handlers import OWNER, PAIR, REPORT, StudyHandlers, StudyInputs, new_state
 
 TITLE = "Study"
 SHORTCUTS = {"1": "persd-study-left", "2": "persd-study-right", "t": "persd-study-tie",

@@ -20,11 +20,26 @@ from typing import Any
 import gradio as gr
 
 from persd.store import StoreError
+from persd.store.study_records import CHOICES, REVIEW_DECISIONS
 from persd.studies import (
-    StudyError, agreement, create_study, judge, pair_view, progress, study_ratings,
+    StudyError,
+    agreement,
+    create_study,
+    judge,
+    pair_view,
+    progress,
+    study_ratings,
 )
-from ui.tabs import Stores
-from ui.tabs import study_render as render
+from persd.studies.report import (
+    export_judgments,
+    focus_slot,
+    item_outcomes,
+    judgments_frame,
+    win_rate_figure,
+    win_rates,
+)
+from persd_app.tabs import Stores
+from persd_app.tabs import study_render as render
 
 PAIR = ("state", "study", "progress", "header", "task", "feedback", "left_title", "left_diff",
         "right_title", "right_diff", "message", "pair_area", "reason")
@@ -136,8 +151,6 @@ class StudyHandlers:
                 "study": gr.update()}
 
     def adjudicate(self, i: StudyInputs) -> dict[str, Any]:
-        from persd.store.study_records import CHOICES, REVIEW_DECISIONS
-
         store, study = self._owned(i)
         allowed = CHOICES if study.kind == "pairwise" else REVIEW_DECISIONS
         if i.decision not in allowed:
@@ -151,11 +164,6 @@ class StudyHandlers:
         return out
 
     def report(self, i: StudyInputs) -> dict[str, Any]:
-        from persd.studies.report import (
-            export_judgments, focus_slot, item_outcomes, judgments_frame, win_rate_figure,
-            win_rates,
-        )
-
         store, study = self._owned(i)
         if study.kind != "pairwise":
             raise StudyError(f"{study.name} is a review study: its figures are under Agreement")
@@ -166,7 +174,7 @@ class StudyHandlers:
         tables = {by: win_rates(items, study, by) for by in ("all", "error_type", "diff_size")}
         folder = Path(tempfile.mkdtemp(prefix="persd-study-"))
         path = export_judgments(frame, folder / f"{study.name}-judgments.csv")
-        import pandas as pd
+        import pandas as pd  # noqa: PLC0415  heavy: pandas
 
         table = pd.concat([tables["all"].assign(by="all"),
                            tables["error_type"].assign(by="error type"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ui.tabs.review_render import esc, message  # noqa: F401 (message re-exported)
+from persd_app.tabs.review_render import esc, message  # noqa: F401 (message re-exported)
 
 KEYS = (("1", "Candidate 1 teaches more"), ("2", "Candidate 2 teaches more"), ("T", "Tie"),
         ("N", "Next, undecided"))

@@ -1,6 +1,6 @@
 """The Train tab: fine-tune the student on the session's curated examples, or export them.
 
-Layout and wiring only; `ui.tabs.train_handlers` does the work (the rows, the child
+Layout and wiring only; `persd_app.tabs.train_handlers` does the work (the rows, the child
 process through `persd.jobs.TrainJobs`, one training job at a time per session, the loss
 curves, the export). A gr.Timer polls the running job; a reloaded page re-attaches to it.
 The student field lists the local model folders and can create the tiny offline model;
@@ -13,9 +13,9 @@ from __future__ import annotations
 import gradio as gr
 
 from persd.data import VARIANTS
-from ui.tabs import AppContext
-from ui.tabs.keyed import Keyed
-from ui.tabs.train_handlers import (
+from persd_app.tabs import AppContext
+from persd_app.tabs.keyed import Keyed
+from persd_app.tabs.train_handlers import (
     IDLE_POLL_S,
     OUTPUTS,
     HISTORY_COLUMNS,

@@ -28,12 +28,13 @@ import pandas as pd
 
 from persd.analysis.figures import loss_curves
 from persd.data import DataError, build_examples, export
+from persd.demo.tiny_model import TinyModelError, write_tiny_model
 from persd.jobs import JobError, TrainJob, TrainJobs, train_command
 from persd.store import RunBusy, StoreError
 from persd.train import TrainConfig, TrainError
-from ui.tabs import Stores
-from ui.tabs.review_render import esc, message
-from ui.tabs.train_models import TINY_NAME, local_models, model_problem
+from persd_app.tabs import Stores
+from persd_app.tabs.review_render import esc, message
+from persd_app.tabs.train_models import TINY_NAME, local_models, model_problem
 
 OUTPUTS = ("student", "output", "examples", "command", "notice", "status", "curve", "log",
            "timer", "watched", "history", "history_curves", "export_file")
@@ -128,8 +129,6 @@ class TrainHandlers:
 
     def create_tiny_model(self) -> dict[str, Any]:
         """Write the tiny offline model to <models>/tiny (or reuse it) and select it."""
-        from persd.demo.tiny_model import TinyModelError, write_tiny_model
-
         folder = self.models_dir / TINY_NAME
         if (folder / "config.json").is_file():
             note = message("info", f"The tiny model is already in {folder}: selected.")

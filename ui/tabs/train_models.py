@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from huggingface_hub import try_to_load_from_cache
+
 TINY_NAME = "tiny"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 _DEPTH = 3  # models/<name>, runs/<run>/<checkpoint>: deep enough, cheap to scan
@@ -89,8 +91,6 @@ def _path_like(value: str) -> bool:
 
 
 def _in_hub_cache(repo_id: str) -> bool:
-    from huggingface_hub import try_to_load_from_cache
-
     try:
         return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
     except ValueError:  # not a valid repo id

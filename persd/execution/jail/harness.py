@@ -2,7 +2,7 @@
 
 Started once per sandbox (`python -I harness.py SCRATCH UID JUDGE_UID PROCESS_LIMIT
 PRIVATE_IPC`), it
-imports the modules programs commonly use, forks the spawner (runner.py) before it reads
+imports the modules programs commonly use, forks the spawner (spawner.py) before it reads
 any request, then serves requests read from stdin. For each one it makes three pipes
 and an output file in memory, has the spawner start the program's process on them, and
 forks a judge (judge.py) that runs the test and calls the program; it waits for both
@@ -43,7 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # -I leaves the 
 import findings  # noqa: E402  (this folder)
 import processes  # noqa: E402
 import judge_process  # noqa: E402
-import runner  # noqa: E402
+import spawner  # noqa: E402
 import scratch  # noqa: E402
 
 PR_SET_DUMPABLE = 4
@@ -103,22 +103,25 @@ def _hang_up() -> None:
     os._exit(0)
 
 
-def _spawn(limits: dict, fds: list[int]) -> int:
-    """Has the spawner start a program's process on `fds`; its pid."""
-    return _ask_spawner(json.dumps(limits).encode(), fds)
-
-
 def _reap(pid: int) -> int:
     """The wait status of a program's process that has ended (the spawner is its parent)."""
-    return _ask_spawner(f"reap {pid}".encode(), [])
+    _ask_spawner(f"reap {pid}".encode(), [])
+    return _spawner_answer()
 
 
-def _ask_spawner(message: bytes, fds: list[int]) -> int:
+def _ask_spawner(message: bytes, fds: list[int]) -> None:
     try:
         socket.send_fds(_Settings.spawner, [message], fds)
+    except OSError:
+        _hang_up()  # the spawner is gone: this sandbox can start no more programs
+
+
+def _spawner_answer() -> int:
+    """The spawner's answer to the last request: a pid, or a wait status."""
+    try:
         return int(_Settings.spawner.recv(32) or b"x")
     except (OSError, ValueError):
-        _hang_up()  # the spawner is gone: this sandbox can start no more programs
+        _hang_up()
 
 
 def _judge_setup(memory_mb: int, keep: int) -> None:
@@ -151,7 +154,7 @@ class _Run:
     def __init__(self, program: int, findings_fd: int) -> None:
         self.program, self.findings_fd = program, findings_fd
         self.written = bytearray()
-        self.program_status: int | None = None
+        self.program_ended = False
         self.deadline_kill = False     # the program was killed at its wall-clock deadline
         self.judging = True
         self.judge_status: int | None = None
@@ -170,9 +173,9 @@ def _wait(run: _Run, wall_s: float, judge_wall_s: float) -> float:
     poller.register(0, 0)  # the host hanging up
     killed = False
     try:
-        while run.judging or run.program_status is None:
+        while run.judging or not run.program_ended:
             now = time.monotonic()
-            if run.program_status is None and not killed and (now >= program_deadline or not run.judging):
+            if not run.program_ended and not killed and (now >= program_deadline or not run.judging):
                 processes.kill_group(run.program)
                 killed, run.deadline_kill = True, now >= program_deadline
             if run.judging and now >= judge_deadline:
@@ -194,8 +197,8 @@ def _wait(run: _Run, wall_s: float, judge_wall_s: float) -> float:
                     poller.unregister(judge_fd)
                     run.judging = False
                     run.judge_status = _judge.reaped()
-                elif fd == program_fd and run.program_status is None:
-                    run.program_status = _reap(run.program)
+                elif fd == program_fd and not run.program_ended:
+                    run.program_ended = True  # its status is asked for only when it matters
                     poller.unregister(program_fd)
     finally:
         os.close(program_fd)
@@ -239,13 +242,15 @@ def serve_one(body: bytes, counter: int) -> dict:
     findings_read, findings_write = os.pipe()
     limits = {key: request[key] for key in ("cpu_s", "wall_s", "memory_mb", "output_bytes")}
     limits.update(scratch=workdir, uid=_Settings.uid, process_limit=_Settings.process_limit)
-    program = _spawn(limits, [calls_read, answers_write, output])
+    # The spawner forks while the judge reads its job: neither waits for the other.
+    _ask_spawner(json.dumps(limits).encode(), [calls_read, answers_write, output])
     os.close(calls_read)
     os.close(answers_write)
     judge_fds = [calls_write, answers_read, findings_write]
     _judge.submit(body, judge_fds, request["memory_mb"])
     for fd in judge_fds:
         os.close(fd)
+    program = _spawner_answer()
     os.set_blocking(findings_read, False)
     run = _Run(program, findings_read)
     try:
@@ -262,8 +267,9 @@ def serve_one(body: bytes, counter: int) -> dict:
     if run.deadline_kill and reply["outcome"] in ("no_reply", "timeout"):
         reply["outcome"] = "hard_timeout" if reply["outcome"] == "no_reply" else "timeout"
         reply.setdefault("frames", [])
-    elif run.program_status is not None and reply["outcome"] == "no_reply":
-        reply["exit_code"] = os.waitstatus_to_exitcode(run.program_status) if run.program_status >= 0 else None
+    elif reply["outcome"] == "no_reply":  # it ended without a word: how?
+        status = _reap(run.program)
+        reply["exit_code"] = os.waitstatus_to_exitcode(status) if status >= 0 else None
     reply["duration_s"] = elapsed
     reply["output_tail"] = _tail(output)
     os.close(output)
@@ -297,7 +303,7 @@ def _can_switch_to(uid: int) -> bool:
     pid = os.fork()
     if pid == 0:
         try:
-            runner.switch_user(uid, _Settings.process_limit)
+            spawner.switch_user(uid, _Settings.process_limit)
             readable = os.access(os.path.dirname(os.__file__), os.R_OK | os.X_OK) and os.access(_Settings.scratch_root, os.X_OK)
             os._exit(0 if readable else 1)
         finally:
@@ -326,7 +332,7 @@ def _start_spawner() -> None:
     if pid == 0:
         try:
             ours.close()
-            runner.spawner(theirs)
+            spawner.spawner(theirs)
         finally:
             os._exit(0)
     theirs.close()

@@ -1,4 +1,5 @@
-"""Numbers a test's asserts and rewrites each into a call the judge records. Standard library only.
+"""Numbers a test's asserts and rewrites each into a call the judge records; tells the
+task's functions the program is to write from the task's own. Standard library only.
 
     sites, tree = instrument(test_source)   # raises SyntaxError for a bad test
     sites[k] = {"line", "end_line", "source", "sides", "message"}
@@ -56,12 +57,13 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def instrument(test: str) -> tuple[list[dict], ast.Module]:
-    """(the asserts' descriptions, the rewritten tree ready to compile)."""
+def instrument(test: str, describe: bool = True) -> tuple[list[dict], ast.Module]:
+    """(the asserts' descriptions, the rewritten tree ready to compile); the judge, which
+    needs no descriptions, passes describe=False."""
     tree = ast.parse(test, "test.py")
     found = asserts_of(tree)
     sites = []
-    for node in found:
+    for node in found if describe else ():
         sides = _equality(node.test)
         message = node.msg.value if isinstance(node.msg, ast.Constant) and isinstance(node.msg.value, str) else ""
         sites.append({"line": node.lineno, "end_line": node.end_lineno or node.lineno,
@@ -70,3 +72,16 @@ def instrument(test: str) -> tuple[list[dict], ast.Module]:
                       "message": message})
     rewritten = _Rewriter({id(node): i for i, node in enumerate(found)}).visit(tree)
     return sites, ast.fix_missing_locations(rewritten)
+
+
+def stub_names(tree) -> set[str]:
+    """Top-level functions of the task's code with no body (a docstring, `pass`, `...`,
+    imports): the ones the program writes."""
+
+    def empty(statement) -> bool:
+        return isinstance(statement, (ast.Pass, ast.Import, ast.ImportFrom)) or (
+            isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+            and (isinstance(statement.value.value, str) or statement.value.value is Ellipsis))
+
+    return {node.name for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and all(map(empty, node.body))}

@@ -25,7 +25,6 @@ expected side overruns the judge's limits (`9**9**9**9`), the harness knows whic
 
 from __future__ import annotations
 
-import ast
 import builtins
 import collections
 import importlib
@@ -43,19 +42,6 @@ _BUILTIN_NAMES = frozenset(dir(builtins))
 _STANDARD_MODULES = frozenset(sys.stdlib_module_names) - {"antigravity", "this", "idlelib", "tkinter", "turtle",
                                                           "turtledemo", "webbrowser", "pydoc"}
 _ARGUMENT_LIMIT = 60
-
-
-def stub_names(tree) -> set[str]:
-    """Top-level functions of the task's code with no body (a docstring, `pass`, `...`,
-    imports): the ones the program writes."""
-
-    def empty(statement) -> bool:
-        return isinstance(statement, (ast.Pass, ast.Import, ast.ImportFrom)) or (
-            isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
-            and (isinstance(statement.value.value, str) or statement.value.value is Ellipsis))
-
-    return {node.name for node in tree.body
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and all(map(empty, node.body))}
 
 
 class Judge:
@@ -374,11 +360,12 @@ def _test_frames(tb, request: dict) -> list[dict]:
     return [f for f in found if f["function"] != "<lambda>"][-FRAME_LIMIT:]
 
 
-def judge(request: dict, prepared, calls_fd: int, answers_fd: int, out_fd: int, page) -> None:
-    """One run, in the judge's process (`prepared`: the compiled test, the task's compiled
+def judge(request: dict, prepared, calls_fd: int, answers_fd: int, out_fd: int, page) -> bytes:
+    """One run, in the judge's process (its findings not yet written are returned) (`prepared`: the compiled test, the task's compiled
     code and stub names or None, the names the test uses, the calls it makes first)."""
     test, context, used, calls = prepared
     judge_ = Judge(request, Channel(calls_fd, answers_fd), out_fd, page)
     facts = judge_.run(test, context, used, calls)
     judge_.emit({"n": judge_.names})
-    judge_.emit({"e": facts}, flush=True)
+    judge_.emit({"e": facts})
+    return b"".join(judge_._buffer)

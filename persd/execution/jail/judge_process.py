@@ -43,14 +43,14 @@ def prepared(test: str, context: str) -> tuple:
     """(compiled test, (compiled task code, stub names) or None, names the test uses, the
     calls it makes first)."""
     calls = prefetch.leading_calls(ast.parse(test, "test.py"))
-    _sites, tree = instrument.instrument(test)
+    _sites, tree = instrument.instrument(test, describe=False)
     used = frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
     code = compile(tree, "test.py", "exec", dont_inherit=True)
     task = None
     if context.strip():
         try:
             task_tree = ast.parse(context, "task.py")
-            task = (compile(task_tree, "task.py", "exec", dont_inherit=True), frozenset(judge.stub_names(task_tree)))
+            task = (compile(task_tree, "task.py", "exec", dont_inherit=True), frozenset(instrument.stub_names(task_tree)))
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             task = None
     return code, task, used, calls
@@ -90,11 +90,12 @@ def serve(sock: socket.socket, page: mmap.mmap) -> None:
         hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
         resource.setrlimit(resource.RLIMIT_CPU, (budget if hard == resource.RLIM_INFINITY else min(budget, hard), hard))
         try:
-            judge.judge(request, prepared(request["test"], request.get("context") or ""), calls_fd, answers_fd, out_fd, page)
+            rest = judge.judge(request, prepared(request["test"], request.get("context") or ""),
+                               calls_fd, answers_fd, out_fd, page)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
-            _write_all(out_fd, (json.dumps({"e": {"outcome": "bad_test", "exc_message": findings.clip(str(error))}}) + "\n").encode())
+            rest = (json.dumps({"e": {"outcome": "bad_test", "exc_message": findings.clip(str(error))}}) + "\n").encode()
         last = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > RSS_LIMIT_KB
-        _write_all(out_fd, findings.LAST if last else findings.DONE)
+        _write_all(out_fd, rest + (findings.LAST if last else findings.DONE))  # one write: one wake-up
         for fd in fds:
             os.close(fd)
         if last:

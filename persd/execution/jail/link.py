@@ -32,7 +32,8 @@ class Channel:
     """The judge's end of the program's pipes."""
 
     def __init__(self, calls_fd: int, answers_fd: int) -> None:
-        self.calls_fd, self.answers_fd = calls_fd, answers_fd
+        self.calls_fd = calls_fd
+        self._answers = wire.Reader(answers_fd, ANSWER_LIMIT)
         self.ended: dict | None = None
 
     def request(self, message: dict) -> dict:
@@ -52,7 +53,7 @@ class Channel:
         if self.ended is not None:
             raise ProgramEnded()
         try:
-            reply = wire.receive(self.answers_fd, ANSWER_LIMIT)
+            reply = self._answers.receive()
         except (OSError, wire.Closed):
             self.ended = {"outcome": "no_reply"}
             raise ProgramEnded() from None

@@ -1,13 +1,7 @@
-"""The program's side: a clean spawner, and the process that runs one program and answers calls.
+"""The program's side: runs one program and answers the judge's calls.
 
-The harness forks the spawner (`spawner`) when it starts, before it reads any request,
-so the spawner never holds a test, a plan, an expected value or a byte of any request:
-it only receives "start one" with three descriptors (calls in, answers out, output) and
-the run's limits, and forks the program's process. What that process leaves running
-when it ends is reparented to the harness (a subreaper), which kills it.
-
-The program's process (`run`) execs the program, reports the names it defined, then
-answers calls until the judge hangs up: each call carries only its arguments (builtin
+The program's process (spawner.py starts it, then `serve`) execs the program, reports
+the names it defined, then answers calls until the judge hangs up: each call carries only its arguments (builtin
 copies, objects of the task's own classes as their attributes), each answer is a strict
 builtin copy of the value (values.encode), or the exception it raised. It never sees the
 test. Standard library only.
@@ -24,13 +18,6 @@ Program -> judge: {"names": {name: kind}}, {"ok": value}, {"h": handle, "type": 
 from __future__ import annotations
 
 import builtins
-import gc
-import json
-import mmap
-import os
-import resource
-import signal
-import socket
 import sys
 import types
 
@@ -240,8 +227,9 @@ def _answer(program: Program, message) -> dict:
 
 def serve(calls_fd: int, answers_fd: int) -> None:
     """Runs the program the judge sends, then answers its calls until it hangs up."""
+    calls = wire.Reader(calls_fd, MESSAGE_LIMIT)
     try:
-        setup = wire.receive(calls_fd, MESSAGE_LIMIT)
+        setup = calls.receive()
     except wire.Closed:
         return
     program = Program(setup["code"], setup.get("classes") or [])
@@ -265,7 +253,7 @@ def serve(calls_fd: int, answers_fd: int) -> None:
             raise Stop(facts) from None
         while True:
             try:
-                message = wire.receive(calls_fd, MESSAGE_LIMIT)
+                message = calls.receive()
             except wire.Closed:
                 return
             batch = message.get("calls") if type(message) is dict else None
@@ -278,114 +266,3 @@ def serve(calls_fd: int, answers_fd: int) -> None:
             wire.send(answers_fd, {"end": facts})
         except BaseException:
             pass
-
-
-# ------------------------------------------------------------------ the process
-
-
-def _limit_resources(limits: dict) -> None:
-    memory = limits["memory_mb"] * 1024 * 1024
-    for limit, value in ((resource.RLIMIT_AS, memory), (resource.RLIMIT_FSIZE, limits["output_bytes"]),
-                         (resource.RLIMIT_CPU, int(limits["cpu_s"]) + 2), (resource.RLIMIT_CORE, 0)):
-        try:
-            resource.setrlimit(limit, (value, value))
-        except (ValueError, OSError):
-            pass  # a lower hard limit is already in force: keep it (evalplus PR #225)
-
-
-def switch_user(uid: int, process_limit: int) -> None:
-    """Becomes `uid` (no groups, no capabilities), capped at `process_limit` processes."""
-    if process_limit > 0:
-        resource.setrlimit(resource.RLIMIT_NPROC, (process_limit, process_limit))
-    os.setgroups([])
-    os.setgid(uid)
-    os.setuid(uid)
-
-
-def _on_timer(signum, frame):
-    raise Timeout()
-
-
-def _forget_the_server() -> None:
-    """The harness's modules out of sys.modules (this module keeps what it uses)."""
-    ours = os.path.dirname(os.path.abspath(__file__))
-    for name, module in list(sys.modules.items()):
-        if os.path.dirname(os.path.abspath(getattr(module, "__file__", None) or "/")) == ours:
-            del sys.modules[name]
-
-
-def run(limits: dict, calls_fd: int, answers_fd: int, output_fd: int) -> None:
-    """The program's process, from its first instruction to its end."""
-    _forget_the_server()
-    os.setsid()
-    os.chdir(limits["scratch"])
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.dup2(output_fd, 1)
-    os.dup2(output_fd, 2)
-    for fd in (null, output_fd):
-        os.close(fd)
-    sys.stdout = open(1, "w", closefd=False, buffering=1)
-    sys.stderr = open(2, "w", closefd=False, buffering=1)
-    signal.signal(signal.SIGPROF, _on_timer)
-    signal.signal(signal.SIGALRM, _on_timer)
-    # Address space freed after a MemoryError so the last message can still be built.
-    reserve = mmap.mmap(-1, 16 * 1024 * 1024)
-    _limit_resources(limits)
-    if limits["uid"] >= 0:
-        switch_user(limits["uid"], limits["process_limit"])
-    signal.setitimer(signal.ITIMER_PROF, limits["cpu_s"])
-    signal.setitimer(signal.ITIMER_REAL, max(0.05, limits["wall_s"] - 0.25))
-    try:
-        serve(calls_fd, answers_fd)
-    except BaseException:
-        reserve.close()
-        try:
-            wire.send(answers_fd, {"end": {"outcome": "timeout", "stage": "test"}})
-        except BaseException:
-            pass
-    finally:
-        signal.setitimer(signal.ITIMER_PROF, 0)
-        signal.setitimer(signal.ITIMER_REAL, 0)
-    try:
-        sys.stdout.flush()
-    except BaseException:
-        pass
-    os._exit(0)
-
-
-def spawner(sock: socket.socket) -> None:
-    """The spawner's loop, until the harness hangs up: a "start" (the run's limits, with
-    three descriptors) forks a program's process and answers its pid; a "reap PID"
-    answers how that process ended (the harness watches it through a pidfd meanwhile)."""
-    null = os.open(os.devnull, os.O_RDWR)
-    os.dup2(null, 0)
-    os.dup2(null, 1)
-    os.close(null)
-    gc.freeze()  # the collector then leaves the inherited objects alone: fewer copied pages per fork
-    while True:
-        try:
-            data, fds, _flags, _address = socket.recv_fds(sock, 65536, 3)
-        except OSError:
-            os._exit(0)
-        if not data:
-            os._exit(0)
-        if data.startswith(b"reap "):
-            try:
-                status = os.waitpid(int(data[5:]), 0)[1]
-            except (ChildProcessError, ValueError):
-                status = -1
-            sock.sendall(str(status).encode())
-            continue
-        if len(fds) != 3:
-            os._exit(0)
-        pid = os.fork()
-        if pid == 0:
-            try:
-                sock.close()
-                run(json.loads(data), *fds)
-            finally:
-                os._exit(0)
-        for fd in fds:
-            os.close(fd)
-        sock.sendall(str(pid).encode())

@@ -21,23 +21,31 @@ def send(fd: int, message) -> None:
         data = data[_write(fd, data):]
 
 
-def _exactly(fd: int, size: int) -> bytes:
-    parts, left = [], size
-    while left:
-        chunk = _read(fd, min(left, 1 << 20))
-        if not chunk:
-            raise Closed("end of file")
-        parts.append(chunk)
-        left -= len(chunk)
-    return b"".join(parts)
+class Reader:
+    """Reads frames from `fd` through a buffer: one read often brings several frames (the
+    answers to a batch of calls), so each costs no system call of its own."""
 
+    def __init__(self, fd: int, limit: int) -> None:
+        self.fd, self.limit = fd, limit
+        self._buffer = bytearray()
 
-def receive(fd: int, limit: int):
-    """The next message; raises Closed at end of file, on a frame over `limit` bytes, or on bad JSON."""
-    size = _unpack(">Q", _exactly(fd, 8))[0]
-    if size > limit:
-        raise Closed(f"a message of {size} bytes")
-    try:
-        return _loads(_exactly(fd, size))
-    except (ValueError, RecursionError) as error:
-        raise Closed(f"not a message: {error}") from None
+    def _fill(self, size: int) -> None:
+        while len(self._buffer) < size:
+            chunk = _read(self.fd, max(65536, size - len(self._buffer)))
+            if not chunk:
+                raise Closed("end of file")
+            self._buffer += chunk
+
+    def receive(self):
+        """The next message; raises Closed at end of file, on a frame over the limit, or on bad JSON."""
+        self._fill(8)
+        size = _unpack(">Q", self._buffer[:8])[0]
+        if size > self.limit:
+            raise Closed(f"a message of {size} bytes")
+        self._fill(8 + size)
+        data = bytes(self._buffer[8: 8 + size])
+        del self._buffer[: 8 + size]
+        try:
+            return _loads(data)
+        except (ValueError, RecursionError) as error:
+            raise Closed(f"not a message: {error}") from None

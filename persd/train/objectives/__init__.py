@@ -25,11 +25,11 @@ __all__ = ["OBJECTIVES", "builder", "check_inputs", "prompt_rows"]
 def builder(objective: str) -> Callable[..., Any]:
     """`build(config, rows, callbacks) -> (trainer, facts)` of `objective`."""
     if objective == "sft":
-        from persd.train.runner import build_trainer
+        from persd.train.runner import build_trainer  # noqa: PLC0415  dispatch: only the chosen objective's trainer loads
     elif objective == "distill":
-        from persd.train.objectives.distill import build_trainer
+        from persd.train.objectives.distill import build_trainer  # noqa: PLC0415  dispatch: only the chosen objective's trainer loads
     elif objective == "grpo":
-        from persd.train.objectives.grpo import build_trainer
+        from persd.train.objectives.grpo import build_trainer  # noqa: PLC0415  dispatch: grpo loads transformers at import
     else:
         raise TrainError(f"unknown objective {objective!r}; one of {', '.join(OBJECTIVES)}")
     return build_trainer
@@ -38,7 +38,7 @@ def builder(objective: str) -> Callable[..., Any]:
 def check_inputs(config: TrainConfig) -> None:
     """What the parent can check before starting a child: the distill teacher's tokenizer."""
     if config.objective == "distill":
-        from persd.train.objectives.distill import check_teacher
+        from persd.train.objectives.distill import check_teacher  # noqa: PLC0415  dispatch: the distill teacher's check, for distill only
 
         check_teacher(config.student, config.teacher)
 

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from persd.train.args import hardware, training_args
 from persd.train.config import TrainConfig, TrainError
+from persd.train.objectives.common import run_facts
+from persd.train.runner import check_model_path, load_student
 
 
 def check_teacher(student: str, teacher: str | None) -> None:
     """TrainError unless `teacher` loads and its vocabulary is the student's."""
     from transformers import AutoTokenizer
 
-    from persd.train.runner import check_model_path
 
     if not teacher:
         raise TrainError("objective 'distill' needs a teacher model (--teacher)")
@@ -49,9 +51,6 @@ def build_trainer(config: TrainConfig, rows: list[dict[str, Any]], callbacks: li
     from transformers.trainer_callback import PrinterCallback
     from trl import DistillationConfig, DistillationTrainer
 
-    from persd.train.args import hardware, training_args
-    from persd.train.objectives.common import run_facts
-    from persd.train.runner import load_student
 
     check_teacher(config.student, config.teacher)
     cuda, bf16 = hardware(config)

@@ -14,20 +14,20 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from persd.train.args import hardware, training_args
 from persd.train.config import TrainConfig, TrainError
+from persd.train.objectives.common import run_facts
+from persd.train.objectives.reward import SandboxReward
+from persd.train.runner import load_student
 
 
 def build_trainer(config: TrainConfig, rows: list[dict[str, Any]], callbacks: list | None = None,
                   reward=None):
     """The `GRPOTrainer` of a run and its facts. `reward` defaults to `SandboxReward()`."""
-    from datasets import Dataset
-    from transformers.trainer_callback import PrinterCallback
-    from trl import GRPOConfig, GRPOTrainer
+    from datasets import Dataset  # noqa: PLC0415  heavy: datasets
+    from transformers.trainer_callback import PrinterCallback  # noqa: PLC0415  heavy: transformers
+    from trl import GRPOConfig, GRPOTrainer  # noqa: PLC0415  heavy: trl
 
-    from persd.train.args import hardware, training_args
-    from persd.train.objectives.common import run_facts
-    from persd.train.objectives.reward import SandboxReward
-    from persd.train.runner import load_student
 
     missing = [index for index, row in enumerate(rows) if not str(row.get("tests") or "").strip()]
     if missing:

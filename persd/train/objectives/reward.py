@@ -19,7 +19,11 @@ program's time per `workers` completions. By default the rows carry the visible 
 
 from __future__ import annotations
 
+import time
 from typing import Any
+
+from persd.code.splice import end_completion
+from persd.execution import make_executor
 
 ZERO_STATUSES = ("timeout", "memory", "killed")
 
@@ -46,16 +50,11 @@ class SandboxReward:
     @property
     def executor(self):
         if self._executor is None:
-            from persd.execution import make_executor
-
             self._executor = make_executor(workers=self.workers, timeout_s=self.timeout_s)
         return self._executor
 
     def __call__(self, prompts: list[str], completions: list[str], tests: list[str],
                  **_: Any) -> list[float]:
-        import time
-
-        from persd.code.splice import end_completion
 
         started = time.perf_counter()
         programs = [prompt + end_completion(prompt, completion)

@@ -1,28 +1,36 @@
-"""What `persd train` does between parsing flags and printing: rows, session run, child.
+"""A training run: rows, the session's run row, the child process, followed to its end.
 
-    outcome = run_train_command(config, data="rows.jsonl", session=None, ...)
+    outcome = train_run(config, data="rows.jsonl", sessions_dir="sessions", ...)
     outcome.status   # "finished" | "stopped" | "failed"
 
-Rows come from `--data FILE` (JSONL/Parquet) or from the session (`persd.data.build_examples`
-for the variant). With `--session` the run is recorded in the session store (settings,
-status, pid, metrics path, output, result); a recorded run whose process is gone is
-first recorded as ended (persd.jobs.train), so it does not block this one. The training
-itself runs in a child process; SIGINT/SIGTERM here are forwarded to it as one SIGTERM (a
-clean, resumable stop), and a `kill -9` here ends the child too (its death signal).
+What `persd train`, the loop and the ablations run. Rows come from `data` (JSONL/Parquet) or
+from the session (`persd.data.build_examples` for the variant). With `config.session` the
+run is recorded in the session store (settings, status, pid, metrics path, output, result);
+a recorded run whose process is gone is first recorded as ended (persd.jobs.train), so it
+does not block this one. The training itself runs in a child process (persd.train.run);
+SIGINT/SIGTERM here are forwarded to it as one SIGTERM (a clean, resumable stop), and a
+`kill -9` here ends the child too (its death signal).
 """
 
 from __future__ import annotations
 
+import json
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from persd.data import build_examples
+from persd.jobs.train import TrainJobs
+from persd.store import RunBusy, SessionStore, StoreError
 from persd.text import log_tail
 from persd.train.config import TrainConfig, TrainError
-from persd.train.outdir import LOG_FILE, METRICS_FILE
-from persd.train.rows import load_data, normalise_rows
+from persd.train.objectives import check_inputs, prompt_rows
+from persd.train.outdir import LOG_FILE, METRICS_FILE, prepare_output_dir, trim_resumed_metrics
+from persd.train.rows import load_data, load_rows, normalise_rows
+from persd.train.runner import check_model_path, start_training
 
 POLL_S = 0.5
 ECHO_EVERY_S = 2.0
@@ -38,16 +46,12 @@ class TrainOutcome:
     last_echo: float = float("-inf")
 
 
-def run_train_command(
+def train_run(
     config: TrainConfig, *, data: str | None, sessions_dir: str, metrics: str | None = None,
     launcher: str | None = None, echo: Callable[[str], None] = print, selection: str = "auto",
     columns: dict[str, str] | None = None,
 ) -> TrainOutcome:
     """Train as a child process and follow it to the end; `TrainError` for bad input."""
-    from persd.train.objectives import check_inputs
-    from persd.train.outdir import prepare_output_dir, trim_resumed_metrics
-    from persd.train.runner import check_model_path, start_training
-
     store = _open_store(sessions_dir, config.session) if config.session else None
     try:
         rows = _rows(config, data, store, selection, columns)
@@ -84,9 +88,7 @@ def run_train_command(
             store.close()
 
 
-def _open_store(sessions_dir: str, session: str):
-    from persd.store import SessionStore, StoreError
-
+def _open_store(sessions_dir: str, session: str) -> SessionStore:
     try:
         return SessionStore.open(sessions_dir, session)
     except StoreError as error:
@@ -102,11 +104,6 @@ def _rows(config: TrainConfig, data: str | None, store, selection: str,
     if store is None:
         raise TrainError("nothing to train on: give --data FILE or --session NAME")
     try:
-        from persd.data import build_examples
-    except ImportError as error:
-        raise TrainError(f"--session needs persd.data, which cannot be imported ({error}); "
-                         "use --data FILE") from error
-    try:
         rows = build_examples(store, config.variant or "persd", selection=selection)
     except ValueError as error:
         raise TrainError(str(error)) from error
@@ -120,9 +117,6 @@ def _rows(config: TrainConfig, data: str | None, store, selection: str,
 
 def _prompt_rows(config: TrainConfig, data: str | None, store) -> list[dict[str, Any]]:
     """On-policy objectives need prompts (and grpo tests): --data rows, or the session's tasks."""
-    from persd.train.objectives import prompt_rows
-    from persd.train.rows import load_rows
-
     if data:
         return normalise_rows(load_rows(data), prompt_only=True)
     if store is None:
@@ -133,9 +127,6 @@ def _prompt_rows(config: TrainConfig, data: str | None, store) -> list[dict[str,
 
 
 def _add_run(store, config: TrainConfig, data: str | None, n_rows: int) -> int:
-    from persd.jobs.train import TrainJobs
-    from persd.store import RunBusy
-
     TrainJobs().refresh(store)  # records a run whose process is gone as ended, saying how
     source = f"session:{config.variant}" if config.objective == "sft" else "session:tasks"
     record = {**config.to_dict(), "data": data or source, "rows": n_rows}
@@ -204,8 +195,6 @@ class _MetricsFollower:
         self.offset = path.stat().st_size if skip_existing and path.is_file() else 0
 
     def new_records(self) -> list[dict[str, Any]]:
-        import json
-
         if not self.path.is_file():
             return []
         with self.path.open(encoding="utf-8") as file:

@@ -1,10 +1,15 @@
-"""The `persd import` command (registered in persd.cli)."""
+"""`persd import`: another tool's attempts and refinements into a session (persd.importing)."""
 
 from __future__ import annotations
 
 import click
 
+from persd.cli.common import UserError, sessions_dir_option
 from persd.execution.option import executor_option
+from persd.importing import ImportFailed, import_file
+from persd.store import SessionStore, StoreError
+from persd.tasks import TaskFileError
+from persd.tasks.sources import parse_columns
 
 
 @click.command("import")
@@ -21,26 +26,19 @@ from persd.execution.option import executor_option
               help="Collection round the records join.")
 @click.option("--teacher-model", default="imported", show_default=True,
               help="Recorded as the teacher of rows that do not name one.")
-@click.option("--sessions-dir", envvar="PERSD_SESSIONS_DIR", default="sessions",
-              show_default=True, type=click.Path(file_okay=False),
-              help="Where session databases live (also PERSD_SESSIONS_DIR).")
+@sessions_dir_option
 @click.argument("file")
 @executor_option
 def import_command(session, tasks_spec, fmt, columns, skip_bad, round_, teacher_model,
                    sessions_dir, file) -> None:
     """Import refinement data (attempt, feedback, refinement) into a session for review and training."""
-    from persd.importing import ImportFailed, import_file
-    from persd.store import SessionStore, StoreError
-    from persd.tasks import TaskFileError
-    from persd.tasks.sources import parse_columns
-
     try:
         mapping = parse_columns(columns)
         with SessionStore.open(sessions_dir, session, create=True) as store:
             report = import_file(store, file, fmt=fmt, columns=mapping, tasks=tasks_spec,
                                  skip_bad=skip_bad, round=round_, teacher_model=teacher_model)
     except (ImportFailed, TaskFileError, StoreError, ValueError) as error:
-        raise click.ClickException(str(error)) from error
+        raise UserError(str(error)) from error
     click.echo(report.text())
     for bad in report.bad:
         click.echo(f"  skipped {bad}", err=True)

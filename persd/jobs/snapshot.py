@@ -1,0 +1,54 @@
+"""What every background job of the app shares: the error it raises, a run as the app
+shows it, and reading a run row that may be gone or may never have started.
+
+    from persd.jobs.snapshot import JobError, RunSnapshot, age_s, run_or_none
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from persd.store import RecordNotFound, RunRecord, SessionStore
+
+STALE_QUEUED_S = 120.0   # a queued run with no child this old was lost mid-start
+
+
+class JobError(Exception):
+    """A job that cannot start, with a message for the user."""
+
+
+@dataclass
+class RunSnapshot:
+    """A run as the app shows it: its record and the tail of its log."""
+
+    run: RunRecord
+
+    @property
+    def status(self) -> str:
+        return self.run.status
+
+    @property
+    def active(self) -> bool:
+        return self.run.status in ("queued", "running")
+
+    @property
+    def stopping(self) -> bool:
+        return self.active and bool((self.run.result or {}).get("abort_requested_at"))
+
+
+def run_or_none(store: SessionStore, run_id: int) -> RunRecord | None:
+    """The run `run_id`, or None when the session has no such run."""
+    try:
+        return store.run(run_id)
+    except RecordNotFound:
+        return None
+
+
+def age_s(created_at: str) -> float:
+    """Seconds since an ISO timestamp of the store; 0 for one it cannot read."""
+    try:
+        created = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    return (datetime.now(timezone.utc) - created).total_seconds()
