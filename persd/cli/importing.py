@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from persd.cli.common import UserError, sessions_dir_option
+from persd.execution.option import executor_option
 from persd.importing import ImportFailed, import_file
 from persd.store import SessionStore, StoreError, list_sessions, remove_session_files
 from persd.tasks import TaskFileError
@@ -27,6 +28,7 @@ from persd.tasks.sources import parse_columns
               help="Recorded as the teacher of rows that do not name one.")
 @sessions_dir_option
 @click.argument("file")
+@executor_option
 def import_command(session, tasks_spec, fmt, columns, skip_bad, round_, teacher_model,
                    sessions_dir, file) -> None:
     """Import refinement data (attempt, feedback, refinement) into a session for review and training."""
