@@ -103,6 +103,17 @@ def _hang_up() -> None:
     os._exit(0)
 
 
+def _spawner_lost() -> bool:
+    """Whether the spawner has ended, or is ending with a SIGKILL not yet acted on."""
+    try:
+        with open(f"/proc/{_Settings.spawner_pid}/status") as status:
+            fields = dict(line.split(":", 1) for line in status if ":" in line)
+    except OSError:
+        return True
+    pending = int(fields.get("SigPnd", "0").strip() or "0", 16) | int(fields.get("ShdPnd", "0").strip() or "0", 16)
+    return fields.get("State", "").strip()[:1] in ("Z", "X") or bool(pending & (1 << (signal.SIGKILL - 1)))
+
+
 def _reap(pid: int) -> int:
     """The wait status of a program's process that has ended (the spawner is its parent)."""
     _ask_spawner(f"reap {pid}".encode(), [])
@@ -257,6 +268,8 @@ def serve_one(body: bytes, counter: int) -> dict:
         elapsed = _wait(run, request["wall_s"], request.get("judge_wall_s", 5.0))
     finally:
         os.close(findings_read)
+    if _spawner_lost():  # the program killed it (it can, under one uid): never a pass
+        _hang_up()
     clean = _kill_leftovers()
     written = bytes(run.written)
     finished = written.endswith(findings.DONE) or written.endswith(findings.LAST)
