@@ -1,0 +1,38 @@
+"""The real pretrained student, SmolLM2-135M-Instruct converted from its package (issue 24):
+`persd models get`, chat-format generation, a LoRA step and an evaluation on real weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from persd.cli import cli
+
+pytestmark = pytest.mark.slow
+
+
+def test_models_get_converts_once_and_the_folder_loads(smollm2_get):
+    from transformers import AutoConfig, AutoTokenizer
+
+    folder, output = smollm2_get
+    assert "Wrote smollm2-135m" in output and "134,515,008 parameters" in output
+    assert json.loads((Path(folder) / "persd-model.json").read_text())["dtype"] == "float32"
+    assert not (Path(folder).parent / ".smollm2-135m.partial").exists()
+    config = AutoConfig.from_pretrained(folder)
+    assert config.model_type == "llama" and not hasattr(config, "quantization_config")
+    assert AutoTokenizer.from_pretrained(folder).chat_template
+    before = {p.name: p.stat().st_mtime_ns for p in Path(folder).iterdir()}
+    again = CliRunner().invoke(cli, ["models", "get", "smollm2-135m", "--output", folder])
+    assert again.exit_code == 0 and "already in" in again.output, again.output
+    assert {p.name: p.stat().st_mtime_ns for p in Path(folder).iterdir()} == before
+
+
+def test_models_get_refuses_a_folder_it_did_not_write(tmp_path):
+    (tmp_path / "mine.txt").write_text("keep me")
+    result = CliRunner().invoke(cli, ["models", "get", "smollm2-135m", "--output", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "is not a model persd converted" in result.output
+    assert (tmp_path / "mine.txt").read_text() == "keep me"
