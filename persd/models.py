@@ -115,6 +115,8 @@ def _convert(spec: PackagedModel, source: Path, folder: Path) -> int:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
+    # Where the weights came from, in config.json: `--prompt-format auto` reads "Instruct" here.
+    model.config.persd_source = spec.gguf_file
     folder.parent.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)

@@ -36,3 +36,38 @@ def test_models_get_refuses_a_folder_it_did_not_write(tmp_path):
     assert result.exit_code == 1
     assert "is not a model persd converted" in result.output
     assert (tmp_path / "mine.txt").read_text() == "keep me"
+
+
+def test_chat_format_writes_code_that_parses(smollm2_dir):
+    import ast
+
+    from persd.student import HFStudent, StudentConfig
+    from persd.tasks import load_tasks
+
+    tasks = load_tasks("humaneval")[:3]
+    student = HFStudent(StudentConfig(model=smollm2_dir, prompt_format="auto", temperature=0,
+                                      max_new_tokens=128, batch_size=3))
+    assert student.prompt_format == "chat"  # auto: a chat template and an Instruct source
+    completions = student.complete([task.prompt for task in tasks])
+    parsed = 0
+    for task, (completion,) in zip(tasks, completions):
+        try:
+            ast.parse(task.prompt + completion)
+        except SyntaxError:
+            continue
+        parsed += bool(completion.strip())
+    assert parsed >= 2, completions
+
+
+def test_persd_eval_on_five_tasks_in_chat_format(smollm2_dir, tmp_path):
+    report_path = tmp_path / "report.json"
+    result = CliRunner().invoke(cli, [
+        "eval", "--student", smollm2_dir, "--tasks", "humaneval", "--limit", "5",
+        "--prompt-format", "chat", "--temperature", "0", "--max-new-tokens", "128",
+        "--batch-size", "5", "--json", str(report_path)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(report_path.read_text())
+    assert report["prompt_format"] == "chat"
+    assert "pass@1" in result.output
+    samples = report["samples"] if "samples" in report else report["tasks"]
+    assert len(samples) == 5
