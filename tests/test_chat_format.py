@@ -54,3 +54,16 @@ def test_auto_is_chat_only_for_an_instruct_model_with_a_template(tiny_model_dir)
         resolve_format("chat", tiny, tiny_model_dir)
     with pytest.raises(ValueError, match="prompt_format must be one of"):
         resolve_format("text", tiny, tiny_model_dir)
+
+
+def test_a_training_reply_reads_back_as_its_completion(task):
+    from persd.student.chat import training_reply
+
+    completion = split_program(task, task.solution)[1]
+    reply = training_reply(task.prompt.rstrip(), task.prompt[len(task.prompt.rstrip()):] + completion)
+    assert reply.startswith("```python\nfrom typing import List") and reply.endswith("\n```")
+    assert reply_completion(task.prompt, reply) == completion
+    refine = student_refine_prompt(task, "def has_close_elements(n, t):\n    return 1\n", "AssertionError")
+    reply = training_reply(refine, completion)
+    assert "# " not in reply.split("def has_close_elements")[0]  # the attempt and errors stay out
+    assert reply_completion(refine, reply) == completion

@@ -71,3 +71,25 @@ def test_persd_eval_on_five_tasks_in_chat_format(smollm2_dir, tmp_path):
     assert "pass@1" in result.output
     samples = report["samples"] if "samples" in report else report["tasks"]
     assert len(samples) == 5
+
+
+def test_one_lora_step_in_chat_format_and_the_adapter_loads_back(smollm2_dir, tmp_path):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from persd.code.splice import split_program
+    from persd.tasks import load_tasks
+    from persd.train import TrainConfig, train
+
+    tasks = load_tasks("humaneval")[:4]
+    rows = [{"prompt": t.prompt, "completion": split_program(t, t.solution)[1], "task_id": t.task_id}
+            for t in tasks]
+    out = tmp_path / "round-1"
+    metrics = tmp_path / "metrics.jsonl"
+    result = train(TrainConfig(student=smollm2_dir, output_dir=str(out), max_steps=1, batch_size=4,
+                               prompt_format="auto", lora_r=4, max_length=768), rows, metrics)
+    assert result.status == "finished" and result.steps == 1 and result.train_rows == 4
+    start = json.loads(metrics.read_text().splitlines()[0])
+    assert start.get("prompt_format") == "chat", start
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(smollm2_dir), str(out))
+    assert any("lora_A" in name for name, _ in model.named_parameters())

@@ -57,6 +57,22 @@ def _open_function(prompt: str) -> str | None:
     return functions[-1] if functions and functions[-1] in defined_names(tree) else None
 
 
+def chat_row(tokenizer: Any, prompt: str, completion: str) -> tuple[str, str]:
+    """A training row (prompt, completion) in chat format: the chat-templated user message
+    up to the reply, and the reply `reply_completion` reads `completion` back from."""
+    text = tokenizer.apply_chat_template(chat_messages(prompt), tokenize=False, add_generation_prompt=True)
+    return text, training_reply(prompt, completion)
+
+
+def training_reply(prompt: str, completion: str) -> str:
+    """The program `prompt + completion` as a chat reply: one ```python block, without the
+    comment lines a refine prompt opens with (the failed attempt and its errors)."""
+    lines = (prompt + completion).split("\n")
+    while lines and (not lines[0].strip() or lines[0].lstrip().startswith("#")):
+        lines.pop(0)
+    return "```python\n" + "\n".join(lines).strip("\n") + "\n```"
+
+
 def resolve_format(prompt_format: str, tokenizer: Any, model: str, config: Any = None) -> str:
     """"chat" or "completion" for a student; `auto` is chat when the tokenizer has a chat
     template and the model looks instruct-tuned (its name, its config's
