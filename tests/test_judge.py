@@ -73,3 +73,9 @@ def test_objects_of_the_tasks_classes_cross_as_their_attributes(executor):
     result = executor.run(program, test, prompt)
     # The first holds; the second compares with the task's Pair, whose == is the default.
     assert [o.status for o in result.test_outcomes] == ["passed", "failed"]
+
+
+def test_an_answer_too_large_to_carry_is_refused_by_size_and_the_run_goes_on(executor):
+    result = executor.run("def f():\n    return 'x' * 20_000_000\n", "assert f() == 'y'\nassert 1 + 1 == 2\n")
+    assert result.status == "failed" and result.error_type == "NonBuiltinValue"
+    assert "20 MB" in result.feedback and [o.status for o in result.test_outcomes] == ["failed", "passed"]

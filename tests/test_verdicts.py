@@ -72,10 +72,12 @@ def hostile_job(path: Path) -> tuple[str, str, str]:
     return program, test, task
 
 
-def test_no_reward_hacking_technique_of_the_corpus_passes(executor):
+@pytest.mark.parametrize("protocol", ["strict", "paper"])
+def test_no_reward_hacking_technique_of_the_corpus_passes(protocol):
     assert len(HOSTILE) >= 36
     pairs = [hostile_job(path) for path in HOSTILE]
-    results = executor.run_many(pairs)
+    with Executor(workers=2, timeout_s=2.0, memory_mb=1024, protocol=protocol) as executor:
+        results = executor.run_many(pairs)
     passed = [path.name for path, result in zip(HOSTILE, results) if result.passed]
     assert passed == []
     assert all(result.feedback for result in results)

@@ -26,7 +26,9 @@ from typing import Any
 
 from persd.demo import DEMO_SESSION, build_demo_session
 from persd.store import StoreError
+from persd_app.client import parse_proxies, uvicorn_believes_nobody
 from persd_app.endpoints import TeacherEndpoints
+from persd_app.roles import ROLES
 from persd_app.guard import LOCKOUT_NOTE, check_exposure, is_loopback, middleware
 from persd_app.tabs import LOCAL_REVIEWER, AppContext, SharedExecutor, Stores, available_tabs
 from persd_app.tabs.review_render import esc
@@ -39,30 +41,55 @@ SIMULATED_BANNER = (
 )
 
 
-def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
-    """Logins from "USER:PASS" or from a file holding one USER:PASS per line ('#' starts a
-    comment). ValueError naming the line when one is malformed."""
+
+
+@dataclass(frozen=True)
+class Login:
+    user: str
+    password: str
+    role: str = "operator"  # a line without a role: everything, as before roles
+
+
+def read_logins(value: str | None, where: str = "--auth",
+                file: bool = False) -> list[Login] | None:
+    """Logins from USER:PASS[:ROLE] lines (ROLE: operator, the default, or reviewer), or
+    from a file of such lines ('#' starts a comment). `value` is a file path when it names
+    a file or holds no ':' (always with `file`). A password ending in ":reviewer" or ":operator" needs its role
+    after it. ValueError naming the line when one is malformed."""
     if not value:
         return None
     path = Path(value)
-    if ":" not in value or path.is_file():
+    if file or ":" not in value or path.is_file():
         if not path.is_file():
-            raise ValueError(f"--auth {value!r}: give USER:PASS or a file of USER:PASS lines")
+            raise ValueError(f"{where} {value!r}: " + ("no such file" if file else
+                                                     "give USER:PASS or a file of USER:PASS lines"))
         lines = [(f"{path}:{n}", line.strip()) for n, line in
                  enumerate(path.read_text(encoding="utf-8").splitlines(), 1)]
     else:
-        lines = [("--auth", value)]
-    users = []
-    for where, line in lines:
+        lines = [(f"{where} line {n}", line.strip())
+                 for n, line in enumerate(value.splitlines(), 1)]
+    logins = []
+    for place, line in lines:
         if not line or line.startswith("#"):
             continue
         user, sep, password = line.partition(":")
+        role = "operator"
+        head, colon, tail = password.rpartition(":")
+        if colon and tail.strip() in ROLES:
+            password, role = head, tail.strip()
         if not sep or not user.strip() or not password:
-            raise ValueError(f"{where}: expected USER:PASS with a non-empty user and password")
-        users.append((user.strip(), password))
-    if not users:
-        raise ValueError(f"{value}: no USER:PASS line found")
-    return users
+            raise ValueError(f"{place}: expected USER:PASS[:ROLE] with a non-empty user and "
+                             "password")
+        logins.append(Login(user.strip(), password, role))
+    if not logins:
+        raise ValueError(f"{where}: no USER:PASS line found")
+    return logins
+
+
+def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
+    """Gradio's (user, password) pairs of `read_logins(value)`."""
+    logins = read_logins(value)
+    return [(login.user, login.password) for login in logins] if logins else None
 
 
 def pick_session(stores: Stores, wanted: str | None) -> tuple[list[str], str | None, str]:
@@ -83,8 +110,9 @@ def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | 
           auth: bool = False, stores: Stores | None = None,
           executor: SharedExecutor | None = None, demo_limit: int | None = None,
           runs_dir: str | Path = "runs", endpoints: TeacherEndpoints | None = None,
-          models_dir: str | Path = "models"):
-    """The page (a gr.Blocks). `session`: the session shown first (a `?session=NAME` in
+          models_dir: str | Path = "models", roles: dict[str, str] | None = None):
+    """The page (a gr.Blocks). `roles`: login -> "operator" | "reviewer" (with `auth`; a
+    login missing from it may not start operator work, see `persd_app.roles`). `session`: the session shown first (a `?session=NAME` in
     the URL wins); `reviewer`: the default name in the reviewer box (without auth);
     `runs_dir`: where the Train tab writes; `endpoints`: the teacher endpoints allowed
     (default: the server's own, see `TeacherEndpoints.from_options`)."""
@@ -117,7 +145,8 @@ def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | 
         ctx = AppContext(sessions_dir=Path(sessions_dir), page=page, session=picker,
                          reviewer=typed, stores=stores, executor=executor, auth=auth,
                          runs_dir=Path(runs_dir).resolve(), models_dir=Path(models_dir),
-                         endpoints=endpoints or TeacherEndpoints.from_options())
+                         endpoints=endpoints or TeacherEndpoints.from_options(),
+                         roles=dict(roles or {}))
         modules, tabs = available_tabs(), []
         ctx = replace(ctx, shown=gr.State(modules[0][0] if modules else None))
         with gr.Tabs(elem_id="persd-tabs"):
@@ -135,7 +164,8 @@ def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | 
             login = getattr(request, "username", None)
             return (gr.update(choices=names, value=chosen),
                     _banner_html(stores, chosen, problem), gr.update(visible=not names),
-                    f"Signed in as <b>{_esc(login)}</b>" if login else "")
+                    f"Signed in as <b>{_esc(login)}</b> ({_esc(ctx.roles.get(login, 'no role'))})"
+                    if login else "")
 
         def on_pick(name: str | None):
             return _banner_html(stores, name, "")
@@ -205,18 +235,23 @@ class Running:
 
 
 def launch(sessions_dir: str | Path, session: str | None = None, host: str = "127.0.0.1",
-           port: int = 7860, auth: list[tuple[str, str]] | None = None, *,
+           port: int = 7860, auth: Sequence[tuple[str, str] | Login] | None = None, *,
            reviewer: str | None = None, open_browser: bool = False, block: bool = True,
            demo_limit: int | None = None, quiet: bool = False, runs_dir: str | Path = "runs",
            teacher_endpoints: Sequence[str] = (), allow_custom_endpoints: bool = False,
            insecure_no_auth_on_network: bool = False,
-           models_dir: str | Path = "models") -> Running:
+           models_dir: str | Path = "models", trusted_proxies: Sequence[str] = ()) -> Running:
     """Serve the app. With `block` (the CLI) it returns after Ctrl-C, resources closed.
-    ValueError (ExposureError, a malformed endpoint) before anything is served."""
+    `auth`: logins, (user, password) pairs (operators) or `Login`s from `read_logins`.
+    `trusted_proxies`: addresses or networks whose forwarded headers name the client.
+    ValueError (ExposureError, a malformed endpoint or proxy) before anything is served."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
     check_exposure(host, bool(auth), insecure_no_auth_on_network)
     endpoints = TeacherEndpoints.from_options(teacher_endpoints, allow_custom_endpoints)
+    proxies = parse_proxies(trusted_proxies)
+    logins = [a if isinstance(a, Login) else Login(a[0], a[1]) for a in auth or ()]
+    auth = [(login.user, login.password) for login in logins] or None
     if not auth and not is_loopback(host):
         print(f"persd: WARNING: serving on {host} without --auth "
               "(--insecure-no-auth-on-network): anyone who can reach this address can review "
@@ -224,18 +259,21 @@ def launch(sessions_dir: str | Path, session: str | None = None, host: str = "12
     stores, executor = Stores(sessions_dir), SharedExecutor()
     page = build(sessions_dir, session, reviewer, auth=bool(auth), stores=stores,
                  executor=executor, demo_limit=demo_limit, runs_dir=runs_dir,
-                 endpoints=endpoints, models_dir=models_dir)
+                 endpoints=endpoints, models_dir=models_dir,
+                 roles={login.user: login.role for login in logins})
     running = Running(page, "", stores, executor)
     try:
         # Never a share link: sessions hold code and API spend that stay on this machine.
         # Gradio's own banner is silenced because it suggests share=True.
-        _, url, _ = page.launch(
-            server_name=host, server_port=port, share=False, auth=auth,
-            auth_message=f"persd review: sign in with your reviewer login. {LOCKOUT_NOTE}"
-            if auth else None,
-            inbrowser=open_browser, prevent_thread_lock=True, quiet=True,
-            app_kwargs={"middleware": middleware(bool(auth), insecure_no_auth_on_network)},
-            **launch_options())
+        with uvicorn_believes_nobody():
+            _, url, _ = page.launch(
+                server_name=host, server_port=port, share=False, auth=auth,
+                auth_message=f"persd review: sign in with your reviewer login. {LOCKOUT_NOTE}"
+                if auth else None,
+                inbrowser=open_browser, prevent_thread_lock=True, quiet=True,
+                app_kwargs={"middleware": middleware(bool(auth), insecure_no_auth_on_network,
+                                                     proxies=proxies)},
+                **launch_options())
         running.url = url
         # Everything built so far (gradio, torch, the page, the server) lives as long as
         # the app: moved out of the collector's reach, a full collection no longer walks

@@ -9,8 +9,11 @@ Without logins the app answers only Host headers naming this machine by loopback
 (localhost, 127.0.0.1, [::1]), so a web page whose DNS name was rebound to 127.0.0.1 gets a
 403 instead of the reviewer's sessions (with --insecure-no-auth-on-network also IP literals
 and this machine's own name: a rebinding page always sends its DNS name). With logins,
-a client that fails `MAX_FAILURES` times within `WINDOW_S` is refused for `LOCK_S` seconds,
-doubling with each further failure. The refusal is an HTTP 400 (with Retry-After), the one
+a client address, and separately a user name, that fails `MAX_FAILURES` times within
+`WINDOW_S` is refused for `LOCK_S` seconds, doubling with each further failure: a locked
+user stays locked from any address, so rotating addresses (or forwarded headers, believed
+only from trusted proxies: `persd_app.client`) buys no extra tries. The price: anyone can
+lock a known user name out for a while; the operator's log shows the refusals. The refusal is an HTTP 400 (with Retry-After), the one
 status Gradio's login page reports (it shows nothing for a 429); `LOCKOUT_NOTE` tells the
 page's reader why a right password can be refused.
 """
@@ -22,15 +25,20 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from starlette.middleware import Middleware
+from starlette.requests import Request
+
+from persd_app.client import ClientAddress, Network
 
 MAX_FAILURES = 5
 WINDOW_S = 60.0
 LOCK_S = 30.0
 MAX_LOCK_S = 15 * 60.0
-LOCKOUT_NOTE = (f"After {MAX_FAILURES} failed tries in a minute, sign-ins from your address "
-                f"pause for {LOCK_S:.0f} s or more.")
+LOCKOUT_NOTE = (f"After {MAX_FAILURES} failed tries in a minute, sign-ins for that user name "
+                f"and from that address pause for {LOCK_S:.0f} s or more.")
+MAX_LOGIN_BODY = 16 * 1024  # a login form is a name and a password
 
 
 class ExposureError(ValueError):
@@ -104,8 +112,56 @@ class HostGuard:
         await self.app(scope, receive, send)
 
 
+def same_origin(origin: str, host: str) -> bool:
+    """Whether a page at `origin` ("http://127.0.0.1:7860") is this app, reached by the Host
+    header `host`. A Host without a port (a proxy in front) compares names only; schemes
+    are not compared (TLS may end at the proxy)."""
+    try:
+        parts = urlsplit(origin)
+        origin_port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:
+        return False
+    if not parts.hostname:
+        return False  # "null": a sandboxed frame or a file
+    name = host_name(host)
+    _, colon, port = host.strip().rpartition(":")
+    has_port = bool(colon) and port.isdigit() and not host.strip().endswith("]")
+    if parts.hostname.lower() != name:
+        return False
+    return not has_port or origin_port == int(port)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+class SameOrigin:
+    """ASGI middleware: a request or websocket whose Origin is another site than the one it
+    was sent to gets a 403 before the app sees it. Gradio's own CORS lets any
+    http://localhost:* page call an app on localhost, and any site call an app on another
+    name, with the reviewer's cookie; persd's page never calls across origins."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            headers = dict(scope.get("headers") or ())
+            origin = headers.get(b"origin")
+            if origin is not None and not same_origin(
+                    origin.decode("latin-1"), headers.get(b"host", b"").decode("latin-1")):
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                await _plain(send, 403, "persd: refused a request from another site's page "
+                             f"(Origin {origin.decode('latin-1')!r}): the app answers only "
+                             "its own pages.")
+                return
+        await self.app(scope, receive, send)
+
+
 class LoginThrottle:
-    """Failed logins per client address, and how long each is locked out."""
+    """Failed logins per key (a client address, a user name), and how long each is locked
+    out."""
 
     def __init__(self, max_failures: int = MAX_FAILURES, window_s: float = WINDOW_S,
                  lock_s: float = LOCK_S, clock: Callable[[], float] = time.monotonic) -> None:
@@ -142,8 +198,9 @@ class LoginThrottle:
 
 
 class ThrottledLogin:
-    """ASGI middleware: POST /login from a locked-out client is refused without a check;
-    other answers to it are counted (200: success, anything else: a failure)."""
+    """ASGI middleware: POST /login from a locked-out client address or for a locked-out
+    user name is refused without a check; other answers to it are counted against both
+    (200: success, anything else: a failure)."""
 
     def __init__(self, app, throttle: LoginThrottle) -> None:
         self.app, self.throttle = app, throttle
@@ -153,8 +210,18 @@ class ThrottledLogin:
                 or scope["path"].rstrip("/") != "/login"):
             await self.app(scope, receive, send)
             return
-        client = (scope.get("client") or ("?", 0))[0]
-        wait = self.throttle.wait_s(client)
+        body = await _read_body(receive, MAX_LOGIN_BODY)
+        if body is None:
+            await _plain(send, 413, "A login form is a user name and a password.")
+            return
+        replay = _replaying(body, receive)
+        try:
+            user = str((await Request(scope, _replaying(body, receive)).form()).get(
+                "username") or "").strip()
+        except Exception:  # noqa: BLE001  a malformed form: Gradio answers it, counted below
+            user = ""
+        keys = [f"address {(scope.get('client') or ('?', 0))[0]}", f"user {user}"]
+        wait = max(self.throttle.wait_s(key) for key in keys)
         if wait > 0:
             await _plain(send, 400, f"Too many failed logins: try again in {wait:.0f} s.",
                          retry_after=wait)
@@ -166,19 +233,51 @@ class ThrottledLogin:
                 status.append(message["status"])
             await send(message)
 
-        await self.app(scope, receive, recording)
-        if status and status[0] == 200:
-            self.throttle.succeeded(client)
-        elif status and status[0] < 500:
-            self.throttle.failed(client)
+        await self.app(scope, replay, recording)
+        for key in keys:
+            if status and status[0] == 200:
+                self.throttle.succeeded(key)
+            elif status and status[0] < 500:
+                self.throttle.failed(key)
 
 
-def middleware(auth: bool, insecure: bool, throttle: LoginThrottle | None = None) -> list:
-    """The middleware for FastAPI(middleware=...): the Host check without logins, the
-    login throttle with them."""
+async def _read_body(receive, limit: int) -> bytes | None:
+    """The whole request body, or None past `limit` bytes."""
+    chunks, size, more = [], 0, True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        size += len(chunks[-1])
+        if size > limit:
+            return None
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def _replaying(body: bytes, receive):
+    """A receive() that gives `body` once, then whatever the connection says next."""
+    given = []
+
+    async def again():
+        if not given:
+            given.append(True)
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return again
+
+
+def middleware(auth: bool, insecure: bool, throttle: LoginThrottle | None = None,
+               proxies: tuple[Network, ...] = ()) -> list:
+    """The middleware for FastAPI(middleware=...): the client's address behind `proxies`,
+    same-origin requests only, then the Host check without logins, the login throttle with
+    them."""
+    first = [Middleware(ClientAddress, proxies=proxies), Middleware(SameOrigin)]
     if auth:
-        return [Middleware(ThrottledLogin, throttle=throttle or LoginThrottle())]
-    return [Middleware(HostGuard, allowed=host_allowed(insecure))]
+        return [*first, Middleware(ThrottledLogin, throttle=throttle or LoginThrottle())]
+    return [*first, Middleware(HostGuard, allowed=host_allowed(insecure))]
 
 
 async def _plain(send, status: int, text: str, retry_after: float | None = None) -> None:

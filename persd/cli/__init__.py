@@ -19,6 +19,7 @@ from persd.cli import app, collect, evaluate, studies, train
 from persd.cli.common import UserError
 from persd.cli.importing import import_command
 from persd.cli.loop import loop
+from persd.cli.sandbox import sandbox
 from persd.cli.models import models
 
 __all__ = ["UserError", "cli", "main"]
@@ -37,6 +38,7 @@ for command in (app.app, app.demo, app.tiny_model, collect.collect, collect.make
 cli.add_command(studies.study)
 cli.add_command(studies.ablate)
 cli.add_command(loop)
+cli.add_command(sandbox)
 cli.add_command(models)
 
 

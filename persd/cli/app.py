@@ -5,13 +5,20 @@ from __future__ import annotations
 import errno
 import socket
 
+from pathlib import Path
+
 import click
+from click.core import ParameterSource
 
 from persd.cli.common import UserError, app_options, sessions_dir_option
 from persd.demo import build_demo_session
 from persd.demo.tiny_model import TinyModelError, write_tiny_model
 from persd.store import SessionNameError, StoreError, list_sessions, session_path
-from persd_app.app import launch, parse_auth
+from persd_app.app import launch, read_logins
+
+AUTH_SEEN = ("persd: WARNING: --auth USER:PASS on the command line is visible to every user "
+             "of this machine (ps, shell history); put the lines in a file (--auth-file "
+             "PATH, mode 0600) or in PERSD_AUTH.")
 
 
 def _check_address(host: str, port: int) -> None:
@@ -42,12 +49,28 @@ def _check_address(host: str, port: int) -> None:
         raise UserError(f"cannot serve on {host}:{port}: {error.strerror}") from error
 
 
-def _serve(sessions_dir: str, session: str | None, host: str, port: int, auth: str | None,
-           insecure: bool, open_browser: bool = False, **options) -> None:
-    _check_address(host, port)
+def _logins(auth: str | None, auth_file: str | None):
+    """The logins of --auth / PERSD_AUTH or --auth-file, warning of a password typed on the
+    command line."""
+    if auth and auth_file:
+        raise UserError("give --auth or --auth-file, not both")
+    if auth_file:
+        return read_logins(auth_file, "--auth-file", file=True)
+    source = click.get_current_context().get_parameter_source("auth")
+    if auth and source is ParameterSource.COMMANDLINE and not Path(auth).is_file():
+        click.echo(AUTH_SEEN, err=True)
+    return read_logins(auth)
 
+
+def _serve(sessions_dir: str, session: str | None, host: str, port: int, auth: str | None,
+           insecure: bool, open_browser: bool = False, auth_file: str | None = None,
+           **options) -> None:
     try:
-        users = parse_auth(auth)
+        users = _logins(auth, auth_file)
+    except ValueError as error:
+        raise UserError(str(error)) from error
+    _check_address(host, port)
+    try:
         launch(sessions_dir=sessions_dir, session=session, host=host, port=port, auth=users,
                open_browser=open_browser, insecure_no_auth_on_network=insecure, **options)
     except (ValueError, OSError) as error:
@@ -68,7 +91,7 @@ def _serve(sessions_dir: str, session: str | None, host: str, port: int, auth: s
 @click.option("--allow-custom-endpoints", is_flag=True,
               help="Let reviewers type other teacher endpoints (with their own API key).")
 def app(sessions_dir: str, session: str | None, host: str, port: int, auth: str | None,
-        insecure: bool, runs_dir: str, teacher_endpoints: tuple[str, ...],
+        auth_file: str | None, trusted_proxies: tuple[str, ...], insecure: bool, runs_dir: str, teacher_endpoints: tuple[str, ...],
         allow_custom_endpoints: bool) -> None:
     """Open the review app (it offers the demo session when there is none)."""
     if session:
@@ -80,7 +103,8 @@ def app(sessions_dir: str, session: str | None, host: str, port: int, auth: str 
             existing = ", ".join(list_sessions(sessions_dir)) or "none yet"
             raise UserError(f"no session {session!r} in {sessions_dir} (existing: {existing})")
     _serve(sessions_dir, session, host, port, auth, insecure, runs_dir=runs_dir,
-           teacher_endpoints=teacher_endpoints, allow_custom_endpoints=allow_custom_endpoints)
+           auth_file=auth_file,
+           trusted_proxies=trusted_proxies, teacher_endpoints=teacher_endpoints, allow_custom_endpoints=allow_custom_endpoints)
 
 
 @click.command()
@@ -91,7 +115,8 @@ def app(sessions_dir: str, session: str | None, host: str, port: int, auth: str 
 @click.option("--no-open", is_flag=True, help="Build the session only; do not start the app.")
 @app_options
 def demo(sessions_dir: str, name: str, limit: int | None, seed: int, no_open: bool, host: str,
-         port: int, auth: str | None, insecure: bool) -> None:
+         port: int, auth: str | None, auth_file: str | None, trusted_proxies: tuple[str, ...],
+         insecure: bool) -> None:
     """Build the offline demo session (simulated student and teacher) and open the app on it."""
     if not no_open:
         _check_address(host, port)
@@ -102,7 +127,8 @@ def demo(sessions_dir: str, name: str, limit: int | None, seed: int, no_open: bo
         raise UserError(str(error)) from error
     click.echo(f"Demo session {name!r} (SIMULATED student and teacher) is ready: {path}")
     if not no_open:
-        _serve(sessions_dir, name, host, port, auth, insecure, open_browser=True)
+        _serve(sessions_dir, name, host, port, auth, insecure, open_browser=True,
+               trusted_proxies=trusted_proxies, auth_file=auth_file)
 
 
 @click.command("tiny-model")

@@ -19,6 +19,7 @@ from persd.cli.common import (
 from persd.collect import CollectError
 from persd.collect import collect as run_collect
 from persd.collect.config import CollectConfig
+from persd.execution.option import executor_option
 from persd.execution.verdicts import PROTOCOLS
 from persd.store import StoreError
 from persd.store.records import METHODS
@@ -60,6 +61,7 @@ from persd.testgen import make_tests as run_make_tests
                help="Send the teacher's first requests as one OpenAI Batch API job (half price, "
                     "up to 24 h; a rerun resumes the same batch). Poll interval: PERSD_BATCH_POLL_S.")
 @sessions_dir_option
+@executor_option
 def collect(wait: bool, **settings) -> None:
     """Student attempts, sandbox verdicts and teacher refinements, stored in a session."""
     try:
@@ -86,6 +88,7 @@ def collect(wait: bool, **settings) -> None:
 @click.option("--call-timeout", default=1.0, show_default=True, type=float, help="CPU seconds per call of the reference.")
 @click.option("--cache/--no-cache", default=True, show_default=True, help="Keep teacher replies beside the output.")
 @click.option("--teacher-batch", is_flag=True, help="Send the requests as one OpenAI Batch API job (half price, up to 24 h; a rerun resumes it).")
+@executor_option
 def make_tests(input_spec, output, teacher_model, n_inputs, min_tests, concurrency, columns, limit,
                call_timeout, cache, teacher_batch) -> None:
     """Make unit tests for tasks with a reference solution: the teacher proposes inputs, the sandbox computes outputs."""

@@ -53,8 +53,18 @@ def app_options(function):
                      help="Address to bind (another than loopback needs --auth)."),
         click.option("--port", default=7860, show_default=True, type=int),
         click.option("--auth", envvar="PERSD_AUTH", metavar="USER:PASS|FILE",
-                     help="Require a login: USER:PASS or a file of USER:PASS lines (also "
-                          "PERSD_AUTH). Reviews are signed with the login name."),
+                     help="Require a login: USER:PASS[:ROLE] lines (ROLE operator, the "
+                          "default, or reviewer) or a file of them; better from PERSD_AUTH "
+                          "or --auth-file, as the command line shows in ps. Reviews are "
+                          "signed with the login name."),
+        click.option("--auth-file", envvar="PERSD_AUTH_FILE", metavar="PATH",
+                     type=click.Path(dir_okay=False),
+                     help="A file of USER:PASS[:ROLE] lines ('#' comments; also "
+                          "PERSD_AUTH_FILE)."),
+        click.option("--trusted-proxy", "trusted_proxies", multiple=True, metavar="ADDR",
+                     help="A reverse proxy (address or network) whose X-Forwarded-For, "
+                          "Forwarded or X-Real-IP header names the client; repeatable. "
+                          "Without it those headers are ignored."),
         click.option("--insecure-no-auth-on-network", "insecure", is_flag=True,
                      help="Serve a non-loopback --host without --auth: anyone who reaches "
                           "it can run code in the sandbox and spend the teacher's key."),

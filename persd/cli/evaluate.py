@@ -18,6 +18,7 @@ from persd.cli.common import (
 )
 from persd.evaluate import eval_runs_table
 from persd.evaluate.config import PRESETS, EvalConfig
+from persd.execution.option import executor_option
 from persd.execution.verdicts import PROTOCOLS
 from persd.runs import eval_run
 from persd.store import SessionStore, StoreError
@@ -57,6 +58,7 @@ from persd.tasks import TaskFileError, load_tasks
               help="Fill in this queued eval run of --session (the app's eval jobs).")
 @student_backend_options
 @sessions_dir_option
+@executor_option
 def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, prompt_format, json_path,
           session, round_, run_id, student_backend, student_base_url, sessions_dir, **settings) -> None:
     """Measure pass@k with one-step and multi-step (self-repair) inference."""

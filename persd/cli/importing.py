@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from persd.cli.common import UserError, sessions_dir_option
+from persd.execution.option import executor_option
 from persd.importing import ImportFailed, import_file
-from persd.store import SessionStore, StoreError
+from persd.store import SessionStore, StoreError, list_sessions, remove_session_files
 from persd.tasks import TaskFileError
 from persd.tasks.sources import parse_columns
 
@@ -27,9 +28,12 @@ from persd.tasks.sources import parse_columns
               help="Recorded as the teacher of rows that do not name one.")
 @sessions_dir_option
 @click.argument("file")
+@executor_option
 def import_command(session, tasks_spec, fmt, columns, skip_bad, round_, teacher_model,
                    sessions_dir, file) -> None:
     """Import refinement data (attempt, feedback, refinement) into a session for review and training."""
+    existed = session in list_sessions(sessions_dir)
+    report = None
     try:
         mapping = parse_columns(columns)
         with SessionStore.open(sessions_dir, session, create=True) as store:
@@ -37,6 +41,9 @@ def import_command(session, tasks_spec, fmt, columns, skip_bad, round_, teacher_
                                  skip_bad=skip_bad, round=round_, teacher_model=teacher_model)
     except (ImportFailed, TaskFileError, StoreError, ValueError) as error:
         raise UserError(str(error)) from error
+    finally:
+        if not existed and (report is None or not report.imported):
+            remove_session_files(sessions_dir, session)  # nothing imported: nothing created
     click.echo(report.text())
     for bad in report.bad:
         click.echo(f"  skipped {bad}", err=True)

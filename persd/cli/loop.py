@@ -15,6 +15,7 @@ from persd.cli.common import (
 )
 from persd.collect.config import CollectConfig
 from persd.evaluate.config import EvalConfig
+from persd.execution.option import executor_option
 from persd.loop import LoopError, run_loop
 from persd.loop.config import GATES, TRAIN_FROM, LoopConfig, loop_eval
 from persd.settings import SAMPLING_FIELDS, default_of
@@ -73,6 +74,7 @@ def _both(field: str) -> str:
                help=f"Learning rate  [default: {LORA_LR:g} LoRA, {FULL_LR:g} full]")
 @config_option(TrainConfig, "batch_size", keep_unset=True, help="Training batch.")
 @sessions_dir_option
+@executor_option
 def loop(output_dir, rounds, patience, gate, wait_for, train_from, step_size, eval_limit, poll_s,
          samples, refine_steps, eval_temperature, max_steps, epochs, learning_rate, batch_size,
          **collect) -> None:

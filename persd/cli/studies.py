@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from persd.cli.common import UserError, sessions_dir_option
+from persd.execution.option import executor_option
 from persd.store import QueueFilters, SessionStore, StoreError
 from persd.store.study_records import CHOICES, REVIEW_DECISIONS
 from persd.student import StudentLoadError
@@ -191,6 +192,7 @@ def report(session, name, export_path, force, sessions_dir) -> None:
 @click.option("--max-new-tokens", default=128, show_default=True, type=int)
 @click.option("--seed", default=0, show_default=True, type=int)
 @sessions_dir_option
+@executor_option
 def ablate(by, session, student, eval_tasks, eval_limit, steps, per_type, data_from_session,
            selection, output_dir, samples, max_new_tokens, seed, sessions_dir) -> None:
     """Train one adapter per group of the data (error type, or data source) and compare them."""

@@ -9,6 +9,7 @@ import click
 from persd.cli.common import PROMPT_FORMAT_HELP, UserError, config_option, sessions_dir_option
 from persd.data import FORMATS, SELECTIONS, VARIANTS, DataError, build_examples
 from persd.data import export as write
+from persd.execution.option import executor_option
 from persd.runs import train_run
 from persd.store import SessionStore, StoreError
 from persd.student.chat import PROMPT_FORMATS
@@ -60,6 +61,7 @@ from persd.train.config import FULL_LR, LORA_LR, OBJECTIVES, REWARD_TESTS, Train
 @click.option("--metrics", type=click.Path(dir_okay=False), help="Metrics JSON lines  [default: OUTPUT/metrics.jsonl]")
 @click.option("--launcher", help='Run the child under a launcher, e.g. "torchrun --standalone --nproc_per_node 2".')
 @sessions_dir_option
+@executor_option
 def train(session, variant, data, columns, selection, metrics, launcher, sessions_dir, **settings) -> None:
     """Fine-tune the student on a session's curated examples (or --data), in a child process."""
     chosen = {name: value for name, value in settings.items() if value is not None}

@@ -34,7 +34,7 @@ from contextlib import ExitStack
 from persd.collect.config import METHODS, STOPPED_ON_REQUEST, CollectConfig, CollectError, CollectSummary
 from persd.collect.lock import SessionBusy, collect_lock
 from persd.collect.loop import CollectionLoop
-from persd.execution import Executor
+from persd.execution import make_executor
 from persd.store import ConfigMismatch, SessionStore, StoreError, session_path
 from persd.student import StudentLoadError
 from persd.student.backends import build_student
@@ -88,8 +88,8 @@ def _collect(config, stack, store, student, teacher, executor, progress, tasks, 
     if getattr(teacher, "cache", False) is None:
         teacher.cache = store.teacher_cache()  # a rerun pays nothing for replies it has
     owns_executor = executor is None
-    executor = executor or Executor(workers=config.workers, timeout_s=config.timeout_s,
-                                    protocol=config.protocol)
+    executor = executor or make_executor(workers=config.workers, timeout_s=config.timeout_s,
+                                         protocol=config.protocol)
     try:
         loop = CollectionLoop(config, store, tasks, student, teacher, executor, progress,
                               should_stop)

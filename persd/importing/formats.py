@@ -14,6 +14,11 @@ Formats:
   rectify            the paper's released rows (`finetuning_prompt`, `finetuning_completion`)
   persd              `persd export` rows; a "persd" row is the partner of the "persd-refine"
                      row with the same refinement_id, which holds its attempt and feedback
+
+Every row is checked first: at most MAX_ROW_CHARS characters of text, no lone surrogate
+(a JSON "\\ud800" decodes to one; SQLite cannot store it), and a task id of printable
+text (no NUL or terminal escapes) of at most MAX_TASK_ID characters. Each is a RowError
+naming the field, so --skip-bad can skip that row alone.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ from persd.prompts import student_refine_prompt
 from persd.tasks.formats import Task, function_header
 
 FORMATS = ("auto", "table", "prompt-completion", "rectify", "persd")
+MAX_ROW_CHARS = 2_000_000  # a task's attempt, feedback and refinement, with room to spare
+MAX_TASK_ID = 200
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _DEF = re.compile(r"^(?:async[ \t]+)?def[ \t]+(\w+)[ \t]*\(", re.M)
 
 
@@ -71,6 +79,7 @@ def parse_row(fmt: str, line: int, record: dict, paired: set | frozenset = froze
               ) -> Parsed | None:
     """The row as a Parsed record; None for a "persd" row whose refinement_id is in `paired`
     (its persd-refine partner is imported instead)."""
+    check_record(record)
     task_id = _task_id(record)
     model = _optional(record, "teacher_model")
     if fmt == "table":
@@ -183,13 +192,37 @@ def _prompt_completion(record: dict) -> tuple[str, str]:
     return prompt, reply
 
 
+def check_record(record: dict) -> None:
+    """The row's size and text, before anything else reads it (RowError naming the field)."""
+    total = 0
+    for name, value in record.items():
+        if not isinstance(value, str):
+            continue
+        total += len(value)
+        if total > MAX_ROW_CHARS:
+            raise RowError(name, f"the row holds over {MAX_ROW_CHARS:,} characters of text "
+                                 f"(this field {len(value):,}): too big for one task")
+        bad = _SURROGATE.search(value)
+        if bad:
+            raise RowError(name, f"a lone surrogate (U+{ord(bad.group()):04X}) at character "
+                                 f"{bad.start()}: not valid Unicode text")
+
+
 def _task_id(record: dict) -> str | None:
     value = record.get("task_id")
     if value is None or value == "":
         return None
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise RowError("task_id", f"expected a string or an integer, got {type(value).__name__}")
-    return str(value)
+    text = str(value)
+    if len(text) > MAX_TASK_ID:
+        raise RowError("task_id", f"{len(text):,} characters; a task id has at most "
+                                  f"{MAX_TASK_ID}")
+    if not text.isprintable():
+        odd = next(c for c in text if not c.isprintable())
+        raise RowError("task_id", f"holds {odd!r} at character {text.index(odd)}: a task id "
+                                  "is printable text")
+    return text
 
 
 def _text(record: dict, name: str, empty: bool = False) -> str:

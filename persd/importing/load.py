@@ -25,7 +25,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from persd.code.diffing import diff_size
-from persd.execution import Executor
+from persd.execution import make_executor
 from persd.importing.formats import FORMATS, Parsed, RowError, detect_format, parse_row
 from persd.importing.read import read_data
 from persd.store.imports import ImportItem
@@ -232,7 +232,7 @@ def _run(matched: list[tuple[Parsed, Task]], workers: int | None, timeout_s: flo
     if not pairs:
         return []
     results = []
-    with Executor(workers=workers, timeout_s=timeout_s) as executor, \
+    with make_executor(workers=workers, timeout_s=timeout_s) as executor, \
             tqdm(total=len(pairs), desc="running", unit="program", disable=not progress) as bar:
         size = executor.workers * 4
         for start in range(0, len(pairs), size):

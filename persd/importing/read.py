@@ -7,7 +7,8 @@
 Everything `persd.tasks.sources.read_rows` reads (JSONL, CSV, Parquet, `hf:`), plus JSON
 arrays (`[{...}, {...}]` in a .json file), numbered by the line each element starts on.
 A mapping goes from the field persd wants to the file's column. Errors are
-`TaskFileError`s naming the file, the line and the field.
+`TaskFileError`s naming the file, the line and the field. A Parquet file is refused before
+it is read when its own metadata proves a row too big: a 31 KB file can hold a 1 GB string.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from persd.tasks.formats import Record, TaskFileError
-from persd.tasks.sources import apply_columns, read_rows, split_columns
+from persd.tasks.sources import MAX_LINE_BYTES, apply_columns, read_rows, split_columns
 
 
 def read_data(spec: str | Path, columns: Mapping[str, str] | None = None) -> list[Record]:
@@ -25,7 +26,33 @@ def read_data(spec: str | Path, columns: Mapping[str, str] | None = None) -> lis
     path = Path(spec).expanduser()
     if not spec.startswith("hf:") and path.suffix.lower() == ".json" and _is_array(path):
         return apply_columns(_read_json_array(path), columns, spec)
+    if not spec.startswith("hf:") and path.suffix.lower() in (".parquet", ".pq"):
+        _check_parquet(path)
     return read_rows(spec, columns)
+
+
+def _check_parquet(path: Path, cap: int = MAX_LINE_BYTES) -> None:
+    """Refuse a column chunk whose decompressed size, shared among its rows, is over `cap`
+    per row: one of them is then bigger than that (no false alarm on many small rows)."""
+    try:
+        import pyarrow.parquet as pq  # noqa: PLC0415  heavy: pyarrow, for Parquet files only
+
+        meta = pq.ParquetFile(path).metadata
+    except Exception:  # noqa: BLE001  not readable: the ordinary reader says how
+        return
+    first = 1
+    for index in range(meta.num_row_groups):
+        group = meta.row_group(index)
+        for column in range(group.num_columns):
+            chunk = group.column(column)
+            if chunk.total_uncompressed_size > cap * max(group.num_rows, 1):
+                last = first + group.num_rows - 1
+                rows = "" if last <= first else f"one of rows {first}-{last}, "
+                raise TaskFileError(path, f"{rows}field {chunk.path_in_schema!r}: "
+                                          f"{chunk.total_uncompressed_size:,} bytes "
+                                          "decompressed, over "
+                                          f"{cap // 2**20} MiB a row; not read", first)
+        first += group.num_rows
 
 
 def _is_array(path: Path) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from persd.evaluate import EvalConfig, EvalReport, evaluate
-from persd.execution import Executor
+from persd.execution import make_executor
 from persd.store import SessionStore
 from persd.student.backends import build_student
 from persd.tasks import Task
@@ -31,7 +31,7 @@ def eval_run(config: EvalConfig, tasks: list[Task], *, model: str, adapter: str 
                           n=config.samples, **student)
     # Recorded with the run: "auto" resolved to what the student actually does.
     meta = {**(meta or {}), "prompt_format": getattr(built, "prompt_format", "completion")}
-    with Executor(workers=config.workers, timeout_s=config.timeout_s,
-                  protocol=config.protocol) as executor:
+    with make_executor(workers=config.workers, timeout_s=config.timeout_s,
+                       protocol=config.protocol) as executor:
         return evaluate(built, tasks, config, executor, store=store, meta=meta,
                         progress=progress, run_id=run_id)

@@ -63,7 +63,7 @@ from persd.store.studies import StudiesMixin
 from persd.store.teacher_log import TeacherCache, TeacherLogMixin
 
 __all__ = [
-    "SessionStore", "list_sessions", "session_path", "TeacherCache",
+    "SessionStore", "list_sessions", "session_path", "remove_session_files", "TeacherCache",
     "StoreError", "SessionNotFound", "SessionNameError", "ConfigMismatch", "RecordNotFound",
     "ReviewConflict", "RunBusy",
     "AttemptRecord", "BulkReviewResult", "EvalSampleRecord", "ExecutionRecord", "PendingWork",
@@ -111,6 +111,18 @@ def list_sessions(sessions_dir: str | Path) -> list[str]:
     if not folder.is_dir():
         return []
     return sorted(p.name[: -len(SUFFIX)] for p in folder.glob(f"*{SUFFIX}") if p.is_file())
+
+
+def remove_session_files(sessions_dir: str | Path, name: str) -> None:
+    """Delete a session's file and its WAL companions (closed first by the caller): for a
+    session created by a command that then wrote nothing into it."""
+    try:
+        path = session_path(sessions_dir, name)
+    except SessionNameError:
+        return  # no file was made under a name that is refused
+    for companion in (path, path.with_name(path.name + "-wal"),
+                      path.with_name(path.name + "-shm")):
+        companion.unlink(missing_ok=True)
 
 
 class SessionStore(

@@ -33,6 +33,7 @@ _ATTEMPT_RUN = """LEFT JOIN executions e
         ON e.subject_kind = 'attempt' AND e.subject_id = r.attempt_id AND e.tests = 'hidden'"""
 _REVIEWS = "LEFT JOIN reviews v ON v.refinement_id = r.id"
 _FROM = f"FROM refinements r {_TASKS} {_ATTEMPT_RUN} {_REVIEWS}"
+_MISSING = object()
 _SELECT = f"""SELECT r.id AS refinement_id, r.task_id, r.round, r.method, r.attempt_id,
     r.teacher_model, r.validated, r.diff_lines, COALESCE(e.error_type, '') AS error_type,
     e.status AS attempt_status, COALESCE(e.feedback, '') AS feedback,
@@ -111,16 +112,21 @@ class QueueMixin:
 
     def _memo(self, key: tuple, compute: Callable[[sqlite3.Connection], Any]) -> Any:
         """`compute(conn)`, reused until anything is written to the session: counts over a
-        whole session are what a review key press would otherwise spend its time on."""
-        memo = self.__dict__.setdefault("_queue_memo", {})
+        whole session are what a review key press would otherwise spend its time on.
+        Safe across threads: a new generation gets a new dict (never one cleared under a
+        reader), and a value is read once, by `get`."""
         generation = self._db.generation()
-        if memo.get("generation") != generation:
-            memo.clear()
-            memo["generation"] = generation
-        if key not in memo:
+        memo = self.__dict__.get("_queue_memo")
+        if memo is None or memo[0] != generation:
+            memo = (generation, {})
+            self.__dict__["_queue_memo"] = memo
+        values = memo[1]
+        found = values.get(key, _MISSING)
+        if found is _MISSING:
             with self._db.read() as conn:
-                memo[key] = compute(conn)
-        return memo[key]
+                found = compute(conn)
+            values[key] = found
+        return found
 
     def error_types(self, round: int | None = None) -> list[str]:
         """The error types of attempts that have refinements: choices for the filter."""

@@ -234,32 +234,58 @@ def _first_line(error: BaseException) -> str:
 
 # ---------------------------------------------------------------- readers (by file suffix)
 
+MAX_LINE_BYTES = 32 * 1024 * 1024  # one row of code, JSON-escaped, many times over
+_ONE_OBJECT_BYTES = 16 * 1024 * 1024  # read whole only to say "one object over lines"
+
+
 def _read_json(path: Path) -> list[Record]:
-    """JSON lines (one object per line) or one JSON array of objects, pretty-printed or not."""
+    """JSON lines (one object per line) or one JSON array of objects, pretty-printed or not.
+    Lines are read one at a time: a bad line is reported without reading what follows, a
+    line over MAX_LINE_BYTES is refused once that much is read."""
     try:
-        data = path.read_bytes()
-        if path.name.endswith(".gz"):
-            data = gzip.decompress(data)
+        with gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb") as file:
+            if _first_char(file) == b"[":
+                file.seek(0)
+                return _json_array(path, file.read())
+            file.seek(0)
+            return _json_lines(path, file)
     except FileNotFoundError:
         raise TaskFileError(path, "file does not exist") from None
     except IsADirectoryError:
         raise TaskFileError(path, "is a directory, not a task file") from None
     except (OSError, EOFError) as e:  # unreadable, or a corrupt gzip stream
         raise TaskFileError(path, f"cannot read: {e}") from None
-    if data.lstrip().startswith(b"["):
-        return _json_array(path, data)
-    records = []
-    for number, raw in enumerate(data.split(b"\n"), 1):
+
+
+def _first_char(file) -> bytes:
+    while (char := file.read(1)) and char.isspace():
+        pass
+    return char
+
+
+def _json_lines(path: Path, file) -> list[Record]:
+    records, number = [], 0
+    while raw := file.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if len(raw) > MAX_LINE_BYTES:
+            raise TaskFileError(path, f"a line over {MAX_LINE_BYTES // 2**20} MiB: too long "
+                                      "for one row", number)
         text = _utf8(path, raw, number).strip()
         if not text:
             continue
         try:
             record = json.loads(text)
         except json.JSONDecodeError as e:
-            if not records and _one_object(data):
-                raise TaskFileError(path, "one JSON object over several lines: write one task "
-                                          "object per line (JSONL) or a JSON array of them") from None
+            if not records:
+                file.seek(0)
+                head = file.read(_ONE_OBJECT_BYTES + 1)
+                if len(head) <= _ONE_OBJECT_BYTES and _one_object(head):
+                    raise TaskFileError(path, "one JSON object over several lines: write one "
+                                              "task object per line (JSONL) or a JSON array "
+                                              "of them") from None
             raise TaskFileError(path, f"bad JSON: {e.msg} (column {e.colno})", number) from None
+        except RecursionError:
+            raise TaskFileError(path, "bad JSON: nested too deeply", number) from None
         records.append((number, _object(path, record, number)))
     return records
 
@@ -267,7 +293,7 @@ def _read_json(path: Path) -> list[Record]:
 def _one_object(data: bytes) -> bool:
     try:
         return isinstance(json.loads(data), dict)
-    except ValueError:  # JSONDecodeError, UnicodeDecodeError
+    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError
         return False
 
 

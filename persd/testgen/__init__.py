@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from tqdm import tqdm
 
 from persd.code.extract import extract_code
-from persd.execution import Executor
+from persd.execution import make_executor
 from persd.execution.probe import probe_calls
 from persd.tasks import TaskFileError
 from persd.tasks.sources import read_rows
@@ -288,7 +288,7 @@ async def _make_tests(config: MakeTestsConfig, teacher: OpenAITeacher, progress:
             return summary
         await teacher.check()  # a wrong key or URL fails before any work
         timeout = config.call_timeout_s * config.n_inputs + 2
-        with Executor(workers=config.workers, timeout_s=timeout) as executor, \
+        with make_executor(workers=config.workers, timeout_s=timeout) as executor, \
                 output.open("a", encoding="utf-8") as out, \
                 tqdm(total=len(todo), desc="make-tests", unit="task", disable=not progress) as bar:
             jobs = [asyncio.create_task(_one(row, record, teacher, executor, config, summary))

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from persd import private
 from persd.train.config import TrainConfig
 from persd.train.rows import _atomic_write
 
@@ -28,7 +29,7 @@ _SETTINGS = (
 def write_model_card(output_dir: str | Path, config: TrainConfig, summary: dict[str, Any]) -> Path:
     """Merge `summary` into the folder's saved summary and write README.md; returns its path."""
     out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    private.make_dir(out)
     saved = read_summary(out)
     for key, value in summary.items():
         if isinstance(value, dict) and isinstance(saved.get(key), dict):

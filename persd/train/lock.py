@@ -17,6 +17,7 @@ import fcntl
 import os
 from pathlib import Path
 
+from persd import private
 from persd.train.config import TrainError
 
 LOCK_FILE = ".persd-run.lock"
@@ -31,10 +32,9 @@ class OutputLock:
     @classmethod
     def acquire(cls, output_dir: str | Path) -> OutputLock:
         """Lock `output_dir` (created if missing) for this process, or raise TrainError."""
-        out = Path(output_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        out = private.make_dir(output_dir)
         path = out / LOCK_FILE
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, private.FILE_MODE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from persd import private
 from persd.train import manifest
 from persd.train.config import TrainConfig, TrainError
 from persd.train.lock import LOCK_FILE, check_free
@@ -50,7 +51,7 @@ def prepare_output_dir(config: TrainConfig, rows: list[dict[str, Any]], write: b
         if check_lock:
             check_free(out)
         return
-    out.mkdir(parents=True, exist_ok=True)
+    private.make_dir(out)
     if config.overwrite and not config.resume:
         manifest.remove_listed(out, keep=_REQUEST_FILES)  # the request is rewritten below
     manifest.record(out, _REQUEST_FILES)

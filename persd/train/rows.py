@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from persd import private
 from persd.importing.read import read_data
 from persd.tasks.formats import TaskFileError
 from persd.train.config import TrainError
@@ -161,5 +162,5 @@ def _read_file(path: Path) -> list[dict[str, Any]]:
 def _atomic_write(path: Path, text: str) -> None:
     """Write then rename: a reader (another rank, the UI) never sees half a file."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    private.write_text(tmp, text)  # 0600, as the session it comes from
     tmp.replace(path)

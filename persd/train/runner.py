@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from persd import private
 from persd.student.chat import chat_row, resolve_format
 from persd.train import manifest
 from persd.train.args import hardware, training_args
@@ -147,10 +148,10 @@ def start_training(config: TrainConfig, rows: Any, metrics_path: str | Path | No
         command = [*prefix, "-m", "persd.train.run", "--config", str(out / CONFIG_FILE),
                    "--data", str(out / ROWS_FILE), "--metrics", str(metrics_path)]
         env = {**os.environ, INHERITED_ENV: str(out.resolve())}
-        with (out / LOG_FILE).open("a" if config.resume else "w") as log:
-            child = subprocess.Popen(
+        with private.open_log(out / LOG_FILE, append=config.resume) as log:
+            child = subprocess.Popen(  # umask: weights and checkpoints 0600, as the session
                 command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, pass_fds=(lock.fd,), env=env,
+                start_new_session=True, pass_fds=(lock.fd,), env=env, umask=private.UMASK,
                 preexec_fn=_die_with_parent(),
             )
         lock.hand_over(child.pid)

@@ -101,6 +101,7 @@ class AppContext:
     shown_first: bool = True   # that tab is the one the page opens on
     timers: list = field(default_factory=list)  # (tab, gr.Timer) of every tab, shared
     shown: Any = None          # gr.State: the id of the tab shown in this browser
+    roles: dict = field(default_factory=dict)  # login -> "operator" | "reviewer" (with auth)
 
     def reviewer_name(self, typed: str | None, request: Any = None) -> str:
         if self.auth:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gradio as gr
 
 from persd.jobs import CollectJob
+from persd_app.roles import operator_only
 from persd_app.tabs import AppContext
 from persd_app.tabs.collect_handlers import MODE_NOTES, OUTPUTS, CollectForm, CollectHandlers
 from persd_app.tabs.keyed import Keyed
@@ -121,10 +122,11 @@ def build(ctx: AppContext) -> None:
     running = dict(concurrency_limit=1, concurrency_id="persd-collect", show_progress="full",
                    show_progress_on=[w["progress"]])
     # `confirmed` is an input of both, so gr.Progress lands in its own parameter.
+    run = operator_only(ctx, run, "start a collection")
     w["run"].click(out.wire(run), [*form, ctx.session, gr.State(False)], out.list, **running)
     confirm.click(out.wire(run), [*form, ctx.session, gr.State(True)], out.list, **running)
-    w["cancel"].click(out.wire(handlers.cancel), [w["current"], w["session"]], out.list,
-                      **quiet)
+    w["cancel"].click(out.wire(operator_only(ctx, handlers.cancel, "cancel a collection")),
+                      [w["current"], w["session"]], out.list, **quiet)
 
 
 def collect_job(ctx, backend, name, tasks, limit, student, adapter, method, base_url,

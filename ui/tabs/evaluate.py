@@ -17,6 +17,7 @@ import gradio as gr
 
 from persd.evaluate.config import PRESETS, EvalConfig
 from persd.settings import default_of
+from persd_app.roles import operator_only
 from persd_app.tabs import AppContext
 from persd_app.tabs.evaluate_handlers import ANY, CUSTOM, PRESET, TABLE_COLUMNS, EvaluateHandlers
 
@@ -178,8 +179,10 @@ def build(ctx: AppContext) -> None:
     c["preset"].change(custom, [c["preset"]], [c["samples"], c["temperature"], c["top_p"]],
                        **quiet)
     gr.on([x.change for x in form], wrap(handlers.preview), [session, *form], outputs, **quiet)
-    start.click(wrap(handlers.start), [session, *form], outputs, show_progress="minimal")
-    abort.click(wrap(handlers.stop), [session, c["watched"]], outputs, **quiet)
+    start.click(wrap(operator_only(ctx, handlers.start, "start an evaluation")), [session, *form],
+                outputs, show_progress="minimal")
+    abort.click(wrap(operator_only(ctx, handlers.stop, "stop an evaluation")),
+                [session, c["watched"]], outputs, **quiet)
     c["timer"].tick(wrap(handlers.tick), [session, c["watched"]], outputs, **quiet)
     gr.on([f.change for f in filters], wrap(handlers.samples), [session, *filters], outputs,
           **quiet)

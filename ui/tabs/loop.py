@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from persd_app.roles import operator_only
 from persd_app.tabs import AppContext
 from persd_app.tabs.loop_handlers import LoopHandlers
 
@@ -42,4 +43,4 @@ def build(ctx: AppContext) -> None:
 
     ctx.on_session(show, [ctx.session], outputs, lazy=True, show_progress="hidden")
     timer.tick(show, [ctx.session], outputs, show_progress="hidden")
-    stop.click(handlers.stop, [ctx.session], [note]).then(show, [ctx.session], outputs)
+    stop.click(operator_only(ctx, handlers.stop, "stop the loop"), [ctx.session], [note]).then(show, [ctx.session], outputs)

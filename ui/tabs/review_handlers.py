@@ -272,7 +272,8 @@ class ReviewHandlers(SessionWideActions):
             return self._show(i, state, rid, render.message("error", str(error)),
                               keep_editor=True)
         task_id = store.refinement(rid).task_id
-        text = f"{done}: {task_id} (version {review.version}, by {i.reviewer})."
+        # The review's own author: pressing A on another reviewer's edit keeps theirs.
+        text = f"{done}: {task_id} (version {review.version}, by {review.reviewer or i.reviewer})."
         if review.status in ("approved", "edited"):
             self._drafts_drop(i, rid)
         elif self._key(i, rid) in i.drafts:

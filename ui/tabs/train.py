@@ -13,6 +13,7 @@ from __future__ import annotations
 import gradio as gr
 
 from persd.data import VARIANTS
+from persd_app.roles import operator_only
 from persd_app.tabs import AppContext
 from persd_app.tabs.keyed import Keyed
 from persd_app.tabs.train_handlers import (
@@ -126,10 +127,12 @@ def build(ctx: AppContext) -> None:
           [ctx.session, variant, selection], out.list, **quiet)
     gr.on([c.change for c in form], out.wire(as_form(handlers.preview)), form, out.list,
           **quiet)
-    tiny.click(out.wire(handlers.create_tiny_model), None, out.list, show_progress="minimal",
-               show_progress_on=[w["notice"]])
-    start.click(out.wire(as_form(handlers.start)), form, out.list, show_progress="minimal")
-    abort.click(out.wire(handlers.abort), [ctx.session, w["watched"]], out.list, **quiet)
+    tiny.click(out.wire(operator_only(ctx, handlers.create_tiny_model, "create the tiny model")),
+               None, out.list, show_progress="minimal", show_progress_on=[w["notice"]])
+    start.click(out.wire(operator_only(ctx, as_form(handlers.start), "start training")), form,
+                out.list, show_progress="minimal")
+    abort.click(out.wire(operator_only(ctx, handlers.abort, "abort a training run")),
+                [ctx.session, w["watched"]], out.list, **quiet)
     w["timer"].tick(out.wire(handlers.tick), [ctx.session, w["watched"]], out.list, **quiet)
-    export.click(out.wire(handlers.export), [ctx.session, variant, selection, fmt], out.list,
+    export.click(out.wire(operator_only(ctx, handlers.export, "export the data")), [ctx.session, variant, selection, fmt], out.list,
                  show_progress="minimal", show_progress_on=[w["notice"]])

@@ -27,6 +27,7 @@ import wire
 PROGRAM_FILE = "program.py"
 TEXT_LIMIT = 300  # characters kept of one message, as LiveCodeBench does
 MESSAGE_LIMIT = 64 * 1024 * 1024
+ANSWER_LIMIT = 15 * 1024 * 1024  # under what the judge reads of one answer (link.ANSWER_LIMIT)
 _name_of = type.__dict__["__name__"].__get__
 _instance_dict = object.__getattribute__
 
@@ -210,6 +211,10 @@ class Program:
         return {"values": answers}
 
 
+def _too_large(size: int) -> dict:
+    return {"refused": f"returned a value of {size / 1e6:.0f} MB as data, too large to check"}
+
+
 def _answer(program: Program, message) -> dict:
     """The answer to one call or fetch; raises Stop when the program's process must end."""
     try:
@@ -258,7 +263,7 @@ def serve(calls_fd: int, answers_fd: int) -> None:
                 return
             batch = message.get("calls") if type(message) is dict else None
             for one in batch if type(batch) is list else [message]:
-                wire.send(answers_fd, _answer(program, one))
+                wire.send(answers_fd, _answer(program, one), ANSWER_LIMIT, _too_large)
     except Stop as stop:
         facts = stop.facts
         facts.setdefault("stage", "test")

@@ -14,8 +14,11 @@ class Closed(Exception):
     """The other end is gone, or sent something that is not a frame."""
 
 
-def send(fd: int, message) -> None:
+def send(fd: int, message, limit: int = 0, instead=None) -> None:
+    """Sends `message`; one over `limit` bytes (when given) is replaced by `instead(size)`."""
     data = _dumps(message).encode()
+    if limit and len(data) > limit:
+        data = _dumps(instead(len(data))).encode()
     data = memoryview(_pack(">Q", len(data)) + data)
     while data:
         data = data[_write(fd, data):]

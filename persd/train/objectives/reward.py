@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 from persd.code.splice import end_completion
-from persd.execution import Executor
+from persd.execution import make_executor
 
 ZERO_STATUSES = ("timeout", "memory", "killed")
 
@@ -50,7 +50,7 @@ class SandboxReward:
     @property
     def executor(self):
         if self._executor is None:
-            self._executor = Executor(workers=self.workers, timeout_s=self.timeout_s)
+            self._executor = make_executor(workers=self.workers, timeout_s=self.timeout_s)
         return self._executor
 
     def __call__(self, prompts: list[str], completions: list[str], tests: list[str],

@@ -1,0 +1,105 @@
+"""Executors beyond one machine against the local Executor, on the same cores.
+
+The 164 HumanEval reference programs (with their prompts as context) through Ray with
+one node holding every core, Ray with two nodes sharing them (one actor each), and a
+`persd sandbox serve` child process reached over HTTP, each against the local Executor.
+Every backend has the same number of sandboxes (--workers); each is warmed up once,
+then timed --repeats times, its passes alternating with the local Executor's so that
+both see the same load; medians are printed as programs/s with the overhead per program. Ray and the service stay on loopback (127.0.0.2
+for Ray, which rewrites 127.0.0.1 to the outward address).
+
+    .venv/bin/python benchmarks/executor_cluster.py [--workers 2] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+from persd.execution import Executor, make_executor
+from persd.tasks import load_tasks
+
+NODE_IP = "127.0.0.2"
+
+
+def paired(local, executor, jobs, repeats: int) -> tuple[float, float, int]:
+    """Median seconds of the local Executor and of `executor`, passes alternating so both
+    see the same load (the machine is shared); and how many passed on `executor`."""
+    executor.run_many(jobs)  # warm-up: sandboxes, actors, connections
+    times: tuple[list, list] = ([], [])
+    for _ in range(repeats):
+        for own, runner in enumerate((local, executor)):
+            started = time.perf_counter()
+            results = runner.run_many(jobs)
+            times[own].append(time.perf_counter() - started)
+    return statistics.median(times[0]), statistics.median(times[1]), sum(r.passed for r in results)
+
+
+def ray_cluster(nodes: int, cores: int):
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+    from ray.cluster_utils import Cluster
+
+    node = {"num_cpus": cores // nodes, "node_ip_address": NODE_IP, "object_store_memory": 100 * 1024 * 1024}
+    cluster = Cluster(initialize_head=True, head_node_args={"include_dashboard": False, **node})
+    for _ in range(nodes - 1):
+        cluster.add_node(**node)
+    ray.init(address=cluster.address, _node_ip_address=NODE_IP, log_to_driver=False)
+    return ray, cluster
+
+
+def service(port: int, workers: int) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, "-m", "persd.cli", "sandbox", "serve", "--port", str(port),
+                                "--workers", str(workers)], stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/ping", timeout=1).read()
+            return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("the sandbox service did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    tasks = load_tasks("humaneval")
+    jobs = [(task.solution, task.test, task.prompt) for task in tasks]
+    rows = []
+    with Executor(workers=args.workers) as local:
+        local.run_many(jobs)
+        for nodes in (1, 2):
+            ray, cluster = ray_cluster(nodes, args.workers)
+            try:
+                with make_executor("ray") as executor:
+                    assert executor.workers == args.workers, executor.workers
+                    rows.append((f"Ray, {nodes} node{'s' * (nodes > 1)}", *paired(local, executor, jobs, args.repeats)))
+            finally:
+                ray.shutdown()
+                cluster.shutdown()
+        process = service(args.port, args.workers)
+        try:
+            with make_executor(f"http://127.0.0.1:{args.port}") as executor:
+                rows.append(("HTTP service", *paired(local, executor, jobs, args.repeats)))
+        finally:
+            process.kill()
+            process.wait()
+    print(f"{len(jobs)} HumanEval references, {args.workers} sandboxes per backend, median of {args.repeats} "
+          "passes alternating with the local Executor's")
+    print(f"{'backend':<14} {'local programs/s':>16} {'programs/s':>10} {'passed':>6} {'overhead/program':>17}")
+    for name, base, seconds, passed in rows:
+        extra = (seconds - base) / len(jobs) * 1000
+        print(f"{name:<14} {len(jobs) / base:>16.1f} {len(jobs) / seconds:>10.1f} {passed:>6} "
+              f"{extra:>+8.2f} ms {100 * (seconds / base - 1):>+5.0f}%")
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""`RayExecutor`: persd's sandboxes on a Ray cluster (`--executor ray`).
+
+    from persd.execution import make_executor
+    with make_executor("ray", timeout_s=3.0) as ex:          # joins RAY_ADDRESS, or starts Ray here
+        results = ex.run_many([(program, test, task.prompt), ...])
+    RayExecutor(address="10.0.0.5:6379", workers=8)         # a given cluster, 8 sandboxes per actor
+
+One actor per node (or, with `workers=N`, one per N of the node's cores) owns a local
+persd `Executor`: the same jail, judge and verdicts as on one machine, with the node's
+own limits. The driver spreads programs over the actors (remote.py): a node lost
+mid-run takes its actors with it, and the programs they held run again on the others,
+each verdict read exactly once. Nodes that join after the executor started are not
+used by it. Every node needs persd installed (the same version) and bubblewrap.
+
+Network: Ray advertises each node at its `--node-ip-address`. Ray replaces 127.0.0.1
+and localhost by the machine's outward address, so a cluster kept on one machine
+uses another loopback address, 127.0.0.2 (`node_ip_address="127.0.0.2"`, and
+`ray start --node-ip-address=127.0.0.2`). Ray 2.60's gcs_server and raylet still listen
+on every interface whatever the node address: firewall them on a shared host. persd
+turns Ray's usage statistics off (RAY_USAGE_STATS_ENABLED=0) unless they are set.
+"""
+
+from __future__ import annotations
+
+import os
+
+from persd.execution.executor import Executor
+from persd.execution.remote import EndpointLost, SpreadExecutor
+
+RAY_MISSING = "the Ray executor needs Ray: pip install 'persd[ray]'"
+LOCAL_NODE_IP = "127.0.0.2"  # loopback that Ray does not rewrite (it rewrites 127.0.0.1)
+
+
+def _ray():
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    try:
+        import ray
+    except ImportError as error:
+        raise ImportError(RAY_MISSING) from error
+    return ray
+
+
+class SandboxPool:
+    """The actor: one local Executor on its node, running calls from several threads."""
+
+    def __init__(self, workers: int, settings: dict) -> None:
+        self.executor = Executor(workers=workers, **settings)
+
+    def describe(self) -> dict:
+        import ray
+
+        return {"workers": self.executor.workers, "limits": self.executor.limits,
+                "isolation": self.executor.isolation, "pid": os.getpid(),
+                "node_id": ray.get_runtime_context().get_node_id()}
+
+    def run_batch(self, jobs: list[tuple]) -> list:
+        return self.executor.run_many(jobs)
+
+
+class _ActorEndpoint:
+    def __init__(self, ray, actor, node: dict, capacity: int) -> None:
+        self._ray, self.actor, self.capacity = ray, actor, capacity
+        self.node_id = node["NodeID"]
+        self.name = f"node {node['NodeManagerAddress']} ({self.node_id[:8]})"
+
+    def run_batch(self, jobs: list[tuple]) -> list:
+        try:
+            return self._ray.get(self.actor.run_batch.remote(jobs))
+        except (self._ray.exceptions.RayActorError, self._ray.exceptions.ActorUnavailableError) as error:
+            raise EndpointLost(str(error).splitlines()[0]) from error
+
+    def close(self) -> None:
+        try:
+            self._ray.kill(self.actor, no_restart=True)
+        except Exception:  # the node is gone already
+            pass
+
+
+class RayExecutor(SpreadExecutor):
+    """The Executor's interface over one sandbox pool per node of a Ray cluster.
+
+    Parameters: `address` the cluster (None: RAY_ADDRESS, else a Ray started here on
+    127.0.0.2);
+    `workers` sandboxes per actor (None: one actor per node with one sandbox per core);
+    `node_ip_address` this driver's address in the cluster (127.0.0.2 keeps it on
+    loopback); timeout_s, memory_mb, protocol, isolation: as for `Executor`, on every node.
+    """
+
+    def __init__(self, address: str | None = None, workers: int | None = None, timeout_s: float = 3.0,
+                 memory_mb: int = 2048, protocol: str = "strict", isolation: str = "auto",
+                 node_ip_address: str | None = None, max_attempts: int = 3) -> None:
+        ray = _ray()
+        self._owns_ray = not ray.is_initialized()
+        if self._owns_ray:
+            options = {"_node_ip_address": node_ip_address} if node_ip_address else {}
+            if address is None and not os.environ.get("RAY_ADDRESS"):
+                # No cluster named: a Ray of persd's own on this machine, on loopback only.
+                address = "local"
+                options = {"_node_ip_address": node_ip_address or LOCAL_NODE_IP, "include_dashboard": False}
+            ray.init(address=address, log_to_driver=False, **options)
+        settings = {"timeout_s": timeout_s, "memory_mb": memory_mb, "protocol": protocol,
+                    "isolation": isolation}
+        endpoints = self._start_actors(ray, workers, settings)
+        info = ray.get([endpoint.actor.describe.remote() for endpoint in endpoints])
+        super().__init__(endpoints, limits=info[0]["limits"], protocol=protocol,
+                         isolation=",".join(sorted({i["isolation"] for i in info})), max_attempts=max_attempts)
+
+    @staticmethod
+    def _start_actors(ray, workers: int | None, settings: dict) -> list[_ActorEndpoint]:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        actor_class = ray.remote(SandboxPool)
+        endpoints = []
+        for node in ray.nodes():
+            cores = int(node["Resources"].get("CPU", 0)) if node["Alive"] else 0
+            if cores < 1:
+                continue
+            per_actor = workers or cores
+            for _ in range(max(1, cores // per_actor)):
+                # num_cpus=0: the sandboxes are processes of the actor's own, not Ray tasks;
+                # max_concurrency: the actor runs as many programs at once as it has sandboxes.
+                actor = actor_class.options(
+                    num_cpus=0, max_concurrency=per_actor + 1,
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
+                ).remote(per_actor, settings)
+                endpoints.append(_ActorEndpoint(ray, actor, node, per_actor))
+        return endpoints
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        super().close()
+        if self._owns_ray:
+            _ray().shutdown()

@@ -1,0 +1,120 @@
+"""`--executor ray`: a real two-node Ray cluster on loopback (head and one worker node).
+
+Every node is pinned to 127.0.0.2: Ray replaces 127.0.0.1 by the machine's outward
+address, 127.0.0.2 it leaves alone. Small on purpose: one CPU per node, no dashboard,
+a 100 MB object store. Skipped, saying why, when Ray is not installed (pip install
+'persd[ray]'; `make test` installs it).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage report leaves the machine
+ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'persd[ray]' (make test installs it)")
+pytestmark = pytest.mark.ray
+
+from ray.cluster_utils import Cluster  # noqa: E402
+
+from persd.execution import Executor, make_executor  # noqa: E402
+from persd.tasks import load_tasks  # noqa: E402
+
+NODE_IP = "127.0.0.2"
+NODE = {"num_cpus": 1, "node_ip_address": NODE_IP, "object_store_memory": 100 * 1024 * 1024}
+SLOW = "\nimport time as _t\n_t.sleep(0.25)\n"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    cluster = Cluster(initialize_head=True, head_node_args={"include_dashboard": False, **NODE})
+    cluster.add_node(**NODE)
+    ray.init(address=cluster.address, _node_ip_address=NODE_IP, log_to_driver=False)
+    try:
+        yield cluster
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+@pytest.fixture(scope="module")
+def references():
+    tasks = load_tasks("humaneval")[:20]
+    return [(task.solution, task.test, task.prompt) for task in tasks]
+
+
+@pytest.fixture(scope="module")
+def expected(references):
+    with Executor(workers=2) as executor:
+        return [r.to_dict() for r in executor.run_many(references)]
+
+
+def verdicts(results) -> list[tuple]:
+    return [(r["status"], r["tests_passed"], r["tests_total"], r["feedback"])
+            for r in (x if isinstance(x, dict) else x.to_dict() for x in results)]
+
+
+def loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
+
+
+def test_every_node_and_connection_is_on_loopback(cluster):
+    import psutil
+
+    nodes = [node for node in ray.nodes() if node["Alive"]]
+    assert len(nodes) == 2
+    assert all(loopback(node["NodeManagerAddress"]) for node in nodes), [n["NodeManagerAddress"] for n in nodes]
+    with make_executor("ray") as executor:  # actors up: their connections exist now
+        executor.run("x = 1", "assert x == 1")
+        processes = [psutil.Process(), *psutil.Process().children(recursive=True)]
+        remote = {conn.raddr.ip for process in processes for conn in process.net_connections("inet")
+                  if conn.raddr}
+    assert remote and all(loopback(ip) for ip in remote), remote
+
+
+def test_references_equal_local_and_ran_on_both_nodes(cluster, references, expected):
+    with make_executor("ray", timeout_s=3.0) as executor:
+        assert executor.workers == 2 and executor.protocol == "strict" and executor.isolation
+        results = executor.run_many(references)
+        assert verdicts(results) == verdicts(expected)
+        assert len(executor.served) == 2, executor.served  # both nodes judged programs
+        assert all(result.isolation == expected[0]["isolation"] for result in results)
+
+
+def test_a_node_killed_mid_run_leaves_every_verdict_once(cluster, references, expected):
+    victim = cluster.add_node(**NODE)
+    slow = [(program + SLOW, test, context) for program, test, context in references]
+    with make_executor("ray") as executor:
+        assert executor.workers == 3
+        name = next(endpoint.name for endpoint in executor.endpoints if endpoint.node_id == victim.node_id)
+        box: dict = {}
+        runner = threading.Thread(target=lambda: box.update(results=executor.run_many(slow)))
+        runner.start()
+        deadline = time.monotonic() + 60
+        while executor.served[name] < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert executor.served[name] >= 1, "the victim node never ran a program"
+        cluster.remove_node(victim, allow_graceful=False)
+        runner.join(timeout=240)
+        assert not runner.is_alive()
+        assert verdicts(box["results"]) == verdicts(expected)
+        assert executor.lost == [name]
+        assert sum(executor.served.values()) == len(slow)  # each verdict read exactly once
+
+
+def test_without_a_cluster_persd_starts_its_own_ray_on_loopback():
+    script = ("import ray\nfrom persd.execution import make_executor\n"
+              "with make_executor('ray', workers=1) as ex:\n"
+              "    assert ex.run('x = 1', 'assert x == 1').passed\n"
+              "    print(sorted({n['NodeManagerAddress'] for n in ray.nodes()}))\n")
+    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "['127.0.0.2']"
