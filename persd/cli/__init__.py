@@ -4,7 +4,7 @@ Each command parses its flags and calls the library; errors a user can cause bec
 clear message and a non-zero exit here, at the edge. Set PERSD_DEBUG=1 to see tracebacks.
 Commands live by theme, one module each: `app` (app, demo, tiny-model), `collect` (collect,
 make-tests, decontaminate), `train` (train, export), `evaluate` (eval, eval-compare),
-`importing` (import), `loop` (loop), `studies` (study, ablate). Work that spans steps lives in
+`importing` (import), `loop` (loop), `models` (models get), `studies` (study, ablate). Work that spans steps lives in
 persd.runs, which the commands, the app's jobs and the loop share.
 """
 
@@ -20,6 +20,7 @@ from persd.cli.common import UserError
 from persd.cli.importing import import_command
 from persd.cli.loop import loop
 from persd.cli.sandbox import sandbox
+from persd.cli.models import models
 
 __all__ = ["UserError", "cli", "main"]
 
@@ -38,6 +39,7 @@ cli.add_command(studies.study)
 cli.add_command(studies.ablate)
 cli.add_command(loop)
 cli.add_command(sandbox)
+cli.add_command(models)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ import sys
 import click
 
 from persd.cli.common import (
+    PROMPT_FORMAT_HELP,
     PROTOCOL_HELP,
     TASK_SOURCES_HELP,
     UserError,
@@ -22,6 +23,7 @@ from persd.execution.option import executor_option
 from persd.execution.verdicts import PROTOCOLS
 from persd.store import StoreError
 from persd.store.records import METHODS
+from persd.student.chat import PROMPT_FORMATS
 from persd.tasks import TaskFileError, load_tasks
 from persd.tasks.decontaminate import eval_tasks, overlaps, report, write_clean
 from persd.tasks.sources import parse_columns
@@ -49,6 +51,7 @@ from persd.testgen import make_tests as run_make_tests
 @config_option(CollectConfig, "timeout_s", "--timeout", help="CPU seconds per program.")
 @config_option(CollectConfig, "protocol", type=click.Choice(PROTOCOLS), help=PROTOCOL_HELP)
 @config_option(CollectConfig, "workers", type=int, help="Sandboxes  [default: CPU cores]")
+@config_option(CollectConfig, "prompt_format", type=click.Choice(PROMPT_FORMATS), help=PROMPT_FORMAT_HELP)
 @config_option(CollectConfig, "eval_tasks", help="The evaluation set (e.g. humaneval): warn when the tasks overlap it.")
 @student_backend_options
 @click.option("--wait", is_flag=True,

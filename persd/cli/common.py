@@ -13,6 +13,9 @@ from persd.student.backends import BACKENDS
 from persd.tasks import spec_help
 
 TASK_SOURCES_HELP = spec_help()
+PROMPT_FORMAT_HELP = ("completion: continue the prompt as text (base models); chat: the task as a "
+                      "user message through the chat template, the function taken from the reply; "
+                      "auto: chat for an instruct model with a chat template (hf backend).")
 PROTOCOL_HELP = "strict: every test, exact comparison; paper: MBPP test_list only, approximate floats."
 
 

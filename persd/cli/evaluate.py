@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from persd.cli.common import (
+    PROMPT_FORMAT_HELP,
     PROTOCOL_HELP,
     TASK_SOURCES_HELP,
     UserError,
@@ -22,6 +23,7 @@ from persd.execution.verdicts import PROTOCOLS
 from persd.runs import eval_run
 from persd.store import SessionStore, StoreError
 from persd.student import StudentConfig
+from persd.student.chat import PROMPT_FORMATS
 from persd.student import StudentLoadError
 from persd.student.openai import StudentServerError
 from persd.tasks import TaskFileError, load_tasks
@@ -45,6 +47,8 @@ from persd.tasks import TaskFileError, load_tasks
 @config_option(EvalConfig, "protocol", keep_unset=True, type=click.Choice(PROTOCOLS), help=PROTOCOL_HELP)
 @config_option(StudentConfig, "batch_size", help="Prompts per generate call (the hf backend).")
 @config_option(StudentConfig, "seed", help="Seed for reproducible sampling.")
+@config_option(StudentConfig, "prompt_format", keep_unset=True, type=click.Choice(PROMPT_FORMATS),
+               help=PROMPT_FORMAT_HELP)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False),
               help="Write the full report here.")
 @click.option("--session", help="Record the run and every sample in this session.")
@@ -55,8 +59,8 @@ from persd.tasks import TaskFileError, load_tasks
 @student_backend_options
 @sessions_dir_option
 @executor_option
-def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, json_path, session,
-          round_, run_id, student_backend, student_base_url, sessions_dir, **settings) -> None:
+def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, prompt_format, json_path,
+          session, round_, run_id, student_backend, student_base_url, sessions_dir, **settings) -> None:
     """Measure pass@k with one-step and multi-step (self-repair) inference."""
 
     chosen = {name: value for name, value in settings.items() if value is not None}
@@ -79,7 +83,7 @@ def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, json_
         report = eval_run(config, tasks, model=model, adapter=adapter, backend=student_backend,
                           store=store, meta=meta, progress=lambda message: click.echo(message, err=True),
                           run_id=run_id if store is not None else None, batch_size=batch_size,
-                          seed=seed, base_url=student_base_url)
+                          seed=seed, base_url=student_base_url, prompt_format=prompt_format)
     except (StoreError, StudentLoadError, StudentServerError, ValueError) as error:
         raise UserError(str(error)) from error
     finally:

@@ -6,13 +6,20 @@ import sys
 
 import click
 
-from persd.cli.common import TASK_SOURCES_HELP, UserError, config_option, sessions_dir_option
+from persd.cli.common import (
+    PROMPT_FORMAT_HELP,
+    TASK_SOURCES_HELP,
+    UserError,
+    config_option,
+    sessions_dir_option,
+)
 from persd.collect.config import CollectConfig
 from persd.evaluate.config import EvalConfig
 from persd.execution.option import executor_option
 from persd.loop import LoopError, run_loop
 from persd.loop.config import GATES, TRAIN_FROM, LoopConfig, loop_eval
 from persd.settings import SAMPLING_FIELDS, default_of
+from persd.student.chat import PROMPT_FORMATS
 from persd.train.config import FULL_LR, LORA_LR, TrainConfig
 
 LOOP_EVAL = loop_eval()
@@ -58,6 +65,7 @@ def _both(field: str) -> str:
 @config_option(LOOP_EVAL, "temperature", "--eval-temperature", keep_unset=True, dest="eval_temperature",
                help="The evaluation's temperature alone (over --temperature).")
 @config_option(CollectConfig, "workers", type=int, help="Sandboxes  [default: CPU cores]")
+@config_option(CollectConfig, "prompt_format", type=click.Choice(PROMPT_FORMATS), help=PROMPT_FORMAT_HELP)
 @config_option(CollectConfig, "timeout_s", "--timeout", help="CPU seconds per program.")
 @config_option(LoopConfig, "poll_s", "--poll", help="Seconds between the wait gate's looks.")
 @config_option(TrainConfig, "max_steps", keep_unset=True, help="Training steps per round (-1: --epochs).")

@@ -6,12 +6,13 @@ import sys
 
 import click
 
-from persd.cli.common import UserError, config_option, sessions_dir_option
+from persd.cli.common import PROMPT_FORMAT_HELP, UserError, config_option, sessions_dir_option
 from persd.data import FORMATS, SELECTIONS, VARIANTS, DataError, build_examples
 from persd.data import export as write
 from persd.execution.option import executor_option
 from persd.runs import train_run
 from persd.store import SessionStore, StoreError
+from persd.student.chat import PROMPT_FORMATS
 from persd.tasks.sources import parse_columns
 from persd.train import TrainError
 from persd.train.config import FULL_LR, LORA_LR, OBJECTIVES, REWARD_TESTS, TrainConfig
@@ -36,6 +37,8 @@ from persd.train.config import FULL_LR, LORA_LR, OBJECTIVES, REWARD_TESTS, Train
                "tests the reward runs; hidden ones are what evaluation scores, so only on purpose.")
 @config_option(TrainConfig, "max_completion_length", keep_unset=True, help="distill/grpo: tokens per completion.")
 @config_option(TrainConfig, "use_vllm", is_flag=True, default=None, help="distill/grpo: generate with vLLM (colocated).")
+@config_option(TrainConfig, "prompt_format", keep_unset=True, type=click.Choice(PROMPT_FORMATS),
+               help=PROMPT_FORMAT_HELP + " sft: the rows' prompt side.")
 @config_option(TrainConfig, "init_adapter", type=click.Path(file_okay=False), help="Continue this LoRA adapter.")
 @config_option(TrainConfig, "output_dir", "--output", required=True, type=click.Path(file_okay=False))
 @config_option(TrainConfig, "full", is_flag=True, default=None, help="Full fine-tuning instead of LoRA.")

@@ -156,7 +156,7 @@ def _build_student(config: CollectConfig):
         return build_student(
             config.student_backend, model=config.student, adapter=config.adapter,
             sampling=config.sampling, batch_size=config.batch_size,
-            base_url=config.student_base_url,
+            base_url=config.student_base_url, prompt_format=config.student_format(),
         )
     except (StudentLoadError, ValueError) as error:
         raise CollectError(str(error)) from error

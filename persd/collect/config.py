@@ -8,6 +8,7 @@ from typing import Any
 from persd.execution.verdicts import check_protocol
 from persd.settings import Sampling, with_sampling
 from persd.store.records import METHODS
+from persd.student.chat import PROMPT_FORMATS
 
 STOPPED_ON_REQUEST = "stopped on request"
 
@@ -49,6 +50,9 @@ class CollectConfig:
             vLLM engine, `pip install 'persd[vllm]'`) or "openai" (a student already served
             at `student_base_url` by vLLM or `transformers serve`); see persd.student.backends.
         student_base_url (`str` or `None`): The student's endpoint for the "openai" backend.
+        prompt_format (`str`, defaults to `"completion"`): How the student is prompted:
+            "completion", "chat" (an instruct model: the task as a user message through its
+            chat template) or "auto"; see persd.student.chat. The hf backend's setting.
         teacher_batch (`bool`, defaults to `False`): Send the teacher's first requests as one
             OpenAI Batch API job (half price, up to 24 h) once the student has tried every
             task; retries go live (persd.teacher.batch).
@@ -75,9 +79,13 @@ class CollectConfig:
     student_backend: str = "hf"
     student_base_url: str | None = None
     teacher_batch: bool = False
+    prompt_format: str = "completion"
 
     def __post_init__(self) -> None:
         check_protocol(self.protocol)
+        if self.prompt_format not in PROMPT_FORMATS:
+            raise ValueError(f"prompt_format must be one of {', '.join(PROMPT_FORMATS)}, "
+                             f"not {self.prompt_format!r}")
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, not {self.method!r}")
         if self.method != "stand" and not self.student:
@@ -93,7 +101,12 @@ class CollectConfig:
 
     def round_settings(self) -> dict[str, Any]:
         return {"round": self.round, "adapter": self.adapter, **self.sampling.to_dict(),
-                "limit": self.limit, "protocol": self.protocol}
+                "limit": self.limit, "protocol": self.protocol, "prompt_format": self.prompt_format}
+
+    def student_format(self) -> str | None:
+        """The student's prompt_format setting; None (the backend's own) for completion, so
+        backends without the setting (vllm, openai) build as before."""
+        return None if self.prompt_format == "completion" else self.prompt_format
 
 
 @dataclass

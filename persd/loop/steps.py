@@ -112,6 +112,7 @@ def train_round(config: LoopConfig, round_: int, previous_adapter: str | None, s
         return {"adapter": str(out), "rows": len(rows)}  # finished before a crash was recorded
     started = (out / CONFIG_FILE).is_file()
     settings = {**config.train, "student": config.collect.student, "output_dir": str(out),
+                "prompt_format": config.collect.prompt_format,
                 "variant": "persd", "session": config.session,
                 "init_adapter": previous_adapter if continuing else None,
                 "resume": started and last_checkpoint(out) is not None,
@@ -157,7 +158,7 @@ def evaluate_round(config: LoopConfig, round_: int, adapter: str | None, store, 
                 "limit": config.eval_limit, "round": round_, "loop_run": loop_run,
                 "train_run": train_run_id, "objective": "sft"}
         report = eval_run(eval_config, tasks, model=student_name, adapter=adapter, store=store,
-                          meta=meta, progress=echo)
+                          meta=meta, progress=echo, prompt_format=config.collect.student_format())
     except (TaskFileError, StudentLoadError, ValueError) as error:
         raise LoopError(f"round {round_}, eval: {error}") from error
     return {"eval_run": report.run_id, "pass1_one_step": report.pass_at(1, step=0),

@@ -29,6 +29,8 @@ def eval_run(config: EvalConfig, tasks: list[Task], *, model: str, adapter: str 
     StudentLoadError or StudentServerError (the student), ValueError (bad settings)."""
     built = build_student(backend, model=model, adapter=adapter, sampling=config.sampling,
                           n=config.samples, **student)
+    # Recorded with the run: "auto" resolved to what the student actually does.
+    meta = {**(meta or {}), "prompt_format": getattr(built, "prompt_format", "completion")}
     with make_executor(workers=config.workers, timeout_s=config.timeout_s,
                        protocol=config.protocol) as executor:
         return evaluate(built, tasks, config, executor, store=store, meta=meta,

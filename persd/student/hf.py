@@ -14,6 +14,7 @@ from typing import Any
 
 from persd.settings import Sampling, flat_dict, settings_from_dict, with_sampling
 from persd.student.base import STOP_SEQUENCES, StudentLoadError, finish, resolve_sampling
+from persd.student.chat import PROMPT_FORMATS, chat_messages, reply_completion, resolve_format
 
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
 
@@ -44,6 +45,12 @@ class StudentConfig:
             `batch_size * n` sequences. Lower it when memory runs out.
         seed (`int` or `None`, defaults to `None`):
             With a seed, a fresh student given the same calls returns the same samples.
+        prompt_format (`str`, defaults to `"completion"`):
+            `"completion"` continues the prompt as text (a base model); `"chat"` sends it as a
+            user message through the tokenizer's chat template and lays the reply's code out
+            after the prompt as training rows are (`persd.student.chat`); `"auto"` is chat
+            for an instruct model with a chat template. The student's `prompt_format` says
+            which one it resolved to.
     """
 
     model: str
@@ -54,8 +61,12 @@ class StudentConfig:
     n: int = 1
     batch_size: int = 8
     seed: int | None = None
+    prompt_format: str = "completion"
 
     def __post_init__(self) -> None:
+        if self.prompt_format not in PROMPT_FORMATS:
+            raise ValueError(f"prompt_format must be one of {', '.join(PROMPT_FORMATS)} "
+                             f"(got {self.prompt_format!r})")
         if self.n < 1 or self.batch_size < 1:
             raise ValueError(f"n and batch_size must be >= 1 (got {self.n}, {self.batch_size})")
         if self.dtype not in _DTYPES:
@@ -88,6 +99,8 @@ class HFStudent:
         self.dtype = _pick_dtype(config.dtype, self.device)
         self.tokenizer = _load_tokenizer(config.model)
         self.model = _load_model(config.model, config.adapter, self.device, self.dtype)
+        self.prompt_format = resolve_format(config.prompt_format, self.tokenizer, config.model,
+                                            self.model.config)
 
     def complete(
         self, prompts: list[str], n: int | None = None, **sampling: Any
@@ -103,17 +116,31 @@ class HFStudent:
             # Generate from prompt.rstrip(), as training splits there (persd.train.rows):
             # a BPE tokenizer merges a trailing "\n" with the next line's indentation, so
             # the stripped prompt is what the model saw during fine-tuning.
-            outputs = self._generate([prompts[i].rstrip() for i in batch], n, **settings)
-            for i, completions in zip(batch, outputs):
-                results[i] = [_after(prompts[i], text) for text in completions]
+            outputs = self._generate([self._model_input(prompts[i]) for i in batch], n, **settings)
+            for i, texts in zip(batch, outputs):
+                results[i] = [self._keep(prompts[i], text) for text in texts]
         return results
+
+    def _model_input(self, prompt: str) -> str:
+        if self.prompt_format == "chat":
+            return self.tokenizer.apply_chat_template(chat_messages(prompt), tokenize=False,
+                                                      add_generation_prompt=True)
+        return prompt.rstrip()
+
+    def _keep(self, prompt: str, text: str) -> str:
+        """The completion of `prompt` in the generated `text`."""
+        if self.prompt_format == "chat":
+            return reply_completion(prompt, text)
+        return _after(prompt, finish(prompt.rstrip(), text))
 
     def _generate(
         self, prompts: list[str], n: int, temperature: float, top_p: float, max_new_tokens: int
     ) -> list[list[str]]:
         import torch
 
-        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True)
+        # A chat template writes its own special tokens (BOS, turn markers).
+        encoded = self.tokenizer(prompts, return_tensors="pt", padding=True,
+                                 add_special_tokens=self.prompt_format != "chat")
         inputs = {key: encoded[key].to(self.device) for key in ("input_ids", "attention_mask")}
         prompt_length = inputs["input_ids"].shape[1]
         if temperature > 0:
@@ -134,8 +161,7 @@ class HFStudent:
             )
         anchors = inputs["input_ids"][:, -1:].repeat_interleave(n, dim=0)
         texts = _decode_new(self.tokenizer, anchors, output[:, prompt_length:])
-        cut = [finish(prompts[k // n], text) for k, text in enumerate(texts)]
-        return [cut[i * n : (i + 1) * n] * copies for i in range(len(prompts))]
+        return [texts[i * n : (i + 1) * n] * copies for i in range(len(prompts))]
 
     def _seed(self) -> None:
         if self.config.seed is None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from persd.settings import settings_from_dict, wrong_types
+from persd.student.chat import PROMPT_FORMATS
 
 LORA_LR = 2e-4   # the usual LoRA SFT rate
 FULL_LR = 5e-6   # the paper's full fine-tuning rate (PersDistill release)
@@ -44,6 +45,12 @@ class TrainConfig:
             Provenance only: written to the model card.
         session (`str` or `None`, defaults to `None`):
             Session the examples came from. Provenance only.
+        prompt_format (`str`, defaults to `"completion"`):
+            How the rows reach the model (sft): `"completion"` as they are; `"chat"` each
+            prompt as a user message through the tokenizer's chat template and the
+            completion as the reply a chat student's output is read from (the whole function
+            in a ```python block; persd.student.chat), so training and inference match;
+            `"auto"`: chat for an instruct model with a chat template.
 
         > Objective
 
@@ -146,6 +153,7 @@ class TrainConfig:
     output_dir: str
     variant: str | None = None
     session: str | None = None
+    prompt_format: str = "completion"
 
     objective: str = "sft"
     init_adapter: str | None = None
@@ -200,6 +208,8 @@ class TrainConfig:
             message for ok, message in (
                 (bool(self.student), "student is empty"),
                 (bool(self.output_dir), "output_dir is empty"),
+                (self.prompt_format in PROMPT_FORMATS,
+                 f"prompt_format must be one of {', '.join(PROMPT_FORMATS)}"),
                 (self.lora_r > 0, "lora_r must be positive"),
                 (0 <= self.lora_dropout < 1, "lora_dropout must be in [0, 1)"),
                 (self.epochs > 0 or self.max_steps > 0, "epochs or max_steps must be positive"),

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from persd import private
+from persd.student.chat import chat_row, resolve_format
 from persd.train import manifest
 from persd.train.args import hardware, training_args
 from persd.train.card import write_model_card
@@ -194,7 +195,11 @@ def build_trainer(config: TrainConfig, rows: list[dict[str, Any]], callbacks: li
 
     cuda, bf16 = hardware(config)
     tokenizer, model, peft_config, train_lm_head = load_student(config, bf16)
-    dataset = Dataset.from_list([{"prompt": r["prompt"], "completion": r["completion"]} for r in rows])
+    prompt_format = resolve_format(config.prompt_format, tokenizer, config.student, model.config)
+    pairs = [(r["prompt"], r["completion"]) for r in rows]
+    if prompt_format == "chat":
+        pairs = [chat_row(tokenizer, prompt, completion) for prompt, completion in pairs]
+    dataset = Dataset.from_list([{"prompt": p, "completion": c} for p, c in pairs])
     train_set, eval_set = _split(dataset, config)
     args = training_args(
         config, SFTConfig, cuda, bf16,
@@ -221,7 +226,7 @@ def build_trainer(config: TrainConfig, rows: list[dict[str, Any]], callbacks: li
         "train_rows": len(kept), "eval_rows": len(eval_set) if eval_set is not None else 0,
         "dropped_rows": len(train_set) - len(kept),
         "truncated_rows": sum(len(ids) >= config.max_length for ids in kept["input_ids"]),
-        "train_lm_head": train_lm_head, "bf16": bf16, "device": str(args.device),
+        "train_lm_head": train_lm_head, "bf16": bf16, "prompt_format": prompt_format, "device": str(args.device),
         "world_size": args.world_size,
         "trainable_parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
     }

@@ -27,7 +27,7 @@ def build(ctx: AppContext) -> None:
     with gr.Row(equal_height=True):
         kind = gr.Radio(STUDENTS, value="sim", label="Student", elem_id="persd-live-student")
         model = gr.Textbox(label="Model (Hugging Face id or folder)", visible=False,
-                           placeholder="e.g. models/tiny", elem_id="persd-live-model")
+                           placeholder="e.g. models/tiny or models/smollm2-135m", elem_id="persd-live-model")
         adapter = gr.Textbox(label="Adapter (peft folder, e.g. a Train output)", visible=False,
                              elem_id="persd-live-adapter")
         max_steps = gr.Number(3, label="Max repair steps", precision=0, minimum=1, maximum=10,

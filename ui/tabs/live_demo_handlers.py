@@ -77,7 +77,8 @@ class Students:
             if self._key != key:
                 try:
                     self._student = HFStudent(StudentConfig(
-                        model=model, adapter=adapter, temperature=0.0, max_new_tokens=384))
+                        model=model, adapter=adapter, temperature=0.0, max_new_tokens=384,
+                        prompt_format="auto"))  # chat for an instruct model (SmolLM2)
                 except (StudentLoadError, ValueError) as error:
                     raise LiveError(str(error)) from error
                 self._key = key
