@@ -21,6 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from previous import previous_copy  # this folder
+
 ROOT = Path(__file__).resolve().parents[1]
 
 ATTACK = r'''
@@ -130,10 +132,7 @@ def main() -> None:
     before = None
     if args.previous:
         with tempfile.TemporaryDirectory() as tmp:
-            archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.previous, "persd"],
-                                     capture_output=True, check=True).stdout
-            subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-            before = measure(Path(tmp), args.mbpp)
+            before = measure(previous_copy(args.previous, Path(tmp)), args.mbpp)
     print(f"{'tasks, protocol':<20} {'this harness: attacker passes':>31}"
           + (f" {args.previous + ': attacker passes':>31}" if before else ""))
     for key, (passed, total) in now.items():

@@ -16,6 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from previous import previous_copy  # this folder
+
 ROOT = Path(__file__).resolve().parents[1]
 
 MEASURE = r"""
@@ -59,10 +61,7 @@ def main() -> None:
     before = None
     if args.previous:
         with tempfile.TemporaryDirectory() as tmp:
-            archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.previous, "persd"],
-                                     capture_output=True, check=True).stdout
-            subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-            before = measure(Path(tmp), args.runs)
+            before = measure(previous_copy(args.previous, Path(tmp)), args.runs)
     print(f"{'test':<28} {'this harness ms/program':>24}" + (f" {args.previous + ' ms/program':>24} {'ratio':>7}" if before else ""))
     for name, ms in now.items():
         line = f"{name:<28} {ms:>24.2f}"

@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from persd.execution import Executor  # noqa: E402
 from persd.tasks import load_tasks  # noqa: E402
+from previous import previous_copy  # noqa: E402  (this folder)
 
 HOSTILE = sorted((ROOT / "tests" / "data" / "hostile").glob("*.py"))
 MARK = "# ---- test ----\n"
@@ -71,13 +72,6 @@ def measure(package_root: Path, workers: int, timeout: float) -> dict:
                           text=True, env={"PYTHONPATH": str(package_root), "PATH": "/usr/bin:/bin",
                                           "HF_HUB_OFFLINE": "1"}, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def previous_copy(revision: str, into: Path) -> Path:
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "persd"], capture_output=True,
-                             check=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into
 
 
 def false_failures(tasks, workers: int, timeout: float, protocol: str) -> list[tuple[str, str]]:

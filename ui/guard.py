@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from starlette.middleware import Middleware
 from starlette.requests import Request
 
+from persd.execution.service import is_loopback
 from persd_app.client import ClientAddress, Network
 
 MAX_FAILURES = 5
@@ -43,16 +44,6 @@ MAX_LOGIN_BODY = 16 * 1024  # a login form is a name and a password
 
 class ExposureError(ValueError):
     """Serving beyond loopback without logins, and without the operator saying so."""
-
-
-def is_loopback(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_exposure(host: str, auth: bool, insecure: bool) -> None:

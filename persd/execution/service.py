@@ -53,6 +53,8 @@ RUN_STATUS = {"passed": ("Finished", 0), "failed": ("Finished", 1), "error": ("F
 
 
 def is_loopback(host: str) -> bool:
+    """Whether `host` (a name or an address, IPv6 in brackets or not) is this machine's loopback."""
+    host = host.strip("[]").lower()
     if host == "localhost":
         return True
     try:
