@@ -6,7 +6,9 @@
     outcome = save_edit(store, executor, view.refinement_id, program, reviewer="ana",
                         expected_version=view.version)  # re-runs the hidden tests first
     plan = plan_bulk(store, QueueFilters(validated=True, max_diff_lines=4), "approved")
+    plan.decided                                        # records a person decided: name them
     apply_bulk(store, plan, reviewer="ana")             # plan.count is what the user confirmed
+    apply_bulk(store, plan.undecided(), reviewer="ana") # or leave the decided ones alone
     undo(store, "ana")
 
 Every action is one store write (`SessionStore.set_review`), checked against the version the
@@ -26,7 +28,7 @@ from persd.execution.result import ExceptionInfo, TestOutcome
 from persd.store import ExecutionRecord, QueueFilters, ReviewConflict, ReviewRecord, SessionStore
 
 __all__ = [
-    "BULK_STATUSES", "BulkOutcome", "BulkPlan", "EditOutcome", "ReviewConflict",
+    "BULK_STATUSES", "BulkOutcome", "BulkPlan", "DecidedRecord", "EditOutcome", "ReviewConflict",
     "ReviewRefused", "ReviewView", "apply_bulk", "approve", "plan_bulk",
     "conflict_message", "reject", "review_view", "run_edit", "save_edit", "skip", "undo",
 ]
@@ -52,16 +54,35 @@ class EditOutcome:
 
 
 @dataclass(frozen=True)
+class DecidedRecord:
+    """A record in a bulk plan that already holds a person's decision (an edit, an
+    approval, a rejection or a skip) which the bulk action would replace."""
+
+    refinement_id: int
+    task_id: str
+    status: str
+    reviewer: str | None
+
+
+@dataclass(frozen=True)
 class BulkPlan:
     """What a bulk action will touch, read before the user confirms it."""
 
     status: str
     versions: dict[int, int]     # refinement id -> the review version seen
     left_out: int                # matches not included: failing code when approving
+    # included records whose present decision differs from `status`: the question names them
+    decided: tuple[DecidedRecord, ...] = ()
 
     @property
     def count(self) -> int:
         return len(self.versions)
+
+    def undecided(self) -> BulkPlan:
+        """The same plan without the records a person already decided."""
+        kept = {d.refinement_id for d in self.decided}
+        return BulkPlan(self.status, {rid: version for rid, version in self.versions.items()
+                                      if rid not in kept}, self.left_out)
 
 
 @dataclass(frozen=True)
@@ -193,11 +214,26 @@ def plan_bulk(
     if status not in BULK_STATUSES:
         raise ReviewRefused(f"bulk review sets one of {BULK_STATUSES}, not {status!r}")
     if status != "approved" or override or filters.validated is True:
-        return BulkPlan(status, store.review_queue_versions(filters), 0)
-    if filters.validated is False:
-        return BulkPlan(status, {}, store.review_queue_count(filters))
-    versions = store.review_queue_versions(replace(filters, validated=True))
-    return BulkPlan(status, versions, store.review_queue_count(filters) - len(versions))
+        versions, left_out = store.review_queue_versions(filters), 0
+    elif filters.validated is False:
+        versions, left_out = {}, store.review_queue_count(filters)
+    else:
+        versions = store.review_queue_versions(replace(filters, validated=True))
+        left_out = store.review_queue_count(filters) - len(versions)
+    return BulkPlan(status, versions, left_out, _decided(store, versions, status))
+
+
+def _decided(store: SessionStore, versions: dict[int, int], status: str,
+             ) -> tuple[DecidedRecord, ...]:
+    """The planned records whose review (version > 0) holds a decision other than `status`."""
+    touched = tuple(rid for rid, version in versions.items() if version > 0)
+    if not touched:
+        return ()
+    chunks = (touched[start:start + 5000] for start in range(0, len(touched), 5000))
+    rows = [row for chunk in chunks   # in chunks: SQLite bounds the parameters of one query
+            for row in store.review_queue(QueueFilters(refinement_ids=chunk), limit=len(chunk))]
+    return tuple(DecidedRecord(row.refinement_id, row.task_id, row.status, row.reviewer)
+                 for row in rows if row.status not in ("pending", status))
 
 
 def apply_bulk(

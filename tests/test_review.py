@@ -230,6 +230,29 @@ def test_bulk_reject_of_a_filtered_set(store):
         plan_bulk(store, small, "edited")
 
 
+def test_bulk_plan_names_the_records_a_person_decided(store, executor):
+    # Issue 25, defect 1: a bulk action over a filter that holds an edited record names it
+    # before anything changes, and "only the undecided" leaves the edit as it is.
+    rows = store.review_queue(QueueFilters(validated=True), limit=3)
+    edited, approved, untouched = (row.refinement_id for row in rows)
+    task = store.task(store.refinement(edited).task_id)
+    fixed = save_edit(store, executor, edited, task.solution + "\n# checked by ben\n",
+                      reviewer="ben", expected_version=0)
+    approve(store, approved, reviewer="ben", expected_version=0)
+    chosen = QueueFilters(refinement_ids=(edited, approved, untouched))
+    plan = plan_bulk(store, chosen, "rejected")
+    assert plan.count == 3
+    assert {(d.refinement_id, d.task_id, d.status, d.reviewer) for d in plan.decided} == {
+        (edited, task.task_id, "edited", "ben"),
+        (approved, store.refinement(approved).task_id, "approved", "ben")}
+    # Approving again leaves the approved one unnamed: nothing of it would change.
+    assert [d.refinement_id for d in plan_bulk(store, chosen, "approved").decided] == [edited]
+    outcome = apply_bulk(store, plan.undecided(), reviewer="ana")
+    assert outcome.updated == 1 and store.review(untouched).status == "rejected"
+    kept = store.review(edited)
+    assert kept.status == "edited" and kept.edited_program == fixed.review.edited_program
+
+
 def test_review_view_shows_the_record_and_how_personal_it_is(store):
     refinement = first(store, validated=True)
     view = review_view(store, refinement.id)

@@ -119,8 +119,9 @@ class AppContext:
         return timer
 
     def on_session(self, fn: Callable, inputs: list, outputs: list, *, lazy: bool = False,
-                   **options: Any) -> None:
-        """Run `fn` once the page has loaded its session, and whenever another is picked.
+                   **options: Any) -> Any:
+        """Run `fn` once the page has loaded its session, and whenever another is picked;
+        returns the event (for `.then`), or None when `lazy` splits it in two.
         (The picker starts empty and the page's load handler fills it in, so a change
         event always follows a page load that found a session.)
 
@@ -128,8 +129,7 @@ class AppContext:
         tabs that read a whole session (analysis, training data): computed for a tab
         nobody looks at, they held the session's lock for seconds after a page load."""
         if not lazy or self.tab is None or self.shown is None:
-            self.session.change(fn, inputs, outputs, **options)
-            return
+            return self.session.change(fn, inputs, outputs, **options)
         import gradio as gr  # noqa: PLC0415  heavy: gradio
 
         tab_id = self.tab.id
@@ -141,6 +141,7 @@ class AppContext:
 
         self.session.change(when_shown, [self.shown, *inputs], outputs, **options)
         self.tab.select(fn, inputs, outputs, **options)
+        return None
 
 
 def available_tabs() -> list[tuple[str, ModuleType]]:

@@ -20,6 +20,7 @@ from persd.settings import default_of
 from persd_app.roles import operator_only
 from persd_app.tabs import AppContext
 from persd_app.tabs.evaluate_handlers import ANY, CUSTOM, PRESET, TABLE_COLUMNS, EvaluateHandlers
+from persd_app.tabs.form_memory import FormMemoryPanel
 
 PAPER = PRESETS["paper"]
 
@@ -61,6 +62,11 @@ def build(ctx: AppContext) -> None:
                                 elem_id="persd-ev-tasks", scale=2)
         c["limit"] = gr.Number(None, label="First N tasks", info="empty or 0: all",
                                precision=0, elem_id="persd-ev-limit", min_width=110)
+    form_names = ("student", "adapter", "round", "preset", "samples", "temperature", "top_p",
+                  "refine_steps", "max_new_tokens", "tasks", "limit")
+    memory = FormMemoryPanel(ctx, "evaluate", {n: c[n] for n in form_names},
+                             fits=handlers.fitting_form)
+    memory.build()
     c["contamination"] = gr.HTML(elem_id="persd-ev-contamination")
     c["command"] = gr.Code(language="shell", label="Equivalent command", interactive=False,
                            lines=2, elem_id="persd-ev-command")
@@ -123,11 +129,21 @@ def build(ctx: AppContext) -> None:
                                       max_height=260, wrap=True, elem_id="persd-ev-ref-sigs")
     c["review_filter"] = gr.HTML(elem_id="persd-ev-review-filter")
     c["chosen_signature"] = gr.State("")
-    reject = gr.Button("Reject every refinement failing with this signature", size="sm",
-                       variant="stop", elem_id="persd-ev-reject-signature")
+    c["reject_plan"] = gr.State(None)
+    with gr.Row():
+        reject = gr.Button("Reject every refinement failing with this signature…", size="sm",
+                           variant="stop", elem_id="persd-ev-reject-signature", scale=0,
+                           min_width=380)
+        c["reject_confirm"] = gr.Button("Confirm", visible=False, size="sm", variant="stop",
+                                        elem_id="persd-ev-reject-confirm", scale=0,
+                                        min_width=160)
+        c["reject_undecided"] = gr.Button("Only the undecided", visible=False, size="sm",
+                                          elem_id="persd-ev-reject-undecided", scale=0,
+                                          min_width=200)
+        c["reject_cancel"] = gr.Button("Cancel", visible=False, size="sm", scale=0,
+                                       elem_id="persd-ev-reject-cancel", min_width=100)
 
-    form = [c[n] for n in ("student", "adapter", "round", "preset", "samples", "temperature",
-                           "top_p", "refine_steps", "max_new_tokens", "tasks", "limit")]
+    form = [c[n] for n in form_names]
     filters = [c[n] for n in ("f_run", "f_step", "f_outcome", "f_error", "f_signature",
                               "f_task")]
     names = [n for n in c if n not in ("timer",)] + ["timer"]
@@ -171,7 +187,9 @@ def build(ctx: AppContext) -> None:
 
     # The form at once (a later fill would overwrite what the user types); the figures,
     # which read every eval sample, only while the tab is shown.
-    ctx.on_session(wrap(load), [session, c["tasks"], c["limit"]], outputs, **quiet)
+    attached = ctx.on_session(wrap(load), [session, c["tasks"], c["limit"]], outputs, **quiet)
+    memory.wire(attached)  # the values this session's form last held, after the defaults
+    memory.remember_on(start.click)
     ctx.on_session(wrap(handlers.results), [session], outputs, lazy=True, **quiet)
     gr.on([c["tasks"].blur, c["limit"].change], wrap(handlers.contamination),
           [session, c["tasks"], c["limit"]], outputs, **quiet)
@@ -191,9 +209,17 @@ def build(ctx: AppContext) -> None:
         c[f"{table}_table"].select(drill(table), [session, c["f_run"]], outputs, **quiet)
     c["ref_sig_table"].select(review_row, [session], outputs, **quiet)
 
-    def reject_all(session_name, signature, typed, request: gr.Request):
-        reviewer = ctx.reviewer_name(typed, request)
-        return wrap(handlers.reject_signature)(session_name, signature, reviewer)
+    def reject_all(undecided_only: bool):
+        def confirmed(session_name, plan, typed, request: gr.Request):
+            reviewer = ctx.reviewer_name(typed, request)
+            return wrap(handlers.reject_signature)(session_name, plan, reviewer, undecided_only)
+        return confirmed
 
-    reject.click(reject_all, [session, c["chosen_signature"], ctx.reviewer], outputs, **quiet)
+    # Asked first, naming the records a person already decided (issue 25, defect 1).
+    reject.click(wrap(handlers.reject_signature_ask), [session, c["chosen_signature"]], outputs,
+                 **quiet)
+    for button, undecided_only in ((c["reject_confirm"], False), (c["reject_undecided"], True)):
+        button.click(reject_all(undecided_only), [session, c["reject_plan"], ctx.reviewer],
+                     outputs, **quiet)
+    c["reject_cancel"].click(wrap(handlers.reject_cancel), None, outputs, **quiet)
 

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import gradio as gr
 import pandas as pd
 
 from persd.analysis import eval_figures, evals
@@ -24,13 +25,13 @@ from persd.analysis.signatures import (
 from persd.evaluate import EvalConfig
 from persd.evaluate.config import PRESETS
 from persd.jobs.evaluate import EvalJob, EvalJobs, EvalRequest, JobError, command_line, eval_command
-from persd.review import ReviewRefused, apply_bulk, plan_bulk
+from persd.review import BulkPlan, ReviewRefused, apply_bulk, plan_bulk
 from persd.store import RunBusy, StoreError
 from persd.tasks import TaskFileError, load_tasks
 from persd.tasks.decontaminate import contaminated_ids, overlaps
 from persd_app.tabs.eval_render import sample_html
 from persd_app.tabs.review_query import SIGNATURE_PREFIX, write_query
-from persd_app.tabs.review_render import esc, message
+from persd_app.tabs.review_render import decided_note, esc, message
 
 PRESET = "paper (" + ", ".join(f"{k}={v}" for k, v in PRESETS["paper"].items()) + ")"
 CUSTOM = "custom"
@@ -43,6 +44,7 @@ TABLE_COLUMNS = {"changes": evals.CHANGE_COLUMNS,
                  "mix": [c for c in evals.MIX_COLUMNS if c != "run"],
                  "repair": [c for c in evals.REPAIR_COLUMNS if c != "run"],
                  "eval_sig": SIG_COLUMNS, "ref_sig": SIG_COLUMNS}
+REJECT_BUTTONS = ("reject_confirm", "reject_undecided", "reject_cancel")
 STATUS_KIND = {"running": "info", "queued": "info", "finished": "ok", "stopped": "warn",
                "failed": "error"}
 
@@ -69,6 +71,13 @@ class EvaluateHandlers:
             if run.output and (Path(run.output) / "adapter_config.json").is_file():
                 choices.append((f"train run {run.id}: {Path(run.output).name}", run.output))
         return choices
+
+    def fitting_form(self, session: str, values: dict[str, Any]) -> dict[str, Any]:
+        """Remembered form values without an adapter that is no longer a finished run's."""
+        if values.get("adapter") and values["adapter"] not in dict(
+                (value, label) for label, value in self.adapters(session)):
+            values = {k: v for k, v in values.items() if k not in ("adapter", "round")}
+        return values
 
     def request(self, session, student, adapter, round_, preset, samples, temperature, top_p,
                 refine_steps, max_new_tokens, tasks, limit) -> EvalRequest:
@@ -316,18 +325,54 @@ class EvaluateHandlers:
         return {"review_filter": text.replace("</div>", f" {opened}</div>", 1),
                 "chosen_signature": signature}
 
-    def reject_signature(self, session, signature, reviewer) -> dict[str, Any]:
+    def reject_signature_ask(self, session, signature) -> dict[str, Any]:
+        """The question before rejecting every refinement failing with `signature`: how
+        many, and by task id which of them a person already decided (an edit is among
+        them when a reviewer fixed one)."""
         if not session or not signature:
             return {"review_filter": message("info", "Pick a row of the table first.")}
         store = self.stores.get(session)
+        plan = plan_bulk(store, review_filter(store, signature), "rejected")
+        if not plan.count:
+            return {"review_filter": message("info", f"No refinement fails with “{signature}”.")}
+        question = (f'<div class="persd-confirm" data-count="{plan.count}" '
+                    f'data-decided="{len(plan.decided)}">Reject <b>{plan.count}</b> '
+                    f'refinement{"s" if plan.count != 1 else ""} failing with '
+                    f'“{esc(signature)}”? Undo in Review reverts the whole batch.'
+                    f'{decided_note(plan.decided)}</div>')
+        return {"review_filter": question, "reject_plan": plan,
+                "reject_confirm": _shown(f"Yes, reject {plan.count}"),
+                "reject_undecided": _shown(f"Only the undecided ({plan.count - len(plan.decided)})",
+                                           bool(plan.decided)),
+                "reject_cancel": _shown("Cancel")}
+
+    def reject_signature(self, session, plan: BulkPlan | None, reviewer,
+                         undecided_only: bool = False) -> dict[str, Any]:
+        """Apply the plan the user confirmed (records changed since are left alone)."""
+        done = {"reject_plan": None, **{name: _shown(None, False) for name in REJECT_BUTTONS}}
+        if not session or plan is None:
+            return {**done, "review_filter": message("info", "Nothing to confirm.")}
         try:
-            outcome = apply_bulk(store, plan_bulk(store, review_filter(store, signature),
-                                                  "rejected"), reviewer=reviewer,
-                                 reason=f"fails with {signature}")
+            outcome = apply_bulk(self.stores.get(session),
+                                 plan.undecided() if undecided_only else plan,
+                                 reviewer=reviewer, reason="fails with a failure signature")
         except ReviewRefused as error:
-            return {"review_filter": message("error", str(error))}
-        return {"review_filter": message("ok", f"Rejected {outcome.updated} refinements "
-                                               f"failing with “{signature}” (undo in Review).")}
+            return {**done, "review_filter": message("error", str(error))}
+        text = f"Rejected {outcome.updated} refinements (undo in Review)."
+        if outcome.conflicts:
+            text += (f" {len(outcome.conflicts)} were changed by someone else since you asked "
+                     "and were left as they are.")
+        return {**done, "review_filter": message("warn" if outcome.conflicts else "ok", text)}
+
+    def reject_cancel(self) -> dict[str, Any]:
+        return {"reject_plan": None, **{name: _shown(None, False) for name in REJECT_BUTTONS},
+                "review_filter": message("info", "Nothing was rejected.")}
+
+
+def _shown(label: str | None, visible: bool = True) -> dict[str, Any]:
+    """A button's new label (None: unchanged) and visibility."""
+    return gr.update(visible=visible) if label is None else gr.update(visible=visible,
+                                                                      value=label)
 
 
 def _rounded(frame: pd.DataFrame) -> pd.DataFrame:

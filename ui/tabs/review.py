@@ -82,6 +82,8 @@ def build(ctx: AppContext) -> None:
             confirm_text = gr.HTML(elem_id="persd-confirm-text")
             confirm_button = gr.Button("Confirm", variant="primary", elem_id="persd-confirm",
                                        size="sm", min_width=140)
+            confirm_undecided = gr.Button("Only the undecided", visible=False, size="sm",
+                                          elem_id="persd-confirm-undecided", min_width=160)
             cancel_button = gr.Button("Cancel", elem_id="persd-cancel", size="sm")
 
     header = gr.HTML(elem_id="persd-header")
@@ -137,7 +139,8 @@ def build(ctx: AppContext) -> None:
                    reason=reason, failure=failure, run=run, task=task, editor=editor,
                    metrics=metrics, diff=diff, reference_diff=reference_diff,
                    confirm_text=confirm_text,
-                   confirm_button=confirm_button, error_type_choices=error_type,
+                   confirm_button=confirm_button, confirm_undecided=confirm_undecided,
+                   error_type_choices=error_type,
                    f_status=status, f_error=error_type,
                    f_validated=validated, f_round=round_, f_search=search, f_maxdiff=max_diff)
     outputs = [widgets[name] for name in OUTPUTS]
@@ -228,4 +231,6 @@ def build(ctx: AppContext) -> None:
     bulk_approve.click(wire(lambda i: handlers.bulk_ask(i, "approved")), **options)
     bulk_reject.click(wire(lambda i: handlers.bulk_ask(i, "rejected")), **options)
     confirm_button.click(wire(handlers.bulk_confirm), **options)
+    confirm_undecided.click(wire(lambda i: handlers.bulk_confirm(i, undecided_only=True)),
+                            **options)
     cancel_button.click(wire(handlers.bulk_cancel), **options)

@@ -50,7 +50,8 @@ __all__ = ["ANY", "DEFAULT_FILTERS", "FILTER_NAMES", "OUTPUTS", "RECORD_OUTPUTS"
 # header and the question's text, in CSS (assets/app.css).
 RECORD_OUTPUTS = ("state", "drafts", "counts", "header", "message", "reason", "failure", "run",
                   "task", "editor", "metrics", "diff", "reference_diff", "confirm_text")
-OUTPUTS = (*RECORD_OUTPUTS, "confirm_button", "error_type_choices", *FILTER_NAMES)
+OUTPUTS = (*RECORD_OUTPUTS, "confirm_button", "confirm_undecided", "error_type_choices",
+           *FILTER_NAMES)
 _RUNS_KEPT = 512
 _LIVE = ("state", "drafts", "header", "metrics", "diff", "run")
 _LAST = 2**62  # "before this id" = from the end of the queue

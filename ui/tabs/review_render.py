@@ -211,13 +211,29 @@ def metrics(view: ReviewView | None) -> str:
     return f'<div class="persd-metrics">{"<br>".join(lines)}</div>'
 
 
-def bulk_question(status: str, count: int, left_out: int, reviewer: str) -> str:
+def bulk_question(status: str, count: int, left_out: int, reviewer: str,
+                  decided: tuple = ()) -> str:
     verb = {"approved": "Approve", "rejected": "Reject", "skipped": "Skip"}[status]
     extra = (f" {left_out} refinements that fail their tests are left out (tick override to "
              "include them).") if left_out else ""
-    return (f'<div class="persd-confirm" data-count="{count}">{verb} <b>{count}</b> '
-            f'record{"s" if count != 1 else ""} matching the current filters, as '
-            f'<b>{esc(reviewer)}</b>?{esc(extra)} Undo reverts the whole batch.</div>')
+    return (f'<div class="persd-confirm" data-count="{count}" data-decided="{len(decided)}">'
+            f'{verb} <b>{count}</b> record{"s" if count != 1 else ""} matching the current '
+            f'filters, as <b>{esc(reviewer)}</b>?{esc(extra)} Undo reverts the whole batch.'
+            f'{decided_note(decided)}</div>')
+
+
+def decided_note(decided: tuple, shown: int = 12) -> str:
+    """The records a bulk action would overwrite, each named with its present decision
+    (persd.review.DecidedRecord), for the question asked before it."""
+    if not decided:
+        return ""
+    names = ", ".join(
+        f'<b data-testid="decided-task">{esc(d.task_id)}</b> ({esc(d.status)}'
+        f'{" by " + esc(d.reviewer) if d.reviewer else ""})' for d in decided[:shown])
+    more = f" and {len(decided) - shown} more" if len(decided) > shown else ""
+    return (f'<div class="persd-decided" data-testid="decided">{len(decided)} of them already '
+            f'hold a person\'s decision that this would replace: {names}{more}. Choose '
+            f'“Only the undecided” to leave those as they are.</div>')
 
 
 def _short_time(iso: str | None) -> str:

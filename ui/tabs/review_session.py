@@ -51,22 +51,24 @@ class SessionWideActions:
             note = f"No record to {status[:-1] if status.endswith('ed') else status} here"
             note += f" ({plan.left_out} fail their tests; tick override)." if plan.left_out else "."
             return {"state": {**i.state, "bulk": None}, "message": render.message("info", note)}
-        state = {**i.state, "bulk": {"status": status, "versions": plan.versions,
-                                     "left_out": plan.left_out}}
+        state = {**i.state, "bulk": plan}
         verb = {"approved": "approve", "rejected": "reject", "skipped": "skip"}[status]
         return {"state": state, "message": "",
                 "confirm_text": render.bulk_question(status, plan.count, plan.left_out,
-                                                     i.reviewer),
-                "confirm_button": gr.update(value=f"Yes, {verb} {plan.count}")}
+                                                     i.reviewer, plan.decided),
+                "confirm_button": gr.update(value=f"Yes, {verb} {plan.count}"),
+                "confirm_undecided": gr.update(
+                    visible=bool(plan.decided),
+                    value=f"Only the undecided ({plan.count - len(plan.decided)})")}
 
-    def bulk_confirm(self, i: Inputs) -> dict:
-        bulk = i.state.get("bulk")
+    def bulk_confirm(self, i: Inputs, undecided_only: bool = False) -> dict:
+        plan: BulkPlan | None = i.state.get("bulk")
         state = {**i.state, "bulk": None}
-        if not bulk:
+        if not plan:
             return {"state": state, "confirm_text": ""}
         self._stash(i)
-        outcome = apply_bulk(self._store(i), BulkPlan(**bulk), reviewer=i.reviewer,
-                             reason=i.reason)
+        outcome = apply_bulk(self._store(i), plan.undecided() if undecided_only else plan,
+                             reviewer=i.reviewer, reason=i.reason)
         text = f"{outcome.status.capitalize()} {outcome.updated} records."
         if outcome.conflicts:
             text += (f" {len(outcome.conflicts)} were changed by someone else since you asked "
@@ -78,4 +80,5 @@ class SessionWideActions:
 
     def bulk_cancel(self, i: Inputs) -> dict:
         return {"state": {**i.state, "bulk": None}, "confirm_text": "",
+                "confirm_undecided": gr.update(visible=False),
                 "message": render.message("info", "Bulk action cancelled.")}

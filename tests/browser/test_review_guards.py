@@ -1,0 +1,87 @@
+"""Issue 25 in real Chromium: a bulk action never replaces a person's decision without a
+question naming it (Evaluate's "reject every refinement failing with this signature" and
+Review's bulk approve), and no phantom draft after a sequence of filters."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from persd.analysis.signatures import refinement_signatures, refinements_with_signature
+from persd.store import QueueFilters
+from tests.browser.conftest import Server
+from tests.browser.test_review_app import Review
+from tests.browser.test_tabs import open_tab
+
+pytestmark = pytest.mark.browser
+
+
+def _edit_one_failing(server: Server, session: str) -> tuple[str, list[int], int, str]:
+    """A signature shared by several refinements, one of which ben edited and saved."""
+    with server.store(session) as store:
+        frame = refinement_signatures(store)
+        signature = frame[frame["count"] >= 2]["signature"].iloc[0]
+        ids = refinements_with_signature(store, signature)
+        edited = ids[0]
+        task = store.task(store.refinement(edited).task_id)
+        store.set_review(edited, "edited", reviewer="ben", expected_version=0,
+                         edited_program=task.solution)
+        return signature, ids, edited, task.task_id
+
+
+def test_reject_by_signature_names_an_edited_record_and_can_leave_it(app_server: Server,
+                                                                     page: Page):
+    session = app_server.session()
+    signature, ids, edited, task_id = _edit_one_failing(app_server, session)
+    open_tab(page, app_server, session, "Evaluate")
+    table = page.locator("#persd-ev-ref-sigs")
+    table.get_by_text(signature, exact=True).filter(visible=True).first.click()
+    expect(page.locator("#persd-ev-review-filter")).to_contain_text(f"{len(ids)} refinements")
+
+    page.locator("#persd-ev-reject-signature").click()
+    question = page.locator("#persd-ev-review-filter .persd-confirm")
+    expect(question).to_have_attribute("data-count", str(len(ids)))
+    expect(question).to_have_attribute("data-decided", "1")
+    expect(question.get_by_test_id("decided")).to_contain_text(f"{task_id} (edited by ben)")
+    with app_server.store(session) as store:  # nothing changed while asking
+        assert store.review(edited).status == "edited"
+        assert all(store.review(i).status == "pending" for i in ids[1:])
+
+    page.locator("#persd-ev-reject-undecided").click()
+    expect(page.locator("#persd-ev-review-filter")).to_contain_text(
+        f"Rejected {len(ids) - 1} refinements")
+    expect(page.locator("#persd-ev-reject-confirm")).to_be_hidden()
+    with app_server.store(session) as store:
+        kept = store.review(edited)
+        assert kept.status == "edited" and kept.edited_program
+        assert all(store.review(i).status == "rejected" for i in ids[1:])
+
+
+def test_review_bulk_approve_names_a_rejected_record_before_replacing_it(app_server: Server,
+                                                                         page: Page):
+    session = app_server.session()
+    filters = QueueFilters(validated=True, max_diff_lines=2)
+    with app_server.store(session) as store:
+        rows = store.review_queue(filters, limit=100)
+        rejected = rows[0]
+        store.set_review(rejected.refinement_id, "rejected", reviewer="ben",
+                         expected_version=0, reason="hard-codes the test")
+    review = Review(page).open(app_server.url, session)
+    review.open_filters()
+    review.choose("persd-f-status", "any")
+    review.choose("persd-f-validated", "yes")
+    review.fill("persd-f-maxdiff", "2")
+    expect(page.get_by_test_id("in-view")).to_have_text(str(len(rows)))
+
+    review.click("persd-bulk-approve")
+    question = page.locator("#persd-confirm-text .persd-confirm")
+    expect(question).to_have_attribute("data-decided", "1")
+    expect(question.get_by_test_id("decided")).to_contain_text(
+        f"{rejected.task_id} (rejected by ben)")
+    expect(page.locator("#persd-confirm-undecided")).to_have_text(
+        f"Only the undecided ({len(rows) - 1})")
+    review.click("persd-confirm-undecided")
+    expect(review.message).to_contain_text(f"Approved {len(rows) - 1} records")
+    with app_server.store(session) as store:
+        assert store.review(rejected.refinement_id).status == "rejected"
+        assert store.review_queue_count(QueueFilters(status="approved")) == len(rows) - 1
