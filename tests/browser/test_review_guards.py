@@ -85,3 +85,39 @@ def test_review_bulk_approve_names_a_rejected_record_before_replacing_it(app_ser
     with app_server.store(session) as store:
         assert store.review(rejected.refinement_id).status == "rejected"
         assert store.review_queue_count(QueueFilters(status="approved")) == len(rows) - 1
+
+
+def test_no_phantom_draft_after_a_sequence_of_filters(app_server: Server, page: Page):
+    # Issue 25, defect 2 (3 of 3 tries): a signature search with no match, cleared, then
+    # "Teacher code passes" = no left the first record with an empty draft that A refused.
+    session = app_server.session()
+    with app_server.store(session) as store:
+        failing = store.review_queue(QueueFilters(status="pending", validated=False), limit=1)
+    assert failing, "the demo session has teacher code that fails"
+    review = Review(page).open(app_server.url, session)
+    review.open_filters()
+    for step in range(3):
+        review.fill("persd-f-search", "sig:AssertionError")
+        review.click("persd-f-apply")
+        expect(page.get_by_test_id("in-view")).to_have_text("0")
+        review.fill("persd-f-search", "")
+        review.click("persd-f-apply")
+        expect(review.task_id).to_be_visible()
+        review.choose("persd-f-validated", "no")
+        review.click("persd-f-apply")
+        expect(review.task_id).to_have_text(failing[0].task_id)
+        header = page.locator("#persd-header")
+        expect(header).not_to_contain_text("unsaved edit")
+        assert review.editor_text().strip(), f"try {step + 1}: the editor is empty"
+        review.choose("persd-f-validated", "any")
+        review.click("persd-f-apply")
+    page.reload()
+    expect(review.task_id).to_be_visible()
+    expect(page.locator("#persd-header")).not_to_contain_text("unsaved edit")
+    review.open_filters()
+    review.choose("persd-f-validated", "no")
+    expect(review.task_id).to_have_text(failing[0].task_id)
+    page.locator("body").click()
+    review.page.keyboard.press("a")
+    expect(review.message).to_contain_text("override")  # failing code: A asks for override
+    expect(review.message).not_to_contain_text("empty")

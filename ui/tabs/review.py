@@ -54,6 +54,7 @@ def build(ctx: AppContext) -> None:
     state = gr.State(new_state())
     drafts = gr.BrowserState({}, storage_key="persd-review-drafts")
     url = gr.Textbox(visible=False)
+    editor_of = gr.Textbox(visible=False)  # which record the editor's text belongs to
     counts = gr.HTML(elem_id="persd-counts")
 
     with gr.Accordion("Filters and bulk actions", open=False, elem_id="persd-filters"):
@@ -137,6 +138,7 @@ def build(ctx: AppContext) -> None:
 
     widgets = dict(state=state, drafts=drafts, counts=counts, header=header, message=note,
                    reason=reason, failure=failure, run=run, task=task, editor=editor,
+                   editor_of=editor_of,
                    metrics=metrics, diff=diff, reference_diff=reference_diff,
                    confirm_text=confirm_text,
                    confirm_button=confirm_button, confirm_undecided=confirm_undecided,
@@ -145,13 +147,13 @@ def build(ctx: AppContext) -> None:
                    f_validated=validated, f_round=round_, f_search=search, f_maxdiff=max_diff)
     outputs = [widgets[name] for name in OUTPUTS]
     inputs = [ctx.session, status, error_type, validated, round_, search, max_diff,
-              show_reference, hide_blank, editor, override, reason, ctx.reviewer, state, drafts,
-              url]
+              show_reference, hide_blank, editor, editor_of, override, reason, ctx.reviewer, state,
+              drafts, url]
 
     # Keys and the editor send fewer inputs: the filters are those last applied (kept in
     # the state), not the widgets' (a filter typed but not applied does not change J).
-    record_inputs = [ctx.session, show_reference, hide_blank, editor, override, reason,
-                     ctx.reviewer, state, drafts]
+    record_inputs = [ctx.session, show_reference, hide_blank, editor, editor_of, override,
+                     reason, ctx.reviewer, state, drafts]
 
     def call(method, names, raw, typed, request, **given) -> dict:
         state, drafts = given.pop("state") or new_state(), dict(given.pop("drafts") or {})
@@ -173,22 +175,23 @@ def build(ctx: AppContext) -> None:
 
     def wire(method, names=OUTPUTS):
         def handler(session, status, error_type, validated, round_, search, max_diff,
-                    show_reference, hide_blank, code, override, reason, typed, state, drafts,
-                    url, request: gr.Request):
+                    show_reference, hide_blank, code, code_of, override, reason, typed, state,
+                    drafts, url, request: gr.Request):
             raw = dict(zip(FILTER_NAMES, (status, error_type, validated, round_, search,
                                           max_diff)))
             return call(method, names, raw, typed, request, session=session, code=code,
+                        editor_of=code_of or "",
                        show_reference=bool(show_reference), hide_blank=bool(hide_blank),
                        override=bool(override), reason=reason or "", url=url or "",
                        state=state, drafts=drafts)
         return handler
 
     def wire_record(method):
-        def handler(session, show_reference, hide_blank, code, override, reason, typed, state,
-                    drafts, request: gr.Request):
+        def handler(session, show_reference, hide_blank, code, code_of, override, reason, typed,
+                    state, drafts, request: gr.Request):
             raw = {**DEFAULT_FILTERS, **((state or {}).get("filters") or {})}
             return call(method, RECORD_OUTPUTS, raw, typed, request, session=session,
-                       code=code, show_reference=bool(show_reference),
+                       code=code, editor_of=code_of or "", show_reference=bool(show_reference),
                        hide_blank=bool(hide_blank), override=bool(override),
                        reason=reason or "", state=state, drafts=drafts)
         return handler

@@ -37,8 +37,8 @@ from persd_app.tabs import review_render as render
 from persd_app.tabs.review_diff import diff_html
 from persd_app.tabs.review_session import SessionWideActions
 from persd_app.tabs.review_query import (
-    ANY, DEFAULT_FILTERS, FILTER_NAMES, Inputs, describe, filters_from, new_state, read_query,
-    write_query,
+    ANY, DEFAULT_FILTERS, FILTER_NAMES, Inputs, describe, editor_key, filters_from, new_state,
+    read_query, write_query,
 )
 
 __all__ = ["ANY", "DEFAULT_FILTERS", "FILTER_NAMES", "OUTPUTS", "RECORD_OUTPUTS", "Inputs",
@@ -49,7 +49,8 @@ __all__ = ["ANY", "DEFAULT_FILTERS", "FILTER_NAMES", "OUTPUTS", "RECORD_OUTPUTS"
 # than the server did. Whether the record area and the bulk question show follows the
 # header and the question's text, in CSS (assets/app.css).
 RECORD_OUTPUTS = ("state", "drafts", "counts", "header", "message", "reason", "failure", "run",
-                  "task", "editor", "metrics", "diff", "reference_diff", "confirm_text")
+                  "task", "editor", "editor_of", "metrics", "diff", "reference_diff",
+                  "confirm_text")
 OUTPUTS = (*RECORD_OUTPUTS, "confirm_button", "confirm_undecided", "error_type_choices",
            *FILTER_NAMES)
 _RUNS_KEPT = 512
@@ -232,15 +233,15 @@ class ReviewHandlers(SessionWideActions):
         return self.stores.get(i.session)
 
     def _key(self, i: Inputs, rid: int | None = None) -> str:
-        return f"{i.session}:{i.state.get('id') if rid is None else rid}"
+        return editor_key(i.session, i.state.get("id") if rid is None else rid)
 
     def _stash(self, i: Inputs) -> None:
         """Keep the editor's text as the shown record's draft (or forget a draft that went
         back to the stored program)."""
         if i.code is None or i.state.get("id") is None or i.state.get("session") != i.session:
             return
-        if i.code.rstrip() == (i.state.get("base") or "").rstrip():
-            i.drafts.pop(self._key(i), None)
+        if not i.code.strip() or i.code.rstrip() == (i.state.get("base") or "").rstrip():
+            i.drafts.pop(self._key(i), None)  # a blank editor is no draft to keep
         else:
             i.drafts[self._key(i)] = i.code
 
@@ -321,7 +322,7 @@ class ReviewHandlers(SessionWideActions):
     def _empty(self, state: dict[str, Any], note: str, empty: str = "") -> dict:
         return {"state": state, "counts": "", "header": render.header(None, False, empty),
                 "message": note, "reason": "", "failure": "", "run": "", "task": "",
-                "editor": "", "metrics": "", "diff": "",
+                "editor": "", "editor_of": "", "metrics": "", "diff": "",
                 "reference_diff": gr.update(value="", visible=False),
                 "confirm_text": ""}
 
@@ -338,7 +339,7 @@ class ReviewHandlers(SessionWideActions):
         elif same and keep_editor and i.code is not None:
             code = i.code
         else:
-            code = i.drafts.get(key, view.current_program)
+            code = i.drafts.get(key) or view.current_program  # a blank one kept earlier: none
         draft = view is not None and code.rstrip() != view.current_program.rstrip()
         state = {**state, "session": i.session, "id": rid, "filters": dict(i.raw_filters),
                  "version": view.version if view else 0,
@@ -352,10 +353,11 @@ class ReviewHandlers(SessionWideActions):
         if not same:
             out["reason"] = ""
         if view is None:
-            return {**out, "failure": "", "run": "", "task": "", "editor": "", "metrics": "",
-                    "diff": "", "reference_diff": gr.update(value="", visible=False)}
+            return {**out, "failure": "", "run": "", "task": "", "editor": "", "editor_of": "",
+                    "metrics": "", "diff": "",
+                    "reference_diff": gr.update(value="", visible=False)}
         if not (same and keep_editor):
-            out["editor"] = code
+            out["editor"], out["editor_of"] = code, key
         right = ("Your draft (unsaved)" if draft else "Edited refinement"
                  if view.current_program != view.refinement_program else "Teacher refinement")
         shown = replace(view, similarity=similarity(view.attempt_program, code),

@@ -141,3 +141,17 @@ class Inputs:
     reason: str = ""
     drafts: dict[str, str] = field(default_factory=dict)
     url: str = ""                  # the page's query string (only `open_from_url` reads it)
+    # `editor_key` of the record the editor's text belongs to, sent by the page with it
+    # (None: not sent). The state lives on the server and may already show the next record
+    # while the page still sent the last one's text: such text is not this record's.
+    editor_of: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.editor_of is not None and \
+                self.editor_of != editor_key(self.session, self.state.get("id")):
+            self.code = None  # issue 25: it became a phantom draft of the record shown
+
+
+def editor_key(session: str | None, refinement_id: int | None) -> str:
+    """Which record an editor's text (or a draft) belongs to."""
+    return f"{session}:{refinement_id}"
