@@ -243,8 +243,11 @@ _FLAGS = {"epochs": "--epochs", "max_steps": "--max-steps", "learning_rate": "--
           "seed": "--seed"}
 
 
-def train_command(config, session: str | None, variant: str, selection: str = "auto") -> str:
-    """The `persd train ...` command line equivalent to starting `config` from the app."""
+def train_command(config, session: str | None, variant: str, selection: str = "auto",
+                  sessions_dir: str | Path | None = None) -> str:
+    """The `persd train ...` command line equivalent to starting `config` from the app.
+    Given `sessions_dir` (the app's), it is pasteable in any folder: it names that folder
+    and gives local paths (student folder, output) absolute."""
 
     defaults = TrainConfig(student="x", output_dir="x", full=config.full)
     parts = ["persd", "train"]
@@ -253,7 +256,10 @@ def train_command(config, session: str | None, variant: str, selection: str = "a
     parts += ["--variant", variant]
     if selection != "auto" and session:
         parts += ["--selection", selection]
-    parts += ["--student", config.student, "--output", config.output_dir]
+    student, output = config.student, config.output_dir
+    if sessions_dir is not None:
+        student, output = absolute_if_local(student), str(Path(output).resolve())
+    parts += ["--student", student, "--output", output]
     for name, flag in _FLAGS.items():
         value = getattr(config, name)
         if value != getattr(defaults, name):
@@ -261,7 +267,14 @@ def train_command(config, session: str | None, variant: str, selection: str = "a
     for flag in ("full", "merge", "resume", "overwrite"):
         if getattr(config, flag):
             parts.append(f"--{flag}")
+    if session and sessions_dir is not None:
+        parts += ["--sessions-dir", str(Path(sessions_dir).resolve())]
     return " ".join(shlex.quote(str(p)) for p in parts)
+
+
+def absolute_if_local(model: str) -> str:
+    """A model folder that exists here as its absolute path; a Hugging Face id as it is."""
+    return str(Path(model).resolve()) if model and Path(model).exists() else model
 
 
 def _number(value: Any) -> str:

@@ -182,13 +182,12 @@ def build(ctx: AppContext) -> None:
 
     quiet = dict(show_progress="hidden")
     session = ctx.session
-    def load(name, tasks, limit):
-        return {**handlers.attach(name), **handlers.contamination(name, tasks, limit)}
-
-    # The form at once (a later fill would overwrite what the user types); the figures,
-    # which read every eval sample, only while the tab is shown.
-    attached = ctx.on_session(wrap(load), [session, c["tasks"], c["limit"]], outputs, **quiet)
-    memory.wire(attached)  # the values this session's form last held, after the defaults
+    # The form at once (a later fill would overwrite what the user types), then the values
+    # this session's form last held; the contamination check (loads the tasks) after them;
+    # the figures, which read every eval sample, only while the tab is shown.
+    attached = ctx.on_session(wrap(handlers.attach), [session], outputs, **quiet)
+    memory.wire(attached).then(wrap(handlers.contamination), [session, c["tasks"], c["limit"]],
+                               outputs, **quiet)
     memory.remember_on(start.click)
     ctx.on_session(wrap(handlers.results), [session], outputs, lazy=True, **quiet)
     gr.on([c["tasks"].blur, c["limit"].change], wrap(handlers.contamination),

@@ -102,8 +102,9 @@ class FormMemoryPanel:
     def _fill(self, values: dict[str, Any]) -> list[Any]:
         return [values[name] if name in values else gr.skip() for name in self.fields]
 
-    def wire(self, attached: Any) -> None:
-        """`attached`: the tab's on-session event; the restore runs after it."""
+    def wire(self, attached: Any) -> Any:
+        """`attached`: the tab's on-session event (keep it quick: the user may type
+        meanwhile); the restore runs after it. Returns the restore event."""
         session, fields = self.ctx.session, list(self.fields.values())
 
         def restore(name):
@@ -122,12 +123,13 @@ class FormMemoryPanel:
             return [note, *self._fill(values)]
 
         quiet = dict(show_progress="hidden")
-        attached.then(restore, [session], [*fields, self.saved], **quiet)
+        restored = attached.then(restore, [session], [*fields, self.saved], **quiet)
         gr.on([field.input for field in fields], remember, [session, *fields], None,
               trigger_mode="always_last", **quiet)
         self.save_button.click(save, [session, self.name, *fields], [self.note, self.saved],
                                **quiet)
         self.load_button.click(load, [session, self.saved], [self.note, *fields], **quiet)
+        return restored
 
     def remember_on(self, trigger: Any) -> None:
         """Also keep the form when `trigger` fires (e.g. a run starts from it)."""

@@ -84,5 +84,11 @@ def build(ctx: AppContext) -> None:
             header, tests, solution]
     busy = dict(show_progress="minimal", show_progress_on=[note])
     start.click(out.wire(begin), form, out.list, **busy)
-    step.click(out.wire(handlers.advance), [state, kind], out.list, **busy)
-    run_all.click(out.wire(handlers.to_the_end), [state, kind], out.list, **busy)
+    # Both act on the task the form names now: a new run when it is not the one shown.
+    step.click(out.wire(lambda live, *f: handlers.next_step(LiveForm(*f), live)),
+               [state, *form], out.list, **busy)
+
+    def to_the_end(live, *fields):
+        yield from handlers.to_the_end(LiveForm(*fields), live)
+
+    run_all.click(out.wire(to_the_end), [state, *form], out.list, **busy)

@@ -138,13 +138,39 @@ class LiveHandlers:
         return {"state": live, "note": status_html(live), "program": live.steps[-1].program,
                 "steps": steps_html(live, kind == "sim")}
 
-    def to_the_end(self, live: LiveRepair | None, kind: str):
-        if live is None:
-            yield {"note": message("info", "Press Start first.")}
-            return
+    def next_step(self, form: LiveForm, live: LiveRepair | None) -> dict[str, Any]:
+        """Next step of the run shown; a new run when the form names another task or
+        student than the run (or there is none yet)."""
+        if self._current(form, live) is None:
+            return self.begin(form)
+        return self.advance(live, form.kind)
+
+    def to_the_end(self, form: LiveForm, live: LiveRepair | None):
+        """Every step left. After a finished run, or once the form names another task or
+        student, a new run on what the form says (issue 25: the old result stayed)."""
+        live = self._current(form, live)
+        if live is None or live.done:
+            out = self.begin(form)
+            yield out
+            live = out["state"]
+            if live is None:
+                return
         while not live.done:
-            yield self.advance(live, kind)
+            yield self.advance(live, form.kind)
         yield {"note": status_html(live)}
+
+    def _current(self, form: LiveForm, live: LiveRepair | None) -> LiveRepair | None:
+        """`live` if it is a run of the form's task with the form's student, else None."""
+        if live is None:
+            return None
+        try:
+            task = self._task(form)
+        except LiveError:
+            return live  # the form names no task: keep going on the run shown
+        same_task = (task.task_id, task.prompt, task.test) == \
+            (live.task.task_id, live.task.prompt, live.task.test)
+        same_student = (form.kind == "sim") == isinstance(live.backend, SimulatedBackend)
+        return live if same_task and same_student else None
 
     def _task(self, form: LiveForm):
         if form.source == "typed":

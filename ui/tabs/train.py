@@ -15,6 +15,7 @@ import gradio as gr
 from persd.data import VARIANTS
 from persd_app.roles import operator_only
 from persd_app.tabs import AppContext
+from persd_app.tabs.form_memory import FormMemoryPanel
 from persd_app.tabs.keyed import Keyed
 from persd_app.tabs.train_handlers import (
     IDLE_POLL_S,
@@ -76,6 +77,11 @@ def build(ctx: AppContext) -> None:
             full = gr.Checkbox(False, label="Full fine-tuning", elem_id="persd-train-full")
             overwrite = gr.Checkbox(False, label="Overwrite the output folder",
                                     elem_id="persd-train-overwrite")
+    # The output name is left out: a finished run's folder is not reused without asking.
+    memory = FormMemoryPanel(ctx, "train", dict(
+        variant=variant, selection=selection, student=w["student"], epochs=epochs,
+        max_steps=max_steps, lr=lr, batch=batch, lora_r=lora_r, full=full))
+    memory.build()
     w["command"] = gr.Code(language="shell", label="Equivalent command", interactive=False,
                            lines=2, elem_id="persd-train-command")
     with gr.Row():
@@ -118,8 +124,10 @@ def build(ctx: AppContext) -> None:
     quiet = dict(show_progress="hidden")
     # The form at once (a later fill would overwrite what the user types); the count, which
     # builds the training set from the whole session, only while the tab is shown.
-    ctx.on_session(out.wire(handlers.attach), [ctx.session, variant, w["student"]], out.list,
-                   **quiet)
+    attached = ctx.on_session(out.wire(handlers.attach), [ctx.session, variant, w["student"]],
+                              out.list, **quiet)
+    memory.wire(attached)  # the values this session's form last held, after the defaults
+    memory.remember_on(start.click)
     # Opening the tab counts again (lazy): reviews made meanwhile change what "auto" selects.
     ctx.on_session(out.wire(handlers.count), [ctx.session, variant, selection], out.list,
                    lazy=True, **quiet)

@@ -123,7 +123,7 @@ class TrainHandlers:
             return {"command": "# give the student model above to see the command"}
         try:
             return {"command": train_command(self.config_of(form), form.session, form.variant,
-                                             form.selection)}
+                                             form.selection, self.stores.sessions_dir)}
         except TrainError as error:
             return {"command": f"# {error}"}
 
@@ -161,7 +161,8 @@ class TrainHandlers:
                                "another selection")
             job = self.jobs.start(store, config, rows, request={
                 "selection": form.selection,
-                "command": train_command(config, form.session, form.variant, form.selection)})
+                "command": train_command(config, form.session, form.variant, form.selection,
+                                         self.stores.sessions_dir)})
         except RunBusy:
             running = self.jobs.refresh(store)
             return {"notice": message("error", (
