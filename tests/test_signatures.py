@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from persd.analysis.signatures import (
-    attempt_signatures, refinement_signatures, refinements_with_signature, review_filter,
-    signature_of,
+    attempt_signatures, refinement_signatures, refinements_matching, refinements_with_signature,
+    review_filter, signature_of,
 )
 from persd.execution import Executor
 from persd.review import apply_bulk, plan_bulk
@@ -105,6 +105,20 @@ def test_bulk_reject_by_signature(store):
     assert sorted(i for i, s in statuses.items() if s == "rejected") == ids
     # An unknown signature selects nothing (not everything).
     assert store.review_queue(review_filter(store, "no such cause")) == []
+
+
+def test_a_typed_signature_finds_its_near_spellings(store):
+    # Issue 25, defect 8: the exact signature with its Unicode ellipsis was needed.
+    names = refinements_with_signature(store, "NameError: name '…' is not defined")
+    assert len(names) == 2
+    assert refinements_matching(store, "NameError: name '...' is not defined") == names
+    assert refinements_matching(store, "  nameerror: NAME") == names        # a prefix, any case
+    assert refinements_matching(store, "NameEror: name is not defined") == names  # a near miss
+    wrong = [*refinements_with_signature(store, EXPECTED["int"]),
+             *refinements_with_signature(store, EXPECTED["list"])]
+    assert refinements_matching(store, "wrong answer") == sorted(wrong)    # part of two
+    assert refinements_matching(store, "KeyError: nothing like it") == []
+    assert refinements_matching(store, "") == []
 
 
 def test_the_signature_names_the_first_test_that_failed_not_the_first_test():

@@ -186,3 +186,32 @@ def review_filter(store, signature: str, round: int | None = None, **filters: An
     `persd.review.plan_bulk(store, filters, "rejected")` rejects in one action."""
     ids = tuple(refinements_with_signature(store, signature, round))
     return QueueFilters(refinement_ids=ids, round=round, **filters)
+
+
+def _loose(text: str) -> str:
+    """A signature as typed: "..." for "…", any run of spaces as one, no case."""
+    return " ".join(text.replace("…", "...").split()).casefold()
+
+
+def matching_signatures(store, query: str, round: int | None = None) -> pd.DataFrame:
+    """The rows of `refinement_signatures` a typed `query` names: the exact signature,
+    else those it begins or is part of (ignoring case, spacing and "..." for "…"), else
+    the close spellings (difflib). An empty frame when none is near."""
+    import difflib  # noqa: PLC0415  only a search that misses needs it
+
+    frame = refinement_signatures(store, round)
+    wanted = _loose(query)
+    if not wanted or frame.empty:
+        return frame.iloc[:0]
+    loose = frame["signature"].map(_loose)
+    for chosen in (loose == wanted, loose.str.startswith(wanted, na=False),
+                   loose.str.contains(wanted, regex=False, na=False)):
+        if chosen.any():
+            return frame[chosen].reset_index(drop=True)
+    near = set(difflib.get_close_matches(wanted, list(loose), n=5, cutoff=0.75))
+    return frame[loose.isin(near)].reset_index(drop=True)
+
+
+def refinements_matching(store, query: str, round: int | None = None) -> list[int]:
+    """Ids of the refinements failing with a signature `query` names (`matching_signatures`)."""
+    return sorted(i for ids in matching_signatures(store, query, round)["ids"] for i in ids)

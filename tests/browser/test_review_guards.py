@@ -4,6 +4,8 @@ Review's bulk approve), and no phantom draft after a sequence of filters."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -121,3 +123,24 @@ def test_no_phantom_draft_after_a_sequence_of_filters(app_server: Server, page: 
     review.page.keyboard.press("a")
     expect(review.message).to_contain_text("override")  # failing code: A asks for override
     expect(review.message).not_to_contain_text("empty")
+
+
+def test_sig_search_takes_near_spellings_lists_signatures_and_updates_the_url(
+        app_server: Server, page: Page):
+    session = app_server.session()
+    with app_server.store(session) as store:
+        frame = refinement_signatures(store)
+        signature = frame["signature"].iloc[0]
+        ids = refinements_with_signature(store, signature)
+    review = Review(page).open(app_server.url, session)
+    review.open_filters()
+    review.choose("persd-f-status", "any")
+    typed = signature.replace("…", "...").upper()[:12]   # a prefix, ASCII dots, any case
+    review.fill("persd-f-search", f"sig:{typed}")
+    expect(page.get_by_test_id("in-view")).to_have_text(str(len(ids)))
+    review.fill("persd-f-search", "sig:KeyError: nothing like it")
+    expect(page.get_by_test_id("in-view")).to_have_text("0")
+    empty = page.locator("#persd-header .persd-empty")
+    expect(empty).to_contain_text("Signatures of the failing refinements")
+    expect(empty).to_contain_text(signature)
+    expect(page).to_have_url(re.compile(r"q=sig%3AKeyError"))

@@ -188,7 +188,6 @@ def build(ctx: AppContext) -> None:
     attached = ctx.on_session(wrap(handlers.attach), [session], outputs, **quiet)
     memory.wire(attached).then(wrap(handlers.contamination), [session, c["tasks"], c["limit"]],
                                outputs, **quiet)
-    memory.remember_on(start.click)
     ctx.on_session(wrap(handlers.results), [session], outputs, lazy=True, **quiet)
     gr.on([c["tasks"].blur, c["limit"].change], wrap(handlers.contamination),
           [session, c["tasks"], c["limit"]], outputs, **quiet)
@@ -196,8 +195,9 @@ def build(ctx: AppContext) -> None:
     c["preset"].change(custom, [c["preset"]], [c["samples"], c["temperature"], c["top_p"]],
                        **quiet)
     gr.on([x.change for x in form], wrap(handlers.preview), [session, *form], outputs, **quiet)
-    start.click(wrap(operator_only(ctx, handlers.start, "start an evaluation")), [session, *form],
-                outputs, show_progress="minimal")
+    started = start.click(wrap(operator_only(ctx, handlers.start, "start an evaluation")),
+                          [session, *form], outputs, show_progress="minimal")
+    memory.remember_after(started)
     abort.click(wrap(operator_only(ctx, handlers.stop, "stop an evaluation")),
                 [session, c["watched"]], outputs, **quiet)
     c["timer"].tick(wrap(handlers.tick), [session, c["watched"]], outputs, **quiet)

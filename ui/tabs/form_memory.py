@@ -131,9 +131,11 @@ class FormMemoryPanel:
         self.load_button.click(load, [session, self.saved], [self.note, *fields], **quiet)
         return restored
 
-    def remember_on(self, trigger: Any) -> None:
-        """Also keep the form when `trigger` fires (e.g. a run starts from it)."""
+    def remember_after(self, event: Any) -> None:
+        """Also keep the form once `event` (e.g. a run started from it) has finished: values
+        a handler set (an adapter's round) are kept too. Chained, not a second listener of
+        the click: that would queue beside the start and delay what it draws."""
         def remember(name, *args):
             self.handlers.remember(name, self._values(args))
-        trigger(remember, [self.ctx.session, *self.fields.values()], None,
-                show_progress="hidden")
+        event.then(remember, [self.ctx.session, *self.fields.values()], None,
+                   show_progress="hidden")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from persd.analysis.signatures import refinements_with_signature
+from persd.analysis.signatures import refinements_matching
 from persd.store import StoreError
 from persd_app.tabs import AppContext
 from persd_app.tabs import review_render as render
@@ -161,7 +161,7 @@ def build(ctx: AppContext) -> None:
                    drafts=dict(drafts), **given)
         try:
             i.filters = filters_from(*(raw[name] for name in FILTER_NAMES),
-                                     signature_ids=lambda sig: refinements_with_signature(
+                                     signature_ids=lambda sig: refinements_matching(
                                          ctx.stores.get(i.session), sig))
             out = method(i)
         except (StoreError, ValueError) as error:  # a bad filter, a vanished session

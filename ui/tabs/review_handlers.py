@@ -25,7 +25,7 @@ from typing import Any
 
 import gradio as gr
 
-from persd.analysis.signatures import refinements_with_signature
+from persd.analysis.signatures import refinement_signatures, refinements_matching
 from persd.code.diffing import diff_size, side_by_side, similarity
 from persd.review import (
     ReviewConflict, ReviewRefused, approve, conflict_message, reject, review_view, run_edit,
@@ -37,8 +37,8 @@ from persd_app.tabs import review_render as render
 from persd_app.tabs.review_diff import diff_html
 from persd_app.tabs.review_session import SessionWideActions
 from persd_app.tabs.review_query import (
-    ANY, DEFAULT_FILTERS, FILTER_NAMES, Inputs, describe, editor_key, filters_from, new_state,
-    read_query, write_query,
+    ANY, DEFAULT_FILTERS, FILTER_NAMES, SIGNATURE_PREFIX, Inputs, describe, editor_key,
+    filters_from, new_state, read_query, write_query,
 )
 
 __all__ = ["ANY", "DEFAULT_FILTERS", "FILTER_NAMES", "OUTPUTS", "RECORD_OUTPUTS", "Inputs",
@@ -83,7 +83,7 @@ class ReviewHandlers(SessionWideActions):
     def open_from_url(self, i: Inputs) -> dict:
         """The page loaded or another session was picked: filters and record from the URL
         (`?session=demo&record=12&status=any`) when it names this session."""
-        wanted = read_query(i.url, i.session, lambda sig: refinements_with_signature(
+        wanted = read_query(i.url, i.session, lambda sig: refinements_matching(
             self._store(i), sig))
         if wanted is None:
             return self.open(i)
@@ -347,15 +347,16 @@ class ReviewHandlers(SessionWideActions):
                  "event": max(state.get("event") or 0, store.last_review_event_id())}
         query = write_query(i.session, rid, i.raw_filters)
         out = {"state": state, "drafts": dict(i.drafts), "counts": self._counts(i, store),
-               "header": render.header(view, store.simulated, draft=draft, query=query,
-                                         source=store.import_source(rid) if rid else None),
+               "header": render.header(view, store.simulated, self._no_match(i, store, view),
+                                       draft=draft, query=query,
+                                       source=store.import_source(rid) if rid else None),
                "message": note, "confirm_text": ""}
         if not same:
             out["reason"] = ""
         if view is None:
-            return {**out, "failure": "", "run": "", "task": "", "editor": "", "editor_of": "",
-                    "metrics": "", "diff": "",
-                    "reference_diff": gr.update(value="", visible=False)}
+            blank = dict.fromkeys(("failure", "run", "task", "editor", "editor_of", "metrics",
+                                   "diff"), "")
+            return {**out, **blank, "reference_diff": gr.update(value="", visible=False)}
         if not (same and keep_editor):
             out["editor"], out["editor_of"] = code, key
         right = ("Your draft (unsaved)" if draft else "Edited refinement"
@@ -373,6 +374,11 @@ class ReviewHandlers(SessionWideActions):
         else:
             out["run"] = render.message("info", "Your draft: running the hidden tests…")
         return out
+
+    def _no_match(self, i: Inputs, store, view) -> str:
+        search = str(i.raw_filters.get("f_search") or "").strip()
+        return "" if view is not None or not search.lower().startswith(SIGNATURE_PREFIX) else \
+            render.signature_miss(search[len(SIGNATURE_PREFIX):], refinement_signatures(store))
 
     def _run_html(self, i: Inputs, store, view, code: str, draft: bool) -> str:
         if draft:

@@ -52,7 +52,9 @@ def header(view: ReviewView | None, simulated: bool, empty: str = "", draft: boo
     `source` (persd.store.ImportSource) marks a record brought in by `persd import`."""
     if view is None:
         text = empty or "Nothing to review here: no record matches the filters."
-        return f'<div class="persd-header persd-empty">{esc(text)}</div>'
+        # The query even without a record: the address bar follows the filters (issue 25).
+        where = f' data-query="{esc(query)}"' if query else ""
+        return f'<div class="persd-header persd-empty"{where}>{esc(text)}</div>'
     badges = [f'<span class="persd-badge persd-st-{view.status}">{esc(view.status)} '
               f'· v{view.version}</span>']
     badges.append('<span class="persd-badge persd-ok">teacher code passes tests</span>'
@@ -211,6 +213,16 @@ def metrics(view: ReviewView | None) -> str:
     return f'<div class="persd-metrics">{"<br>".join(lines)}</div>'
 
 
+def signature_miss(searched: str, known: Any, shown: int = 8) -> str:
+    """Why a `sig:` search shows nothing, with the signatures there are (`known`: the
+    frame of persd.analysis.signatures.refinement_signatures)."""
+    if known.empty:
+        return "No teacher refinement fails the hidden tests: there is no signature to search."
+    listed = "; ".join(f"{row.signature} ({row.count})" for row in known.head(shown).itertuples())
+    return (f"Nothing fails with “{searched.strip()}” here (the other filters apply too). "
+            f"Signatures of the failing refinements: {listed}{' …' if len(known) > shown else ''}.")
+
+
 def bulk_question(status: str, count: int, left_out: int, reviewer: str,
                   decided: tuple = ()) -> str:
     verb = {"approved": "Approve", "rejected": "Reject", "skipped": "Skip"}[status]
@@ -231,8 +243,9 @@ def decided_note(decided: tuple, shown: int = 12) -> str:
         f'<b data-testid="decided-task">{esc(d.task_id)}</b> ({esc(d.status)}'
         f'{" by " + esc(d.reviewer) if d.reviewer else ""})' for d in decided[:shown])
     more = f" and {len(decided) - shown} more" if len(decided) > shown else ""
+    holds = "holds" if len(decided) == 1 else "hold"
     return (f'<div class="persd-decided" data-testid="decided">{len(decided)} of them already '
-            f'hold a person\'s decision that this would replace: {names}{more}. Choose '
+            f'{holds} a person\'s decision that this would replace: {names}{more}. Choose '
             f'“Only the undecided” to leave those as they are.</div>')
 
 

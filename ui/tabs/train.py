@@ -127,7 +127,6 @@ def build(ctx: AppContext) -> None:
     attached = ctx.on_session(out.wire(handlers.attach), [ctx.session, variant, w["student"]],
                               out.list, **quiet)
     memory.wire(attached)  # the values this session's form last held, after the defaults
-    memory.remember_on(start.click)
     # Opening the tab counts again (lazy): reviews made meanwhile change what "auto" selects.
     ctx.on_session(out.wire(handlers.count), [ctx.session, variant, selection], out.list,
                    lazy=True, **quiet)
@@ -137,8 +136,9 @@ def build(ctx: AppContext) -> None:
           **quiet)
     tiny.click(out.wire(operator_only(ctx, handlers.create_tiny_model, "create the tiny model")),
                None, out.list, show_progress="minimal", show_progress_on=[w["notice"]])
-    start.click(out.wire(operator_only(ctx, as_form(handlers.start), "start training")), form,
-                out.list, show_progress="minimal")
+    started = start.click(out.wire(operator_only(ctx, as_form(handlers.start), "start training")),
+                          form, out.list, show_progress="minimal")
+    memory.remember_after(started)
     abort.click(out.wire(operator_only(ctx, handlers.abort, "abort a training run")),
                 [ctx.session, w["watched"]], out.list, **quiet)
     w["timer"].tick(out.wire(handlers.tick), [ctx.session, w["watched"]], out.list, **quiet)
