@@ -170,3 +170,21 @@ def test_app_on_a_port_in_use_is_one_message(tmp_path: Path) -> None:
 def test_app_on_an_ipv6_host_is_one_message(tmp_path: Path, host: str) -> None:
     one_clear_error(persd("app", "--sessions-dir", str(tmp_path), "--host", host, "--port", "1"),
                     f"--host {host}", "IPv6", "127.0.0.1")
+
+
+def test_the_top_help_says_where_to_start_and_cuts_no_description():
+    # Issue 25, defect 10: descriptions cut with "...", no starting point, flags unexplained.
+    from click.testing import CliRunner
+
+    from persd.cli import cli
+
+    top = CliRunner().invoke(cli, ["--help"], terminal_width=80).output
+    assert "Where to start" in top and "persd demo" in top
+    assert "..." not in top.split("Commands:")[1]
+    assert "teacher refinements, stored in a session." in " ".join(top.split())
+    app_help = " ".join(CliRunner().invoke(cli, ["app", "--help"]).output.split())
+    assert "--port INTEGER Port the app listens on" in app_help
+    eval_help = CliRunner().invoke(cli, ["eval", "--help"]).output
+    assert "--preset [paper]" in eval_help
+    collect_help = " ".join(CliRunner().invoke(cli, ["collect", "--help"]).output.split())
+    assert "stand: it solves every task" in collect_help

@@ -25,10 +25,34 @@ from persd.cli.models import models
 __all__ = ["UserError", "cli", "main"]
 
 
-@click.group()
+class _Commands(click.Group):
+    """Lists each command with its whole first sentence (click cuts it at ~45 characters
+    with "...")."""
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            text = " ".join((command.short_help or command.help or "").split("\n\n")[0].split())
+            rows.append((name, text.split(". ")[0].rstrip(".") + "."))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="persd")
 def cli() -> None:
-    """persd: personalised distillation of code models."""
+    """persd: personalised distillation of code models.
+
+    \b
+    Where to start:
+      persd demo                  the app on a simulated session (offline, no model)
+      persd collect ...           student attempts and teacher refinements, into a session
+      persd app --session NAME    review them; then train, evaluate and compare in the app
+    Each command's --help says more, e.g. persd collect --help.
+    """
 
 
 for command in (app.app, app.demo, app.tiny_model, collect.collect, collect.make_tests,

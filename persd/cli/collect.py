@@ -37,7 +37,9 @@ from persd.testgen import make_tests as run_make_tests
 @config_option(CollectConfig, "tasks", help=TASK_SOURCES_HELP)
 @config_option(CollectConfig, "student", help="Hugging Face model id or local folder (not needed for --method stand).")
 @config_option(CollectConfig, "teacher_model", required=True, help="Model name at OPENAI_BASE_URL (OpenAI, vLLM, Ollama, transformers serve).")
-@config_option(CollectConfig, "method", type=click.Choice(METHODS))
+@config_option(CollectConfig, "method", type=click.Choice(METHODS), help="persd: the teacher "
+               "refines each failed attempt of the student; inpd: it solves from scratch the "
+               "tasks the student failed; stand: it solves every task (no student needed).")
 @config_option(CollectConfig, "round", type=click.IntRange(min=1), help="Collection round.")
 @config_option(CollectConfig, "adapter", type=click.Path(file_okay=False), help="peft adapter of a fine-tuned student (round 2+).")
 @config_option(CollectConfig, "limit", type=click.IntRange(min=1), help="Only the first N tasks.")

@@ -51,7 +51,8 @@ def app_options(function):
     for option in reversed([
         click.option("--host", default="127.0.0.1", show_default=True,
                      help="Address to bind (another than loopback needs --auth)."),
-        click.option("--port", default=7860, show_default=True, type=int),
+        click.option("--port", default=7860, show_default=True, type=int,
+                     help="Port the app listens on (open http://HOST:PORT)."),
         click.option("--auth", envvar="PERSD_AUTH", metavar="USER:PASS|FILE",
                      help="Require a login: USER:PASS[:ROLE] lines (ROLE operator, the "
                           "default, or reviewer) or a file of them; better from PERSD_AUTH "
