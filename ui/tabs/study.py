@@ -150,7 +150,8 @@ def build(ctx: AppContext) -> None:
     right.click(**wire(lambda i: handlers.pick(i, "right"), PAIR, "message"))
     tie.click(**wire(lambda i: handlers.pick(i, "tie"), PAIR, "message"))
     nxt.click(**wire(handlers.next, PAIR, "message"))
-    create.click(**wire(handlers.create, OWNER, "owner_message"))
+    create.click(**wire(handlers.create, (*OWNER, *(n for n in PAIR if n not in OWNER)),
+                        "owner_message"))
     reassign.click(**wire(handlers.reassign, OWNER, "owner_message"))
     adjudicate.click(**wire(handlers.adjudicate, OWNER, "owner_message"))
     show_agreement.click(**wire(handlers.agreement, OWNER, "owner_message"))

@@ -13,7 +13,7 @@ by `persd.studies`.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +128,9 @@ class StudyHandlers:
                             overlap=int(i.overlap or 1), kind=i.kind,
                             sources=(i.source_a.strip(), i.source_b.strip()))
         count = len(store.study_items(made.id))
-        return {"owner_message": render.message(
+        # The queue of the new study at once (issue 25: "No study yet" until the tab reopened).
+        shown = self.open(replace(i, study=made.name))
+        return {**shown, "owner_message": render.message(
                     "ok", f"Created {made.name}: {count} items, {made.overlap} reviewer(s) each; "
                           "you own it."),
                 "agreement": "", "study": gr.update(choices=[s.name for s in store.studies()],
