@@ -280,3 +280,15 @@ def test_ablation_refuses_what_it_cannot_do(template, tmp_path):
     config = AblateConfig("b", "m", "humaneval", str(tmp_path), 1, 50)
     with pytest.raises(AblationError, match="no group has 50 approved examples"):
         ablation_groups(config, tmp_path)
+
+
+def test_the_agreement_panel_names_disagreements_by_task():
+    # Issue 25, defect 6: disagreements were listed by internal item ids only.
+    from types import SimpleNamespace
+
+    from persd_app.tabs.study_render import agreement as agreement_html
+
+    summary = SimpleNamespace(items=3, alpha=0.5, fleiss=0.4, fleiss_items=3, cohen={},
+                              reviewers=[], disagreements=[7, 9])
+    html = agreement_html(summary, "pairwise", {7: "HumanEval/12", 9: "HumanEval/3"})
+    assert "HumanEval/12 (item 7), HumanEval/3 (item 9)" in html

@@ -139,7 +139,8 @@ class StudyHandlers:
     def agreement(self, i: StudyInputs) -> dict[str, Any]:
         store, study = self._owned(i)
         summary = agreement(study_ratings(store, study))
-        return {"owner_message": "", "agreement": render.agreement(summary, study.kind),
+        tasks = {item: store.study_item(item).task_id for item in summary.disagreements}
+        return {"owner_message": "", "agreement": render.agreement(summary, study.kind, tasks),
                 "study": gr.update()}
 
     def reassign(self, i: StudyInputs) -> dict[str, Any]:

@@ -72,7 +72,8 @@ def review_queue(study: Any, task_ids: list[str]) -> str:
             f'(search their task id): {shown}</div>')
 
 
-def agreement(summary: Any, kind: str) -> str:
+def agreement(summary: Any, kind: str, tasks: dict[int, str] | None = None) -> str:
+    """The agreement panel; `tasks` (item id -> task id) names the disagreements."""
     def number(value):
         return "–" if value is None else f"{value:.3f}"
 
@@ -84,7 +85,9 @@ def agreement(summary: Any, kind: str) -> str:
         f"<td>{'–' if f.median_s is None else f'{f.median_s:g} s'}</td>"
         f"<td>{'–' if f.agree_with_majority is None else f'{f.agree_with_majority:.0%} of {f.with_others}'}"
         "</td></tr>" for f in summary.reviewers)
-    disputes = ", ".join(str(i) for i in summary.disagreements) or "none"
+    tasks = tasks or {}
+    disputes = ", ".join(f'{esc(tasks.get(i, "?"))} (item {i})' if i in tasks else str(i)
+                         for i in summary.disagreements) or "none"
     return (f'<div class="persd-study-agree" data-testid="study-agreement">'
             f'<div>Agreement on {what} over <b>{summary.items}</b> items rated twice or more: '
             f"Krippendorff's α <b>{number(summary.alpha)}</b> · Fleiss' κ "
@@ -92,7 +95,8 @@ def agreement(summary: Any, kind: str) -> str:
             f'<ul>{pairs}</ul><table class="persd-study-table"><thead><tr><th>reviewer</th>'
             '<th>decisions</th><th>median time</th><th>agrees with the others\' majority</th>'
             f'</tr></thead><tbody>{rows}</tbody></table>'
-            f'<div>Disagreements to adjudicate (item ids): <b data-testid="disagreements">'
+            f'<div>Disagreements to adjudicate (task, and the item id to adjudicate): '
+            f'<b data-testid="disagreements">'
             f'{disputes}</b></div></div>')
 
 
