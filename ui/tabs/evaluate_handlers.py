@@ -25,6 +25,7 @@ from persd.analysis.signatures import (
 from persd.evaluate import EvalConfig
 from persd.evaluate.config import PRESETS
 from persd.jobs.evaluate import EvalJob, EvalJobs, EvalRequest, JobError, command_line, eval_command
+from persd.jobs.snapshot import age_s
 from persd.review import BulkPlan, ReviewRefused, apply_bulk, plan_bulk
 from persd.store import RunBusy, StoreError
 from persd.tasks import TaskFileError, load_tasks
@@ -32,6 +33,7 @@ from persd.tasks.decontaminate import contaminated_ids, overlaps
 from persd_app.tabs.eval_render import sample_html
 from persd_app.tabs.review_query import SIGNATURE_PREFIX, write_query
 from persd_app.tabs.review_render import decided_note, esc, message
+from persd_app.tabs.timing import timing
 
 PRESET = "paper (" + ", ".join(f"{k}={v}" for k, v in PRESETS["paper"].items()) + ")"
 CUSTOM = "custom"
@@ -162,9 +164,13 @@ class EvaluateHandlers:
         if job.active and job.samples_total:
             bar = (f'<progress value="{job.samples_done}" max="{job.samples_total}" '
                    f'style="width:100%"></progress>')
+        said = job.describe()
+        if job.active:  # issue 25: "step 0: sampling 12 tasks x 1" alone for 70 s
+            said += " · " + timing(age_s(job.run.created_at), job.samples_done,
+                                   job.samples_total, "samples")
         html = (f'<div class="persd-msg persd-msg-{STATUS_KIND[job.status]}" '
                 f'data-testid="eval-status" data-status="{esc(job.status)}" '
-                f'data-run="{job.run.id}">{esc(job.describe())}{bar}</div>')
+                f'data-run="{job.run.id}">{esc(said)}{bar}</div>')
         return {**out, "status": html, "watched": job.run.id if job.active else None,
                 "active": job.active, "log": job.log_tail}
 

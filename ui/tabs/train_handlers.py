@@ -30,10 +30,12 @@ from persd.analysis.figures import loss_curves
 from persd.data import DataError, build_examples, export
 from persd.demo.tiny_model import TinyModelError, write_tiny_model
 from persd.jobs import JobError, TrainJob, TrainJobs, train_command
+from persd.jobs.snapshot import age_s
 from persd.store import RunBusy, StoreError
 from persd.train import TrainConfig, TrainError
 from persd_app.tabs import Stores
 from persd_app.tabs.review_render import esc, message
+from persd_app.tabs.timing import timing
 from persd_app.tabs.train_models import TINY_NAME, local_models, model_problem
 
 OUTPUTS = ("student", "output", "examples", "command", "notice", "status", "curve", "log",
@@ -240,8 +242,12 @@ class TrainHandlers:
                     "watched": None}
         kind = {"running": "info", "queued": "info", "finished": "ok", "stopped": "warn",
                 "failed": "error"}[job.status]
+        said = job.describe()
+        if job.active:  # issue 25: "step 15/30" alone for minutes
+            done = job.losses[-1][0] if job.losses else 0
+            said += " · " + timing(age_s(job.run.created_at), done, job.total_steps, "steps")
         html = (f'<div class="persd-msg persd-msg-{kind}" data-testid="train-status" '
-                f'data-status="{esc(job.status)}">{esc(job.describe())}</div>')
+                f'data-status="{esc(job.status)}">{esc(said)}</div>')
         figure = loss_curves([(f"run {job.run.id}", job.losses, job.eval_losses)],
                              title=f"Training loss, run {job.run.id}",
                              total_steps=job.total_steps)
