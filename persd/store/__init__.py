@@ -176,6 +176,11 @@ class SessionStore(
         return cls.open(sessions_dir, name, readonly=path.exists() and not writable, **options)
 
     @property
+    def readonly(self) -> bool:
+        """Opened with SQLite's mode=ro (`open_to_read` of a file persd may not write)."""
+        return self._db.readonly
+
+    @property
     def name(self) -> str:
         return self.path.name.removesuffix(SUFFIX)
 

@@ -77,8 +77,8 @@ def load_tasks(spec: str, columns: Mapping[str, str] | None = None) -> list[Task
         except FieldError as e:
             raise TaskFileError(path, e.message, line, e.field) from None
         if task.task_id in first_line:
-            raise TaskFileError(path, f"duplicate task_id {task.task_id!r}: line {line} "
-                                      f"repeats line {first_line[task.task_id]}", line,
+            raise TaskFileError(path, f"duplicate task_id: line {line} repeats line "
+                                      f"{first_line[task.task_id]}", line,
                                 "task_id")
         first_line[task.task_id] = line
         tasks.append(task)

@@ -36,8 +36,9 @@ __all__ = ["READERS", "SOURCES", "apply_columns", "parse_columns", "read_records
            "source_forms", "split_columns"]
 
 LIST_FIELDS = ("test_list", "challenge_test_list", "test_imports")
+_QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"|`[^`\n]*`")
 _MAPPING = re.compile(r"^[A-Za-z_]\w*=[^&=]+(?:&[A-Za-z_]\w*=[^&=]+)*$")
-_DATA_FILE_BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
+_SAVED_MARKERS = ("state.json", "dataset_dict.json")  # what save_to_disk writes in its folder
 
 
 # ---------------------------------------------------------------- column mapping
@@ -79,8 +80,8 @@ def apply_columns(records: list[Record], columns: Mapping[str, str] | None,
     for line, record in records:
         for field, column in columns.items():
             if column not in record:
-                raise TaskFileError(where, f"no column {column!r} to map to this field; "
-                                           f"columns: {sorted(record)}", line, field)
+                # Not the source's own column names: a CSV header is content.
+                raise TaskFileError(where, f"no column {column!r} to map to this field", line, field)
         mapped.append((line, {**record, **{f: record[c] for f, c in columns.items()}}))
     return mapped
 
@@ -108,7 +109,7 @@ def _read_csv(path: Path) -> list[Record]:
     except UnicodeDecodeError as e:
         raise TaskFileError(path, f"not UTF-8 text ({e.reason})") from None
     except (OSError, ValueError, pd.errors.ParserError) as e:
-        raise TaskFileError(path, f"cannot read as CSV: {_first_line(e)}") from None
+        raise TaskFileError(path, f"cannot read as CSV: {_reason(e)}") from None
     unnamed = [c for c in frame.columns if str(c).startswith("Unnamed: ")]
     if unnamed:
         raise TaskFileError(path, f"the header row has {len(unnamed)} empty column name(s)", 1)
@@ -167,7 +168,7 @@ def _read_parquet(path: Path) -> list[Record]:
     try:
         rows = pq.read_table(path).to_pylist()
     except Exception as e:  # pyarrow raises its own ArrowInvalid/ArrowException family
-        raise TaskFileError(path, f"cannot read as Parquet: {_first_line(e)}") from None
+        raise TaskFileError(path, f"cannot read as Parquet: {_reason(e)}") from None
     return list(enumerate(rows, 1))
 
 
@@ -185,6 +186,8 @@ def _hf_parts(target: str) -> tuple[str, str | None, str | None]:
 
 
 def _read_hf(target: str) -> list[Record]:
+    """A hub dataset through `datasets`; a local file through READERS, a saved folder through
+    load_from_disk: a local file leaves no copy in the datasets cache."""
     where = f"hf:{target}"
     name, config, split = _hf_parts(target)
     try:
@@ -193,23 +196,20 @@ def _read_hf(target: str) -> list[Record]:
         raise TaskFileError(where, "reading Hugging Face datasets needs the datasets package "
                                    "(pip install datasets)") from None
     local = Path(name).expanduser()
+    if local.is_file():
+        if not any(local.name.lower().endswith(suffix) for suffix in READERS):
+            raise TaskFileError(where, f"cannot tell the format of {local.name}: expected "
+                                       f"one of {', '.join(READERS)}")
+        return _reader_for(local)(local)
+    if local.is_dir() and not any((local / f).exists() for f in _SAVED_MARKERS):
+        raise TaskFileError(where, "a local folder not saved with save_to_disk: name one of "
+                                   "its task files instead (hf:<folder>/<file> or the file)")
     try:
-        if local.is_dir() and any((local / f).exists() for f in ("state.json",
-                                                                  "dataset_dict.json")):
-            data = datasets.load_from_disk(str(local))
-        elif local.is_file():
-            builder = _DATA_FILE_BUILDERS.get(local.suffix.lower())
-            if builder is None:
-                raise TaskFileError(where, f"cannot tell the format of {local.name}: expected "
-                                           f"one of {', '.join(_DATA_FILE_BUILDERS)}")
-            data = datasets.load_dataset(builder, data_files=str(local))
-        else:
-            data = datasets.load_dataset(str(local) if local.exists() else name, config)
-    except TaskFileError:
-        raise
+        data = datasets.load_from_disk(str(local)) if local.is_dir() else \
+            datasets.load_dataset(name, config)
     except Exception as e:  # datasets raises many kinds: missing, offline, bad files
         raise TaskFileError(where, f"cannot load the dataset: {type(e).__name__}: "
-                                   f"{_first_line(e)}") from None
+                                   f"{_reason(e)}") from None
     return list(enumerate(_pick_split(data, split, where).to_list(), 1))
 
 
@@ -227,9 +227,10 @@ def _pick_split(data, split: str | None, where: str):
     return data[chosen]
 
 
-def _first_line(error: BaseException) -> str:
+def _reason(error: BaseException) -> str:
+    """A library error's first line, its quoted parts left out (the file's text a parser quotes)."""
     text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    return _QUOTED.sub("…", text.splitlines()[0])[:200] if text else type(error).__name__
 
 
 # ---------------------------------------------------------------- readers (by file suffix)

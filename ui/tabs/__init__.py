@@ -17,7 +17,8 @@ tab's own gr.Tab (e.g. `ctx.tab.select(...)` to refresh when it is opened);
 `ctx.reviewer_name(typed, request)` is the acting user (the login name when auth is on);
 `ctx.executor()` is the shared sandbox; `ctx.runs_dir` is the one folder the app may write
 training output to; `ctx.models_dir` where local models are looked for; `ctx.endpoints`
-the teacher endpoints it may call (`persd_app.endpoints`).
+the teacher endpoints it may call (`persd_app.endpoints`); `ctx.data_dirs` checks every
+file or folder a form names (`persd.data_dirs`).
 """
 
 from __future__ import annotations
@@ -47,11 +48,12 @@ class Stores:
         self._lock = threading.Lock()
 
     def get(self, name: str):
-        """The `SessionStore` of `name` (SessionNotFound if there is none)."""
+        """The `SessionStore` of `name` (SessionNotFound if there is none); read-only
+        (`store.readonly`) when this process may not write its file or folder."""
         with self._lock:
             store = self._open.get(name)
             if store is None or not store.path.exists():
-                store = self._open[name] = SessionStore.open(self.sessions_dir, name)
+                store = self._open[name] = SessionStore.open_to_read(self.sessions_dir, name)
             return store
 
     def names(self) -> list[str]:
@@ -102,6 +104,7 @@ class AppContext:
     timers: list = field(default_factory=list)  # (tab, gr.Timer) of every tab, shared
     shown: Any = None          # gr.State: the id of the tab shown in this browser
     roles: dict = field(default_factory=dict)  # login -> "operator" | "reviewer" (with auth)
+    data_dirs: Any = None      # persd.data_dirs.DataDirs: the only folders form fields may name
 
     def reviewer_name(self, typed: str | None, request: Any = None) -> str:
         if self.auth:

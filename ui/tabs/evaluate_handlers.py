@@ -26,6 +26,7 @@ from persd.evaluate.config import PRESETS
 from persd.jobs.evaluate import EvalJob, EvalJobs, EvalRequest, JobError, command_line, eval_command
 from persd.review import ReviewRefused, apply_bulk, plan_bulk
 from persd.store import RunBusy, StoreError
+from persd.data_dirs import EVERYWHERE, DataDirs, PathRefused
 from persd.tasks import TaskFileError, load_tasks
 from persd.tasks.decontaminate import contaminated_ids, overlaps
 from persd_app.tabs.eval_render import sample_html
@@ -55,8 +56,10 @@ def _given(**fields: tuple[Any, type]) -> dict[str, Any]:
 
 
 class EvaluateHandlers:
-    def __init__(self, stores, sessions_dir: Path, runs_dir: Path, jobs: EvalJobs | None = None):
+    def __init__(self, stores, sessions_dir: Path, runs_dir: Path, jobs: EvalJobs | None = None,
+                 data_dirs: DataDirs | None = None):
         self.stores, self.sessions_dir, self.runs_dir = stores, sessions_dir, runs_dir
+        self.data_dirs = data_dirs or EVERYWHERE  # the folders Eval tasks, Student and Adapter may name
         self.jobs = jobs or EvalJobs()
 
     # -- the form -----------------------------------------------------------------------
@@ -81,8 +84,10 @@ class EvaluateHandlers:
             config = EvalConfig.from_dict(settings)
         else:
             config = EvalConfig.preset("paper", **settings)
-        return EvalRequest(student=(student or "").strip(), adapter=adapter or None,
-                           tasks=(tasks or "").strip() or "humaneval",
+        return EvalRequest(student=self.data_dirs.model("Student model", student),
+                           adapter=self.data_dirs.model("Adapter", adapter) or None,
+                           tasks=self.data_dirs.task_spec("Eval tasks",
+                                                          (tasks or "").strip() or "humaneval"),
                            limit=int(limit) if limit else None,
                            round=None if round_ is None else int(round_), config=config,
                            preset=None if preset == CUSTOM else "paper")
@@ -102,9 +107,12 @@ class EvaluateHandlers:
             return {"contamination": ""}
         spec = (tasks_spec or "").strip() or "humaneval"
         try:
-            eval_tasks = load_tasks(spec)[: int(limit) if limit else None]
+            eval_tasks = load_tasks(self.data_dirs.task_spec("Eval tasks", spec))[
+                : int(limit) if limit else None]
+        except PathRefused as error:
+            return {"contamination": message("error", str(error))}
         except (TaskFileError, ValueError, OSError) as error:
-            return {"contamination": message("error", f"Eval tasks {spec}: {error}")}
+            return {"contamination": message("error", f"Eval tasks: {error}")}
         train = self.stores.get(session).tasks()
         found = overlaps(train, eval_tasks) if train else []
         if not found:

@@ -265,6 +265,10 @@ class ReviewHandlers(SessionWideActions):
             self._stash(i)
             text = "Conflict: " + conflict_message(store, error)
             return self._show(i, state, rid, render.message("error", text), keep_editor=True)
+        except StoreError as error:  # a read-only session, a full disk
+            self._stash(i)
+            return self._show(i, state, rid, render.message("error", str(error)),
+                              keep_editor=True)
         except ReviewRefused as error:
             self._stash(i)
             if error.execution is not None:
