@@ -178,3 +178,33 @@ def test_train_and_live_demo_refuse_a_model_folder_outside(host, stores, tmp_pat
     note = live.begin(LiveForm(session="s", kind="model", model=str(private),
                                source="typed"))["note"]
     assert "Model: " in note and OUTSIDE in note
+
+
+# ---------------------------------------------------------------- through HTTP
+
+def test_the_served_app_refuses_host_files_by_name(host, tmp_path):
+    """As a script would send them: gradio_client against the real server on 127.0.0.1."""
+    from gradio_client import Client
+
+    from persd_app.app import launch
+    from tests.ports import free_port
+
+    data, private, _ = host
+    running = launch(tmp_path / "sessions", port=free_port(), block=False, quiet=True,
+                     runs_dir=tmp_path / "runs", models_dir=tmp_path / "models",
+                     data_dirs=[data])
+    try:
+        client = Client(running.url, verbose=False)
+        collect = client.predict("real", "c1", f"{private}/secret.jsonl?entry_point=api_key", 0,
+                                 "org/model", "", "persd", None, "", "t", 1, 1, 1, 1, 64, None,
+                                 api_name="/run")
+        live = client.predict(None, "model", f"{private}/notes", "", 3, "typed", None, "d",
+                              "def f():", "assert True", "def f(): pass", api_name="/begin")
+        inside = client.predict("real", "c2", f"{data}/secret.csv", 0, "org/model", "",
+                                "persd", None, "", "t", 1, 1, 1, 1, 64, None, api_name="/run")
+    finally:
+        running.close()
+    assert "Tasks: " in str(_no_secret(collect)) and OUTSIDE in str(collect)
+    assert "Model: " in str(_no_secret(live)) and OUTSIDE in str(live)
+    # Inside the data folders the file is read, and its error keeps the header and cell unsaid.
+    assert "secret.csv:2: unknown task shape" in str(_no_secret(inside))
