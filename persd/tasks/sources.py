@@ -8,16 +8,15 @@
     load_tasks("hf:org/name:test")                   # ... a named split
     load_tasks("hf:org/name:sanitized:test")         # ... a config and a split
     load_tasks("hf:/data/saved")                     # a dataset saved with save_to_disk
-    load_tasks("hf:/data/tasks.json")                # a local JSON/CSV/Parquet file, via datasets
-    load_tasks(spec, columns={"text": "instruction", "code": "output"})
-    load_tasks("hf:org/name?text=instruction&code=output")    # the same mapping, CLI-friendly
+    load_tasks("hf:/data/tasks.json")                # a local file, read as the file itself
+    load_tasks("hf:org/name?text=instruction&code=output")    # task field -> column mapping
 
 `READERS` picks a reader by file suffix (anything else is read as JSONL, or as a JSON array
-when it starts with `[`) and `SOURCES` by spec prefix; `source_forms()` describes both. A column mapping goes from task field to the source's
-column; it applies to every source, JSONL included. In error messages rows are numbered
-from 1; in a CSV file the header is line 1, so the numbers are line numbers as long as no
-cell spans lines. A CSV cell holding a list (`test_list`, ...) is written as a JSON or
-Python list; a plain `test_list` cell is split into its top-level statements.
+when it starts with `[`) and `SOURCES` by spec prefix; `source_forms()` describes both. A
+column mapping applies to every source, JSONL included. Errors number rows from 1 (in a CSV
+file the header is line 1) and never quote the file's content. JSONL is read a line at a
+time; a CSV file or a JSON array is read whole, so either is refused over MAX_WHOLE_BYTES.
+A CSV list cell (`test_list`, ...) is a JSON or Python list, or statements (one test each).
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from persd.tasks.columns import apply_columns, parse_columns, split_columns
 from persd.tasks.formats import Record, TaskFileError
 
 __all__ = ["READERS", "SOURCES", "apply_columns", "parse_columns", "read_records", "read_rows",
@@ -37,53 +37,7 @@ __all__ = ["READERS", "SOURCES", "apply_columns", "parse_columns", "read_records
 
 LIST_FIELDS = ("test_list", "challenge_test_list", "test_imports")
 _QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"|`[^`\n]*`")
-_MAPPING = re.compile(r"^[A-Za-z_]\w*=[^&=]+(?:&[A-Za-z_]\w*=[^&=]+)*$")
 _SAVED_MARKERS = ("state.json", "dataset_dict.json")  # what save_to_disk writes in its folder
-
-
-# ---------------------------------------------------------------- column mapping
-
-def split_columns(spec: str, columns: Mapping[str, str] | None = None
-                  ) -> tuple[str, dict[str, str] | None]:
-    """Take a trailing `?field=column&...` off `spec`; `columns` entries win over it."""
-    base, sep, query = spec.rpartition("?")
-    mapping: dict[str, str] = {}
-    if sep and _MAPPING.match(query):
-        spec = base
-        mapping = dict(pair.split("=", 1) for pair in query.split("&"))
-    mapping.update(columns or {})
-    return spec, mapping or None
-
-
-def parse_columns(text: str) -> dict[str, str] | None:
-    """A command-line mapping "text=instruction,code=output" ('&' works too)."""
-    mapping = {}
-    for pair in filter(None, re.split(r"[,&]", text)):
-        field, sep, column = (part.strip() for part in pair.partition("="))
-        if not (sep and field.isidentifier() and column):
-            raise ValueError(f"bad column mapping {pair!r}: expected FIELD=COLUMN, e.g. "
-                             "text=instruction,code=output")
-        mapping[field] = column
-    return mapping or None
-
-
-def apply_columns(records: list[Record], columns: Mapping[str, str] | None,
-                  where: str | Path) -> list[Record]:
-    """Copy each mapped column into its task field (`{"text": "instruction"}`)."""
-    if not columns:
-        return records
-    for field, column in columns.items():
-        if not (isinstance(field, str) and field.isidentifier() and isinstance(column, str)):
-            raise TaskFileError(where, f"bad column mapping {field!r} -> {column!r}: expected "
-                                       "task field name -> column name")
-    mapped = []
-    for line, record in records:
-        for field, column in columns.items():
-            if column not in record:
-                # Not the source's own column names: a CSV header is content.
-                raise TaskFileError(where, f"no column {column!r} to map to this field", line, field)
-        mapped.append((line, {**record, **{f: record[c] for f, c in columns.items()}}))
-    return mapped
 
 
 def read_rows(spec: str, columns: Mapping[str, str] | None = None) -> list[Record]:
@@ -98,6 +52,8 @@ def read_rows(spec: str, columns: Mapping[str, str] | None = None) -> list[Recor
 def _read_csv(path: Path) -> list[Record]:
     import pandas as pd
 
+    if path.is_file() and path.stat().st_size > MAX_WHOLE_BYTES:
+        raise TaskFileError(path, f"{_too_big()}: split it, or write JSONL (read a line at a time)")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
     except FileNotFoundError:
@@ -237,6 +193,7 @@ def _reason(error: BaseException) -> str:
 
 MAX_LINE_BYTES = 32 * 1024 * 1024  # one row of code, JSON-escaped, many times over
 _ONE_OBJECT_BYTES = 16 * 1024 * 1024  # read whole only to say "one object over lines"
+MAX_WHOLE_BYTES = 256 * 1024 * 1024  # a CSV file or a JSON array: read whole, a few times over
 
 
 def _read_json(path: Path) -> list[Record]:
@@ -247,7 +204,10 @@ def _read_json(path: Path) -> list[Record]:
         with gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb") as file:
             if _first_char(file) == b"[":
                 file.seek(0)
-                return _json_array(path, file.read())
+                if len(data := file.read(MAX_WHOLE_BYTES + 1)) > MAX_WHOLE_BYTES:
+                    raise TaskFileError(path, f"a JSON array {_too_big()}: write JSONL (one task a "
+                                              "line, read a line at a time)")
+                return _json_array(path, data)
             file.seek(0)
             return _json_lines(path, file)
     except FileNotFoundError:
@@ -256,6 +216,10 @@ def _read_json(path: Path) -> list[Record]:
         raise TaskFileError(path, "is a directory, not a task file") from None
     except (OSError, EOFError) as e:  # unreadable, or a corrupt gzip stream
         raise TaskFileError(path, f"cannot read: {e}") from None
+
+
+def _too_big() -> str:
+    return f"over {MAX_WHOLE_BYTES / 2**20:g} MiB, and this format is read whole"
 
 
 def _first_char(file) -> bytes:
