@@ -112,9 +112,9 @@ def run_reviewers(url: str, endpoints: dict[str, str], reviewers: int, seconds: 
     deadline = time.monotonic() + seconds
 
     def reviewer(n: int) -> None:
-        pick = random.Random(n)
-        who = HttpReviewer(url, f"r{n}", endpoints, session)
+        pick, who = random.Random(n), None
         try:
+            who = HttpReviewer(url, f"r{n}", endpoints, session)
             who.open()
             while time.monotonic() < deadline:
                 move = pick.choice(["approve", "approve", "edit", "reject", "undo", "next"])
@@ -129,9 +129,10 @@ def run_reviewers(url: str, endpoints: dict[str, str], reviewers: int, seconds: 
             with lock:
                 result.failures.append(f"r{n}: {type(error).__name__}: {error}")
         finally:
-            with lock:
-                result.took.extend(who.took)
-            who.close()
+            if who is not None:
+                with lock:
+                    result.took.extend(who.took)
+                who.close()
 
     threads = [threading.Thread(target=reviewer, args=(n,)) for n in range(reviewers)]
     for thread in threads:

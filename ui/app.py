@@ -47,11 +47,11 @@ SIMULATED_BANNER = (
 
 # The buttons that change a session, greyed out (and unclickable) while a read-only one is
 # shown; a key press that still reaches one is refused by the store (StoreError).
-WRITE_ACTIONS = ("persd-approve", "persd-edit", "persd-save", "persd-reject", "persd-undo",
-                 "persd-bulk-approve", "persd-bulk-reject", "persd-confirm", "persd-col-run",
-                 "persd-col-confirm", "persd-ev-start", "persd-ev-abort",
+WRITE_ACTIONS = ("persd-approve", "persd-edit", "persd-save", "persd-reject", "persd-skip",
+                 "persd-undo", "persd-bulk-approve", "persd-bulk-reject", "persd-confirm",
+                 "persd-col-run", "persd-col-confirm", "persd-ev-start", "persd-ev-abort",
                  "persd-ev-reject-signature", "persd-train-start", "persd-train-abort",
-                 "persd-loop-stop", "persd-study-report-button")
+                 "persd-loop-stop", "persd-study-actions", "persd-study-owner")
 
 
 def read_only_banner(path: Path) -> str:
