@@ -208,3 +208,16 @@ def test_the_served_app_refuses_host_files_by_name(host, tmp_path):
     assert "Model: " in str(_no_secret(live)) and OUTSIDE in str(live)
     # Inside the data folders the file is read, and its error keeps the header and cell unsaid.
     assert "secret.csv:2: unknown task shape" in str(_no_secret(inside))
+
+
+def test_the_command_line_takes_data_dirs_and_refuses_a_missing_one(tmp_path):
+    from click.testing import CliRunner
+
+    from persd.cli import cli
+
+    result = CliRunner().invoke(cli, ["app", "--sessions-dir", str(tmp_path),
+                                      "--data-dir", str(tmp_path / "typo")])
+    assert result.exit_code == 2 and "--data-dir" in result.output
+    assert "does not exist" in result.output
+    shown = CliRunner().invoke(cli, ["demo", "--help"]).output
+    assert "--data-dir DIR" in shown
