@@ -149,6 +149,9 @@ def test_evaluate_refuses_eval_tasks_outside_by_name(host, stores, tmp_path):
     inside = _no_secret(handlers.contamination("s", f"{data}/secret.jsonl?entry_point=api_key",
                                                None))["contamination"]
     assert "entry_point&#x27;: is not a Python identifier" in inside
+    started = _no_secret(handlers.start("s", "m", "", 0, "paper", 1, 0.0, 1.0, 0, 64,
+                                        f"{data}/secret.csv", None))["notice"]
+    assert "Cannot start: Eval tasks: " in started and "secret.csv:2: unknown task shape" in started
     adapter = _no_secret(handlers.start("s", "m", str(private), 0, "paper", 1, 0.0, 1.0, 0, 64,
                                         "humaneval", None))
     assert "Adapter: " in adapter["notice"] and OUTSIDE in adapter["notice"]

@@ -182,6 +182,8 @@ class EvaluateHandlers:
             return {"notice": message("error", "An evaluation is already running in this "
                                       f"session (run {running.run.id if running else '?'}): "
                                       "one at a time. Watch it or abort it first.")}
+        except TaskFileError as error:  # the form field, then the file, line and field
+            return {"notice": message("error", f"Cannot start: Eval tasks: {error}")}
         except (JobError, ValueError, TypeError, StoreError, OSError) as error:
             return {"notice": message("error", f"Cannot start: {error}")}
         return self.live(job, message("ok", f"Started eval run {job.run.id}."))
