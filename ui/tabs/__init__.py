@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,13 +46,19 @@ class Stores:
     def __init__(self, sessions_dir: str | Path) -> None:
         self.sessions_dir = Path(sessions_dir)
         self._open: dict[str, Any] = {}
+        self._retired: list[Any] = []  # read-only ones opened again writable: closed last
         self._lock = threading.Lock()
 
     def get(self, name: str):
         """The `SessionStore` of `name` (SessionNotFound if there is none); read-only
-        (`store.readonly`) when this process may not write its file or folder."""
+        (`store.readonly`) while this process may not write its file or folder."""
         with self._lock:
             store = self._open.get(name)
+            # A read-only one made writable since is opened again (the old one is left to
+            # the threads still reading it).
+            if store is not None and store.readonly and _writable(store.path):
+                self._retired.append(store)
+                store = None
             if store is None or not store.path.exists():
                 store = self._open[name] = SessionStore.open_to_read(self.sessions_dir, name)
             return store
@@ -61,9 +68,14 @@ class Stores:
 
     def close(self) -> None:
         with self._lock:
-            for store in self._open.values():
+            for store in [*self._open.values(), *self._retired]:
                 store.close()
             self._open.clear()
+            self._retired.clear()
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
 class SharedExecutor:
