@@ -34,6 +34,11 @@ MIGRATION = ("m016_review_assignments_and_guidelines", [
         at {_NOW}
     )""",
 ])
+# The refinement ids assigned to a reviewer (given twice): directly, or by a review study.
+ASSIGNED_SQL = """SELECT refinement_id FROM review_assignments WHERE reviewer = ?
+    UNION SELECT i.candidate_a FROM study_assignments a
+    JOIN study_items i ON i.id = a.item_id JOIN studies s ON s.id = i.study_id
+    WHERE a.reviewer = ? AND s.kind = 'review'"""
 MAX_GUIDELINES = 20_000  # characters: a page of guidance, not a document store
 
 
@@ -77,11 +82,7 @@ class AssignmentsMixin:
     def assigned_to(self, reviewer: str) -> set[int]:
         """Refinement ids assigned to `reviewer`, directly or through a review study."""
         with self._db.read() as conn:
-            found = conn.execute(
-                """SELECT refinement_id FROM review_assignments WHERE reviewer = ?
-                UNION SELECT i.candidate_a FROM study_assignments a
-                JOIN study_items i ON i.id = a.item_id JOIN studies s ON s.id = i.study_id
-                WHERE a.reviewer = ? AND s.kind = 'review'""", (reviewer, reviewer))
+            found = conn.execute(ASSIGNED_SQL, (reviewer, reviewer))
             return {row[0] for row in found}
 
     def reviewers_of(self) -> dict[int, list[str]]:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from persd.store import rows
+from persd.store.assignments import ASSIGNED_SQL
 from persd.store.db import Database, placeholders
 from persd.store.records import (
     REVIEW_STATUSES,
@@ -192,6 +193,9 @@ def _where(filters: QueueFilters) -> tuple[str, list[Any]]:
         ids = tuple(filters.refinement_ids)
         clauses.append(f"r.id IN ({placeholders(ids)})" if ids else "0")
         params.extend(ids)
+    if filters.assigned_to is not None:
+        clauses.append(f"r.id IN ({ASSIGNED_SQL})")
+        params.extend([filters.assigned_to, filters.assigned_to])
     if filters.task_id:
         if filters.task_id.endswith("*"):
             escaped = re.sub(r"([\\%_])", r"\\\1", filters.task_id.rstrip("*"))
