@@ -136,7 +136,8 @@ class BulkPlan:
         named = "; ".join(f"{task} (#{rid}, {status} by {reviewer or 'someone'})"
                           for rid, task, status, reviewer in self.overwrites[:10])
         more = f" and {len(self.overwrites) - 10} more" if len(self.overwrites) > 10 else ""
-        ask = f"Set {len(self.versions)} records to {self.status}?"
+        count = len(self.versions)
+        ask = f"Set {count} record{'' if count == 1 else 's'} to {self.status}?"
         return ask + (f" This overwrites {len(self.overwrites)} already decided: {named}{more}."
                       if self.overwrites else "")
 

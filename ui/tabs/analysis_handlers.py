@@ -16,11 +16,12 @@ import gradio as gr
 import pandas as pd
 
 from persd.analysis import FIGURES, SessionAnalysis, analyse
+from persd.review_reasons import reason_counts
 from persd.store import StoreError
 from persd_app.tabs import Stores
 from persd_app.tabs.review_render import SIMULATED_BADGE, esc, message
 
-TABLES = ("tasks", "taxonomy", "teachers", "evals")
+TABLES = ("tasks", "taxonomy", "teachers", "evals", "reasons")
 OUTPUTS = ("summary", "notes", "eval_row", *FIGURES, *TABLES)
 TASK_TABLE = {"task_id": "task", "attempts": "attempts", "attempts_passed": "passed",
               "error_type": "attempt error", "refinements": "refinements",
@@ -42,7 +43,8 @@ class AnalysisHandlers:
                     **{name: None for name in FIGURES},
                     **{name: pd.DataFrame() for name in TABLES}}
         try:
-            report = analyse(self.stores.get(session))
+            store = self.stores.get(session)
+            report, reasons = analyse(store), reason_table(store)
         except StoreError as error:
             return {"summary": "", "notes": message("error", str(error))}
         figures = report.figures()
@@ -50,7 +52,15 @@ class AnalysisHandlers:
                 "eval_row": gr.update(visible=not report.evals.empty),
                 **{name: figures[name] for name in FIGURES},
                 "tasks": task_table(report.tasks), "taxonomy": _rounded(report.taxonomy),
-                "teachers": _rounded(report.teachers), "evals": _rounded(report.evals)}
+                "teachers": _rounded(report.teachers), "evals": _rounded(report.evals),
+                "reasons": reasons}
+
+
+def reason_table(store) -> pd.DataFrame:
+    """Rejections in force per reason of the taxonomy (persd.review_reasons), most first."""
+    counts = reason_counts(store)
+    table = pd.DataFrame({"reject reason": list(counts), "rejections": list(counts.values())})
+    return table.sort_values("rejections", ascending=False, kind="stable", ignore_index=True)
 
 
 def summary_html(report: SessionAnalysis) -> str:

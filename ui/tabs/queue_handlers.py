@@ -142,7 +142,7 @@ class QueueHandlers:
             return {"confirm": message("error", str(error))}
         v.state = {**v.state, "plan": None, "selected": []}
         kept = f"; {len(skipped)} left as they were" if skipped else ""
-        note = message("ok", f"{changed} records set to {plan.status}{kept}. "
+        note = message("ok", f"{_records(changed)} set to {plan.status}{kept}. "
                              "Undo (U) in Review reverts the whole action.")
         return {**self.show(v, note), "state": v.state, "confirm": ""}
 
@@ -157,7 +157,7 @@ class QueueHandlers:
             added = self.stores.get(v.session).assign_reviews(ids, to, by=by)
         except StoreError as error:
             return {"confirm": message("error", str(error))}
-        return {**self.show(v, message("ok", f"{added} records assigned to {to.strip()} "
+        return {**self.show(v, message("ok", f"{_records(added)} assigned to {to.strip()} "
                                              f"({len(ids) - added} already were).")),
                 "confirm": ""}
 
@@ -177,6 +177,10 @@ class QueueHandlers:
             return ("*No review guidelines yet: an operator writes them below (what to "
                     "approve, what to reject and why).*")
         return f"{found.text}\n\n*— {found.author}, {found.at}*"
+
+
+def _records(count: int) -> str:
+    return f"{count} record" + ("" if count == 1 else "s")
 
 
 def _selected(state: dict[str, Any] | None) -> list[int]:
@@ -199,7 +203,7 @@ def _counts(rows: pd.DataFrame, selected: set[int]) -> str:
     drawn = f" (the first {PAGE} drawn: narrow the filters)" if len(rows) > PAGE else ""
     flagged = int((rows["risk"] > 0).sum())
     return (f'<div class="persd-counts" data-testid="queue-counts"><span><b>{len(rows)}</b> '
-            f'records{drawn} · <b>{flagged}</b> with risk flags · <b>{len(selected)}</b> '
+            f'record{"" if len(rows) == 1 else "s"}{drawn} · <b>{flagged}</b> with risk flags · <b>{len(selected)}</b> '
             f'selected</span></div>')
 
 
