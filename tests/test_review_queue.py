@@ -111,3 +111,39 @@ def test_bulk_plan_names_decided_records_and_keeps_them_unless_confirmed(store):
     assert len(plan.overwrites) == 2  # the two just approved
     changed, _ = apply_plan(store, plan, reviewer="ana", overwrite=True)
     assert changed == 3 and {store.review(i).status for i in ids} == {"rejected"}
+
+
+def test_queue_handlers_ask_before_acting_and_ignore_a_row_added_in_the_page(store):
+    import pandas as pd
+
+    from persd_app.tabs import Stores
+    from persd_app.tabs.queue_handlers import QueueHandlers, View
+
+    handlers = QueueHandlers(Stores(store.path.parent))
+    v = View(session=store.name, reviewer="ana")
+    assert "Pick a session" in handlers.show(View(session=None, reviewer="ana"))["counts"]
+    assert "Tick records" in handlers.ask(v, "approved")["confirm"]
+    table = handlers.show(v)["table"]
+    added = pd.concat([table.assign(**{"✓": [True, True] + [False] * (len(table) - 2)}),
+                       pd.DataFrame([{"✓": True, "id": None}])], ignore_index=True)
+    picked = handlers.pick(v, added)["state"]
+    assert picked["selected"] == sorted(table["id"][:2])
+    v.state = picked
+    asked = handlers.ask(v, "approved")
+    assert "Set 2 records to approved?" in asked["confirm"]
+    assert {store.review(i).status for i in picked["selected"]} == {"pending"}  # only asked
+    v.state = asked["state"]
+    done = handlers.confirm(v, overwrite=False)
+    assert "2 records set to approved" in done["counts"]
+    assert {store.review(i).status for i in picked["selected"]} == {"approved"}
+    v.reason_kind = "sloppy"
+    v.state = {"selected": picked["selected"]}
+    assert "unknown reject reason" in handlers.ask(v, "rejected")["confirm"]
+
+
+def test_the_static_columns_are_kept_in_the_session_and_read_back(store):
+    first = QueueTable().frame(store)
+    stored = store.derived_values("queue-1")
+    assert set(stored) == set(first["id"])
+    again = QueueTable().frame(store)   # a new process would start like this
+    assert again.equals(first)

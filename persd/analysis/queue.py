@@ -7,10 +7,13 @@
     plan = bulk_plan(store, [12, 13], "approved")   # plan.overwrites: decided or edited ones
 
 Columns: id, task, round, status, error (of the attempt), signature (of the attempt's
-failure, persd.analysis.signatures), similarity (refinement to attempt), passes (teacher
+failure, persd.analysis.signatures), similarity (refinement to attempt, the code below the
+task prompt: the number the "not personalised" flag reads), passes (teacher
 code passes the hidden tests), reviewer, assigned, flags (labels), why, risk (score).
 What a refinement is never changes once stored, so its flags, signature and similarity are
-computed once (`persd.analysis.risk`, no model call); review state is read on every call.
+computed once (`persd.analysis.risk`, no model call) and kept in the session
+(`store.derived_values`): only records new since are computed on a later open, in any
+process. Review state and assignments are read on every call.
 """
 
 from __future__ import annotations
@@ -22,15 +25,18 @@ from typing import Any
 
 import pandas as pd
 
-from persd.analysis.risk import flags_of, risk_score, suspect_asserts
+from persd.analysis.risk import body_below, flags_of, risk_score, suspect_asserts
 from persd.analysis.signatures import signature_of
 from persd.code.diffing import similarity
+from persd.store.errors import StoreError
 
 COLUMNS = ["id", "task", "round", "status", "error", "signature", "similarity", "passes",
            "reviewer", "assigned", "flags", "why", "risk"]
 ORDERS = {"risk": "risk first", "id": "record id", "task": "task",
           "similarity": "similarity (lowest first)", "status": "status"}
 DECIDED = ("approved", "edited", "rejected")
+# The stored static columns (persd.store.derived): a new name whenever the rules change.
+DERIVED = "queue-1"
 _DIGITS = re.compile(r"(\d+)")
 
 
@@ -47,18 +53,24 @@ class QueueTable:
     _static: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def frame(self, store: Any) -> pd.DataFrame:
-        refinements = store.refinements()
-        new = [r for r in refinements if r.id not in self._static]
-        if new:
+        ids = list(store.review_queue_versions())  # every record with a result, in id order
+        if any(rid not in self._static for rid in ids):
+            self._static.update(store.derived_values(DERIVED))
+        if any(rid not in self._static for rid in ids):
+            new = [r for r in store.refinements() if r.id not in self._static]
             self._add(store, new)
+            try:
+                store.set_derived_values(DERIVED, {r.id: self._static[r.id] for r in new})
+            except StoreError:
+                pass  # a session opened read-only: computed again next time, nothing lost
         reviews, assigned = store.reviews(), store.reviewers_of()
         rows = []
-        for refinement in refinements:
-            review = reviews.get(refinement.id)
-            rows.append({**self._static[refinement.id],
+        for rid in ids:
+            review = reviews.get(rid)
+            rows.append({**self._static[rid],
                          "status": review.status if review else "pending",
                          "reviewer": (review.reviewer if review else None) or "",
-                         "assigned": ", ".join(assigned.get(refinement.id, []))})
+                         "assigned": ", ".join(assigned.get(rid, []))})
         return pd.DataFrame(rows, columns=COLUMNS)
 
     def _add(self, store: Any, refinements: list[Any]) -> None:
@@ -68,8 +80,8 @@ class QueueTable:
         visible = {run.subject_id: run for run in store.executions("refinement")
                    if run.tests == "visible"}
         for refinement in refinements:
-            attempt = attempts.get(refinement.attempt_id)
-            flags = flags_of(refinement, tasks[refinement.task_id], attempt,
+            attempt, task = attempts.get(refinement.attempt_id), tasks[refinement.task_id]
+            flags = flags_of(refinement, task, attempt,
                              visible.get(refinement.id), suspects.get(refinement.task_id, {}))
             failed = attempt is not None and attempt.execution is not None and \
                 not attempt.execution.passed
@@ -77,8 +89,9 @@ class QueueTable:
                 "id": refinement.id, "task": refinement.task_id, "round": refinement.round,
                 "error": attempt.execution.error_type if failed else "",
                 "signature": signature_of(attempt.execution) if failed else "",
-                "similarity": round(similarity(attempt.program, refinement.program or ""), 3)
-                if attempt is not None else None,
+                "similarity": None if attempt is None else round(similarity(
+                    body_below(attempt.program, task.prompt),
+                    body_below(refinement.program or "", task.prompt)), 3),
                 "passes": "yes" if refinement.validated else "no",
                 "flags": ", ".join(flag.label for flag in flags),
                 "why": " · ".join(flag.why for flag in flags),

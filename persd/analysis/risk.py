@@ -21,6 +21,7 @@ stored executions (structured test outcomes, `persd.execution.result.TestOutcome
 from __future__ import annotations
 
 import ast
+import functools
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -84,8 +85,8 @@ def flags_of(refinement: Any, task: Any, attempt: Any, visible_run: Any = None,
     if why:
         flags.append(RiskFlag("hard_codes_tests", why))
     if attempt is not None:
-        alike = similarity(_body(attempt.program, task.prompt),
-                           _body(refinement.program, task.prompt))
+        alike = similarity(body_below(attempt.program, task.prompt),
+                           body_below(refinement.program, task.prompt))
         if alike < MIN_SIMILARITY:
             flags.append(RiskFlag("not_personalised", f"its code below the task prompt is only "
                                   f"{alike:.0%} like the attempt's: a rewrite rather than a "
@@ -101,7 +102,7 @@ def flags_of(refinement: Any, task: Any, attempt: Any, visible_run: Any = None,
     return flags
 
 
-def _body(program: str, prompt: str) -> str:
+def body_below(program: str, prompt: str) -> str:
     """The program below the task prompt (the prompt would make any two programs alike)."""
     return program[len(prompt):] if program.startswith(prompt) else program
 
@@ -116,8 +117,7 @@ def hard_coded(program: str, attempt_program: str, visible_test: str,
     if tree is None:
         return None
     asserts = [_parse_assert(outcome.source) for outcome in failing]
-    asserts += [node for node in ast.walk(_parse(visible_test) or ast.Module([], []))
-                if isinstance(node, ast.Assert)]
+    asserts += _asserts_of(visible_test)
     expected, inputs = _expected_and_inputs([a for a in asserts if a is not None])
     expected += [_literal_text(outcome.expected) for outcome in failing if outcome.expected]
     before = _code_literals(_parse(attempt_program))
@@ -137,10 +137,18 @@ def _parse(code: str) -> ast.Module | None:
         return None
 
 
+@functools.lru_cache(maxsize=8192)
 def _parse_assert(source: str) -> ast.Assert | None:
     tree = _parse(source)
     node = tree.body[0] if tree is not None and tree.body else None
     return node if isinstance(node, ast.Assert) else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _asserts_of(test: str) -> tuple[ast.Assert, ...]:
+    """The asserts of a task's test code (read once per task, not per record)."""
+    return tuple(node for node in ast.walk(_parse(test) or ast.Module([], []))
+                 if isinstance(node, ast.Assert))
 
 
 def _literal(node: ast.AST) -> Any:
@@ -220,6 +228,7 @@ def _failing(execution: Any) -> list[Any]:
     return [o for o in execution.test_outcomes if o.status not in ("passed", "not_run")]
 
 
+@functools.lru_cache(maxsize=8192)
 def _normal(source: str) -> str:
     tree = _parse(source)
     return ast.unparse(tree) if tree is not None else source.strip()
@@ -233,8 +242,7 @@ def _visible_only(hidden_run: Any, visible_run: Any, visible_test: str) -> str |
                 if visible_run.passed else None)
     if not hidden_run.has_detail:
         return None
-    visible = {_normal(ast.unparse(node)) for node in ast.walk(_parse(visible_test) or
-               ast.Module([], [])) if isinstance(node, ast.Assert)}
+    visible = {_normal(ast.unparse(node)) for node in _asserts_of(visible_test)}
     outcomes = {_normal(o.source): o.status for o in hidden_run.test_outcomes}
     shared = [source for source in visible if source in outcomes]
     failed = [o for o in hidden_run.test_outcomes if o.status != "passed"]

@@ -30,6 +30,7 @@ from persd.store.assignments import AssignmentsMixin, Guidelines
 from persd.store.batches import BatchesMixin, TeacherBatchRecord
 from persd.store.collection import CollectionMixin
 from persd.store.db import Database, from_json, to_json
+from persd.store.derived import DerivedMixin
 from persd.store.errors import (
     ConfigMismatch,
     RecordNotFound,
@@ -129,6 +130,7 @@ def remove_session_files(sessions_dir: str | Path, name: str) -> None:
 class SessionStore(
     CollectionMixin, TeacherLogMixin, PendingMixin, ReviewMixin, QueueMixin, RunsMixin,
     BatchesMixin, ImportsMixin, StudiesMixin, AssignmentsMixin,
+    DerivedMixin,
 ):
     """One session's database. Open by name with `SessionStore.open(sessions_dir, name)`
     or by file with `SessionStore(path)`; close it, or use it as a context manager."""

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from persd.store import assignments
+from persd.store import assignments, derived
 from persd.store.db import NOW_SQL, check_is_session
 from persd.store.errors import StoreError
 
@@ -321,6 +321,7 @@ MIGRATIONS: list[tuple[str, list[Step]]] = [
                                       "'train', 'eval', 'collect', 'loop'"),
     ]),
     assignments.MIGRATION,
+    derived.MIGRATION,
 ]
 
 

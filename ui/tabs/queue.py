@@ -25,6 +25,8 @@ TITLE = "Queue"
 def build(ctx: AppContext) -> None:
     handlers = QueueHandlers(ctx.stores)
     state = gr.State({"selected": [], "plan": None})
+    with gr.Accordion("Review guidelines", open=True, elem_id="persd-q-guidelines-box"):
+        guidelines_view = gr.Markdown(elem_id="persd-q-guidelines")
     with gr.Row(equal_height=True):
         order = gr.Dropdown(list(ORDERS.values()), value=ORDERS["risk"], label="Order",
                             elem_id="persd-q-order", min_width=160)
@@ -41,20 +43,23 @@ def build(ctx: AppContext) -> None:
     table = gr.Dataframe(headers=SHOWN, interactive=True, static_columns=list(range(1, len(SHOWN))),
                          datatype=["bool", "number", "str", "number", *["str"] * (len(SHOWN) - 4)],
                          max_height=520, wrap=False, pinned_columns=3, elem_id="persd-q-table",
-                         column_widths=["44px", "60px", "130px", "60px", "220px", "96px", "130px",
-                                        "240px", "110px", "84px", "100px", "100px"])
+                         column_widths=["44px", "60px", "130px", "72px", "240px", "96px", "130px",
+                                        "240px", "124px", "84px", "100px", "100px"])
     opened = gr.HTML(elem_id="persd-q-opened")
-    with gr.Row(equal_height=True):
-        tick_all = gr.Button("Select all filtered", size="sm", elem_id="persd-q-select-all")
-        untick = gr.Button("Clear selection", size="sm", elem_id="persd-q-clear")
-        approve = gr.Button("Approve selected…", variant="primary", size="sm",
-                            elem_id="persd-q-approve")
-        reject = gr.Button("Reject selected…", variant="stop", size="sm",
-                           elem_id="persd-q-reject")
-        reason_kind = gr.Dropdown(list(REASON_KINDS.values()), value=None,
-                                  label="Reject reason", elem_id="persd-q-reason-kind",
-                                  min_width=180)
-        reason = gr.Textbox(label="Reason text", elem_id="persd-q-reason", min_width=160)
+    with gr.Row(equal_height=False, elem_id="persd-q-bulk"):
+        tick_all = gr.Button("Select all filtered", size="sm", scale=0, min_width=150,
+                             elem_id="persd-q-select-all")
+        untick = gr.Button("Clear selection", size="sm", scale=0, min_width=130,
+                           elem_id="persd-q-clear")
+        approve = gr.Button("Approve selected…", variant="primary", size="sm", scale=0,
+                            min_width=160, elem_id="persd-q-approve")
+        reject = gr.Button("Reject selected…", variant="stop", size="sm", scale=0,
+                           min_width=150, elem_id="persd-q-reject")
+        reason_kind = gr.Dropdown([("reason kind…", ""), *REASON_KINDS.values()], value="",
+                                  show_label=False, container=False, min_width=180,
+                                  elem_id="persd-q-reason-kind")
+        reason = gr.Textbox(placeholder="reject reason", show_label=False, container=False,
+                            elem_id="persd-q-reason", min_width=160)
     with gr.Row(elem_id="persd-q-confirm-row", equal_height=True):
         confirm = gr.HTML(elem_id="persd-q-confirm")
         only_new = gr.Button("Confirm", size="sm", variant="primary", scale=0,
@@ -62,14 +67,15 @@ def build(ctx: AppContext) -> None:
         overwrite = gr.Button("Confirm, overwriting them", size="sm", variant="stop",
                               elem_id="persd-q-overwrite", scale=0, min_width=220)
         cancel = gr.Button("Cancel", size="sm", scale=0, elem_id="persd-q-cancel", min_width=90)
-    with gr.Accordion("Assign and guidelines", open=False, elem_id="persd-q-more"):
+    with gr.Accordion("Assign records · write the guidelines", open=False,
+                      elem_id="persd-q-more"):
         with gr.Row(equal_height=True):
             assignee = gr.Textbox(label="Reviewer", placeholder="ana", elem_id="persd-q-assignee")
             assign = gr.Button("Assign selected to this reviewer", size="sm",
                                elem_id="persd-q-assign")
-        guidelines_view = gr.Markdown(elem_id="persd-q-guidelines")
-        guidelines = gr.Textbox(label="Review guidelines (operators write; everyone reads)",
-                                lines=5, elem_id="persd-q-guidelines-text")
+        guidelines = gr.Textbox(label="Review guidelines (operators write; everyone reads "
+                                "them above the table)", lines=5,
+                                elem_id="persd-q-guidelines-text")
         save = gr.Button("Save guidelines", size="sm", elem_id="persd-q-guidelines-save")
 
     out = Keyed(table=table, counts=counts, opened=opened, confirm=confirm, state=state,

@@ -90,9 +90,10 @@ def build(ctx: AppContext) -> None:
     with gr.Row(elem_id="persd-actions", equal_height=True):
         approve, edit, save = _button("approve", "primary"), _button("edit"), _button("save")
         reject = _button("reject", "stop")
-        reason_kind = gr.Dropdown(list(REASON_KINDS.values()), value=None, show_label=False,
+        reason_kind = gr.Dropdown([("reason kind…", ""), *REASON_KINDS.values()], value="",
+                                  show_label=False,
                                   container=False, elem_id="persd-reason-kind", min_width=150)
-        reason = gr.Textbox(placeholder="reject reason (this record)",
+        reason = gr.Textbox(placeholder="reject reason",
                             show_label=False, container=False, elem_id="persd-reason", scale=2,
                             min_width=160)
         skip, undo, prev, nxt = (_button(name) for name in ("skip", "undo", "prev", "next"))
