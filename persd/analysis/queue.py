@@ -35,6 +35,7 @@ COLUMNS = ["id", "task", "round", "status", "error", "signature", "similarity", 
 ORDERS = {"risk": "risk first", "id": "record id", "task": "task",
           "similarity": "similarity (lowest first)", "status": "status"}
 DECIDED = ("approved", "edited", "rejected")
+_LIVE = ("status", "reviewer", "assigned")  # read on every call, never stored
 # The stored static columns (persd.store.derived): a new name whenever the rules change.
 DERIVED = "queue-1"
 _DIGITS = re.compile(r"(\d+)")
@@ -51,27 +52,35 @@ class QueueTable:
     """The static columns of a session's records, computed once per refinement."""
 
     _static: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _frame: pd.DataFrame = field(default_factory=pd.DataFrame)  # _static as a frame, by id
 
     def frame(self, store: Any) -> pd.DataFrame:
-        ids = list(store.review_queue_versions())  # every record with a result, in id order
+        states = store.review_states()  # (id, status, reviewer) of every record, id order
+        ids = [rid for rid, _, _ in states]
         if any(rid not in self._static for rid in ids):
-            self._static.update(store.derived_values(DERIVED))
-        if any(rid not in self._static for rid in ids):
-            new = [r for r in store.refinements() if r.id not in self._static]
+            self._load(store, ids)
+        frame = self._frame.reindex(ids)
+        frame["status"] = [status for _, status, _ in states]
+        frame["reviewer"] = [reviewer or "" for _, _, reviewer in states]
+        assigned = store.reviewers_of()
+        frame["assigned"] = [", ".join(assigned.get(rid, [])) for rid in ids] if assigned \
+            else ""
+        return frame.reset_index(drop=True)[COLUMNS]
+
+    def _load(self, store: Any, ids: list[int]) -> None:
+        """Read the stored static columns, compute (and store) those still missing."""
+        self._static.update(store.derived_values(DERIVED))
+        new = [r for r in store.refinements() if r.id not in self._static] \
+            if any(rid not in self._static for rid in ids) else []
+        if new:
             self._add(store, new)
             try:
                 store.set_derived_values(DERIVED, {r.id: self._static[r.id] for r in new})
             except StoreError:
                 pass  # a session opened read-only: computed again next time, nothing lost
-        reviews, assigned = store.reviews(), store.reviewers_of()
-        rows = []
-        for rid in ids:
-            review = reviews.get(rid)
-            rows.append({**self._static[rid],
-                         "status": review.status if review else "pending",
-                         "reviewer": (review.reviewer if review else None) or "",
-                         "assigned": ", ".join(assigned.get(rid, []))})
-        return pd.DataFrame(rows, columns=COLUMNS)
+        self._frame = pd.DataFrame(list(self._static.values()),
+                                   columns=[c for c in COLUMNS if c not in _LIVE])
+        self._frame.index = self._frame["id"]
 
     def _add(self, store: Any, refinements: list[Any]) -> None:
         tasks = {task.task_id: task for task in store.tasks()}

@@ -90,6 +90,15 @@ class QueueMixin:
             )
             return dict(found.fetchall())
 
+    def review_states(self) -> list[tuple[int, str, str | None]]:
+        """(refinement id, review status, reviewer) of every record with a result, in id
+        order: the live columns of a whole-session table, read in one light query."""
+        with self._db.read() as conn:
+            return conn.execute(
+                """SELECT r.id, COALESCE(v.status, 'pending'), v.reviewer FROM refinements r
+                LEFT JOIN reviews v ON v.refinement_id = r.id WHERE r.error IS NULL
+                ORDER BY r.id""").fetchall()
+
     def review_counts(
         self, round: int | None = None, filters: QueueFilters | dict[str, Any] | None = None,
     ) -> dict[str, int]:

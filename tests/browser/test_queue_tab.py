@@ -82,7 +82,7 @@ def test_risk_first_click_opens_and_bulk_reject_names_an_edited_record(app_serve
     opened = page.get_by_test_id("queue-opened")
     expect(opened).to_contain_text("branches on the test input 7")
     link = page.get_by_test_id("queue-open-link")
-    expect(link).to_have_attribute("href", f"?session={name}&record={planted}")
+    expect(link).to_have_attribute("href", f"?session={name}&record={planted}&status=any")
     shoot(page, "queue")
 
     # Tick the planted record and the edited one, then reject both with a reason.
@@ -115,6 +115,13 @@ def test_risk_first_click_opens_and_bulk_reject_names_an_edited_record(app_serve
     expect(page.locator("#persd-q-counts")).to_contain_text("1 record set to rejected")
     with app_server.store(name) as store:
         assert store.review(edited.id).status == "rejected"
+
+    page.locator("#persd-q-text textarea").fill("")
+    page.locator("#persd-q-text textarea").press("Enter")
+    expect(cell(page, 0, 2)).to_have_text("Planted/1")
+    cell(page, 0, 2).click()
+    link.click()                                                # opens it in Review
+    expect(page.get_by_test_id("task-id")).to_have_text("Planted/1")
 
 
 def test_my_queue_in_the_queue_view_and_in_review(app_server: Server, page: Page):
@@ -154,6 +161,7 @@ def test_a_reason_picked_in_review_is_counted_in_analysis(app_server: Server, pa
     expect(table).to_contain_text("test is wrong")
     row = table.locator("[role=row], tr", has_text="test is wrong").first
     expect(row).to_contain_text(re.compile(r"test is wrong\s*1"))
+    table.scroll_into_view_if_needed()
     shoot(page, "analysis-reasons")
     with app_server.store(name) as store:
         from persd.data import build_examples

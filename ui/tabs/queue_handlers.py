@@ -105,7 +105,8 @@ class QueueHandlers:
         if found.empty:
             return {"opened": message("error", f"record {record_id} is not in this session")}
         row = found.iloc[0]
-        link = f"?session={esc(v.session)}&record={record_id}"
+        # status=any: Review shows the record and its neighbours whatever their status.
+        link = f"?session={esc(v.session)}&record={record_id}&status=any"
         why = "".join(f"<li>{esc(part)}</li>" for part in row["why"].split(" · ") if part)
         return {"opened": (
             f'<div class="persd-queue-open" data-testid="queue-opened"><b>{esc(row["task"])}'
