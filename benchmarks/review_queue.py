@@ -65,8 +65,9 @@ def main() -> None:
     t0 = time.perf_counter()
     QueueHandlers(stores).show(view())
     first = (time.perf_counter() - t0) * 1000
-    print(f"first open ever: {first / 1000:.1f} s (computes every record's flags and keeps "
-          "them in the session; not a repeated operation, so not in the table below)")
+    print(f"first open: {first / 1000:.1f} s (computes the flags of every record not yet "
+          "kept in the session, and keeps them: the first open ever of a session pays this, "
+          "once; not in the table below)")
     results["open (new process, stored)"] = timed(
         lambda: QueueHandlers(stores).show(view()), args.repeats)
     handlers = QueueHandlers(stores)

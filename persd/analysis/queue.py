@@ -29,6 +29,7 @@ from persd.analysis.risk import body_below, flags_of, risk_score, suspect_assert
 from persd.analysis.signatures import signature_of
 from persd.code.diffing import similarity
 from persd.store.errors import StoreError
+from persd.store.records import QueueFilters
 
 COLUMNS = ["id", "task", "round", "status", "error", "signature", "similarity", "passes",
            "reviewer", "assigned", "flags", "why", "risk"]
@@ -140,9 +141,11 @@ def _ordered(frame: pd.DataFrame, order: str, descending: bool) -> pd.DataFrame:
     if order == "risk":
         return frame.sort_values(["risk", "id"], ascending=[False, True], kind="stable")
     if order == "task":
-        keys = frame["task"].map(task_sort_key)
-        return frame.iloc[sorted(range(len(frame)), key=lambda i: (keys.iat[i],
-                                 frame["id"].iat[i]), reverse=descending)]
+        tasks = sorted(frame["task"].unique(), key=task_sort_key)
+        rank = frame["task"].map(dict(zip(tasks, range(len(tasks)))))
+        ordered = frame.assign(_rank=rank).sort_values(
+            ["_rank", "id"], ascending=not descending, kind="stable")
+        return ordered.drop(columns="_rank")
     return frame.sort_values([order, "id"], ascending=not descending, kind="stable",
                              na_position="last")
 
@@ -167,15 +170,14 @@ class BulkPlan:
 def bulk_plan(store: Any, refinement_ids: Iterable[int], status: str) -> BulkPlan:
     """The selected records with the versions seen, naming those already decided."""
     ids = list(dict.fromkeys(refinement_ids))
-    reviews = store.reviews()
-    missing = [rid for rid in ids if rid not in reviews]
+    found = {row.refinement_id: row for row in store.review_queue(
+        QueueFilters(refinement_ids=tuple(ids)), limit=max(1, len(ids)))}
+    missing = [rid for rid in ids if rid not in found]
     if missing:
         raise ValueError(f"record {missing[0]} is not in this session (or has no result)")
-    tasks = {r.id: r.task_id for r in store.refinements()} if ids else {}
-    overwrites = [(rid, tasks[rid], reviews[rid].status, reviews[rid].reviewer or "")
-                  for rid in ids if reviews[rid].status in DECIDED
-                  and reviews[rid].status != status]
-    return BulkPlan(status, {rid: reviews[rid].version for rid in ids}, overwrites)
+    overwrites = [(rid, found[rid].task_id, found[rid].status, found[rid].reviewer or "")
+                  for rid in ids if found[rid].status in DECIDED and found[rid].status != status]
+    return BulkPlan(status, {rid: found[rid].version for rid in ids}, overwrites)
 
 
 def apply_plan(store: Any, plan: BulkPlan, *, reviewer: str, overwrite: bool,

@@ -76,7 +76,9 @@ class QueueHandlers:
         except (StoreError, ValueError) as error:
             return {"counts": message("error", str(error))}
         selected = set(_selected(v.state))
-        return {"table": _page(rows, selected), "counts": _counts(rows, selected) + note,
+        shown = {"total": len(rows), "flagged": int((rows["risk"] > 0).sum())}
+        return {"table": _page(rows, selected), "state": {**v.state, "shown": shown},
+                "counts": _counts(shown, selected) + note,
                 "guidelines_view": self._guidelines(v.session)}
 
     def pick(self, v: View, table: pd.DataFrame) -> dict[str, Any]:
@@ -88,7 +90,8 @@ class QueueHandlers:
             if len(table) else set()
         selected = (set(_selected(v.state)) - shown) | ticked
         state = {**v.state, "selected": sorted(selected), "plan": None}
-        return {"state": state, "counts": _counts(self.rows(v), selected), "confirm": ""}
+        shown_counts = v.state.get("shown") or {"total": len(table), "flagged": 0}
+        return {"state": state, "counts": _counts(shown_counts, selected), "confirm": ""}
 
     def select_shown(self, v: View, on: bool) -> dict[str, Any]:
         """Tick (or untick) every record the filters keep, not only the drawn page."""
@@ -96,7 +99,7 @@ class QueueHandlers:
         selected = set(_selected(v.state))
         selected = selected | ids if on else selected - ids
         v.state = {**v.state, "selected": sorted(selected), "plan": None}
-        return {**self.show(v), "state": v.state, "confirm": ""}
+        return {**self.show(v), "confirm": ""}
 
     def open(self, v: View, record_id: int) -> dict[str, Any]:
         """A row was clicked: its flags with why, and a link that opens it in Review."""
@@ -145,7 +148,7 @@ class QueueHandlers:
         kept = f"; {len(skipped)} left as they were" if skipped else ""
         note = message("ok", f"{_records(changed)} set to {plan.status}{kept}. "
                              "Undo (U) in Review reverts the whole action.")
-        return {**self.show(v, note), "state": v.state, "confirm": ""}
+        return {**self.show(v, note), "confirm": ""}
 
     def cancel(self, v: View) -> dict[str, Any]:
         return {"state": {**v.state, "plan": None}, "confirm": ""}
@@ -200,12 +203,12 @@ def _page(rows: pd.DataFrame, selected: set[int]) -> pd.DataFrame:
     return table[SHOWN]
 
 
-def _counts(rows: pd.DataFrame, selected: set[int]) -> str:
-    drawn = f" (the first {PAGE} drawn: narrow the filters)" if len(rows) > PAGE else ""
-    flagged = int((rows["risk"] > 0).sum())
-    return (f'<div class="persd-counts" data-testid="queue-counts"><span><b>{len(rows)}</b> '
-            f'record{"" if len(rows) == 1 else "s"}{drawn} · <b>{flagged}</b> with risk flags · <b>{len(selected)}</b> '
-            f'selected</span></div>')
+def _counts(shown: dict[str, int], selected: set[int]) -> str:
+    total = shown["total"]
+    drawn = f" (the first {PAGE} drawn: narrow the filters)" if total > PAGE else ""
+    return (f'<div class="persd-counts" data-testid="queue-counts"><span><b>{total}</b> '
+            f'record{"" if total == 1 else "s"}{drawn} · <b>{shown["flagged"]}</b> with risk '
+            f'flags · <b>{len(selected)}</b> selected</span></div>')
 
 
 def _question(text: str, overwrites: bool) -> str:
