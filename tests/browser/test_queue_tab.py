@@ -161,6 +161,7 @@ def test_a_reason_picked_in_review_is_counted_in_analysis(app_server: Server, pa
     expect(table).to_contain_text("test is wrong")
     row = table.locator("[role=row], tr", has_text="test is wrong").first
     expect(row).to_contain_text(re.compile(r"test is wrong\s*1"))
+    expect(page.get_by_test_id("analysis-reasons-note")).to_contain_text(first)
     table.scroll_into_view_if_needed()
     shoot(page, "analysis-reasons")
     with app_server.store(name) as store:
