@@ -43,7 +43,7 @@ def build(ctx: AppContext) -> None:
     table = gr.Dataframe(headers=SHOWN, interactive=True, static_columns=list(range(1, len(SHOWN))),
                          datatype=["bool", "number", "str", "number", *["str"] * (len(SHOWN) - 4)],
                          max_height=520, wrap=False, pinned_columns=3, elem_id="persd-q-table",
-                         column_widths=["44px", "60px", "130px", "72px", "240px", "96px", "130px",
+                         column_widths=["44px", "60px", "130px", "72px", "240px", "96px", "150px",
                                         "240px", "124px", "84px", "100px", "100px"])
     opened = gr.HTML(elem_id="persd-q-opened")
     with gr.Row(equal_height=False, elem_id="persd-q-bulk"):
