@@ -17,6 +17,7 @@ so that for "persd" and "stand" `prompt + completion` is the complete program th
 Which teacher results count ("selection"): "auto" takes the reviewers' verdicts once any
 record has been reviewed (approved and edited records, edits as the reviewer left them)
 and the validated results before that; "validated", "approved" and "all" force one rule.
+A task with a refinement rejected as "test is wrong" gives no rows under any selection.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from typing import Any
 from persd import private
 from persd.code.splice import end_completion, split_program
 from persd.prompts import student_refine_prompt
+from persd.review_reasons import tasks_with_wrong_tests
 from persd.train.rows import split_at_rstrip
 
 VARIANTS = ("persd", "persd-refine", "persd-combined", "stand", "inpd")
@@ -73,15 +75,17 @@ def build_examples(store, variant: str, *, round: int | None = None,
 
 
 def _chosen_results(store, method: str, round: int | None, selection: str):
-    """(refinement, program to train on) for the results the selection keeps."""
+    """(refinement, program to train on) for the results the selection keeps; tasks whose
+    test a reviewer rejected as wrong (`persd.review_reasons`) are left out."""
     results = store.refinements(round=round, method=method)
+    wrong_tests = tasks_with_wrong_tests(store)
     reviews = store.reviews(round)
     reviewed = any(review.status != "pending" for review in reviews.values())
     if selection == "auto":
         selection = "approved" if reviewed else "validated"
     chosen = []
     for refinement in results:
-        if refinement.program is None:
+        if refinement.program is None or refinement.task_id in wrong_tests:
             continue
         review = reviews.get(refinement.id)
         if selection == "approved":

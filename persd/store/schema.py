@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from persd.store import assignments, derived
 from persd.store.db import NOW_SQL, check_is_session
 from persd.store.errors import StoreError
 
@@ -319,6 +320,8 @@ MIGRATIONS: list[tuple[str, list[Step]]] = [
         lambda conn: _widen_run_kinds(conn, "'train', 'eval', 'collect'",
                                       "'train', 'eval', 'collect', 'loop'"),
     ]),
+    assignments.MIGRATION,
+    derived.MIGRATION,
 ]
 
 

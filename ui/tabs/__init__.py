@@ -36,7 +36,7 @@ from typing import Any
 from persd.execution import Executor
 from persd.store import SessionStore, list_sessions
 
-TAB_MODULES = ("review", "collect", "train", "evaluate", "analysis", "loop", "live_demo", "study")
+TAB_MODULES = ("review", "queue", "collect", "train", "evaluate", "analysis", "loop", "live_demo", "study")
 LOCAL_REVIEWER = "local"
 
 

@@ -31,6 +31,7 @@ from persd.review import (
     ReviewConflict, ReviewRefused, approve, conflict_message, reject, review_view, run_edit,
     save_edit, skip, undo,
 )
+from persd.review_reasons import compose
 from persd.store import StoreError
 from persd_app.tabs import SharedExecutor, Stores
 from persd_app.tabs import review_render as render
@@ -82,7 +83,7 @@ class ReviewHandlers(SessionWideActions):
         """The page loaded or another session was picked: filters and record from the URL
         (`?session=demo&record=12&status=any`) when it names this session."""
         wanted = read_query(i.url, i.session, lambda sig: refinements_with_signature(
-            self._store(i), sig))
+            self._store(i), sig), i.reviewer)
         if wanted is None:
             return self.open(i)
         i.raw_filters, i.filters = wanted.raw, wanted.filters
@@ -190,9 +191,10 @@ class ReviewHandlers(SessionWideActions):
                          advance=False)
 
     def reject(self, i: Inputs) -> dict:
-        done = "Rejected" + (f" ({i.reason.strip()})" if i.reason.strip() else "")
+        reason = compose(i.reason_kind, i.reason) or ""
+        done = "Rejected" + (f" ({reason})" if reason else "")
         return self._act(i, lambda store, rid, v: (reject(
-            store, rid, reviewer=i.reviewer, expected_version=v, reason=i.reason), done, None),
+            store, rid, reviewer=i.reviewer, expected_version=v, reason=reason), done, None),
             advance=True, repeats=("rejected",))
 
     def skip(self, i: Inputs) -> dict:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import gradio as gr
 
 from persd.review import BulkPlan, apply_bulk, plan_bulk
+from persd.review_reasons import compose
 from persd_app.tabs import review_render as render
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ class SessionWideActions:
             return {"state": state, "confirm_text": ""}
         self._stash(i)
         outcome = apply_bulk(self._store(i), BulkPlan(**bulk), reviewer=i.reviewer,
-                             reason=i.reason)
+                             reason=compose(i.reason_kind, i.reason))
         text = f"{outcome.status.capitalize()} {outcome.updated} records."
         if outcome.conflicts:
             text += (f" {len(outcome.conflicts)} were changed by someone else since you asked "
