@@ -51,7 +51,9 @@ WRITE_ACTIONS = ("persd-approve", "persd-edit", "persd-save", "persd-reject", "p
                  "persd-undo", "persd-bulk-approve", "persd-bulk-reject", "persd-confirm",
                  "persd-col-run", "persd-col-confirm", "persd-ev-start", "persd-ev-abort",
                  "persd-ev-reject-signature", "persd-train-start", "persd-train-abort",
-                 "persd-loop-stop", "persd-study-actions", "persd-study-owner")
+                 "persd-loop-stop", "persd-study-actions", "persd-study-owner",
+                 "persd-q-approve", "persd-q-reject", "persd-q-only-new", "persd-q-overwrite",
+                 "persd-q-assign", "persd-q-guidelines-save")
 
 
 def read_only_banner(path: Path) -> str:
