@@ -319,6 +319,13 @@ MIGRATIONS: list[tuple[str, list[Step]]] = [
         lambda conn: _widen_run_kinds(conn, "'train', 'eval', 'collect'",
                                       "'train', 'eval', 'collect', 'loop'"),
     ]),
+    ("m016_import_origin", [
+        # Where an imported refinement came from ("gold refinement": the dataset's own code;
+        # "teacher refinement"; "imported": the file does not say) and the protocol its
+        # rows were judged under (NULL: not run here). Rows imported before say "imported".
+        "ALTER TABLE import_records ADD COLUMN origin TEXT NOT NULL DEFAULT 'imported'",
+        "ALTER TABLE imports ADD COLUMN protocol TEXT",
+    ]),
 ]
 
 
