@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from persd import private
+from persd.code.indent import match_indent
 from persd.code.splice import end_completion, split_program
 from persd.prompts import student_refine_prompt
 from persd.train.rows import split_at_rstrip
@@ -98,8 +99,10 @@ def _chosen_results(store, method: str, round: int | None, selection: str):
 def _completion(task, program: str) -> str | None:
     """What follows the task prompt in `program`, in the shape the student's output is cut
     to at inference (`end_completion`). An edit that rewrote the whole function, or left
-    test code after it, is split the way a teacher reply is."""
+    test code after it, is split the way a teacher reply is. Its indentation is the
+    prompt's (`match_indent`), as the student's output is made at inference."""
     rest = program[len(task.prompt):] if program.startswith(task.prompt) else None
+    rest = match_indent(task.prompt, rest) if rest is not None else None
     if rest is not None and end_completion(task.prompt, rest) == rest:
         return rest
     split = split_program(task, program)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from persd.code.indent import match_indent
 from persd.code.splice import STOP_SEQUENCES, end_completion
 from persd.prompts import student_attempt_prompt, student_refine_prompt
 from persd.settings import SAMPLING_FIELDS, Sampling
@@ -58,8 +59,10 @@ def cut_at_stop(text: str, stops: tuple[str, ...] = STOP_SEQUENCES) -> str:
 def finish(prompt: str, text: str) -> str:
     """The completion a student keeps of `text`, generated after `prompt`: the function
     body and the definitions after it, up to the first test code (or a second definition
-    of the function); the same rule `split_program` lays the teacher's code out by."""
-    return end_completion(prompt, cut_at_stop(text))
+    of the function); the same rule `split_program` lays the teacher's code out by. Its
+    indentation is made the prompt's first (`match_indent`: a tab-indented body after a
+    space-indented docstring is a TabError)."""
+    return end_completion(prompt, match_indent(prompt, cut_at_stop(text)))
 
 
 def attempt(
