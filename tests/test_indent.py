@@ -78,3 +78,10 @@ def test_training_rows_hold_the_prompts_indentation_and_print_no_syntax_warning(
     assert [w for w in caught if issubclass(w.category, SyntaxWarning)] == []
     assert "\t" not in row["completion"] and "        return True" in row["completion"]
     ast.parse(row["prompt"] + row["completion"])
+
+
+def test_parsing_code_with_an_invalid_escape_prints_nothing():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ast.parse('import re\n\ndef f(s):\n    return re.findall("\\d+", s)\n')
+    assert caught == []

@@ -18,10 +18,10 @@ from __future__ import annotations
 import ast
 import io
 import tokenize
-import warnings
 from typing import TYPE_CHECKING
 
 from persd.code.extract import parse
+from persd.code.threadsafe_ast import quiet
 
 if TYPE_CHECKING:
     from persd.tasks import Task
@@ -84,8 +84,7 @@ def _compile(program: str) -> None:
     """SyntaxError if `program` does not compile. The compiler's SyntaxWarnings about the
     code (`x is 0`, `assert (a, b)`) are the program's business, not the user's: they
     would be printed on the terminal once per row while training rows are built."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SyntaxWarning)
+    with quiet():
         compile(program, "<program>", "exec")
 
 
