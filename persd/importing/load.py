@@ -156,6 +156,7 @@ def import_file(
             refinement_run=refinement_run, rerun=runs is not None,
             diff_lines=diff_size(row.attempt, row.refinement) if row.attempt else None,
             origin=row_origin(origin, name, fmt, row, task if task_list is not None else None),
+            paper_parts=row.paper_parts,
         ))
         report.validated += validated
     report.imported = len(items)

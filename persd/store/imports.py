@@ -44,6 +44,7 @@ class ImportItem:
     rerun: bool = False         # the runs above were made here, in the sandbox
     diff_lines: int | None = None
     origin: str = "imported"    # "gold refinement", "teacher refinement" or "imported"
+    paper_parts: dict | None = None  # a release row's raw pieces (persd.importing.rectify)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class ImportSource:
     created_at: str
     origin: str = "imported"    # as ImportItem.origin
     feedback: str = ""          # the file's own error text for the attempt
+    paper_parts: dict | None = None  # as ImportItem.paper_parts
 
     @property
     def where(self) -> str:
@@ -132,9 +134,11 @@ class ImportsMixin:
         )
         conn.execute(
             """INSERT INTO import_records (digest, import_id, line, task_id, attempt_id,
-                refinement_id, feedback, rerun, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                refinement_id, feedback, rerun, origin, paper_parts)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (item.digest, import_id, item.line, task.task_id, attempt_id, refinement.id,
-             item.feedback, int(item.rerun), item.origin),
+             item.feedback, int(item.rerun), item.origin,
+             None if item.paper_parts is None else to_json(item.paper_parts)),
         )
 
     def import_source(self, refinement_id: int) -> ImportSource | None:
@@ -142,13 +146,14 @@ class ImportsMixin:
         with self._db.read() as conn:
             row = conn.execute(
                 """SELECT i.id, i.file, i.format, r.line, r.rerun, i.created_at, r.origin,
-                    r.feedback
+                    r.feedback, r.paper_parts
                 FROM import_records r JOIN imports i ON i.id = r.import_id
                 WHERE r.refinement_id = ?""", (refinement_id,),
             ).fetchone()
         if row is None:
             return None
-        return ImportSource(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7])
+        return ImportSource(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7],
+                            None if row[8] is None else from_json(row[8]))
 
     def imports(self) -> list[ImportRecord]:
         with self._db.read() as conn:
