@@ -2,6 +2,8 @@
 
     from persd.paper_style import paper_task_prompt, paper_refine_example
     prompt = paper_task_prompt(task)        # the description in a module docstring, the header
+    prompt = paper_repair_prompt(task, failed_program, its_run)   # at inference
+    body = paper_cut(generated)             # the stop rule: before the first top-level line
     prompt, completion = paper_refine_example(task, attempt, refinement, program, completion,
                                               store.import_source(refinement.id))
 
@@ -24,6 +26,7 @@ from typing import Any
 from persd.prompts import paper_error, paper_refine_prompt, paper_task_block
 from persd.tasks.formats import Task
 
+_ASSERT_EXAMPLE = re.compile(r"assert\s+(.+?)\s*==\s*(.+)$")
 _MODULE_DOC = re.compile(r'^\s*("""|\'\'\')\n?([\s\S]*?)\n?\1')
 
 
@@ -48,6 +51,25 @@ def paper_refine_example(task: Task, attempt: Any, refinement: Any, program: str
     return paper_refine_prompt(block, code, error, header), completion
 
 
+def paper_cut(completion: str) -> str:
+    """The release's stop rule: the completion ends before its first line in column 0
+    (the function body alone; what follows it is the model's own test code or chatter)."""
+    lines = completion.split("\n")
+    for index, line in enumerate(lines):
+        if index and line.strip() and not line[:1].isspace():
+            return "\n".join(lines[:index]).rstrip() + "\n"
+    return completion
+
+
+def paper_repair_prompt(task: Task, program: str, run: Any) -> str:
+    """The release's refine prompt at inference, for `program` (the task prompt and a
+    failed completion) and its `run` (the error the student is shown)."""
+    head = paper_task_prompt(task)
+    code = program[len(head):] if program.startswith(head) else program
+    return paper_refine_prompt(paper_task_block(task_description(task)), code,
+                               run if isinstance(run, str) else run_error(run), task_header(task))
+
+
 def task_description(task: Task) -> str:
     """The task's text: the prompt's module docstring as written, else the docstring of
     its function (cleaned), else nothing."""
@@ -60,7 +82,20 @@ def task_description(task: Task) -> str:
         return ""
     function = next((node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
                      and node.name == task.entry_point), None)
-    return (ast.get_docstring(function) or "") if function else ""
+    return _examples_as_release((ast.get_docstring(function) or "") if function else "")
+
+
+def _examples_as_release(text: str) -> str:
+    """MBPP's example assert as the release shows it: `>>> Example: f(x) = y` (persd's
+    "Example:" heading dropped)."""
+    lines = []
+    for line in text.split("\n"):
+        example = _ASSERT_EXAMPLE.match(line.strip())
+        if example:
+            lines.append(f">>> Example: {example.group(1)} = {example.group(2)}")
+        elif line.strip() != "Example:":
+            lines.append(line)
+    return "\n".join(lines).replace("\n\n>>> Example:", "\n>>> Example:")
 
 
 def task_header(task: Task) -> str:
@@ -74,7 +109,7 @@ def run_error(run: Any) -> str:
     """A stored run's first failure as the release words it (see persd.prompts.paper_error)."""
     if run is None or run.passed:
         return ""
-    test = run.failing_test
+    test = next((t for t in run.test_outcomes if t.status != "passed"), None)
     if test is not None and test.status == "failed" and test.expected:
         call = re.search(r"\((.*)\)\s*==", test.source)
         return paper_error("AssertionError", input=f"({call.group(1)})" if call else test.source,

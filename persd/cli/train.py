@@ -6,7 +6,13 @@ import sys
 
 import click
 
-from persd.cli.common import PROMPT_FORMAT_HELP, UserError, config_option, sessions_dir_option
+from persd.cli.common import (
+    PROMPT_FORMAT_HELP,
+    PROMPT_STYLE_HELP,
+    UserError,
+    config_option,
+    sessions_dir_option,
+)
 from persd.data import FORMATS, SELECTIONS, VARIANTS, DataError, build_examples
 from persd.data import export as write
 from persd.execution.option import executor_option
@@ -17,9 +23,6 @@ from persd.student.chat import PROMPT_FORMATS
 from persd.tasks.sources import parse_columns
 from persd.train import TrainError
 from persd.train.config import FULL_LR, LORA_LR, OBJECTIVES, REWARD_TESTS, TrainConfig
-
-PROMPT_STYLE_HELP = ("Whose prompts the rows are written in: persd, or paper (the release's task "
-                     "and 'Rectify the below code' prompts; PAPER.md).")
 
 
 @click.command("train")
