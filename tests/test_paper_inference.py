@@ -108,3 +108,18 @@ def test_collect_records_its_prompt_style():
     assert config.round_settings()["prompt_style"] == "paper"
     with pytest.raises(ValueError, match="prompt_style must be one of persd, paper"):
         CollectConfig(session="s", teacher_model="t", student="m", prompt_style="alpaca")
+
+
+def test_the_papers_mbpp_evaluation_subset_is_a_named_task_source(tmp_path):
+    from persd.tasks import TaskFileError
+    from persd.tasks.paper_subset import PAPER_MBPP_IDS
+
+    kept = [t.task_id for t in load_tasks(f"mbpp-paper:{MBPP}")]
+    assert kept == ["MBPP/2", "MBPP/3", "MBPP/6", "MBPP/11", "MBPP/18", "MBPP/56", "MBPP/223",
+                    "MBPP/264", "MBPP/580"]  # of the sample's 20: 1, 51, 148, 159, 327, ... are not scored
+    assert len(PAPER_MBPP_IDS) == 307 and min(PAPER_MBPP_IDS) == 2 and max(PAPER_MBPP_IDS) == 600
+    outside = tmp_path / "outside.jsonl"
+    outside.write_text("".join(line + "\n" for line in MBPP.read_text().splitlines()
+                               if '"task_id": 1,' in line or '"task_id": 927' in line))
+    with pytest.raises(TaskFileError, match="evaluation subset"):
+        load_tasks(f"mbpp-paper:{outside}")
