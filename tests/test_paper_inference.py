@@ -123,3 +123,15 @@ def test_the_papers_mbpp_evaluation_subset_is_a_named_task_source(tmp_path):
                                if '"task_id": 1,' in line or '"task_id": 927' in line))
     with pytest.raises(TaskFileError, match="evaluation subset"):
         load_tasks(f"mbpp-paper:{outside}")
+
+
+def test_the_live_demo_asks_in_the_paper_style_when_told(task, executor):
+    from persd.demo.live import LiveRepair, ModelBackend
+
+    student = Student("    return test_tup1\n", RIGHT)
+    live = LiveRepair(task, ModelBackend(student, prompt_style="paper"), executor, max_steps=1)
+    first, repaired = live.next_step(), live.next_step()
+    assert first.prompt == paper_task_prompt(task) == student.prompts[0]
+    assert repaired.prompt == student.prompts[1] and repaired.prompt.startswith("Rectify the below code")
+    assert "ERROR: \nAssertionError\nINPUT: ((3, 4, 5, 6),(5, 7, 4, 10))" in repaired.prompt
+    assert repaired.visible.passed and live.outcome == "the visible tests pass after 1 repair step"
