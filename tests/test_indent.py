@@ -15,6 +15,7 @@ from persd.code.indent import match_indent
 from persd.code.splice import split_program
 from persd.data import build_examples
 from persd.execution import Executor
+from persd.paper_style import paper_cut, paper_task_prompt
 from persd.store import SessionStore
 from persd.student.base import finish
 from persd.tasks import load_tasks
@@ -34,7 +35,7 @@ def reference_body(task) -> str:
     lines = task.solution.split("\n")
     return "\n".join(lines[function.body[0].lineno - 1:]) + "\n"
 
-def test_a_tab_indented_reference_passes_after_the_students_cut_and_the_split():
+def test_a_tab_indented_reference_passes_after_the_students_cut_and_the_split_in_both_styles():
     by_id = tasks()
     programs = []
     for task_id in TABBED:
@@ -48,6 +49,8 @@ def test_a_tab_indented_reference_passes_after_the_students_cut_and_the_split():
         programs.append((task.prompt.rstrip() + finish(task.prompt.rstrip(), "\n" + body), task.test))
         program, _ = split_program(task, task.solution)
         programs.append((program, task.test))
+        paper = paper_task_prompt(task)  # the paper's style: the header alone above the body
+        programs.append((paper + paper_cut(finish(paper, body)), task.test))
     with Executor(workers=2) as executor:
         results = executor.run_many(programs)
     assert [(r.status, r.feedback[:80]) for r in results] == [("passed", "")] * len(programs)
