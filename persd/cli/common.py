@@ -16,6 +16,8 @@ TASK_SOURCES_HELP = spec_help()
 PROMPT_FORMAT_HELP = ("completion: continue the prompt as text (base models); chat: the task as a "
                       "user message through the chat template, the function taken from the reply; "
                       "auto: chat for an instruct model with a chat template (hf backend).")
+PROMPT_STYLE_HELP = ("Whose prompts: persd, or paper (the release's task and 'Rectify the below "
+                     "code' prompts and its stop rule; PAPER.md). Recorded with the run.")
 PROTOCOL_HELP = "strict: every test, exact comparison; paper: MBPP test_list only, approximate floats."
 
 

@@ -100,7 +100,7 @@ def train_round(config: LoopConfig, round_: int, previous_adapter: str | None, s
     """Train round `round_`; the adapter folder, or None when there is nothing to train on."""
     continuing = config.train_from == "previous" and previous_adapter is not None
     rows = build_examples(store, "persd", round=round_ if config.train_from == "previous" else None,
-                          selection="approved")
+                          selection="approved", prompt_style=config.train.get("prompt_style", "persd"))
     if not rows:
         return {"adapter": previous_adapter, "skipped": "no approved examples"}
     root = Path(config.output_dir)

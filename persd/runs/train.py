@@ -104,7 +104,8 @@ def _rows(config: TrainConfig, data: str | None, store, selection: str,
     if store is None:
         raise TrainError("nothing to train on: give --data FILE or --session NAME")
     try:
-        rows = build_examples(store, config.variant or "persd", selection=selection)
+        rows = build_examples(store, config.variant or "persd", selection=selection,
+                              prompt_style=config.prompt_style)
     except ValueError as error:
         raise TrainError(str(error)) from error
     if not rows:

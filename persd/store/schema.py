@@ -322,6 +322,16 @@ MIGRATIONS: list[tuple[str, list[Step]]] = [
     ]),
     assignments.MIGRATION,
     derived.MIGRATION,
+    ("m018_import_origin", [
+        # Where an imported refinement came from ("gold refinement": the dataset's own code;
+        # "teacher refinement"; "imported": the file does not say) and the protocol its
+        # rows were judged under (NULL: not run here). Rows imported before say "imported".
+        "ALTER TABLE import_records ADD COLUMN origin TEXT NOT NULL DEFAULT 'imported'",
+        "ALTER TABLE imports ADD COLUMN protocol TEXT",
+        # A release row's pieces as its file held them (JSON: task, code, error, header,
+        # completion), so `--prompt-style paper` rebuilds the row character for character.
+        "ALTER TABLE import_records ADD COLUMN paper_parts TEXT",
+    ]),
 ]
 
 

@@ -362,7 +362,7 @@ class ReviewHandlers(SessionWideActions):
         if not (same and keep_editor):
             out["editor"] = code
         right = ("Your draft (unsaved)" if draft else "Edited refinement"
-                 if view.current_program != view.refinement_program else "Teacher refinement")
+                 if view.current_program != view.refinement_program else view.refinement_label)
         shown = replace(view, similarity=similarity(view.attempt_program, code),
                         diff_size=diff_size(view.attempt_program, code)) if draft else view
         out.update(
@@ -386,7 +386,7 @@ class ReviewHandlers(SessionWideActions):
                                   "Ctrl+S saves it (it is run first).")
         if view.edit_execution is not None:
             return render.run_panel("Saved edit", view.edit_execution)
-        return render.run_panel("Teacher refinement", view.refinement_run, view.validated,
+        return render.run_panel(view.refinement_label, view.refinement_run, view.validated,
                                 view.validation_feedback)
 
 
