@@ -1,17 +1,14 @@
 """What every background job of the app shares: the error it raises, a run as the app
 shows it, and reading a run row that may be gone or may never have started.
 
-    from persd.jobs.snapshot import JobError, RunSnapshot, age_s, run_or_none
+    from persd.jobs.snapshot import JobError, RunSnapshot, run_or_none
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from persd.store import RecordNotFound, RunRecord, SessionStore
-
-STALE_QUEUED_S = 120.0   # a queued run with no child this old was lost mid-start
 
 
 class JobError(Exception):
@@ -43,12 +40,3 @@ def run_or_none(store: SessionStore, run_id: int) -> RunRecord | None:
         return store.run(run_id)
     except RecordNotFound:
         return None
-
-
-def age_s(created_at: str) -> float:
-    """Seconds since an ISO timestamp of the store; 0 for one it cannot read."""
-    try:
-        created = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
-    except ValueError:
-        return 0.0
-    return (datetime.now(timezone.utc) - created).total_seconds()
