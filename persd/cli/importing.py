@@ -1,4 +1,4 @@
-"""`persd import`: another tool's attempts and refinements into a session (persd.importing)."""
+"""`persd import`: another tool's attempts and refinements into a session (persd.runs.import_file)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import click
 
 from persd.cli.common import UserError, sessions_dir_option
 from persd.execution.option import executor_option
-from persd.importing import ImportFailed, import_file
-from persd.store import SessionStore, StoreError, list_sessions, remove_session_files
+from persd.importing import ImportFailed
+from persd.runs import import_file
+from persd.store import StoreError
 from persd.tasks import TaskFileError
 from persd.tasks.sources import parse_columns
 
@@ -32,18 +33,12 @@ from persd.tasks.sources import parse_columns
 def import_command(session, tasks_spec, fmt, columns, skip_bad, round_, teacher_model,
                    sessions_dir, file) -> None:
     """Import refinement data (attempt, feedback, refinement) into a session for review and training."""
-    existed = session in list_sessions(sessions_dir)
-    report = None
     try:
-        mapping = parse_columns(columns)
-        with SessionStore.open(sessions_dir, session, create=True) as store:
-            report = import_file(store, file, fmt=fmt, columns=mapping, tasks=tasks_spec,
-                                 skip_bad=skip_bad, round=round_, teacher_model=teacher_model)
+        report = import_file(sessions_dir, session, file, fmt=fmt, columns=parse_columns(columns),
+                             tasks=tasks_spec, skip_bad=skip_bad, round=round_,
+                             teacher_model=teacher_model)
     except (ImportFailed, TaskFileError, StoreError, ValueError) as error:
         raise UserError(str(error)) from error
-    finally:
-        if not existed and (report is None or not report.imported):
-            remove_session_files(sessions_dir, session)  # nothing imported: nothing created
     click.echo(report.text())
     for bad in report.bad:
         click.echo(f"  skipped {bad}", err=True)

@@ -5,8 +5,9 @@ the CLI, the app's jobs and the loop.
     summary = collect_round(CollectConfig(...))                                  # persd collect
     outcome = train_run(TrainConfig(...), data=None, sessions_dir="sessions")   # persd train
     report = eval_run(EvalConfig(...), tasks, model="models/tiny", store=store)  # persd eval
+    report = import_file("sessions", "mine", "rows.csv", fmt="table")           # persd import
 
-The layer sits above the parts it joins (persd.collect, persd.train's
+The layer sits above the parts it joins (persd.collect, persd.importing, persd.train's
 child process, persd.evaluate, persd.execution, persd.student, persd.data, the store) and
 below persd.jobs (the app's background work), persd.cli, persd.loop and persd.studies;
 nothing below it imports it, so the package graph has no cycle (tests/test_layout.py).
@@ -16,6 +17,8 @@ Training and evaluation children are one kind of job: a job file run by persd.ru
 
 from persd.runs.collect import collect_round, round_tasks
 from persd.runs.evaluate import eval_run
+from persd.runs.importing import import_file
 from persd.runs.train import TrainOutcome, train_run
 
-__all__ = ["TrainOutcome", "collect_round", "eval_run", "round_tasks", "train_run"]
+__all__ = ["TrainOutcome", "collect_round", "eval_run", "import_file", "round_tasks",
+           "train_run"]
