@@ -4,6 +4,7 @@
     child = start_job({"kind": "eval", ...}, Path("runs/eval-3/job.json"),
                       Path("runs/eval-3/eval.log"))
     child.pid     # recorded in the job's run row by the caller
+    child = start_in_own_thread(start, ended, "persd-eval")  # from a web request's thread
 
 Training and evaluation run the same way, from the app's jobs, `persd train` and the loop:
 the job's settings are written as JSON (`job_file`), and the child is
@@ -32,6 +33,8 @@ import shlex
 import signal
 import subprocess
 import sys
+import queue
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -54,6 +57,34 @@ def start_job(job: dict[str, Any], job_file: Path, log: Path, *, launcher: str |
             start_new_session=True, pass_fds=tuple(pass_fds), env={**os.environ, **(env or {})},
             umask=private.UMASK, preexec_fn=die_with_parent(),
         )
+
+
+def start_in_own_thread(start: Callable[[], subprocess.Popen],
+                        ended: Callable[[subprocess.Popen], None], name: str) -> subprocess.Popen:
+    """Call `start` (which starts a child with `start_job`) in a thread of its own that
+    then waits for the child and calls `ended(child)`; the child, or what `start` raised.
+
+    The death signal follows the thread that forked the child, not the process: a child
+    started from a pooled worker thread (a web request's) would be ended when that thread
+    retires. A thread that lives as long as its child fires it only when the process dies,
+    and records how the child ended whether or not anyone is watching."""
+    started: queue.Queue = queue.Queue(maxsize=1)
+
+    def own() -> None:
+        try:
+            child = start()
+        except BaseException as error:  # handed to the caller, which raises it
+            started.put(error)
+            return
+        started.put(child)
+        child.wait()
+        ended(child)
+
+    threading.Thread(target=own, name=name, daemon=True).start()
+    outcome = started.get()
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
 
 
 def read_job(job_file: str | Path) -> dict[str, Any]:

@@ -6,6 +6,7 @@ evaluation children started from a job file, the way training runs."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -296,9 +297,13 @@ def test_an_eval_job_runs_its_settings_from_the_job_file_and_fills_in_its_run(
                                    "max_new_tokens": 16, "workers": 2})
     request = EvalRequest(student=tiny_model_dir, adapter=None, tasks="humaneval", limit=2,
                           round=0, config=config, seed=3, batch_size=4)
-    jobs, out = EvalJobs(), tmp_path / "eval-1"
-    job = jobs.start(store, request, sessions_dir=tmp_path / "sessions", output_dir=out,
-                     task_count=2)
+    jobs, out, started = EvalJobs(), tmp_path / "eval-1", []
+    # From a thread that ends at once, as a web request's does: the child must outlive it.
+    passing = threading.Thread(target=lambda: started.append(jobs.start(
+        store, request, sessions_dir=tmp_path / "sessions", output_dir=out, task_count=2)))
+    passing.start()
+    passing.join()
+    (job,) = started
     with pytest.raises(RunBusy):
         jobs.start(store, request, sessions_dir=tmp_path / "sessions", output_dir=tmp_path / "e2")
     written = json.loads((out / "eval_job.json").read_text())

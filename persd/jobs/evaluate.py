@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from persd.evaluate import EvalConfig
-from persd.jobs.snapshot import JobError, RunSnapshot, run_or_none
+from persd.jobs.snapshot import JobError, RunSnapshot, record_end, run_or_none
+from persd.launch import start_in_own_thread
 from persd.runs.ended import STALE_QUEUED_S, age_s
 from persd.runs.evaluate import LOG, last_error, start_eval
 from persd.store import RunBusy, RunRecord, SessionStore
@@ -181,15 +182,24 @@ class EvalJobs:
         n, steps = request.config.samples, request.config.refine_steps + 1
         extra = {"expected_samples": task_count * n * steps if task_count else None,
                  **(extra or {})}
-        try:
+        started: dict[str, int] = {}
+
+        def start() -> subprocess.Popen:
             run_id, child = start_eval(store, request.config, request.meta(),
                                        sessions_dir=sessions_dir, output_dir=output_dir,
                                        extra=extra, env=self.env)
+            started["run"] = run_id
+            with self._lock:
+                self._children[(str(store.path), run_id)] = child
+            return child
+
+        try:  # a thread of its own: the child's death signal follows it (persd.launch)
+            start_in_own_thread(
+                start, lambda child: record_end(store.path, started["run"], self._reap),
+                "persd-eval")
         except OSError as error:
             raise JobError(f"cannot start the evaluation: {error}") from error
-        with self._lock:
-            self._children[(str(store.path), run_id)] = child
-        return self.refresh(store, run_id)
+        return self.refresh(store, started["run"])
 
     def refresh(self, store: SessionStore, run_id: int | None = None) -> EvalJob | None:
         """The run `run_id` (default: the session's active eval run), reaped if its child

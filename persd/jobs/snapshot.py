@@ -1,14 +1,16 @@
 """What every background job of the app shares: the error it raises, a run as the app
 shows it, and reading a run row that may be gone or may never have started.
 
-    from persd.jobs.snapshot import JobError, RunSnapshot, run_or_none
+    from persd.jobs.snapshot import JobError, RunSnapshot, record_end, run_or_none
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from persd.store import RecordNotFound, RunRecord, SessionStore
+from persd.store import RecordNotFound, RunRecord, SessionStore, StoreError
 
 
 class JobError(Exception):
@@ -40,3 +42,14 @@ def run_or_none(store: SessionStore, run_id: int) -> RunRecord | None:
         return store.run(run_id)
     except RecordNotFound:
         return None
+
+
+def record_end(path: Path, run_id: int,
+               reap: Callable[[SessionStore, RunRecord], RunRecord]) -> None:
+    """From the thread that waited for a child: record how its run ended (`reap`), on a
+    connection of that thread; nothing when the session is gone."""
+    try:
+        with SessionStore(path) as store:
+            reap(store, store.run(run_id))
+    except StoreError:
+        pass

@@ -22,7 +22,6 @@ gone without such a record (the app was killed) is recorded as failed, saying so
 from __future__ import annotations
 
 import os
-import queue
 import shlex
 import signal
 import subprocess
@@ -31,9 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from persd.jobs.snapshot import JobError, RunSnapshot, run_or_none
+from persd.jobs.snapshot import JobError, RunSnapshot, record_end, run_or_none
+from persd.launch import start_in_own_thread
 from persd.runs.ended import STALE_QUEUED_S, record_train_end, settle_queued, trainer_alive
-from persd.store import RunRecord, SessionStore, StoreError
+from persd.store import RunRecord, SessionStore
 from persd.store.db import now_iso
 from persd.store.runs import process_alive
 from persd.text import log_tail
@@ -104,7 +104,6 @@ class TrainJobs:
                     "rows": len(rows), **(request or {})}
         run_id = store.add_run("train", settings, status="queued", exclusive=True)
         metrics_path = Path(config.output_dir) / "metrics.jsonl"
-        started: queue.Queue = queue.Queue(maxsize=1)
 
         def start() -> subprocess.Popen:
             child = start_training(config, rows, metrics_path=metrics_path, launcher=launcher)
@@ -114,31 +113,15 @@ class TrainJobs:
                              metrics_path=str(metrics_path), output=config.output_dir)
             return child
 
-        threading.Thread(target=self._own_child, args=(store.path, run_id, start, started),
-                         name=f"persd-train-{run_id}", daemon=True).start()
-        outcome = started.get()
-        if isinstance(outcome, BaseException):
-            store.update_run(run_id, status="failed", result={"error": str(outcome)})
-            if isinstance(outcome, (TrainError, OSError, ValueError)):
-                raise JobError(str(outcome)) from outcome
-            raise outcome
+        try:
+            start_in_own_thread(start, lambda child: record_end(store.path, run_id, self._reap),
+                                f"persd-train-{run_id}")
+        except BaseException as error:
+            store.update_run(run_id, status="failed", result={"error": str(error)})
+            if isinstance(error, (TrainError, OSError, ValueError)):
+                raise JobError(str(error)) from error
+            raise
         return TrainJob(store.run(run_id))
-
-    def _own_child(self, path: Path, run_id: int, start, started: queue.Queue) -> None:
-        """Start the child, then wait for it and record how it ended (its own thread)."""
-        try:
-            child = start()
-        except BaseException as error:  # handed to start(), which raises it
-            started.put(error)
-            return
-        started.put(child)
-        child.wait()
-        try:
-            with SessionStore(path) as store:
-                # Even if another process found it gone first: this thread knows the exit code.
-                self._reap(store, store.run(run_id))
-        except StoreError:
-            pass  # the session is gone: nothing to record in
 
     def refresh(self, store: SessionStore, run_id: int | None = None) -> TrainJob | None:
         """The run `run_id` (default: the session's active train run, if any), reaped and
