@@ -18,11 +18,11 @@ from persd.cli.common import (
     student_backend_options,
 )
 from persd.collect import CollectError
-from persd.collect import collect as run_collect
 from persd.collect.config import CollectConfig
 from persd.execution.option import executor_option
 from persd.prompts import PROMPT_STYLES
 from persd.execution.verdicts import PROTOCOLS
+from persd.runs import collect_round
 from persd.store import StoreError
 from persd.store.records import METHODS
 from persd.student.chat import PROMPT_FORMATS
@@ -68,7 +68,7 @@ from persd.testgen import make_tests as run_make_tests
 def collect(wait: bool, **settings) -> None:
     """Student attempts, sandbox verdicts and teacher refinements, stored in a session."""
     try:
-        summary = run_collect(CollectConfig(**settings), wait=wait,
+        summary = collect_round(CollectConfig(**settings), wait=wait,
                               on_wait=lambda message: click.echo(message, err=True))
     except (CollectError, TaskFileError, StoreError, ValueError) as error:
         raise UserError(str(error)) from error

@@ -1,4 +1,4 @@
-"""`persd import`: another tool's attempts and refinements into a session (persd.importing)."""
+"""`persd import`: another tool's attempts and refinements into a session (persd.runs.import_file)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import click
 from persd.cli.common import PROTOCOL_HELP, UserError, sessions_dir_option
 from persd.execution.option import executor_option
 from persd.execution.verdicts import PROTOCOLS
-from persd.importing import ImportFailed, import_file
+from persd.importing import ImportFailed
 from persd.importing.origin import ORIGINS
 from persd.importing.pairing import MATCHES
-from persd.store import SessionStore, StoreError, list_sessions, remove_session_files
+from persd.runs import import_file
+from persd.store import StoreError
 from persd.tasks import TaskFileError
 from persd.tasks.sources import parse_columns
 
@@ -44,19 +45,13 @@ from persd.tasks.sources import parse_columns
 def import_command(session, tasks_spec, match, protocol, origin, fmt, columns, skip_bad, round_,
                    teacher_model, sessions_dir, file) -> None:
     """Import refinement data (attempt, feedback, refinement) into a session for review and training."""
-    existed = session in list_sessions(sessions_dir)
-    report = None
     try:
-        mapping = parse_columns(columns)
-        with SessionStore.open(sessions_dir, session, create=True) as store:
-            report = import_file(store, file, fmt=fmt, columns=mapping, tasks=tasks_spec,
-                                 skip_bad=skip_bad, round=round_, teacher_model=teacher_model,
-                                 match=match, protocol=protocol, origin=origin)
+        report = import_file(sessions_dir, session, file, fmt=fmt, columns=parse_columns(columns),
+                             tasks=tasks_spec, skip_bad=skip_bad, round=round_,
+                             teacher_model=teacher_model, match=match, protocol=protocol,
+                             origin=origin)
     except (ImportFailed, TaskFileError, StoreError, ValueError) as error:
         raise UserError(str(error)) from error
-    finally:
-        if not existed and (report is None or not report.imported):
-            remove_session_files(sessions_dir, session)  # nothing imported: nothing created
     click.echo(report.text())
     for bad in report.bad:
         click.echo(f"  skipped {bad}", err=True)

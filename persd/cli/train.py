@@ -92,6 +92,8 @@ def train(session, variant, data, columns, selection, metrics, launcher, session
         click.echo(f"Stopped at step {end.get('steps')}; checkpoint {end.get('checkpoint')}. "
                    "Continue with the same command and --resume.")
         sys.exit(3)
+    elif end.get("disk_full"):
+        raise UserError(f"training failed: {end['error']}")
     else:
         raise UserError(f"training failed: {end.get('error') or 'the child process died'}"
                         f"\n{outcome.log_tail}\n(log: {config.output_dir}/train.log)")
