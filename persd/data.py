@@ -17,6 +17,7 @@ so that for "persd" and "stand" `prompt + completion` is the complete program th
 Which teacher results count ("selection"): "auto" takes the reviewers' verdicts once any
 record has been reviewed (approved and edited records, edits as the reviewer left them)
 and the validated results before that; "validated", "approved" and "all" force one rule.
+A task with a refinement rejected as "test is wrong" gives no rows under any selection.
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from persd import private
+from persd.code.indent import match_indent
 from persd.code.splice import end_completion, split_program
-from persd.prompts import student_refine_prompt
+from persd.paper_style import paper_refine_example, paper_task_prompt
+from persd.prompts import PROMPT_STYLES, student_refine_prompt
+from persd.review_reasons import tasks_with_wrong_tests
 from persd.train.rows import split_at_rstrip
 
 VARIANTS = ("persd", "persd-refine", "persd-combined", "stand", "inpd")
@@ -46,8 +50,12 @@ class DataError(ValueError):
 
 
 def build_examples(store, variant: str, *, round: int | None = None,
-                   selection: str = "auto") -> list[dict[str, Any]]:
-    """The variant's rows from `store` (every round unless `round` is given)."""
+                   selection: str = "auto", prompt_style: str = "persd") -> list[dict[str, Any]]:
+    """The variant's rows from `store` (every round unless `round` is given), in persd's
+    prompts or, with `prompt_style="paper"`, the release's (persd.paper_style: rows split
+    where the release splits them)."""
+    if prompt_style not in PROMPT_STYLES:
+        raise DataError(f"unknown prompt style {prompt_style!r}; one of {', '.join(PROMPT_STYLES)}")
     if variant not in VARIANTS:
         raise DataError(f"unknown variant {variant!r}; one of {', '.join(VARIANTS)}")
     if selection not in SELECTIONS:
@@ -62,26 +70,37 @@ def build_examples(store, variant: str, *, round: int | None = None,
             continue
         provenance = {"task_id": task.task_id, "round": refinement.round, "refinement_id": refinement.id,
                       "teacher_model": refinement.teacher_model}
+        if prompt_style != "persd":
+            provenance["prompt_style"] = prompt_style
         if variant in ("persd-refine", "persd-combined"):
             attempt = store.attempt(refinement.attempt_id)
-            feedback = attempt.execution.feedback if attempt.execution else ""
-            prompt = student_refine_prompt(task, attempt.program, feedback)
-            rows.append(_row(prompt, completion, variant="persd-refine", **provenance))
+            if prompt_style == "paper":
+                prompt, body = paper_refine_example(task, attempt, refinement, program, completion,
+                                                    store.import_source(refinement.id))
+                rows.append({"prompt": prompt, "completion": body, "variant": "persd-refine",
+                             **provenance})
+            else:
+                feedback = attempt.execution.feedback if attempt.execution else ""
+                prompt = student_refine_prompt(task, attempt.program, feedback)
+                rows.append(_row(prompt, completion, variant="persd-refine", **provenance))
         if variant != "persd-refine":
-            rows.append(_row(task.prompt, completion, variant=_METHOD_OF[variant], **provenance))
+            prompt = paper_task_prompt(task) if prompt_style == "paper" else task.prompt
+            rows.append(_row(prompt, completion, variant=_METHOD_OF[variant], **provenance))
     return rows
 
 
 def _chosen_results(store, method: str, round: int | None, selection: str):
-    """(refinement, program to train on) for the results the selection keeps."""
+    """(refinement, program to train on) for the results the selection keeps; tasks whose
+    test a reviewer rejected as wrong (`persd.review_reasons`) are left out."""
     results = store.refinements(round=round, method=method)
+    wrong_tests = tasks_with_wrong_tests(store)
     reviews = store.reviews(round)
     reviewed = any(review.status != "pending" for review in reviews.values())
     if selection == "auto":
         selection = "approved" if reviewed else "validated"
     chosen = []
     for refinement in results:
-        if refinement.program is None:
+        if refinement.program is None or refinement.task_id in wrong_tests:
             continue
         review = reviews.get(refinement.id)
         if selection == "approved":
@@ -98,8 +117,10 @@ def _chosen_results(store, method: str, round: int | None, selection: str):
 def _completion(task, program: str) -> str | None:
     """What follows the task prompt in `program`, in the shape the student's output is cut
     to at inference (`end_completion`). An edit that rewrote the whole function, or left
-    test code after it, is split the way a teacher reply is."""
+    test code after it, is split the way a teacher reply is. Its indentation is the
+    prompt's (`match_indent`), as the student's output is made at inference."""
     rest = program[len(task.prompt):] if program.startswith(task.prompt) else None
+    rest = match_indent(task.prompt, rest) if rest is not None else None
     if rest is not None and end_completion(task.prompt, rest) == rest:
         return rest
     split = split_program(task, program)

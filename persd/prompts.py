@@ -58,6 +58,51 @@ def _clip(feedback: str) -> str:
     return clip(feedback.strip() or "(no error text)", FEEDBACK_LIMIT)
 
 
+# --- the paper's release (SalesforceAIResearch/PersDistill, Apache-2.0) ------------------
+# `--prompt-style paper`: its fine-tuning refine prompt, prompts/ft_error_rectify_instruction.txt,
+# character for character (the spaces before the line ends included). TASK is the task's
+# docstring block, CODE the student's completion, ERROR `paper_error`'s text, HEADER the
+# function header the completion continues.
+
+PROMPT_STYLES = ("persd", "paper")
+PAPER_REFINE_TEMPLATE = (
+    "Rectify the below code for the given task based on the errors obtained in the unit "
+    "tests. \n\nTASK: \n<<TASK>>\n<<CODE>>\n\nERROR: \n<<ERROR>>\n\n<<TASK>>\n<<HEADER>>\n"
+)
+_PAPER_TRIM_WORDS = 50  # the release trims each of INPUT, OUTPUT and EXPECTED to 50 words
+
+
+def paper_task_block(description: str) -> str:
+    """The release's task: its description in a module docstring."""
+    return f'"""\n{description}\n"""'
+
+
+def paper_refine_prompt(task_block: str, code: str, error: str, header: str) -> str:
+    """The release's refine prompt; the text is filled in one pass, so a task or code that
+    holds "<<ERROR>>" is not filled again."""
+    values = {"<<TASK>>": task_block, "<<CODE>>": code, "<<ERROR>>": error, "<<HEADER>>": header}
+    parts = PAPER_REFINE_TEMPLATE.split("<<")
+    out = [parts[0]]
+    for part in parts[1:]:
+        name, rest = part.split(">>", 1)
+        out.append(values[f"<<{name}>>"] + rest)
+    return "".join(out)
+
+
+def paper_error(error_type: str, *, input: str | None = None, output: str | None = None,
+                expected: str | None = None, message: str = "") -> str:
+    """A failed test as the release words it: "AssertionError" with INPUT, OUTPUT and
+    EXPECTED lines (each cut to 50 words), or "<error type> : <message>"."""
+    if error_type == "AssertionError" and None not in (input, output, expected):
+        def trim(text: str) -> str:
+            return " ".join(text.split(" ")[:_PAPER_TRIM_WORDS])
+        return (f"AssertionError\nINPUT: {trim(input)}\nOUTPUT: {trim(output)}\n"
+                f"EXPECTED: {trim(expected)}")
+    if error_type == "AssertionError":
+        return error_type
+    return f"{error_type} : {message}"
+
+
 # --- teacher chat messages (OpenAI format) ---------------------------------------------
 
 TEACHER_SYSTEM = (

@@ -287,13 +287,20 @@ class ReviewView:
     reference_diff_html: str | None = None   # attempt -> reference, when asked for
     reference_similarity: float | None = None
     reference_diff_size: int | None = None
+    origin: str = "teacher refinement"  # or "gold refinement", "imported" (ImportSource.origin)
+    imported_feedback: str = ""   # an imported attempt's error text, as its file gave it
+
+    @property
+    def refinement_label(self) -> str:
+        """What the right-hand code is: "Teacher refinement", "Gold refinement", ..."""
+        return "Imported refinement" if self.origin == "imported" else self.origin.capitalize()
 
     @property
     def diff_html(self) -> str:
         """attempt -> current_program as an HTML table (made when asked: the app draws
         its own, so that a draft can take the refinement's place)."""
         right = ("Edited refinement" if self.current_program != self.refinement_program
-                 else "Teacher refinement")
+                 else self.refinement_label)
         return side_by_side_html(self.attempt_program, self.current_program, "Student attempt",
                                  right, context=DIFF_CONTEXT)
 
@@ -311,6 +318,7 @@ def review_view(
     teacher_program = refinement.program or ""
     current = review.edited_program or teacher_program
     check = refinement.execution
+    source = store.import_source(refinement.id)
     view = ReviewView(
         refinement_id=refinement.id, task_id=refinement.task_id, round=refinement.round,
         method=refinement.method, teacher_model=refinement.teacher_model,
@@ -329,6 +337,8 @@ def review_view(
         similarity=similarity(attempt_program, current),
         diff_size=diff_size(attempt_program, current),
         reference_program=item.task.solution,
+        origin=source.origin if source else "teacher refinement",
+        imported_feedback=source.feedback if source else "",
     )
     return with_reference_diff(view) if with_reference else view
 

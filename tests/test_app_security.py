@@ -89,7 +89,8 @@ def server_key(monkeypatch):
 
 def job(tmp_path, endpoints: TeacherEndpoints, url: str, key: str):
     """The Collect tab's job for a real-backend form with this endpoint and key."""
-    ctx = SimpleNamespace(sessions_dir=tmp_path, endpoints=endpoints, executor=lambda: None)
+    ctx = SimpleNamespace(sessions_dir=tmp_path, endpoints=endpoints, executor=lambda: None,
+                          data_dirs=None)
     return collect_job(ctx, "real", "s1", "humaneval", 1, "models/tiny", "", "persd", url, key,
                        "m", 1, 1, 1, 1, 16)
 

@@ -140,10 +140,11 @@ def test_a_bad_row_names_file_line_and_field_and_nothing_is_imported(tmp_path):
 
 
 def test_with_tasks_rows_are_matched_and_run_in_the_sandbox(tmp_path, tasks_file):
-    rows = [GOOD, {**WRONG, "id": None}]  # the second is matched by its function name
+    rows = [GOOD, {**WRONG, "id": None}]  # the second has no id: paired by its function name
     path = _jsonl(tmp_path / "rows.jsonl", rows)
     columns = "task_id=id,attempt=student,feedback=error,refinement=fixed"
-    result = _import(tmp_path, "--tasks", str(tasks_file), "--columns", columns, str(path))
+    result = _import(tmp_path, "--tasks", str(tasks_file), "--columns", columns,
+                     "--match", "entry-point", str(path))
     assert result.exit_code == 0, result.output
     assert "1 validated, 1 not" in result.output
     with _store(tmp_path) as store:
@@ -158,7 +159,7 @@ def test_with_tasks_rows_are_matched_and_run_in_the_sandbox(tmp_path, tasks_file
 
     real = _import(tmp_path, "--tasks", str(tasks_file), str(RECTIFY), "--skip-bad")
     assert "2 validated" in real.output, real.output  # rows 19 and 3398 match ALP/19, ALP/3398
-    assert "skipped" in real.output and "matches no task" in real.output
+    assert "3 rows skipped (3 no task with this id)" in real.output and "has id '5817'" in real.output
 
 
 def test_persd_export_then_import_gives_the_same_rows(tmp_path, tasks_file):

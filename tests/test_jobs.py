@@ -1,15 +1,20 @@
 """persd.jobs: training children on the tiny model, owned by the session store (one at a
 time, re-attach from a fresh runner, abort with a clean checkpoint), and collection in a
-worker thread (tiny student + local HTTP teacher, the simulated demo, a bad endpoint)."""
+worker thread (tiny student + local HTTP teacher, the simulated demo, a bad endpoint), and
+evaluation children started from a job file, the way training runs."""
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from persd.evaluate import EvalConfig
 from persd.jobs import CollectJob, JobError, TrainJobs, train_command
+from persd.jobs.evaluate import EvalJobs, EvalRequest
 from persd.store import RunBusy, SessionStore
 from persd.tasks import load_tasks
 from persd.train import TrainConfig
@@ -283,3 +288,45 @@ def test_a_run_started_by_a_passing_thread_is_recorded_when_it_ends_unwatched(
                       "the run's end to be recorded", timeout=180)
     assert done.status == "finished", (tmp_path / "r1" / "train.log").read_text()[-2000:]
     assert done.result["steps"] == 2 and done.result["exit_code"] == 0
+
+
+@pytest.mark.slow
+def test_an_eval_job_runs_its_settings_from_the_job_file_and_fills_in_its_run(
+        store, tiny_model_dir, tmp_path):
+    config = EvalConfig.from_dict({"samples": 2, "temperature": 0.8, "top_p": 0.9,
+                                   "max_new_tokens": 16, "workers": 2})
+    request = EvalRequest(student=tiny_model_dir, adapter=None, tasks="humaneval", limit=2,
+                          round=0, config=config, seed=3, batch_size=4)
+    jobs, out, started = EvalJobs(), tmp_path / "eval-1", []
+    # From a thread that ends at once, as a web request's does: the child must outlive it.
+    passing = threading.Thread(target=lambda: started.append(jobs.start(
+        store, request, sessions_dir=tmp_path / "sessions", output_dir=out, task_count=2)))
+    passing.start()
+    passing.join()
+    (job,) = started
+    with pytest.raises(RunBusy):
+        jobs.start(store, request, sessions_dir=tmp_path / "sessions", output_dir=tmp_path / "e2")
+    written = json.loads((out / "eval_job.json").read_text())
+    assert written["kind"] == "eval" and written["run_id"] == job.run.id
+    assert EvalConfig.from_dict(written["eval"]) == config  # settings as given, not re-parsed
+    done = _until(lambda: (j := jobs.refresh(store, job.run.id)) and not j.active and j,
+                  "the eval child to end", timeout=300)
+    assert done.status == "finished", done.log_tail
+    run = store.run(job.run.id)
+    assert (run.config["eval"]["temperature"], run.config["eval"]["top_p"]) == (0.8, 0.9)
+    assert run.config["seed"] == 3 and run.config["limit"] == 2
+    assert store.eval_sample_count(run.id) == 2 * 2 * (config.refine_steps + 1)
+    assert json.loads((out / "report.json").read_text())["run_id"] == run.id
+    assert "pass@1" in done.describe()
+
+
+def test_a_job_that_cannot_load_its_tasks_is_failed_with_its_error_line(store, tmp_path):
+    request = EvalRequest(student="models/none", adapter=None, tasks=str(tmp_path / "none.jsonl"),
+                          limit=None, round=0)
+    jobs = EvalJobs()
+    job = jobs.start(store, request, sessions_dir=tmp_path / "sessions", output_dir=tmp_path / "e")
+    done = _until(lambda: (j := jobs.refresh(store, job.run.id)) and not j.active and j,
+                  "the eval child to fail", timeout=120)
+    assert done.status == "failed"
+    error = (done.run.result or {}).get("error", "")
+    assert error.startswith("Error:") and "none.jsonl" in error

@@ -133,6 +133,47 @@ def test_two_rounds_with_the_auto_gate_survive_kill_9_in_training(tmp_path, tiny
     assert steps == sorted(set(steps)) and steps[-1] == 6  # each step once after the resume
 
 
+def _trainer_pid(tmp_path):
+    with SessionStore.open_to_read(tmp_path, "s") as store:
+        run = store.active_run("train")
+        return run.pid if run is not None and run.pid else None
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, dead but not yet reaped by init, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_loop_ends_its_trainer_within_seconds(tmp_path, tiny_model_dir, eval_file,
+                                                            teacher):
+    loop = _loop_cli(tmp_path, tiny_model_dir, eval_file, teacher, "--rounds", "1",
+                     "--max-steps", "400")
+    trainer = None
+    try:
+        _until(lambda: _training_has_stepped(tmp_path), loop)
+        trainer = _trainer_pid(tmp_path)
+        assert trainer and _alive(trainer)
+        cmdline = open(f"/proc/{trainer}/cmdline", "rb").read().split(b"\0")
+        assert b"persd.runs.child" in cmdline  # the one job runner (persd.launch)
+        loop.send_signal(signal.SIGKILL)
+        loop.wait()
+        deadline = time.monotonic() + 30  # its death signal: a checkpoint, then the end
+        while _alive(trainer) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(trainer), f"trainer {trainer} outlived its loop"
+    finally:
+        if loop.poll() is None:
+            loop.kill()
+            loop.wait()
+        if trainer and _alive(trainer):
+            os.kill(trainer, signal.SIGKILL)
+
+
 @pytest.mark.slow
 def test_the_wait_gate_pauses_until_reviewers_decide(tmp_path, tiny_model_dir, eval_file, teacher):
     from persd.review import approve

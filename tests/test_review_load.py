@@ -13,6 +13,7 @@ import pytest
 
 from persd.demo import build_demo_session
 from persd.execution import Executor
+from persd.store import SessionStore
 
 REVIEWERS = 8
 HAMMER_S = 8.0
@@ -124,3 +125,61 @@ def test_reviewers_approving_and_editing_at_once_raise_nothing(handlers):
           f"{took[int(len(took) * 0.95)] * 1000:.0f} ms")
     counts = handlers.stores.get("demo").review_counts()
     assert sum(counts.values()) == len(handlers.stores.get("demo").review_queue(limit=1000))
+
+
+# ---------------------------------------------------------------- over HTTP, a large session
+
+HTTP_RECORDS = 10_000
+PACE_S = {1: 0.2, REVIEWERS: 1.6}  # about 5 presses a second in all, as the issue measured
+HTTP_SECONDS = {1: 8.0, REVIEWERS: 15.0}
+
+
+@pytest.fixture(scope="module")
+def served(demo_path, tmp_path_factory):
+    """The app served on 127.0.0.1 over a copy of the demo session grown to HTTP_RECORDS."""
+    from benchmarks.review_latency import grow
+    from persd_app.app import launch
+    from tests.ports import free_port
+    from tests.review_http import review_endpoints
+
+    folder = tmp_path_factory.mktemp("large")
+    shutil.copy(demo_path, folder / "demo.sqlite")
+    assert grow(folder / "demo.sqlite", HTTP_RECORDS) == HTTP_RECORDS
+    running = launch(folder, port=free_port(), block=False, quiet=True)
+    running.endpoints = review_endpoints(running.page)
+    yield running
+    running.close()
+
+
+def test_over_http_a_conflict_names_the_edits_author(served):
+    from tests.review_http import HttpReviewer
+
+    ben, ana = (HttpReviewer(served.url, name, served.endpoints) for name in ("ben", "ana"))
+    try:
+        ben.open()
+        ana.open()
+        assert ana.view["header"] == ben.view["header"]  # the same record, both at version 0
+        ben.edit(0)
+        assert "Saved edit" in ben.message and "by ben" in ben.message, ben.message
+        ana.press("reject")
+        assert "Conflict: " in ana.message and "changed by ben" in ana.message, ana.message
+        assert "ana" not in ana.message.split("Conflict: ")[1]
+    finally:
+        ben.close()
+        ana.close()
+
+
+def test_eight_reviewers_over_http_on_a_large_session_raise_nothing(served):
+    """1, then REVIEWERS, gradio_client sessions approve, edit, reject, undo and move on
+    through the served app's API at about the same total rate: no request fails; the p95 of
+    each is printed (benchmarks/review_http_load.py runs it longer)."""
+    from tests.review_http import run_reviewers
+
+    for reviewers in (1, REVIEWERS):
+        result = run_reviewers(served.url, served.endpoints, reviewers,
+                               HTTP_SECONDS[reviewers], pace_s=PACE_S[reviewers])
+        print(result.line())
+        assert result.failures == []
+        assert len(result.took) > reviewers  # each opened the session and pressed on
+    with SessionStore.open(served.stores.sessions_dir, "demo") as store:
+        assert store.review_queue_count() == HTTP_RECORDS

@@ -94,7 +94,7 @@ def _fields(config) -> set[str]:
 def test_every_collect_option_defaults_to_the_collect_config():
     parsed = _parsed(collect_command)
     checked = _fields(CollectConfig) & set(parsed)
-    assert len(checked) == 24  # every field but sampling, and sampling by its keys
+    assert len(checked) == 25  # every field but sampling, and sampling by its keys
     for name in checked:
         expected = None if _options(collect_command)[name].required else default_of(CollectConfig, name)
         assert parsed[name] == expected, name
@@ -106,7 +106,7 @@ def test_eval_train_and_loop_options_name_the_defaults_of_their_configs():
         assert parsed[name] is None and f"[default: {default_of(EvalConfig, name)}]" in options[name].help
     parsed, options = _parsed(train_command), _options(train_command)
     checked = _fields(TrainConfig) & set(parsed) - {"session", "variant"}  # provenance, set by train
-    assert len(checked) == 27 and all(parsed[name] is None for name in checked)  # TrainConfig fills them
+    assert len(checked) == 28 and all(parsed[name] is None for name in checked)  # TrainConfig fills them
     for name in ("epochs", "max_steps", "batch_size", "lora_r", "lora_alpha", "seed", "save_steps",
                  "max_length", "beta", "num_generations", "max_completion_length", "objective"):
         assert f"[default: {default_of(TrainConfig, name)}]" in options[name].help, name

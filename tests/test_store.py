@@ -863,25 +863,6 @@ def test_a_damaged_session_is_named_with_what_to_do(tmp_path: Path) -> None:
             damaged.tasks()
 
 
-@pytest.fixture
-def read_only_folder(tmp_path: Path):
-    """(folder, make_read_only): root ignores file modes, so for root the folder is a
-    tmpfs mount that is remounted read-only; for anyone else chmod is enough."""
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    if os.geteuid() != 0:
-        yield folder, lambda: folder.chmod(0o555)
-        folder.chmod(0o755)
-        return
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(folder)]).returncode:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
-        yield folder, lambda: subprocess.run(
-            ["mount", "-o", "remount,ro", str(folder)], check=True)
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
-
-
 def test_a_session_in_a_read_only_folder_is_reported_and_can_be_read(read_only_folder) -> None:
     folder, make_read_only = read_only_folder
     with SessionStore.open(folder, "s", create=True) as store:

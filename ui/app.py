@@ -9,7 +9,10 @@ It binds 127.0.0.1 unless told otherwise, refuses another address without logins
 the operator insists, and never opens a share link; `persd_app.guard` checks Host headers (no
 logins) or throttles failed logins. With auth on, the reviewer is the login name; without,
 a name typed in the page ("local" if none). Teacher endpoints and their keys follow
-`persd_app.endpoints`; training output goes only under `runs_dir`. When the sessions folder is
+`persd_app.endpoints`; training output goes only under `runs_dir`. A form field that names a
+file or folder (task files, models, adapters) is read only inside the data folders
+(`data_folders`: the sessions, runs and models folders, the shipped task files and every
+`--data-dir`; see `persd.data_dirs`). When the sessions folder is
 empty the page offers to build the simulated demo session. A simulated session is marked
 SIMULATED above every tab.
 """
@@ -24,6 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from persd.data_dirs import DataDirs
 from persd.demo import DEMO_SESSION, build_demo_session
 from persd.store import StoreError
 from persd_app.client import parse_proxies, uvicorn_believes_nobody
@@ -32,7 +36,7 @@ from persd_app.roles import ROLES
 from persd_app.guard import LOCKOUT_NOTE, check_exposure, is_loopback, middleware
 from persd_app.tabs import LOCAL_REVIEWER, AppContext, SharedExecutor, Stores, available_tabs
 from persd_app.tabs.review_render import esc
-from persd_app.theme import launch_options
+from persd_app.theme import ASSETS, launch_options
 
 SIMULATED_BANNER = (
     '<div class="persd-sim-banner" data-testid="simulated-banner">SIMULATED session: the '
@@ -41,6 +45,26 @@ SIMULATED_BANNER = (
 )
 
 
+# The buttons that change a session, greyed out (and unclickable) while a read-only one is
+# shown; a key press that still reaches one is refused by the store (StoreError).
+WRITE_ACTIONS = ("persd-approve", "persd-edit", "persd-save", "persd-reject", "persd-skip",
+                 "persd-undo", "persd-bulk-approve", "persd-bulk-reject", "persd-confirm",
+                 "persd-col-run", "persd-col-confirm", "persd-ev-start", "persd-ev-abort",
+                 "persd-ev-reject-signature", "persd-train-start", "persd-train-abort",
+                 "persd-loop-stop", "persd-study-actions", "persd-study-owner",
+                 "persd-q-approve", "persd-q-reject", "persd-q-only-new", "persd-q-overwrite",
+                 "persd-q-assign", "persd-q-guidelines-save")
+
+
+def read_only_banner(path: Path) -> str:
+    """Why the session's actions are off, and the style that turns them off."""
+    buttons = ", ".join(f"#{elem_id}" for elem_id in WRITE_ACTIONS)
+    return (f"<style>{buttons} {{ pointer-events: none; opacity: 0.45; }}</style>"
+            '<div class="persd-msg persd-msg-warn" data-testid="read-only-banner">READ-ONLY '
+            f"session: this process cannot write <code>{_esc(path)}</code> or its folder, so "
+            "it opens for viewing only; reviewing, collecting, training and evaluating into it "
+            "are off. Make it writable (or copy it to a writable --sessions-dir) and reload."
+            "</div>")
 
 
 @dataclass(frozen=True)
@@ -92,6 +116,16 @@ def parse_auth(value: str | None) -> list[tuple[str, str]] | None:
     return [(login.user, login.password) for login in logins] if logins else None
 
 
+def data_folders(sessions_dir: str | Path, runs_dir: str | Path = "runs",
+                 models_dir: str | Path = "models", extra: Sequence[str | Path] = ()) -> DataDirs:
+    """The folders the app's forms may name: its own, the shipped task files, `extra`.
+    ValueError for an extra one that is not a folder (a typo would refuse every file)."""
+    for folder in extra:
+        if not Path(folder).expanduser().is_dir():
+            raise ValueError(f"--data-dir {folder}: not a folder")
+    return DataDirs.of([sessions_dir, runs_dir, models_dir, ASSETS / "tasks", *extra])
+
+
 def pick_session(stores: Stores, wanted: str | None) -> tuple[list[str], str | None, str]:
     """(choices, chosen, problem): `wanted` if it exists, else the latest-modified one."""
     names = stores.names()
@@ -110,12 +144,14 @@ def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | 
           auth: bool = False, stores: Stores | None = None,
           executor: SharedExecutor | None = None, demo_limit: int | None = None,
           runs_dir: str | Path = "runs", endpoints: TeacherEndpoints | None = None,
-          models_dir: str | Path = "models", roles: dict[str, str] | None = None):
+          models_dir: str | Path = "models", roles: dict[str, str] | None = None,
+          data_dirs: DataDirs | None = None):
     """The page (a gr.Blocks). `roles`: login -> "operator" | "reviewer" (with `auth`; a
     login missing from it may not start operator work, see `persd_app.roles`). `session`: the session shown first (a `?session=NAME` in
     the URL wins); `reviewer`: the default name in the reviewer box (without auth);
     `runs_dir`: where the Train tab writes; `endpoints`: the teacher endpoints allowed
-    (default: the server's own, see `TeacherEndpoints.from_options`)."""
+    (default: the server's own, see `TeacherEndpoints.from_options`); `data_dirs`: the
+    folders form fields may name (default: `data_folders` of the app's own)."""
     import gradio as gr  # noqa: PLC0415  heavy: gradio
 
 
@@ -146,7 +182,8 @@ def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | 
                          reviewer=typed, stores=stores, executor=executor, auth=auth,
                          runs_dir=Path(runs_dir).resolve(), models_dir=Path(models_dir),
                          endpoints=endpoints or TeacherEndpoints.from_options(),
-                         roles=dict(roles or {}))
+                         roles=dict(roles or {}),
+                         data_dirs=data_dirs or data_folders(sessions_dir, runs_dir, models_dir))
         modules, tabs = available_tabs(), []
         ctx = replace(ctx, shown=gr.State(modules[0][0] if modules else None))
         with gr.Tabs(elem_id="persd-tabs"):
@@ -216,7 +253,9 @@ def _banner_html(stores: Stores, name: str | None, problem: str) -> str:
     if not name:
         return ""
     try:
-        return SIMULATED_BANNER if stores.get(name).simulated else ""
+        store = stores.get(name)
+        return (read_only_banner(store.path) if store.readonly else "") + \
+            (SIMULATED_BANNER if store.simulated else "")
     except StoreError as error:
         return f'<div class="persd-msg persd-msg-error">{_esc(error)}</div>'
 
@@ -240,16 +279,20 @@ def launch(sessions_dir: str | Path, session: str | None = None, host: str = "12
            demo_limit: int | None = None, quiet: bool = False, runs_dir: str | Path = "runs",
            teacher_endpoints: Sequence[str] = (), allow_custom_endpoints: bool = False,
            insecure_no_auth_on_network: bool = False,
-           models_dir: str | Path = "models", trusted_proxies: Sequence[str] = ()) -> Running:
+           models_dir: str | Path = "models", trusted_proxies: Sequence[str] = (),
+           data_dirs: Sequence[str | Path] = ()) -> Running:
     """Serve the app. With `block` (the CLI) it returns after Ctrl-C, resources closed.
     `auth`: logins, (user, password) pairs (operators) or `Login`s from `read_logins`.
     `trusted_proxies`: addresses or networks whose forwarded headers name the client.
-    ValueError (ExposureError, a malformed endpoint or proxy) before anything is served."""
+    `data_dirs`: folders besides the app's own that form fields may name (`data_folders`).
+    ValueError (ExposureError, a malformed endpoint or proxy, a data folder that is not
+    one) before anything is served."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
     check_exposure(host, bool(auth), insecure_no_auth_on_network)
     endpoints = TeacherEndpoints.from_options(teacher_endpoints, allow_custom_endpoints)
     proxies = parse_proxies(trusted_proxies)
+    folders = data_folders(sessions_dir, runs_dir, models_dir, data_dirs)
     logins = [a if isinstance(a, Login) else Login(a[0], a[1]) for a in auth or ()]
     auth = [(login.user, login.password) for login in logins] or None
     if not auth and not is_loopback(host):
@@ -260,7 +303,7 @@ def launch(sessions_dir: str | Path, session: str | None = None, host: str = "12
     page = build(sessions_dir, session, reviewer, auth=bool(auth), stores=stores,
                  executor=executor, demo_limit=demo_limit, runs_dir=runs_dir,
                  endpoints=endpoints, models_dir=models_dir,
-                 roles={login.user: login.role for login in logins})
+                 roles={login.user: login.role for login in logins}, data_dirs=folders)
     running = Running(page, "", stores, executor)
     try:
         # Never a share link: sessions hold code and API spend that stay on this machine.

@@ -91,7 +91,8 @@ def _serve(sessions_dir: str, session: str | None, host: str, port: int, auth: s
 @click.option("--allow-custom-endpoints", is_flag=True,
               help="Let reviewers type other teacher endpoints (with their own API key).")
 def app(sessions_dir: str, session: str | None, host: str, port: int, auth: str | None,
-        auth_file: str | None, trusted_proxies: tuple[str, ...], insecure: bool, runs_dir: str, teacher_endpoints: tuple[str, ...],
+        auth_file: str | None, trusted_proxies: tuple[str, ...], data_dirs: tuple[str, ...],
+        insecure: bool, runs_dir: str, teacher_endpoints: tuple[str, ...],
         allow_custom_endpoints: bool) -> None:
     """Open the review app (it offers the demo session when there is none)."""
     if session:
@@ -103,8 +104,8 @@ def app(sessions_dir: str, session: str | None, host: str, port: int, auth: str 
             existing = ", ".join(list_sessions(sessions_dir)) or "none yet"
             raise UserError(f"no session {session!r} in {sessions_dir} (existing: {existing})")
     _serve(sessions_dir, session, host, port, auth, insecure, runs_dir=runs_dir,
-           auth_file=auth_file,
-           trusted_proxies=trusted_proxies, teacher_endpoints=teacher_endpoints, allow_custom_endpoints=allow_custom_endpoints)
+           auth_file=auth_file, trusted_proxies=trusted_proxies, data_dirs=data_dirs,
+           teacher_endpoints=teacher_endpoints, allow_custom_endpoints=allow_custom_endpoints)
 
 
 @click.command()
@@ -116,7 +117,7 @@ def app(sessions_dir: str, session: str | None, host: str, port: int, auth: str 
 @app_options
 def demo(sessions_dir: str, name: str, limit: int | None, seed: int, no_open: bool, host: str,
          port: int, auth: str | None, auth_file: str | None, trusted_proxies: tuple[str, ...],
-         insecure: bool) -> None:
+         data_dirs: tuple[str, ...], insecure: bool) -> None:
     """Build the offline demo session (simulated student and teacher) and open the app on it."""
     if not no_open:
         _check_address(host, port)
@@ -128,7 +129,7 @@ def demo(sessions_dir: str, name: str, limit: int | None, seed: int, no_open: bo
     click.echo(f"Demo session {name!r} (SIMULATED student and teacher) is ready: {path}")
     if not no_open:
         _serve(sessions_dir, name, host, port, auth, insecure, open_browser=True,
-               trusted_proxies=trusted_proxies, auth_file=auth_file)
+               trusted_proxies=trusted_proxies, auth_file=auth_file, data_dirs=data_dirs)
 
 
 @click.command("tiny-model")

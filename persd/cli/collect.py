@@ -9,6 +9,7 @@ import click
 
 from persd.cli.common import (
     PROMPT_FORMAT_HELP,
+    PROMPT_STYLE_HELP,
     PROTOCOL_HELP,
     TASK_SOURCES_HELP,
     UserError,
@@ -17,10 +18,11 @@ from persd.cli.common import (
     student_backend_options,
 )
 from persd.collect import CollectError
-from persd.collect import collect as run_collect
 from persd.collect.config import CollectConfig
 from persd.execution.option import executor_option
+from persd.prompts import PROMPT_STYLES
 from persd.execution.verdicts import PROTOCOLS
+from persd.runs import collect_round
 from persd.store import StoreError
 from persd.store.records import METHODS
 from persd.student.chat import PROMPT_FORMATS
@@ -53,6 +55,7 @@ from persd.testgen import make_tests as run_make_tests
 @config_option(CollectConfig, "timeout_s", "--timeout", help="CPU seconds per program.")
 @config_option(CollectConfig, "protocol", type=click.Choice(PROTOCOLS), help=PROTOCOL_HELP)
 @config_option(CollectConfig, "workers", type=int, help="Sandboxes  [default: CPU cores]")
+@config_option(CollectConfig, "prompt_style", type=click.Choice(PROMPT_STYLES), help=PROMPT_STYLE_HELP)
 @config_option(CollectConfig, "prompt_format", type=click.Choice(PROMPT_FORMATS), help=PROMPT_FORMAT_HELP)
 @config_option(CollectConfig, "eval_tasks", help="The evaluation set (e.g. humaneval): warn when the tasks overlap it.")
 @student_backend_options
@@ -67,7 +70,7 @@ from persd.testgen import make_tests as run_make_tests
 def collect(wait: bool, **settings) -> None:
     """Student attempts, sandbox verdicts and teacher refinements, stored in a session."""
     try:
-        summary = run_collect(CollectConfig(**settings), wait=wait,
+        summary = collect_round(CollectConfig(**settings), wait=wait,
                               on_wait=lambda message: click.echo(message, err=True))
     except (CollectError, TaskFileError, StoreError, ValueError) as error:
         raise UserError(str(error)) from error

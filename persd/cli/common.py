@@ -16,6 +16,8 @@ TASK_SOURCES_HELP = spec_help()
 PROMPT_FORMAT_HELP = ("completion: continue the prompt as text (base models); chat: the task as a "
                       "user message through the chat template, the function taken from the reply; "
                       "auto: chat for an instruct model with a chat template (hf backend).")
+PROMPT_STYLE_HELP = ("Whose prompts: persd, or paper (the release's task and 'Rectify the below "
+                     "code' prompts and its stop rule; PAPER.md). Recorded with the run.")
 PROTOCOL_HELP = "strict: every test, exact comparison; paper: MBPP test_list only, approximate floats."
 
 
@@ -66,6 +68,11 @@ def app_options(function):
                      help="A reverse proxy (address or network) whose X-Forwarded-For, "
                           "Forwarded or X-Real-IP header names the client; repeatable. "
                           "Without it those headers are ignored."),
+        click.option("--data-dir", "data_dirs", multiple=True, metavar="DIR",
+                     type=click.Path(exists=True, file_okay=False),
+                     help="A folder whose task files, models and adapters the app's forms may "
+                          "name, besides the sessions, runs and models folders and the shipped "
+                          "task files; repeatable. Any other path is refused."),
         click.option("--insecure-no-auth-on-network", "insecure", is_flag=True,
                      help="Serve a non-loopback --host without --auth: anyone who reaches "
                           "it can run code in the sandbox and spend the teacher's key."),

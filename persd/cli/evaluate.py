@@ -9,6 +9,7 @@ import click
 
 from persd.cli.common import (
     PROMPT_FORMAT_HELP,
+    PROMPT_STYLE_HELP,
     PROTOCOL_HELP,
     TASK_SOURCES_HELP,
     UserError,
@@ -17,9 +18,10 @@ from persd.cli.common import (
     student_backend_options,
 )
 from persd.evaluate import eval_runs_table
-from persd.evaluate.config import PRESETS, EvalConfig
+from persd.evaluate.config import FEEDBACK_TESTS, PRESETS, EvalConfig
 from persd.execution.option import executor_option
 from persd.execution.verdicts import PROTOCOLS
+from persd.prompts import PROMPT_STYLES
 from persd.runs import eval_run
 from persd.store import SessionStore, StoreError
 from persd.student import StudentConfig
@@ -27,6 +29,11 @@ from persd.student.chat import PROMPT_FORMATS
 from persd.student import StudentLoadError
 from persd.student.openai import StudentServerError
 from persd.tasks import TaskFileError, load_tasks
+
+HIDDEN_FEEDBACK_WARNING = (
+    "Warning: --feedback-tests hidden repairs each sample with the very tests that score it "
+    "(the paper release's MBPP protocol): the hidden tests leak into inference, so multi-step "
+    "pass@k is not a held-out measure.")
 
 
 @click.command("eval")
@@ -45,6 +52,11 @@ from persd.tasks import TaskFileError, load_tasks
 @config_option(EvalConfig, "workers", type=int, help="Parallel sandboxes  [default: CPU cores]")
 @config_option(EvalConfig, "timeout_s", "--timeout", keep_unset=True, help="CPU seconds per run.")
 @config_option(EvalConfig, "protocol", keep_unset=True, type=click.Choice(PROTOCOLS), help=PROTOCOL_HELP)
+@config_option(EvalConfig, "prompt_style", keep_unset=True, type=click.Choice(PROMPT_STYLES),
+               help=PROMPT_STYLE_HELP)
+@config_option(EvalConfig, "feedback_tests", keep_unset=True, type=click.Choice(FEEDBACK_TESTS),
+               help="What the repair steps learn from: visible tests, or hidden (the release's MBPP "
+               "protocol: it leaks the tests that score the sample).")
 @config_option(StudentConfig, "batch_size", help="Prompts per generate call (the hf backend).")
 @config_option(StudentConfig, "seed", help="Seed for reproducible sampling.")
 @config_option(StudentConfig, "prompt_format", keep_unset=True, type=click.Choice(PROMPT_FORMATS),
@@ -73,6 +85,8 @@ def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, promp
         raise UserError(str(error)) from error
     if not tasks:
         raise UserError(f"no tasks to evaluate in {tasks_spec}")
+    if config.feedback_tests == "hidden":
+        click.echo(HIDDEN_FEEDBACK_WARNING, err=True)
     if round_ is None and not adapter:
         round_ = 0
     meta = {"model": model, "adapter": adapter, "task_spec": tasks_spec, "limit": limit,

@@ -8,6 +8,7 @@ import click
 
 from persd.cli.common import (
     PROMPT_FORMAT_HELP,
+    PROMPT_STYLE_HELP,
     TASK_SOURCES_HELP,
     UserError,
     config_option,
@@ -16,6 +17,7 @@ from persd.cli.common import (
 from persd.collect.config import CollectConfig
 from persd.evaluate.config import EvalConfig
 from persd.execution.option import executor_option
+from persd.prompts import PROMPT_STYLES
 from persd.loop import LoopError, run_loop
 from persd.loop.config import GATES, TRAIN_FROM, LoopConfig, loop_eval
 from persd.settings import SAMPLING_FIELDS, default_of
@@ -66,6 +68,7 @@ def _both(field: str) -> str:
                help="The evaluation's temperature alone (over --temperature).")
 @config_option(CollectConfig, "workers", type=int, help="Sandboxes  [default: CPU cores]")
 @config_option(CollectConfig, "prompt_format", type=click.Choice(PROMPT_FORMATS), help=PROMPT_FORMAT_HELP)
+@config_option(CollectConfig, "prompt_style", type=click.Choice(PROMPT_STYLES), help=PROMPT_STYLE_HELP)
 @config_option(CollectConfig, "timeout_s", "--timeout", help="CPU seconds per program.")
 @config_option(LoopConfig, "poll_s", "--poll", help="Seconds between the wait gate's looks.")
 @config_option(TrainConfig, "max_steps", keep_unset=True, help="Training steps per round (-1: --epochs).")
@@ -81,6 +84,7 @@ def loop(output_dir, rounds, patience, gate, wait_for, train_from, step_size, ev
     """Online distillation: collect, review, train and evaluate, round after round."""
     train = {name: value for name, value in (("max_steps", max_steps), ("epochs", epochs),
              ("learning_rate", learning_rate), ("batch_size", batch_size)) if value is not None}
+    train["prompt_style"] = collect["prompt_style"]  # one style for every part of the loop
     # --temperature, --top-p and --max-new-tokens are the student's sampling in both parts.
     sampling = {name: collect.pop(name) for name in SAMPLING_FIELDS}
     sampling = {name: value for name, value in sampling.items() if value is not None}
@@ -91,7 +95,8 @@ def loop(output_dir, rounds, patience, gate, wait_for, train_from, step_size, ev
         config = LoopConfig(
             collect=CollectConfig(**collect, **sampling),
             eval=EvalConfig(samples=samples, refine_steps=refine_steps, sampling=eval_sampling,
-                            workers=collect["workers"], timeout_s=collect["timeout_s"]),
+                            workers=collect["workers"], timeout_s=collect["timeout_s"],
+                            prompt_style=collect["prompt_style"]),
             train=train, output_dir=output_dir, rounds=rounds, patience=patience, gate=gate,
             wait_for=wait_for, train_from=train_from, step_size=step_size, eval_limit=eval_limit,
             poll_s=poll_s)

@@ -6,10 +6,17 @@ import sys
 
 import click
 
-from persd.cli.common import PROMPT_FORMAT_HELP, UserError, config_option, sessions_dir_option
+from persd.cli.common import (
+    PROMPT_FORMAT_HELP,
+    PROMPT_STYLE_HELP,
+    UserError,
+    config_option,
+    sessions_dir_option,
+)
 from persd.data import FORMATS, SELECTIONS, VARIANTS, DataError, build_examples
 from persd.data import export as write
 from persd.execution.option import executor_option
+from persd.prompts import PROMPT_STYLES
 from persd.runs import train_run
 from persd.store import SessionStore, StoreError
 from persd.student.chat import PROMPT_FORMATS
@@ -39,6 +46,8 @@ from persd.train.config import FULL_LR, LORA_LR, OBJECTIVES, REWARD_TESTS, Train
 @config_option(TrainConfig, "use_vllm", is_flag=True, default=None, help="distill/grpo: generate with vLLM (colocated).")
 @config_option(TrainConfig, "prompt_format", keep_unset=True, type=click.Choice(PROMPT_FORMATS),
                help=PROMPT_FORMAT_HELP + " sft: the rows' prompt side.")
+@config_option(TrainConfig, "prompt_style", keep_unset=True, type=click.Choice(PROMPT_STYLES),
+               help=PROMPT_STYLE_HELP)
 @config_option(TrainConfig, "init_adapter", type=click.Path(file_okay=False), help="Continue this LoRA adapter.")
 @config_option(TrainConfig, "output_dir", "--output", required=True, type=click.Path(file_okay=False))
 @config_option(TrainConfig, "full", is_flag=True, default=None, help="Full fine-tuning instead of LoRA.")
@@ -83,6 +92,8 @@ def train(session, variant, data, columns, selection, metrics, launcher, session
         click.echo(f"Stopped at step {end.get('steps')}; checkpoint {end.get('checkpoint')}. "
                    "Continue with the same command and --resume.")
         sys.exit(3)
+    elif end.get("disk_full"):
+        raise UserError(f"training failed: {end['error']}")
     else:
         raise UserError(f"training failed: {end.get('error') or 'the child process died'}"
                         f"\n{outcome.log_tail}\n(log: {config.output_dir}/train.log)")
@@ -99,12 +110,15 @@ def train(session, variant, data, columns, selection, metrics, launcher, session
 @click.option("--round", "round_", type=int, help="Only this round  [default: every round]")
 @click.option("--selection", type=click.Choice(SELECTIONS), default="auto", show_default=True,
               help="auto: reviewers' approvals once any exist, validated results before.")
+@click.option("--prompt-style", type=click.Choice(PROMPT_STYLES), default="persd", show_default=True,
+              help=PROMPT_STYLE_HELP)
 @sessions_dir_option
-def export(session, variant, fmt, output, round_, selection, force, sessions_dir) -> None:
+def export(session, variant, fmt, output, round_, selection, prompt_style, force, sessions_dir) -> None:
     """Write a session's training examples of one variant (trl prompt-completion rows)."""
     try:
         with SessionStore.open_to_read(sessions_dir, session) as store:
-            rows = build_examples(store, variant, round=round_, selection=selection)
+            rows = build_examples(store, variant, round=round_, selection=selection,
+                                  prompt_style=prompt_style)
         path = write(rows, output, fmt, force=force)
     except (DataError, StoreError) as error:
         raise UserError(str(error)) from error

@@ -21,6 +21,7 @@ import tokenize
 from typing import TYPE_CHECKING
 
 from persd.code.extract import parse
+from persd.code.threadsafe_ast import quiet
 
 if TYPE_CHECKING:
     from persd.tasks import Task
@@ -73,10 +74,18 @@ def _split(task: Task, code: str) -> tuple[str, str] | str:
     completion += "\n".join(body) + "\n" + "".join(f"\n\n{extra}\n" for extra in extras)
     program = task.prompt + completion
     try:
-        compile(program, "<program>", "exec")
+        _compile(program)
     except SyntaxError as error:
         return f"the code cannot follow the task prompt: {error.msg} (line {error.lineno})"
     return program, completion
+
+
+def _compile(program: str) -> None:
+    """SyntaxError if `program` does not compile. The compiler's SyntaxWarnings about the
+    code (`x is 0`, `assert (a, b)`) are the program's business, not the user's: they
+    would be printed on the terminal once per row while training rows are built."""
+    with quiet():
+        compile(program, "<program>", "exec")
 
 
 def _is_function(node: ast.stmt, name: str) -> bool:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from persd.execution.verdicts import check_protocol
+from persd.prompts import PROMPT_STYLES
 from persd.settings import Sampling, with_sampling
 from persd.store.records import METHODS
 from persd.student.chat import PROMPT_FORMATS
@@ -56,6 +57,9 @@ class CollectConfig:
         teacher_batch (`bool`, defaults to `False`): Send the teacher's first requests as one
             OpenAI Batch API job (half price, up to 24 h) once the student has tried every
             task; retries go live (persd.teacher.batch).
+        prompt_style (`str`, defaults to `"persd"`): Whose task prompt the student completes:
+            persd's, or "paper", the release's (the description as a module docstring above the
+            header, its stop rule; persd.paper_style). Recorded with the round.
     """
 
     session: str
@@ -80,9 +84,13 @@ class CollectConfig:
     student_base_url: str | None = None
     teacher_batch: bool = False
     prompt_format: str = "completion"
+    prompt_style: str = "persd"
 
     def __post_init__(self) -> None:
         check_protocol(self.protocol)
+        if self.prompt_style not in PROMPT_STYLES:
+            raise ValueError(f"prompt_style must be one of {', '.join(PROMPT_STYLES)}, "
+                             f"not {self.prompt_style!r}")
         if self.prompt_format not in PROMPT_FORMATS:
             raise ValueError(f"prompt_format must be one of {', '.join(PROMPT_FORMATS)}, "
                              f"not {self.prompt_format!r}")
@@ -101,7 +109,8 @@ class CollectConfig:
 
     def round_settings(self) -> dict[str, Any]:
         return {"round": self.round, "adapter": self.adapter, **self.sampling.to_dict(),
-                "limit": self.limit, "protocol": self.protocol, "prompt_format": self.prompt_format}
+                "limit": self.limit, "protocol": self.protocol, "prompt_format": self.prompt_format,
+                "prompt_style": self.prompt_style}
 
     def student_format(self) -> str | None:
         """The student's prompt_format setting; None (the backend's own) for completion, so

@@ -14,7 +14,8 @@ from tqdm import tqdm
 
 from persd.code.diffing import diff_size
 from persd.collect.config import STOPPED_ON_REQUEST, CollectConfig, CollectSummary
-from persd.prompts import student_attempt_prompt
+from persd.paper_style import paper_cut
+from persd.student.base import task_prompt
 from persd.tasks import Task
 from persd.teacher import TeacherError
 
@@ -80,7 +81,8 @@ class CollectionLoop:
                 return
             batch = task_ids[start : start + size]
             completions = await asyncio.to_thread(
-                self.student.complete, [student_attempt_prompt(self.tasks[t]) for t in batch],
+                self.student.complete, [task_prompt(self.tasks[t], self.config.prompt_style)
+                                        for t in batch],
                 self.config.samples)
             attempts = []
             for task_id, samples in zip(batch, completions):
@@ -89,7 +91,9 @@ class CollectionLoop:
             await self._execute(attempts)
 
     def _store_attempt(self, task: Task, index: int, completion: str):
-        prompt = student_attempt_prompt(task)
+        prompt = task_prompt(task, self.config.prompt_style)
+        if self.config.prompt_style == "paper":
+            completion = paper_cut(completion)
         return self.store.add_attempt(
             task.task_id, self.config.round, sample_index=index, model=_student_name(self.config),
             prompt=prompt, completion=completion, program=prompt + completion,

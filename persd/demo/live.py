@@ -27,8 +27,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from persd.demo.sim import SimulatedStudent, apply_edit, reference_program, revert
-from persd.prompts import student_attempt_prompt, student_refine_prompt
+from persd.paper_style import paper_repair_prompt
+from persd.prompts import student_refine_prompt
 from persd.student import attempt, refine
+from persd.student.base import task_prompt
 from persd.tasks import Task
 
 if TYPE_CHECKING:
@@ -92,9 +94,14 @@ class LiveRepair:
         if self.done:
             raise LiveError(f"finished: {self.outcome}")
         clock = time.perf_counter()
+        paper = getattr(self.backend, "prompt_style", "persd") == "paper"
         if not self.steps:
-            prompt = student_attempt_prompt(self.task)
+            prompt = task_prompt(self.task, "paper" if paper else "persd")
             program = self.backend.first(self.task)
+        elif paper:  # the release's wording of the error needs the run itself
+            previous = self.steps[-1]
+            prompt = paper_repair_prompt(self.task, previous.program, previous.visible or "")
+            program = self.backend.repair(self.task, previous.program, previous.visible or "")
         else:
             previous = self.steps[-1]
             feedback = previous.visible.feedback if previous.visible else ""
@@ -122,17 +129,19 @@ def _steps(repairs: int) -> str:
 # ---------------------------------------------------------------- backends
 
 class ModelBackend:
-    """A `persd.student.Student` (e.g. HFStudent with an adapter), one sample per step."""
+    """A `persd.student.Student` (e.g. HFStudent with an adapter), one sample per step,
+    asked in persd's prompts or (`prompt_style="paper"`) the release's."""
 
-    def __init__(self, student, **sampling: Any) -> None:
-        self.student, self.sampling = student, sampling
+    def __init__(self, student, prompt_style: str = "persd", **sampling: Any) -> None:
+        self.student, self.sampling, self.prompt_style = student, sampling, prompt_style
         self.label = getattr(student, "name", type(student).__name__)
 
     def first(self, task: Task) -> str:
-        return attempt(self.student, [task], n=1, **self.sampling)[0][0]
+        return attempt(self.student, [task], n=1, style=self.prompt_style, **self.sampling)[0][0]
 
-    def repair(self, task: Task, program: str, feedback: str) -> str:
-        return refine(self.student, [(task, program, feedback)], **self.sampling)[0]
+    def repair(self, task: Task, program: str, feedback: Any) -> str:
+        return refine(self.student, [(task, program, feedback)], style=self.prompt_style,
+                      **self.sampling)[0]
 
 
 class SimulatedBackend:

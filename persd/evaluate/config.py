@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from persd.execution.verdicts import check_protocol
+from persd.prompts import PROMPT_STYLES
 from persd.settings import Sampling, flat_dict, settings_from_dict, with_sampling
 
 # Named protocols; `EvalConfig.preset(name)` and `persd eval --preset NAME`.
@@ -14,6 +15,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"samples": 20, "temperature": 0.2, "top_p": 0.95},
 }
 _STANDARD_KS = (1, 10, 100)
+FEEDBACK_TESTS = ("visible", "hidden")
 
 
 EVAL_SAMPLING = Sampling(temperature=0.2)
@@ -46,6 +48,15 @@ class EvalConfig:
             (MBPP: test_list and challenge_test_list) with exact comparison; "paper" is the
             MBPP release's protocol, test_list only, floats compared like pytest.approx.
             Recorded with the run; `eval-compare` keeps runs of different protocols apart.
+        prompt_style (`str`, defaults to `"persd"`):
+            Whose prompts the student is asked in: `"persd"` (persd.prompts) or `"paper"`,
+            the release's task prompt, its "Rectify the below code" repair prompt and its
+            stop rule (persd.paper_style). Recorded with the run; `eval-compare` keeps runs of
+            different styles apart.
+        feedback_tests (`str`, defaults to `"visible"`):
+            Which tests the repair steps learn from: `"visible"` (docstring examples, MBPP's
+            first assert) or `"hidden"`, the release's MBPP repair feedback: the very tests
+            that score the sample, which leaks them into inference (only on purpose).
     """
 
     samples: int = 1
@@ -55,9 +66,16 @@ class EvalConfig:
     timeout_s: float = 3.0
     workers: int | None = None
     protocol: str = "strict"
+    prompt_style: str = "persd"
+    feedback_tests: str = "visible"
 
     def __post_init__(self) -> None:
         check_protocol(self.protocol)
+        if self.prompt_style not in PROMPT_STYLES:
+            raise ValueError(f"unknown prompt style {self.prompt_style!r}; one of {', '.join(PROMPT_STYLES)}")
+        if self.feedback_tests not in FEEDBACK_TESTS:
+            raise ValueError(f"unknown feedback tests {self.feedback_tests!r}; one of "
+                             f"{', '.join(FEEDBACK_TESTS)}")
         if self.samples < 1:
             raise ValueError(f"samples must be at least 1 (got {self.samples})")
         if self.refine_steps < 0 or self.timeout_s <= 0:

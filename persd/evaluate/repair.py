@@ -16,7 +16,8 @@ def run_steps(student, tasks, config, executor, store, run_id, say, timings):
     n, check_visible = config.samples, config.refine_steps > 0
     say(f"step 0: sampling {len(tasks)} tasks x {n}")
     clock = time.perf_counter()
-    programs = attempt(student, tasks, n=n, **config.sampling)
+    style, hidden = config.prompt_style, config.feedback_tests == "hidden"
+    programs = attempt(student, tasks, n=n, style=style, **config.sampling)
     generated = time.perf_counter()
     for task, got in zip(tasks, programs):
         if len(got) != n:
@@ -29,11 +30,12 @@ def run_steps(student, tasks, config, executor, store, run_id, say, timings):
     history = [step]
     record(store, run_id, step)
     for number in range(1, config.refine_steps + 1):
-        todo = [i for i, s in enumerate(step) if s.visible is not None and not s.visible.passed]
+        todo = [i for i, s in enumerate(step)
+                if (run := _feedback_run(s, hidden)) is not None and not run.passed]
         say(f"step {number}: refining {len(todo)} of {len(step)} samples")
         clock = time.perf_counter()
-        fixes = refine(student, [(slots[i][0], step[i].program, step[i].visible.feedback)
-                                 for i in todo], **config.sampling) if todo else []
+        fixes = refine(student, [(slots[i][0], step[i].program, _feedback_run(step[i], hidden))
+                                 for i in todo], style=style, **config.sampling) if todo else []
         generated = time.perf_counter()
         fresh = score(executor, [slots[i] for i in todo], fixes, number, True, refined=True)
         timings.append((generated - clock, time.perf_counter() - generated))
@@ -43,6 +45,12 @@ def run_steps(student, tasks, config, executor, store, run_id, say, timings):
         history.append(step)
         record(store, run_id, step)
     return history
+
+
+def _feedback_run(sample: SampleResult, hidden: bool):
+    """The run a repair learns from: the visible tests', or (`--feedback-tests hidden`, the
+    release's MBPP protocol) the hidden tests' that also score the sample."""
+    return sample.hidden if hidden else sample.visible
 
 
 def score(executor, slots, programs, step, check_visible, refined) -> list[SampleResult]:

@@ -154,21 +154,32 @@ def eval_runs_table(store: Any, k: int = 1) -> str:
     up to this one; distill: the tokens the open teacher scored; grpo: none), training
     steps and training wall time.
 
-    Runs judged under different protocols (strict, paper) are never set side by side:
-    each protocol gets its own table, with a note saying why."""
+    Runs judged under different protocols (strict, paper), or prompted in different styles
+    (persd, paper), are never set side by side: each protocol and style gets its own table,
+    with a note saying why."""
     runs = [r for r in store.runs(kind="eval") if r.status == "finished" and r.result]
     if not runs:
         return f"no finished eval runs in session {store.name}"
     runs.sort(key=lambda r: (r.config.get("round") if r.config.get("round") is not None else 1e9, r.id))
-    groups: dict[str, list] = {}
-    for run in runs:  # runs recorded before protocols existed were judged the strict way
-        groups.setdefault(run.config.get("eval", {}).get("protocol", "strict"), []).append(run)
+    groups: dict[tuple[str, str], list] = {}
+    for run in runs:  # runs recorded before protocols or styles existed: strict, persd
+        settings = run.config.get("eval", {})
+        key = (settings.get("protocol", "strict"), settings.get("prompt_style", "persd"))
+        groups.setdefault(key, []).append(run)
     if len(groups) == 1:
         return _runs_table(store, runs, k)
-    parts = [f"Note: these runs were judged under different protocols ({', '.join(sorted(groups))}); "
-             "their pass@k are not comparable, so each protocol has its own table."]
-    for protocol in sorted(groups):
-        parts.append(f"\nprotocol: {protocol}\n{_runs_table(store, groups[protocol], k)}")
+    protocols = sorted({protocol for protocol, _ in groups})
+    styles = sorted({style for _, style in groups})
+    apart = []
+    if len(protocols) > 1:
+        apart.append(f"judged under different protocols ({', '.join(protocols)})")
+    if len(styles) > 1:
+        apart.append(f"prompted in different styles ({', '.join(styles)})")
+    parts = [f"Note: these runs were {' and '.join(apart)}; their pass@k are not comparable, "
+             "so each protocol and prompt style has its own table."]
+    for protocol, style in sorted(groups):
+        parts.append(f"\nprotocol: {protocol} · prompt style: {style}\n"
+                     f"{_runs_table(store, groups[(protocol, style)], k)}")
     return "\n".join(parts)
 
 

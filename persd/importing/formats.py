@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 
 from persd.code.extract import extract_code
-from persd.importing.rectify import is_rectify, parse_rectify
+from persd.importing.rectify import is_rectify, paper_parts, parse_rectify
 from persd.prompts import student_refine_prompt
 from persd.tasks.formats import Task, function_header
 
@@ -57,6 +57,7 @@ class Parsed:
     refinement: str
     method: str                 # "persd" with an attempt, else "stand" or "inpd"
     teacher_model: str | None
+    paper_parts: dict | None = None  # a release row's raw pieces (rectify.paper_parts)
 
     @property
     def digest(self) -> str:
@@ -122,7 +123,7 @@ def _rectify(line, task_id, model, prompt, completion, field) -> Parsed:
     except ValueError as error:
         raise RowError(field, str(error)) from None
     return Parsed(line, task_id, parts.prompt, parts.entry_point, parts.attempt, parts.feedback,
-                  parts.refinement, "persd", model)
+                  parts.refinement, "persd", model, paper_parts(prompt, completion))
 
 
 # persd's refine prompt, cut where the task, the code and the feedback go: built from the

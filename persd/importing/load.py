@@ -9,15 +9,19 @@ one transaction. A bad row stops the import (ImportFailed lists them all, by fil
 field) unless `skip_bad`, which imports the others and reports the bad ones. A row whose
 content is already in the session (same hash) is counted as `already` and not added again.
 
-With `tasks`, each row is matched to a task (by task id, else by its function name) and
-its attempt and refinement are run against the task's hidden tests in the sandbox, as
-collection does: the refinement is validated when it passes. Without, rows become tasks of
-their own (named by task id, else by the function name), keep the file's feedback text,
-and their refinements are "not validated"; they stay reviewable.
+With `tasks`, each row is paired with a task by its task id *and* its function name
+(`match="entry-point"`: the function name alone; persd.importing.pairing), and its attempt
+and refinement are run against the task's hidden tests in the sandbox under `protocol`, as
+collection does: the refinement is validated when it passes. A row that pairs with no task
+is refused, counted by reason. Without tasks, rows become tasks of their own (named by task
+id, else by the function name), keep the file's feedback text, and their refinements are
+"not validated"; they stay reviewable. Each record's origin (gold code or a teacher's
+refinement, persd.importing.origin) is stored with it.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +30,10 @@ from tqdm.auto import tqdm
 
 from persd.code.diffing import diff_size
 from persd.execution import make_executor
+from persd.execution.verdicts import check_protocol
 from persd.importing.formats import FORMATS, Parsed, RowError, detect_format, parse_row
+from persd.importing.origin import row_origin
+from persd.importing.pairing import Refused, TaskPairing
 from persd.importing.read import read_data
 from persd.store.imports import ImportItem
 from persd.tasks import load_tasks
@@ -42,6 +49,7 @@ class BadRow:
     line: int
     field: str | None
     message: str
+    reason: str = "bad row"     # refused rows alike share one (persd.importing.pairing)
 
     def __str__(self) -> str:
         what = f"field {self.field!r}: " if self.field else ""
@@ -53,6 +61,7 @@ class ImportFailed(ValueError):
 
     def __init__(self, bad: list[BadRow], hint: str = "") -> None:
         self.bad = bad
+        hint = f" ({_reasons(bad)}){hint}"
         shown = "\n".join(f"  {row}" for row in bad[:20])
         more = f"\n  ... and {len(bad) - 20} more" if len(bad) > 20 else ""
         super().__init__(f"{len(bad)} bad row{'s' * (len(bad) != 1)}, nothing imported"
@@ -79,19 +88,31 @@ class ImportReport:
         checked = (f"{self.validated} validated, {self.imported - self.validated} not"
                    if self.imported else "nothing new")
         extra = f"; {self.already} already in the session" if self.already else ""
-        bad = f"; {len(self.bad)} bad rows skipped" if self.bad else ""
+        bad = f"; {len(self.bad)} rows skipped ({self.reasons()})" if self.bad else ""
         return f"Imported {self.imported} of {self.rows} rows from {self.file} ({self.format}): " \
                f"{checked}{extra}{bad}."
+
+    def reasons(self) -> str:
+        """The skipped rows counted by reason, most first: "213 same id, another function"."""
+        return _reasons(self.bad)
+
+
+def _reasons(bad: list[BadRow]) -> str:
+    counts = Counter(row.reason for row in bad)
+    return ", ".join(f"{count} {reason}" for reason, count in counts.most_common())
 
 
 def import_file(
     store, file: str | Path, *, fmt: str = "auto", columns: Mapping[str, str] | None = None,
     tasks: str | list[Task] | None = None, skip_bad: bool = False, round: int = 0,
     teacher_model: str = "imported", workers: int | None = None, timeout_s: float = 3.0,
-    progress: bool = True,
+    progress: bool = True, match: str = "id", protocol: str = "strict", origin: str = "auto",
 ) -> ImportReport:
     """Import `file` into `store`; TaskFileError for an unreadable file or task spec,
-    ImportFailed for bad rows (unless `skip_bad`)."""
+    ImportFailed for bad rows (unless `skip_bad`). `match`: "id" (task id and function
+    name) or "entry-point"; `protocol`: how the sandbox judges (persd.execution.verdicts);
+    `origin`: "auto", "teacher" or "gold" (persd.importing.origin)."""
+    check_protocol(protocol)
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; one of {', '.join(FORMATS)}")
     spec, columns = split_columns(str(file), columns)
@@ -115,10 +136,10 @@ def import_file(
         else:
             parsed.append(row)
     task_list = _load_tasks(tasks)
-    matched = _match(store, name, parsed, task_list, round, report)
+    matched = _match(store, name, parsed, task_list, round, report, match)
     if report.bad and not skip_bad:
         raise ImportFailed(report.bad, " (--skip-bad imports the good ones)")
-    runs = _run(matched, workers, timeout_s, progress) if task_list is not None else None
+    runs = _run(matched, workers, timeout_s, protocol, progress) if task_list is not None else None
     items = []
     for index, (row, task) in enumerate(matched):
         attempt_run, refinement_run = runs[index] if runs else (_file_feedback(row.feedback), None)
@@ -134,12 +155,15 @@ def import_file(
             attempt_run=attempt_run if row.attempt is not None else None,
             refinement_run=refinement_run, rerun=runs is not None,
             diff_lines=diff_size(row.attempt, row.refinement) if row.attempt else None,
+            origin=row_origin(origin, name, fmt, row, task if task_list is not None else None),
+            paper_parts=row.paper_parts,
         ))
         report.validated += validated
     report.imported = len(items)
     if items:
         spec = tasks if isinstance(tasks, str) else None
-        report.import_id = store.add_import(name, fmt, report.counts(), items, tasks=spec)
+        report.import_id = store.add_import(name, fmt, report.counts(), items, tasks=spec,
+                                            protocol=protocol if runs is not None else None)
     return report
 
 
@@ -160,12 +184,11 @@ def _load_tasks(tasks: str | list[Task] | None) -> list[Task] | None:
 
 
 def _match(store, name: str, parsed: list[Parsed], tasks: list[Task] | None, round: int,
-           report: ImportReport) -> list[tuple[Parsed, Task]]:
-    """Each new row with its task; rows already stored, repeated or unmatched are counted."""
+           report: ImportReport, match: str = "id") -> list[tuple[Parsed, Task]]:
+    """Each new row with its task; rows already stored or repeated are counted, rows that
+    pair with no task (persd.importing.pairing) are refused with their reason."""
     stored = store.imported_digests([row.digest for row in parsed])
-    by_id = {task.task_id: task for task in (tasks or store.tasks())}
-    by_tail = _unique([(task.task_id.rsplit("/", 1)[-1], task) for task in tasks or ()])
-    by_entry = _unique([(task.entry_point, task) for task in tasks or ()])
+    pairing = TaskPairing(tasks, store.tasks(), match)
     seen: set[str] = set()
     solved = {(r.task_id, r.method) for r in store.refinements(round=round) if r.attempt_id is None}
     out = []
@@ -174,35 +197,25 @@ def _match(store, name: str, parsed: list[Parsed], tasks: list[Task] | None, rou
             report.already += 1
             continue
         seen.add(row.digest)
-        if tasks is not None:
-            task = (by_id.get(row.task_id) or by_tail.get(row.task_id)
-                    or by_entry.get(row.entry_point))
-            if task is None:
-                report.bad.append(BadRow(name, row.line, "task_id", f"matches no task of "
-                                         f"--tasks (task id {row.task_id!r}, function "
-                                         f"{row.entry_point!r})"))
-                continue
-        else:
-            try:
-                task = by_id.get(row.task_id) or _own_task(row, name)
-            except RowError as error:
-                report.bad.append(BadRow(name, row.line, error.field, error.message))
-                continue
-            by_id.setdefault(task.task_id, task)
+        try:
+            task = pairing.task_of(row) or _own_task(row, name)
+        except Refused as refused:
+            report.bad.append(BadRow(name, row.line, refused.field, refused.message,
+                                     refused.reason))
+            continue
+        except RowError as error:
+            report.bad.append(BadRow(name, row.line, error.field, error.message))
+            continue
+        pairing.add_own(task)
         if row.attempt is None:
             if (task.task_id, row.method) in solved:
                 report.bad.append(BadRow(name, row.line, "task_id", f"task {task.task_id!r} "
-                                         f"already has a {row.method!r} solution in round {round}"))
+                                         f"already has a {row.method!r} solution in round {round}",
+                                         "solution already in the session"))
                 continue
             solved.add((task.task_id, row.method))
         out.append((row, task))
     return out
-
-
-def _unique(pairs: list[tuple[str, Task]]) -> dict[str, Task]:
-    """key -> task for the keys that name one task only (a shared name matches nothing)."""
-    keys = [key for key, _ in pairs]
-    return {key: task for key, task in pairs if keys.count(key) == 1}
 
 
 def _own_task(row: Parsed, file: str) -> Task:
@@ -221,7 +234,7 @@ def _own_task(row: Parsed, file: str) -> Task:
 
 
 def _run(matched: list[tuple[Parsed, Task]], workers: int | None, timeout_s: float,
-         progress: bool) -> list[tuple]:
+         protocol: str, progress: bool) -> list[tuple]:
     """(attempt run or None, refinement run) per row, from the sandbox."""
 
     pairs = []
@@ -232,7 +245,7 @@ def _run(matched: list[tuple[Parsed, Task]], workers: int | None, timeout_s: flo
     if not pairs:
         return []
     results = []
-    with make_executor(workers=workers, timeout_s=timeout_s) as executor, \
+    with make_executor(workers=workers, timeout_s=timeout_s, protocol=protocol) as executor, \
             tqdm(total=len(pairs), desc="running", unit="program", disable=not progress) as bar:
         size = executor.workers * 4
         for start in range(0, len(pairs), size):

@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from persd.prompts import PAPER_REFINE_TEMPLATE, paper_refine_prompt
 from persd.tasks.formats import function_header
 
 _INSTRUCTION = re.compile(r"\s*(Rectify the below|Judge whether the below code)")
@@ -104,3 +105,29 @@ def _header(code: str, entry_point: str | None) -> str:
 def _last_def(code: str) -> str | None:
     names = [m.group(1) for m in _DEF.finditer(code)]
     return names[-1] if names else None
+
+
+def paper_parts(prompt: str, completion: str) -> dict[str, str] | None:
+    """The row's pieces exactly as the release's template (persd.prompts.PAPER_REFINE_TEMPLATE)
+    joined them: task, code, error, header, completion, unchanged (CRLF, trailing spaces);
+    None when the template does not rebuild the prompt character for character (another
+    variant of the instruction, or a prompt edited by hand)."""
+    head = PAPER_REFINE_TEMPLATE.split("<<TASK>>", 1)[0]
+    if not prompt.startswith(head + '"""'):
+        return None
+    rest = prompt[len(head):]
+    close = rest.find('\n"""', 3)
+    if close < 0:
+        return None
+    task, rest = rest[:close + 4], rest[close + 4:]
+    label, repeat = "\n\nERROR: \n", f"\n\n{task}\n"
+    error_at = rest.rfind(label)
+    tail_at = rest.rfind(repeat)
+    if not rest.startswith("\n") or error_at < 0 or tail_at < error_at or not rest.endswith("\n"):
+        return None
+    parts = {"task": task, "code": rest[1:error_at],
+             "error": rest[error_at + len(label):tail_at],
+             "header": rest[tail_at + len(repeat):-1]}
+    if paper_refine_prompt(parts["task"], parts["code"], parts["error"], parts["header"]) != prompt:
+        return None
+    return {**parts, "completion": completion}

@@ -6,7 +6,7 @@
     job.cancel()                          # optional: stop after the current batch
     job.wait(); job.summary or job.error  # a CollectSummary, or one message
 
-The loop (`persd.collect.collect`) commits every step before the next, so reading the
+The round (`persd.runs.collect_round`) commits every step before the next, so reading the
 session while it runs shows exactly what is done; the Review tab sees the same rows.
 With `simulated=True` it builds or extends the offline demo session instead (seconds; a
 cancel is not noticed there). `cancel()` is cooperative: the loop starts no new student
@@ -20,9 +20,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from persd.collect import CollectError, collect
+from persd.collect import CollectError
 from persd.collect.lock import collect_lock
 from persd.demo import build_demo_session
+from persd.runs import collect_round, round_tasks
 from persd.store import RecordNotFound, SessionNotFound, SessionStore, StoreError
 from persd.tasks import TaskFileError, load_tasks
 
@@ -43,7 +44,7 @@ class CollectProgress:
 
 
 class CollectJob:
-    """`persd.collect.collect` (or, `simulated`, the offline demo builder) in a worker
+    """`persd.runs.collect_round` (or, `simulated`, the offline demo builder) in a worker
     thread, with progress read from the session as the loop commits each step."""
 
     def __init__(self, config, *, teacher=None, student=None, executor=None,
@@ -84,12 +85,11 @@ class CollectJob:
             if self.simulated:
                 self._run_simulated()
                 return
-            tasks = load_tasks(c.tasks)
-            tasks = tasks[: c.limit] if c.limit else tasks
+            tasks = round_tasks(c)
             self.task_ids = [t.task_id for t in tasks]
-            self.summary = collect(c, student=self.student, teacher=self.teacher,
-                                   executor=self.executor, progress=False, tasks=tasks,
-                                   should_stop=self._stop.is_set)
+            self.summary = collect_round(c, tasks=tasks, student=self.student,
+                                         teacher=self.teacher, executor=self.executor,
+                                         progress=False, should_stop=self._stop.is_set)
         except (CollectError, TaskFileError, StoreError, ValueError, OSError) as error:
             self.error = str(error)
         except Exception as error:  # noqa: BLE001  (shown to the user, not swallowed silently)

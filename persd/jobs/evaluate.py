@@ -10,11 +10,12 @@ the store.
     jobs.abort(store, job.run.id)        # SIGINT: the run ends "stopped", samples kept
 
 The job records a queued eval run (`exclusive=True`: a second start, from any browser,
-gets RunBusy) whose config has the shape `persd eval --session` writes, then starts
-`python -m persd.cli eval ... --run-id N`, which fills that run in: every step's samples
-go into the session as the step ends. The run row holds the child's pid and its output
-folder (eval.log, report.json), so a reloaded page or a restarted app re-attaches; once
-the child has exited, `refresh` records how it ended if the child could not.
+gets RunBusy) whose config has the shape `persd eval --session` writes, then starts the
+job runner on a job file (persd.launch: `python -m persd.runs.child --config
+eval_job.json`, the way training runs), which fills that run in: every step's samples go
+into the session as the step ends. The run row holds the child's pid and its output
+folder (eval_job.json, eval.log, report.json), so a reloaded page or a restarted app
+re-attaches; once the child has exited, `refresh` records how it ended if it could not.
 """
 
 from __future__ import annotations
@@ -23,22 +24,22 @@ import os
 import shlex
 import signal
 import subprocess
-import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from persd.evaluate import EvalConfig
-from persd.jobs.snapshot import STALE_QUEUED_S, JobError, RunSnapshot, age_s, run_or_none
-from persd.store.db import now_iso
-from persd.text import log_tail
+from persd.jobs.snapshot import JobError, RunSnapshot, record_end, run_or_none
+from persd.launch import start_in_own_thread
+from persd.runs.ended import STALE_QUEUED_S, age_s
+from persd.runs.evaluate import LOG, last_error, start_eval
 from persd.store import RunBusy, RunRecord, SessionStore
+from persd.store.db import now_iso
+from persd.store.runs import process_alive
+from persd.text import log_tail
 
 __all__ = ["EvalJob", "EvalJobs", "EvalRequest", "JobError", "RunBusy", "eval_command"]
-
-LOG = "eval.log"
-
 
 @dataclass
 class EvalRequest:
@@ -75,7 +76,8 @@ class EvalRequest:
 def eval_command(request: EvalRequest, session: str | None = None,
                  sessions_dir: str | None = None, *, run_id: int | None = None,
                  json_path: str | None = None, executable: str = "persd") -> list[str]:
-    """The `persd eval ...` argv equivalent to `request` (only non-default settings)."""
+    """The `persd eval ...` argv equivalent to `request` (only non-default settings), for
+    the app to show; the job itself runs from a job file (eval_job), not from flags."""
     parts = [*executable.split(), "eval", "--student", request.student]
     if request.adapter:
         parts += ["--adapter", request.adapter]
@@ -162,8 +164,8 @@ class EvalJobs:
     """Starts, watches and stops eval children; one object serves every session of an
     app. The one-at-a-time rule and all a reload needs live in the session store."""
 
-    def __init__(self, executable: list[str] | None = None) -> None:
-        self.executable = executable or [sys.executable, "-m", "persd.cli"]
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self.env = env  # the children's extra environment variables
         self._children: dict[tuple[str, int], subprocess.Popen] = {}
         self._lock = threading.Lock()
 
@@ -178,26 +180,26 @@ class EvalJobs:
         if request.adapter and not Path(request.adapter).is_dir():
             raise JobError(f"adapter folder {request.adapter} does not exist")
         n, steps = request.config.samples, request.config.refine_steps + 1
-        config = {**request.meta(), "eval": request.config.to_dict(),
-                  "expected_samples": task_count * n * steps if task_count else None,
-                  **(extra or {})}
-        run_id = store.add_run("eval", config, status="queued", exclusive=True)
-        out = Path(output_dir)
-        argv = eval_command(request, store.name, str(sessions_dir), run_id=run_id,
-                            json_path=str(out / "report.json"), executable="x")[1:]
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-            with (out / LOG).open("wb") as log:
-                child = subprocess.Popen([*self.executable, *argv], stdout=log,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
+        extra = {"expected_samples": task_count * n * steps if task_count else None,
+                 **(extra or {})}
+        started: dict[str, int] = {}
+
+        def start() -> subprocess.Popen:
+            run_id, child = start_eval(store, request.config, request.meta(),
+                                       sessions_dir=sessions_dir, output_dir=output_dir,
+                                       extra=extra, env=self.env)
+            started["run"] = run_id
+            with self._lock:
+                self._children[(str(store.path), run_id)] = child
+            return child
+
+        try:  # a thread of its own: the child's death signal follows it (persd.launch)
+            start_in_own_thread(
+                start, lambda child: record_end(store.path, started["run"], self._reap),
+                "persd-eval")
         except OSError as error:
-            store.update_run(run_id, status="failed", result={"error": str(error)})
             raise JobError(f"cannot start the evaluation: {error}") from error
-        with self._lock:
-            self._children[(str(store.path), run_id)] = child
-        store.update_run(run_id, pid=child.pid, output=str(out))
-        return self.refresh(store, run_id)
+        return self.refresh(store, started["run"])
 
     def refresh(self, store: SessionStore, run_id: int | None = None) -> EvalJob | None:
         """The run `run_id` (default: the session's active eval run), reaped if its child
@@ -239,7 +241,7 @@ class EvalJobs:
         with self._lock:
             child = self._children.get(key)
         code = child.poll() if child is not None else None
-        alive = code is None if child is not None else _running_eval(run.pid)
+        alive = code is None if child is not None else process_alive(run.pid, run.process_start)
         if alive:
             return run
         with self._lock:
@@ -250,32 +252,10 @@ class EvalJobs:
         result = dict(run.result or {})
         if result.get("abort_requested_at"):
             return store.update_run(run.id, status="stopped", result=result)
-        result["error"] = _last_error(run.output) or f"the eval process exited ({code})"
+        result["error"] = (last_error(Path(run.output) / LOG if run.output else None)
+                           or f"the eval process exited ({code})")
         return store.update_run(run.id, status="failed", result=result)
-
-
-def _running_eval(pid: int) -> bool:
-    """Whether `pid` is a live (not zombie) `persd eval` process; a reused pid is not."""
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return False
-    except ChildProcessError:
-        pass
-    proc = Path(f"/proc/{pid}")
-    try:
-        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        cmdline = (proc / "cmdline").read_bytes().split(b"\0")
-    except (OSError, IndexError):
-        return False
-    return state != "Z" and b"eval" in cmdline and b"--run-id" in cmdline
 
 
 def _log_tail(output_dir: str | None, size: int = 6000) -> str:
     return log_tail(Path(output_dir) / LOG if output_dir else None, size)
-
-
-def _last_error(output: str | None) -> str:
-    lines = [line.strip() for line in _log_tail(output).splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("Error")]
-    return (errors or lines or [""])[-1]

@@ -1,17 +1,16 @@
 """What every background job of the app shares: the error it raises, a run as the app
 shows it, and reading a run row that may be gone or may never have started.
 
-    from persd.jobs.snapshot import JobError, RunSnapshot, age_s, run_or_none
+    from persd.jobs.snapshot import JobError, RunSnapshot, record_end, run_or_none
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from pathlib import Path
 
-from persd.store import RecordNotFound, RunRecord, SessionStore
-
-STALE_QUEUED_S = 120.0   # a queued run with no child this old was lost mid-start
+from persd.store import RecordNotFound, RunRecord, SessionStore, StoreError
 
 
 class JobError(Exception):
@@ -45,10 +44,12 @@ def run_or_none(store: SessionStore, run_id: int) -> RunRecord | None:
         return None
 
 
-def age_s(created_at: str) -> float:
-    """Seconds since an ISO timestamp of the store; 0 for one it cannot read."""
+def record_end(path: Path, run_id: int,
+               reap: Callable[[SessionStore, RunRecord], RunRecord]) -> None:
+    """From the thread that waited for a child: record how its run ended (`reap`), on a
+    connection of that thread; nothing when the session is gone."""
     try:
-        created = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
-    except ValueError:
-        return 0.0
-    return (datetime.now(timezone.utc) - created).total_seconds()
+        with SessionStore(path) as store:
+            reap(store, store.run(run_id))
+    except StoreError:
+        pass

@@ -22,7 +22,6 @@ gone without such a record (the app was killed) is recorded as failed, saying so
 from __future__ import annotations
 
 import os
-import queue
 import shlex
 import signal
 import subprocess
@@ -31,16 +30,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from persd.jobs.snapshot import STALE_QUEUED_S, JobError, RunSnapshot, age_s, run_or_none
-from persd.store import RunRecord, SessionStore, StoreError
+from persd.jobs.snapshot import JobError, RunSnapshot, record_end, run_or_none
+from persd.launch import start_in_own_thread
+from persd.runs.ended import STALE_QUEUED_S, record_train_end, settle_queued, trainer_alive
+from persd.store import RunRecord, SessionStore
 from persd.store.db import now_iso
-from persd.store.runs import lost_error, process_alive
+from persd.store.runs import process_alive
 from persd.text import log_tail
 from persd.train import TrainConfig, TrainError, normalise_rows, read_metrics, start_training
 from persd.train.outdir import prepare_output_dir
 from persd.train.runner import check_model_path
 
-EXIT_STATUS = {0: "finished", 3: "stopped"}   # persd.train.run's exit codes; others: failed
 LOG_TAIL_BYTES = 6000
 
 
@@ -104,7 +104,6 @@ class TrainJobs:
                     "rows": len(rows), **(request or {})}
         run_id = store.add_run("train", settings, status="queued", exclusive=True)
         metrics_path = Path(config.output_dir) / "metrics.jsonl"
-        started: queue.Queue = queue.Queue(maxsize=1)
 
         def start() -> subprocess.Popen:
             child = start_training(config, rows, metrics_path=metrics_path, launcher=launcher)
@@ -114,31 +113,15 @@ class TrainJobs:
                              metrics_path=str(metrics_path), output=config.output_dir)
             return child
 
-        threading.Thread(target=self._own_child, args=(store.path, run_id, start, started),
-                         name=f"persd-train-{run_id}", daemon=True).start()
-        outcome = started.get()
-        if isinstance(outcome, BaseException):
-            store.update_run(run_id, status="failed", result={"error": str(outcome)})
-            if isinstance(outcome, (TrainError, OSError, ValueError)):
-                raise JobError(str(outcome)) from outcome
-            raise outcome
+        try:
+            start_in_own_thread(start, lambda child: record_end(store.path, run_id, self._reap),
+                                f"persd-train-{run_id}")
+        except BaseException as error:
+            store.update_run(run_id, status="failed", result={"error": str(error)})
+            if isinstance(error, (TrainError, OSError, ValueError)):
+                raise JobError(str(error)) from error
+            raise
         return TrainJob(store.run(run_id))
-
-    def _own_child(self, path: Path, run_id: int, start, started: queue.Queue) -> None:
-        """Start the child, then wait for it and record how it ended (its own thread)."""
-        try:
-            child = start()
-        except BaseException as error:  # handed to start(), which raises it
-            started.put(error)
-            return
-        started.put(child)
-        child.wait()
-        try:
-            with SessionStore(path) as store:
-                # Even if another process found it gone first: this thread knows the exit code.
-                self._reap(store, store.run(run_id))
-        except StoreError:
-            pass  # the session is gone: nothing to record in
 
     def refresh(self, store: SessionStore, run_id: int | None = None) -> TrainJob | None:
         """The run `run_id` (default: the session's active train run, if any), reaped and
@@ -173,10 +156,7 @@ class TrainJobs:
 
     def _reap(self, store: SessionStore, run: RunRecord) -> RunRecord:
         if run.pid is None:
-            if age_s(run.created_at) > STALE_QUEUED_S:
-                return store.update_run(run.id, status="failed",
-                                        result={"error": "the run never started"})
-            return run
+            return settle_queued(store, run, STALE_QUEUED_S)
         key = (str(store.path), run.id)
         with self._lock:
             child = self._children.get(key)
@@ -184,24 +164,12 @@ class TrainJobs:
             code = child.poll()
             alive = code is None
         else:  # started by another runner or an earlier app: not ours to wait for
-            alive, code = process_alive(run.pid, run.process_start) or _reaped_here(run.pid), None
+            alive, code = trainer_alive(run), None
         if alive:
             return run
         with self._lock:
             self._children.pop(key, None)
-        end = _end_event(run.metrics_path)
-        aborted = bool((run.result or {}).get("abort_requested_at"))
-        # Aborted before the child installed its handler: killed by SIGTERM, no end line.
-        status = end.get("status") or EXIT_STATUS.get(code) or ("stopped" if aborted
-                                                               else "failed")
-        result = {**(run.result or {}), "exit_code": code,
-                  **{k: v for k, v in end.items() if k not in ("event", "time", "status")}}
-        if result.get("error") == lost_error(run.pid):  # an earlier guess; this is the record
-            del result["error"]
-        if status == "failed" and not result.get("error"):
-            result["error"] = (lost_error(run.pid) if code is None else
-                               _last_line(run.output) or f"the training process exited ({code})")
-        return store.update_run(run.id, status=status, result=result)
+        return record_train_end(store, run, code)
 
 
 def _snapshot(run: RunRecord) -> TrainJob:
@@ -211,30 +179,8 @@ def _snapshot(run: RunRecord) -> TrainJob:
     return TrainJob(run, metrics, _log_tail(run.output))
 
 
-def _reaped_here(pid: int) -> bool:
-    """A zombie child of this process: the thread that owns it is recording its end."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return False
-    return fields[0] == "Z" and int(fields[1]) == os.getpid()
-
-
-def _end_event(metrics_path: str | None) -> dict[str, Any]:
-    if not metrics_path or not Path(metrics_path).is_file():
-        return {}
-
-    ends = [m for m in read_metrics(metrics_path) if m.get("event") == "end"]
-    return ends[-1] if ends else {}
-
-
 def _log_tail(output_dir: str | None, size: int = LOG_TAIL_BYTES) -> str:
     return log_tail(Path(output_dir) / "train.log" if output_dir else None, size)
-
-
-def _last_line(output_dir: str | None) -> str:
-    lines = [line for line in _log_tail(output_dir, 2000).splitlines() if line.strip()]
-    return lines[-1].strip() if lines else ""
 
 
 _FLAGS = {"epochs": "--epochs", "max_steps": "--max-steps", "learning_rate": "--lr",

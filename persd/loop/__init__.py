@@ -118,8 +118,8 @@ class _Loop:
             record = self.state["rounds"][number]
             self.echo(f"round {number}: {step}")
             if step == "collect":
-                result = steps.collect_round(self.config, number, self._adapter(number - 1),
-                                             self.store, lambda: self.stop.requested)
+                result = steps.collect_step(self.config, number, self._adapter(number - 1),
+                                            self.store, lambda: self.stop.requested)
                 if result.get("exhausted"):
                     self.state["rounds"].pop()
                     return self._end("finished", "the task pool is used up")
@@ -131,7 +131,8 @@ class _Loop:
                                            self.store, self.echo)
             else:
                 result = steps.evaluate_round(self.config, number, self._adapter(number), self.store,
-                                              self.run_id, record.get("train_run"), self.echo)
+                                              self.run_id, record.get("train_run"), self.echo,
+                                              lambda: self.stop.requested)
             self._reopen()
             if result.pop("stopped", False):
                 record.update(result)

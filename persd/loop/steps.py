@@ -5,38 +5,37 @@ evaluation is marked failed and run again)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from persd.collect import CollectError, SessionBusy, collect
+from persd.collect import CollectError, SessionBusy
 from persd.data import build_examples
-from persd.jobs.train import TrainJobs
 from persd.loop.config import AUTO_REVIEWER, LoopConfig, LoopError
-from persd.runs.evaluate import eval_run
+from persd.runs.collect import collect_round, round_tasks
+from persd.runs.ended import settle_lost_trainer, trainer_alive
+from persd.runs.evaluate import pass_at_1, start_eval, wait_eval
 from persd.runs.train import train_run
 from persd.store import SessionStore
-from persd.store.runs import process_alive
-from persd.student import StudentLoadError
-from persd.tasks import TaskFileError, load_tasks
+from persd.tasks import TaskFileError
 from persd.train import TrainConfig, TrainError
 from persd.train.outdir import CONFIG_FILE, last_checkpoint
 
 DECIDED = ("approved", "edited", "rejected", "skipped")
 
 
-def collect_round(config: LoopConfig, round_: int, adapter: str | None, store,
-                  should_stop: Callable[[], bool]) -> dict[str, Any]:
+def collect_step(config: LoopConfig, round_: int, adapter: str | None, store,
+                 should_stop: Callable[[], bool]) -> dict[str, Any]:
     """Collect round `round_` with the latest student; with `step_size`, the next untried
     tasks, `step_size` at a time, until the round holds that many validated refinements."""
     settings = config.collect_round(round_, adapter)
-    limit = config.collect.limit
     try:
-        tasks = load_tasks(settings.tasks)[:limit] if limit else load_tasks(settings.tasks)
+        tasks = round_tasks(dataclasses.replace(settings, limit=config.collect.limit))
         if not config.step_size:
-            summary = collect(settings, progress=False, tasks=tasks, should_stop=should_stop)
+            summary = collect_round(settings, tasks=tasks, progress=False, should_stop=should_stop)
             return {"tasks": summary.tasks, "validated": summary.validated,
                     "stopped": summary.stopped_by is not None}
         tried = {a.task_id for a in store.attempts() if a.round != round_}
@@ -47,7 +46,8 @@ def collect_round(config: LoopConfig, round_: int, adapter: str | None, store,
         if not pool:
             return {"tasks": 0, "validated": 0, "stopped": False, "exhausted": True}
         while True:  # a round's task list only grows, so a rerun redoes nothing
-            summary = collect(settings, progress=False, tasks=pool[:take], should_stop=should_stop)
+            summary = collect_round(settings, tasks=pool[:take], progress=False,
+                                    should_stop=should_stop)
             if summary.stopped_by is not None:
                 return {"tasks": summary.tasks, "validated": summary.validated, "stopped": True}
             if _validated(config, round_) >= step or take >= len(pool):
@@ -100,7 +100,7 @@ def train_round(config: LoopConfig, round_: int, previous_adapter: str | None, s
     """Train round `round_`; the adapter folder, or None when there is nothing to train on."""
     continuing = config.train_from == "previous" and previous_adapter is not None
     rows = build_examples(store, "persd", round=round_ if config.train_from == "previous" else None,
-                          selection="approved")
+                          selection="approved", prompt_style=config.train.get("prompt_style", "persd"))
     if not rows:
         return {"adapter": previous_adapter, "skipped": "no approved examples"}
     root = Path(config.output_dir)
@@ -136,30 +136,35 @@ def _wait_for_lost_trainer(store, limit_s: float = 120.0) -> None:
     wait for that, so that its folder is free and its run recorded as ended."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        TrainJobs().refresh(store)
-        active = store.active_run("train")
-        if active is None or not active.pid or not process_alive(active.pid, active.process_start):
+        active = settle_lost_trainer(store)
+        if active is None or not active.pid or not trainer_alive(active):
             return
         time.sleep(0.5)
 
 
 def evaluate_round(config: LoopConfig, round_: int, adapter: str | None, store, loop_run: int,
-                   train_run_id: int | None, echo: Callable[[str], None]) -> dict[str, Any]:
-    """One-step and multi-step pass@1 of the round's student on the held-out set."""
+                   train_run_id: int | None, echo: Callable[[str], None],
+                   should_stop: Callable[[], bool]) -> dict[str, Any]:
+    """One-step and multi-step pass@1 of the round's student on the held-out set, by an
+    eval child (persd.runs.evaluate.start_eval: the loop's children end with it)."""
     for run in store.runs(kind="eval"):
         if (run.status in ("queued", "running") and run.config.get("loop_run") == loop_run
                 and run.config.get("round") == round_):
             store.update_run(run.id, status="failed", result={"error": "interrupted; evaluated again"})
-    eval_config, student_name, eval_tasks = config.eval, config.collect.student, config.collect.eval_tasks
+    meta = {"model": config.collect.student, "adapter": adapter,
+            "task_spec": config.collect.eval_tasks, "limit": config.eval_limit, "round": round_,
+            "loop_run": loop_run, "train_run": train_run_id, "objective": "sft",
+            "prompt_format": config.collect.student_format()}
     try:
-        tasks = load_tasks(eval_tasks)
-        tasks = tasks[: config.eval_limit] if config.eval_limit else tasks
-        meta = {"model": student_name, "adapter": adapter, "task_spec": eval_tasks,
-                "limit": config.eval_limit, "round": round_, "loop_run": loop_run,
-                "train_run": train_run_id, "objective": "sft"}
-        report = eval_run(eval_config, tasks, model=student_name, adapter=adapter, store=store,
-                          meta=meta, progress=echo, prompt_format=config.collect.student_format())
-    except (TaskFileError, StudentLoadError, ValueError) as error:
+        run_id, child = start_eval(store, config.eval, meta, sessions_dir=config.sessions_dir,
+                                   output_dir=Path(config.output_dir) / f"round-{round_}-eval",
+                                   exclusive=False)
+    except OSError as error:
         raise LoopError(f"round {round_}, eval: {error}") from error
-    return {"eval_run": report.run_id, "pass1_one_step": report.pass_at(1, step=0),
-            "pass1_multi_step": report.pass_at(1, step=-1)}
+    run = wait_eval(store, run_id, child, echo=echo, should_stop=should_stop)
+    if run.status == "stopped":
+        return {"stopped": True, "eval_run": run_id}
+    if run.status != "finished":
+        raise LoopError(f"round {round_}, eval: {(run.result or {}).get('error')}")
+    return {"eval_run": run_id, "pass1_one_step": pass_at_1(run, 0),
+            "pass1_multi_step": pass_at_1(run, -1)}

@@ -6,7 +6,7 @@
 What `persd train`, the loop and the ablations run. Rows come from `data` (JSONL/Parquet) or
 from the session (`persd.data.build_examples` for the variant). With `config.session` the
 run is recorded in the session store (settings, status, pid, metrics path, output, result);
-a recorded run whose process is gone is first recorded as ended (persd.jobs.train), so it
+a recorded run whose process is gone is first recorded as ended (persd.runs.ended), so it
 does not block this one. The training itself runs in a child process (persd.train.run);
 SIGINT/SIGTERM here are forwarded to it as one SIGTERM (a clean, resumable stop), and a
 `kill -9` here ends the child too (its death signal).
@@ -23,12 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from persd.data import build_examples
-from persd.jobs.train import TrainJobs
 from persd.store import RunBusy, SessionStore, StoreError
+from persd.runs.ended import settle_lost_trainer
 from persd.text import log_tail
+from persd.train.checkpoints import disk_full_message
 from persd.train.config import TrainConfig, TrainError
 from persd.train.objectives import check_inputs, prompt_rows
 from persd.train.outdir import LOG_FILE, METRICS_FILE, prepare_output_dir, trim_resumed_metrics
+from persd.train.run import EXIT_DISK_FULL
 from persd.train.rows import load_data, load_rows, normalise_rows
 from persd.train.runner import check_model_path, start_training
 
@@ -43,6 +45,7 @@ class TrainOutcome:
     start: dict[str, Any] = field(default_factory=dict)
     run_id: int | None = None
     log_tail: str = ""
+    exit_code: int | None = None
     last_echo: float = float("-inf")
 
 
@@ -77,7 +80,10 @@ def train_run(
                              metrics_path=str(metrics_path), output=config.output_dir)
         outcome = _follow(process, follower, echo)
         outcome.run_id = run_id
-        if outcome.status == "failed":
+        if outcome.exit_code == EXIT_DISK_FULL and not outcome.end.get("error"):
+            # The end line did not fit on the disk; the exit status says why.
+            outcome.end.update(error=disk_full_message(config.output_dir), disk_full=True)
+        if outcome.status == "failed" and not outcome.end.get("disk_full"):
             outcome.log_tail = "\n".join(log_tail(Path(config.output_dir) / LOG_FILE).splitlines()[-15:])
         if store is not None:
             result = {k: v for k, v in outcome.end.items() if k not in ("event", "time")}
@@ -104,7 +110,8 @@ def _rows(config: TrainConfig, data: str | None, store, selection: str,
     if store is None:
         raise TrainError("nothing to train on: give --data FILE or --session NAME")
     try:
-        rows = build_examples(store, config.variant or "persd", selection=selection)
+        rows = build_examples(store, config.variant or "persd", selection=selection,
+                              prompt_style=config.prompt_style)
     except ValueError as error:
         raise TrainError(str(error)) from error
     if not rows:
@@ -127,7 +134,7 @@ def _prompt_rows(config: TrainConfig, data: str | None, store) -> list[dict[str,
 
 
 def _add_run(store, config: TrainConfig, data: str | None, n_rows: int) -> int:
-    TrainJobs().refresh(store)  # records a run whose process is gone as ended, saying how
+    settle_lost_trainer(store)  # records a run whose process is gone as ended, saying how
     source = f"session:{config.variant}" if config.objective == "sft" else "session:tasks"
     record = {**config.to_dict(), "data": data or source, "rows": n_rows}
     try:
@@ -151,6 +158,7 @@ def _follow(process, follower: _MetricsFollower, echo: Callable[[str], None]) ->
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+    outcome.exit_code = process.returncode
     if outcome.end:
         outcome.status = outcome.end.get("status", "failed")
     return outcome

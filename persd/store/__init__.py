@@ -26,9 +26,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from persd.store.assignments import AssignmentsMixin, Guidelines
 from persd.store.batches import BatchesMixin, TeacherBatchRecord
 from persd.store.collection import CollectionMixin
 from persd.store.db import Database, from_json, to_json
+from persd.store.derived import DerivedMixin
 from persd.store.errors import (
     ConfigMismatch,
     RecordNotFound,
@@ -69,7 +71,7 @@ __all__ = [
     "AttemptRecord", "BulkReviewResult", "EvalSampleRecord", "ExecutionRecord", "PendingWork",
     "QueueFilters", "QueueRow", "RefinementRecord", "ReviewEvent", "ReviewItem",
     "ReviewRecord", "RunRecord", "TeacherCallRecord", "TeacherBatchRecord",
-    "ImportItem", "ImportRecord", "ImportSource",
+    "ImportItem", "ImportRecord", "ImportSource", "Guidelines",
 ]
 
 SUFFIX = ".sqlite"
@@ -127,7 +129,8 @@ def remove_session_files(sessions_dir: str | Path, name: str) -> None:
 
 class SessionStore(
     CollectionMixin, TeacherLogMixin, PendingMixin, ReviewMixin, QueueMixin, RunsMixin,
-    BatchesMixin, ImportsMixin, StudiesMixin,
+    BatchesMixin, ImportsMixin, StudiesMixin, AssignmentsMixin,
+    DerivedMixin,
 ):
     """One session's database. Open by name with `SessionStore.open(sessions_dir, name)`
     or by file with `SessionStore(path)`; close it, or use it as a context manager."""
@@ -174,6 +177,11 @@ class SessionStore(
         path = session_path(sessions_dir, name)
         writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
         return cls.open(sessions_dir, name, readonly=path.exists() and not writable, **options)
+
+    @property
+    def readonly(self) -> bool:
+        """Opened with SQLite's mode=ro (`open_to_read` of a file persd may not write)."""
+        return self._db.readonly
 
     @property
     def name(self) -> str:

@@ -139,7 +139,11 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; a nested call is a savepoint inside the outer one."""
+        """One write transaction; a nested call is a savepoint inside the outer one.
+        StoreError at once on a database opened read-only."""
+        if self.readonly:
+            raise StoreError(f"session database {self.path} is open read-only (this process "
+                             "cannot write it or its folder): it can be viewed, not changed")
         with self._lock:
             if self._conn.in_transaction:
                 if not self._writing:

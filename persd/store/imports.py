@@ -43,6 +43,8 @@ class ImportItem:
     refinement_run: Any = None  # ExecutionResult-like of the refinement, or None
     rerun: bool = False         # the runs above were made here, in the sandbox
     diff_lines: int | None = None
+    origin: str = "imported"    # "gold refinement", "teacher refinement" or "imported"
+    paper_parts: dict | None = None  # a release row's raw pieces (persd.importing.rectify)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,14 @@ class ImportSource:
     line: int
     rerun: bool
     created_at: str
+    origin: str = "imported"    # as ImportItem.origin
+    feedback: str = ""          # the file's own error text for the attempt
+    paper_parts: dict | None = None  # as ImportItem.paper_parts
+
+    @property
+    def where(self) -> str:
+        """"imported: FILE:LINE", the file by its name."""
+        return f"imported: {str(self.file).replace(chr(92), '/').rsplit('/', 1)[-1]}:{self.line}"
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,7 @@ class ImportRecord:
     tasks: str | None
     counts: dict[str, int]
     created_at: str
+    protocol: str | None = None  # how its rows were judged here (None: not run)
 
 
 class ImportsMixin:
@@ -79,12 +90,13 @@ class ImportsMixin:
         return found
 
     def add_import(self, file: str, fmt: str, counts: dict[str, int], items: list[ImportItem],
-                   *, tasks: str | None = None) -> int:
-        """Store the import and all its records in one transaction; returns its id."""
+                   *, tasks: str | None = None, protocol: str | None = None) -> int:
+        """Store the import and all its records in one transaction; returns its id.
+        `protocol`: how its rows were judged here (None: not run)."""
         with self._db.write() as conn:
             import_id = conn.execute(
-                "INSERT INTO imports (file, format, tasks, counts) VALUES (?, ?, ?, ?) RETURNING id",
-                (file, fmt, tasks, to_json(counts)),
+                "INSERT INTO imports (file, format, tasks, counts, protocol) VALUES (?, ?, ?, ?, ?) "
+                "RETURNING id", (file, fmt, tasks, to_json(counts), protocol),
             ).fetchone()[0]
             for item in items:
                 self._add_item(conn, import_id, item)
@@ -122,28 +134,33 @@ class ImportsMixin:
         )
         conn.execute(
             """INSERT INTO import_records (digest, import_id, line, task_id, attempt_id,
-                refinement_id, feedback, rerun) VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                refinement_id, feedback, rerun, origin, paper_parts)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (item.digest, import_id, item.line, task.task_id, attempt_id, refinement.id,
-             item.feedback, int(item.rerun)),
+             item.feedback, int(item.rerun), item.origin,
+             None if item.paper_parts is None else to_json(item.paper_parts)),
         )
 
     def import_source(self, refinement_id: int) -> ImportSource | None:
         """Where an imported refinement came from; None for one collected here."""
         with self._db.read() as conn:
             row = conn.execute(
-                """SELECT i.id, i.file, i.format, r.line, r.rerun, i.created_at
+                """SELECT i.id, i.file, i.format, r.line, r.rerun, i.created_at, r.origin,
+                    r.feedback, r.paper_parts
                 FROM import_records r JOIN imports i ON i.id = r.import_id
                 WHERE r.refinement_id = ?""", (refinement_id,),
             ).fetchone()
         if row is None:
             return None
-        return ImportSource(row[0], row[1], row[2], row[3], bool(row[4]), row[5])
+        return ImportSource(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7],
+                            None if row[8] is None else from_json(row[8]))
 
     def imports(self) -> list[ImportRecord]:
         with self._db.read() as conn:
             rows = conn.execute("SELECT * FROM imports ORDER BY id").fetchall()
         return [ImportRecord(row["id"], row["file"], row["format"], row["tasks"],
-                             from_json(row["counts"]), row["created_at"]) for row in rows]
+                             from_json(row["counts"]), row["created_at"], row["protocol"])
+                for row in rows]
 
 
 def _after(prompt: str, program: str) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from persd.store import rows
+from persd.store.assignments import ASSIGNED_SQL
 from persd.store.db import Database, placeholders
 from persd.store.records import (
     REVIEW_STATUSES,
@@ -88,6 +89,15 @@ class QueueMixin:
                 f"SELECT r.id, COALESCE(v.version, 0) {_FROM} {where_sql} ORDER BY r.id", params
             )
             return dict(found.fetchall())
+
+    def review_states(self) -> list[tuple[int, str, str | None]]:
+        """(refinement id, review status, reviewer) of every record with a result, in id
+        order: the live columns of a whole-session table, read in one light query."""
+        with self._db.read() as conn:
+            return conn.execute(
+                """SELECT r.id, COALESCE(v.status, 'pending'), v.reviewer FROM refinements r
+                LEFT JOIN reviews v ON v.refinement_id = r.id WHERE r.error IS NULL
+                ORDER BY r.id""").fetchall()
 
     def review_counts(
         self, round: int | None = None, filters: QueueFilters | dict[str, Any] | None = None,
@@ -192,6 +202,9 @@ def _where(filters: QueueFilters) -> tuple[str, list[Any]]:
         ids = tuple(filters.refinement_ids)
         clauses.append(f"r.id IN ({placeholders(ids)})" if ids else "0")
         params.extend(ids)
+    if filters.assigned_to is not None:
+        clauses.append(f"r.id IN ({ASSIGNED_SQL})")
+        params.extend([filters.assigned_to, filters.assigned_to])
     if filters.task_id:
         if filters.task_id.endswith("*"):
             escaped = re.sub(r"([\\%_])", r"\\\1", filters.task_id.rstrip("*"))

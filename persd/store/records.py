@@ -172,6 +172,8 @@ class QueueFilters:
     max_diff_lines: int | None = None  # rows without diff_lines are left out when set
     # only these refinements (e.g. those failing with one signature: persd.analysis.signatures)
     refinement_ids: tuple[int, ...] | None = None
+    # only those assigned to this reviewer, directly or by a review study ("My queue")
+    assigned_to: str | None = None
 
 
 @dataclass(frozen=True)

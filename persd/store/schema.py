@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from persd.store import assignments, derived
 from persd.store.db import NOW_SQL, check_is_session
 from persd.store.errors import StoreError
 
@@ -318,6 +319,18 @@ MIGRATIONS: list[tuple[str, list[Step]]] = [
         # loosening a constraint: every existing row still satisfies it).
         lambda conn: _widen_run_kinds(conn, "'train', 'eval', 'collect'",
                                       "'train', 'eval', 'collect', 'loop'"),
+    ]),
+    assignments.MIGRATION,
+    derived.MIGRATION,
+    ("m018_import_origin", [
+        # Where an imported refinement came from ("gold refinement": the dataset's own code;
+        # "teacher refinement"; "imported": the file does not say) and the protocol its
+        # rows were judged under (NULL: not run here). Rows imported before say "imported".
+        "ALTER TABLE import_records ADD COLUMN origin TEXT NOT NULL DEFAULT 'imported'",
+        "ALTER TABLE imports ADD COLUMN protocol TEXT",
+        # A release row's pieces as its file held them (JSON: task, code, error, header,
+        # completion), so `--prompt-style paper` rebuilds the row character for character.
+        "ALTER TABLE import_records ADD COLUMN paper_parts TEXT",
     ]),
 ]
 

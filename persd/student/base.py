@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from persd.code.indent import match_indent
 from persd.code.splice import STOP_SEQUENCES, end_completion
+from persd.paper_style import paper_cut, paper_repair_prompt, paper_task_prompt
 from persd.prompts import student_attempt_prompt, student_refine_prompt
 from persd.settings import SAMPLING_FIELDS, Sampling
 
@@ -58,25 +60,42 @@ def cut_at_stop(text: str, stops: tuple[str, ...] = STOP_SEQUENCES) -> str:
 def finish(prompt: str, text: str) -> str:
     """The completion a student keeps of `text`, generated after `prompt`: the function
     body and the definitions after it, up to the first test code (or a second definition
-    of the function); the same rule `split_program` lays the teacher's code out by."""
-    return end_completion(prompt, cut_at_stop(text))
+    of the function); the same rule `split_program` lays the teacher's code out by. Its
+    indentation is made the prompt's first (`match_indent`: a tab-indented body after a
+    space-indented docstring is a TabError)."""
+    return end_completion(prompt, match_indent(prompt, cut_at_stop(text)))
+
+
+def task_prompt(task: Task, style: str = "persd") -> str:
+    """What the student completes on a first attempt, in persd's or the paper's style."""
+    return paper_task_prompt(task) if style == "paper" else student_attempt_prompt(task)
 
 
 def attempt(
-    student: Student, tasks: list[Task], n: int | None = None, **sampling: Any
+    student: Student, tasks: list[Task], n: int | None = None, style: str = "persd", **sampling: Any
 ) -> list[list[str]]:
     """First attempts: for each task, n complete programs (prompt + completion)."""
-    prompts = [student_attempt_prompt(task) for task in tasks]
+    prompts = [task_prompt(task, style) for task in tasks]
     completions = student.complete(prompts, n=n, **sampling)
-    return [[prompt + body for body in bodies] for prompt, bodies in zip(prompts, completions)]
+    return [[prompt + _cut(body, style) for body in bodies]
+            for prompt, bodies in zip(prompts, completions)]
 
 
-def refine(student: Student, items: list[tuple[Task, str, str]], **sampling: Any) -> list[str]:
-    """Repairs: for each (task, failed code, feedback), one complete program.
+def refine(student: Student, items: list[tuple[Task, str, Any]], style: str = "persd",
+           **sampling: Any) -> list[str]:
+    """Repairs: for each (task, failed code, feedback), one complete program; feedback is
+    the text, or the failed run (an ExecutionResult: the paper style words its error).
 
-    The refine prompt ends with `task.prompt`, so the completion is again a function body.
+    The refine prompt ends with the task prompt, so the completion is again a function body.
     """
-    prompts = [student_refine_prompt(task, code, feedback) for task, code, feedback in items]
+    prompts = [paper_repair_prompt(task, code, feedback) if style == "paper" else
+               student_refine_prompt(task, code, getattr(feedback, "feedback", feedback))
+               for task, code, feedback in items]
     completions = student.complete(prompts, n=1, **sampling)
-    return [task.prompt + bodies[0] for (task, _, _), bodies in zip(items, completions)]
+    return [task_prompt(task, style) + _cut(bodies[0], style)
+            for (task, _, _), bodies in zip(items, completions)]
+
+
+def _cut(body: str, style: str) -> str:
+    return paper_cut(body) if style == "paper" else body
 

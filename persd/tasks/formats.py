@@ -171,7 +171,7 @@ def _build_humaneval(record: dict, source: str) -> Task:
     test = _nonempty(record, "test")
     entry = _nonempty(record, "entry_point").strip()
     if not entry.isidentifier():
-        raise FieldError("entry_point", f"{entry!r} is not a Python identifier")
+        raise FieldError("entry_point", "is not a Python identifier")  # its value stays unsaid
     solution = prompt + body
     if not _prompt_parses(prompt):
         _check_parses(prompt + "\n    pass\n", "prompt")
@@ -320,6 +320,9 @@ def detect_shape(record: dict, path: Path, line: int) -> TaskShape:
     for shape in SHAPES.values():
         if all(f in record for f in shape.fields):
             return shape
-    known = "; ".join(f"{s.name}: {', '.join(s.fields)}" for s in SHAPES.values())
-    raise TaskFileError(path, f"unknown task shape: fields {sorted(record)}; expected "
-                              f"one of ({known})", line)
+    # What each shape misses, not the record's own field names (a CSV header is content).
+    missing = "; ".join(f"{s.name} needs {', '.join(f for f in s.fields if f not in record)}"
+                        for s in SHAPES.values())
+    raise TaskFileError(path, f"unknown task shape: the record has {len(record)} field(s) "
+                              f"and matches no shape ({missing}); map columns with "
+                              "?field=column", line)

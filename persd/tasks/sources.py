@@ -8,16 +8,15 @@
     load_tasks("hf:org/name:test")                   # ... a named split
     load_tasks("hf:org/name:sanitized:test")         # ... a config and a split
     load_tasks("hf:/data/saved")                     # a dataset saved with save_to_disk
-    load_tasks("hf:/data/tasks.json")                # a local JSON/CSV/Parquet file, via datasets
-    load_tasks(spec, columns={"text": "instruction", "code": "output"})
-    load_tasks("hf:org/name?text=instruction&code=output")    # the same mapping, CLI-friendly
+    load_tasks("hf:/data/tasks.json")                # a local file, read as the file itself
+    load_tasks("hf:org/name?text=instruction&code=output")    # task field -> column mapping
 
 `READERS` picks a reader by file suffix (anything else is read as JSONL, or as a JSON array
-when it starts with `[`) and `SOURCES` by spec prefix; `source_forms()` describes both. A column mapping goes from task field to the source's
-column; it applies to every source, JSONL included. In error messages rows are numbered
-from 1; in a CSV file the header is line 1, so the numbers are line numbers as long as no
-cell spans lines. A CSV cell holding a list (`test_list`, ...) is written as a JSON or
-Python list; a plain `test_list` cell is split into its top-level statements.
+when it starts with `[`) and `SOURCES` by spec prefix; `source_forms()` describes both. A
+column mapping applies to every source, JSONL included. Errors number rows from 1 (in a CSV
+file the header is line 1) and never quote the file's content. JSONL is read a line at a
+time; a CSV file or a JSON array is read whole, so either is refused over MAX_WHOLE_BYTES.
+A CSV list cell (`test_list`, ...) is a JSON or Python list, or statements (one test each).
 """
 
 from __future__ import annotations
@@ -30,59 +29,15 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from persd.tasks.columns import apply_columns, parse_columns, split_columns
 from persd.tasks.formats import Record, TaskFileError
 
 __all__ = ["READERS", "SOURCES", "apply_columns", "parse_columns", "read_records", "read_rows",
            "source_forms", "split_columns"]
 
 LIST_FIELDS = ("test_list", "challenge_test_list", "test_imports")
-_MAPPING = re.compile(r"^[A-Za-z_]\w*=[^&=]+(?:&[A-Za-z_]\w*=[^&=]+)*$")
-_DATA_FILE_BUILDERS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
-
-
-# ---------------------------------------------------------------- column mapping
-
-def split_columns(spec: str, columns: Mapping[str, str] | None = None
-                  ) -> tuple[str, dict[str, str] | None]:
-    """Take a trailing `?field=column&...` off `spec`; `columns` entries win over it."""
-    base, sep, query = spec.rpartition("?")
-    mapping: dict[str, str] = {}
-    if sep and _MAPPING.match(query):
-        spec = base
-        mapping = dict(pair.split("=", 1) for pair in query.split("&"))
-    mapping.update(columns or {})
-    return spec, mapping or None
-
-
-def parse_columns(text: str) -> dict[str, str] | None:
-    """A command-line mapping "text=instruction,code=output" ('&' works too)."""
-    mapping = {}
-    for pair in filter(None, re.split(r"[,&]", text)):
-        field, sep, column = (part.strip() for part in pair.partition("="))
-        if not (sep and field.isidentifier() and column):
-            raise ValueError(f"bad column mapping {pair!r}: expected FIELD=COLUMN, e.g. "
-                             "text=instruction,code=output")
-        mapping[field] = column
-    return mapping or None
-
-
-def apply_columns(records: list[Record], columns: Mapping[str, str] | None,
-                  where: str | Path) -> list[Record]:
-    """Copy each mapped column into its task field (`{"text": "instruction"}`)."""
-    if not columns:
-        return records
-    for field, column in columns.items():
-        if not (isinstance(field, str) and field.isidentifier() and isinstance(column, str)):
-            raise TaskFileError(where, f"bad column mapping {field!r} -> {column!r}: expected "
-                                       "task field name -> column name")
-    mapped = []
-    for line, record in records:
-        for field, column in columns.items():
-            if column not in record:
-                raise TaskFileError(where, f"no column {column!r} to map to this field; "
-                                           f"columns: {sorted(record)}", line, field)
-        mapped.append((line, {**record, **{f: record[c] for f, c in columns.items()}}))
-    return mapped
+_QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"|`[^`\n]*`")
+_SAVED_MARKERS = ("state.json", "dataset_dict.json")  # what save_to_disk writes in its folder
 
 
 def read_rows(spec: str, columns: Mapping[str, str] | None = None) -> list[Record]:
@@ -97,6 +52,8 @@ def read_rows(spec: str, columns: Mapping[str, str] | None = None) -> list[Recor
 def _read_csv(path: Path) -> list[Record]:
     import pandas as pd
 
+    if path.is_file() and path.stat().st_size > MAX_WHOLE_BYTES:
+        raise TaskFileError(path, f"{_too_big()}: split it, or write JSONL (read a line at a time)")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
     except FileNotFoundError:
@@ -108,7 +65,7 @@ def _read_csv(path: Path) -> list[Record]:
     except UnicodeDecodeError as e:
         raise TaskFileError(path, f"not UTF-8 text ({e.reason})") from None
     except (OSError, ValueError, pd.errors.ParserError) as e:
-        raise TaskFileError(path, f"cannot read as CSV: {_first_line(e)}") from None
+        raise TaskFileError(path, f"cannot read as CSV: {_reason(e)}") from None
     unnamed = [c for c in frame.columns if str(c).startswith("Unnamed: ")]
     if unnamed:
         raise TaskFileError(path, f"the header row has {len(unnamed)} empty column name(s)", 1)
@@ -167,7 +124,7 @@ def _read_parquet(path: Path) -> list[Record]:
     try:
         rows = pq.read_table(path).to_pylist()
     except Exception as e:  # pyarrow raises its own ArrowInvalid/ArrowException family
-        raise TaskFileError(path, f"cannot read as Parquet: {_first_line(e)}") from None
+        raise TaskFileError(path, f"cannot read as Parquet: {_reason(e)}") from None
     return list(enumerate(rows, 1))
 
 
@@ -185,6 +142,8 @@ def _hf_parts(target: str) -> tuple[str, str | None, str | None]:
 
 
 def _read_hf(target: str) -> list[Record]:
+    """A hub dataset through `datasets`; a local file through READERS, a saved folder through
+    load_from_disk: a local file leaves no copy in the datasets cache."""
     where = f"hf:{target}"
     name, config, split = _hf_parts(target)
     try:
@@ -193,23 +152,20 @@ def _read_hf(target: str) -> list[Record]:
         raise TaskFileError(where, "reading Hugging Face datasets needs the datasets package "
                                    "(pip install datasets)") from None
     local = Path(name).expanduser()
+    if local.is_file():
+        if not any(local.name.lower().endswith(suffix) for suffix in READERS):
+            raise TaskFileError(where, f"cannot tell the format of {local.name}: expected "
+                                       f"one of {', '.join(READERS)}")
+        return _reader_for(local)(local)
+    if local.is_dir() and not any((local / f).exists() for f in _SAVED_MARKERS):
+        raise TaskFileError(where, "a local folder not saved with save_to_disk: name one of "
+                                   "its task files instead (hf:<folder>/<file> or the file)")
     try:
-        if local.is_dir() and any((local / f).exists() for f in ("state.json",
-                                                                  "dataset_dict.json")):
-            data = datasets.load_from_disk(str(local))
-        elif local.is_file():
-            builder = _DATA_FILE_BUILDERS.get(local.suffix.lower())
-            if builder is None:
-                raise TaskFileError(where, f"cannot tell the format of {local.name}: expected "
-                                           f"one of {', '.join(_DATA_FILE_BUILDERS)}")
-            data = datasets.load_dataset(builder, data_files=str(local))
-        else:
-            data = datasets.load_dataset(str(local) if local.exists() else name, config)
-    except TaskFileError:
-        raise
+        data = datasets.load_from_disk(str(local)) if local.is_dir() else \
+            datasets.load_dataset(name, config)
     except Exception as e:  # datasets raises many kinds: missing, offline, bad files
         raise TaskFileError(where, f"cannot load the dataset: {type(e).__name__}: "
-                                   f"{_first_line(e)}") from None
+                                   f"{_reason(e)}") from None
     return list(enumerate(_pick_split(data, split, where).to_list(), 1))
 
 
@@ -227,15 +183,17 @@ def _pick_split(data, split: str | None, where: str):
     return data[chosen]
 
 
-def _first_line(error: BaseException) -> str:
+def _reason(error: BaseException) -> str:
+    """A library error's first line, its quoted parts left out (the file's text a parser quotes)."""
     text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    return _QUOTED.sub("…", text.splitlines()[0])[:200] if text else type(error).__name__
 
 
 # ---------------------------------------------------------------- readers (by file suffix)
 
 MAX_LINE_BYTES = 32 * 1024 * 1024  # one row of code, JSON-escaped, many times over
 _ONE_OBJECT_BYTES = 16 * 1024 * 1024  # read whole only to say "one object over lines"
+MAX_WHOLE_BYTES = 256 * 1024 * 1024  # a CSV file or a JSON array: read whole, a few times over
 
 
 def _read_json(path: Path) -> list[Record]:
@@ -246,7 +204,10 @@ def _read_json(path: Path) -> list[Record]:
         with gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb") as file:
             if _first_char(file) == b"[":
                 file.seek(0)
-                return _json_array(path, file.read())
+                if len(data := file.read(MAX_WHOLE_BYTES + 1)) > MAX_WHOLE_BYTES:
+                    raise TaskFileError(path, f"a JSON array {_too_big()}: write JSONL (one task a "
+                                              "line, read a line at a time)")
+                return _json_array(path, data)
             file.seek(0)
             return _json_lines(path, file)
     except FileNotFoundError:
@@ -255,6 +216,10 @@ def _read_json(path: Path) -> list[Record]:
         raise TaskFileError(path, "is a directory, not a task file") from None
     except (OSError, EOFError) as e:  # unreadable, or a corrupt gzip stream
         raise TaskFileError(path, f"cannot read: {e}") from None
+
+
+def _too_big() -> str:
+    return f"over {MAX_WHOLE_BYTES / 2**20:g} MiB, and this format is read whole"
 
 
 def _first_char(file) -> bytes:

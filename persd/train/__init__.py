@@ -43,8 +43,8 @@ from persd.train.card import read_summary, write_model_card
 from persd.train.config import TrainConfig, TrainError
 from persd.train.metrics import read_metrics
 from persd.train.rows import load_rows, normalise_rows, split_at_rstrip
-from persd.train.runner import start_training as start
-from persd.train.runner import train as run
+from persd.train.runner import start_training as start_child
+from persd.train.runner import train as train_here  # not "run": the submodule persd.train.run
 
 if TYPE_CHECKING:
     from persd.train.runner import TrainResult
@@ -59,13 +59,13 @@ def train(config: TrainConfig, rows: Any, metrics_path: Any = None, callbacks: l
     """Train in this process; see `persd.train.runner.train`."""
     from persd.train.objectives import builder  # noqa: PLC0415  heavy: the objectives' trainers load trl and transformers
 
-    return run(config, rows, metrics_path=metrics_path, callbacks=callbacks,
-               build=builder(config.objective))
+    return train_here(config, rows, metrics_path=metrics_path, callbacks=callbacks,
+                      build=builder(config.objective))
 
 
 def start_training(config: TrainConfig, rows: Any, metrics_path: Any = None, launcher: str | None = None):
     """Start training as a child process; see `persd.train.runner.start_training`."""
-    return start(config, rows, metrics_path=metrics_path, launcher=launcher)
+    return start_child(config, rows, metrics_path=metrics_path, launcher=launcher)
 
 
 def __getattr__(name: str):

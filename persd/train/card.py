@@ -16,7 +16,7 @@ from typing import Any
 
 from persd import private
 from persd.train.config import TrainConfig
-from persd.train.rows import _atomic_write
+from persd.train.rows import atomic_write
 
 SUMMARY_FILE = "train_summary.json"
 _SETTINGS = (
@@ -36,9 +36,9 @@ def write_model_card(output_dir: str | Path, config: TrainConfig, summary: dict[
             saved[key] = {**saved[key], **value}
         else:
             saved[key] = value
-    _atomic_write(out / SUMMARY_FILE, json.dumps(saved, indent=2, sort_keys=True) + "\n")
+    atomic_write(out / SUMMARY_FILE, json.dumps(saved, indent=2, sort_keys=True) + "\n")
     card = out / "README.md"
-    _atomic_write(card, render_card(config, saved))
+    atomic_write(card, render_card(config, saved))
     return card
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from persd.settings import settings_from_dict, wrong_types
+from persd.prompts import PROMPT_STYLES
 from persd.student.chat import PROMPT_FORMATS
 
 LORA_LR = 2e-4   # the usual LoRA SFT rate
@@ -51,6 +52,10 @@ class TrainConfig:
             completion as the reply a chat student's output is read from (the whole function
             in a ```python block; persd.student.chat), so training and inference match;
             `"auto"`: chat for an instruct model with a chat template.
+        prompt_style (`str`, defaults to `"persd"`):
+            Whose prompts the session's rows are written in: `"persd"` (persd.prompts) or
+            `"paper"`, the release's task and "Rectify the below code" prompts
+            (persd.paper_style; PAPER.md). Recorded with the run.
 
         > Objective
 
@@ -154,6 +159,7 @@ class TrainConfig:
     variant: str | None = None
     session: str | None = None
     prompt_format: str = "completion"
+    prompt_style: str = "persd"
 
     objective: str = "sft"
     init_adapter: str | None = None
@@ -210,6 +216,8 @@ class TrainConfig:
                 (bool(self.output_dir), "output_dir is empty"),
                 (self.prompt_format in PROMPT_FORMATS,
                  f"prompt_format must be one of {', '.join(PROMPT_FORMATS)}"),
+                (self.prompt_style in PROMPT_STYLES,
+                 f"prompt_style must be one of {', '.join(PROMPT_STYLES)}"),
                 (self.lora_r > 0, "lora_r must be positive"),
                 (0 <= self.lora_dropout < 1, "lora_dropout must be in [0, 1)"),
                 (self.epochs > 0 or self.max_steps > 0, "epochs or max_steps must be positive"),

@@ -21,12 +21,13 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from persd.train.rows import _atomic_write
+from persd.train.rows import atomic_write
 
 MANIFEST_FILE = ".persd-run.json"
 # Top-level names a persd run writes (itself, the Trainer, peft and the tokenizer).
 WRITTEN_NAMES = frozenset({
-    "train_config.json", "train_rows.jsonl", "metrics.jsonl", "train.log",
+    "train_config.json", "train_rows.jsonl", "metrics.jsonl", "train.log", "train_job.json",
+    ".checkpoint-staging",
     ".train_config.json.tmp", ".train_rows.jsonl.tmp", MANIFEST_FILE, ".persd-run.lock",
     "adapter_config.json", "adapter_model.safetensors", "adapter_model.bin", "config.json",
     "generation_config.json", "README.md", "train_summary.json", "training_args.bin", "merged",
@@ -63,7 +64,7 @@ def record(output_dir: str | Path, names: Iterable[str], reset: bool = False) ->
     """Add `names` to the manifest (with `reset`, start a new one)."""
     out = Path(output_dir)
     created = set(names) | {MANIFEST_FILE} | (set() if reset else listed(out))
-    _atomic_write(out / MANIFEST_FILE, json.dumps({"created": sorted(created)}, indent=1) + "\n")
+    atomic_write(out / MANIFEST_FILE, json.dumps({"created": sorted(created)}, indent=1) + "\n")
 
 
 def settle(output_dir: str | Path, before: set[str]) -> None:
@@ -72,7 +73,7 @@ def settle(output_dir: str | Path, before: set[str]) -> None:
     out = Path(output_dir)
     now = {p.name for p in out.iterdir()}
     created = (listed(out) & now) | (now - before) | {MANIFEST_FILE}
-    _atomic_write(out / MANIFEST_FILE, json.dumps({"created": sorted(created)}, indent=1) + "\n")
+    atomic_write(out / MANIFEST_FILE, json.dumps({"created": sorted(created)}, indent=1) + "\n")
 
 
 def colliding(output_dir: str | Path) -> list[str]:

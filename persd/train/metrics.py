@@ -44,8 +44,11 @@ class MetricsWriter:
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            try:
+                file.close()
+            except OSError:
+                pass  # a full disk: the line that did not fit is lost, the error says why
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:

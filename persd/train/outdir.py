@@ -23,17 +23,19 @@ from typing import Any
 
 from persd import private
 from persd.train import manifest
+from persd.train.checkpoints import STAGING
 from persd.train.config import TrainConfig, TrainError
 from persd.train.lock import LOCK_FILE, check_free
 from persd.train.metrics import drop_steps_after
-from persd.train.rows import _atomic_write, fingerprint, load_rows, write_rows
+from persd.train.rows import atomic_write, fingerprint, load_rows, write_rows
 
 CONFIG_FILE = "train_config.json"
 ROWS_FILE = "train_rows.jsonl"
 METRICS_FILE = "metrics.jsonl"
 LOG_FILE = "train.log"
+JOB_FILE = "train_job.json"   # the child's job (persd.launch)
 # Files that say nothing about whether training happened (a prepared, not yet started run).
-_REQUEST_FILES = {CONFIG_FILE, ROWS_FILE, METRICS_FILE, LOG_FILE, f".{CONFIG_FILE}.tmp",
+_REQUEST_FILES = {CONFIG_FILE, ROWS_FILE, METRICS_FILE, LOG_FILE, JOB_FILE, STAGING, f".{CONFIG_FILE}.tmp",
                   f".{ROWS_FILE}.tmp", manifest.MANIFEST_FILE, LOCK_FILE}
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
@@ -55,7 +57,7 @@ def prepare_output_dir(config: TrainConfig, rows: list[dict[str, Any]], write: b
     if config.overwrite and not config.resume:
         manifest.remove_listed(out, keep=_REQUEST_FILES)  # the request is rewritten below
     manifest.record(out, _REQUEST_FILES)
-    _atomic_write(out / CONFIG_FILE, json.dumps(config.to_dict(), indent=2) + "\n")
+    atomic_write(out / CONFIG_FILE, json.dumps(config.to_dict(), indent=2) + "\n")
     write_rows(rows, out / ROWS_FILE)
 
 

@@ -104,7 +104,7 @@ def load_data(path: str | Path, columns: dict[str, str] | None = None) -> list[d
 
 def write_rows(rows: list[dict[str, Any]], path: Path) -> None:
     text = "".join(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in rows)
-    _atomic_write(path, text)
+    atomic_write(path, text)
 
 
 def fingerprint(rows: list[dict[str, Any]]) -> str:
@@ -159,7 +159,7 @@ def _read_file(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: str) -> None:
     """Write then rename: a reader (another rank, the UI) never sees half a file."""
     tmp = path.with_name(f".{path.name}.tmp")
     private.write_text(tmp, text)  # 0600, as the session it comes from

@@ -14,35 +14,31 @@ the same code on every process; only the main one writes files besides checkpoin
 A run holds its output folder's lock for its life (persd.train.lock; a child inherits it
 from `start_training`) and lists what it writes there in the folder's manifest
 (persd.train.manifest). A child of `start_training` gets SIGTERM when the thread that
-started it ends (PR_SET_PDEATHSIG), so a killed `persd train` or app leaves no trainer
+started it ends (persd.launch), so a killed `persd train`, loop or app leaves no trainer
 behind; it stops as on any SIGTERM, with a checkpoint when it is already training.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import re
-import shlex
-import signal
 import subprocess
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from persd import private
+from persd.launch import start_job
 from persd.student.chat import chat_row, resolve_format
 from persd.train import manifest
 from persd.train.args import hardware, training_args
 from persd.train.card import write_model_card
+from persd.train.checkpoints import disk_full, disk_full_message, stage_checkpoints
 from persd.train.config import TINY_LM_HEAD_PARAMS, TrainConfig, TrainError
 from persd.train.lock import INHERITED_ENV, OutputLock
 from persd.train.metrics import MetricsWriter, StopRequest
 from persd.train.outdir import (
-    CONFIG_FILE,
+    JOB_FILE,
     LOG_FILE,
     METRICS_FILE,
     ROWS_FILE,
@@ -114,8 +110,7 @@ def train(config: TrainConfig, rows: Any, metrics_path: str | Path | None = None
         result = _run(config, rows, writer, stop, callbacks or [], main, build or build_trainer)
         writer.write({"event": "end", "status": result.status, **_end_fields(result)})
     except BaseException as error:
-        status = "stopped" if isinstance(error, KeyboardInterrupt) else "failed"
-        writer.write({"event": "end", "status": status, "error": _one_line(error)})
+        _write_end(writer, config, error)
         raise
     finally:
         stop.uninstall()
@@ -130,10 +125,11 @@ def start_training(config: TrainConfig, rows: Any, metrics_path: str | Path | No
                    launcher: str | None = None) -> subprocess.Popen:
     """Check the inputs, record them in the output folder, and start the run as a child.
 
-    The child is `python -m persd.train.run` (or `<launcher> -m persd.train.run`, e.g.
-    launcher="torchrun --standalone --nproc_per_node 2"); its stdout and stderr go to
-    `output_dir/train.log`, metrics to `metrics_path` (default `output_dir/metrics.jsonl`).
-    It runs in its own session: signal it (SIGTERM) to stop it cleanly.
+    The child is persd's job runner on `output_dir/train_job.json` (persd.launch; with
+    `launcher`, e.g. "torchrun --standalone --nproc_per_node 2", every process of the
+    launch); its stdout and stderr are appended to `output_dir/train.log`, metrics go to
+    `metrics_path` (default `output_dir/metrics.jsonl`). It runs in its own session: signal
+    it (SIGTERM) to stop it cleanly.
     """
     rows = normalise_rows(load_rows(rows), prompt_only=config.objective != "sft")
     check_model_path(config.student)
@@ -144,35 +140,12 @@ def start_training(config: TrainConfig, rows: Any, metrics_path: str | Path | No
         metrics_path = Path(metrics_path or out / METRICS_FILE)
         if not config.resume:
             metrics_path.unlink(missing_ok=True)  # a UI tailing it must not see an older run
-        prefix = shlex.split(launcher) if launcher else [sys.executable]
-        command = [*prefix, "-m", "persd.train.run", "--config", str(out / CONFIG_FILE),
-                   "--data", str(out / ROWS_FILE), "--metrics", str(metrics_path)]
-        env = {**os.environ, INHERITED_ENV: str(out.resolve())}
-        with private.open_log(out / LOG_FILE, append=config.resume) as log:
-            child = subprocess.Popen(  # umask: weights and checkpoints 0600, as the session
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, pass_fds=(lock.fd,), env=env, umask=private.UMASK,
-                preexec_fn=_die_with_parent(),
-            )
+        job = {"kind": "train", "train": config.to_dict(), "data": str(out / ROWS_FILE),
+               "metrics": str(metrics_path)}
+        child = start_job(job, out / JOB_FILE, out / LOG_FILE, launcher=launcher,
+                          env={INHERITED_ENV: str(out.resolve())}, pass_fds=(lock.fd,))
         lock.hand_over(child.pid)
     return child
-
-
-def _die_with_parent():
-    """A preexec_fn: SIGTERM to the child when the thread that forks it ends. It runs
-    between fork and exec, so it only calls what was loaded before the fork."""
-    try:
-        prctl = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None  # not Linux: the parent's stop signal is the only way to end the child
-    parent, pr_set_pdeathsig = os.getpid(), 1
-
-    def set_death_signal() -> None:
-        prctl(pr_set_pdeathsig, int(signal.SIGTERM))
-        if os.getppid() != parent:  # the parent died before the death signal was set
-            os._exit(1)
-
-    return set_death_signal
 
 
 def check_model_path(student: str) -> None:
@@ -239,6 +212,7 @@ def _run(config: TrainConfig, rows: list[dict[str, Any]], writer: MetricsWriter,
 
     started = time.perf_counter()
     trainer, facts = build(config, rows, callbacks)
+    stage_checkpoints(trainer)  # --resume never takes a half-written checkpoint
     teacher_tokens = facts.pop("teacher_tokens", None)  # a counter, read at the end
     callback = MetricsCallback(writer, stop, facts)
     trainer.add_callback(callback)
@@ -274,6 +248,19 @@ def _run(config: TrainConfig, rows: list[dict[str, Any]], writer: MetricsWriter,
         })
         manifest.settle(out, before)
     return result
+
+
+def _write_end(writer: MetricsWriter, config: TrainConfig, error: BaseException) -> None:
+    """The metrics file's end line for a run that raised; on a full disk it may not fit."""
+    full = isinstance(error, Exception) and disk_full(error, config.output_dir)
+    status = "stopped" if isinstance(error, KeyboardInterrupt) else "failed"
+    text = disk_full_message(config.output_dir) if full else _one_line(error)
+    try:
+        writer.write({"event": "end", "status": status, "error": text,
+                      **({"disk_full": True} if full else {})})
+    except OSError:
+        if not full:
+            raise
 
 
 def load_student(config: TrainConfig, bf16: bool):

@@ -86,8 +86,10 @@ class Server:
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory, demo_template):
     # Custom endpoints: the Collect test's teacher listens on a port chosen in the test.
+    # The tests' temp root is a data folder: the tiny model and adapter fixtures live there.
     server = Server(tmp_path_factory.mktemp("sessions"), demo_template,
-                    runs_dir=tmp_path_factory.mktemp("runs"), allow_custom_endpoints=True)
+                    runs_dir=tmp_path_factory.mktemp("runs"), allow_custom_endpoints=True,
+                    data_dirs=[tmp_path_factory.getbasetemp()])
     yield server
     server.running.close()
 

@@ -1,6 +1,6 @@
 """The Evaluate tab in real Chromium: evaluate the base tiny model and a tiny LoRA adapter
-from the app (real `persd eval` children), see before/after, open a sample, and a click on
-a table row landing on the records behind it."""
+from the app (real eval children, persd.runs.child on a job file), see before/after, open
+a sample, and a click on a table row landing on the records behind it."""
 
 from __future__ import annotations
 

@@ -17,13 +17,15 @@ tab's own gr.Tab (e.g. `ctx.tab.select(...)` to refresh when it is opened);
 `ctx.reviewer_name(typed, request)` is the acting user (the login name when auth is on);
 `ctx.executor()` is the shared sandbox; `ctx.runs_dir` is the one folder the app may write
 training output to; `ctx.models_dir` where local models are looked for; `ctx.endpoints`
-the teacher endpoints it may call (`persd_app.endpoints`).
+the teacher endpoints it may call (`persd_app.endpoints`); `ctx.data_dirs` checks every
+file or folder a form names (`persd.data_dirs`).
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +36,7 @@ from typing import Any
 from persd.execution import Executor
 from persd.store import SessionStore, list_sessions
 
-TAB_MODULES = ("review", "collect", "train", "evaluate", "analysis", "loop", "live_demo", "study")
+TAB_MODULES = ("review", "queue", "collect", "train", "evaluate", "analysis", "loop", "live_demo", "study")
 LOCAL_REVIEWER = "local"
 
 
@@ -44,14 +46,21 @@ class Stores:
     def __init__(self, sessions_dir: str | Path) -> None:
         self.sessions_dir = Path(sessions_dir)
         self._open: dict[str, Any] = {}
+        self._retired: list[Any] = []  # read-only ones opened again writable: closed last
         self._lock = threading.Lock()
 
     def get(self, name: str):
-        """The `SessionStore` of `name` (SessionNotFound if there is none)."""
+        """The `SessionStore` of `name` (SessionNotFound if there is none); read-only
+        (`store.readonly`) while this process may not write its file or folder."""
         with self._lock:
             store = self._open.get(name)
+            # A read-only one made writable since is opened again (the old one is left to
+            # the threads still reading it).
+            if store is not None and store.readonly and _writable(store.path):
+                self._retired.append(store)
+                store = None
             if store is None or not store.path.exists():
-                store = self._open[name] = SessionStore.open(self.sessions_dir, name)
+                store = self._open[name] = SessionStore.open_to_read(self.sessions_dir, name)
             return store
 
     def names(self) -> list[str]:
@@ -59,9 +68,14 @@ class Stores:
 
     def close(self) -> None:
         with self._lock:
-            for store in self._open.values():
+            for store in [*self._open.values(), *self._retired]:
                 store.close()
             self._open.clear()
+            self._retired.clear()
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
 
 
 class SharedExecutor:
@@ -102,6 +116,7 @@ class AppContext:
     timers: list = field(default_factory=list)  # (tab, gr.Timer) of every tab, shared
     shown: Any = None          # gr.State: the id of the tab shown in this browser
     roles: dict = field(default_factory=dict)  # login -> "operator" | "reviewer" (with auth)
+    data_dirs: Any = None      # persd.data_dirs.DataDirs: the only folders form fields may name
 
     def reviewer_name(self, typed: str | None, request: Any = None) -> str:
         if self.auth:

@@ -30,6 +30,11 @@ def build(ctx: AppContext) -> None:
     with gr.Column(visible=False) as widgets["eval_row"]:
         _plots(widgets, EVAL_LAYOUT)
     _plots(widgets, LAYOUT)
+    with gr.Row(equal_height=False):
+        widgets["reasons"] = gr.Dataframe(label="Why records were rejected (reasons in force)",
+                                          interactive=False, max_height=260, scale=1,
+                                          elem_id="persd-an-reasons")
+        widgets["reasons_note"] = gr.HTML(elem_id="persd-an-reasons-note", scale=2)
     widgets["tasks"] = gr.Dataframe(label="Per task", interactive=False, max_height=420,
                                     wrap=False, show_search="search", pinned_columns=1,
                                     elem_id="persd-an-tasks")

@@ -16,12 +16,13 @@ import gradio as gr
 import pandas as pd
 
 from persd.analysis import FIGURES, SessionAnalysis, analyse
+from persd.review_reasons import reason_counts, tasks_with_wrong_tests
 from persd.store import StoreError
 from persd_app.tabs import Stores
 from persd_app.tabs.review_render import SIMULATED_BADGE, esc, message
 
-TABLES = ("tasks", "taxonomy", "teachers", "evals")
-OUTPUTS = ("summary", "notes", "eval_row", *FIGURES, *TABLES)
+TABLES = ("tasks", "taxonomy", "teachers", "evals", "reasons")
+OUTPUTS = ("summary", "notes", "eval_row", *FIGURES, *TABLES, "reasons_note")
 TASK_TABLE = {"task_id": "task", "attempts": "attempts", "attempts_passed": "passed",
               "error_type": "attempt error", "refinements": "refinements",
               "validated": "validated", "review_status": "review", "diff_lines": "diff lines",
@@ -42,7 +43,9 @@ class AnalysisHandlers:
                     **{name: None for name in FIGURES},
                     **{name: pd.DataFrame() for name in TABLES}}
         try:
-            report = analyse(self.stores.get(session))
+            store = self.stores.get(session)
+            report, reasons = analyse(store), reason_table(store)
+            excluded = sorted(tasks_with_wrong_tests(store))
         except StoreError as error:
             return {"summary": "", "notes": message("error", str(error))}
         figures = report.figures()
@@ -50,7 +53,25 @@ class AnalysisHandlers:
                 "eval_row": gr.update(visible=not report.evals.empty),
                 **{name: figures[name] for name in FIGURES},
                 "tasks": task_table(report.tasks), "taxonomy": _rounded(report.taxonomy),
-                "teachers": _rounded(report.teachers), "evals": _rounded(report.evals)}
+                "teachers": _rounded(report.teachers), "evals": _rounded(report.evals),
+                "reasons": reasons, "reasons_note": reasons_html(excluded)}
+
+
+def reason_table(store) -> pd.DataFrame:
+    """Rejections in force per reason of the taxonomy (persd.review_reasons), most first."""
+    counts = reason_counts(store)
+    table = pd.DataFrame({"reject reason": list(counts), "rejections": list(counts.values())})
+    return table.sort_values("rejections", ascending=False, kind="stable", ignore_index=True)
+
+
+def reasons_html(excluded: list[str]) -> str:
+    """What the reasons mean for training: the tasks whose test a reviewer called wrong."""
+    left_out = (f"Left out of training (a reviewer rejected a refinement as <i>test is "
+                f"wrong</i>): <b>{esc(', '.join(excluded))}</b>." if excluded else
+                "No task is left out of training: none was rejected as <i>test is wrong</i>.")
+    return (f'<div class="persd-msg persd-msg-info" data-testid="analysis-reasons-note">'
+            f"Reviewers pick a reason kind when they reject (Review, or Queue for several "
+            f"records), with their own words beside it. {left_out}</div>")
 
 
 def summary_html(report: SessionAnalysis) -> str:

@@ -31,7 +31,8 @@ METHOD_CHOICES = [("PERsD: the teacher refines each failed attempt", "persd"),
 
 
 def build(ctx: AppContext) -> None:
-    handlers = CollectHandlers(ctx.stores, ctx.executor, ctx.endpoints, ctx.sessions_dir)
+    handlers = CollectHandlers(ctx.stores, ctx.executor, ctx.endpoints, ctx.sessions_dir,
+                               ctx.data_dirs)
     w: dict = {"picker": ctx.session}
     w["backend"] = gr.Radio(BACKENDS, value="real", label="Backends",
                             elem_id="persd-col-backend")
@@ -134,7 +135,8 @@ def collect_job(ctx, backend, name, tasks, limit, student, adapter, method, base
                 max_new_tokens) -> CollectJob:
     """The CollectJob for the form's values (ValueError with a message for bad settings);
     the same as a click on Run builds (tests/test_app_security.py checks its endpoints)."""
-    handlers = CollectHandlers(None, ctx.executor, ctx.endpoints, ctx.sessions_dir)
+    handlers = CollectHandlers(None, ctx.executor, ctx.endpoints, ctx.sessions_dir,
+                               ctx.data_dirs)
     return handlers.job(CollectForm(backend, name, tasks, limit, student, adapter, method,
                                     base_url, api_key, teacher_model, concurrency, tries,
                                     round_, samples, max_new_tokens), name)

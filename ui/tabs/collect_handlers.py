@@ -22,6 +22,7 @@ from typing import Any
 import gradio as gr
 
 from persd.collect import STOPPED_ON_REQUEST, CollectConfig
+from persd.data_dirs import EVERYWHERE, DataDirs
 from persd.jobs import CollectJob, CollectProgress
 from persd.settings import default_of
 from persd.store import StoreError, session_path
@@ -89,8 +90,9 @@ class Running:
 
 class CollectHandlers:
     def __init__(self, stores: Stores | None, executor: SharedExecutor, endpoints: TeacherEndpoints,
-                 sessions_dir: str | Path | None = None) -> None:
+                 sessions_dir: str | Path | None = None, data_dirs: DataDirs | None = None) -> None:
         self.stores, self.executor, self.endpoints = stores, executor, endpoints
+        self.data_dirs = data_dirs or EVERYWHERE  # the folders Tasks, Student and Adapter may name
         self.sessions_dir = Path(sessions_dir if sessions_dir is not None
                                  else stores.sessions_dir)
         self.running = Running()
@@ -217,9 +219,11 @@ class CollectHandlers:
             raise ValueError("give the teacher model's name at the endpoint")
         url, key = self.endpoints.resolve(form.base_url, form.api_key)
         config = CollectConfig(
-            session=name, tasks=(form.tasks or "").strip() or CollectForm.tasks,
-            student=(form.student or "").strip(), teacher_model=form.teacher_model.strip(),
-            method=form.method, adapter=(form.adapter or "").strip() or None, limit=limit,
+            session=name,
+            tasks=self.data_dirs.task_spec("Tasks", (form.tasks or "").strip() or CollectForm.tasks),
+            student=self.data_dirs.model("Student model", form.student),
+            teacher_model=form.teacher_model.strip(), method=form.method,
+            adapter=self.data_dirs.model("Adapter", form.adapter) or None, limit=limit,
             round=int(form.round or CollectForm.round), samples=int(form.samples or 1),
             concurrency=int(form.concurrency or 1), teacher_tries=int(form.tries or 1),
             max_new_tokens=int(form.max_new_tokens or CollectForm.max_new_tokens),

@@ -32,7 +32,8 @@ ONE_AT_A_TIME = ('<div class="persd-msg persd-msg-info">One evaluation at a time
 
 
 def build(ctx: AppContext) -> None:
-    handlers = EvaluateHandlers(ctx.stores, ctx.sessions_dir, ctx.runs_dir)
+    handlers = EvaluateHandlers(ctx.stores, ctx.sessions_dir, ctx.runs_dir,
+                                data_dirs=ctx.data_dirs)
     c: dict[str, Any] = {}
     gr.HTML(ONE_AT_A_TIME)
     with gr.Row(equal_height=True):

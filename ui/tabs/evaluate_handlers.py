@@ -25,9 +25,10 @@ from persd.analysis.signatures import (
 from persd.evaluate import EvalConfig
 from persd.evaluate.config import PRESETS
 from persd.jobs.evaluate import EvalJob, EvalJobs, EvalRequest, JobError, command_line, eval_command
-from persd.jobs.snapshot import age_s
+from persd.runs.ended import age_s
 from persd.review import BulkPlan, ReviewRefused, apply_bulk, plan_bulk
 from persd.store import RunBusy, StoreError
+from persd.data_dirs import EVERYWHERE, DataDirs, PathRefused
 from persd.tasks import TaskFileError, load_tasks
 from persd.tasks.decontaminate import contaminated_ids, overlaps
 from persd_app.tabs.eval_render import sample_html
@@ -59,8 +60,10 @@ def _given(**fields: tuple[Any, type]) -> dict[str, Any]:
 
 
 class EvaluateHandlers:
-    def __init__(self, stores, sessions_dir: Path, runs_dir: Path, jobs: EvalJobs | None = None):
+    def __init__(self, stores, sessions_dir: Path, runs_dir: Path, jobs: EvalJobs | None = None,
+                 data_dirs: DataDirs | None = None):
         self.stores, self.sessions_dir, self.runs_dir = stores, sessions_dir, runs_dir
+        self.data_dirs = data_dirs or EVERYWHERE  # the folders Eval tasks, Student and Adapter may name
         self.jobs = jobs or EvalJobs()
 
     # -- the form -----------------------------------------------------------------------
@@ -92,8 +95,10 @@ class EvaluateHandlers:
             config = EvalConfig.from_dict(settings)
         else:
             config = EvalConfig.preset("paper", **settings)
-        return EvalRequest(student=(student or "").strip(), adapter=adapter or None,
-                           tasks=(tasks or "").strip() or "humaneval",
+        return EvalRequest(student=self.data_dirs.model("Student model", student),
+                           adapter=self.data_dirs.model("Adapter", adapter) or None,
+                           tasks=self.data_dirs.task_spec("Eval tasks",
+                                                          (tasks or "").strip() or "humaneval"),
                            limit=int(limit) if limit else None,
                            round=None if round_ is None else int(round_), config=config,
                            preset=None if preset == CUSTOM else "paper")
@@ -113,9 +118,12 @@ class EvaluateHandlers:
             return {"contamination": ""}
         spec = (tasks_spec or "").strip() or "humaneval"
         try:
-            eval_tasks = load_tasks(spec)[: int(limit) if limit else None]
+            eval_tasks = load_tasks(self.data_dirs.task_spec("Eval tasks", spec))[
+                : int(limit) if limit else None]
+        except PathRefused as error:
+            return {"contamination": message("error", str(error))}
         except (TaskFileError, ValueError, OSError) as error:
-            return {"contamination": message("error", f"Eval tasks {spec}: {error}")}
+            return {"contamination": message("error", f"Eval tasks: {error}")}
         train = self.stores.get(session).tasks()
         found = overlaps(train, eval_tasks) if train else []
         if not found:
@@ -189,6 +197,8 @@ class EvaluateHandlers:
             return {"notice": message("error", "An evaluation is already running in this "
                                       f"session (run {running.run.id if running else '?'}): "
                                       "one at a time. Watch it or abort it first.")}
+        except TaskFileError as error:  # the form field, then the file, line and field
+            return {"notice": message("error", f"Cannot start: Eval tasks: {error}")}
         except (JobError, ValueError, TypeError, StoreError, OSError) as error:
             return {"notice": message("error", f"Cannot start: {error}")}
         return self.live(job, message("ok", f"Started eval run {job.run.id}."))

@@ -23,7 +23,7 @@ SOURCES = [("A task of the session", "session"), ("Type a task", "typed")]
 
 
 def build(ctx: AppContext) -> None:
-    handlers = LiveHandlers(ctx.stores, ctx.executor)
+    handlers = LiveHandlers(ctx.stores, ctx.executor, ctx.data_dirs)
     with gr.Row(equal_height=True):
         kind = gr.Radio(STUDENTS, value="sim", label="Student", elem_id="persd-live-student")
         model = gr.Textbox(label="Model (Hugging Face id or folder)", visible=False,

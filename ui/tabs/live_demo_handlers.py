@@ -18,6 +18,7 @@ from typing import Any
 import gradio as gr
 
 from persd.code.diffing import diff_size, side_by_side_html, similarity
+from persd.data_dirs import EVERYWHERE, DataDirs, PathRefused
 from persd.demo.live import (
     LiveError,
     LiveRepair,
@@ -86,8 +87,10 @@ class Students:
 
 
 class LiveHandlers:
-    def __init__(self, stores: Stores, executor: SharedExecutor) -> None:
+    def __init__(self, stores: Stores, executor: SharedExecutor,
+                 data_dirs: DataDirs | None = None) -> None:
         self.stores, self.executor = stores, executor
+        self.data_dirs = data_dirs or EVERYWHERE  # the folders Model and Adapter may name
         self.students = Students()
 
     def student_kind(self, kind: str) -> dict[str, Any]:
@@ -186,10 +189,14 @@ class LiveHandlers:
     def _backend(self, form: LiveForm):
         if form.kind == "sim":
             return SimulatedBackend(self.executor())
-        model = (form.model or "").strip()
+        try:
+            model = self.data_dirs.model("Model", form.model)
+            adapter = self.data_dirs.model("Adapter", form.adapter) or None
+        except PathRefused as error:
+            raise LiveError(str(error)) from error
         if not model:
             raise LiveError("give the model (a Hugging Face id or a local folder)")
-        return ModelBackend(self.students.get(model, (form.adapter or "").strip() or None))
+        return ModelBackend(self.students.get(model, adapter))
 
 
 def status_html(live: LiveRepair) -> str:

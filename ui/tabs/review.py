@@ -13,6 +13,7 @@ from __future__ import annotations
 import gradio as gr
 
 from persd.analysis.signatures import refinements_matching
+from persd.review_reasons import REASON_KINDS
 from persd.store import StoreError
 from persd_app.tabs import AppContext
 from persd_app.tabs import review_render as render
@@ -68,7 +69,8 @@ def build(ctx: AppContext) -> None:
                                     elem_id="persd-f-validated", min_width=120)
             round_ = gr.Textbox(label="Round", placeholder="any", elem_id="persd-f-round",
                                 min_width=80)
-            search = gr.Textbox(label="Task id (exact; * for a prefix; text: words; sig: failure)",
+            search = gr.Textbox(label="Task id (exact; * for a prefix; text: words; sig: failure; "
+                                "mine: my queue)",
                                 placeholder="HumanEval/12", elem_id="persd-f-search",
                                 min_width=220)
             max_diff = gr.Textbox(label="Max diff lines", placeholder="any",
@@ -91,7 +93,10 @@ def build(ctx: AppContext) -> None:
     with gr.Row(elem_id="persd-actions", equal_height=True):
         approve, edit, save = _button("approve", "primary"), _button("edit"), _button("save")
         reject = _button("reject", "stop")
-        reason = gr.Textbox(placeholder="reject reason (this record)",
+        reason_kind = gr.Dropdown([("reason kind…", ""), *REASON_KINDS.values()], value="",
+                                  show_label=False,
+                                  container=False, elem_id="persd-reason-kind", min_width=150)
+        reason = gr.Textbox(placeholder="reject reason",
                             show_label=False, container=False, elem_id="persd-reason", scale=2,
                             min_width=160)
         skip, undo, prev, nxt = (_button(name) for name in ("skip", "undo", "prev", "next"))
@@ -147,13 +152,13 @@ def build(ctx: AppContext) -> None:
                    f_validated=validated, f_round=round_, f_search=search, f_maxdiff=max_diff)
     outputs = [widgets[name] for name in OUTPUTS]
     inputs = [ctx.session, status, error_type, validated, round_, search, max_diff,
-              show_reference, hide_blank, editor, editor_of, override, reason, ctx.reviewer, state,
-              drafts, url]
+              show_reference, hide_blank, editor, editor_of, override, reason, reason_kind,
+              ctx.reviewer, state, drafts, url]
 
     # Keys and the editor send fewer inputs: the filters are those last applied (kept in
     # the state), not the widgets' (a filter typed but not applied does not change J).
     record_inputs = [ctx.session, show_reference, hide_blank, editor, editor_of, override,
-                     reason, ctx.reviewer, state, drafts]
+                     reason, reason_kind, ctx.reviewer, state, drafts]
 
     def call(method, names, raw, typed, request, **given) -> dict:
         state, drafts = given.pop("state") or new_state(), dict(given.pop("drafts") or {})
@@ -162,7 +167,7 @@ def build(ctx: AppContext) -> None:
         try:
             i.filters = filters_from(*(raw[name] for name in FILTER_NAMES),
                                      signature_ids=lambda sig: refinements_matching(
-                                         ctx.stores.get(i.session), sig))
+                                         ctx.stores.get(i.session), sig), reviewer=i.reviewer)
             out = method(i)
         except (StoreError, ValueError) as error:  # a bad filter, a vanished session
             out = {"message": render.message("error", str(error))}
@@ -175,25 +180,27 @@ def build(ctx: AppContext) -> None:
 
     def wire(method, names=OUTPUTS):
         def handler(session, status, error_type, validated, round_, search, max_diff,
-                    show_reference, hide_blank, code, code_of, override, reason, typed, state,
-                    drafts, url, request: gr.Request):
+                    show_reference, hide_blank, code, code_of, override, reason, reason_kind,
+                    typed, state, drafts, url, request: gr.Request):
             raw = dict(zip(FILTER_NAMES, (status, error_type, validated, round_, search,
                                           max_diff)))
             return call(method, names, raw, typed, request, session=session, code=code,
                         editor_of=code_of or "",
                        show_reference=bool(show_reference), hide_blank=bool(hide_blank),
                        override=bool(override), reason=reason or "", url=url or "",
+                       reason_kind=reason_kind,
                        state=state, drafts=drafts)
         return handler
 
     def wire_record(method):
-        def handler(session, show_reference, hide_blank, code, code_of, override, reason, typed,
-                    state, drafts, request: gr.Request):
+        def handler(session, show_reference, hide_blank, code, code_of, override, reason,
+                    reason_kind, typed, state, drafts, request: gr.Request):
             raw = {**DEFAULT_FILTERS, **((state or {}).get("filters") or {})}
             return call(method, RECORD_OUTPUTS, raw, typed, request, session=session,
                        code=code, editor_of=code_of or "", show_reference=bool(show_reference),
                        hide_blank=bool(hide_blank), override=bool(override),
-                       reason=reason or "", state=state, drafts=drafts)
+                       reason=reason or "", reason_kind=reason_kind, state=state,
+                       drafts=drafts)
         return handler
 
     options = dict(inputs=inputs, outputs=outputs, show_progress="hidden")

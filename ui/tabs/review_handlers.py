@@ -25,20 +25,21 @@ from typing import Any
 
 import gradio as gr
 
-from persd.analysis.signatures import refinement_signatures, refinements_matching
+from persd.analysis.signatures import refinements_matching
 from persd.code.diffing import diff_size, side_by_side, similarity
 from persd.review import (
     ReviewConflict, ReviewRefused, approve, conflict_message, reject, review_view, run_edit,
     save_edit, skip, undo,
 )
+from persd.review_reasons import compose
 from persd.store import StoreError
 from persd_app.tabs import SharedExecutor, Stores
 from persd_app.tabs import review_render as render
 from persd_app.tabs.review_diff import diff_html
 from persd_app.tabs.review_session import SessionWideActions
 from persd_app.tabs.review_query import (
-    ANY, DEFAULT_FILTERS, FILTER_NAMES, SIGNATURE_PREFIX, Inputs, describe, editor_key,
-    filters_from, new_state, read_query, write_query,
+    ANY, DEFAULT_FILTERS, FILTER_NAMES, Inputs, describe, editor_key, filters_from, new_state,
+    read_query, write_query,
 )
 
 __all__ = ["ANY", "DEFAULT_FILTERS", "FILTER_NAMES", "OUTPUTS", "RECORD_OUTPUTS", "Inputs",
@@ -84,7 +85,7 @@ class ReviewHandlers(SessionWideActions):
         """The page loaded or another session was picked: filters and record from the URL
         (`?session=demo&record=12&status=any`) when it names this session."""
         wanted = read_query(i.url, i.session, lambda sig: refinements_matching(
-            self._store(i), sig))
+            self._store(i), sig), i.reviewer)
         if wanted is None:
             return self.open(i)
         i.raw_filters, i.filters = wanted.raw, wanted.filters
@@ -192,9 +193,10 @@ class ReviewHandlers(SessionWideActions):
                          advance=False)
 
     def reject(self, i: Inputs) -> dict:
-        done = "Rejected" + (f" ({i.reason.strip()})" if i.reason.strip() else "")
+        reason = compose(i.reason_kind, i.reason) or ""
+        done = "Rejected" + (f" ({reason})" if reason else "")
         return self._act(i, lambda store, rid, v: (reject(
-            store, rid, reviewer=i.reviewer, expected_version=v, reason=i.reason), done, None),
+            store, rid, reviewer=i.reviewer, expected_version=v, reason=reason), done, None),
             advance=True, repeats=("rejected",))
 
     def skip(self, i: Inputs) -> dict:
@@ -267,6 +269,10 @@ class ReviewHandlers(SessionWideActions):
             self._stash(i)
             text = "Conflict: " + conflict_message(store, error)
             return self._show(i, state, rid, render.message("error", text), keep_editor=True)
+        except StoreError as error:  # a read-only session, a full disk
+            self._stash(i)
+            return self._show(i, state, rid, render.message("error", str(error)),
+                              keep_editor=True)
         except ReviewRefused as error:
             self._stash(i)
             if error.execution is not None:
@@ -354,13 +360,12 @@ class ReviewHandlers(SessionWideActions):
         if not same:
             out["reason"] = ""
         if view is None:
-            blank = dict.fromkeys(("failure", "run", "task", "editor", "editor_of", "metrics",
-                                   "diff"), "")
+            blank = dict.fromkeys(("failure", "run", "task", "editor", "editor_of", "metrics", "diff"), "")
             return {**out, **blank, "reference_diff": gr.update(value="", visible=False)}
         if not (same and keep_editor):
             out["editor"], out["editor_of"] = code, key
         right = ("Your draft (unsaved)" if draft else "Edited refinement"
-                 if view.current_program != view.refinement_program else "Teacher refinement")
+                 if view.current_program != view.refinement_program else view.refinement_label)
         shown = replace(view, similarity=similarity(view.attempt_program, code),
                         diff_size=diff_size(view.attempt_program, code)) if draft else view
         out.update(
@@ -375,11 +380,6 @@ class ReviewHandlers(SessionWideActions):
             out["run"] = render.message("info", "Your draft: running the hidden tests…")
         return out
 
-    def _no_match(self, i: Inputs, store, view) -> str:
-        search = str(i.raw_filters.get("f_search") or "").strip()
-        return "" if view is not None or not search.lower().startswith(SIGNATURE_PREFIX) else \
-            render.signature_miss(search[len(SIGNATURE_PREFIX):], refinement_signatures(store))
-
     def _run_html(self, i: Inputs, store, view, code: str, draft: bool) -> str:
         if draft:
             known = self._run_of(i.session, view.refinement_id, code)
@@ -389,7 +389,7 @@ class ReviewHandlers(SessionWideActions):
                                   "Ctrl+S saves it (it is run first).")
         if view.edit_execution is not None:
             return render.run_panel("Saved edit", view.edit_execution)
-        return render.run_panel("Teacher refinement", view.refinement_run, view.validated,
+        return render.run_panel(view.refinement_label, view.refinement_run, view.validated,
                                 view.validation_feedback)
 
 

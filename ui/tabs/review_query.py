@@ -26,6 +26,7 @@ from persd.store.records import REVIEW_STATUSES
 ANY = "any"
 TEXT_PREFIX = "text:"
 SIGNATURE_PREFIX = "sig:"
+MINE = "mine"                     # the search that keeps the records assigned to me
 # widget name -> (URL key, default value)
 _FIELDS = {"f_status": ("status", "pending"), "f_error": ("error", ANY),
            "f_validated": ("validated", ANY), "f_round": ("round", ""), "f_search": ("q", ""),
@@ -37,13 +38,17 @@ DEFAULT_FILTERS = {name: default for name, (_, default) in _FIELDS.items()}
 def filters_from(status: str | None = "pending", error_type: str | None = ANY,
                  validated: str | None = ANY, round_: str | int | None = None,
                  search: str | None = "", max_diff: str | int | None = None,
-                 signature_ids: Callable[[str], list[int]] | None = None) -> QueueFilters:
+                 signature_ids: Callable[[str], list[int]] | None = None,
+                 reviewer: str | None = None) -> QueueFilters:
     """QueueFilters from the filter widgets' values ("any" and empty mean no filter);
     ValueError with a readable message for a number that is not one. `search` is a task
     id (exact; a trailing * makes it a prefix), "text:words" to search the prompts, or
     "sig:SIGNATURE" for the refinements whose teacher code still fails with that failure
-    signature (`signature_ids` finds them)."""
+    signature (`signature_ids` finds them), or "mine" for those assigned to `reviewer`."""
     text = (search or "").strip()
+    if text.lower() == MINE and reviewer:
+        plain = filters_from(status, error_type, validated, round_, "", max_diff)
+        return replace(plain, assigned_to=reviewer)
     if text.lower().startswith(SIGNATURE_PREFIX) and signature_ids is not None:
         ids = tuple(signature_ids(text[len(SIGNATURE_PREFIX):].strip()))
         plain = filters_from(status, error_type, validated, round_, "", max_diff)
@@ -74,6 +79,7 @@ def describe(filters: QueueFilters) -> str:
     parts = [f"status {filters.status}" if filters.status else "any status"]
     for label, value in (("attempt error", filters.error_type), ("round", filters.round),
                          ("task", filters.task_id), ("text", filters.search),
+                         ("my queue:", filters.assigned_to),
                          ("diff ≤", filters.max_diff_lines)):
         if value is not None:
             parts.append(f"{label} {value}")
@@ -103,7 +109,8 @@ class Wanted:
 
 
 def read_query(query: str, session: str | None,
-               signature_ids: Callable[[str], list[int]] | None = None) -> Wanted | None:
+               signature_ids: Callable[[str], list[int]] | None = None,
+               reviewer: str | None = None) -> Wanted | None:
     """What the URL asks for, if it names `session` (None otherwise, or if it asks for
     nothing but the session). A malformed value falls back to the default."""
     params = {k: v[-1] for k, v in parse_qs((query or "").lstrip("?")).items()}
@@ -116,7 +123,8 @@ def read_query(query: str, session: str | None,
                 raw["f_validated"] not in (ANY, "yes", "no"):
             raise ValueError("not a choice of the filter")
         filters = filters_from(raw["f_status"], raw["f_error"], raw["f_validated"],
-                               raw["f_round"], raw["f_search"], raw["f_maxdiff"], signature_ids)
+                               raw["f_round"], raw["f_search"], raw["f_maxdiff"], signature_ids,
+                               reviewer)
     except ValueError:
         raw = {name: default for name, (_, default) in _FIELDS.items()}
         filters = filters_from()
@@ -139,6 +147,7 @@ class Inputs:
     code: str | None = None        # the editor's text (None: not sent)
     override: bool = False
     reason: str = ""
+    reason_kind: str | None = None  # a label of persd.review_reasons.REASON_KINDS
     drafts: dict[str, str] = field(default_factory=dict)
     url: str = ""                  # the page's query string (only `open_from_url` reads it)
     # `editor_key` of the record the editor's text belongs to, sent by the page with it

@@ -57,9 +57,13 @@ def header(view: ReviewView | None, simulated: bool, empty: str = "", draft: boo
         return f'<div class="persd-header persd-empty"{where}>{esc(text)}</div>'
     badges = [f'<span class="persd-badge persd-st-{view.status}">{esc(view.status)} '
               f'· v{view.version}</span>']
-    badges.append('<span class="persd-badge persd-ok">teacher code passes tests</span>'
-                  if view.validated else
-                  '<span class="persd-badge persd-bad">teacher code fails tests</span>')
+    code = view.refinement_label.split(" ")[0].lower() + " code"  # teacher, gold, imported
+    if view.validated:
+        badges.append(f'<span class="persd-badge persd-ok">{code} passes tests</span>')
+    elif view.refinement_run is None:
+        badges.append(f'<span class="persd-badge" data-testid="not-run">{code} not run</span>')
+    else:
+        badges.append(f'<span class="persd-badge persd-bad">{code} fails tests</span>')
     if view.attempt_error_type:
         badges.append(f'<span class="persd-badge">attempt: {esc(view.attempt_error_type)}</span>')
     if draft:
@@ -95,9 +99,16 @@ def import_badge(source: Any) -> str:
 def failure(view: ReviewView | None) -> str:
     """Why the attempt failed, from the stored run's data: the failing test, expected
     against returned, the exception with the program's own frames (repeats folded)."""
-    if view is None or not view.attempt_status:
+    if view is None or not (view.attempt_status or view.imported_feedback):
         return ""
-    title = f'Why the attempt failed <span class="persd-st">{esc(view.attempt_status)}</span>'
+    title = f'Why the attempt failed <span class="persd-st">{esc(view.attempt_status or "not run")}</span>'
+    detail = view.attempt_has_detail and (view.attempt_exception or any(
+        t.status != "passed" for t in view.attempt_tests))
+    if not detail and view.imported_feedback.strip():
+        return (f'<div class="persd-fail" data-testid="attempt-failure"><div class="persd-label">'
+                f'{title}</div><div class="persd-note">The error text of the imported file (no '
+                f'sandbox detail for this attempt).</div><pre class="persd-pre" '
+                f'data-testid="imported-error">{esc(view.imported_feedback)}</pre></div>')
     if not view.attempt_has_detail:
         return (f'<div class="persd-fail" data-testid="attempt-failure"><div class="persd-label">'
                 f'{title}</div><div class="persd-note">No structured detail (run stored by an '
@@ -114,6 +125,8 @@ def run_panel(title: str, run: Any | None, passed_hint: bool | None = None,
     passed = run.passed if run is not None else bool(passed_hint)
     status = run.status if run is not None else ("passed" if passed else "failed")
     verdict = "passes the hidden tests" if passed else f"fails the hidden tests ({esc(status)})"
+    if run is None and not passed:
+        verdict = "not run against the hidden tests"
     total = getattr(run, "tests_total", None)
     score = f" · {run.tests_passed}/{total} passed" if total else ""
     body = ""
@@ -122,7 +135,7 @@ def run_panel(title: str, run: Any | None, passed_hint: bool | None = None,
             body = _detail(run.test_outcomes, run.exception)
         elif run is not None and run.feedback or feedback:
             body = f'<pre class="persd-pre">{esc(run.feedback if run is not None else feedback)}</pre>'
-    kind = "ok" if passed else "bad"
+    kind = "ok" if passed else "none" if run is None else "bad"
     of = f' data-record="{record}"' if record is not None else ""
     return (f'<div class="persd-run persd-run-{kind}" data-passed="{str(passed).lower()}"{of}>'
             f'<b>{esc(title)}</b>: {verdict}{esc(score)}{body}</div>')

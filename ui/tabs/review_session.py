@@ -9,8 +9,11 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
+from persd.analysis.signatures import refinement_signatures
 from persd.review import BulkPlan, apply_bulk, plan_bulk
+from persd.review_reasons import compose
 from persd_app.tabs import review_render as render
+from persd_app.tabs.review_query import SIGNATURE_PREFIX
 
 if TYPE_CHECKING:
     from persd_app.tabs.review_query import Inputs
@@ -68,7 +71,7 @@ class SessionWideActions:
             return {"state": state, "confirm_text": ""}
         self._stash(i)
         outcome = apply_bulk(self._store(i), plan.undecided() if undecided_only else plan,
-                             reviewer=i.reviewer, reason=i.reason)
+                             reviewer=i.reviewer, reason=compose(i.reason_kind, i.reason))
         text = f"{outcome.status.capitalize()} {outcome.updated} records."
         if outcome.conflicts:
             text += (f" {len(outcome.conflicts)} were changed by someone else since you asked "
@@ -82,3 +85,9 @@ class SessionWideActions:
         return {"state": {**i.state, "bulk": None}, "confirm_text": "",
                 "confirm_undecided": gr.update(visible=False),
                 "message": render.message("info", "Bulk action cancelled.")}
+
+    def _no_match(self, i: Inputs, store, view) -> str:
+        """Why a `sig:` search shows nothing, with the signatures there are."""
+        search = str(i.raw_filters.get("f_search") or "").strip()
+        return "" if view is not None or not search.lower().startswith(SIGNATURE_PREFIX) else \
+            render.signature_miss(search[len(SIGNATURE_PREFIX):], refinement_signatures(store))

@@ -38,7 +38,8 @@ ONE_AT_A_TIME = ('<div class="persd-msg persd-msg-info">One training job at a ti
 
 
 def build(ctx: AppContext) -> None:
-    handlers = TrainHandlers(ctx.stores, ctx.runs_dir, ctx.models_dir)
+    handlers = TrainHandlers(ctx.stores, ctx.runs_dir, ctx.models_dir,
+                             data_dirs=ctx.data_dirs)
     w: dict = {}
     gr.HTML(ONE_AT_A_TIME)
     with gr.Row(equal_height=True):

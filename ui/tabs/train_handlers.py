@@ -28,9 +28,10 @@ import pandas as pd
 
 from persd.analysis.figures import loss_curves
 from persd.data import DataError, build_examples, export
+from persd.data_dirs import EVERYWHERE, DataDirs, PathRefused
 from persd.demo.tiny_model import TinyModelError, write_tiny_model
 from persd.jobs import JobError, TrainJob, TrainJobs, train_command
-from persd.jobs.snapshot import age_s
+from persd.runs.ended import age_s
 from persd.store import RunBusy, StoreError
 from persd.train import TrainConfig, TrainError
 from persd_app.tabs import Stores
@@ -67,8 +68,9 @@ class TrainForm:
 
 class TrainHandlers:
     def __init__(self, stores: Stores, runs_dir: Path, models_dir: Path = Path("models"),
-                 jobs: TrainJobs | None = None) -> None:
+                 jobs: TrainJobs | None = None, data_dirs: DataDirs | None = None) -> None:
         self.stores, self.runs_dir, self.models_dir = stores, Path(runs_dir), Path(models_dir)
+        self.data_dirs = data_dirs or EVERYWHERE  # the folders the Student model field may name
         self.jobs = jobs or TrainJobs()
 
     # -- the form ------------------------------------------------------------------------
@@ -150,7 +152,10 @@ class TrainHandlers:
     def start(self, form: TrainForm) -> dict[str, Any]:
         if not form.session:
             return {"notice": message("error", "Pick a session first.")}
-        problem = model_problem(form.student)
+        try:
+            problem = model_problem(self.data_dirs.model("Student model", form.student))
+        except PathRefused as error:
+            problem = str(error)
         if problem:
             return {"notice": message("error", f"Cannot start: {problem}.")}
         store = self.stores.get(form.session)

@@ -1,0 +1,57 @@
+"""Where an imported refinement came from: a teacher's refinement, or the gold code.
+
+    from persd.importing.origin import row_origin, ORIGINS
+    row_origin("auto", "finetuning_data_gold_rectification_nochatgpt.jsonl", "rectify", row, task)
+    # -> "gold refinement"
+
+The paper's release pairs its rectify prompts with two kinds of completion: the teacher's
+refinements, and, in the files its pipeline names "gold rectification", the dataset's own
+gold code. Training on either teaches different things, so the origin is stored with each
+record and the review screen names it. `auto` says "gold refinement" for a file named
+gold, or a refinement whose function is the task's reference (with --tasks); "teacher
+refinement" for persd's own exports; else "imported" (the file does not say).
+"""
+
+from __future__ import annotations
+
+import ast
+
+from persd.importing.formats import Parsed
+from persd.tasks.formats import Task
+
+ORIGINS = ("auto", "teacher", "gold")
+GOLD, TEACHER, UNKNOWN = "gold refinement", "teacher refinement", "imported"
+
+
+def row_origin(asked: str, file: str, fmt: str, row: Parsed, task: Task | None) -> str:
+    if asked not in ORIGINS:
+        raise ValueError(f"unknown origin {asked!r}; one of {', '.join(ORIGINS)}")
+    if asked != "auto":
+        return GOLD if asked == "gold" else TEACHER
+    if "gold" in file.replace("\\", "/").rsplit("/", 1)[-1].lower():
+        return GOLD
+    if task is not None and task.solution and _same_function(row.refinement,
+                                                              task.solution, task.entry_point):
+        return GOLD
+    return TEACHER if fmt == "persd" else UNKNOWN
+
+
+def _same_function(code: str, reference: str, name: str) -> bool:
+    """Both define `name` with the same body (docstring, layout and comments aside)."""
+    mine, theirs = _body(code, name), _body(reference, name)
+    return mine is not None and mine == theirs
+
+
+def _body(code: str, name: str) -> str | None:
+    try:
+        tree = ast.parse(code.expandtabs(4))
+    except (SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None),
+                                                                   ast.Constant):
+                body = body[1:]
+            return ast.dump(ast.Module(body=body, type_ignores=[]))
+    return None

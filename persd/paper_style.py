@@ -1,0 +1,122 @@
+"""Training rows in the paper's prompt style (`--prompt-style paper`; PAPER.md).
+
+    from persd.paper_style import paper_task_prompt, paper_refine_example
+    prompt = paper_task_prompt(task)        # the description in a module docstring, the header
+    prompt = paper_repair_prompt(task, failed_program, its_run)   # at inference
+    body = paper_cut(generated)             # the stop rule: before the first top-level line
+    prompt, completion = paper_refine_example(task, attempt, refinement, program, completion,
+                                              store.import_source(refinement.id))
+
+The release (SalesforceAIResearch/PersDistill) asks for a task as its description in a
+module docstring above the function header, and for a repair with its "Rectify the below
+code ..." template (persd.prompts.PAPER_REFINE_TEMPLATE): the task, the student's own
+completion, the error as `paper_error` words it, the task again and the header. A record
+imported from a release file (unedited) is rebuilt from that row's own pieces, so the row
+comes out as the release wrote it, character for character. Everything else is built from
+the session: the task's description and header, the attempt's completion, and its stored
+run's first failing test.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Any
+
+from persd.prompts import paper_error, paper_refine_prompt, paper_task_block
+from persd.tasks.formats import Task
+
+_ASSERT_EXAMPLE = re.compile(r"assert\s+(.+?)\s*==\s*(.+)$")
+_MODULE_DOC = re.compile(r'^\s*("""|\'\'\')\n?([\s\S]*?)\n?\1')
+
+
+def paper_task_prompt(task: Task) -> str:
+    """The release's task prompt: the description as a module docstring, then the header."""
+    return f"{paper_task_block(task_description(task))}\n\n{task_header(task)}\n"
+
+
+def paper_refine_example(task: Task, attempt: Any, refinement: Any, program: str, completion: str,
+                         source: Any = None) -> tuple[str, str]:
+    """(prompt, completion) of a persd-refine row in the release's wording. `program` is
+    what is trained on (an edit, or the refinement) and `completion` its body after
+    `task.prompt`; `source` the record's ImportSource, when it was imported."""
+    parts = getattr(source, "paper_parts", None)
+    if parts and program == refinement.program:  # the release's own row, as it was written
+        return (paper_refine_prompt(parts["task"], parts["code"], parts["error"], parts["header"]),
+                parts["completion"])
+    block = parts["task"] if parts else paper_task_block(task_description(task))
+    code = parts["code"] if parts else attempt.completion
+    error = parts["error"] if parts else run_error(attempt.execution)
+    header = parts["header"] if parts else task_header(task)  # an edit keeps the row's prompt
+    return paper_refine_prompt(block, code, error, header), completion
+
+
+def paper_cut(completion: str) -> str:
+    """The release's stop rule: the completion ends before its first line in column 0
+    (the function body alone; what follows it is the model's own test code or chatter)."""
+    lines = completion.split("\n")
+    for index, line in enumerate(lines):
+        if index and line.strip() and not line[:1].isspace():
+            return "\n".join(lines[:index]).rstrip() + "\n"
+    return completion
+
+
+def paper_repair_prompt(task: Task, program: str, run: Any) -> str:
+    """The release's refine prompt at inference, for `program` (the task prompt and a
+    failed completion) and its `run` (the error the student is shown)."""
+    head = paper_task_prompt(task)
+    code = program[len(head):] if program.startswith(head) else program
+    return paper_refine_prompt(paper_task_block(task_description(task)), code,
+                               run if isinstance(run, str) else run_error(run), task_header(task))
+
+
+def task_description(task: Task) -> str:
+    """The task's text: the prompt's module docstring as written, else the docstring of
+    its function (cleaned), else nothing."""
+    found = _MODULE_DOC.match(task.prompt)
+    if found:
+        return found.group(2)
+    try:
+        tree = ast.parse(task.prompt.rstrip() + "\n    pass\n")
+    except (SyntaxError, ValueError):
+        return ""
+    function = next((node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                     and node.name == task.entry_point), None)
+    return _examples_as_release((ast.get_docstring(function) or "") if function else "")
+
+
+def _examples_as_release(text: str) -> str:
+    """MBPP's example assert as the release shows it: `>>> Example: f(x) = y` (persd's
+    "Example:" heading dropped)."""
+    lines = []
+    for line in text.split("\n"):
+        example = _ASSERT_EXAMPLE.match(line.strip())
+        if example:
+            lines.append(f">>> Example: {example.group(1)} = {example.group(2)}")
+        elif line.strip() != "Example:":
+            lines.append(line)
+    return "\n".join(lines).replace("\n\n>>> Example:", "\n>>> Example:")
+
+
+def task_header(task: Task) -> str:
+    """The line of `task.prompt` that opens its function (up to the colon)."""
+    found = re.search(rf"^[ \t]*(?:async[ \t]+)?def[ \t]+{re.escape(task.entry_point)}\b[^\n]*?:",
+                      task.prompt, re.M)
+    return found.group(0) if found else ""
+
+
+def run_error(run: Any) -> str:
+    """A stored run's first failure as the release words it (see persd.prompts.paper_error)."""
+    if run is None or run.passed:
+        return ""
+    test = next((t for t in run.test_outcomes if t.status != "passed"), None)
+    if test is not None and test.status == "failed" and test.expected:
+        call = re.search(r"\((.*)\)\s*==", test.source)
+        return paper_error("AssertionError", input=f"({call.group(1)})" if call else test.source,
+                           output=test.returned, expected=test.expected)
+    if run.exception is not None:
+        return paper_error(run.exception.type, message=run.exception.message)
+    if test is not None and test.error:
+        kind, _, message = test.error.partition(": ")
+        return paper_error(kind, message=message)
+    return paper_error(run.error_type or run.status, message=run.feedback.strip().split("\n")[-1])

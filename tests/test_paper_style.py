@@ -1,0 +1,94 @@
+"""`--prompt-style paper`: training rows in the release's own prompts. The five shipped rows
+of the release, imported and exported again, come out byte for byte as the release wrote
+them; a record collected here is worded the same way (the error as AssertionError with
+INPUT / OUTPUT / EXPECTED lines); an edit replaces the release's completion."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from persd.cli import cli
+from persd.data import DataError, build_examples
+from persd.execution import Executor
+from persd.importing.rectify import paper_parts
+from persd.prompts import paper_refine_prompt
+from persd.store import SessionStore
+from persd.tasks import Task
+from persd.train.config import TrainConfig, TrainError
+
+RELEASE = Path(__file__).parent / "data" / "persdistill" / "rectify_sample.jsonl"
+ADD = Task("t/add", 'def add(a, b):\n    """The sum of a and b."""\n', "add",
+           "def check(f):\n    assert f(2, 3) == 5\n\ncheck(add)\n", "", "def add(a, b):\n    return a + b\n",
+           "test")
+
+
+def release_rows() -> list[dict]:
+    return [json.loads(line) for line in RELEASE.read_text().splitlines()]
+
+
+def test_the_shipped_rows_come_out_byte_for_byte(tmp_path):
+    runner = CliRunner()
+    imported = runner.invoke(cli, ["import", "--session", "r", "--sessions-dir", str(tmp_path), str(RELEASE)])
+    assert imported.exit_code == 0, imported.output
+    exported = runner.invoke(cli, ["export", "--session", "r", "--sessions-dir", str(tmp_path),
+                                   "--variant", "persd-refine", "--selection", "all",
+                                   "--prompt-style", "paper", "--output", str(tmp_path / "paper.jsonl")])
+    assert exported.exit_code == 0, exported.output
+    rows = [json.loads(line) for line in (tmp_path / "paper.jsonl").read_text().splitlines()]
+    assert [(r["prompt"], r["completion"]) for r in rows] == [
+        (r["finetuning_prompt"], r["finetuning_completion"]) for r in release_rows()]
+    assert {r["prompt_style"] for r in rows} == {"paper"}
+    persd_rows = build_examples(SessionStore.open(tmp_path, "r"), "persd-refine", selection="all")
+    assert not any(r["prompt"].startswith("Rectify") for r in persd_rows)  # the default is persd's
+
+
+def test_the_template_is_the_releases_character_for_character():
+    for row in release_rows():
+        parts = paper_parts(row["finetuning_prompt"], row["finetuning_completion"])
+        assert parts is not None
+        assert paper_refine_prompt(parts["task"], parts["code"], parts["error"], parts["header"]) \
+            == row["finetuning_prompt"]
+    changed = release_rows()[0]["finetuning_prompt"].replace("Rectify the below code", "Fix the code")
+    assert paper_parts(changed, "") is None
+
+
+def test_a_collected_record_is_worded_as_the_release_words_it(tmp_path):
+    with SessionStore.open(tmp_path, "s", create=True) as store, Executor(workers=1) as executor:
+        store.add_tasks([ADD])
+        attempt = store.add_attempt(ADD.task_id, 0, model="student", prompt=ADD.prompt,
+                                    completion="    return a * b\n", program=ADD.prompt + "    return a * b\n")
+        store.add_execution("attempt", attempt.id, executor.run(attempt.program, ADD.test))
+        fixed = ADD.prompt + "    return a + b\n"
+        store.add_refinement("persd", teacher_model="t", program=fixed, validated=True,
+                             attempt_id=attempt.id, execution=executor.run(fixed, ADD.test))
+        (refine,) = build_examples(store, "persd-refine", prompt_style="paper")
+        (task_row,) = build_examples(store, "persd", prompt_style="paper")
+    assert refine["prompt"] == (
+        "Rectify the below code for the given task based on the errors obtained in the unit tests. "
+        '\n\nTASK: \n"""\nThe sum of a and b.\n"""\n    return a * b\n\n\nERROR: \nAssertionError\n'
+        'INPUT: (2, 3)\nOUTPUT: 6\nEXPECTED: 5\n\n"""\nThe sum of a and b.\n"""\ndef add(a, b):\n')
+    assert refine["completion"] == "    return a + b\n"
+    assert task_row["prompt"] + task_row["completion"] == \
+        '"""\nThe sum of a and b.\n"""\n\ndef add(a, b):\n    return a + b\n'
+
+
+def test_an_edit_replaces_the_releases_completion_and_a_bad_style_is_refused(tmp_path):
+    runner = CliRunner()
+    runner.invoke(cli, ["import", "--session", "r", "--sessions-dir", str(tmp_path), str(RELEASE)])
+    with SessionStore.open(tmp_path, "r") as store:
+        refinement = store.refinements(task_id="3398")[0]
+        edited = refinement.program.replace("return (x * (x-1)) // 2", "return x * (x - 1) // 2")
+        store.set_review(refinement.id, "edited", reviewer="ann", expected_version=0,
+                         edited_program=edited)
+        rows = {r["task_id"]: r for r in build_examples(store, "persd-refine", selection="approved",
+                                                           prompt_style="paper")}
+        assert rows["3398"]["completion"].strip() == "return x * (x - 1) // 2"
+        assert rows["3398"]["prompt"] == release_rows()[1]["finetuning_prompt"]
+        with pytest.raises(DataError, match="prompt style"):
+            build_examples(store, "persd", prompt_style="alpaca")
+    with pytest.raises(TrainError, match="prompt_style must be one of persd, paper"):
+        TrainConfig.from_dict({"student": "m", "output_dir": "o", "prompt_style": "alpaca"})

@@ -1,0 +1,149 @@
+"""The queue view's table (persd.analysis.queue), review assignments and guidelines
+(persd.store.assignments) and the reject-reason taxonomy (persd.review_reasons), on a copy
+of the simulated demo session."""
+
+from __future__ import annotations
+
+import pytest
+
+from persd.data import build_examples
+from persd.demo import build_demo_session
+from persd.execution import Executor
+from persd.analysis.queue import COLUMNS, QueueQuery, QueueTable, apply_plan, bulk_plan
+from persd.review_reasons import (
+    REASON_KINDS, ReasonError, compose, parse, reason_counts, tasks_with_wrong_tests,
+)
+from persd.store import SessionStore, StoreError
+
+
+@pytest.fixture(scope="module")
+def demo_path(tmp_path_factory):
+    with Executor(workers=2, timeout_s=3.0) as executor:
+        return build_demo_session(tmp_path_factory.mktemp("demo"), limit=16,
+                                  executor=executor)
+
+
+@pytest.fixture()
+def store(demo_path, tmp_path):
+    copy = tmp_path / "demo.sqlite"
+    copy.write_bytes(demo_path.read_bytes())
+    with SessionStore(copy) as opened:
+        yield opened
+
+
+def test_reasons_round_trip_and_unknown_kinds_are_refused():
+    assert parse(compose("hard_codes", " returns 21 when n == 7 ")) == \
+        ("hard_codes", "returns 21 when n == 7")
+    assert parse(compose("test is wrong", "")) == ("test_wrong", "")
+    assert parse("typed before the taxonomy") == ("other", "typed before the taxonomy")
+    assert compose(None, "  ") is None and parse(None) == (None, "")
+    with pytest.raises(ReasonError, match="wrong fix"):
+        compose("sloppy", "x")
+
+
+def test_reasons_are_counted_and_a_wrong_test_leaves_training(store):
+    refinements = [r for r in store.refinements() if r.program is not None]
+    first, second, third = refinements[:3]
+    for refinement, kind in ((first, "test_wrong"), (second, "style"), (third, None)):
+        store.set_review(refinement.id, "rejected", reviewer="ana", expected_version=0,
+                         reason=compose(kind, "see the assert"))
+    counts = reason_counts(store)
+    assert set(counts) == set(REASON_KINDS.values())
+    assert (counts["test is wrong"], counts["style"], counts["other"]) == (1, 1, 1)
+    assert tasks_with_wrong_tests(store) == {first.task_id}
+    assert first.task_id not in {row["task_id"] for row in build_examples(store, "persd",
+                                                                          selection="all")}
+    assert second.task_id in {row["task_id"] for row in build_examples(store, "persd",
+                                                                       selection="all")}
+
+
+def test_assignments_reach_my_queue_and_bad_ids_assign_nothing(store):
+    ids = [r.id for r in store.refinements()][:4]
+    assert store.assign_reviews(ids[:2], "ana", by="lea") == 2
+    assert store.assign_reviews(ids[:2], "ana", by="lea") == 0
+    with pytest.raises(StoreError, match="no refinement 999999"):
+        store.assign_reviews([ids[2], 999999], "ana", by="lea")
+    assert store.assigned_to("ana") == set(ids[:2])
+    study = store.add_study("queue-1", "review", owner="lea")
+    item = store.add_study_items(study.id, [{"task_id": store.refinement(ids[3]).task_id,
+                                             "candidate_a": ids[3]}])[0]
+    store.assign(study.id, {item.id: ["ana"]}, by="lea")
+    assert store.assigned_to("ana") == {*ids[:2], ids[3]}
+    frame = QueueTable().frame(store)
+    mine = QueueQuery(order="id", mine="ana").apply(frame, store)
+    assert list(mine["id"]) == sorted({*ids[:2], ids[3]})
+    assert store.unassign_reviews([ids[0]], "ana") == 1
+
+
+def test_guidelines_keep_the_latest_and_refuse_a_novel(store):
+    assert store.guidelines() is None
+    store.set_guidelines("Reject hard-coded answers.", author="lea")
+    assert store.set_guidelines("v2", author="lea").text == store.guidelines().text == "v2"
+    with pytest.raises(StoreError, match="limited"):
+        store.set_guidelines("x" * 30_000, author="lea")
+    assert store.guidelines().text == "v2"
+
+
+def test_queue_table_sorts_risk_first_and_filters(store):
+    frame = QueueTable().frame(store)
+    assert list(frame.columns) == COLUMNS and len(frame) == len(store.refinements())
+    risky = QueueQuery(order="risk").apply(frame)
+    assert list(risky["risk"]) == sorted(risky["risk"], reverse=True)
+    by_task = QueueQuery(order="task").apply(frame)["task"].tolist()
+    numbers = [int(task.split("/")[1]) for task in by_task]
+    assert numbers == sorted(numbers)
+    task = frame["task"].iat[0]
+    assert set(QueueQuery(text=task.lower()).apply(frame)["task"]) == {task}
+    with pytest.raises(ValueError, match="unknown order"):
+        QueueQuery(order="colour").apply(frame)
+
+
+def test_bulk_plan_names_decided_records_and_keeps_them_unless_confirmed(store):
+    ids = [r.id for r in store.refinements() if r.validated][:3]
+    store.set_review(ids[0], "rejected", reviewer="ben", expected_version=0, reason="no")
+    plan = bulk_plan(store, ids, "approved")
+    task = store.refinement(ids[0]).task_id
+    assert f"{task} (#{ids[0]}, rejected by ben)" in plan.question()
+    changed, skipped = apply_plan(store, plan, reviewer="ana", overwrite=False)
+    assert (changed, skipped) == (2, [ids[0]])
+    assert store.review(ids[0]).status == "rejected"
+    plan = bulk_plan(store, ids, "rejected")
+    assert len(plan.overwrites) == 2  # the two just approved
+    changed, _ = apply_plan(store, plan, reviewer="ana", overwrite=True)
+    assert changed == 3 and {store.review(i).status for i in ids} == {"rejected"}
+
+
+def test_queue_handlers_ask_before_acting_and_ignore_a_row_added_in_the_page(store):
+    import pandas as pd
+
+    from persd_app.tabs import Stores
+    from persd_app.tabs.queue_handlers import QueueHandlers, View
+
+    handlers = QueueHandlers(Stores(store.path.parent))
+    v = View(session=store.name, reviewer="ana")
+    assert "Pick a session" in handlers.show(View(session=None, reviewer="ana"))["counts"]
+    assert "Tick records" in handlers.ask(v, "approved")["confirm"]
+    table = handlers.show(v)["table"]
+    added = pd.concat([table.assign(**{"✓": [True, True] + [False] * (len(table) - 2)}),
+                       pd.DataFrame([{"✓": True, "id": None}])], ignore_index=True)
+    picked = handlers.pick(v, added)["state"]
+    assert picked["selected"] == sorted(table["id"][:2])
+    v.state = picked
+    asked = handlers.ask(v, "approved")
+    assert "Set 2 records to approved?" in asked["confirm"]
+    assert {store.review(i).status for i in picked["selected"]} == {"pending"}  # only asked
+    v.state = asked["state"]
+    done = handlers.confirm(v, overwrite=False)
+    assert "2 records set to approved" in done["counts"]
+    assert {store.review(i).status for i in picked["selected"]} == {"approved"}
+    v.reason_kind = "sloppy"
+    v.state = {"selected": picked["selected"]}
+    assert "unknown reject reason" in handlers.ask(v, "rejected")["confirm"]
+
+
+def test_the_static_columns_are_kept_in_the_session_and_read_back(store):
+    first = QueueTable().frame(store)
+    stored = store.derived_values("queue-1")
+    assert set(stored) == set(first["id"])
+    again = QueueTable().frame(store)   # a new process would start like this
+    assert again.equals(first)
