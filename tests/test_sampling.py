@@ -94,7 +94,7 @@ def _fields(config) -> set[str]:
 def test_every_collect_option_defaults_to_the_collect_config():
     parsed = _parsed(collect_command)
     checked = _fields(CollectConfig) & set(parsed)
-    assert len(checked) == 25  # every field but sampling, and sampling by its keys
+    assert len(checked) == 26  # every field but sampling, and sampling by its keys (prompt_style, teacher_max_tokens)
     for name in checked:
         expected = None if _options(collect_command)[name].required else default_of(CollectConfig, name)
         assert parsed[name] == expected, name

@@ -13,6 +13,7 @@ from click.core import ParameterSource
 from persd.cli.common import UserError, app_options, sessions_dir_option
 from persd.demo import build_demo_session
 from persd.demo.tiny_model import TinyModelError, write_tiny_model
+from persd.models import installed_models
 from persd.store import SessionNameError, StoreError, list_sessions, session_path
 from persd_app.app import launch, read_logins
 
@@ -127,6 +128,9 @@ def demo(sessions_dir: str, name: str, limit: int | None, seed: int, no_open: bo
     except StoreError as error:
         raise UserError(str(error)) from error
     click.echo(f"Demo session {name!r} (SIMULATED student and teacher) is ready: {path}")
+    real = installed_models()
+    click.echo(f"Live tab: choose Student 'Model' to run the real {real[0]}" if real else
+               "For a real student in the Live tab: persd models get smollm2-135m")
     if not no_open:
         _serve(sessions_dir, name, host, port, auth, insecure, open_browser=True,
                trusted_proxies=trusted_proxies, auth_file=auth_file, data_dirs=data_dirs)

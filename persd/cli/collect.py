@@ -52,6 +52,7 @@ from persd.testgen import make_tests as run_make_tests
 @config_option(CollectConfig, "batch_size", help="Student prompts per generate call.")
 @config_option(CollectConfig, "concurrency", type=click.IntRange(min=1), help="Teacher calls in flight.")
 @config_option(CollectConfig, "teacher_tries", type=click.IntRange(min=1), help="Teacher tries per task.")
+@config_option(CollectConfig, "teacher_max_tokens", type=click.IntRange(min=1), help="Teacher reply budget in tokens.")
 @config_option(CollectConfig, "timeout_s", "--timeout", help="CPU seconds per program.")
 @config_option(CollectConfig, "protocol", type=click.Choice(PROTOCOLS), help=PROTOCOL_HELP)
 @config_option(CollectConfig, "workers", type=int, help="Sandboxes  [default: CPU cores]")

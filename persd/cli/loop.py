@@ -67,6 +67,8 @@ def _both(field: str) -> str:
 @config_option(LOOP_EVAL, "temperature", "--eval-temperature", keep_unset=True, dest="eval_temperature",
                help="The evaluation's temperature alone (over --temperature).")
 @config_option(CollectConfig, "workers", type=int, help="Sandboxes  [default: CPU cores]")
+@config_option(CollectConfig, "concurrency", type=click.IntRange(min=1), help="Teacher calls in flight.")
+@config_option(CollectConfig, "teacher_max_tokens", type=click.IntRange(min=1), help="Teacher reply budget in tokens.")
 @config_option(CollectConfig, "prompt_format", type=click.Choice(PROMPT_FORMATS), help=PROMPT_FORMAT_HELP)
 @config_option(CollectConfig, "prompt_style", type=click.Choice(PROMPT_STYLES), help=PROMPT_STYLE_HELP)
 @config_option(CollectConfig, "timeout_s", "--timeout", help="CPU seconds per program.")

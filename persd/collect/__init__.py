@@ -136,7 +136,7 @@ def _warn_if_contaminated(tasks: list[Task], eval_spec: str | None) -> None:
 
 def _build_teacher(config: CollectConfig, progress: bool):
     settings = TeacherConfig(model=config.teacher_model, concurrency=config.concurrency,
-                             tries=config.teacher_tries)
+                             tries=config.teacher_tries, max_tokens=config.teacher_max_tokens)
     if config.teacher_batch:
         return BatchTeacher(settings, progress=progress)  # its polling bar follows ours
     return OpenAITeacher(settings)

@@ -38,6 +38,8 @@ class CollectConfig:
         concurrency (`int`, defaults to `8`): Teacher calls in flight.
         teacher_tries (`int`, defaults to `2`): Teacher attempts per task before a
             refinement is kept as unvalidated.
+        teacher_max_tokens (`int`, defaults to `1024`): The teacher's reply budget; a small
+            local teacher on CPU (persd teacher serve, transformers serve) wants less.
         timeout_s (`float`, defaults to `3.0`): CPU seconds per program in the sandbox.
         protocol (`str`, defaults to `"strict"`): How programs are judged: "strict" (every
             test, exact comparison) or "paper" (MBPP's test_list only, approximate floats);
@@ -75,6 +77,7 @@ class CollectConfig:
     batch_size: int = 8
     concurrency: int = 8
     teacher_tries: int = 2
+    teacher_max_tokens: int = 1024
     timeout_s: float = 3.0
     protocol: str = "strict"
     workers: int | None = None
@@ -98,8 +101,8 @@ class CollectConfig:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, not {self.method!r}")
         if self.method != "stand" and not self.student:
             raise ValueError(f"method {self.method!r} needs a student model (--student)")
-        if self.round < 1 or self.samples < 1 or self.concurrency < 1:
-            raise ValueError("round, samples and concurrency must be at least 1")
+        if min(self.round, self.samples, self.concurrency, self.teacher_max_tokens) < 1:
+            raise ValueError("round, samples, concurrency and teacher_max_tokens must be at least 1")
 
     def session_identity(self) -> dict[str, Any]:
         """The settings a session is bound to: a rerun with others is refused."""

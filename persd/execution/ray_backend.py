@@ -12,32 +12,50 @@ mid-run takes its actors with it, and the programs they held run again on the ot
 each verdict read exactly once. Nodes that join after the executor started are not
 used by it. Every node needs persd installed (the same version) and bubblewrap.
 
-Network: Ray advertises each node at its `--node-ip-address`. Ray replaces 127.0.0.1
-and localhost by the machine's outward address, so a cluster kept on one machine
-uses another loopback address, 127.0.0.2 (`node_ip_address="127.0.0.2"`, and
-`ray start --node-ip-address=127.0.0.2`). Ray 2.60's gcs_server and raylet still listen
-on every interface whatever the node address: firewall them on a shared host. persd
-turns Ray's usage statistics off (RAY_USAGE_STATS_ENABLED=0) unless they are set.
+Network: Ray advertises each node at its `--node-ip-address`, but Ray 2.60's gRPC
+servers (gcs_server, raylet, every worker) listen on all interfaces unless that address
+is exactly 127.0.0.1, and Ray replaces 127.0.0.1 by the machine's outward address unless
+RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 (its single-machine switch; read when ray is
+imported, inherited by every Ray process). The Ray persd starts for itself sets that
+switch when ray is not imported yet and pins 127.0.0.1: every socket of its cluster
+listens on loopback only. If ray was imported before without the switch, it falls back
+to 127.0.0.2: advertised on loopback, listening on all interfaces (firewall a shared host).
+A cluster kept on one machine by hand: `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 ray start
+--node-ip-address=127.0.0.1 ...` on every node, and the same variable for the driver.
+persd turns Ray's usage statistics off (RAY_USAGE_STATS_ENABLED=0) unless they are set.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 from persd.execution.executor import Executor
 from persd.execution.remote import EndpointLost, SpreadExecutor
 
 RAY_MISSING = "the Ray executor needs Ray: pip install 'persd[ray]'"
-LOCAL_NODE_IP = "127.0.0.2"  # loopback that Ray does not rewrite (it rewrites 127.0.0.1)
+LOCAL_NODE_IP = "127.0.0.1"  # the only node address whose servers listen on loopback alone
+FALLBACK_NODE_IP = "127.0.0.2"  # loopback Ray does not rewrite when its switch came too late
+LOCAL_ONLY_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
-def _ray():
+def _ray(local_only: bool = False):
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if local_only and "ray" not in sys.modules:
+        os.environ.setdefault(LOCAL_ONLY_SWITCH, "0")
     try:
         import ray
     except ImportError as error:
         raise ImportError(RAY_MISSING) from error
     return ray
+
+
+def local_node_ip() -> str:
+    """The node address of a Ray kept on this machine: 127.0.0.1 when Ray's single-machine
+    switch is on in this process (every server then listens on loopback only)."""
+    from ray._private import ray_constants  # where ray 2.60 reads the switch, at import
+
+    return FALLBACK_NODE_IP if ray_constants.ENABLE_RAY_CLUSTER else LOCAL_NODE_IP
 
 
 class SandboxPool:
@@ -80,23 +98,23 @@ class RayExecutor(SpreadExecutor):
     """The Executor's interface over one sandbox pool per node of a Ray cluster.
 
     Parameters: `address` the cluster (None: RAY_ADDRESS, else a Ray started here on
-    127.0.0.2);
+    loopback, see the module's docstring);
     `workers` sandboxes per actor (None: one actor per node with one sandbox per core);
-    `node_ip_address` this driver's address in the cluster (127.0.0.2 keeps it on
-    loopback); timeout_s, memory_mb, protocol, isolation: as for `Executor`, on every node.
+    `node_ip_address` this driver's address in the cluster; timeout_s, memory_mb, protocol, isolation: as for `Executor`, on every node.
     """
 
     def __init__(self, address: str | None = None, workers: int | None = None, timeout_s: float = 3.0,
                  memory_mb: int = 2048, protocol: str = "strict", isolation: str = "auto",
                  node_ip_address: str | None = None, max_attempts: int = 3) -> None:
-        ray = _ray()
+        own_ray = address is None and not os.environ.get("RAY_ADDRESS")
+        ray = _ray(local_only=own_ray)
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
             options = {"_node_ip_address": node_ip_address} if node_ip_address else {}
-            if address is None and not os.environ.get("RAY_ADDRESS"):
+            if own_ray:
                 # No cluster named: a Ray of persd's own on this machine, on loopback only.
                 address = "local"
-                options = {"_node_ip_address": node_ip_address or LOCAL_NODE_IP, "include_dashboard": False}
+                options = {"_node_ip_address": node_ip_address or local_node_ip(), "include_dashboard": False}
             ray.init(address=address, log_to_driver=False, **options)
         settings = {"timeout_s": timeout_s, "memory_mb": memory_mb, "protocol": protocol,
                     "isolation": isolation}

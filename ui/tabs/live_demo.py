@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from persd.models import installed_models
 from persd_app.tabs import AppContext
 from persd_app.tabs.keyed import Keyed
 from persd_app.tabs.live_demo_handlers import EXAMPLE, OUTPUTS, START_HINT, LiveForm, LiveHandlers
@@ -26,7 +27,9 @@ def build(ctx: AppContext) -> None:
     handlers = LiveHandlers(ctx.stores, ctx.executor, ctx.data_dirs)
     with gr.Row(equal_height=True):
         kind = gr.Radio(STUDENTS, value="sim", label="Student", elem_id="persd-live-student")
-        model = gr.Textbox(label="Model (Hugging Face id or folder)", visible=False,
+        # The real SmolLM2 student, when `persd models get smollm2-135m` has written it here.
+        model = gr.Textbox(next(iter(installed_models()), None), visible=False,
+                           label="Model (Hugging Face id or folder)",
                            placeholder="e.g. models/tiny or models/smollm2-135m", elem_id="persd-live-model")
         adapter = gr.Textbox(label="Adapter (peft folder, e.g. a Train output)", visible=False,
                              elem_id="persd-live-adapter")
