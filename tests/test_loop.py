@@ -222,3 +222,23 @@ def test_the_student_sampling_given_to_the_loop_is_the_one_its_collect_and_eval_
         assert {(r.config["eval"]["temperature"], r.config["eval"]["top_p"]) for r in evals} == {(0.8, 0.9)}
         (loop,) = store.runs(kind="loop")
         assert loop.config["collect"]["top_p"] == loop.config["eval"]["top_p"] == 0.9
+
+
+def test_hidden_feedback_reaches_the_loop_s_evaluation_with_the_leak_warning(tmp_path):
+    from click.testing import CliRunner
+
+    from persd.cli import cli
+
+    args = ["loop", "--session", "s", "--tasks", "humaneval", "--limit", "1", "--eval-tasks",
+            "humaneval", "--student", str(tmp_path / "no-model"), "--teacher-model", "t",
+            "--output", str(tmp_path / "runs"), "--sessions-dir", str(tmp_path)]
+    hidden = CliRunner().invoke(cli, [*args, "--feedback-tests", "hidden"])
+    assert "Warning: --feedback-tests hidden" in hidden.output and "leak" in hidden.output
+    with SessionStore.open_to_read(tmp_path, "s") as store:
+        assert [run.config["eval"]["feedback_tests"] for run in store.runs(kind="loop")] == ["hidden"]
+    visible = CliRunner().invoke(cli, [*args, "--session", "v"])
+    assert "Warning" not in visible.output
+    with SessionStore.open_to_read(tmp_path, "v") as store:
+        assert [run.config["eval"]["feedback_tests"] for run in store.runs(kind="loop")] == ["visible"]
+    refused = CliRunner().invoke(cli, [*args, "--feedback-tests", "some"])
+    assert refused.exit_code == 2 and "'some' is not one of" in refused.output

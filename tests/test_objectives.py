@@ -63,6 +63,20 @@ def test_reward_is_the_share_of_tests_passed_and_zero_for_no_parse_or_timeout(ta
     assert rewards[2] == 0.0 and rewards[3] == 0.0  # does not parse; times out
 
 
+def test_a_tab_indented_completion_is_rewarded_as_inference_would_run_it(tasks):
+    """HumanEval's prompts put the docstring (4 spaces) in the function: a tab-indented body
+    after it is a TabError on its own; inference re-indents it (match_indent), so must the reward."""
+    task = next(t for t in tasks if t.task_id == "HumanEval/0")
+    tabbed = task.solution[len(task.prompt):].replace("    ", "\t")
+    assert "\t" in tabbed and "    " not in tabbed
+    with Executor(workers=1, timeout_s=2.0) as executor:
+        as_written = executor.run(task.prompt + tabbed, task.test)
+        rewards = SandboxReward(executor=executor)(prompts=[task.prompt], completions=[tabbed],
+                                                    tests=[task.test])
+    assert reward_of(as_written) == 0.0  # the program as generated does not compile
+    assert rewards == [1.0]
+
+
 def test_a_forged_eq_gets_reward_zero(tasks):
     """An object whose __eq__ says yes to everything must not earn the reward. This holds
     once persd.execution's hardened verdicts (the concurrent harness work) are merged."""

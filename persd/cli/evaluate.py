@@ -34,6 +34,8 @@ HIDDEN_FEEDBACK_WARNING = (
     "Warning: --feedback-tests hidden repairs each sample with the very tests that score it "
     "(the paper release's MBPP protocol): the hidden tests leak into inference, so multi-step "
     "pass@k is not a held-out measure.")
+FEEDBACK_TESTS_HELP = ("What the repair steps learn from: visible tests, or hidden (the release's MBPP "
+                       "protocol: it leaks the tests that score the sample).")
 
 
 @click.command("eval")
@@ -55,8 +57,7 @@ HIDDEN_FEEDBACK_WARNING = (
 @config_option(EvalConfig, "prompt_style", keep_unset=True, type=click.Choice(PROMPT_STYLES),
                help=PROMPT_STYLE_HELP)
 @config_option(EvalConfig, "feedback_tests", keep_unset=True, type=click.Choice(FEEDBACK_TESTS),
-               help="What the repair steps learn from: visible tests, or hidden (the release's MBPP "
-               "protocol: it leaks the tests that score the sample).")
+               help=FEEDBACK_TESTS_HELP)
 @config_option(StudentConfig, "batch_size", help="Prompts per generate call (the hf backend).")
 @config_option(StudentConfig, "seed", help="Seed for reproducible sampling.")
 @config_option(StudentConfig, "prompt_format", keep_unset=True, type=click.Choice(PROMPT_FORMATS),

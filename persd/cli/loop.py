@@ -15,7 +15,8 @@ from persd.cli.common import (
     sessions_dir_option,
 )
 from persd.collect.config import CollectConfig
-from persd.evaluate.config import EvalConfig
+from persd.cli.evaluate import FEEDBACK_TESTS_HELP, HIDDEN_FEEDBACK_WARNING
+from persd.evaluate.config import FEEDBACK_TESTS, EvalConfig
 from persd.execution.option import executor_option
 from persd.prompts import PROMPT_STYLES
 from persd.loop import LoopError, run_loop
@@ -64,6 +65,8 @@ def _both(field: str) -> str:
                help="Student nucleus sampling mass, " + _both("top_p"))
 @config_option(CollectConfig, "max_new_tokens", keep_unset=True,
                help="Student completion cap, " + _both("max_new_tokens"))
+@config_option(LOOP_EVAL, "feedback_tests", type=click.Choice(FEEDBACK_TESTS),
+               help=FEEDBACK_TESTS_HELP)
 @config_option(LOOP_EVAL, "temperature", "--eval-temperature", keep_unset=True, dest="eval_temperature",
                help="The evaluation's temperature alone (over --temperature).")
 @config_option(CollectConfig, "workers", type=int, help="Sandboxes  [default: CPU cores]")
@@ -81,7 +84,7 @@ def _both(field: str) -> str:
 @sessions_dir_option
 @executor_option
 def loop(output_dir, rounds, patience, gate, wait_for, train_from, step_size, eval_limit, poll_s,
-         samples, refine_steps, eval_temperature, max_steps, epochs, learning_rate, batch_size,
+         samples, refine_steps, feedback_tests, eval_temperature, max_steps, epochs, learning_rate, batch_size,
          **collect) -> None:
     """Online distillation: collect, review, train and evaluate, round after round."""
     train = {name: value for name, value in (("max_steps", max_steps), ("epochs", epochs),
@@ -98,10 +101,12 @@ def loop(output_dir, rounds, patience, gate, wait_for, train_from, step_size, ev
             collect=CollectConfig(**collect, **sampling),
             eval=EvalConfig(samples=samples, refine_steps=refine_steps, sampling=eval_sampling,
                             workers=collect["workers"], timeout_s=collect["timeout_s"],
-                            prompt_style=collect["prompt_style"]),
+                            prompt_style=collect["prompt_style"], feedback_tests=feedback_tests),
             train=train, output_dir=output_dir, rounds=rounds, patience=patience, gate=gate,
             wait_for=wait_for, train_from=train_from, step_size=step_size, eval_limit=eval_limit,
             poll_s=poll_s)
+        if feedback_tests == "hidden":
+            click.echo(HIDDEN_FEEDBACK_WARNING, err=True)
         outcome = run_loop(config, echo=lambda message: click.echo(message, err=True))
     except (LoopError, ValueError) as error:
         raise UserError(str(error)) from error

@@ -9,8 +9,11 @@ evaluation):
   failed or error (runtime)  tests_passed / tests_total: the asserts that completed before
                              the first failure
   a program that does not parse, times out, runs out of memory or is killed   0.0
-The program is the prompt plus the completion cut by the student's stop rule
-(persd.code.splice.end_completion), the shape inference gives it. The batch's programs run
+The program is the prompt plus the completion re-indented to the prompt's
+(persd.code.indent.match_indent) and cut by the student's stop rule
+(persd.code.splice.end_completion): the shape inference and the training rows give it, so a
+tab-indented body after a space-indented docstring is rewarded as the student's output
+would be run, not scored 0 for a TabError. The batch's programs run
 in parallel on the executor's sandboxes (`run_many`), so a GRPO step pays roughly one
 program's time per `workers` completions. By default the rows carry the visible tests
 (docstring examples); the hidden tests are what evaluation scores, so rewarding on them
@@ -22,6 +25,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from persd.code.indent import match_indent
 from persd.code.splice import end_completion
 from persd.execution import make_executor
 
@@ -57,7 +61,7 @@ class SandboxReward:
                  **_: Any) -> list[float]:
 
         started = time.perf_counter()
-        programs = [prompt + end_completion(prompt, completion)
+        programs = [prompt + end_completion(prompt, match_indent(prompt, completion))
                     for prompt, completion in zip(prompts, completions)]
         results = self.executor.run_many(list(zip(programs, tests, prompts)))
         self.calls += 1
