@@ -4,12 +4,14 @@ of the simulated demo session."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from persd.data import build_examples
 from persd.demo import build_demo_session
 from persd.execution import Executor
-from persd.analysis.queue import COLUMNS, QueueQuery, QueueTable, apply_plan, bulk_plan
+from persd.analysis.queue import COLUMNS, DERIVED, QueueQuery, QueueTable, apply_plan, bulk_plan
 from persd.review_reasons import (
     REASON_KINDS, ReasonError, compose, parse, reason_counts, tasks_with_wrong_tests,
 )
@@ -143,7 +145,55 @@ def test_queue_handlers_ask_before_acting_and_ignore_a_row_added_in_the_page(sto
 
 def test_the_static_columns_are_kept_in_the_session_and_read_back(store):
     first = QueueTable().frame(store)
-    stored = store.derived_values("queue-1")
+    stored = store.derived_values(DERIVED)
     assert set(stored) == set(first["id"])
     again = QueueTable().frame(store)   # a new process would start like this
     assert again.equals(first)
+
+
+def test_a_large_first_open_shows_what_is_ready_and_computes_the_rest_in_the_background(
+        store, monkeypatch):
+    import persd.analysis.queue as queue
+
+    everything = QueueTable().frame(store)       # computed while waiting (under SYNC_LIMIT)
+    monkeypatch.setattr(queue, "DERIVED", "queue-not-stored-yet")  # as for an older session
+    monkeypatch.setattr(queue, "SYNC_LIMIT", 2)
+    monkeypatch.setattr(queue, "CHUNK", 3)
+    go = threading.Event()
+
+    class Held(queue._Context):  # the pass waits until the first open has returned
+        def __init__(self, store) -> None:
+            go.wait(30)
+            super().__init__(store)
+
+    monkeypatch.setattr(queue, "_Context", Held)
+    table = QueueTable()
+    first = table.frame(store)
+    assert first.empty and list(first.columns) == COLUMNS
+    assert table.pending == len(everything) > 3
+    go.set()
+    assert table.wait(timeout_s=60) and table.pending == 0 and not table.error
+    after = table.frame(store)
+    assert after.equals(everything)
+    assert set(store.derived_values(queue.DERIVED)) == set(everything["id"])
+
+
+def test_records_are_computed_again_when_their_task_gets_new_attempts(store):
+    table = QueueTable()
+    before = table.frame(store).set_index("id")
+    (task, count), *_ = sorted(store.attempt_counts().items())
+    ids = set(before.index[before["task"] == task])
+    model = store.attempts()[0]
+    wrong = next(a.execution for a in store.attempts() if a.task_id == task and a.execution
+                 and any(o.status == "failed" and o.returned for o in a.execution.test_outcomes))
+    with store.transaction():
+        for sample in range(100, 100 + 3 * max(count, 1)):  # most attempts now fail alike
+            copy = store.add_attempt(task, 0, sample_index=sample, model=model.model,
+                                     prompt=model.prompt, completion="", program="pass",
+                                     sampling=model.sampling)
+            store.add_execution("attempt", copy.id, wrong)
+    after = table.frame(store).set_index("id")
+    assert ids and not any("test looks wrong" in before.loc[rid, "flags"] for rid in ids)
+    assert all("test looks wrong" in after.loc[rid, "flags"] for rid in ids)
+    others = after.index[after["task"] != task]
+    assert after.loc[others, "flags"].equals(before.loc[others, "flags"])

@@ -12,13 +12,18 @@ task prompt: the number the "not personalised" flag reads), passes (teacher
 code passes the hidden tests), reviewer, assigned, flags (labels), why, risk (score).
 What a refinement is never changes once stored, so its flags, signature and similarity are
 computed once (`persd.analysis.risk`, no model call) and kept in the session
-(`store.derived_values`): only records new since are computed on a later open, in any
-process. Review state and assignments are read on every call.
+(`store.derived_values`), with the count of its task's attempts then: when a task gets new
+attempts its records are computed again ("test looks wrong" reads every attempt of the
+task). Up to SYNC_LIMIT records are computed while the caller waits; more (the first open
+of a large or older session) go to a background pass, one per table, that stores them a
+chunk at a time: `frame` shows the records ready, `table.pending` counts the others, and
+the next call shows more. Review state and assignments are read on every call.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +43,9 @@ ORDERS = {"risk": "risk first", "id": "record id", "task": "task",
 DECIDED = ("approved", "edited", "rejected")
 _LIVE = ("status", "reviewer", "assigned")  # read on every call, never stored
 # The stored static columns (persd.store.derived): a new name whenever the rules change.
-DERIVED = "queue-1"
+DERIVED = "queue-2"
+SYNC_LIMIT = 200   # records computed while the caller waits; more go to the background pass
+CHUNK = 250        # records the background pass computes and stores at a time
 _DIGITS = re.compile(r"(\d+)")
 
 
@@ -50,17 +57,29 @@ def task_sort_key(task_id: str) -> tuple:
 
 @dataclass
 class QueueTable:
-    """The static columns of a session's records, computed once per refinement."""
+    """The static columns of a session's records, computed once per refinement (and again
+    when its task gets new attempts)."""
 
     _static: dict[int, dict[str, Any]] = field(default_factory=dict)
     _frame: pd.DataFrame = field(default_factory=pd.DataFrame)  # _static as a frame, by id
+    _stale: bool = True            # _frame is behind _static
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _pass: threading.Thread | None = None
+    pending: int = 0               # records the background pass has still to compute
+    error: str = ""                # why the last background pass stopped early, if it did
 
     def frame(self, store: Any) -> pd.DataFrame:
         states = store.review_states()  # (id, status, reviewer) of every record, id order
+        self._update(store, [rid for rid, _, _ in states])
+        with self._lock:
+            if self._stale:
+                self._frame = pd.DataFrame(list(self._static.values()),
+                                           columns=[c for c in COLUMNS if c not in _LIVE])
+                self._frame.index = self._frame["id"]
+                self._stale = False
+            states = [state for state in states if state[0] in self._static]
+            frame = self._frame.reindex([rid for rid, _, _ in states])
         ids = [rid for rid, _, _ in states]
-        if any(rid not in self._static for rid in ids):
-            self._load(store, ids)
-        frame = self._frame.reindex(ids)
         frame["status"] = [status for _, status, _ in states]
         frame["reviewer"] = [reviewer or "" for _, _, reviewer in states]
         assigned = store.reviewers_of()
@@ -68,44 +87,90 @@ class QueueTable:
             else ""
         return frame.reset_index(drop=True)[COLUMNS]
 
-    def _load(self, store: Any, ids: list[int]) -> None:
-        """Read the stored static columns, compute (and store) those still missing."""
-        self._static.update(store.derived_values(DERIVED))
-        new = [r for r in store.refinements() if r.id not in self._static] \
-            if any(rid not in self._static for rid in ids) else []
-        if new:
-            self._add(store, new)
-            try:
-                store.set_derived_values(DERIVED, {r.id: self._static[r.id] for r in new})
-            except StoreError:
-                pass  # a session opened read-only: computed again next time, nothing lost
-        self._frame = pd.DataFrame(list(self._static.values()),
-                                   columns=[c for c in COLUMNS if c not in _LIVE])
-        self._frame.index = self._frame["id"]
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Wait for the background pass; True when none is running any more."""
+        worker = self._pass
+        if worker is not None:
+            worker.join(timeout_s)
+        return worker is None or not worker.is_alive()
 
-    def _add(self, store: Any, refinements: list[Any]) -> None:
-        tasks = {task.task_id: task for task in store.tasks()}
-        attempts = {attempt.id: attempt for attempt in store.attempts()}
-        suspects = suspect_asserts(attempts.values())
-        visible = {run.subject_id: run for run in store.executions("refinement")
-                   if run.tests == "visible"}
-        for refinement in refinements:
-            attempt, task = attempts.get(refinement.attempt_id), tasks[refinement.task_id]
-            flags = flags_of(refinement, task, attempt,
-                             visible.get(refinement.id), suspects.get(refinement.task_id, {}))
-            failed = attempt is not None and attempt.execution is not None and \
-                not attempt.execution.passed
-            self._static[refinement.id] = {
-                "id": refinement.id, "task": refinement.task_id, "round": refinement.round,
-                "error": attempt.execution.error_type if failed else "",
-                "signature": signature_of(attempt.execution) if failed else "",
-                "similarity": None if attempt is None else round(similarity(
-                    body_below(attempt.program, task.prompt),
-                    body_below(refinement.program or "", task.prompt)), 3),
-                "passes": "yes" if refinement.validated else "no",
-                "flags": ", ".join(flag.label for flag in flags),
-                "why": " · ".join(flag.why for flag in flags),
-                "risk": risk_score(flags)}
+    def _update(self, store: Any, ids: list[int]) -> None:
+        """Read the stored values of records not known yet; compute those missing or whose
+        task has new attempts, here (a few) or in the background pass (many)."""
+        if self._pass is not None and self._pass.is_alive():
+            return
+        counts = store.attempt_counts()
+        if any(rid not in self._static for rid in ids):
+            known = store.derived_values(DERIVED)
+            with self._lock:
+                self._static.update(known)
+                self._stale = True
+        todo = [rid for rid in ids if rid not in self._static
+                or self._static[rid].get("attempts") != counts.get(self._static[rid]["task"], 0)]
+        if not todo:
+            return
+        if len(todo) <= SYNC_LIMIT:
+            self._compute(store, todo)
+            return
+        self.pending, self.error = len(todo), ""
+        self._pass = threading.Thread(target=self._background, args=(store, todo),
+                                      name="persd-queue-pass", daemon=True)
+        self._pass.start()
+
+    def _background(self, store: Any, todo: list[int]) -> None:
+        try:
+            context = _Context(store)
+            for start in range(0, len(todo), CHUNK):
+                self._compute(store, todo[start:start + CHUNK], context,
+                              left=max(0, len(todo) - start - CHUNK))
+        except (StoreError, OSError) as error:  # the session closed or went away meanwhile
+            self.error, self.pending = str(error), 0
+
+    def _compute(self, store: Any, ids: list[int], context: _Context | None = None,
+                 left: int = 0) -> None:
+        """Compute (and store) the static columns of `ids`; `left` records remain after."""
+        context = context or _Context(store)
+        values = {rid: context.values(rid) for rid in ids if rid in context.refinements}
+        with self._lock:
+            self._static.update(values)
+            self._stale, self.pending = True, left
+        try:
+            store.set_derived_values(DERIVED, values)
+        except StoreError:
+            pass  # a session opened read-only: computed again next time, nothing lost
+
+
+class _Context:
+    """What computing a record's static columns reads, loaded once for many records."""
+
+    def __init__(self, store: Any) -> None:
+        self.counts = store.attempt_counts()  # before the attempts: a newer one makes it stale
+        self.tasks = {task.task_id: task for task in store.tasks()}
+        self.attempts = {attempt.id: attempt for attempt in store.attempts()}
+        self.refinements = {refinement.id: refinement for refinement in store.refinements()}
+        self.suspects = suspect_asserts(self.attempts.values())
+        self.visible = {run.subject_id: run for run in store.executions("refinement")
+                        if run.tests == "visible"}
+
+    def values(self, refinement_id: int) -> dict[str, Any]:
+        refinement = self.refinements[refinement_id]
+        attempt, task = self.attempts.get(refinement.attempt_id), self.tasks[refinement.task_id]
+        flags = flags_of(refinement, task, attempt, self.visible.get(refinement.id),
+                         self.suspects.get(refinement.task_id, {}))
+        failed = attempt is not None and attempt.execution is not None and \
+            not attempt.execution.passed
+        return {
+            "id": refinement.id, "task": refinement.task_id, "round": refinement.round,
+            "error": attempt.execution.error_type if failed else "",
+            "signature": signature_of(attempt.execution) if failed else "",
+            "similarity": None if attempt is None else round(similarity(
+                body_below(attempt.program, task.prompt),
+                body_below(refinement.program or "", task.prompt)), 3),
+            "passes": "yes" if refinement.validated else "no",
+            "flags": ", ".join(flag.label for flag in flags),
+            "why": " · ".join(flag.why for flag in flags),
+            "risk": risk_score(flags),
+            "attempts": self.counts.get(refinement.task_id, 0)}
 
 
 @dataclass(frozen=True)

@@ -116,17 +116,24 @@ def hard_coded(program: str, attempt_program: str, visible_test: str,
     tree = _parse(program)
     if tree is None:
         return None
-    asserts = [_parse_assert(outcome.source) for outcome in failing]
-    asserts += _asserts_of(visible_test)
-    expected, inputs = _expected_and_inputs([a for a in asserts if a is not None])
-    expected += [_literal_text(outcome.expected) for outcome in failing if outcome.expected]
-    before = _code_literals(_parse(attempt_program))
-    for value in _code_literals(tree, branches_only=True):
-        if _nontrivial(value) and value in inputs and value not in before:
-            return f"branches on the test input {value!r}, which the attempt never compared with"
-    for value in _code_literals(tree):
-        if _nontrivial(value) and value in expected and value not in before:
-            return f"returns or holds the expected value {value!r} of a test as a literal"
+    expected, inputs = (list(values) for values in _visible_values(visible_test))
+    for outcome in failing:
+        assert_expected, assert_inputs = _assert_values(outcome.source)
+        expected += assert_expected
+        inputs += assert_inputs
+        if outcome.expected:
+            expected.append(_literal_text(outcome.expected))
+    branches, held = _code_literals(tree)
+    candidates = [(value, "input") for value in branches if _nontrivial(value) and value in inputs]
+    candidates += [(value, "expected") for value in held if _nontrivial(value) and value in expected]
+    if not candidates:
+        return None  # the attempt is read only when the refinement has a suspect literal
+    before = _code_literals(_parse(attempt_program))[1]
+    for value, kind in candidates:
+        if value not in before:
+            return (f"branches on the test input {value!r}, which the attempt never compared with"
+                    if kind == "input" else
+                    f"returns or holds the expected value {value!r} of a test as a literal")
     return None
 
 
@@ -138,10 +145,15 @@ def _parse(code: str) -> ast.Module | None:
 
 
 @functools.lru_cache(maxsize=8192)
-def _parse_assert(source: str) -> ast.Assert | None:
+def _assert_values(source: str) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """(expected values, inputs) of one assert's source; a task's records fail the same
+    few asserts, so each is read once."""
     tree = _parse(source)
     node = tree.body[0] if tree is not None and tree.body else None
-    return node if isinstance(node, ast.Assert) else None
+    if not isinstance(node, ast.Assert):
+        return (), ()
+    expected, inputs = _expected_and_inputs([node])
+    return tuple(expected), tuple(inputs)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -159,6 +171,7 @@ def _literal(node: ast.AST) -> Any:
     return _hashable(value)
 
 
+@functools.lru_cache(maxsize=8192)
 def _literal_text(text: str) -> Any:
     try:
         return _hashable(ast.literal_eval(text))
@@ -194,21 +207,36 @@ def _expected_and_inputs(asserts: list[ast.Assert]) -> tuple[list[Any], list[Any
     return [v for v in expected if v is not _MISSING], [v for v in inputs if v is not _MISSING]
 
 
-def _code_literals(tree: ast.Module | None, branches_only: bool = False) -> list[Any]:
-    """Literal values written in the code (docstrings left out); with `branches_only`,
-    those compared with something in an `if` or a conditional expression."""
+@functools.lru_cache(maxsize=1024)
+def _visible_values(visible_test: str) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """(expected values, inputs) of a task's visible asserts (read once per task)."""
+    expected, inputs = _expected_and_inputs(list(_asserts_of(visible_test)))
+    return tuple(expected), tuple(inputs)
+
+
+def _code_literals(tree: ast.Module | None) -> tuple[list[Any], list[Any]]:
+    """(literal values compared with something in an `if` or a conditional expression,
+    every literal value written in the code), docstrings left out; one walk of the tree."""
     if tree is None:
-        return []
-    docstrings = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)
-                  and isinstance(node.value, ast.Constant)}
-    if branches_only:
-        tests = [node.test for node in ast.walk(tree) if isinstance(node, (ast.If, ast.IfExp))]
-        nodes = [side for test in tests for compare in ast.walk(test)
-                 if isinstance(compare, ast.Compare)
-                 for side in (compare.left, *compare.comparators)]
-    else:
-        nodes = [node for node in ast.walk(tree)
-                 if isinstance(node, (ast.Constant, ast.List, ast.Tuple, ast.Dict, ast.Set))]
+        return [], []
+    docstrings, tests, nodes = set(), [], []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            docstrings.add(id(node.value))
+        elif isinstance(node, (ast.If, ast.IfExp)):
+            tests.append(node.test)
+        elif isinstance(node, _LITERAL_NODES):
+            nodes.append(node)
+    compared = [side for test in tests for compare in ast.walk(test)
+                if isinstance(compare, ast.Compare)
+                for side in (compare.left, *compare.comparators)]
+    return _literals_of(compared, docstrings), _literals_of(nodes, docstrings)
+
+
+_LITERAL_NODES = (ast.Constant, ast.List, ast.Tuple, ast.Dict, ast.Set)
+
+
+def _literals_of(nodes: list[ast.AST], docstrings: set[int]) -> list[Any]:
     values = (_literal(node) for node in nodes if id(node) not in docstrings)
     return [value for value in values if value is not _MISSING]
 

@@ -1,10 +1,10 @@
 """Values derived from a refinement that never change once it is stored (its risk flags,
 signature, similarity), kept so that reading them again costs a query, not a recomputation.
 
-    store.derived_values("queue-1", [12, 13])   # {12: {...}}: those stored under that kind
-    store.set_derived_values("queue-1", {14: {"risk": 3, ...}})
+    store.derived_values("queue-2", [12, 13])   # {12: {...}}: those stored under that kind
+    store.set_derived_values("queue-2", {14: {"risk": 3, ...}})
 
-`kind` names what was computed and by which rules (e.g. "queue-1"): a reader with newer
+`kind` names what was computed and by which rules (e.g. "queue-2"): a reader with newer
 rules uses a new kind and the old rows are simply not read.
 """
 
@@ -37,6 +37,12 @@ class DerivedMixin:
                 "SELECT refinement_id, value FROM derived_values WHERE kind = ?", (kind,))
             return {rid: from_json(value) for rid, value in found
                     if wanted is None or rid in wanted}
+
+    def attempt_counts(self) -> dict[str, int]:
+        """task id -> how many attempts the session holds at it (derived values that read
+        every attempt of a task are stale once this grows)."""
+        with self._db.read() as conn:
+            return dict(conn.execute("SELECT task_id, COUNT(*) FROM attempts GROUP BY task_id"))
 
     def set_derived_values(self, kind: str, values: Mapping[int, Any]) -> None:
         with self._db.write() as conn:

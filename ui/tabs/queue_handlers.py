@@ -78,8 +78,16 @@ class QueueHandlers:
         selected = set(_selected(v.state))
         shown = {"total": len(rows), "flagged": int((rows["risk"] > 0).sum())}
         return {"table": _page(rows, selected), "state": {**v.state, "shown": shown},
-                "counts": _counts(shown, selected) + note,
+                "counts": _counts(shown, selected) + self._computing(v.session) + note,
                 "guidelines_view": self._guidelines(v.session)}
+
+    def _computing(self, session: str) -> str:
+        """A note while the table's background pass computes records (a large first open)."""
+        pending = self._table(session).pending
+        if not pending:
+            return ""
+        return message("info", f"{_records(pending)} still being computed (risk flags, "
+                       "signature, similarity): Refresh shows them as they are ready.")
 
     def pick(self, v: View, table: pd.DataFrame) -> dict[str, Any]:
         """The ✓ column was edited: the drawn rows' ticks replace their part of the selection."""
