@@ -5,8 +5,10 @@ one node holding every core, Ray with two nodes sharing them (one actor each), a
 `persd sandbox serve` child process reached over HTTP, each against the local Executor.
 Every backend has the same number of sandboxes (--workers); each is warmed up once,
 then timed --repeats times, its passes alternating with the local Executor's so that
-both see the same load; medians are printed as programs/s with the overhead per program. Ray and the service stay on loopback (127.0.0.2
-for Ray, which rewrites 127.0.0.1 to the outward address).
+both see the same load; medians are printed as programs/s with the overhead per program. Ray and the service stay on loopback: Ray
+is pinned to 127.0.0.1 with its single-machine switch on (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, as
+persd.execution.ray_backend does), so every Ray server listens on loopback only; the benchmark
+checks that no process of its clusters listens on another address before timing it.
 
     .venv/bin/python benchmarks/executor_cluster.py [--workers 2] [--repeats 3]
 """
@@ -14,6 +16,7 @@ for Ray, which rewrites 127.0.0.1 to the outward address).
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import statistics
 import subprocess
@@ -22,9 +25,8 @@ import time
 import urllib.request
 
 from persd.execution import Executor, make_executor
+from persd.execution.ray_backend import LOCAL_NODE_IP, _ray, local_node_ip
 from persd.tasks import load_tasks
-
-NODE_IP = "127.0.0.2"
 
 
 def paired(local, executor, jobs, repeats: int) -> tuple[float, float, int]:
@@ -41,16 +43,44 @@ def paired(local, executor, jobs, repeats: int) -> tuple[float, float, int]:
 
 
 def ray_cluster(nodes: int, cores: int):
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    import ray
+    ray = _ray(local_only=True)  # before the first import of ray: the switch is read then
     from ray.cluster_utils import Cluster
 
-    node = {"num_cpus": cores // nodes, "node_ip_address": NODE_IP, "object_store_memory": 100 * 1024 * 1024}
+    node_ip = local_node_ip()
+    if node_ip != LOCAL_NODE_IP:
+        raise SystemExit("ray was imported before its single-machine switch was set: its servers "
+                         "would listen on all interfaces")
+    node = {"num_cpus": cores // nodes, "node_ip_address": node_ip, "object_store_memory": 100 * 1024 * 1024}
     cluster = Cluster(initialize_head=True, head_node_args={"include_dashboard": False, **node})
     for _ in range(nodes - 1):
         cluster.add_node(**node)
-    ray.init(address=cluster.address, _node_ip_address=NODE_IP, log_to_driver=False)
+    ray.init(address=cluster.address, _node_ip_address=node_ip, log_to_driver=False)
+    outward = listening_beyond_loopback()
+    if outward:
+        ray.shutdown()
+        cluster.shutdown()
+        raise SystemExit(f"Ray listens beyond loopback: {outward}")
     return ray, cluster
+
+
+def listening_beyond_loopback() -> list[str]:
+    """Every socket this process's children listen on outside loopback (127/8, ::1)."""
+    import psutil
+
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            sockets = child.net_connections(kind="inet")
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        found += [f"{child.name()} {s.laddr.ip} port {s.laddr.port}" for s in sockets
+                  if s.status == psutil.CONN_LISTEN and not _loopback(s.laddr.ip)]
+    return found
+
+
+def _loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback  # ::ffff:127.0.0.1 too
 
 
 def service(port: int, workers: int) -> subprocess.Popen:
