@@ -197,3 +197,24 @@ def test_records_are_computed_again_when_their_task_gets_new_attempts(store):
     assert all("test looks wrong" in after.loc[rid, "flags"] for rid in ids)
     others = after.index[after["task"] != task]
     assert after.loc[others, "flags"].equals(before.loc[others, "flags"])
+
+
+def test_a_background_pass_that_fails_says_why_and_the_next_open_tries_again(store, monkeypatch):
+    import persd.analysis.queue as queue
+
+    monkeypatch.setattr(queue, "DERIVED", "queue-failing-pass")
+    monkeypatch.setattr(queue, "SYNC_LIMIT", 2)
+    values = queue._Context.values
+
+    def broken(self, refinement_id):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(queue._Context, "values", broken)
+    table = QueueTable()
+    table.frame(store)
+    assert table.wait(timeout_s=60) and table.error == "RuntimeError: disk on fire"
+    assert table.pending == len(store.review_states())  # none computed, none lost
+    monkeypatch.setattr(queue._Context, "values", values)
+    table.frame(store)
+    assert table.wait(timeout_s=60) and not table.error and table.pending == 0
+    assert len(table.frame(store)) == len(store.review_states())

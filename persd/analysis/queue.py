@@ -63,15 +63,16 @@ class QueueTable:
     _static: dict[int, dict[str, Any]] = field(default_factory=dict)
     _frame: pd.DataFrame = field(default_factory=pd.DataFrame)  # _static as a frame, by id
     _stale: bool = True            # _frame is behind _static
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
     _pass: threading.Thread | None = None
     pending: int = 0               # records the background pass has still to compute
-    error: str = ""                # why the last background pass stopped early, if it did
+    error: str = ""                # why the last background pass stopped early (the next
+                                   # open starts another), if it did
 
     def frame(self, store: Any) -> pd.DataFrame:
         states = store.review_states()  # (id, status, reviewer) of every record, id order
-        self._update(store, [rid for rid, _, _ in states])
-        with self._lock:
+        with self._lock:  # one caller at a time decides what to compute
+            self._update(store, [rid for rid, _, _ in states])
             if self._stale:
                 self._frame = pd.DataFrame(list(self._static.values()),
                                            columns=[c for c in COLUMNS if c not in _LIVE])
@@ -123,8 +124,8 @@ class QueueTable:
             for start in range(0, len(todo), CHUNK):
                 self._compute(store, todo[start:start + CHUNK], context,
                               left=max(0, len(todo) - start - CHUNK))
-        except (StoreError, OSError) as error:  # the session closed or went away meanwhile
-            self.error, self.pending = str(error), 0
+        except Exception as error:  # noqa: BLE001  said in the table; the next open tries again
+            self.error = f"{type(error).__name__}: {error}"
 
     def _compute(self, store: Any, ids: list[int], context: _Context | None = None,
                  left: int = 0) -> None:

@@ -83,7 +83,11 @@ class QueueHandlers:
 
     def _computing(self, session: str) -> str:
         """A note while the table's background pass computes records (a large first open)."""
-        pending = self._table(session).pending
+        table = self._table(session)
+        pending = table.pending
+        if table.error:
+            return message("error", f"{_records(pending)} could not be computed ({table.error}); "
+                           "Refresh tries again.")
         if not pending:
             return ""
         return message("info", f"{_records(pending)} still being computed (risk flags, "
