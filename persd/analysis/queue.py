@@ -120,10 +120,12 @@ class QueueTable:
 
     def _background(self, store: Any, todo: list[int]) -> None:
         try:
-            context = _Context(store)
-            for start in range(0, len(todo), CHUNK):
-                self._compute(store, todo[start:start + CHUNK], context,
-                              left=max(0, len(todo) - start - CHUNK))
+            # Its own connection: the caller's stays free for the views drawn meanwhile.
+            with type(store)(store.path, create=False, readonly=store.readonly) as own:
+                context = _Context(own)
+                for start in range(0, len(todo), CHUNK):
+                    self._compute(own, todo[start:start + CHUNK], context,
+                                  left=max(0, len(todo) - start - CHUNK))
         except Exception as error:  # noqa: BLE001  said in the table; the next open tries again
             self.error = f"{type(error).__name__}: {error}"
 
