@@ -167,14 +167,20 @@ def test_a_large_first_open_shows_what_is_ready_and_computes_the_rest_in_the_bac
             super().__init__(store)
 
     monkeypatch.setattr(queue, "_Context", Held)
-    table = QueueTable()
+    from persd_app.tabs import Stores
+    from persd_app.tabs.queue_handlers import QueueHandlers, View
+
+    handlers = QueueHandlers(Stores(store.path.parent))
+    shown = handlers.show(View(session=store.name, reviewer="ana"))
+    table = handlers._table(store.name)
+    assert shown["table"].empty and f"{len(everything)} records not shown yet" in shown["counts"]
     first = table.frame(store)
     assert first.empty and list(first.columns) == COLUMNS
-    assert table.pending == len(everything) > 3
+    assert table.pending == table.unshown == len(everything) > 3
     go.set()
     assert table.wait(timeout_s=60) and table.pending == 0 and not table.error
     after = table.frame(store)
-    assert after.equals(everything)
+    assert after.equals(everything) and table.unshown == 0
     assert set(store.derived_values(queue.DERIVED)) == set(everything["id"])
 
 

@@ -16,8 +16,8 @@ computed once (`persd.analysis.risk`, no model call) and kept in the session
 attempts its records are computed again ("test looks wrong" reads every attempt of the
 task). Up to SYNC_LIMIT records are computed while the caller waits; more (the first open
 of a large or older session) go to a background pass, one per table, that stores them a
-chunk at a time: `frame` shows the records ready, `table.pending` counts the others, and
-the next call shows more. Review state and assignments are read on every call.
+chunk at a time: `frame` shows the records ready (`table.unshown` counts those it left
+out, `table.pending` those the pass has still to compute), and the next call shows more. Review state and assignments are read on every call.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ class QueueTable:
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _pass: threading.Thread | None = None
     pending: int = 0               # records the background pass has still to compute
+    unshown: int = 0               # records the last frame left out: not computed yet
     error: str = ""                # why the last background pass stopped early (the next
                                    # open starts another), if it did
 
@@ -78,7 +79,8 @@ class QueueTable:
                                            columns=[c for c in COLUMNS if c not in _LIVE])
                 self._frame.index = self._frame["id"]
                 self._stale = False
-            states = [state for state in states if state[0] in self._static]
+            ready = [state for state in states if state[0] in self._static]
+            self.unshown, states = len(states) - len(ready), ready
             frame = self._frame.reindex([rid for rid, _, _ in states])
         ids = [rid for rid, _, _ in states]
         frame["status"] = [status for _, status, _ in states]

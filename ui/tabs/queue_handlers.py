@@ -84,14 +84,17 @@ class QueueHandlers:
     def _computing(self, session: str) -> str:
         """A note while the table's background pass computes records (a large first open)."""
         table = self._table(session)
-        pending = table.pending
         if table.error:
-            return message("error", f"{_records(pending)} could not be computed ({table.error}); "
-                           "Refresh tries again.")
-        if not pending:
-            return ""
-        return message("info", f"{_records(pending)} still being computed (risk flags, "
-                       "signature, similarity): Refresh shows them as they are ready.")
+            return message("error", f"{_records(table.pending)} could not be computed "
+                           f"({table.error}); Refresh tries again.")
+        if table.unshown:
+            return message("info", f"{_records(table.unshown)} not shown yet: their risk flags, "
+                           "signature and similarity are being computed; Refresh shows them "
+                           "as they are ready.")
+        if table.pending:
+            return message("info", f"{_records(table.pending)} being computed again (their "
+                           "tasks have new attempts); Refresh shows the new values.")
+        return ""
 
     def pick(self, v: View, table: pd.DataFrame) -> dict[str, Any]:
         """The ✓ column was edited: the drawn rows' ticks replace their part of the selection."""
