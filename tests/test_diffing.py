@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from persd.code.diffing import (
     DiffRow,
     diff_size,
@@ -131,3 +133,30 @@ def test_html_context_collapses_unchanged_runs():
     assert page.count("persd-diff-row persd-diff-equal") == 4
     assert "⋯ 18 unchanged lines ⋯" in page and "⋯ 17 unchanged lines ⋯" in page
     assert "No differences" in side_by_side_html(a, a)
+
+
+def test_one_column_shows_removed_then_added_lines_with_both_numbers():
+    b = BASE.replace("range(n)", "range(n - 1)").replace("    return total\n", "")
+    page = side_by_side_html(BASE, b, "attempt", "<fix>", columns=1)
+    assert "attempt → &lt;fix&gt;" in page
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", page, flags=re.S)[1:]  # after the heading
+    signs = [re.search(r'persd-diff-sign[^"]*">([^<]*)<', row).group(1) for row in rows]
+    assert signs == ["", "", "-", "+", "", "-"]  # the changed line: old, then new
+    numbers = [re.findall(r'persd-diff-ln[^"]*">(\d*)<', row) for row in rows]
+    assert numbers[2] == ["3", ""] and numbers[3] == ["", "3"] and numbers[5] == ["5", ""]
+    assert '<span class="persd-diff-mark"> - 1</span>' in page
+    classes = set(re.findall(r'class="([^"]+)"', page))
+    assert all(c.startswith("persd-diff") for names in classes for c in names.split())
+
+
+def test_blank_line_changes_can_be_hidden_and_are_counted():
+    b = BASE.replace("    total = 0\n", "    total = 0\n\n\n")
+    assert "2 blank-line changes hidden" in side_by_side_html(BASE, b, hide_blank=True)
+    assert "No differences except blank lines." in side_by_side_html(BASE, b, hide_blank=True)
+    shown = side_by_side_html(BASE, b)
+    assert "blank-line" not in shown and shown.count("persd-diff-insert") == 2
+
+
+def test_a_layout_other_than_one_or_two_columns_is_refused():
+    with pytest.raises(ValueError, match="columns must be 1 or 2"):
+        side_by_side_html(BASE, BASE, columns=3)

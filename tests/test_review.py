@@ -467,7 +467,7 @@ def test_recursion_is_folded_and_the_exception_comes_first(executor):
 
 def test_long_lines_wrap_under_their_own_indentation():
     from persd.code.diffing import side_by_side
-    from persd_app.tabs.review_diff import diff_html
+    from persd_app.tabs.review_render import diff_html
 
     a = "def f(x):\n\n        return x\n"
     b = "def f(x):\n        return x + 1\n"

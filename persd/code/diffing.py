@@ -6,6 +6,7 @@
     similarity(attempt, refinement)       # 0.0 .. 1.0 (1.0: the same code)
     rows = side_by_side(attempt, refinement)        # aligned rows for a two-column view
     html = side_by_side_html(attempt, refinement)   # a self-contained table for gr.HTML
+    html = rows_html(rows, "Attempt", "Refinement", columns=1, context=3, hide_blank=True)
 
 All functions are pure; lines are compared without their trailing whitespace, so an editor
 that strips it does not make a refinement look bigger than it is.
@@ -20,8 +21,8 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import Indel
 
-__all__ = ["DiffRow", "diff_size", "side_by_side", "side_by_side_html", "similarity",
-           "unified_diff"]
+__all__ = ["DiffRow", "collapse", "diff_size", "rows_html", "side_by_side", "side_by_side_html",
+           "similarity", "unified_diff", "without_blank_changes"]
 
 KINDS = ("equal", "replace", "delete", "insert")
 # Replace blocks up to this many line pairs are aligned by content; larger ones line by line.
@@ -204,7 +205,9 @@ _CSS = """
 .persd-diff-table td{padding:0 8px;vertical-align:top;border:0}
 .persd-diff-ln{width:3.5em;text-align:right;opacity:.55;user-select:none;
  border-right:1px solid rgba(128,128,128,.25)}
-.persd-diff-code{white-space:pre-wrap;word-break:break-all;tab-size:4}
+.persd-diff-sign{user-select:none;opacity:.7;text-align:center}
+.persd-diff-code{white-space:pre-wrap;overflow-wrap:anywhere;tab-size:4}
+.persd-diff-line{display:block}
 .persd-diff-del{background:rgba(248,81,73,.16)}
 .persd-diff-add{background:rgba(46,160,67,.18)}
 .persd-diff-empty{background:rgba(128,128,128,.07)}
@@ -214,6 +217,7 @@ _CSS = """
  background:rgba(128,128,128,.08)}
 .persd-diff-none{opacity:.7;font-style:italic;padding:4px 8px}
 """
+_CONTINUATION = 4  # extra indent (characters) of a wrapped line's continuation
 
 
 def _escape(text: str) -> str:
@@ -223,13 +227,17 @@ def _escape(text: str) -> str:
 
 
 def _marked(text: str, spans: tuple[Span, ...]) -> str:
+    """One line of code, changed characters marked; a wrapped line hangs under its own
+    indentation, so wrapped Python still reads as Python."""
     out, at = [], 0
     for start, end in spans:
         out.append(_escape(text[at:start]))
         out.append(f'<span class="persd-diff-mark">{_escape(text[start:end])}</span>')
         at = end
     out.append(_escape(text[at:]))
-    return "".join(out)
+    indent = len(text) - len(text.lstrip(" \t")) + _CONTINUATION
+    return (f'<span class="persd-diff-line" style="padding-left:{indent}ch;'
+            f'text-indent:-{indent}ch">{"".join(out) or " "}</span>')
 
 
 def _cells(number: int | None, text: str, spans: tuple[Span, ...], side: str) -> str:
@@ -246,6 +254,25 @@ def _row_html(row: DiffRow) -> str:
     left = _cells(row.left_no, row.left_text, row.left_spans, "del" if changed else "")
     right = _cells(row.right_no, row.right_text, row.right_spans, "add" if changed else "")
     return f'<tr class="persd-diff-row persd-diff-{row.kind}">{left}{right}</tr>'
+
+
+def _line_html(row: DiffRow, old: int | None, new: int | None, side: str) -> str:
+    text, spans = (row.left_text, row.left_spans) if side == "del" else (row.right_text,
+                                                                        row.right_spans)
+    css = f" persd-diff-{side}" if side else ""
+    sign = {"del": "-", "add": "+"}.get(side, "")
+    cells = (("ln", old or ""), ("ln", new or ""), ("sign", sign),
+             ("code", _marked(text, spans if side else ())))
+    tds = "".join(f'<td class="persd-diff-{name}{css}">{value}</td>' for name, value in cells)
+    return f'<tr class="persd-diff-row persd-diff-{row.kind}">{tds}</tr>'
+
+
+def _unified_rows_html(row: DiffRow) -> str:
+    if row.kind == "equal":
+        return _line_html(row, row.left_no, row.right_no, "")
+    old = _line_html(row, row.left_no, None, "del") if row.left_no is not None else ""
+    new = _line_html(row, None, row.right_no, "add") if row.right_no is not None else ""
+    return old + new
 
 
 def collapse(rows: list[DiffRow], context: int | None) -> list[DiffRow | int]:
@@ -266,28 +293,64 @@ def collapse(rows: list[DiffRow], context: int | None) -> list[DiffRow | int]:
     return out
 
 
-def side_by_side_html(a: str, b: str, left_title: str = "Student attempt",
-                      right_title: str = "Teacher refinement",
-                      context: int | None = None) -> str:
-    """A self-contained HTML table: `a` on the left, `b` on the right, removed lines
+def without_blank_changes(rows: list[DiffRow]) -> list[DiffRow]:
+    """`rows` less the changes that only add or remove a blank line."""
+    return [row for row in rows if not (row.kind in ("insert", "delete")
+                                        and not (row.left_text + row.right_text).strip())]
+
+
+def _note(rows: list[DiffRow], hidden: int) -> str:
+    notes = []
+    if not any(row.kind != "equal" for row in rows):
+        notes.append("No differences" + (" except blank lines." if hidden else "."))
+    if hidden:
+        notes.append(f"{hidden} blank-line change{'s' if hidden != 1 else ''} hidden.")
+    return f'<div class="persd-diff-none">{" ".join(notes)}</div>' if notes else ""
+
+
+def _head(left_title: str, right_title: str, columns: int) -> str:
+    if columns == 1:
+        return ('<colgroup><col style="width:3em"><col style="width:3em">'
+                '<col style="width:1.4em"><col></colgroup><thead><tr><th colspan="4">'
+                f'{_escape(left_title)} → {_escape(right_title)}</th></tr></thead>')
+    return ('<colgroup><col style="width:3.5em"><col><col style="width:3.5em"><col></colgroup>'
+            f'<thead><tr><th colspan="2">{_escape(left_title)}</th>'
+            f'<th colspan="2">{_escape(right_title)}</th></tr></thead>')
+
+
+def rows_html(rows: list[DiffRow], left_title: str = "Student attempt",
+              right_title: str = "Teacher refinement", *, columns: int = 2,
+              context: int | None = None, hide_blank: bool = False) -> str:
+    """The one diff renderer: a self-contained HTML table of `rows`, removed lines
     red-ish, added lines green-ish, changed characters marked; every text is escaped.
 
-    `context`: show only this many unchanged lines around each change (None: all lines).
-    Styles use semi-transparent colours, so the table reads in light and dark themes.
+    `columns`: 2 puts the left side beside the right, 1 shows one column with "-" and "+"
+    lines under "left → right". `context`: show only this many unchanged lines around each
+    change (None: all lines). `hide_blank`: drop changes that only add or remove blank
+    lines (a note says how many). Styles use semi-transparent colours, so the table reads
+    in light and dark themes.
     """
-    rows = side_by_side(a, b)
+    if columns not in (1, 2):
+        raise ValueError(f"columns must be 1 or 2, not {columns!r}")
+    shown = without_blank_changes(rows) if hide_blank else rows
+    row_html = _row_html if columns == 2 else _unified_rows_html
     body = []
-    for item in collapse(rows, context):
+    for item in collapse(shown, context):
         if isinstance(item, int):
             plural = "s" if item != 1 else ""
             body.append(f'<tr class="persd-diff-skip"><td colspan="4">⋯ {item} unchanged '
                         f'line{plural} ⋯</td></tr>')
         else:
-            body.append(_row_html(item))
-    note = "" if a != b else '<div class="persd-diff-none">No differences.</div>'
-    return (f'<div class="persd-diff"><style>{_CSS}</style>{note}'
-            '<table class="persd-diff-table"><colgroup><col style="width:3.5em"><col>'
-            '<col style="width:3.5em"><col></colgroup>'
-            f'<thead><tr><th colspan="2">{_escape(left_title)}</th>'
-            f'<th colspan="2">{_escape(right_title)}</th></tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table></div>')
+            body.append(row_html(item))
+    return (f'<div class="persd-diff"><style>{_CSS}</style>'
+            f'{_note(shown, len(rows) - len(shown))}<table class="persd-diff-table">'
+            f'{_head(left_title, right_title, columns)}<tbody>{"".join(body)}</tbody>'
+            '</table></div>')
+
+
+def side_by_side_html(a: str, b: str, left_title: str = "Student attempt",
+                      right_title: str = "Teacher refinement", *, columns: int = 2,
+                      context: int | None = None, hide_blank: bool = False) -> str:
+    """`rows_html` of the diff of `a` (left) -> `b` (right)."""
+    return rows_html(side_by_side(a, b), left_title, right_title, columns=columns,
+                     context=context, hide_blank=hide_blank)

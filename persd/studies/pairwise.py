@@ -18,8 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from persd.code.diffing import diff_size
-from persd.studies.inline_diff import inline_diff_html
+from persd.code.diffing import diff_size, side_by_side_html
 from persd.store.records import METHODS
 
 DIFF_CONTEXT = 3
@@ -139,10 +138,10 @@ def pair_view(store: Any, study: Any, item_id: int, reviewer: str) -> PairView:
         prompt=attempt.prompt, attempt_program=attempt.program,
         attempt_feedback=run.feedback if run else "", error_type=run.error_type if run else "",
         left_slot=left, left_program=programs[left], right_program=programs[right],
-        left_diff_html=inline_diff_html(attempt.program, programs[left],
-                                        "Student attempt → Candidate 1", context=DIFF_CONTEXT),
-        right_diff_html=inline_diff_html(attempt.program, programs[right],
-                                         "Student attempt → Candidate 2", context=DIFF_CONTEXT),
+        left_diff_html=side_by_side_html(attempt.program, programs[left], "Student attempt",
+                                         "Candidate 1", columns=1, context=DIFF_CONTEXT),
+        right_diff_html=side_by_side_html(attempt.program, programs[right], "Student attempt",
+                                          "Candidate 2", columns=1, context=DIFF_CONTEXT),
         left_diff_lines=diff_size(attempt.program, programs[left]),
         right_diff_lines=diff_size(attempt.program, programs[right]),
         previous_choice=None if previous is None else _pick_of(previous.choice, previous.left_slot),

@@ -1,4 +1,4 @@
-"""HTML pieces of the review tab: counts, record header, test results, messages.
+"""HTML pieces of the review tab: counts, record header, test results, messages, the diff.
 
 Pure functions from persd records to HTML strings for gr.HTML. Every text is escaped,
 `$`, `{` and `}` included, because gr.HTML reads its value as a template.
@@ -9,8 +9,10 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from persd.code.diffing import DiffRow, rows_html
 from persd.review import ReviewView
 
+DIFF_CONTEXT = 3  # unchanged lines kept around each change; the rest folds away
 STATUSES = ("pending", "approved", "edited", "rejected", "skipped")
 SIMULATED_BADGE = '<span class="persd-badge persd-sim" title="Simulated student and teacher ' \
                   '(persd.demo.sim), judged by the real sandbox">SIMULATED</span>'
@@ -266,3 +268,15 @@ def _short_time(iso: str | None) -> str:
     if not iso:
         return "?"
     return iso.replace("T", " ").removesuffix("Z")[:19] + " UTC"
+
+
+def diff_html(rows: list[DiffRow], left_title: str, right_title: str, *,
+              hide_blank: bool = True, context: int = DIFF_CONTEXT) -> str:
+    """The record's diff in both layouts of `persd.code.diffing.rows_html`: two columns
+    (`.persd-d2`, view mode) and one column (`.persd-d1`, beside the editor). CSS shows the
+    one the mode needs, so entering the editor needs no server round trip."""
+    def layout(columns: int) -> str:
+        return rows_html(rows, left_title, right_title, columns=columns, context=context,
+                         hide_blank=hide_blank)
+    return (f'<div class="persd-d" data-right="{esc(right_title)}">'
+            f'<div class="persd-d2">{layout(2)}</div><div class="persd-d1">{layout(1)}</div></div>')

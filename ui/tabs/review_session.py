@@ -1,7 +1,10 @@
 """The review tab's actions beyond the record shown: bulk decisions over the filtered
-queue, and what other reviewers changed meanwhile (the poll). A part of
-`persd_app.tabs.review_handlers.ReviewHandlers`, which provides `_store`, `_stash`, `_show`,
-`_after` and `_counts`; kept apart so each file reads as one thing."""
+queue, and what other reviewers changed meanwhile (the poll). A collaborator held by
+`persd_app.tabs.review_handlers.ReviewHandlers`; it draws with the `RecordScreen` they share.
+
+    actions = SessionWideActions(RecordScreen(stores))
+    out = actions.bulk_ask(i, "approved")
+"""
 
 from __future__ import annotations
 
@@ -9,23 +12,25 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from persd.analysis.signatures import refinement_signatures
 from persd.review import BulkPlan, apply_bulk, plan_bulk
 from persd.review_reasons import compose
 from persd_app.tabs import review_render as render
-from persd_app.tabs.review_query import SIGNATURE_PREFIX
 
 if TYPE_CHECKING:
     from persd_app.tabs.review_query import Inputs
+    from persd_app.tabs.review_record import RecordScreen
 
 
 class SessionWideActions:
+    def __init__(self, screen: RecordScreen) -> None:
+        self.screen = screen
+
     def poll(self, i: Inputs) -> dict:
         """Timer tick: if other reviewers changed anything since this view was drawn, say
         what and redraw the counts (and the record, when it was one of theirs)."""
         if not i.session or i.state.get("session") != i.session:
             return {}
-        store = self._store(i)
+        store = self.screen.store(i)
         events = store.review_events_since(i.state.get("event") or 0)
         if not events:
             return {}
@@ -41,15 +46,15 @@ class SessionWideActions:
         text = "Meanwhile " + "; ".join(said) + more + "."
         if mine:
             text += " That includes this record: it is shown as it is now."
-        self._stash(i)
+        self.screen.stash(i)
         if mine:
-            return self._show(i, state, i.state["id"], render.message("warn", text),
+            return self.screen.show(i, state, i.state["id"], render.message("warn", text),
                               keep_editor=True)
-        return {"state": state, "counts": self._counts(i, store),
+        return {"state": state, "counts": self.screen.counts(i, store),
                 "message": render.message("info", text)}
 
     def bulk_ask(self, i: Inputs, status: str) -> dict:
-        plan = plan_bulk(self._store(i), i.filters, status, override=i.override)
+        plan = plan_bulk(self.screen.store(i), i.filters, status, override=i.override)
         if plan.count == 0:
             note = f"No record to {status[:-1] if status.endswith('ed') else status} here"
             note += f" ({plan.left_out} fail their tests; tick override)." if plan.left_out else "."
@@ -69,8 +74,8 @@ class SessionWideActions:
         state = {**i.state, "bulk": None}
         if not plan:
             return {"state": state, "confirm_text": ""}
-        self._stash(i)
-        outcome = apply_bulk(self._store(i), plan.undecided() if undecided_only else plan,
+        self.screen.stash(i)
+        outcome = apply_bulk(self.screen.store(i), plan.undecided() if undecided_only else plan,
                              reviewer=i.reviewer, reason=compose(i.reason_kind, i.reason))
         text = f"{outcome.status.capitalize()} {outcome.updated} records."
         if outcome.conflicts:
@@ -78,16 +83,10 @@ class SessionWideActions:
                      "and were left as they are.")
         kind = "warn" if outcome.conflicts else "ok"
         rid = state["id"]
-        return self._show(i, state, self._after(i, None if rid is None else rid - 1),
+        return self.screen.show(i, state, self.screen.after(i, None if rid is None else rid - 1),
                           render.message(kind, text))
 
     def bulk_cancel(self, i: Inputs) -> dict:
         return {"state": {**i.state, "bulk": None}, "confirm_text": "",
                 "confirm_undecided": gr.update(visible=False),
                 "message": render.message("info", "Bulk action cancelled.")}
-
-    def _no_match(self, i: Inputs, store, view) -> str:
-        """Why a `sig:` search shows nothing, with the signatures there are."""
-        search = str(i.raw_filters.get("f_search") or "").strip()
-        return "" if view is not None or not search.lower().startswith(SIGNATURE_PREFIX) else \
-            render.signature_miss(search[len(SIGNATURE_PREFIX):], refinement_signatures(store))
