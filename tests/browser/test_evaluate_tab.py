@@ -37,9 +37,14 @@ def evaluate(page: Page, adapter_label: str | None) -> None:
     page.locator("#persd-ev-max-new-tokens input").press("Tab")
     expect(page.locator("#persd-ev-command")).to_contain_text("--max-new-tokens 8")
     expect(page.locator("#persd-ev-command")).not_to_contain_text("--preset")  # custom, n=1
+    status = page.get_by_test_id("eval-status")
+    before = status.get_attribute("data-run") if status.count() else None
     page.locator("#persd-ev-start").click()
-    expect(page.locator('[data-testid="eval-status"][data-status="finished"]')).to_be_visible(
-        timeout=EVAL_TIMEOUT_MS)
+    # The previous run's "finished" stays on screen until the new run's status replaces it.
+    finished = '[data-testid="eval-status"][data-status="finished"]'
+    if before:
+        finished += f':not([data-run="{before}"])'
+    expect(page.locator(finished)).to_be_visible(timeout=EVAL_TIMEOUT_MS)
 
 
 def test_evaluate_base_and_adapter_then_drill_down(app_server: Server, page: Page,
