@@ -28,8 +28,12 @@ def build(ctx: AppContext) -> None:
     progress = gr.Slider(0, 1, label="Current step", interactive=False, elem_id="persd-loop-progress")
     with gr.Row(equal_height=True):
         rounds = gr.Dataframe(label="Rounds", interactive=False, elem_id="persd-loop-rounds")
+        # A fixed height and x range: without rounds the chart would collapse to a line
+        # (issue 25); the caption says why it is empty.
         curve = gr.LinePlot(x="round", y="pass@1", color="inference", title="pass@1 by round",
-                            y_lim=[0, 1], elem_id="persd-loop-curve")
+                            y_title="pass@1", x_title="round", y_lim=[0, 1],
+                            height=300, caption="one point per finished round's evaluation",
+                            elem_id="persd-loop-curve")
     note = gr.Markdown(elem_id="persd-loop-note")
     timer = ctx.timer(REFRESH_S)
 

@@ -25,6 +25,7 @@ from persd.studies import (
     StudyError,
     agreement,
     create_study,
+    default_sources,
     judge,
     pair_view,
     progress,
@@ -120,6 +121,11 @@ class StudyHandlers:
         return self._show(i, i.state, self._next(i, i.state, view.item_id if view else None), "")
 
     # -- the owner's tools ---------------------------------------------------------------
+
+    def defaults(self, i: StudyInputs) -> dict[str, Any]:
+        """Candidates this session can pair (issue 25: persd vs stand failed on the demo)."""
+        a, b = default_sources(self.stores.get(i.session)) if i.session else ("persd", "stand")
+        return {"source_a": a, "source_b": b}
 
     def create(self, i: StudyInputs) -> dict[str, Any]:
         store = self.stores.get(i.session)
