@@ -48,6 +48,7 @@ def test_percent_and_worded_headers_keep_the_column_order():
     assert list(shown.columns) == ["example task", "similarity", "count", "fix rate"]
     assert shown.iloc[0].tolist() == ["T/1", "99.8%", 3, "50.0%"]
     assert percent(None) == "" and percent(float("nan")) == "" and percent(1) == "100.0%"
+    assert percent(0.9996) == ">99.9%"  # not "100.0%" beside a diff of 2 lines
 
 
 def test_analysis_task_table_shows_similarity_in_percent_in_natural_order():

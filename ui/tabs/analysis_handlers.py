@@ -20,7 +20,7 @@ from persd.review_reasons import reason_counts, tasks_with_wrong_tests
 from persd.store import StoreError
 from persd_app.tabs import Stores
 from persd_app.tabs.review_render import SIMULATED_BADGE, esc, message
-from persd_app.tabs.shown import for_people
+from persd_app.tabs.shown import for_people, percent
 
 TABLES = ("tasks", "taxonomy", "teachers", "evals", "reasons")
 OUTPUTS = ("summary", "notes", "eval_row", *FIGURES, *TABLES, "reasons_note")
@@ -81,8 +81,9 @@ def summary_html(report: SessionAnalysis) -> str:
     cost = "none (simulated)" if report.simulated else f"&#36;{s['cost_usd']:.4f}"
     sims = ""
     if s["median_similarity"] is not None:
-        sims = (f' · median similarity to the attempt: refinement <b>{s["median_similarity"]:.1%}'
-                f'</b>, reference <b>{s["median_reference_similarity"]:.1%}</b>')
+        sims = (f' · median similarity to the attempt: refinement <b>'
+                f'{percent(s["median_similarity"])}</b>, reference <b>'
+                f'{percent(s["median_reference_similarity"])}</b>')
     return (f'<div class="persd-counts" data-testid="analysis-summary">{sim}'
             f'<span><b>{s["tasks"]}</b> tasks · <b>{s["attempts"]}</b> attempts '
             f'(<b>{s["attempts_passed"]}</b> passed) · <b>{s["refinements"]}</b> refinements '

@@ -16,15 +16,21 @@ from persd.analysis.queue import task_sort_key
 
 # Columns whose values are fractions of 1 (shown as percent everywhere in the app).
 FRACTIONS = frozenset({"similarity", "reference_similarity", "share", "fix_rate", "before",
-                       "after", "pass_at_1", "pass@1", "rate", "agreement"})
+                       "after", "pass_at_1", "pass@1", "rate", "agreement", "win_rate",
+                       "ci_low", "ci_high"})
 TASK_COLUMNS = ("task_id", "task", "example_task")
 
 
-def percent(value) -> str:
-    """0.9983 -> "99.8%"; a missing value -> ""."""
+def percent(value, digits: int = 1) -> str:
+    """0.9983 -> "99.8%"; 0.9996 -> ">99.9%" (never "100.0%" beside a diff of 2 lines);
+    a missing value -> ""."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return ""
-    return f"{float(value):.1%}"
+    value = float(value)
+    shown = f"{value:.{digits}%}"
+    if value < 1 and shown == f"{1:.{digits}%}":
+        return f">{100 - 10 ** -digits:.{digits}f}%"
+    return shown
 
 
 def worded(name: str) -> str:
