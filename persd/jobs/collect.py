@@ -17,12 +17,15 @@ everything finished is kept and the same settings resume it.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from persd.collect import CollectError
 from persd.collect.lock import collect_lock
 from persd.demo import build_demo_session
+from persd.demo.solutions import add_demo_solutions
+from persd.execution import Executor
 from persd.runs import collect_round, round_tasks
 from persd.store import RecordNotFound, SessionNotFound, SessionStore, StoreError
 from persd.tasks import TaskFileError, load_tasks
@@ -57,10 +60,20 @@ class CollectJob:
         self.note = ""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="persd-collect", daemon=True)
+        self._started: float | None = None
+        self._ended: float | None = None
 
     def start(self) -> CollectJob:
+        self._started = time.monotonic()
         self._thread.start()
         return self
+
+    @property
+    def elapsed_s(self) -> float:
+        """Seconds since start (until the round ended); 0 before it starts."""
+        if self._started is None:
+            return 0.0
+        return (self._ended or time.monotonic()) - self._started
 
     @property
     def running(self) -> bool:
@@ -94,6 +107,8 @@ class CollectJob:
             self.error = str(error)
         except Exception as error:  # noqa: BLE001  (shown to the user, not swallowed silently)
             self.error = f"{type(error).__name__}: {error}"
+        finally:
+            self._ended = time.monotonic()
 
     def _run_simulated(self) -> None:
         c = self.config
@@ -101,6 +116,14 @@ class CollectJob:
         with collect_lock(c.sessions_dir, c.session):  # as `collect` does, for real rounds
             build_demo_session(c.sessions_dir, c.session, limit=c.limit, executor=self.executor,
                                progress=lambda text: setattr(self, "note", text))
+            if c.method != "persd":  # the teacher's own solutions besides the refinements
+                self.note = f"Simulating the teacher's {c.method} solutions..."
+                with SessionStore.open(c.sessions_dir, c.session) as store:
+                    if self.executor is not None:
+                        add_demo_solutions(store, c.method, self.executor)
+                    else:
+                        with Executor() as own:
+                            add_demo_solutions(store, c.method, own)
         self.summary = self.snapshot()
 
     def snapshot(self) -> CollectProgress:

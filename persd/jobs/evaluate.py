@@ -131,12 +131,13 @@ class EvalJob(RunSnapshot):
         total = self.samples_total
         return min(1.0, self.samples_done / total) if total else 0.0
 
-    def describe(self) -> str:
-        """One line: run id, status, samples scored, pass@1 when finished."""
+    def describe(self, name: str | None = None) -> str:
+        """One line: run id (or `name`, e.g. "Evaluation 1 (run 2)"), status, samples
+        scored, pass@1 when finished."""
         config = self.run.config or {}
         what = Path(config["adapter"]).name if config.get("adapter") else "base"
         status = "stopping" if self.stopping else self.status
-        head = f"Eval run {self.run.id} ({what}, round {config.get('round', '?')}) {status}"
+        head = f"{name or f'Eval run {self.run.id}'} ({what}, round {config.get('round', '?')}) {status}"
         if self.active:
             if self.run.status == "queued" or not self.samples_done:
                 stage = _stage(self.log_tail) or "loading the model"

@@ -16,10 +16,18 @@ from __future__ import annotations
 
 from persd.studies.agreement import Agreement, Ratings, agreement, study_ratings
 from persd.studies.assignment import ReviewerProgress, create_study, plan_assignments, progress
-from persd.studies.pairwise import PairView, Source, StudyError, judge, left_slot, pair_view
+from persd.studies.pairwise import (
+    PairView,
+    Source,
+    StudyError,
+    default_sources,
+    judge,
+    left_slot,
+    pair_view,
+)
 
 __all__ = [
     "Agreement", "PairView", "Ratings", "ReviewerProgress", "Source", "StudyError", "agreement",
-    "create_study", "judge", "left_slot", "pair_view", "plan_assignments", "progress",
+    "create_study", "default_sources", "judge", "left_slot", "pair_view", "plan_assignments", "progress",
     "study_ratings",
 ]

@@ -88,8 +88,30 @@ def pairwise_items(store: Any, a: Source, b: Source, *, validated_only: bool = T
     if not items:
         raise StudyError(f"no task has both a {'validated ' if validated_only else ''}{a} and a "
                          f"{b} result in session {store.name} (collect the direct solutions "
-                         "with `persd collect --method stand`)")
+                         "with `persd collect --method stand`, or in the Collect tab with "
+                         "method StanD, simulated too)")
     return items[:limit]
+
+
+def default_sources(store: Any) -> tuple[str, str]:
+    """The first pair of sources that gives items in this session: persd against stand or
+    inpd when those were collected, else two rounds, else two teachers of persd (a demo
+    session holds persd refinements only). ("persd", "stand") when nothing pairs up: the
+    error then says what to collect."""
+    found = {(r.method, r.round, r.teacher_model) for r in store.refinements()
+             if r.validated and r.program is not None}
+    rounds = sorted({round_ for method, round_, _ in found if method == "persd"})
+    teachers = sorted({teacher or "" for method, _, teacher in found if method == "persd"})
+    tries = [("persd", "stand"), ("persd", "inpd")]
+    tries += [(f"persd@{x}", f"persd@{y}") for x, y in zip(rounds, rounds[1:])]
+    tries += [(f"persd:{x}", f"persd:{y}") for x, y in zip(teachers, teachers[1:]) if x and y]
+    for a, b in tries:
+        try:
+            if pairwise_items(store, Source.parse(a), Source.parse(b), limit=1):
+                return a, b
+        except StudyError:
+            continue
+    return "persd", "stand"
 
 
 def left_slot(seed: Any, item_id: int, reviewer: str) -> str:

@@ -20,6 +20,7 @@ from persd.review_reasons import reason_counts, tasks_with_wrong_tests
 from persd.store import StoreError
 from persd_app.tabs import Stores
 from persd_app.tabs.review_render import SIMULATED_BADGE, esc, message
+from persd_app.tabs.shown import for_people, percent
 
 TABLES = ("tasks", "taxonomy", "teachers", "evals", "reasons")
 OUTPUTS = ("summary", "notes", "eval_row", *FIGURES, *TABLES, "reasons_note")
@@ -52,8 +53,8 @@ class AnalysisHandlers:
         return {"summary": summary_html(report), "notes": notes_html(report),
                 "eval_row": gr.update(visible=not report.evals.empty),
                 **{name: figures[name] for name in FIGURES},
-                "tasks": task_table(report.tasks), "taxonomy": _rounded(report.taxonomy),
-                "teachers": _rounded(report.teachers), "evals": _rounded(report.evals),
+                "tasks": task_table(report.tasks), "taxonomy": for_people(report.taxonomy),
+                "teachers": for_people(report.teachers), "evals": for_people(report.evals),
                 "reasons": reasons, "reasons_note": reasons_html(excluded)}
 
 
@@ -80,8 +81,9 @@ def summary_html(report: SessionAnalysis) -> str:
     cost = "none (simulated)" if report.simulated else f"&#36;{s['cost_usd']:.4f}"
     sims = ""
     if s["median_similarity"] is not None:
-        sims = (f' · median similarity to the attempt: refinement <b>{s["median_similarity"]:.1%}'
-                f'</b>, reference <b>{s["median_reference_similarity"]:.1%}</b>')
+        sims = (f' · median similarity to the attempt: refinement <b>'
+                f'{percent(s["median_similarity"])}</b>, reference <b>'
+                f'{percent(s["median_reference_similarity"])}</b>')
     return (f'<div class="persd-counts" data-testid="analysis-summary">{sim}'
             f'<span><b>{s["tasks"]}</b> tasks · <b>{s["attempts"]}</b> attempts '
             f'(<b>{s["attempts_passed"]}</b> passed) · <b>{s["refinements"]}</b> refinements '
@@ -94,13 +96,9 @@ def notes_html(report: SessionAnalysis) -> str:
                    f'{esc(note)}</div>' for note in report.notes)
 
 
-def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.round(4) if len(frame) else frame
-
-
 def task_table(frame: pd.DataFrame) -> pd.DataFrame:
     # Eval columns only once there is an eval run: empty columns would push the rest away.
     empty = [c for c in ("eval_one_step", "eval_multi_step")
              if c in frame and frame[c].isna().all()]
-    table = _rounded(frame.drop(columns=empty)).rename(columns=TASK_TABLE)
+    table = for_people(frame.drop(columns=empty), sort_tasks=True, digits=4, names=TASK_TABLE)
     return table.astype(object).where(table.notna(), "")

@@ -45,10 +45,10 @@ def build(ctx: AppContext) -> None:
                                 info="humaneval, mbpp:PATH, or a JSONL / CSV / Parquet file")
         limit = gr.Number(0, label="Limit", precision=0, minimum=0, elem_id="persd-col-limit",
                           min_width=110, info="the first N tasks; 0: all")
+    # Shown for both backends: the simulated teacher also gives stand / inpd solutions.
+    w["method"] = gr.Radio(METHOD_CHOICES, value=CollectForm.method, label="Method",
+                           info="what the teacher is asked for", elem_id="persd-col-method")
     with gr.Group(visible=True) as w["real"]:
-        w["method"] = gr.Radio(METHOD_CHOICES, value=CollectForm.method, label="Method",
-                               info="what the teacher is asked for",
-                               elem_id="persd-col-method")
         with gr.Row(equal_height=True):
             w["student"] = gr.Textbox(label="Student model",
                                       info="Hugging Face id or local folder",

@@ -30,6 +30,7 @@ from persd.teacher import OpenAITeacher, TeacherConfig
 from persd_app.endpoints import QuietTeacher, TeacherEndpoints
 from persd_app.tabs import SharedExecutor, Stores
 from persd_app.tabs.review_render import esc, message
+from persd_app.tabs.timing import duration, timing
 
 OUTPUTS = ("session", "backend", "mode_note", "real", "tasks", "student", "teacher_model",
            "method", "round", "progress", "summary", "picker", "run", "cancel", "current",
@@ -44,7 +45,8 @@ MODE_NOTES = {
             "resumes the round.",
     "sim": "Simulated: a persd.demo.sim student and teacher (no model, no API key), every "
            "program judged by the real sandbox. The session is marked SIMULATED everywhere "
-           "and its records are round 0; running again adds only the missing tasks.",
+           "and its records are round 0; running again adds only the missing tasks. Method "
+           "stand or inpd adds the simulated teacher's own solutions too (for a study).",
 }
 
 
@@ -210,6 +212,7 @@ class CollectHandlers:
         if form.backend == "sim":
             config = CollectConfig(session=name, teacher_model="simulated-teacher",
                                    student="simulated-student", limit=limit,
+                                   method=form.method or CollectForm.method,
                                    sessions_dir=str(self.sessions_dir))
             return CollectJob(config, executor=self.executor(), simulated=True)
 
@@ -276,7 +279,16 @@ def progress_html(snap: CollectProgress, job: CollectJob, extra: str) -> str:
             f'data-state="{state}" data-done="{snap.done}"><b>{title}</b>: {snap.done}/'
             f'{snap.total} tasks · {snap.attempts} attempts ({snap.passed} passed) · '
             f'{snap.refined} teacher results ({snap.validated} validated) · running cost '
-            f'<b data-testid="collect-cost">{cost}</b>{note}.{tail}</div>')
+            f'<b data-testid="collect-cost">{cost}</b>{note} · <span data-testid='
+            f'"collect-timing">{esc(_timing(snap, job))}</span>.{tail}</div>')
+
+
+def _timing(snap: CollectProgress, job: CollectJob) -> str:
+    """Elapsed, rate and ETA while it runs (issue 25: long work showed little); the time it
+    took once it ended."""
+    if job.running:
+        return timing(job.elapsed_s, snap.done, snap.total, "tasks")
+    return f"took {duration(job.elapsed_s)}"
 
 
 def _sim_summary(snap: CollectProgress) -> str:

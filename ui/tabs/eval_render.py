@@ -74,3 +74,10 @@ def sample_html(steps: list, visible: dict[int, object], run_label: str) -> str:
         out.append("</div>")
         previous = sample
     return "".join(out) + "</div>"
+
+
+def eval_name(store, run_id: int) -> str:
+    """"Evaluation 1 (run 2)": run ids count every kind of run, so the first evaluation
+    is rarely run 1; people count evaluations."""
+    earlier = [r for r in store.runs(kind="eval") if r.id <= run_id]
+    return f"Evaluation {len(earlier)} (run {run_id})"

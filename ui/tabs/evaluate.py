@@ -2,8 +2,8 @@
 browse the evaluation samples and why they fail.
 
 Wiring only: `persd_app.tabs.evaluate_handlers.EvaluateHandlers` holds the event logic (each
-handler returns values keyed by the component names below); `persd.jobs.evaluate` runs
-`persd eval` as a child process recorded in the session (one evaluation at a time per
+handler returns values keyed by the component names below); `persd.jobs.evaluate` writes a
+job file and runs it with `persd.runs.child` in a child process recorded in the session (one evaluation at a time per
 session; a reloaded page re-attaches). gr.Plot has no click event in Gradio 6, so the
 tables beside the figures are the drill-down: a click on a row filters the sample browser
 (or, for refinements, gives the Review filter).
@@ -27,8 +27,9 @@ PAPER = PRESETS["paper"]
 TITLE = "Evaluate"
 POLL_S, IDLE_POLL_S = 1.0, 3.0
 ONE_AT_A_TIME = ('<div class="persd-msg persd-msg-info">One evaluation at a time per session: '
-                 'it runs as <code>persd eval</code> in a child process, recorded in the '
-                 'session, so every browser sees it and a reloaded page re-attaches.</div>')
+                 'it runs in its own child process (a job file run by <code>persd.runs.child</code>), '
+                 'recorded in the session, so every browser sees it and a reloaded page '
+                 're-attaches.</div>')
 
 
 def build(ctx: AppContext) -> None:
@@ -118,10 +119,10 @@ def build(ctx: AppContext) -> None:
         c["f_task"] = gr.Textbox(label="Task contains", elem_id="persd-ev-f-task")
     c["browser_count"] = gr.HTML(elem_id="persd-ev-browser-count")
     with gr.Row(equal_height=False):
-        with gr.Column(scale=2, min_width=360):
+        with gr.Column(scale=1, min_width=420):
             c["samples_table"] = gr.Dataframe(interactive=False, max_height=520, wrap=True,
                                               show_label=False, elem_id="persd-ev-samples-table")
-        with gr.Column(scale=3):
+        with gr.Column(scale=1, min_width=360):
             c["sample_detail"] = gr.HTML(elem_id="persd-ev-sample-detail")
 
     gr.Markdown("### Why refinements still fail")

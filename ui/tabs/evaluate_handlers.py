@@ -2,7 +2,7 @@
 
 Each method returns a dict keyed by component name (the names in `persd_app.tabs.evaluate`);
 the tab maps the names to its components. Work goes to `persd`: `persd.jobs.evaluate`
-runs `persd eval` as a child process, `persd.analysis` builds the frames and figures,
+runs the eval job file in a child process (`persd.runs.child`), `persd.analysis` builds the frames and figures,
 `persd.tasks.decontaminate` checks the eval tasks against the session's (training) tasks.
 """
 
@@ -31,9 +31,10 @@ from persd.store import RunBusy, StoreError
 from persd.data_dirs import EVERYWHERE, DataDirs, PathRefused
 from persd.tasks import TaskFileError, load_tasks
 from persd.tasks.decontaminate import contaminated_ids, overlaps
-from persd_app.tabs.eval_render import sample_html
+from persd_app.tabs.eval_render import eval_name, sample_html
 from persd_app.tabs.review_query import SIGNATURE_PREFIX, write_query
 from persd_app.tabs.review_render import decided_note, esc, message
+from persd_app.tabs.shown import for_people, natural_task_order
 from persd_app.tabs.timing import timing
 
 PRESET = "paper (" + ", ".join(f"{k}={v}" for k, v in PRESETS["paper"].items()) + ")"
@@ -145,7 +146,7 @@ class EvaluateHandlers:
         config = store.config()
         student = "" if store.simulated else str(config.get("student") or "")
         job = self.jobs.refresh(store)
-        return {**self.live(job, ""), "adapter": (self.adapters(session), ""),
+        return {**self.live(job, "", store), "adapter": (self.adapters(session), ""),
                 "student": student, "round": 0}
 
     def pick_adapter(self, session, adapter) -> dict[str, Any]:
@@ -162,7 +163,7 @@ class EvaluateHandlers:
 
     # -- the job ------------------------------------------------------------------------
 
-    def live(self, job: EvalJob | None, note: str | None = None) -> dict[str, Any]:
+    def live(self, job: EvalJob | None, note: str | None = None, store=None) -> dict[str, Any]:
         out: dict[str, Any] = {} if note is None else {"notice": note}
         if job is None:
             return {**out, "status": message("info", "No evaluation running in this "
@@ -172,7 +173,7 @@ class EvaluateHandlers:
         if job.active and job.samples_total:
             bar = (f'<progress value="{job.samples_done}" max="{job.samples_total}" '
                    f'style="width:100%"></progress>')
-        said = job.describe()
+        said = job.describe(eval_name(store, job.run.id) if store is not None else None)
         if job.active:  # issue 25: "step 0: sampling 12 tasks x 1" alone for 70 s
             said += " · " + timing(age_s(job.run.created_at), job.samples_done,
                                    job.samples_total, "samples")
@@ -201,7 +202,8 @@ class EvaluateHandlers:
             return {"notice": message("error", f"Cannot start: Eval tasks: {error}")}
         except (JobError, ValueError, TypeError, StoreError, OSError) as error:
             return {"notice": message("error", f"Cannot start: {error}")}
-        return self.live(job, message("ok", f"Started eval run {job.run.id}."))
+        name = eval_name(store, job.run.id)
+        return self.live(job, message("ok", f"Started {name[0].lower()}{name[1:]}."), store)
 
     def tick(self, session, run_id) -> dict[str, Any]:
         if not session:
@@ -210,7 +212,7 @@ class EvaluateHandlers:
         job = self.jobs.refresh(store, run_id) if run_id is not None else self.jobs.refresh(store)
         if job is None:
             return {}
-        out = self.live(job)
+        out = self.live(job, None, store)
         if run_id is not None and not job.active:  # it just ended: show its results, once
             out.update(self.results(session))
         return out
@@ -221,8 +223,9 @@ class EvaluateHandlers:
         if active is None and run_id is None:
             return {"notice": message("info", "No running evaluation to abort.")}
         job = self.jobs.abort(store, run_id if run_id is not None else active.id)
-        return self.live(job, message("warn", "Abort requested: the evaluation stops; the "
-                                              "samples scored so far are kept."))
+        note = message("warn", "Abort requested: the evaluation stops; the samples scored "
+                               "so far are kept.")
+        return self.live(job, note, store)
 
     # -- results and drill-down ---------------------------------------------------------
 
@@ -251,12 +254,13 @@ class EvaluateHandlers:
             "mix_plot": eval_figures.error_mix(mix, tag),
             "repair_plot": eval_figures.repair_effect(repair, tag),
             "eval_sig_plot": eval_figures.signatures(
-                eval_sigs, f"Why the latest run's samples fail (run {latest})", tag),
-            "changes_table": _rounded(changes),
-            "mix_table": _rounded(mix.drop(columns=["run"])),
-            "repair_table": _rounded(repair.drop(columns=["run"])),
-            "eval_sig_table": eval_sigs[SIG_COLUMNS],
-            "ref_sig_table": ref_sigs[SIG_COLUMNS],
+                eval_sigs, "Why the latest run's samples fail"
+                + (f" ({eval_name(store, latest).lower()})" if latest else ""), tag),
+            "changes_table": for_people(changes, sort_tasks=True),
+            "mix_table": for_people(mix.drop(columns=["run"])),
+            "repair_table": for_people(repair.drop(columns=["run"])),
+            "eval_sig_table": for_people(eval_sigs[SIG_COLUMNS]),
+            "ref_sig_table": for_people(ref_sigs[SIG_COLUMNS]),
             "f_run": (run_choices, latest),
             "f_error": ([ANY, *sorted(set(samples["error_type"]))], ANY),
             "f_signature": ([ANY, *sorted(set(samples["signature"]) - {""})], ANY),
@@ -281,6 +285,7 @@ class EvaluateHandlers:
             chosen = chosen[chosen["signature"] == signature]
         if task:
             chosen = chosen[chosen["task_id"].str.contains(task.strip(), regex=False)]
+        chosen = natural_task_order(chosen, "task_id")
         table = chosen[list(SAMPLE_COLUMNS)].rename(columns=SAMPLE_COLUMNS)
         steps = [ANY, *(str(s) for s in sorted(frame["step"].unique()))]
         out = {"samples_table": table, "f_step": (steps, ANY if step in (None, ANY)
@@ -390,6 +395,3 @@ def _shown(label: str | None, visible: bool = True) -> dict[str, Any]:
     return gr.update(visible=visible) if label is None else gr.update(visible=visible,
                                                                       value=label)
 
-
-def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.round(3) if len(frame) else frame

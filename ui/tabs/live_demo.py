@@ -55,12 +55,15 @@ def build(ctx: AppContext) -> None:
         run_all = gr.Button("Run to the end", elem_id="persd-live-all")
     note = gr.HTML(message("info", START_HINT), elem_id="persd-live-message")
     with gr.Row(equal_height=False):
-        with gr.Column(scale=2, min_width=380):
+        # No wrapping in the code panes: CodeMirror's gutter measured wrapped lines before
+        # the new program was laid out and the numbers drifted (issue 25); long lines
+        # scroll sideways instead.
+        with gr.Column(scale=3, min_width=420):
             prompt = gr.Code(language="python", label="Task prompt (the student completes it)",
-                             interactive=False, lines=12, max_lines=16, wrap_lines=True,
+                             interactive=False, lines=12, max_lines=16, wrap_lines=False,
                              elem_id="persd-live-prompt")
             program = gr.Code(language="python", label="Current program", interactive=False,
-                              lines=14, max_lines=22, wrap_lines=True,
+                              lines=14, max_lines=22, wrap_lines=False,
                               elem_id="persd-live-program")
         with gr.Column(scale=4, min_width=420):
             steps_html = gr.HTML(elem_id="persd-live-steps", apply_default_css=False)

@@ -31,6 +31,7 @@ from persd.store import StoreError
 from persd.student import HFStudent, StudentConfig, StudentLoadError
 from persd_app.tabs import SharedExecutor, Stores
 from persd_app.tabs.review_render import SIMULATED_BADGE, esc, message
+from persd_app.tabs.shown import percent
 
 OUTPUTS = ("state", "note", "prompt", "program", "steps")
 EXAMPLE = dict(description="Return the second largest distinct number in the list, or None "
@@ -230,7 +231,7 @@ def _step_html(step: LiveStep, previous: LiveStep | None) -> str:
         changed = diff_size(previous.program, step.program)
         alike = similarity(previous.program, step.program)
         parts.append(f'<div class="persd-metrics">Changed <b>{changed}</b> lines · similarity '
-                     f'to the previous step <b>{alike:.1%}</b></div>')
+                     f'to the previous step <b>{percent(alike)}</b></div>')
         parts.append(side_by_side_html(previous.program, step.program,
                                        f"Step {previous.index}", f"Step {step.index}",
                                        context=3))

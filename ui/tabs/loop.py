@@ -17,6 +17,9 @@ from persd_app.tabs.loop_handlers import LoopHandlers
 
 TITLE = "Loop"
 REFRESH_S = 3.0
+EMPTY_CURVE = ('<div class="persd-empty-panel" data-testid="loop-no-curve"><b>pass@1 by round'
+               '</b><br>No round evaluated yet: a point per round appears here as the loop '
+               'evaluates them.</div>')
 
 
 def build(ctx: AppContext) -> None:
@@ -28,16 +31,25 @@ def build(ctx: AppContext) -> None:
     progress = gr.Slider(0, 1, label="Current step", interactive=False, elem_id="persd-loop-progress")
     with gr.Row(equal_height=True):
         rounds = gr.Dataframe(label="Rounds", interactive=False, elem_id="persd-loop-rounds")
-        curve = gr.LinePlot(x="round", y="pass@1", color="inference", title="pass@1 by round",
-                            y_lim=[0, 1], elem_id="persd-loop-curve")
+        with gr.Column():
+            # Without points the chart collapses to a line (issue 25): a panel says why
+            # instead, until the first round is evaluated.
+            curve = gr.LinePlot(x="round", y="pass@1", color="inference",
+                                title="pass@1 by round", y_title="pass@1", x_title="round",
+                                y_lim=[0, 1], height=300, visible=False,
+                                elem_id="persd-loop-curve")
+            no_curve = gr.HTML(EMPTY_CURVE, elem_id="persd-loop-no-curve")
     note = gr.Markdown(elem_id="persd-loop-note")
     timer = ctx.timer(REFRESH_S)
 
-    outputs = [status, progress, rounds, curve, stop]
+    outputs = [status, progress, rounds, curve, no_curve, stop]
 
     def show(session):
         view = handlers.refresh(session)
-        return {status: view["status"], rounds: view["rounds"], curve: view["curve"],
+        drawn = not view["curve"].empty
+        return {status: view["status"], rounds: view["rounds"],
+                curve: gr.LinePlot(value=view["curve"], visible=drawn),
+                no_curve: gr.HTML(visible=not drawn),
                 progress: gr.Slider(value=view["progress"] or 0, visible=view["progress"] is not None),
                 stop: gr.Button(interactive=view["can_stop"])}
 

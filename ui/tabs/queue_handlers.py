@@ -25,6 +25,7 @@ from persd.review_reasons import ReasonError, compose
 from persd.store import StoreError
 from persd_app.tabs import Stores
 from persd_app.tabs.review_render import esc, message
+from persd_app.tabs.shown import percent
 
 PAGE = 200
 ANY = "any"
@@ -213,8 +214,7 @@ def _true(value: Any) -> bool:
 def _page(rows: pd.DataFrame, selected: set[int]) -> pd.DataFrame:
     page = rows.head(PAGE)
     table = page.assign(**{"✓": page["id"].isin(selected),
-                           "similarity": page["similarity"].map(
-                               lambda s: "" if pd.isna(s) else f"{s:.0%}")})
+                           "similarity": page["similarity"].map(percent)})
     return table[SHOWN]
 
 

@@ -87,8 +87,11 @@ def build(ctx: AppContext) -> None:
             name = gr.Textbox(label="New study", elem_id="persd-study-name", min_width=140)
             kind = gr.Dropdown(["pairwise", "review"], value="pairwise", label="Kind",
                                min_width=110)
-            source_a = gr.Textbox("persd", label="Candidate a", min_width=100)
-            source_b = gr.Textbox("stand", label="Candidate b", min_width=100)
+            source_a = gr.Textbox("persd", label="Candidate a", min_width=100,
+                                  elem_id="persd-study-source-a")
+            source_b = gr.Textbox("stand", label="Candidate b", min_width=100,
+                                  elem_id="persd-study-source-b",
+                                  info="METHOD[@ROUND][:TEACHER], e.g. persd@1")
             reviewers = gr.Textbox(label="Reviewers, comma-separated", min_width=220,
                                    scale=2, elem_id="persd-study-reviewers")
             overlap = gr.Number(2, label="Reviewers per item", precision=0, minimum=1,
@@ -120,7 +123,8 @@ def build(ctx: AppContext) -> None:
                    right_title=right_title, right_diff=right_diff, message=note,
                    pair_area=pair_area, reason=reason, owner_message=owner_message,
                    agreement=agreement_html, plot_all=plot_all, plot_error=plot_error,
-                   plot_diff=plot_diff, table=table, export_file=export_file)
+                   plot_diff=plot_diff, table=table, export_file=export_file,
+                   source_a=source_a, source_b=source_b)
     inputs = [ctx.session, ctx.reviewer, state, study, reason, name, kind, source_a, source_b,
               reviewers, overlap, from_reviewer, to_reviewer, item, decision]
 
@@ -143,6 +147,8 @@ def build(ctx: AppContext) -> None:
                     show_progress="hidden")
 
     ctx.on_session(**wire(handlers.open, PAIR, "message"))
+    ctx.on_session(**wire(handlers.defaults, ("source_a", "source_b", "owner_message"),
+                          "owner_message"))
     ctx.tab.select(**wire(handlers.refresh, PAIR, "message"))
     study.input(**wire(handlers.open, PAIR, "message"))
     ctx.reviewer.submit(**wire(handlers.open, PAIR, "message"))

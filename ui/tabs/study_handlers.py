@@ -25,6 +25,7 @@ from persd.studies import (
     StudyError,
     agreement,
     create_study,
+    default_sources,
     judge,
     pair_view,
     progress,
@@ -40,6 +41,7 @@ from persd.studies.report import (
 )
 from persd_app.tabs import Stores
 from persd_app.tabs import study_render as render
+from persd_app.tabs.shown import for_people
 
 PAIR = ("state", "study", "progress", "header", "task", "feedback", "left_title", "left_diff",
         "right_title", "right_diff", "message", "pair_area", "reason")
@@ -121,6 +123,11 @@ class StudyHandlers:
 
     # -- the owner's tools ---------------------------------------------------------------
 
+    def defaults(self, i: StudyInputs) -> dict[str, Any]:
+        """Candidates this session can pair (issue 25: persd vs stand failed on the demo)."""
+        a, b = default_sources(self.stores.get(i.session)) if i.session else ("persd", "stand")
+        return {"source_a": a, "source_b": b}
+
     def create(self, i: StudyInputs) -> dict[str, Any]:
         store = self.stores.get(i.session)
         reviewers = [r.strip() for r in i.reviewers.split(",") if r.strip()]
@@ -182,7 +189,9 @@ class StudyHandlers:
         table = pd.concat([tables["all"].assign(by="all"),
                            tables["error_type"].assign(by="error type"),
                            tables["diff_size"].assign(by="diff lines")], ignore_index=True)
-        table = table[["by", *tables["all"].columns]].round(3)
+        table = for_people(table[["by", *tables["all"].columns]],
+                           names={"win_rate": "win rate", "ci_low": "95% low",
+                                  "ci_high": "95% high"})
         return {"owner_message": render.message(
                     "ok", f"{len(frame)} judgments of {len(items)} items; CSV ready below."),
                 "plot_all": win_rate_figure(tables["all"], study, "all"),

@@ -67,9 +67,10 @@ def review_queue(study: Any, task_ids: list[str]) -> str:
     if not task_ids:
         return message("ok", f"Nothing left for you in {study.name}.")
     shown = ", ".join(esc(t) for t in task_ids[:20]) + (" …" if len(task_ids) > 20 else "")
-    return (f'<div class="persd-msg persd-msg-info">{len(task_ids)} record(s) of review study '
-            f'<b>{esc(study.name)}</b> are yours to approve or reject in the Review tab '
-            f'(search their task id): {shown}</div>')
+    return (f'<div class="persd-msg persd-msg-info" data-testid="study-review-queue">'
+            f'{len(task_ids)} record(s) of review study <b>{esc(study.name)}</b> are yours to '
+            f'approve or reject: in the Review tab search <code>mine</code> (only the records '
+            f'assigned to you), or tick "My queue" in the Queue tab. {shown}</div>')
 
 
 def agreement(summary: Any, kind: str, tasks: dict[int, str] | None = None) -> str:

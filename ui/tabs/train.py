@@ -30,6 +30,10 @@ SELECTIONS = [("auto", "auto"), ("approved by reviewers", "approved"),
               ("validated by the tests", "validated"), ("all teacher results", "all")]
 SELECTION_INFO = ("auto: the approved and edited ones once anything is reviewed, else the "
                   "ones that pass the hidden tests")
+VARIANT_INFO = ("persd: task -> the teacher's refinement of the student's attempt · "
+                "persd-refine: task + attempt + feedback -> refinement · persd-combined: both "
+                "· stand: task -> the teacher's own solution, every task · inpd: the same, "
+                "failed tasks only")
 FORMATS = [("JSONL", "jsonl"), ("Parquet", "parquet"), ("datasets folder (zipped)", "hf")]
 ONE_AT_A_TIME = ('<div class="persd-msg persd-msg-info">One training job at a time per '
                  'session: the session records it, so every browser sees the same job, and '
@@ -44,7 +48,8 @@ def build(ctx: AppContext) -> None:
     gr.HTML(ONE_AT_A_TIME)
     with gr.Row(equal_height=True):
         variant = gr.Dropdown(list(VARIANTS), value="persd", label="Variant",
-                              elem_id="persd-train-variant", min_width=140)
+                              info=VARIANT_INFO, elem_id="persd-train-variant", min_width=140,
+                              scale=2)
         selection = gr.Dropdown(SELECTIONS, value="auto", label="Teacher results to train on",
                                 info=SELECTION_INFO, elem_id="persd-train-selection",
                                 min_width=260, scale=2)

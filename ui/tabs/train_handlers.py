@@ -267,14 +267,17 @@ class TrainHandlers:
         runs = self.jobs.history(self.stores.get(session))
         rows = [[j.run.id, j.status, j.run.config.get("variant"),
                  j.run.config.get("selection") or j.run.config.get("data") or "auto",
-                 j.run.config.get("rows"), j.losses[-1][0] if j.losses else 0,
-                 round(j.losses[-1][1], 4) if j.losses else None, j.run.output,
-                 j.run.created_at[:19].replace("T", " ")] for j in runs]
-        figure = loss_curves([(f"run {j.run.id}", j.losses, j.eval_losses) for j in runs],
-                             title="Loss of this session's runs")
+                 j.run.config.get("rows"), _steps_cell(j),
+                 round(j.losses[-1][1], 4) if j.losses and not j.active else None,
+                 j.run.output, j.run.created_at[:19].replace("T", " ")] for j in runs]
+        # The running job has its own live chart above; this one holds the ended runs, so
+        # it never reads "No loss logged yet" because the newest run has just started.
+        ended = [j for j in runs if not j.active and j.losses]
+        figure = loss_curves([(f"run {j.run.id}", j.losses, j.eval_losses) for j in ended],
+                             title="Loss of this session's ended runs")
         # No runs yet: the empty table says so; a blank chart would only take room.
         return {"history": pd.DataFrame(rows, columns=HISTORY_COLUMNS),
-                "history_curves": gr.update(value=figure, visible=bool(runs))}
+                "history_curves": gr.update(value=figure, visible=bool(ended))}
 
 
 def selection_note(store, variant: str, selection: str) -> str:
@@ -332,6 +335,14 @@ def _rate(text: str | None) -> float | None:
         return float(text)
     except ValueError:
         raise TrainError(f"learning rate {text!r} is not a number (e.g. 2e-4)") from None
+
+
+def _steps_cell(job: TrainJob) -> int | str:
+    """The last logged step of an ended run; a running one is shown live above, not as a
+    frozen count taken when it started."""
+    if job.active:
+        return "running (live above)"
+    return job.losses[-1][0] if job.losses else "none logged"
 
 
 def _latest(jobs: TrainJobs, store) -> TrainJob | None:
