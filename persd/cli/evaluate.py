@@ -43,7 +43,7 @@ FEEDBACK_TESTS_HELP = ("What the repair steps learn from: visible tests, or hidd
 @click.option("--adapter", type=click.Path(file_okay=False), help="peft adapter folder to apply.")
 @click.option("--tasks", "tasks_spec", required=True, help=TASK_SOURCES_HELP)
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate the first N tasks only.")
-@click.option("--preset", type=click.Choice(list(PRESETS)), help="A named protocol: " + "; ".join(
+@click.option("--preset", metavar="[" + "|".join(PRESETS) + "]", help="A named protocol: " + "; ".join(
     f"{name} ({', '.join(f'{k}={v}' for k, v in values.items())})" for name, values in PRESETS.items()))
 @config_option(EvalConfig, "samples", keep_unset=True, help="Samples per task, n of pass@k.")
 @config_option(EvalConfig, "temperature", keep_unset=True, help="Sampling temperature.")
