@@ -31,7 +31,7 @@ def grow(path: Path, records: int) -> int:
     """Copy the session's attempts and refinements as new sample indexes until it holds
     `records` refinements; returns the count."""
     with SessionStore(path) as store:
-        seeds = [(store.attempt(r.attempt_id), r) for r in store.refinements()]
+        seeds = [(store.attempts.get(r.attempt_id), r) for r in store.refinements.list()]
         have = len(seeds)
         sample = 1
         with store.transaction():
@@ -39,19 +39,19 @@ def grow(path: Path, records: int) -> int:
                 for attempt, refinement in seeds:
                     if have >= records:
                         break
-                    copy = store.add_attempt(
+                    copy = store.attempts.add(
                         attempt.task_id, attempt.round, sample_index=sample, model=attempt.model,
                         prompt=attempt.prompt, completion=attempt.completion,
                         program=attempt.program, sampling=attempt.sampling)
-                    store.add_execution("attempt", copy.id, attempt.execution)
-                    store.add_refinement(
+                    store.executions.add("attempt", copy.id, attempt.execution)
+                    store.refinements.add(
                         "persd", attempt_id=copy.id, teacher_model=refinement.teacher_model,
                         program=refinement.program, completion=refinement.completion,
                         validated=refinement.validated, reason=refinement.reason,
                         diff_lines=refinement.diff_lines, execution=refinement.execution)
                     have += 1
                 sample += 1
-        return store.review_queue_count()
+        return store.queue.count()
 
 
 def percentile(values: list[float], q: float) -> float:

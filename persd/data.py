@@ -61,7 +61,7 @@ def build_examples(store, variant: str, *, round: int | None = None,
     if selection not in SELECTIONS:
         raise DataError(f"unknown selection {selection!r}; one of {', '.join(SELECTIONS)}")
     chosen = _chosen_results(store, _METHOD_OF[variant], round, selection)
-    tasks = {task.task_id: task for task in store.tasks()}
+    tasks = {task.task_id: task for task in store.tasks.list()}
     rows = []
     for refinement, program in chosen:
         task = tasks[refinement.task_id]
@@ -73,10 +73,10 @@ def build_examples(store, variant: str, *, round: int | None = None,
         if prompt_style != "persd":
             provenance["prompt_style"] = prompt_style
         if variant in ("persd-refine", "persd-combined"):
-            attempt = store.attempt(refinement.attempt_id)
+            attempt = store.attempts.get(refinement.attempt_id)
             if prompt_style == "paper":
                 prompt, body = paper_refine_example(task, attempt, refinement, program, completion,
-                                                    store.import_source(refinement.id))
+                                                    store.imports.source(refinement.id))
                 rows.append({"prompt": prompt, "completion": body, "variant": "persd-refine",
                              **provenance})
             else:
@@ -92,9 +92,9 @@ def build_examples(store, variant: str, *, round: int | None = None,
 def _chosen_results(store, method: str, round: int | None, selection: str):
     """(refinement, program to train on) for the results the selection keeps; tasks whose
     test a reviewer rejected as wrong (`persd.review_reasons`) are left out."""
-    results = store.refinements(round=round, method=method)
+    results = store.refinements.list(round=round, method=method)
     wrong_tests = tasks_with_wrong_tests(store)
-    reviews = store.reviews(round)
+    reviews = store.reviews.by_refinement(round)
     reviewed = any(review.status != "pending" for review in reviews.values())
     if selection == "auto":
         selection = "approved" if reviewed else "validated"

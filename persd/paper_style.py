@@ -5,7 +5,7 @@
     prompt = paper_repair_prompt(task, failed_program, its_run)   # at inference
     body = paper_cut(generated)             # the stop rule: before the first top-level line
     prompt, completion = paper_refine_example(task, attempt, refinement, program, completion,
-                                              store.import_source(refinement.id))
+                                              store.imports.source(refinement.id))
 
 The release (SalesforceAIResearch/PersDistill) asks for a task as its description in a
 module docstring above the function header, and for a repair with its "Rectify the below

@@ -11,7 +11,7 @@
     apply_bulk(store, plan.undecided(), reviewer="ana") # or leave the decided ones alone
     undo(store, "ana")
 
-Every action is one store write (`SessionStore.set_review`), checked against the version the
+Every action is one store write (`store.reviews.set`), checked against the version the
 reviewer saw: a record someone else changed meanwhile raises the store's `ReviewConflict`,
 whose message says who changed it and when. Code a reviewer types runs only through the
 sandboxed `Executor`. Accepting code that fails the hidden tests (a failing edit, or a
@@ -100,7 +100,7 @@ def _check_reviewer(reviewer: str) -> str:
 
 
 def _check_version(store: SessionStore, refinement_id: int, expected_version: int) -> None:
-    current = store.review(refinement_id)
+    current = store.reviews.get(refinement_id)
     if current.version != expected_version:
         raise ReviewConflict(current, expected_version)
 
@@ -111,7 +111,7 @@ def approve(
 ) -> ReviewRecord:
     """Accept the teacher's refinement as it is."""
     reviewer = _check_reviewer(reviewer)
-    refinement = store.refinement(refinement_id)
+    refinement = store.refinements.get(refinement_id)
     if refinement.program is None:
         raise ReviewRefused(
             f"{refinement.task_id}: the teacher gave no code to approve; edit it or reject it"
@@ -122,7 +122,7 @@ def approve(
             f"{refinement.task_id}: the refinement is not validated ({why}); tick "
             "'override' to approve it anyway, or edit it into passing code"
         )
-    return store.set_review(
+    return store.reviews.set(
         refinement_id, "approved", reviewer=reviewer, expected_version=expected_version,
     )
 
@@ -134,10 +134,10 @@ def run_edit(
     (subject "review_edit"); the review itself is unchanged."""
     if not program or not program.strip():
         raise ReviewRefused("the edited program is empty")
-    refinement = store.refinement(refinement_id)
-    task = store.task(refinement.task_id)
+    refinement = store.refinements.get(refinement_id)
+    task = store.tasks.get(refinement.task_id)
     result = executor.run(program, task.test, task.prompt)
-    return store.add_execution("review_edit", refinement_id, result)
+    return store.executions.add("review_edit", refinement_id, result)
 
 
 def save_edit(
@@ -149,7 +149,7 @@ def save_edit(
     A failing edit raises ReviewRefused (carrying the run) unless `override`.
     `execution`: a run of this very program from `run_edit`, to avoid running it twice."""
     reviewer = _check_reviewer(reviewer)
-    refinement = store.refinement(refinement_id)
+    refinement = store.refinements.get(refinement_id)
     if program == refinement.program:
         raise ReviewRefused(f"{refinement.task_id}: the code is unchanged; approve it instead")
     # Refuse early: running code for a record that moved on would waste the reviewer's wait.
@@ -162,7 +162,7 @@ def save_edit(
             f"({execution.status}); fix it, or tick 'override' to save it anyway",
             execution=execution,
         )
-    review = store.set_review(
+    review = store.reviews.set(
         refinement_id, "edited", reviewer=reviewer, expected_version=expected_version,
         edited_program=program, edit_execution=execution.id,
     )
@@ -173,7 +173,7 @@ def reject(
     store: SessionStore, refinement_id: int, *, reviewer: str, expected_version: int,
     reason: str | None = None,
 ) -> ReviewRecord:
-    return store.set_review(
+    return store.reviews.set(
         refinement_id, "rejected", reviewer=_check_reviewer(reviewer),
         expected_version=expected_version, reason=(reason or "").strip() or None,
     )
@@ -182,7 +182,7 @@ def reject(
 def skip(
     store: SessionStore, refinement_id: int, *, reviewer: str, expected_version: int,
 ) -> ReviewRecord:
-    return store.set_review(
+    return store.reviews.set(
         refinement_id, "skipped", reviewer=_check_reviewer(reviewer),
         expected_version=expected_version,
     )
@@ -191,7 +191,7 @@ def skip(
 def conflict_message(store: SessionStore, error: ReviewConflict) -> str:
     """A conflict as a reviewer reads it: the task and who changed it, not internal ids."""
     current = error.current
-    task_id = store.refinement(current.refinement_id).task_id
+    task_id = store.refinements.get(current.refinement_id).task_id
     who = current.reviewer or "someone"
     when = (current.updated_at or "").replace("T", " ")[:16]
     status = "back to pending" if current.status == "pending" else current.status
@@ -203,7 +203,7 @@ def conflict_message(store: SessionStore, error: ReviewConflict) -> str:
 def undo(store: SessionStore, reviewer: str) -> ReviewRecord | None:
     """Revert `reviewer`'s last action (a whole bulk action at once); None when there is
     nothing to undo. ReviewConflict when someone else changed that record since."""
-    return store.undo_last(_check_reviewer(reviewer))
+    return store.reviews.undo_last(_check_reviewer(reviewer))
 
 
 def plan_bulk(
@@ -214,12 +214,12 @@ def plan_bulk(
     if status not in BULK_STATUSES:
         raise ReviewRefused(f"bulk review sets one of {BULK_STATUSES}, not {status!r}")
     if status != "approved" or override or filters.validated is True:
-        versions, left_out = store.review_queue_versions(filters), 0
+        versions, left_out = store.queue.versions(filters), 0
     elif filters.validated is False:
-        versions, left_out = {}, store.review_queue_count(filters)
+        versions, left_out = {}, store.queue.count(filters)
     else:
-        versions = store.review_queue_versions(replace(filters, validated=True))
-        left_out = store.review_queue_count(filters) - len(versions)
+        versions = store.queue.versions(replace(filters, validated=True))
+        left_out = store.queue.count(filters) - len(versions)
     return BulkPlan(status, versions, left_out, _decided(store, versions, status))
 
 
@@ -231,7 +231,7 @@ def _decided(store: SessionStore, versions: dict[int, int], status: str,
         return ()
     chunks = (touched[start:start + 5000] for start in range(0, len(touched), 5000))
     rows = [row for chunk in chunks   # in chunks: SQLite bounds the parameters of one query
-            for row in store.review_queue(QueueFilters(refinement_ids=chunk), limit=len(chunk))]
+            for row in store.queue.list(QueueFilters(refinement_ids=chunk), limit=len(chunk))]
     return tuple(DecidedRecord(row.refinement_id, row.task_id, row.status, row.reviewer)
                  for row in rows if row.status not in ("pending", status))
 
@@ -243,7 +243,7 @@ def apply_bulk(
     reviewer = _check_reviewer(reviewer)
     if not plan.versions:
         return BulkOutcome(plan.status, 0, [], plan.left_out)
-    result = store.bulk_set_review(
+    result = store.reviews.bulk_set(
         plan.versions, plan.status, reviewer=reviewer, reason=(reason or "").strip() or None,
     )
     return BulkOutcome(plan.status, len(result.updated), result.conflicts, plan.left_out)
@@ -311,14 +311,14 @@ def review_view(
     """Everything the review screen shows for one refinement, read in one go.
     `with_reference` adds the attempt -> reference diff, which shows how personal the
     refinement is: a personal one is much closer to the attempt than the reference is."""
-    item = store.review_item(refinement_id)
+    item = store.queue.item(refinement_id)
     refinement, attempt, review = item.refinement, item.attempt, item.review
     run = attempt.execution if attempt else None
     attempt_program = attempt.program if attempt else ""
     teacher_program = refinement.program or ""
     current = review.edited_program or teacher_program
     check = refinement.execution
-    source = store.import_source(refinement.id)
+    source = store.imports.source(refinement.id)
     view = ReviewView(
         refinement_id=refinement.id, task_id=refinement.task_id, round=refinement.round,
         method=refinement.method, teacher_model=refinement.teacher_model,

@@ -67,7 +67,7 @@ def parse(reason: str | None) -> tuple[str | None, str]:
 def rejected_reasons(store: Any, round: int | None = None) -> list[tuple[int, str, str]]:
     """(refinement id, kind, text) of every rejection in force."""
     found = []
-    for refinement_id, review in store.reviews(round).items():
+    for refinement_id, review in store.reviews.by_refinement(round).items():
         if review.status == "rejected":
             kind, text = parse(review.reason)
             found.append((refinement_id, kind or "other", text))
@@ -87,4 +87,4 @@ def tasks_with_wrong_tests(store: Any) -> set[str]:
     marked = {rid for rid, kind, _ in rejected_reasons(store) if kind == "test_wrong"}
     if not marked:
         return set()
-    return {r.task_id for r in store.refinements() if r.id in marked}
+    return {r.task_id for r in store.refinements.list() if r.id in marked}

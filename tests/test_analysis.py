@@ -57,7 +57,7 @@ EXPECTED = {"attempts": ATTEMPT_COLUMNS, "refinements": REFINEMENT_COLUMNS,
 def test_demo_frames_have_their_columns_and_the_session_counts(demo):
     report = analyse(demo)
     assert _columns(report) == EXPECTED
-    attempts, refinements = demo.attempts(), demo.refinements()
+    attempts, refinements = demo.attempts.list(), demo.refinements.list()
     failed = [a for a in attempts if not a.execution.passed]
     assert len(report.attempts) == len(attempts) == DEMO_TASKS
     assert len(report.tasks) == DEMO_TASKS and report.tasks["attempts"].sum() == DEMO_TASKS
@@ -124,11 +124,11 @@ def test_similarity_bins_end_at_one_and_spread_the_data(demo):
 
 
 def test_reviews_drive_acceptance_and_the_taxonomy(demo):
-    ids = [r.id for r in demo.refinements()]
+    ids = [r.id for r in demo.refinements.list()]
     for refinement_id in ids[:3]:
-        demo.set_review(refinement_id, "approved", reviewer="ana", expected_version=0)
-    demo.set_review(ids[3], "rejected", reviewer="ben", expected_version=0, reason="too big")
-    demo.set_review(ids[4], "skipped", reviewer="ben", expected_version=0)
+        demo.reviews.set(refinement_id, "approved", reviewer="ana", expected_version=0)
+    demo.reviews.set(ids[3], "rejected", reviewer="ben", expected_version=0, reason="too big")
+    demo.reviews.set(ids[4], "skipped", reviewer="ben", expected_version=0)
     report = analyse(demo)
     teacher = report.teachers.iloc[0]
     assert (teacher["reviewed"], teacher["accepted"]) == (4, 3)   # skipped is no verdict
@@ -158,7 +158,7 @@ class TableStudent:
 
 
 def test_eval_runs_give_pass_at_1_per_step_and_per_round(demo, executor):
-    tasks = [t for t in demo.tasks() if t.visible_test.strip()][:4]
+    tasks = [t for t in demo.tasks.list() if t.visible_test.strip()][:4]
     wrong = {t.task_id: "    return None\n" for t in tasks}
     right = {t.task_id: t.solution[len(t.prompt):] for t in tasks}
     right[tasks[0].task_id] = wrong[tasks[0].task_id]
@@ -217,7 +217,7 @@ def test_a_session_collected_with_the_tiny_model_and_a_priced_teacher(tmp_path, 
                 executor=executor, progress=False)
     with SessionStore.open(tmp_path, "real") as store:
         report = analyse(store)
-        refinements = store.refinements()
+        refinements = store.refinements.list()
     assert not report.simulated and len(report.attempts) == 4
     assert len(report.refinements) == len(refinements) == (~report.attempts["passed"]).sum()
     teacher = report.teachers.set_index("teacher_model").loc["gpt-4o-mini"]
@@ -236,7 +236,7 @@ def test_a_session_collected_with_the_tiny_model_and_a_priced_teacher(tmp_path, 
 def test_before_after_per_task_error_mix_and_repair_effect(demo, executor):
     from persd.analysis import evals as frames
 
-    tasks = [t for t in demo.tasks() if t.visible_test.strip()][:3]
+    tasks = [t for t in demo.tasks.list() if t.visible_test.strip()][:3]
     wrong = {t.task_id: "    return None\n" for t in tasks}
     wrong[tasks[2].task_id] = "    return [][0]\n"
     right = {t.task_id: t.solution[len(t.prompt):] for t in tasks}

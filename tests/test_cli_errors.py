@@ -43,12 +43,12 @@ def make_session(folder: Path, name: str = "s") -> Path:
         padding = "    # " + "x" * 70 + "\n"
         tasks = [make_task(i, prompt=f"def f{i}(x):\n    \"\"\"Return x + {i}.\"\"\"\n" + padding * 30)
                  for i in range(ROWS)]
-        store.add_tasks(tasks)
+        store.tasks.add(tasks)
         for task in tasks:
-            attempt = store.add_attempt(task.task_id, 0, model="tiny", sampling={}, prompt=task.prompt,
+            attempt = store.attempts.add(task.task_id, 0, model="tiny", sampling={}, prompt=task.prompt,
                                         completion="    return x\n", program=task.prompt + "    return x\n")
-            store.add_execution("attempt", attempt.id, FAIL)
-            store.add_refinement("persd", attempt_id=attempt.id, teacher_model="t", validated=True,
+            store.executions.add("attempt", attempt.id, FAIL)
+            store.refinements.add("persd", attempt_id=attempt.id, teacher_model="t", validated=True,
                                  program=task.prompt + f"    return x + {task.entry_point[1:]}\n",
                                  execution=Result())
         return store.path

@@ -45,14 +45,14 @@ def _cli(args: list[str], env: dict, **kwargs) -> subprocess.Popen:
 
 
 def _check_complete(store: SessionStore, round: int = 1) -> None:
-    attempts = store.attempts(round=round)
+    attempts = store.attempts.list(round=round)
     keys = [(a.task_id, a.sample_index) for a in attempts]
     assert len(keys) == len(set(keys)) == TASKS
     assert all(a.execution is not None for a in attempts)
     failed = {a.id for a in attempts if not a.execution.passed}
-    refinements = store.refinements(round=round, method="persd")
+    refinements = store.refinements.list(round=round, method="persd")
     assert sorted(r.attempt_id for r in refinements) == sorted(failed)
-    assert store.pending_work(round).done
+    assert store.pending.work(round).done
     assert store.integrity_check() == "ok"
 
 
@@ -63,9 +63,9 @@ def test_collect_refines_every_failed_attempt(tmp_path, tiny_model_dir, teacher)
     assert summary.validated == summary.refined  # the test teacher answers with the reference
     with SessionStore.open(tmp_path, "s1") as store:
         _check_complete(store)
-        calls = store.teacher_calls()
+        calls = store.teacher_calls.list()
         assert len(calls) == summary.failed and all(c.raw_reply for c in calls)
-        assert all(r.execution is not None and r.execution.passed for r in store.refinements())
+        assert all(r.execution is not None and r.execution.passed for r in store.refinements.list())
 
 
 def test_rerun_costs_nothing_and_duplicates_nothing(tmp_path, tiny_model_dir, teacher):
@@ -91,7 +91,7 @@ def test_kill_9_mid_run_then_rerun_finishes_without_duplicates(tmp_path, tiny_mo
         process.send_signal(signal.SIGKILL)
         process.wait()
         with SessionStore.open(tmp_path, "crash") as store:
-            assert not store.pending_work(1).done  # it really was cut off mid-run
+            assert not store.pending.work(1).done  # it really was cut off mid-run
         server.latency_s = 0.0
         rerun = _cli(args, env)
         out, err = rerun.communicate(timeout=300)
@@ -112,13 +112,13 @@ def test_a_teacher_that_stays_down_ends_the_run_with_a_summary(tmp_path, tiny_mo
         assert down.returncode != 0
         assert "teacher" in (out + err).lower()
         with SessionStore.open(tmp_path, "down") as store:
-            assert len(store.attempts(round=1)) == 4  # the student part is all recorded
+            assert len(store.attempts.list(round=1)) == 4  # the student part is all recorded
         server._faults.clear()
         rerun = _cli(args, env)
         out, err = rerun.communicate(timeout=300)
         assert rerun.returncode == 0, out + err
     with SessionStore.open(tmp_path, "down") as store:
-        assert store.pending_work(1).done
+        assert store.pending.work(1).done
 
 
 def test_stand_and_inpd_ask_for_solutions(tmp_path, tiny_model_dir, teacher):
@@ -133,7 +133,7 @@ def test_export_each_variant_loads_with_datasets(tmp_path, tiny_model_dir, teach
     collect(_config(tmp_path, tiny_model_dir), progress=False)
     with SessionStore.open(tmp_path, "s1") as store:
         rows = build_examples(store, variant)
-        tasks = {t.task_id: t for t in store.tasks()}
+        tasks = {t.task_id: t for t in store.tasks.list()}
         for fmt, name in (("jsonl", "x.jsonl"), ("parquet", "x.parquet"), ("hf", "x_hf")):
             export(rows, tmp_path / name, fmt)
     loaded = datasets.load_dataset("json", data_files=str(tmp_path / "x.jsonl"), split="train")
@@ -158,7 +158,7 @@ def test_persd_rows_are_complete_programs_that_pass(tmp_path, tiny_model_dir, te
     collect(_config(tmp_path, tiny_model_dir), progress=False)
     with SessionStore.open(tmp_path, "s1") as store:
         rows = build_examples(store, "persd")
-        tasks = {t.task_id: t for t in store.tasks()}
+        tasks = {t.task_id: t for t in store.tasks.list()}
     with Executor(workers=2) as executor:
         results = executor.run_many([(r["prompt"] + r["completion"], tasks[r["task_id"]].test) for r in rows])
     assert rows and all(r.passed for r in results)
@@ -195,11 +195,11 @@ def test_empty_task_set_is_refused(tmp_path, tiny_model_dir, teacher):
 def test_other_settings_on_an_existing_session_are_refused_untouched(tmp_path, tiny_model_dir, teacher):
     collect(_config(tmp_path, tiny_model_dir, limit=4), progress=False)
     with SessionStore.open(tmp_path, "s1") as store:
-        before = (len(store.attempts()), len(store.refinements()), store.config())
+        before = (len(store.attempts.list()), len(store.refinements.list()), store.config())
     with pytest.raises(CollectError, match="teacher_model"):
         collect(_config(tmp_path, tiny_model_dir, limit=4, teacher_model="another"), progress=False)
     with SessionStore.open(tmp_path, "s1") as store:
-        assert (len(store.attempts()), len(store.refinements()), store.config()) == before
+        assert (len(store.attempts.list()), len(store.refinements.list()), store.config()) == before
 
 
 def test_cli_reports_bad_input_in_one_line(tmp_path, teacher):

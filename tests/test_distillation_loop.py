@@ -93,5 +93,5 @@ def test_round_two_collects_with_the_adapter_apart_from_round_one(tmp_path, tiny
         second = collect(CollectConfig(**config, round=2, adapter=str(adapter)), tasks=short_tasks, progress=False)
     assert second.round == 2 and second.passed >= len(short_tasks) // 2
     with SessionStore.open(tmp_path, "rounds") as store:
-        assert len(store.attempts(round=1)) == len(store.attempts(round=2)) == len(short_tasks)
-        assert all(a.model.endswith(str(adapter)) for a in store.attempts(round=2))
+        assert len(store.attempts.list(round=1)) == len(store.attempts.list(round=2)) == len(short_tasks)
+        assert all(a.model.endswith(str(adapter)) for a in store.attempts.list(round=2))

@@ -240,9 +240,9 @@ def test_session_records_the_run_and_every_sample_of_every_step(humaneval, execu
     with SessionStore.open(tmp_path, "s", create=True) as store:
         report = evaluate(student, tasks, EvalConfig(samples=2, refine_steps=1), executor,
                           store=store, meta={"adapter": "out/a", "round": 1})
-        run = store.run(report.run_id)
-        samples = store.eval_samples(run.id)
-        visible = [store.execution_of("eval_sample", s.id, "visible") for s in samples]
+        run = store.runs.get(report.run_id)
+        samples = store.eval_samples.list(run.id)
+        visible = [store.executions.latest_of("eval_sample", s.id, "visible") for s in samples]
 
     assert (run.kind, run.status, run.config["round"], run.config["eval"]["samples"]) == (
         "eval", "finished", 1, 2)
@@ -264,7 +264,7 @@ def test_a_failing_student_marks_the_run_failed(humaneval, executor, tmp_path):
     with SessionStore.open(tmp_path, "s", create=True) as store:
         with pytest.raises(RuntimeError):
             evaluate(Broken(), [humaneval["HumanEval/0"]], EvalConfig(), executor, store=store)
-        (run,) = store.runs(kind="eval")
+        (run,) = store.runs.list(kind="eval")
     assert run.status == "failed" and "out of memory" in run.result["error"]
 
 
@@ -305,8 +305,8 @@ def test_cli_end_to_end_on_the_tiny_model(tiny_model_dir, tmp_path):  # noqa: F8
     # Random weights fail every visible test, so every sample is refined once.
     assert data["steps"][1]["refined"] == 4
     with SessionStore.open(sessions, "ev") as store:
-        (run,) = store.runs(kind="eval")
-        assert len(store.eval_samples(run.id)) == 8 and run.config["model"] == tiny_model_dir
+        (run,) = store.runs.list(kind="eval")
+        assert len(store.eval_samples.list(run.id)) == 8 and run.config["model"] == tiny_model_dir
 
     compare = runner.invoke(cli, ["eval-compare", "--session", "ev", "--sessions-dir", sessions])
     assert compare.exit_code == 0, compare.output

@@ -47,10 +47,10 @@ def test_every_test_has_an_outcome_and_the_store_names_the_first_that_did_not_pa
     assert result.test_outcomes[0].returned == "2" and result.tests_passed == 2
     task = Task("t/2", "def add(a, b):\n", "add", "", "", program, "test")
     with SessionStore.open(tmp_path, "s", create=True) as store:
-        store.add_tasks([task])
-        attempt = store.add_attempt(task.task_id, 0, model="m", prompt=task.prompt,
+        store.tasks.add([task])
+        attempt = store.attempts.add(task.task_id, 0, model="m", prompt=task.prompt,
                                     completion=program[len(task.prompt):], program=program)
-        stored = store.add_execution("attempt", attempt.id, result)
+        stored = store.executions.add("attempt", attempt.id, result)
     assert stored.failing_test.source == "assert add(0, 3) == 3"
 
 
@@ -58,9 +58,9 @@ def test_the_store_keeps_the_detail(executor, tmp_path):
     task = Task("t/1", "def add(a, b):\n", "add", "assert add(1, 1) == 2\n", "", PROGRAM, "test")
     result = executor.run(PROGRAM, task.test)
     with SessionStore.open(tmp_path, "s", create=True) as store:
-        store.add_tasks([task])
-        attempt = store.add_attempt(task.task_id, 0, model="m", prompt=task.prompt,
+        store.tasks.add([task])
+        attempt = store.attempts.add(task.task_id, 0, model="m", prompt=task.prompt,
                                     completion=PROGRAM[len(task.prompt):], program=PROGRAM)
-        stored = store.add_execution("attempt", attempt.id, result)
+        stored = store.executions.add("attempt", attempt.id, result)
     assert stored.has_detail and stored.test_outcomes == result.test_outcomes
     assert stored.failing_test.returned == "0" and stored.exception is None

@@ -60,25 +60,25 @@ def test_the_papers_rectify_rows_import_as_attempt_feedback_and_refinement(tmp_p
     assert result.exit_code == 0, result.output
     assert "Imported 5 of 5 rows" in result.output and "(rectify)" in result.output
     with _store(tmp_path) as store:
-        refinement = store.refinements(task_id="19")[0]
-        attempt = store.attempt(refinement.attempt_id)
+        refinement = store.refinements.list(task_id="19")[0]
+        attempt = store.attempts.get(refinement.attempt_id)
         assert "return set(set1).difference(set(set2))" in attempt.program
         assert attempt.execution.feedback.splitlines() == [
             "AssertionError", "INPUT: ({1,2,3},{2,3,4})", "OUTPUT: {1}", "EXPECTED: {1, 4}"]
         assert refinement.program.endswith("def elements_not_in_both(set1, set2):\n"
                                            "  diff = set1 ^ set2 \n  return diff\n")
         assert not refinement.validated and "without --tasks" in refinement.reason
-        source = store.import_source(refinement.id)
+        source = store.imports.source(refinement.id)
         assert (source.format, source.line, source.rerun) == ("rectify", 1, False)
         badge = review_render.import_badge(source)
         assert "imported · rectify_sample.jsonl:1" in badge and "not validated" in badge
-        assert store.import_source(store.refinements(task_id="3398")[0].id).line == 2
-        assert [i.counts["imported"] for i in store.imports()] == [5]
+        assert store.imports.source(store.refinements.list(task_id="3398")[0].id).line == 2
+        assert [i.counts["imported"] for i in store.imports.list()] == [5]
 
     again = _import(tmp_path, str(RECTIFY))  # idempotent: same rows, nothing added
     assert "Imported 0 of 5 rows" in again.output and "5 already" in again.output
     with _store(tmp_path) as store:
-        assert len(store.refinements()) == 5 and len(store.attempts()) == 5
+        assert len(store.refinements.list()) == 5 and len(store.attempts.list()) == 5
 
 
 def test_a_table_with_a_column_mapping_imports_from_csv_json_array_and_parquet(tmp_path):
@@ -92,12 +92,12 @@ def test_a_table_with_a_column_mapping_imports_from_csv_json_array_and_parquet(t
         assert result.exit_code == 0, result.output
         assert "Imported 2 of 2 rows" in result.output and "(table)" in result.output
     with _store(tmp_path) as store:
-        assert sorted(r.task_id for r in store.refinements()) == [
+        assert sorted(r.task_id for r in store.refinements.list()) == [
             "t/add", "t/addj", "t/addp", "t/two", "t/twoj", "t/twop"]
         # the second JSON element starts on line 8 of the indented array
-        assert sorted(store.import_source(r.id).line for r in store.refinements()
+        assert sorted(store.imports.source(r.id).line for r in store.refinements.list()
                       if r.task_id.endswith("j")) == [2, 8]
-        assert store.attempt(store.refinements()[0].attempt_id).execution.error_type == "AssertionError"
+        assert store.attempts.get(store.refinements.list()[0].attempt_id).execution.error_type == "AssertionError"
 
 
 def test_prompt_completion_and_messages_rows_import_as_solutions(tmp_path):
@@ -108,10 +108,10 @@ def test_prompt_completion_and_messages_rows_import_as_solutions(tmp_path):
     with _store(tmp_path) as store:
         report = import_file(store, _jsonl(tmp_path / "pc.jsonl", rows), progress=False)
         assert (report.format, report.imported) == ("prompt-completion", 2)
-        by_task = {r.task_id: r for r in store.refinements()}
+        by_task = {r.task_id: r for r in store.refinements.list()}
         assert by_task["pc/1"].program == ADD_PROMPT + "    return a + b\n"
         assert by_task["pc/1"].method == "stand" and by_task["pc/1"].attempt_id is None
-        assert "Write sub(a, b)" in store.task("sub").prompt
+        assert "Write sub(a, b)" in store.tasks.get("sub").prompt
         assert by_task["sub"].program.startswith("def sub(a, b):")
 
 
@@ -130,13 +130,13 @@ def test_a_bad_row_names_file_line_and_field_and_nothing_is_imported(tmp_path):
     assert result.exit_code == 1
     assert f"{path}:3: field 'refinement'" in result.output and "nothing imported" in result.output
     with _store(tmp_path) as store:
-        assert store.refinements() == [] and store.attempts() == [] and store.imports() == []
+        assert store.refinements.list() == [] and store.attempts.list() == [] and store.imports.list() == []
 
     skipped = _import(tmp_path, "--columns", columns, "--skip-bad", str(path))
     assert skipped.exit_code == 0, skipped.output
     assert "Imported 2 of 3 rows" in skipped.output and f"skipped {path}:3: field 'refinement'" in skipped.output
     with _store(tmp_path) as store:
-        assert sorted(r.task_id for r in store.refinements()) == ["t/add", "t/b"]
+        assert sorted(r.task_id for r in store.refinements.list()) == ["t/add", "t/b"]
 
 
 def test_with_tasks_rows_are_matched_and_run_in_the_sandbox(tmp_path, tasks_file):
@@ -148,14 +148,14 @@ def test_with_tasks_rows_are_matched_and_run_in_the_sandbox(tmp_path, tasks_file
     assert result.exit_code == 0, result.output
     assert "1 validated, 1 not" in result.output
     with _store(tmp_path) as store:
-        good, wrong = store.refinements(task_id="t/add")
+        good, wrong = store.refinements.list(task_id="t/add")
         assert good.validated and good.execution.passed and good.execution.duration_s is not None
         assert not wrong.validated and wrong.execution.status == "failed"
         assert "fails the hidden tests" in wrong.reason
-        attempt = store.attempt(good.attempt_id)
+        attempt = store.attempts.get(good.attempt_id)
         assert attempt.execution.status == "failed" and attempt.execution.duration_s is not None
-        assert store.import_source(good.id).rerun
-        assert store.task("t/add").test == load_tasks(str(tasks_file))[2].test
+        assert store.imports.source(good.id).rerun
+        assert store.tasks.get("t/add").test == load_tasks(str(tasks_file))[2].test
 
     real = _import(tmp_path, "--tasks", str(tasks_file), str(RECTIFY), "--skip-bad")
     assert "2 validated" in real.output, real.output  # rows 19 and 3398 match ALP/19, ALP/3398
@@ -165,14 +165,14 @@ def test_with_tasks_rows_are_matched_and_run_in_the_sandbox(tmp_path, tasks_file
 def test_persd_export_then_import_gives_the_same_rows(tmp_path, tasks_file):
     task = load_tasks(str(tasks_file))[2]
     with _store(tmp_path, "a") as a, Executor(workers=1) as executor:
-        a.add_tasks([task])
-        attempt = a.add_attempt(task.task_id, 0, model="student", prompt=task.prompt,
+        a.tasks.add([task])
+        attempt = a.attempts.add(task.task_id, 0, model="student", prompt=task.prompt,
                                 completion="    return a * b\n", program=GOOD["student"])
-        a.add_execution("attempt", attempt.id, executor.run(attempt.program, task.test))
+        a.executions.add("attempt", attempt.id, executor.run(attempt.program, task.test))
         fixed = executor.run(GOOD["fixed"], task.test)
-        a.add_refinement("persd", teacher_model="gpt-x", program=GOOD["fixed"], validated=fixed.passed,
+        a.refinements.add("persd", teacher_model="gpt-x", program=GOOD["fixed"], validated=fixed.passed,
                          attempt_id=attempt.id, execution=fixed)
-        a.add_refinement("stand", teacher_model="gpt-x", program=GOOD["fixed"], validated=True,
+        a.refinements.add("stand", teacher_model="gpt-x", program=GOOD["fixed"], validated=True,
                          task_id=task.task_id, round=0)
         before = build_examples(a, "persd-combined") + build_examples(a, "stand")
     export(before[:2], tmp_path / "combined.jsonl", "jsonl")

@@ -49,7 +49,7 @@ def test_a_lone_surrogate_is_one_rows_error_and_skippable(tmp_path):
     assert "Imported 2 of 3 rows" in skipped.output
     assert f"skipped {path}:2: field 'feedback'" in skipped.output
     with SessionStore.open(tmp_path / "sessions", "s") as store:
-        assert sorted(r.task_id for r in store.refinements()) == ["t/add", "t/c"]
+        assert sorted(r.task_id for r in store.refinements.list()) == ["t/add", "t/c"]
 
 
 def test_task_ids_must_be_printable_and_short(tmp_path):

@@ -60,9 +60,9 @@ def test_a_row_whose_id_lands_on_an_unrelated_task_is_refused_with_its_reason(tm
     assert ("task id '3' is task 'MBPP/3' of --tasks, whose function is 'is_not_prime', but the "
             "row's is 'elements_not_in_both'") in result.output
     with SessionStore.open(tmp_path / "sessions", "s") as store:
-        (refinement,) = store.refinements()
+        (refinement,) = store.refinements.list()
         assert refinement.task_id == "MBPP/2" and refinement.validated
-        assert store.imports()[0].protocol == "strict"
+        assert store.imports.list()[0].protocol == "strict"
 
 
 def test_without_skip_bad_the_reasons_are_counted_and_no_session_file_is_left(tmp_path):
@@ -88,8 +88,8 @@ def test_match_entry_point_pairs_by_the_function_alone(tmp_path):
     by_function = run(tmp_path, path, "--match", "entry-point", "--protocol", "paper")
     assert by_function.exit_code == 0, by_function.output
     with SessionStore.open(tmp_path / "sessions", "s") as store:
-        assert [r.task_id for r in store.refinements()] == ["MBPP/2"]
-        assert store.imports()[0].protocol == "paper"
+        assert [r.task_id for r in store.refinements.list()] == ["MBPP/2"]
+        assert store.imports.list()[0].protocol == "paper"
 
 
 def test_the_releases_gold_file_is_recognised_as_gold(tmp_path):
@@ -98,7 +98,7 @@ def test_the_releases_gold_file_is_recognised_as_gold(tmp_path):
     with SessionStore.open(tmp_path, "s", create=True) as store:
         import_file(store, gold, progress=False)
         import_file(store, other, tasks=str(MBPP), skip_bad=True, progress=False)
-        origins = {r.task_id: store.import_source(r.id).origin for r in store.refinements()}
+        origins = {r.task_id: store.imports.source(r.id).origin for r in store.refinements.list()}
     assert [origins[t] for t in ("19", "3398", "12819", "4", "5817")] == ["gold refinement"] * 5
     # SIMILAR's completion is MBPP 2's reference: gold, found by comparing with --tasks' code
     assert origins["MBPP/2"] == "gold refinement"
@@ -109,10 +109,10 @@ def test_a_refinement_unlike_the_reference_is_not_called_gold(tmp_path):
     teacher = {**SIMILAR, "finetuning_completion": "    return tuple(sorted(set(test_tup1) & set(test_tup2)))"}
     with SessionStore.open(tmp_path, "s", create=True) as store:
         import_file(store, write(tmp_path / "r.jsonl", [teacher]), tasks=str(MBPP), progress=False)
-        (refinement,) = store.refinements()
-        source = store.import_source(refinement.id)
+        (refinement,) = store.refinements.list()
+        source = store.imports.source(refinement.id)
     assert source.origin == "imported" and source.where == "imported: r.jsonl:1"
     assert source.feedback.startswith("AssertionError\nINPUT:")
     with SessionStore.open(tmp_path, "t", create=True) as store:  # the user says what it is
         import_file(store, write(tmp_path / "t.jsonl", [teacher]), origin="teacher", progress=False)
-        assert store.import_source(store.refinements()[0].id).origin == "teacher refinement"
+        assert store.imports.source(store.refinements.list()[0].id).origin == "teacher refinement"

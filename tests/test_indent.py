@@ -71,8 +71,8 @@ def test_training_rows_hold_the_prompts_indentation_and_print_no_syntax_warning(
     task = tasks()["MBPP/51"]
     body = reference_body(task).replace("return False", "return x is 0")  # compiles with a warning
     with SessionStore.open(tmp_path, "s", create=True) as store:
-        store.add_tasks([task])
-        store.add_refinement("stand", teacher_model="t", program=task.prompt + body, validated=True,
+        store.tasks.add([task])
+        store.refinements.add("stand", teacher_model="t", program=task.prompt + body, validated=True,
                              task_id=task.task_id, round=0)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

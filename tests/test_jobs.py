@@ -56,7 +56,7 @@ def test_one_job_at_a_time_reattach_and_abort(store, tiny_model_dir, rows, tmp_p
     jobs = TrainJobs()
     job = jobs.start(store, _config(tiny_model_dir, tmp_path / "r1", max_steps=400), rows,
                      request={"selection": "validated"})
-    assert job.active and job.run.pid and store.active_run("train").id == job.run.id
+    assert job.active and job.run.pid and store.runs.active("train").id == job.run.id
     assert job.run.config["rows"] == len(rows) and job.run.config["selection"] == "validated"
 
     with pytest.raises(RunBusy, match="one at a time"):
@@ -74,7 +74,7 @@ def test_one_job_at_a_time_reattach_and_abort(store, tiny_model_dir, rows, tmp_p
     assert stopping.stopping and "stopping" in stopping.describe()
     ended = _until(lambda: (j := again.refresh(store, job.run.id)) and not j.active and j,
                    "the stopped run")
-    assert ended.status == "stopped" and store.active_run("train") is None
+    assert ended.status == "stopped" and store.runs.active("train") is None
     assert ended.run.result["exit_code"] == 3
     checkpoint = ended.run.result["checkpoint"]
     assert checkpoint and Path(checkpoint, "trainer_state.json").is_file()
@@ -95,7 +95,7 @@ def test_a_short_run_finishes_and_is_listed_with_its_curve(store, tiny_model_dir
     history = jobs.history(store)
     assert [j.run.id for j in history] == [started.run.id] and history[0].losses == done.losses
     # The next run may start now.
-    assert store.active_run("train") is None
+    assert store.runs.active("train") is None
 
 
 def test_bad_input_is_refused_before_a_run_is_recorded(store, tiny_model_dir, rows, tmp_path):
@@ -109,19 +109,19 @@ def test_bad_input_is_refused_before_a_run_is_recorded(store, tiny_model_dir, ro
     (busy / "notes.txt").write_text("mine")
     with pytest.raises(JobError, match="not empty"):
         jobs.start(store, _config(tiny_model_dir, busy), rows)
-    assert store.runs(kind="train") == [] and (busy / "notes.txt").read_text() == "mine"
+    assert store.runs.list(kind="train") == [] and (busy / "notes.txt").read_text() == "mine"
     assert jobs.refresh(store) is None
 
 
 def test_a_lost_queued_run_is_failed_and_frees_the_slot(store, monkeypatch):
     import persd.jobs.train
 
-    run_id = store.add_run("train", {"variant": "persd"}, status="queued", exclusive=True)
+    run_id = store.runs.add("train", {"variant": "persd"}, status="queued", exclusive=True)
     assert TrainJobs().refresh(store).status == "queued"
     monkeypatch.setattr(persd.jobs.train, "STALE_QUEUED_S", -1.0)
     job = TrainJobs().refresh(store)
     assert (job.run.id, job.status) == (run_id, "failed")
-    assert "never started" in job.describe() and store.active_run("train") is None
+    assert "never started" in job.describe() and store.runs.active("train") is None
 
 
 def test_train_command_matches_the_cli_flags():
@@ -197,7 +197,7 @@ def test_simulated_collect_job_builds_and_extends_the_demo(tmp_path):
                       simulated=True).start()
     assert more.wait(120) and more.error is None
     with SessionStore.open(tmp_path, "sim") as store:
-        assert store.simulated and len(store.attempts()) == 7
+        assert store.simulated and len(store.attempts.list()) == 7
 
 
 @pytest.mark.slow
@@ -224,20 +224,20 @@ def test_cancelled_collect_job_stops_early_keeps_its_work_and_resumes(tmp_path, 
         assert job.summary.stopped_by == STOPPED_ON_REQUEST and not job.summary.complete
         assert "STOPPED: stopped on request" in job.summary.table()
         with SessionStore.open(tmp_path, "c1") as store:
-            (run,) = store.runs(kind="collect")
+            (run,) = store.runs.list(kind="collect")
             assert run.status == "stopped"
-            kept = store.attempts(round=1)
+            kept = store.attempts.list(round=1)
             assert kept and all(a.execution is not None for a in kept)
-            assert not store.pending_work(1, task_ids=[t.task_id for t in tasks]).done
+            assert not store.pending.work(1, task_ids=[t.task_id for t in tasks]).done
 
         again = CollectJob(config, teacher=teacher()).start()
         assert again.wait(120) and again.error is None and again.summary.complete
     with SessionStore.open(tmp_path, "c1") as store:
-        attempts = store.attempts(round=1)
+        attempts = store.attempts.list(round=1)
         assert len({(a.task_id, a.sample_index) for a in attempts}) == len(attempts) == 8
         failed = {a.id for a in attempts if not a.execution.passed}
-        assert {r.attempt_id for r in store.refinements(round=1)} == failed
-        assert [r.status for r in store.runs(kind="collect")] == ["stopped", "finished"]
+        assert {r.attempt_id for r in store.refinements.list(round=1)} == failed
+        assert [r.status for r in store.runs.list(kind="collect")] == ["stopped", "finished"]
 
 
 # ---------------------------------------------------------------- overwrite, lost runs, no browser
@@ -251,7 +251,7 @@ def test_overwrite_from_the_app_refuses_entries_persd_did_not_write(store, tiny_
         TrainJobs().start(store, _config(tiny_model_dir, proj, overwrite=True), rows)
     assert sorted(p.name for p in proj.iterdir()) == ["checkpoint-5", "merged"]
     assert (proj / "merged" / "model.safetensors").read_bytes() == b"the user's own merge"
-    assert store.runs(kind="train") == []
+    assert store.runs.list(kind="train") == []
 
 
 def test_a_run_whose_process_is_gone_is_failed_saying_why(store, tmp_path):
@@ -259,15 +259,15 @@ def test_a_run_whose_process_is_gone_is_failed_saying_why(store, tmp_path):
     import sys
 
     gone = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    run_id = store.add_run("train", {"variant": "persd"}, status="queued", exclusive=True)
-    store.update_run(run_id, status="running", pid=gone.pid, output=str(tmp_path / "r1"))
+    run_id = store.runs.add("train", {"variant": "persd"}, status="queued", exclusive=True)
+    store.runs.update(run_id, status="running", pid=gone.pid, output=str(tmp_path / "r1"))
     assert TrainJobs().refresh(store).status == "running"
     gone.kill()
     gone.wait()
     job = TrainJobs().refresh(store)
     assert (job.run.id, job.status) == (run_id, "failed")
     assert job.describe().endswith(f"failed: no steps logged: process {gone.pid} is gone")
-    assert store.active_run("train") is None
+    assert store.runs.active("train") is None
 
 
 @pytest.mark.slow
@@ -284,7 +284,7 @@ def test_a_run_started_by_a_passing_thread_is_recorded_when_it_ends_unwatched(
     thread.join()
     (job,) = started
     with SessionStore(store.path) as other:  # no refresh: only what the job layer wrote
-        done = _until(lambda: (r := other.run(job.run.id)).status not in ("queued", "running") and r,
+        done = _until(lambda: (r := other.runs.get(job.run.id)).status not in ("queued", "running") and r,
                       "the run's end to be recorded", timeout=180)
     assert done.status == "finished", (tmp_path / "r1" / "train.log").read_text()[-2000:]
     assert done.result["steps"] == 2 and done.result["exit_code"] == 0
@@ -312,10 +312,10 @@ def test_an_eval_job_runs_its_settings_from_the_job_file_and_fills_in_its_run(
     done = _until(lambda: (j := jobs.refresh(store, job.run.id)) and not j.active and j,
                   "the eval child to end", timeout=300)
     assert done.status == "finished", done.log_tail
-    run = store.run(job.run.id)
+    run = store.runs.get(job.run.id)
     assert (run.config["eval"]["temperature"], run.config["eval"]["top_p"]) == (0.8, 0.9)
     assert run.config["seed"] == 3 and run.config["limit"] == 2
-    assert store.eval_sample_count(run.id) == 2 * 2 * (config.refine_steps + 1)
+    assert store.eval_samples.count(run.id) == 2 * 2 * (config.refine_steps + 1)
     assert json.loads((out / "report.json").read_text())["run_id"] == run.id
     assert "pass@1" in done.describe()
 

@@ -109,20 +109,20 @@ def test_two_rounds_with_the_auto_gate_survive_kill_9_in_training(tmp_path, tiny
         assert [r["round"] for r in state.rounds] == [0, 1, 2]
         assert all(r["pass1_one_step"] is not None and r["pass1_multi_step"] is not None
                    for r in state.rounds)
-        assert len(store.runs(kind="loop")) == 1  # the rerun continued the same loop
+        assert len(store.runs.list(kind="loop")) == 1  # the rerun continued the same loop
         for number in (1, 2):
-            keys = [(a.task_id, a.sample_index) for a in store.attempts(round=number)]
+            keys = [(a.task_id, a.sample_index) for a in store.attempts.list(round=number)]
             assert len(keys) == len(set(keys)) == TRAIN_TASKS
-            reviews = store.reviews(number).values()
-            validated = [r for r in store.refinements(round=number) if r.validated]
+            reviews = store.reviews.by_refinement(number).values()
+            validated = [r for r in store.refinements.list(round=number) if r.validated]
             assert sum(r.reviewer == AUTO_REVIEWER and r.status == "approved" for r in reviews) \
                 == len(validated) == state.rounds[number]["approved"]
-        failed = sum(not a.execution.passed for a in store.attempts())
+        failed = sum(not a.execution.passed for a in store.attempts.list())
         assert len(teacher.chat_requests()) == failed  # nothing asked twice
-        trains = store.runs(kind="train")
+        trains = store.runs.list(kind="train")
         assert [r.status for r in trains].count("finished") == 2
         assert all(r.status in ("finished", "failed", "stopped") for r in trains)
-        evals = [r for r in store.runs(kind="eval") if r.status == "finished"]
+        evals = [r for r in store.runs.list(kind="eval") if r.status == "finished"]
         assert sorted(r.config["round"] for r in evals) == [0, 1, 2]
         assert {r.config["loop_run"] for r in evals} == {state.run_id}
         round_2 = next(r for r in trains if r.status == "finished" and "round-2" in r.config["output_dir"])
@@ -135,7 +135,7 @@ def test_two_rounds_with_the_auto_gate_survive_kill_9_in_training(tmp_path, tiny
 
 def _trainer_pid(tmp_path):
     with SessionStore.open_to_read(tmp_path, "s") as store:
-        run = store.active_run("train")
+        run = store.runs.active("train")
         return run.pid if run is not None and run.pid else None
 
 
@@ -185,14 +185,14 @@ def test_the_wait_gate_pauses_until_reviewers_decide(tmp_path, tiny_model_dir, e
         assert state.detail["needed"] == 2 and state.detail["decided"] == 0
         time.sleep(2.0)
         with SessionStore.open(tmp_path, "s") as store:
-            assert loop_state(store).step == "gate" and not store.runs(kind="train")
-            pending = [rid for rid, r in store.reviews(1).items() if r.status == "pending"]
+            assert loop_state(store).step == "gate" and not store.runs.list(kind="train")
+            pending = [rid for rid, r in store.reviews.by_refinement(1).items() if r.status == "pending"]
             assert len(pending) >= 2
-            approve(store, pending[0], reviewer="alice", expected_version=store.review(pending[0]).version)
+            approve(store, pending[0], reviewer="alice", expected_version=store.reviews.get(pending[0]).version)
         time.sleep(1.5)
         assert _state(tmp_path).step == "gate" and _state(tmp_path).detail["decided"] == 1
         with SessionStore.open(tmp_path, "s") as store:
-            approve(store, pending[1], reviewer="alice", expected_version=store.review(pending[1]).version)
+            approve(store, pending[1], reviewer="alice", expected_version=store.reviews.get(pending[1]).version)
         output, _ = process.communicate(timeout=300)
     finally:
         if process.poll() is None:
@@ -201,8 +201,8 @@ def test_the_wait_gate_pauses_until_reviewers_decide(tmp_path, tiny_model_dir, e
     with SessionStore.open_to_read(tmp_path, "s") as store:
         state = loop_state(store)
         assert state.status == "finished" and state.rounds[1]["approved"] == 2
-        assert not any(r.reviewer == AUTO_REVIEWER for r in store.reviews(1).values())
-        (train,) = store.runs(kind="train")
+        assert not any(r.reviewer == AUTO_REVIEWER for r in store.reviews.by_refinement(1).values())
+        (train,) = store.runs.list(kind="train")
         assert train.status == "finished" and train.config["rows"] == 2
 
 
@@ -214,13 +214,13 @@ def test_the_student_sampling_given_to_the_loop_is_the_one_its_collect_and_eval_
     output, _ = process.communicate(timeout=400)
     assert process.returncode == 0, output
     with SessionStore.open_to_read(tmp_path, "s") as store:
-        (collect,) = store.runs(kind="collect")
+        (collect,) = store.runs.list(kind="collect")
         assert (collect.config["temperature"], collect.config["top_p"]) == (0.8, 0.9)
-        assert {(a.sampling["temperature"], a.sampling["top_p"]) for a in store.attempts()} == {(0.8, 0.9)}
-        evals = [r for r in store.runs(kind="eval") if r.status == "finished"]
+        assert {(a.sampling["temperature"], a.sampling["top_p"]) for a in store.attempts.list()} == {(0.8, 0.9)}
+        evals = [r for r in store.runs.list(kind="eval") if r.status == "finished"]
         assert sorted(r.config["round"] for r in evals) == [0, 1]
         assert {(r.config["eval"]["temperature"], r.config["eval"]["top_p"]) for r in evals} == {(0.8, 0.9)}
-        (loop,) = store.runs(kind="loop")
+        (loop,) = store.runs.list(kind="loop")
         assert loop.config["collect"]["top_p"] == loop.config["eval"]["top_p"] == 0.9
 
 
@@ -235,10 +235,10 @@ def test_hidden_feedback_reaches_the_loop_s_evaluation_with_the_leak_warning(tmp
     hidden = CliRunner().invoke(cli, [*args, "--feedback-tests", "hidden"])
     assert "Warning: --feedback-tests hidden" in hidden.output and "leak" in hidden.output
     with SessionStore.open_to_read(tmp_path, "s") as store:
-        assert [run.config["eval"]["feedback_tests"] for run in store.runs(kind="loop")] == ["hidden"]
+        assert [run.config["eval"]["feedback_tests"] for run in store.runs.list(kind="loop")] == ["hidden"]
     visible = CliRunner().invoke(cli, [*args, "--session", "v"])
     assert "Warning" not in visible.output
     with SessionStore.open_to_read(tmp_path, "v") as store:
-        assert [run.config["eval"]["feedback_tests"] for run in store.runs(kind="loop")] == ["visible"]
+        assert [run.config["eval"]["feedback_tests"] for run in store.runs.list(kind="loop")] == ["visible"]
     refused = CliRunner().invoke(cli, [*args, "--feedback-tests", "some"])
     assert refused.exit_code == 2 and "'some' is not one of" in refused.output

@@ -52,7 +52,7 @@ def test_the_paper_style_asks_cuts_and_repairs_as_the_release(task, executor, tm
     with SessionStore.open(tmp_path, "s", create=True) as store:
         report = evaluate(student, [task], EvalConfig(refine_steps=1, prompt_style="paper"),
                           executor, store=store)
-        (run,) = store.runs(kind="eval")
+        (run,) = store.runs.list(kind="eval")
     attempt_prompt, repair_prompt = student.prompts
     assert attempt_prompt == paper_task_prompt(task)
     assert attempt_prompt.startswith('"""\nWrite a function to find the similar elements')
@@ -94,8 +94,8 @@ def test_eval_compare_keeps_prompt_styles_apart(tmp_path):
     result = {"tasks": ["a"], "steps": [{"pass_at_k": {"pass@1": 0.5}}]}
     with SessionStore.open(tmp_path, "s", create=True) as store:
         for style in ("persd", "paper"):
-            run = store.add_run("eval", {"round": 0, "eval": EvalConfig(prompt_style=style).to_dict()})
-            store.update_run(run, status="finished", result=result)
+            run = store.runs.add("eval", {"round": 0, "eval": EvalConfig(prompt_style=style).to_dict()})
+            store.runs.update(run, status="finished", result=result)
         table = eval_runs_table(store)
     assert "prompted in different styles (paper, persd)" in table
     assert "protocol: strict · prompt style: paper" in table and "prompt style: persd" in table

@@ -58,12 +58,12 @@ def test_the_template_is_the_releases_character_for_character():
 
 def test_a_collected_record_is_worded_as_the_release_words_it(tmp_path):
     with SessionStore.open(tmp_path, "s", create=True) as store, Executor(workers=1) as executor:
-        store.add_tasks([ADD])
-        attempt = store.add_attempt(ADD.task_id, 0, model="student", prompt=ADD.prompt,
+        store.tasks.add([ADD])
+        attempt = store.attempts.add(ADD.task_id, 0, model="student", prompt=ADD.prompt,
                                     completion="    return a * b\n", program=ADD.prompt + "    return a * b\n")
-        store.add_execution("attempt", attempt.id, executor.run(attempt.program, ADD.test))
+        store.executions.add("attempt", attempt.id, executor.run(attempt.program, ADD.test))
         fixed = ADD.prompt + "    return a + b\n"
-        store.add_refinement("persd", teacher_model="t", program=fixed, validated=True,
+        store.refinements.add("persd", teacher_model="t", program=fixed, validated=True,
                              attempt_id=attempt.id, execution=executor.run(fixed, ADD.test))
         (refine,) = build_examples(store, "persd-refine", prompt_style="paper")
         (task_row,) = build_examples(store, "persd", prompt_style="paper")
@@ -80,9 +80,9 @@ def test_an_edit_replaces_the_releases_completion_and_a_bad_style_is_refused(tmp
     runner = CliRunner()
     runner.invoke(cli, ["import", "--session", "r", "--sessions-dir", str(tmp_path), str(RELEASE)])
     with SessionStore.open(tmp_path, "r") as store:
-        refinement = store.refinements(task_id="3398")[0]
+        refinement = store.refinements.list(task_id="3398")[0]
         edited = refinement.program.replace("return (x * (x-1)) // 2", "return x * (x - 1) // 2")
-        store.set_review(refinement.id, "edited", reviewer="ann", expected_version=0,
+        store.reviews.set(refinement.id, "edited", reviewer="ann", expected_version=0,
                          edited_program=edited)
         rows = {r["task_id"]: r for r in build_examples(store, "persd-refine", selection="approved",
                                                            prompt_style="paper")}

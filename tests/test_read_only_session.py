@@ -38,7 +38,7 @@ def test_a_read_only_session_is_viewed_and_its_actions_are_refused(read_only_dem
     stores = Stores(read_only_demo.parent)
     try:
         store = stores.get("demo")
-        assert store.readonly and len(store.tasks()) == 3
+        assert store.readonly and len(store.tasks.list()) == 3
         banner = _banner_html(stores, "demo", "")
         assert "READ-ONLY session" in banner and "cannot write" in banner
         assert all(f"#{button}" in banner for button in ("persd-approve", "persd-col-run"))

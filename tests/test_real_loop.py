@@ -78,19 +78,19 @@ def test_one_loop_round_with_the_real_student_and_teacher(tmp_path, smollm2_dir,
         assert state.status == "finished" and [r["round"] for r in state.rounds] == [0, 1]
         assert all(r["pass1_one_step"] is not None and r["pass1_multi_step"] is not None
                    for r in state.rounds)
-        attempts = store.attempts(round=1)
+        attempts = store.attempts.list(round=1)
         assert len(attempts) == len(TRAIN_TASKS) and all(a.execution is not None for a in attempts)
         failed = [a for a in attempts if not a.execution.passed]
-        refinements = store.refinements(round=1)
+        refinements = store.refinements.list(round=1)
         assert len(refinements) == len(failed)  # the real teacher answered every failure
-        calls = [call for refinement in refinements for call in store.teacher_calls(refinement_id=refinement.id)]
+        calls = [call for refinement in refinements for call in store.teacher_calls.list(refinement_id=refinement.id)]
         assert calls and all(call.error is None and call.model == real_teacher.model for call in calls)
         assert all(call.completion_tokens > 0 for call in calls)
-        reviews = store.reviews(1).values()
+        reviews = store.reviews.by_refinement(1).values()
         assert reviews and all(r.status in ("approved", "edited") and r.reviewer == "tester" for r in reviews)
-        (train,) = store.runs(kind="train")
+        (train,) = store.runs.list(kind="train")
         assert train.status == "finished" and train.config["rows"] == len(reviews), train
-        evals = [r for r in store.runs(kind="eval") if r.status == "finished"]
+        evals = [r for r in store.runs.list(kind="eval") if r.status == "finished"]
         assert sorted(r.config["round"] for r in evals) == [0, 1]
     assert (tmp_path / "runs" / "round-1" / "adapter_config.json").is_file()
 
@@ -111,11 +111,11 @@ def _review_at_the_gate(tmp_path, process: subprocess.Popen, timeout_s: float = 
     else:
         raise AssertionError("the loop never reached its review gate")
     with SessionStore.open(tmp_path, "s") as store, Executor(workers=1) as executor:
-        for refinement in store.refinements(round=1):
-            version = store.review(refinement.id).version
+        for refinement in store.refinements.list(round=1):
+            version = store.reviews.get(refinement.id).version
             if refinement.validated:
                 approve(store, refinement.id, reviewer="tester", expected_version=version)
             else:
-                reference = store.task(refinement.task_id).solution
+                reference = store.tasks.get(refinement.task_id).solution
                 save_edit(store, executor, refinement.id, reference, reviewer="tester",
                           expected_version=version)

@@ -53,22 +53,22 @@ def store(demo_path, tmp_path):
 
 
 def first(store, **filters):
-    rows = store.review_queue(QueueFilters(**filters), limit=1)
+    rows = store.queue.list(QueueFilters(**filters), limit=1)
     assert rows, f"no record matches {filters}"
-    return store.refinement(rows[0].refinement_id)
+    return store.refinements.get(rows[0].refinement_id)
 
 
 def unvalidated(store, executor):
     """A round-1 refinement whose code fails the hidden tests: the attempt, unchanged."""
     good = first(store, validated=True)
-    attempt = store.attempt(good.attempt_id)
-    task = store.task(good.task_id)
-    again = store.add_attempt(task.task_id, 1, model="m", prompt=task.prompt,
+    attempt = store.attempts.get(good.attempt_id)
+    task = store.tasks.get(good.task_id)
+    again = store.attempts.add(task.task_id, 1, model="m", prompt=task.prompt,
                               completion=attempt.completion, program=attempt.program)
-    store.add_execution("attempt", again.id, executor.run(attempt.program, task.test))
+    store.executions.add("attempt", again.id, executor.run(attempt.program, task.test))
     result = executor.run(attempt.program, task.test)
     assert not result.passed
-    return store.add_refinement("persd", attempt_id=again.id, teacher_model="t",
+    return store.refinements.add("persd", attempt_id=again.id, teacher_model="t",
                                 program=attempt.program, validated=False, execution=result,
                                 reason="fails the hidden tests", diff_lines=0)
 
@@ -78,14 +78,14 @@ def unvalidated(store, executor):
 def test_demo_session_is_simulated_complete_and_idempotent(demo_path, executor):
     with SessionStore(demo_path) as store:
         assert store.simulated and store.config()["label"] == "simulated"
-        attempts, refinements = store.attempts(), store.refinements()
-        calls, executions = store.teacher_calls(), store.executions()
+        attempts, refinements = store.attempts.list(), store.refinements.list()
+        calls, executions = store.teacher_calls.list(), store.executions.list()
         assert len(attempts) == LIMIT and all(a.execution for a in attempts)
         failed = [a for a in attempts if not a.execution.passed]
         assert len(refinements) == len(failed) == len(calls) > 0
         for refinement in refinements:
             assert refinement.method == "persd" and refinement.teacher_model == "simulated-teacher"
-            attempt = store.attempt(refinement.attempt_id)
+            attempt = store.attempts.get(refinement.attempt_id)
             assert refinement.diff_lines == diff_size(attempt.program, refinement.program)
             assert refinement.validated == refinement.execution.passed
         assert all(call.cost_usd == 0 and call.raw_reply for call in calls)
@@ -94,8 +94,8 @@ def test_demo_session_is_simulated_complete_and_idempotent(demo_path, executor):
     build_demo_session(demo_path.parent, limit=LIMIT, executor=executor)
     assert time.perf_counter() - started < 5
     with SessionStore(demo_path) as store:
-        assert (len(store.attempts()), len(store.refinements()), len(store.teacher_calls()),
-                len(store.executions())) == (len(attempts), len(refinements), len(calls),
+        assert (len(store.attempts.list()), len(store.refinements.list()), len(store.teacher_calls.list()),
+                len(store.executions.list())) == (len(attempts), len(refinements), len(calls),
                                              len(executions))
 
 
@@ -105,29 +105,29 @@ def test_approve_records_reviewer_and_version(store):
     refinement = first(store, validated=True)
     review = approve(store, refinement.id, reviewer="ana", expected_version=0)
     assert (review.status, review.reviewer, review.version) == ("approved", "ana", 1)
-    assert store.review(refinement.id).status == "approved"
-    assert [e.new_status for e in store.review_events(refinement.id)] == ["approved"]
+    assert store.reviews.get(refinement.id).status == "approved"
+    assert [e.new_status for e in store.reviews.events(refinement.id)] == ["approved"]
 
 
 def test_approving_failing_teacher_code_needs_override(store, executor):
     refinement = unvalidated(store, executor)
     with pytest.raises(ReviewRefused, match="not validated.*override"):
         approve(store, refinement.id, reviewer="ana", expected_version=0)
-    assert store.review(refinement.id).version == 0
+    assert store.reviews.get(refinement.id).version == 0
     review = approve(store, refinement.id, reviewer="ana", expected_version=0, override=True)
     assert review.status == "approved"
 
 
 def test_edit_is_rerun_and_a_failing_edit_needs_override(store, executor):
     refinement = first(store, validated=True)
-    attempt = store.attempt(refinement.attempt_id)
+    attempt = store.attempts.get(refinement.attempt_id)
     with pytest.raises(ReviewRefused, match="fails the hidden tests") as refused:
         save_edit(store, executor, refinement.id, attempt.program,
                   reviewer="ana", expected_version=0)
     run = refused.value.execution
     assert run is not None and not run.passed and run.feedback
-    assert store.execution_of("review_edit", refinement.id).id == run.id
-    assert store.review(refinement.id).status == "pending"
+    assert store.executions.latest_of("review_edit", refinement.id).id == run.id
+    assert store.reviews.get(refinement.id).status == "pending"
 
     forced = save_edit(store, executor, refinement.id, attempt.program, reviewer="ana",
                        expected_version=0, override=True, execution=run)
@@ -171,21 +171,21 @@ def test_second_reviewer_gets_a_conflict_naming_the_first(store, executor):
         reject(store, refinement.id, reviewer="ben", expected_version=0, reason="too big")
     message = str(conflict.value)
     assert "ana" in message and "approved" in message and "version 0" in message
-    assert store.review(refinement.id).status == "approved"
-    edits_before = len(store.executions("review_edit"))
+    assert store.reviews.get(refinement.id).status == "approved"
+    edits_before = len(store.executions.list("review_edit"))
     with pytest.raises(ReviewConflict):  # refused before any code runs
         save_edit(store, executor, refinement.id, refinement.program + "\n#\n",
                   reviewer="ben", expected_version=0)
-    assert len(store.executions("review_edit")) == edits_before
+    assert len(store.executions.list("review_edit")) == edits_before
 
 
 def test_reject_with_reason_skip_and_undo(store):
-    one, two = [store.refinement(r.refinement_id) for r in store.review_queue(limit=2)]
+    one, two = [store.refinements.get(r.refinement_id) for r in store.queue.list(limit=2)]
     rejected = reject(store, one.id, reviewer="ana", expected_version=0, reason=" wrong fix ")
     assert (rejected.status, rejected.reason) == ("rejected", "wrong fix")
     skip(store, two.id, reviewer="ana", expected_version=0)
     assert undo(store, "ana").refinement_id == two.id
-    assert store.review(two.id).status == "pending"
+    assert store.reviews.get(two.id).status == "pending"
     restored = undo(store, "ana")
     assert (restored.refinement_id, restored.status) == (one.id, "pending")
     assert undo(store, "ana") is None
@@ -197,24 +197,24 @@ def test_undo_refused_when_someone_else_changed_the_record(store):
     reject(store, refinement.id, reviewer="ben", expected_version=1)
     with pytest.raises(ReviewConflict, match="ben"):
         undo(store, "ana")
-    assert store.review(refinement.id).status == "rejected"
+    assert store.reviews.get(refinement.id).status == "rejected"
 
 
 def test_bulk_approve_counts_leaves_out_failing_code_and_reports_conflicts(store, executor):
     failing = unvalidated(store, executor)
     filters = QueueFilters(status="pending")
     plan = plan_bulk(store, filters, "approved")
-    total = store.review_queue_count(filters)
-    failing_count = store.review_queue_count(replace(filters, validated=False))
+    total = store.queue.count(filters)
+    failing_count = store.queue.count(replace(filters, validated=False))
     assert failing_count >= 1 and plan.left_out == failing_count
     assert plan.count == total - failing_count and failing.id not in plan.versions
     moved = next(iter(plan.versions))
     approve(store, moved, reviewer="ben", expected_version=0)  # between question and answer
     outcome = apply_bulk(store, plan, reviewer="ana")
     assert (outcome.updated, outcome.conflicts) == (plan.count - 1, [moved])
-    assert store.review_counts()["approved"] == plan.count
+    assert store.queue.counts()["approved"] == plan.count
     assert undo(store, "ana") is not None  # the whole batch at once
-    assert store.review_counts()["approved"] == 1
+    assert store.queue.counts()["approved"] == 1
     forced = plan_bulk(store, filters, "approved", override=True)
     assert forced.left_out == 0 and failing.id in forced.versions
 
@@ -222,10 +222,10 @@ def test_bulk_approve_counts_leaves_out_failing_code_and_reports_conflicts(store
 def test_bulk_reject_of_a_filtered_set(store):
     small = QueueFilters(validated=True, max_diff_lines=2)
     plan = plan_bulk(store, small, "rejected")
-    assert plan.count == store.review_queue_count(small)
+    assert plan.count == store.queue.count(small)
     outcome = apply_bulk(store, plan, reviewer="ana", reason="bulk")
     assert outcome.updated == plan.count
-    assert store.review_counts(filters=small)["rejected"] == plan.count
+    assert store.queue.counts(filters=small)["rejected"] == plan.count
     with pytest.raises(ReviewRefused):
         plan_bulk(store, small, "edited")
 
@@ -233,9 +233,9 @@ def test_bulk_reject_of_a_filtered_set(store):
 def test_bulk_plan_names_the_records_a_person_decided(store, executor):
     # Issue 25, defect 1: a bulk action over a filter that holds an edited record names it
     # before anything changes, and "only the undecided" leaves the edit as it is.
-    rows = store.review_queue(QueueFilters(validated=True), limit=3)
+    rows = store.queue.list(QueueFilters(validated=True), limit=3)
     edited, approved, untouched = (row.refinement_id for row in rows)
-    task = store.task(store.refinement(edited).task_id)
+    task = store.tasks.get(store.refinements.get(edited).task_id)
     fixed = save_edit(store, executor, edited, task.solution + "\n# checked by ben\n",
                       reviewer="ben", expected_version=0)
     approve(store, approved, reviewer="ben", expected_version=0)
@@ -244,20 +244,20 @@ def test_bulk_plan_names_the_records_a_person_decided(store, executor):
     assert plan.count == 3
     assert {(d.refinement_id, d.task_id, d.status, d.reviewer) for d in plan.decided} == {
         (edited, task.task_id, "edited", "ben"),
-        (approved, store.refinement(approved).task_id, "approved", "ben")}
+        (approved, store.refinements.get(approved).task_id, "approved", "ben")}
     # Approving again leaves the approved one unnamed: nothing of it would change.
     assert [d.refinement_id for d in plan_bulk(store, chosen, "approved").decided] == [edited]
     outcome = apply_bulk(store, plan.undecided(), reviewer="ana")
-    assert outcome.updated == 1 and store.review(untouched).status == "rejected"
-    kept = store.review(edited)
+    assert outcome.updated == 1 and store.reviews.get(untouched).status == "rejected"
+    kept = store.reviews.get(edited)
     assert kept.status == "edited" and kept.edited_program == fixed.review.edited_program
 
 
 def test_review_view_shows_the_record_and_how_personal_it_is(store):
     refinement = first(store, validated=True)
     view = review_view(store, refinement.id)
-    attempt = store.attempt(refinement.attempt_id)
-    assert view.description == store.task(refinement.task_id).prompt
+    attempt = store.attempts.get(refinement.attempt_id)
+    assert view.description == store.tasks.get(refinement.task_id).prompt
     assert view.attempt_program == attempt.program
     assert view.refinement_program == view.current_program == refinement.program
     assert view.diff_size == refinement.diff_lines and 0 < view.similarity <= 1
@@ -271,7 +271,7 @@ def test_review_view_shows_the_record_and_how_personal_it_is(store):
 def test_failing_test_comes_from_the_stored_structured_result(store):
     refinement = first(store, validated=True)
     view = review_view(store, refinement.id)
-    run = store.attempt(refinement.attempt_id).execution
+    run = store.attempts.get(refinement.attempt_id).execution
     assert run.has_detail and run.test_outcomes
     assert view.attempt_tests == run.test_outcomes
     assert view.failing_test == run.failing_test.source  # the first test that did not pass
@@ -286,7 +286,7 @@ def test_a_session_written_by_the_previous_layout_opens_and_reviews(tmp_path):
     with SessionStore.open(tmp_path, FIXTURE_SESSION.stem) as old:
         refinement = first(old, validated=True)
         view = review_view(old, refinement.id)
-        run = old.attempt(refinement.attempt_id).execution
+        run = old.attempts.get(refinement.attempt_id).execution
         assert not run.has_detail and run.test_outcomes == () and run.exception is None
         assert view.failing_test == "" and view.attempt_feedback  # text only, no detail
         approved = approve(old, refinement.id, reviewer="ana", expected_version=view.version)
@@ -322,7 +322,7 @@ def test_handlers_approve_moves_on_and_conflicts_are_shown(handlers):
     assert after["state"]["id"] != shown and "Approved" in after["message"]
     assert "Approved <b>1</b>" in after["counts"]
     clash = handlers.reject(_inputs("ben", state=ben["state"]))
-    task = handlers.stores.get("demo").refinement(shown).task_id
+    task = handlers.stores.get("demo").refinements.get(shown).task_id
     # Named by task and reviewer; the view already shows their version, so no "reload".
     assert f"{task} was changed by ana" in clash["message"] and "reload" not in clash["message"]
     assert "refinement " not in clash["message"]
@@ -339,12 +339,12 @@ def test_a_key_pressed_again_before_the_next_record_is_drawn_decides_once(handle
     assert again["state"]["id"] == once["state"]["id"] != shown
     assert _counted(again["counts"], "Approved") == rows_before + 1
     store = handlers.stores.get("demo")
-    assert store.review(shown).version == 1  # decided once
+    assert store.reviews.get(shown).version == 1  # decided once
     # Someone else's decision, or another one of one's own, is still a conflict.
     ben = handlers.reject(_inputs("ben", state=first["state"]))
     assert "Conflict" in ben["message"] and "was changed by ana" in ben["message"]
     other = handlers.reject(_inputs("ana", state=first["state"]))
-    assert "Conflict" in other["message"] and store.review(shown).status == "approved"
+    assert "Conflict" in other["message"] and store.reviews.get(shown).status == "approved"
 
 
 def _counted(counts_html: str, label: str) -> int:
@@ -362,7 +362,7 @@ def test_counts_follow_every_write_despite_the_memo(handlers, tmp_path):
     assert _counted(again["counts"], "Pending") == pending  # nothing written: same counts
     # A write through another connection (another process's collect or review).
     with SessionStore(handlers.stores.get("demo").path) as elsewhere:
-        elsewhere.set_review(first["state"]["id"], "rejected", reviewer="ben", expected_version=0)
+        elsewhere.reviews.set(first["state"]["id"], "rejected", reviewer="ben", expected_version=0)
     seen = handlers.next(_inputs("ana", state=again["state"]))
     assert _counted(seen["counts"], "Pending") == pending - 1
     assert _counted(seen["counts"], "Rejected") == 1
@@ -389,14 +389,14 @@ def test_a_draft_survives_next_and_prev_and_is_saved_by_approve(handlers):
     done = handlers.approve(_inputs(state=back["state"], code=back["editor"],
                                     drafts=back["drafts"]))
     assert "Saved edit (passes the hidden tests)" in done["message"] and done["drafts"] == {}
-    assert handlers.stores.get("demo").review(rid).edited_program == draft
+    assert handlers.stores.get("demo").reviews.get(rid).edited_program == draft
 
 
 def test_j_on_the_last_and_k_on_the_first_record_say_so(handlers):
     first = handlers.open(_inputs())
     back = handlers.prev(_inputs(state=first["state"]))
     assert back["state"]["id"] == first["state"]["id"] and "first record" in back["message"]
-    last = handlers.open(_inputs(), record=handlers.stores.get("demo").review_queue(
+    last = handlers.open(_inputs(), record=handlers.stores.get("demo").queue.list(
         QueueFilters(status="pending"), limit=100)[-1].refinement_id)
     on = handlers.next(_inputs(state=last["state"]))
     assert on["state"]["id"] == last["state"]["id"] and "last record" in on["message"]
@@ -418,13 +418,13 @@ def test_poll_reports_another_reviewers_change(handlers):
     ben = handlers.open(_inputs("ben"))
     handlers.approve(_inputs("ben", state=ben["state"], code=ben["editor"]))
     seen = handlers.poll(_inputs("ana", state=ana["state"]))
-    task = handlers.stores.get("demo").refinement(ana["state"]["id"]).task_id
+    task = handlers.stores.get("demo").refinements.get(ana["state"]["id"]).task_id
     assert f"ben set approved: {task}" in seen["message"] and "Approved <b>1</b>" in seen["counts"]
     assert seen["state"]["version"] == 1 and "approved · v1" in seen["header"]
 
 
 def test_the_url_opens_a_record_with_its_filters(handlers):
-    rows = handlers.stores.get("demo").review_queue(QueueFilters(status="pending"), limit=5)
+    rows = handlers.stores.get("demo").queue.list(QueueFilters(status="pending"), limit=5)
     out = handlers.open_from_url(_inputs(url=f"?session=demo&record={rows[3].refinement_id}"
                                              "&status=any&validated=yes"))
     assert out["state"]["id"] == rows[3].refinement_id
@@ -438,7 +438,7 @@ def test_task_id_search_is_exact_unless_asked_for_a_prefix(store):
     from persd_app.tabs.review_query import filters_from
 
     def ids(search):
-        return {r.task_id for r in store.review_queue(filters_from("any", search=search),
+        return {r.task_id for r in store.queue.list(filters_from("any", search=search),
                                                       limit=100)}
 
     everything = ids("HumanEval/*")
@@ -446,8 +446,8 @@ def test_task_id_search_is_exact_unless_asked_for_a_prefix(store):
     one = sorted(everything)[-1]  # e.g. HumanEval/11: a prefix of no other id here
     assert ids(one) == {one} and ids(one[:-1]) <= {one[:-1]}
     assert ids(one[:-1] + "*") >= {one}
-    words = store.review_queue(filters_from("any", search="text:def "), limit=100)
-    assert len(words) == store.review_queue_count(QueueFilters())
+    words = store.queue.list(filters_from("any", search="text:def "), limit=100)
+    assert len(words) == store.queue.count(QueueFilters())
 
 
 def test_recursion_is_folded_and_the_exception_comes_first(executor):
@@ -496,20 +496,20 @@ def test_a_failure_signature_filters_the_review_queue_and_drives_a_bulk_reject(s
     from persd.analysis.signatures import refinements_with_signature, signature_of
     from persd_app.tabs.review_query import describe, filters_from
 
-    failing = [r for r in store.refinements() if r.execution is not None and not r.validated
+    failing = [r for r in store.refinements.list() if r.execution is not None and not r.validated
                and r.error is None]
     assert failing, "the demo session has teacher code that still fails"
     signature = signature_of(failing[0].execution)
     ids = refinements_with_signature(store, signature)
     filters = filters_from("any", search=f"sig:{signature}",
                            signature_ids=lambda sig: refinements_with_signature(store, sig))
-    shown = [row.refinement_id for row in store.review_queue(filters)]
+    shown = [row.refinement_id for row in store.queue.list(filters)]
     assert sorted(shown) == sorted(ids) and failing[0].id in shown
     assert "failure signature" in describe(filters)
     plan = plan_bulk(store, filters, "rejected")
     outcome = apply_bulk(store, plan, reviewer="ana")
     assert outcome.updated == len(ids)
-    assert all(store.review(i).status == "rejected" for i in ids)
+    assert all(store.reviews.get(i).status == "rejected" for i in ids)
 
 
 @pytest.mark.parametrize("filters", [
@@ -518,10 +518,10 @@ def test_a_failure_signature_filters_the_review_queue_and_drives_a_bulk_reject(s
     {"search": "def"}, {"task_id": "HumanEval/1*"}, {"max_diff_lines": 3},
 ])
 def test_counts_with_fewer_joins_match_the_queue(store, filters):
-    first_id = store.review_queue(limit=1)[0].refinement_id
-    store.set_review(first_id, "approved", reviewer="ana", expected_version=0)
-    listed = store.review_queue(QueueFilters(**filters), limit=100_000)
-    assert store.review_queue_count(QueueFilters(**filters)) == len(listed)
-    by_status = store.review_counts(filters=QueueFilters(**filters))
-    assert sum(by_status.values()) == store.review_queue_count(
+    first_id = store.queue.list(limit=1)[0].refinement_id
+    store.reviews.set(first_id, "approved", reviewer="ana", expected_version=0)
+    listed = store.queue.list(QueueFilters(**filters), limit=100_000)
+    assert store.queue.count(QueueFilters(**filters)) == len(listed)
+    by_status = store.queue.counts(filters=QueueFilters(**filters))
+    assert sum(by_status.values()) == store.queue.count(
         QueueFilters(**{**filters, "status": None}))

@@ -62,7 +62,7 @@ def test_a_kept_edit_names_its_author_not_the_one_who_pressed_a(handlers):
     kept = handlers.approve(_inputs("ana", state=ana["state"], code=ana["editor"]))
     assert "Kept the saved edit" in kept["message"], kept["message"]
     assert "by ben" in kept["message"] and "by ana" not in kept["message"]
-    assert handlers.stores.get("demo").review(shown).reviewer == "ben"
+    assert handlers.stores.get("demo").reviews.get(shown).reviewer == "ben"
 
 
 def test_reviewers_approving_and_editing_at_once_raise_nothing(handlers):
@@ -123,8 +123,8 @@ def test_reviewers_approving_and_editing_at_once_raise_nothing(handlers):
     took.sort()
     print(f"{sum(actions)} actions by {REVIEWERS} reviewers in {HAMMER_S:.0f} s, p95 "
           f"{took[int(len(took) * 0.95)] * 1000:.0f} ms")
-    counts = handlers.stores.get("demo").review_counts()
-    assert sum(counts.values()) == len(handlers.stores.get("demo").review_queue(limit=1000))
+    counts = handlers.stores.get("demo").queue.counts()
+    assert sum(counts.values()) == len(handlers.stores.get("demo").queue.list(limit=1000))
 
 
 # ---------------------------------------------------------------- over HTTP, a large session
@@ -182,4 +182,4 @@ def test_eight_reviewers_over_http_on_a_large_session_raise_nothing(served):
         assert result.failures == []
         assert len(result.took) > reviewers  # each opened the session and pressed on
     with SessionStore.open(served.stores.sessions_dir, "demo") as store:
-        assert store.review_queue_count() == HTTP_RECORDS
+        assert store.queue.count() == HTTP_RECORDS

@@ -44,10 +44,10 @@ def test_reasons_round_trip_and_unknown_kinds_are_refused():
 
 
 def test_reasons_are_counted_and_a_wrong_test_leaves_training(store):
-    refinements = [r for r in store.refinements() if r.program is not None]
+    refinements = [r for r in store.refinements.list() if r.program is not None]
     first, second, third = refinements[:3]
     for refinement, kind in ((first, "test_wrong"), (second, "style"), (third, None)):
-        store.set_review(refinement.id, "rejected", reviewer="ana", expected_version=0,
+        store.reviews.set(refinement.id, "rejected", reviewer="ana", expected_version=0,
                          reason=compose(kind, "see the assert"))
     counts = reason_counts(store)
     assert set(counts) == set(REASON_KINDS.values())
@@ -60,35 +60,35 @@ def test_reasons_are_counted_and_a_wrong_test_leaves_training(store):
 
 
 def test_assignments_reach_my_queue_and_bad_ids_assign_nothing(store):
-    ids = [r.id for r in store.refinements()][:4]
-    assert store.assign_reviews(ids[:2], "ana", by="lea") == 2
-    assert store.assign_reviews(ids[:2], "ana", by="lea") == 0
+    ids = [r.id for r in store.refinements.list()][:4]
+    assert store.review_assignments.assign(ids[:2], "ana", by="lea") == 2
+    assert store.review_assignments.assign(ids[:2], "ana", by="lea") == 0
     with pytest.raises(StoreError, match="no refinement 999999"):
-        store.assign_reviews([ids[2], 999999], "ana", by="lea")
-    assert store.assigned_to("ana") == set(ids[:2])
-    study = store.add_study("queue-1", "review", owner="lea")
-    item = store.add_study_items(study.id, [{"task_id": store.refinement(ids[3]).task_id,
+        store.review_assignments.assign([ids[2], 999999], "ana", by="lea")
+    assert store.review_assignments.assigned_to("ana") == set(ids[:2])
+    study = store.studies.add("queue-1", "review", owner="lea")
+    item = store.studies.add_items(study.id, [{"task_id": store.refinements.get(ids[3]).task_id,
                                              "candidate_a": ids[3]}])[0]
-    store.assign(study.id, {item.id: ["ana"]}, by="lea")
-    assert store.assigned_to("ana") == {*ids[:2], ids[3]}
+    store.studies.assign(study.id, {item.id: ["ana"]}, by="lea")
+    assert store.review_assignments.assigned_to("ana") == {*ids[:2], ids[3]}
     frame = QueueTable().frame(store)
     mine = QueueQuery(order="id", mine="ana").apply(frame, store)
     assert list(mine["id"]) == sorted({*ids[:2], ids[3]})
-    assert store.unassign_reviews([ids[0]], "ana") == 1
+    assert store.review_assignments.unassign([ids[0]], "ana") == 1
 
 
 def test_guidelines_keep_the_latest_and_refuse_a_novel(store):
-    assert store.guidelines() is None
-    store.set_guidelines("Reject hard-coded answers.", author="lea")
-    assert store.set_guidelines("v2", author="lea").text == store.guidelines().text == "v2"
+    assert store.guidelines.latest() is None
+    store.guidelines.set("Reject hard-coded answers.", author="lea")
+    assert store.guidelines.set("v2", author="lea").text == store.guidelines.latest().text == "v2"
     with pytest.raises(StoreError, match="limited"):
-        store.set_guidelines("x" * 30_000, author="lea")
-    assert store.guidelines().text == "v2"
+        store.guidelines.set("x" * 30_000, author="lea")
+    assert store.guidelines.latest().text == "v2"
 
 
 def test_queue_table_sorts_risk_first_and_filters(store):
     frame = QueueTable().frame(store)
-    assert list(frame.columns) == COLUMNS and len(frame) == len(store.refinements())
+    assert list(frame.columns) == COLUMNS and len(frame) == len(store.refinements.list())
     risky = QueueQuery(order="risk").apply(frame)
     assert list(risky["risk"]) == sorted(risky["risk"], reverse=True)
     by_task = QueueQuery(order="task").apply(frame)["task"].tolist()
@@ -101,18 +101,18 @@ def test_queue_table_sorts_risk_first_and_filters(store):
 
 
 def test_bulk_plan_names_decided_records_and_keeps_them_unless_confirmed(store):
-    ids = [r.id for r in store.refinements() if r.validated][:3]
-    store.set_review(ids[0], "rejected", reviewer="ben", expected_version=0, reason="no")
+    ids = [r.id for r in store.refinements.list() if r.validated][:3]
+    store.reviews.set(ids[0], "rejected", reviewer="ben", expected_version=0, reason="no")
     plan = bulk_plan(store, ids, "approved")
-    task = store.refinement(ids[0]).task_id
+    task = store.refinements.get(ids[0]).task_id
     assert f"{task} (#{ids[0]}, rejected by ben)" in plan.question()
     changed, skipped = apply_plan(store, plan, reviewer="ana", overwrite=False)
     assert (changed, skipped) == (2, [ids[0]])
-    assert store.review(ids[0]).status == "rejected"
+    assert store.reviews.get(ids[0]).status == "rejected"
     plan = bulk_plan(store, ids, "rejected")
     assert len(plan.overwrites) == 2  # the two just approved
     changed, _ = apply_plan(store, plan, reviewer="ana", overwrite=True)
-    assert changed == 3 and {store.review(i).status for i in ids} == {"rejected"}
+    assert changed == 3 and {store.reviews.get(i).status for i in ids} == {"rejected"}
 
 
 def test_queue_handlers_ask_before_acting_and_ignore_a_row_added_in_the_page(store):
@@ -133,11 +133,11 @@ def test_queue_handlers_ask_before_acting_and_ignore_a_row_added_in_the_page(sto
     v.state = picked
     asked = handlers.ask(v, "approved")
     assert "Set 2 records to approved?" in asked["confirm"]
-    assert {store.review(i).status for i in picked["selected"]} == {"pending"}  # only asked
+    assert {store.reviews.get(i).status for i in picked["selected"]} == {"pending"}  # only asked
     v.state = asked["state"]
     done = handlers.confirm(v, overwrite=False)
     assert "2 records set to approved" in done["counts"]
-    assert {store.review(i).status for i in picked["selected"]} == {"approved"}
+    assert {store.reviews.get(i).status for i in picked["selected"]} == {"approved"}
     v.reason_kind = "sloppy"
     v.state = {"selected": picked["selected"]}
     assert "unknown reject reason" in handlers.ask(v, "rejected")["confirm"]
@@ -145,7 +145,7 @@ def test_queue_handlers_ask_before_acting_and_ignore_a_row_added_in_the_page(sto
 
 def test_the_static_columns_are_kept_in_the_session_and_read_back(store):
     first = QueueTable().frame(store)
-    stored = store.derived_values(DERIVED)
+    stored = store.derived.get(DERIVED)
     assert set(stored) == set(first["id"])
     again = QueueTable().frame(store)   # a new process would start like this
     assert again.equals(first)
@@ -181,23 +181,23 @@ def test_a_large_first_open_shows_what_is_ready_and_computes_the_rest_in_the_bac
     assert table.wait(timeout_s=60) and table.pending == 0 and not table.error
     after = table.frame(store)
     assert after.equals(everything) and table.unshown == 0
-    assert set(store.derived_values(queue.DERIVED)) == set(everything["id"])
+    assert set(store.derived.get(queue.DERIVED)) == set(everything["id"])
 
 
 def test_records_are_computed_again_when_their_task_gets_new_attempts(store):
     table = QueueTable()
     before = table.frame(store).set_index("id")
-    (task, count), *_ = sorted(store.attempt_counts().items())
+    (task, count), *_ = sorted(store.attempts.counts_by_task().items())
     ids = set(before.index[before["task"] == task])
-    model = store.attempts()[0]
-    wrong = next(a.execution for a in store.attempts() if a.task_id == task and a.execution
+    model = store.attempts.list()[0]
+    wrong = next(a.execution for a in store.attempts.list() if a.task_id == task and a.execution
                  and any(o.status == "failed" and o.returned for o in a.execution.test_outcomes))
     with store.transaction():
         for sample in range(100, 100 + 3 * max(count, 1)):  # most attempts now fail alike
-            copy = store.add_attempt(task, 0, sample_index=sample, model=model.model,
+            copy = store.attempts.add(task, 0, sample_index=sample, model=model.model,
                                      prompt=model.prompt, completion="", program="pass",
                                      sampling=model.sampling)
-            store.add_execution("attempt", copy.id, wrong)
+            store.executions.add("attempt", copy.id, wrong)
     after = table.frame(store).set_index("id")
     assert ids and not any("test looks wrong" in before.loc[rid, "flags"] for rid in ids)
     assert all("test looks wrong" in after.loc[rid, "flags"] for rid in ids)
@@ -219,8 +219,8 @@ def test_a_background_pass_that_fails_says_why_and_the_next_open_tries_again(sto
     table = QueueTable()
     table.frame(store)
     assert table.wait(timeout_s=60) and table.error == "RuntimeError: disk on fire"
-    assert table.pending == len(store.review_states())  # none computed, none lost
+    assert table.pending == len(store.queue.states())  # none computed, none lost
     monkeypatch.setattr(queue._Context, "values", values)
     table.frame(store)
     assert table.wait(timeout_s=60) and not table.error and table.pending == 0
-    assert len(table.frame(store)) == len(store.review_states())
+    assert len(table.frame(store)) == len(store.queue.states())

@@ -36,13 +36,13 @@ def _task(task_id: str, test: str = HIDDEN) -> Task:
 
 def _plant(store, executor, task, refinement: str, *, attempt: str = ATTEMPT,
            sample: int = 0, tries: int = 1) -> int:
-    store.add_tasks([task])
-    stored = store.add_attempt(task.task_id, 0, model="student", prompt=PROMPT,
+    store.tasks.add([task])
+    stored = store.attempts.add(task.task_id, 0, model="student", prompt=PROMPT,
                                completion=attempt[len(PROMPT):], program=attempt,
                                sample_index=sample)
-    store.add_execution("attempt", stored.id, executor.run(attempt, task.test))
+    store.executions.add("attempt", stored.id, executor.run(attempt, task.test))
     run = executor.run(refinement, task.test)
-    return store.add_refinement("persd", teacher_model="teacher", program=refinement,
+    return store.refinements.add("persd", teacher_model="teacher", program=refinement,
                                 validated=run.passed, attempt_id=stored.id, tries=tries,
                                 execution=run).id
 

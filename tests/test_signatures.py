@@ -65,17 +65,17 @@ def test_signature_ignores_the_feedback_text(results):
 def store(tmp_path, results):
     with SessionStore.open(tmp_path, "s", create=True) as opened:
         names = [n for n in PROGRAMS if n != "right"]
-        opened.add_tasks([Task(task_id=f"t/{n}", prompt="def double(xs):\n", entry_point="double",
+        opened.tasks.add([Task(task_id=f"t/{n}", prompt="def double(xs):\n", entry_point="double",
                                test=TEST, visible_test="", solution="", source="test")
                           for n in names])
         for name in names:
-            attempt = opened.add_attempt(f"t/{name}", 1, model="m", prompt="", completion="",
+            attempt = opened.attempts.add(f"t/{name}", 1, model="m", prompt="", completion="",
                                          program=PROGRAMS[name])
-            opened.add_execution("attempt", attempt.id, results[name])
+            opened.executions.add("attempt", attempt.id, results[name])
             # The teacher's "refinement": a right program for the loop, the same bug else.
             fixed = name == "loop"
             refinement = PROGRAMS["right" if fixed else name]
-            opened.add_refinement("persd", teacher_model="t", program=refinement,
+            opened.refinements.add("persd", teacher_model="t", program=refinement,
                                   validated=fixed, attempt_id=attempt.id,
                                   execution=results["right" if fixed else name])
         yield opened
@@ -98,13 +98,13 @@ def test_bulk_reject_by_signature(store):
     ids = refinements_with_signature(store, signature)
     assert len(ids) == 2
     filters = review_filter(store, signature)
-    assert [row.refinement_id for row in store.review_queue(filters)] == ids
+    assert [row.refinement_id for row in store.queue.list(filters)] == ids
     outcome = apply_bulk(store, plan_bulk(store, filters, "rejected"), reviewer="ana")
     assert outcome.updated == 2
-    statuses = {r.id: store.review(r.id).status for r in store.refinements()}
+    statuses = {r.id: store.reviews.get(r.id).status for r in store.refinements.list()}
     assert sorted(i for i, s in statuses.items() if s == "rejected") == ids
     # An unknown signature selects nothing (not everything).
-    assert store.review_queue(review_filter(store, "no such cause")) == []
+    assert store.queue.list(review_filter(store, "no such cause")) == []
 
 
 def test_a_typed_signature_finds_its_near_spellings(store):

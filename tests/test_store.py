@@ -63,7 +63,7 @@ def make_task(i: int, prompt: str = "") -> Task:
 
 
 def add_attempt(store: SessionStore, task_id: str, round: int = 0, sample_index: int = 0):
-    return store.add_attempt(
+    return store.attempts.add(
         task_id, round, sample_index=sample_index, model="tiny", sampling={"temperature": 0.3},
         prompt="p", completion="    return x\n", program="def f(x):\n    return x\n",
     )
@@ -71,8 +71,8 @@ def add_attempt(store: SessionStore, task_id: str, round: int = 0, sample_index:
 
 def add_failed_refinement(store: SessionStore, task_id: str, round: int = 0, **kwargs):
     attempt = add_attempt(store, task_id, round)
-    store.add_execution("attempt", attempt.id, FAIL)
-    return store.add_refinement(
+    store.executions.add("attempt", attempt.id, FAIL)
+    return store.refinements.add(
         "persd", attempt_id=attempt.id, teacher_model="teacher", program="fixed",
         validated=True, execution=Result(), **kwargs,
     )
@@ -81,7 +81,7 @@ def add_failed_refinement(store: SessionStore, task_id: str, round: int = 0, **k
 @pytest.fixture
 def store(tmp_path: Path):
     with SessionStore.open(tmp_path, "s", create=True) as opened:
-        opened.add_tasks([make_task(i) for i in range(4)])
+        opened.tasks.add([make_task(i) for i in range(4)])
         yield opened
 
 
@@ -157,11 +157,11 @@ def test_an_old_database_is_migrated_forward_keeping_its_data(tmp_path: Path) ->
 
     with SessionStore(path) as store:
         assert store.schema_version == len(MIGRATIONS) > 3
-        assert [a.program for a in store.attempts()] == ["pc"]
-        (refinement,) = store.refinements()
+        assert [a.program for a in store.attempts.list()] == ["pc"]
+        (refinement,) = store.refinements.list()
         assert refinement.diff_lines is None  # a column added by a later migration
-        assert store.review(refinement.id).status == "pending"  # reviews: a later table
-        store.set_review(refinement.id, "approved", reviewer="ana", expected_version=0)
+        assert store.reviews.get(refinement.id).status == "pending"  # reviews: a later table
+        store.reviews.set(refinement.id, "approved", reviewer="ana", expected_version=0)
     with SessionStore(path) as again:  # reopening applies nothing twice
         assert again.schema_version == len(MIGRATIONS)
 
@@ -180,13 +180,13 @@ def test_teacher_calls_logged_before_batch_ids_keep_their_data(tmp_path: Path) -
     conn.close()
 
     with SessionStore(path) as store:
-        (old,) = store.teacher_calls()
+        (old,) = store.teacher_calls.list()
         assert (old.raw_reply, old.cost_usd, old.prompt_tokens, old.batch_id) == ("reply", 0.25, 10, None)
-        new = store.add_teacher_call(task_id="T/0", round=1, purpose="refine", model="gpt",
+        new = store.teacher_calls.add(task_id="T/0", round=1, purpose="refine", model="gpt",
                                      messages=[], cost_usd=0.125, batch_id="batch_abc")
         assert new.batch_id == "batch_abc"
-        assert [c.batch_id for c in store.teacher_calls(task_id="T/0")] == [None, "batch_abc"]
-        (usage,) = store.teacher_usage()
+        assert [c.batch_id for c in store.teacher_calls.list(task_id="T/0")] == [None, "batch_abc"]
+        (usage,) = store.teacher_calls.usage()
         assert (usage["calls"], usage["batched"], usage["cost_usd"]) == (2, 1, 0.375)
 
 
@@ -208,60 +208,60 @@ def test_config_is_set_once_and_mismatches_are_named(tmp_path: Path) -> None:
 
 
 def test_tasks_are_idempotent_and_a_changed_task_is_named(store: SessionStore) -> None:
-    assert store.add_tasks([make_task(i) for i in range(6)]) == 2
-    assert store.add_tasks([make_task(5)]) == 0
-    assert [t.task_id for t in store.tasks()] == [f"T/{i}" for i in range(6)]
-    assert store.task("T/3") == make_task(3)
+    assert store.tasks.add([make_task(i) for i in range(6)]) == 2
+    assert store.tasks.add([make_task(5)]) == 0
+    assert [t.task_id for t in store.tasks.list()] == [f"T/{i}" for i in range(6)]
+    assert store.tasks.get("T/3") == make_task(3)
     with pytest.raises(StoreError, match="'T/2'.*different prompt"):
-        store.add_tasks([make_task(7), make_task(2, prompt="changed")])
-    assert len(store.tasks()) == 6  # the failed add left nothing behind (T/7 rolled back)
+        store.tasks.add([make_task(7), make_task(2, prompt="changed")])
+    assert len(store.tasks.list()) == 6  # the failed add left nothing behind (T/7 rolled back)
     with store.transaction():  # inside a bigger transaction, a failed add undoes only itself
         add_attempt(store, "T/0")
         with pytest.raises(StoreError, match="'T/2'"):
-            store.add_tasks([make_task(8), make_task(2, prompt="changed")])
-        store.add_tasks([make_task(9)])
-    assert [t.task_id for t in store.tasks()][-1] == "T/9" and len(store.tasks()) == 7
-    assert len(store.attempts()) == 1
+            store.tasks.add([make_task(8), make_task(2, prompt="changed")])
+        store.tasks.add([make_task(9)])
+    assert [t.task_id for t in store.tasks.list()][-1] == "T/9" and len(store.tasks.list()) == 7
+    assert len(store.attempts.list()) == 1
     with pytest.raises(RecordNotFound, match="T/99"):
-        store.task("T/99")
+        store.tasks.get("T/99")
 
 
 def test_attempts_round_trip_and_are_idempotent(store: SessionStore) -> None:
     first = add_attempt(store, "T/0")
     assert (first.task_id, first.round, first.sample_index, first.model) == ("T/0", 0, 0, "tiny")
     assert first.sampling == {"temperature": 0.3} and first.execution is None
-    again = store.add_attempt("T/0", 0, model="other", prompt="x", completion="y", program="z")
+    again = store.attempts.add("T/0", 0, model="other", prompt="x", completion="y", program="z")
     assert again == first  # the stored attempt wins
     add_attempt(store, "T/0", sample_index=1)
     add_attempt(store, "T/0", round=1)
     assert table_count(store, "attempts") == 3
-    assert [a.sample_index for a in store.attempts(round=0, task_id="T/0")] == [0, 1]
-    assert store.attempt(first.id) == first
+    assert [a.sample_index for a in store.attempts.list(round=0, task_id="T/0")] == [0, 1]
+    assert store.attempts.get(first.id) == first
     with pytest.raises(RecordNotFound, match="task 'T/99'"):
         add_attempt(store, "T/99")
 
 
 def test_executions_round_trip_and_are_idempotent(store: SessionStore) -> None:
     attempt = add_attempt(store, "T/0")
-    stored = store.add_execution("attempt", attempt.id, FAIL)
+    stored = store.executions.add("attempt", attempt.id, FAIL)
     assert (stored.status, stored.passed, stored.feedback, stored.error_type) == (
         "failed", False, FAIL.feedback, "AssertionError")
     assert (stored.tests_passed, stored.tests_total, stored.tests) == (1, 3, "hidden")
-    assert store.add_execution("attempt", attempt.id, Result()) == stored
-    visible = store.add_execution("attempt", attempt.id, Result(), tests="visible")
+    assert store.executions.add("attempt", attempt.id, Result()) == stored
+    visible = store.executions.add("attempt", attempt.id, Result(), tests="visible")
     assert visible.id != stored.id and visible.passed
-    assert store.attempt(attempt.id).execution == stored
-    assert store.execution_of("attempt", attempt.id) == stored
-    refinement = store.add_refinement("persd", attempt_id=attempt.id, teacher_model="t",
+    assert store.attempts.get(attempt.id).execution == stored
+    assert store.executions.latest_of("attempt", attempt.id) == stored
+    refinement = store.refinements.add("persd", attempt_id=attempt.id, teacher_model="t",
                                       program="p", validated=True)
-    edits = [store.add_execution("review_edit", refinement.id, r) for r in (FAIL, Result())]
+    edits = [store.executions.add("review_edit", refinement.id, r) for r in (FAIL, Result())]
     assert edits[0].id != edits[1].id  # every edit is its own run
-    assert store.execution_of("review_edit", refinement.id) == edits[1]
-    assert len(store.executions("review_edit")) == 2
+    assert store.executions.latest_of("review_edit", refinement.id) == edits[1]
+    assert len(store.executions.list("review_edit")) == 2
     with pytest.raises(StoreError, match="status 'exploded'"):
-        store.add_execution("attempt", attempt.id, Result("exploded"))
+        store.executions.add("attempt", attempt.id, Result("exploded"))
     with pytest.raises(RecordNotFound, match="attempt 999"):
-        store.add_execution("attempt", 999, Result())
+        store.executions.add("attempt", 999, Result())
 
 
 def test_a_real_execution_result_is_stored() -> None:
@@ -271,8 +271,8 @@ def test_a_real_execution_result_is_stored() -> None:
         tests_passed=0, tests_total=2, error_type="NameError",
     )
     with SessionStore(Path(os.environ.get("TMPDIR", "/tmp")) / f"real-{os.getpid()}.sqlite") as s:
-        s.add_tasks([make_task(0)])
-        stored = s.add_execution("attempt", add_attempt(s, "T/0").id, result)
+        s.tasks.add([make_task(0)])
+        stored = s.executions.add("attempt", add_attempt(s, "T/0").id, result)
         path = s.path
     path.unlink()
     assert (stored.status, stored.passed, stored.error_type, stored.tests_total) == (
@@ -284,46 +284,46 @@ def test_a_real_execution_result_is_stored() -> None:
 
 def test_refinements_round_trip_and_are_idempotent(store: SessionStore) -> None:
     attempt = add_attempt(store, "T/1")
-    call = store.add_teacher_call(task_id="T/1", round=0, purpose="refine", model="teacher",
+    call = store.teacher_calls.add(task_id="T/1", round=0, purpose="refine", model="teacher",
                                   messages=[{"role": "user", "content": "fix"}], raw_reply="```",
                                   prompt_tokens=10, completion_tokens=5, cost_usd=0.01)
-    refinement = store.add_refinement(
+    refinement = store.refinements.add(
         "persd", attempt_id=attempt.id, teacher_model="teacher", program="prog",
         completion="comp", validated=True, tries=2, diff_lines=3, execution=Result(),
         teacher_call_ids=[call.id],
     )
     assert (refinement.task_id, refinement.round, refinement.tries) == ("T/1", 0, 2)
     assert refinement.validated and refinement.diff_lines == 3 and refinement.execution.passed
-    assert store.add_refinement("persd", attempt_id=attempt.id, teacher_model="x",
+    assert store.refinements.add("persd", attempt_id=attempt.id, teacher_model="x",
                                 program="other", validated=False) == refinement
-    assert store.teacher_calls(refinement_id=refinement.id)[0].messages[0]["content"] == "fix"
-    solution = store.add_refinement("stand", task_id="T/2", round=0, teacher_model="teacher",
+    assert store.teacher_calls.list(refinement_id=refinement.id)[0].messages[0]["content"] == "fix"
+    solution = store.refinements.add("stand", task_id="T/2", round=0, teacher_model="teacher",
                                     program="sol", validated=False, reason="no code in reply")
     assert solution.attempt_id is None and solution.reason == "no code in reply"
-    assert store.add_refinement("stand", task_id="T/2", round=0, teacher_model="t",
+    assert store.refinements.add("stand", task_id="T/2", round=0, teacher_model="t",
                                 program="x", validated=True).id == solution.id
     assert table_count(store, "refinements") == 2
-    assert [r.id for r in store.refinements(validated=True)] == [refinement.id]
-    assert [r.id for r in store.refinements(method="stand", round=0)] == [solution.id]
-    store.set_diff_lines({solution.id: 7})
-    assert store.refinement(solution.id).diff_lines == 7
+    assert [r.id for r in store.refinements.list(validated=True)] == [refinement.id]
+    assert [r.id for r in store.refinements.list(method="stand", round=0)] == [solution.id]
+    store.refinements.set_diff_lines({solution.id: 7})
+    assert store.refinements.get(solution.id).diff_lines == 7
     with pytest.raises(StoreError, match="needs the attempt_id"):
-        store.add_refinement("persd", task_id="T/1", round=0, teacher_model="t",
+        store.refinements.add("persd", task_id="T/1", round=0, teacher_model="t",
                              program="p", validated=True)
     with pytest.raises(StoreError, match="not task 'T/3'"):
-        store.add_refinement("persd", attempt_id=attempt.id, task_id="T/3", round=0,
+        store.refinements.add("persd", attempt_id=attempt.id, task_id="T/3", round=0,
                              teacher_model="t", program="p", validated=True)
 
 
 def test_a_teacher_error_is_retried_in_place(store: SessionStore) -> None:
     attempt = add_attempt(store, "T/0")
-    store.add_execution("attempt", attempt.id, FAIL)
-    failed = store.add_refinement("persd", attempt_id=attempt.id, teacher_model="t",
+    store.executions.add("attempt", attempt.id, FAIL)
+    failed = store.refinements.add("persd", attempt_id=attempt.id, teacher_model="t",
                                   program=None, validated=False, error="HTTP 503")
-    assert store.refinements() == [] and len(store.refinements(include_errors=True)) == 1
+    assert store.refinements.list() == [] and len(store.refinements.list(include_errors=True)) == 1
     with pytest.raises(StoreError, match="teacher error: HTTP 503"):
-        store.set_review(failed.id, "approved", reviewer="ana", expected_version=0)
-    retried = store.add_refinement("persd", attempt_id=attempt.id, teacher_model="t",
+        store.reviews.set(failed.id, "approved", reviewer="ana", expected_version=0)
+    retried = store.refinements.add("persd", attempt_id=attempt.id, teacher_model="t",
                                    program="ok", validated=True, execution=Result())
     assert retried.id == failed.id and retried.error is None and retried.program == "ok"
     assert retried.execution.passed
@@ -331,21 +331,21 @@ def test_a_teacher_error_is_retried_in_place(store: SessionStore) -> None:
 
 def test_teacher_calls_cost_and_cache(store: SessionStore) -> None:
     for cached, cost in [(False, 0.25), (True, 0.25), (False, 0.5)]:
-        store.add_teacher_call(task_id="T/0", round=0, purpose="refine", model="gpt",
+        store.teacher_calls.add(task_id="T/0", round=0, purpose="refine", model="gpt",
                                messages=[], cost_usd=cost, cached=cached, prompt_tokens=100)
-    store.add_teacher_call(task_id="T/1", round=1, purpose="solve", model="other", messages=[],
+    store.teacher_calls.add(task_id="T/1", round=1, purpose="solve", model="other", messages=[],
                            error="timeout")
-    assert store.teacher_cost() == pytest.approx(0.75)
-    assert store.teacher_cost(round=1) == 0
-    usage = {row["model"]: row for row in store.teacher_usage()}
+    assert store.teacher_calls.cost() == pytest.approx(0.75)
+    assert store.teacher_calls.cost(round=1) == 0
+    usage = {row["model"]: row for row in store.teacher_calls.usage()}
     assert (usage["gpt"]["calls"], usage["gpt"]["cached"], usage["gpt"]["prompt_tokens"]) == (3, 1, 300)
     assert usage["other"]["errors"] == 1
-    assert [c.error for c in store.teacher_calls(task_id="T/1")] == ["timeout"]
-    cache = store.teacher_cache()
+    assert [c.error for c in store.teacher_calls.list(task_id="T/1")] == ["timeout"]
+    cache = store.teacher_cache
     assert cache.get("k") is None
     cache.put("k", {"content": "```python\npass\n```", "usage": [1, 2]})
     cache.put("k", {"content": "second"})
-    assert store.cache_get("k") == {"content": "second"}
+    assert store.teacher_cache.get("k") == {"content": "second"}
     assert table_count(store, "teacher_cache") == 1
 
 
@@ -353,34 +353,34 @@ def test_teacher_calls_cost_and_cache(store: SessionStore) -> None:
 
 
 def test_pending_work_after_partial_progress(store: SessionStore) -> None:
-    work = store.pending_work(0)
+    work = store.pending.work(0)
     assert work.needs_attempt == [(f"T/{i}", 0) for i in range(4)] and not work.done
     passed, failed, refined, unexecuted = (add_attempt(store, f"T/{i}") for i in range(4))
-    store.add_execution("attempt", passed.id, Result())
-    store.add_execution("attempt", failed.id, FAIL)
-    store.add_execution("attempt", refined.id, FAIL)
-    store.add_refinement("persd", attempt_id=refined.id, teacher_model="t", program="p",
+    store.executions.add("attempt", passed.id, Result())
+    store.executions.add("attempt", failed.id, FAIL)
+    store.executions.add("attempt", refined.id, FAIL)
+    store.refinements.add("persd", attempt_id=refined.id, teacher_model="t", program="p",
                          validated=False, reason="still failing")
-    store.add_teacher_call(task_id="T/1", round=0, purpose="refine", model="t", messages=[],
+    store.teacher_calls.add(task_id="T/1", round=0, purpose="refine", model="t", messages=[],
                            error="429 Too Many Requests")
-    work = store.pending_work(0)
+    work = store.pending.work(0)
     assert work.needs_attempt == []
     assert work.needs_execution == [unexecuted.id]
     assert work.needs_refinement == [failed.id]
     assert work.teacher_errors == {"T/1": "429 Too Many Requests"}
-    assert store.pending_work(0, samples=2).needs_attempt == [(f"T/{i}", 1) for i in range(4)]
-    assert store.pending_work(0, task_ids=["T/0", "T/3"]).needs_refinement == []
-    assert store.pending_work(0, method="inpd").needs_solution == ["T/1", "T/2"]
-    stand = store.pending_work(0, method="stand")
+    assert store.pending.work(0, samples=2).needs_attempt == [(f"T/{i}", 1) for i in range(4)]
+    assert store.pending.work(0, task_ids=["T/0", "T/3"]).needs_refinement == []
+    assert store.pending.work(0, method="inpd").needs_solution == ["T/1", "T/2"]
+    stand = store.pending.work(0, method="stand")
     assert stand.needs_solution == ["T/0", "T/1", "T/2", "T/3"] and stand.needs_execution == []
-    assert store.pending_work(1).needs_attempt_tasks == ["T/0", "T/1", "T/2", "T/3"]
+    assert store.pending.work(1).needs_attempt_tasks == ["T/0", "T/1", "T/2", "T/3"]
 
-    store.add_execution("attempt", unexecuted.id, Result())
-    store.add_refinement("persd", attempt_id=failed.id, teacher_model="t", program="p",
+    store.executions.add("attempt", unexecuted.id, Result())
+    store.refinements.add("persd", attempt_id=failed.id, teacher_model="t", program="p",
                          validated=True)
-    assert store.pending_work(0).done and store.pending_work(0).teacher_errors == {}
+    assert store.pending.work(0).done and store.pending.work(0).teacher_errors == {}
     with pytest.raises(RecordNotFound, match="T/99"):
-        store.pending_work(0, task_ids=["T/99"])
+        store.pending.work(0, task_ids=["T/99"])
 
 
 # -- reviews -------------------------------------------------------------------------------
@@ -388,62 +388,62 @@ def test_pending_work_after_partial_progress(store: SessionStore) -> None:
 
 def test_review_round_trip_versions_and_audit_trail(store: SessionStore) -> None:
     refinement = add_failed_refinement(store, "T/0")
-    pending = store.review(refinement.id)
+    pending = store.reviews.get(refinement.id)
     assert (pending.status, pending.version, pending.reviewer) == ("pending", 0, None)
-    edited = store.set_review(refinement.id, "edited", reviewer="ana", expected_version=0,
+    edited = store.reviews.set(refinement.id, "edited", reviewer="ana", expected_version=0,
                               edited_program="def f(x):\n    return x + 1\n", edit_execution=FAIL)
     assert (edited.status, edited.version, edited.reviewer) == ("edited", 1, "ana")
-    assert store.execution(edited.edit_execution_id).error_type == "AssertionError"
-    item = store.review_item(refinement.id)
+    assert store.executions.get(edited.edit_execution_id).error_type == "AssertionError"
+    item = store.queue.item(refinement.id)
     assert item.edit_execution.status == "failed" and item.task.task_id == "T/0"
     assert item.attempt.execution.status == "failed" and item.review == edited
-    rejected = store.set_review(refinement.id, "rejected", reviewer="bo", expected_version=1,
+    rejected = store.reviews.set(refinement.id, "rejected", reviewer="bo", expected_version=1,
                                 reason="rewrites everything")
     assert rejected.version == 2 and rejected.reason == "rewrites everything"
-    events = store.review_events(refinement.id)
+    events = store.reviews.events(refinement.id)
     assert [(e.old_status, e.new_status, e.reviewer, e.version) for e in events] == [
         ("pending", "edited", "ana", 1), ("edited", "rejected", "bo", 2)]
     assert events[1].payload["before"]["status"] == "edited"
-    assert store.reviews() == {refinement.id: rejected}
+    assert store.reviews.by_refinement() == {refinement.id: rejected}
     with pytest.raises(StoreError, match="needs the edited_program"):
-        store.set_review(refinement.id, "edited", reviewer="ana", expected_version=2)
+        store.reviews.set(refinement.id, "edited", reviewer="ana", expected_version=2)
     with pytest.raises(StoreError, match="unknown review status"):
-        store.set_review(refinement.id, "lgtm", reviewer="ana", expected_version=2)
+        store.reviews.set(refinement.id, "lgtm", reviewer="ana", expected_version=2)
     with pytest.raises(RecordNotFound):
-        store.review(999)
+        store.reviews.get(999)
 
 
 def test_the_audit_trail_is_append_only(store: SessionStore) -> None:
     refinement = add_failed_refinement(store, "T/0")
-    store.set_review(refinement.id, "approved", reviewer="ana", expected_version=0)
+    store.reviews.set(refinement.id, "approved", reviewer="ana", expected_version=0)
     with sqlite3.connect(store.path) as conn:
         for statement in ["UPDATE review_events SET new_status = 'rejected'",
                           "DELETE FROM review_events"]:
             with pytest.raises(sqlite3.DatabaseError, match="append-only"):
                 conn.execute(statement)
-    assert [e.new_status for e in store.review_events()] == ["approved"]
+    assert [e.new_status for e in store.reviews.events()] == ["approved"]
 
 
 def test_two_reviewers_on_the_same_file_conflict_clearly(tmp_path: Path) -> None:
     with SessionStore.open(tmp_path, "s", create=True) as ana_store:
-        ana_store.add_tasks([make_task(0)])
+        ana_store.tasks.add([make_task(0)])
         refinement = add_failed_refinement(ana_store, "T/0")
         with SessionStore.open(tmp_path, "s") as bo_store:
-            seen_by_bo = bo_store.review(refinement.id)
-            ana_store.set_review(refinement.id, "approved", reviewer="ana",
-                                 expected_version=ana_store.review(refinement.id).version)
+            seen_by_bo = bo_store.reviews.get(refinement.id)
+            ana_store.reviews.set(refinement.id, "approved", reviewer="ana",
+                                 expected_version=ana_store.reviews.get(refinement.id).version)
             with pytest.raises(ReviewConflict, match="changed by ana at .*now approved, version 1"):
-                bo_store.set_review(refinement.id, "rejected", reviewer="bo",
+                bo_store.reviews.set(refinement.id, "rejected", reviewer="bo",
                                     expected_version=seen_by_bo.version)
-            assert bo_store.review(refinement.id).status == "approved"
-            assert len(bo_store.review_events(refinement.id)) == 1
+            assert bo_store.reviews.get(refinement.id).status == "approved"
+            assert len(bo_store.reviews.events(refinement.id)) == 1
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["one-store", "store-per-thread"])
 def test_two_threads_racing_on_one_review_one_wins(tmp_path: Path, shared: bool) -> None:
     path = tmp_path / "s.sqlite"
     with SessionStore(path) as setup:
-        setup.add_tasks([make_task(0)])
+        setup.tasks.add([make_task(0)])
         refinement_id = add_failed_refinement(setup, "T/0").id
     common = SessionStore(path) if shared else None
     barrier = threading.Barrier(8)
@@ -453,7 +453,7 @@ def test_two_threads_racing_on_one_review_one_wins(tmp_path: Path, shared: bool)
         own = common or SessionStore(path)
         barrier.wait()
         try:
-            own.set_review(refinement_id, "approved", reviewer=name, expected_version=0)
+            own.reviews.set(refinement_id, "approved", reviewer=name, expected_version=0)
             outcomes.append("won")
         except ReviewConflict:
             outcomes.append("conflict")
@@ -470,73 +470,73 @@ def test_two_threads_racing_on_one_review_one_wins(tmp_path: Path, shared: bool)
         common.close()
     assert sorted(outcomes) == ["conflict"] * 7 + ["won"]
     with SessionStore(path) as check:
-        assert check.review(refinement_id).version == 1
-        assert len(check.review_events()) == 1
+        assert check.reviews.get(refinement_id).version == 1
+        assert len(check.reviews.events()) == 1
 
 
 def test_undo_restores_the_reviewers_previous_states(store: SessionStore) -> None:
     first, second = (add_failed_refinement(store, f"T/{i}").id for i in range(2))
-    store.set_review(first, "approved", reviewer="ana", expected_version=0)
-    store.set_review(first, "edited", reviewer="ana", expected_version=1, edited_program="x")
-    store.set_review(second, "rejected", reviewer="ana", expected_version=0, reason="bad")
-    assert store.last_action("ana").refinement_id == second
-    restored = store.undo_last("ana")
+    store.reviews.set(first, "approved", reviewer="ana", expected_version=0)
+    store.reviews.set(first, "edited", reviewer="ana", expected_version=1, edited_program="x")
+    store.reviews.set(second, "rejected", reviewer="ana", expected_version=0, reason="bad")
+    assert store.reviews.last_action("ana").refinement_id == second
+    restored = store.reviews.undo_last("ana")
     assert (restored.refinement_id, restored.status, restored.version) == (second, "pending", 2)
     assert restored.reason is None
-    restored = store.undo_last("ana")
+    restored = store.reviews.undo_last("ana")
     assert (restored.status, restored.edited_program, restored.version) == ("approved", None, 3)
-    restored = store.undo_last("ana")
+    restored = store.reviews.undo_last("ana")
     assert (restored.status, restored.version) == ("pending", 4)
-    assert store.undo_last("ana") is None and store.undo_last("nobody") is None
-    undos = [e for e in store.review_events() if e.kind == "undo"]
+    assert store.reviews.undo_last("ana") is None and store.reviews.undo_last("nobody") is None
+    undos = [e for e in store.reviews.events() if e.kind == "undo"]
     assert [e.undoes for e in undos] == [3, 2, 1]  # the action events, newest first
 
 
 def test_undo_refuses_to_overwrite_another_reviewer(store: SessionStore) -> None:
     refinement = add_failed_refinement(store, "T/0").id
-    store.set_review(refinement, "approved", reviewer="ana", expected_version=0)
-    store.set_review(refinement, "rejected", reviewer="bo", expected_version=1)
+    store.reviews.set(refinement, "approved", reviewer="ana", expected_version=0)
+    store.reviews.set(refinement, "rejected", reviewer="bo", expected_version=1)
     with pytest.raises(ReviewConflict, match="cannot undo your 'approved'.*changed by bo"):
-        store.undo_last("ana")
-    assert store.review(refinement).status == "rejected"
-    store.undo_last("bo")  # bo takes his back: ana's action is in force again
-    assert store.undo_last("ana").status == "pending"
+        store.reviews.undo_last("ana")
+    assert store.reviews.get(refinement).status == "rejected"
+    store.reviews.undo_last("bo")  # bo takes his back: ana's action is in force again
+    assert store.reviews.undo_last("ana").status == "pending"
 
 
 def test_bulk_review_skips_conflicts_and_undoes_as_one(store: SessionStore) -> None:
     ids = [add_failed_refinement(store, f"T/{i}").id for i in range(4)]
-    versions = store.review_queue_versions(QueueFilters(status="pending"))
+    versions = store.queue.versions(QueueFilters(status="pending"))
     assert versions == dict.fromkeys(ids, 0)
-    store.set_review(ids[0], "rejected", reviewer="bo", expected_version=0)
-    result = store.bulk_set_review(versions, "approved", reviewer="ana")
+    store.reviews.set(ids[0], "rejected", reviewer="bo", expected_version=0)
+    result = store.reviews.bulk_set(versions, "approved", reviewer="ana")
     assert result.conflicts == [ids[0]] and [r.refinement_id for r in result.updated] == ids[1:]
-    assert store.review_counts() == {"pending": 0, "approved": 3, "edited": 0,
+    assert store.queue.counts() == {"pending": 0, "approved": 3, "edited": 0,
                                      "rejected": 1, "skipped": 0}
-    assert store.undo_last("ana").status == "pending"
-    assert store.review_counts()["pending"] == 3 and store.review(ids[0]).status == "rejected"
+    assert store.reviews.undo_last("ana").status == "pending"
+    assert store.queue.counts()["pending"] == 3 and store.reviews.get(ids[0]).status == "rejected"
     with pytest.raises(StoreError, match="cannot mark records 'edited'"):
-        store.bulk_set_review(ids, "edited", reviewer="ana")
+        store.reviews.bulk_set(ids, "edited", reviewer="ana")
 
 
 # -- the review queue ----------------------------------------------------------------------
 
 
 def test_review_queue_filters_and_pages(store: SessionStore) -> None:
-    store.add_tasks([make_task(10, prompt="def parse_json(text):\n    pass\n")])
+    store.tasks.add([make_task(10, prompt="def parse_json(text):\n    pass\n")])
     errors = ["AssertionError", "NameError", "AssertionError", "Timeout", "NameError"]
     ids = []
     for i, (task_id, error) in enumerate(zip(["T/0", "T/1", "T/2", "T/3", "T/10"], errors)):
         attempt = add_attempt(store, task_id)
-        store.add_execution("attempt", attempt.id, Result("error", f"boom {i}", error_type=error))
-        ids.append(store.add_refinement(
+        store.executions.add("attempt", attempt.id, Result("error", f"boom {i}", error_type=error))
+        ids.append(store.refinements.add(
             "persd", attempt_id=attempt.id, teacher_model="t", program="p",
             validated=i % 2 == 0, diff_lines=i * 10).id)
-    store.add_refinement("stand", task_id="T/0", round=1, teacher_model="t", program="s",
+    store.refinements.add("stand", task_id="T/0", round=1, teacher_model="t", program="s",
                          validated=True)
-    store.set_review(ids[1], "approved", reviewer="ana", expected_version=0)
+    store.reviews.set(ids[1], "approved", reviewer="ana", expected_version=0)
 
     def queue(**filters) -> list[int]:
-        return [row.refinement_id for row in store.review_queue(QueueFilters(**filters))]
+        return [row.refinement_id for row in store.queue.list(QueueFilters(**filters))]
 
     assert queue(round=0) == ids
     assert queue(status="pending", round=0) == [ids[0], *ids[2:]]
@@ -546,20 +546,20 @@ def test_review_queue_filters_and_pages(store: SessionStore) -> None:
     assert queue(max_diff_lines=20) == ids[:3]
     assert queue(search="json") == [ids[4]] and queue(search="t/3") == [ids[3]]
     assert queue(search="%") == [] and queue(method="stand") == [ids[-1] + 1]
-    row = store.review_queue(QueueFilters(status="approved"))[0]
+    row = store.queue.list(QueueFilters(status="approved"))[0]
     assert (row.status, row.version, row.reviewer, row.error_type, row.feedback) == (
         "approved", 1, "ana", "NameError", "boom 1")
-    assert [r.refinement_id for r in store.review_queue(after_id=ids[1], limit=2)] == ids[2:4]
-    assert [r.refinement_id for r in store.review_queue(before_id=ids[3], limit=2)] == ids[1:3]
-    assert [r.refinement_id for r in store.review_queue(offset=4, limit=1)] == [ids[4]]
-    assert store.review_queue_count(QueueFilters(status="pending")) == 5
-    assert store.review_counts(round=0) == {"pending": 4, "approved": 1, "edited": 0,
+    assert [r.refinement_id for r in store.queue.list(after_id=ids[1], limit=2)] == ids[2:4]
+    assert [r.refinement_id for r in store.queue.list(before_id=ids[3], limit=2)] == ids[1:3]
+    assert [r.refinement_id for r in store.queue.list(offset=4, limit=1)] == [ids[4]]
+    assert store.queue.count(QueueFilters(status="pending")) == 5
+    assert store.queue.counts(round=0) == {"pending": 4, "approved": 1, "edited": 0,
                                             "rejected": 0, "skipped": 0}
-    assert store.review_counts(filters=QueueFilters(error_type="NameError"))["pending"] == 1
-    assert store.error_types() == ["AssertionError", "NameError", "Timeout"]
-    assert store.review_queue_count({"status": "approved"}) == 1  # a dict works too
+    assert store.queue.counts(filters=QueueFilters(error_type="NameError"))["pending"] == 1
+    assert store.queue.error_types() == ["AssertionError", "NameError", "Timeout"]
+    assert store.queue.count({"status": "approved"}) == 1  # a dict works too
     with pytest.raises(TypeError):
-        store.review_queue({"colour": "red"})
+        store.queue.list({"colour": "red"})
 
 
 @pytest.mark.slow
@@ -568,28 +568,28 @@ def test_review_queue_on_ten_thousand_records_is_quick(tmp_path: Path) -> None:
     started = time.perf_counter()
     with SessionStore(tmp_path / "big.sqlite") as store:
         with store.transaction():
-            store.add_tasks([make_task(i) for i in range(n)])
+            store.tasks.add([make_task(i) for i in range(n)])
             for i in range(n):
                 attempt = add_attempt(store, f"T/{i}")
-                store.add_execution("attempt", attempt.id, Result("failed", "x", error_type=
+                store.executions.add("attempt", attempt.id, Result("failed", "x", error_type=
                                     ("AssertionError", "NameError", "TypeError")[i % 3]))
-                store.add_refinement("persd", attempt_id=attempt.id, teacher_model="t",
+                store.refinements.add("persd", attempt_id=attempt.id, teacher_model="t",
                                      program="p", validated=i % 4 != 0, diff_lines=i % 40,
                                      execution=Result())
         build_s = time.perf_counter() - started
         filters = QueueFilters(status="pending", validated=True, max_diff_lines=30)
-        current = store.review_queue(filters, limit=1)[0]
+        current = store.queue.list(filters, limit=1)[0]
         latencies = []
         for _ in range(200):  # approve the current record, then fetch and read the next
             started = time.perf_counter()
-            store.set_review(current.refinement_id, "approved", reviewer="ana",
+            store.reviews.set(current.refinement_id, "approved", reviewer="ana",
                              expected_version=current.version)
-            current = store.review_queue(filters, after_id=current.refinement_id, limit=1)[0]
-            store.review_item(current.refinement_id)
-            store.review_counts(filters=filters)
+            current = store.queue.list(filters, after_id=current.refinement_id, limit=1)[0]
+            store.queue.item(current.refinement_id)
+            store.queue.counts(filters=filters)
             latencies.append(time.perf_counter() - started)
         started = time.perf_counter()
-        searched = store.review_queue(QueueFilters(search="return x + 9999"), limit=50)
+        searched = store.queue.list(QueueFilters(search="return x + 9999"), limit=50)
         search_s = time.perf_counter() - started
     p50, p95 = statistics.median(latencies), statistics.quantiles(latencies, n=20)[-1]
     print(f"\n10k session built in {build_s:.1f} s; approve -> next record: "
@@ -602,30 +602,30 @@ def test_review_queue_on_ten_thousand_records_is_quick(tmp_path: Path) -> None:
 
 
 def test_runs_and_eval_samples(store: SessionStore) -> None:
-    train = store.add_run("train", {"variant": "persd", "lr": 1e-4}, exclusive=True)
+    train = store.runs.add("train", {"variant": "persd", "lr": 1e-4}, exclusive=True)
     with pytest.raises(RunBusy, match=f"train run {train} is queued"):
-        store.add_run("train", {}, exclusive=True)
-    record = store.update_run(train, status="running", pid=1234, metrics_path="m.jsonl")
+        store.runs.add("train", {}, exclusive=True)
+    record = store.runs.update(train, status="running", pid=1234, metrics_path="m.jsonl")
     assert (record.status, record.pid, record.metrics_path, record.config["lr"]) == (
         "running", 1234, "m.jsonl", 1e-4)
-    assert store.active_run("train").id == train
-    finished = store.update_run(train, status="finished", result={"loss": 0.5}, output="out/")
+    assert store.runs.active("train").id == train
+    finished = store.runs.update(train, status="finished", result={"loss": 0.5}, output="out/")
     assert (finished.result, finished.output, finished.pid) == ({"loss": 0.5}, "out/", 1234)
-    assert store.active_run("train") is None
-    evaluation = store.add_run("eval", {"samples": 2})
-    assert [r.id for r in store.runs()] == [train, evaluation]
-    assert [r.id for r in store.runs(kind="eval")] == [evaluation] == [store.run(evaluation).id]
+    assert store.runs.active("train") is None
+    evaluation = store.runs.add("eval", {"samples": 2})
+    assert [r.id for r in store.runs.list()] == [train, evaluation]
+    assert [r.id for r in store.runs.list(kind="eval")] == [evaluation] == [store.runs.get(evaluation).id]
     with pytest.raises(StoreError, match="unknown run status"):
-        store.update_run(train, status="exploded")
+        store.runs.update(train, status="exploded")
     with pytest.raises(RecordNotFound):
-        store.update_run(999, status="failed")
+        store.runs.update(999, status="failed")
 
-    sample = store.add_eval_sample(evaluation, "T/0", program="p", result=FAIL, step=0)
+    sample = store.eval_samples.add(evaluation, "T/0", program="p", result=FAIL, step=0)
     assert (sample.status, sample.passed, sample.feedback) == ("failed", False, FAIL.feedback)
-    assert store.add_eval_sample(evaluation, "T/0", program="other", result=Result()) == sample
-    second = store.add_eval_sample(evaluation, "T/0", program="p2", result=Result(), step=1)
+    assert store.eval_samples.add(evaluation, "T/0", program="other", result=Result()) == sample
+    second = store.eval_samples.add(evaluation, "T/0", program="p2", result=Result(), step=1)
     assert second.passed
-    assert [(s.step, s.passed) for s in store.eval_samples(evaluation)] == [(0, False), (1, True)]
+    assert [(s.step, s.passed) for s in store.eval_samples.list(evaluation)] == [(0, False), (1, True)]
 
 
 # -- threads, processes, crashes -----------------------------------------------------------
@@ -638,8 +638,8 @@ def test_many_threads_share_one_store(store: SessionStore) -> None:
         try:
             for task in range(4):
                 attempt = add_attempt(store, f"T/{task}", sample_index=sample)
-                store.add_execution("attempt", attempt.id, Result())
-                store.pending_work(0)
+                store.executions.add("attempt", attempt.id, Result())
+                store.pending.work(0)
         except BaseException as error:  # noqa: BLE001 - reported below
             errors.append(error)
 
@@ -669,33 +669,33 @@ WRITER = textwrap.dedent("""
 
     path, n = sys.argv[1], int(sys.argv[2])
     store = SessionStore(path, busy_timeout_s=60)
-    store.add_tasks([Task(f"T/{i}", "p", "f", "t", "", "s", "crash") for i in range(n)])
+    store.tasks.add([Task(f"T/{i}", "p", "f", "t", "", "s", "crash") for i in range(n)])
     print("tasks", flush=True)
     while True:  # one step per loop, chosen from what the store says is missing
-        work = store.pending_work(0)
+        work = store.pending.work(0)
         if work.needs_attempt:
             task_id, sample = work.needs_attempt[0]
-            store.add_attempt(task_id, 0, sample_index=sample, model="m", prompt="p",
+            store.attempts.add(task_id, 0, sample_index=sample, model="m", prompt="p",
                               completion="c" * 2000, program="pc" * 2000)
             print("attempt", task_id, flush=True)
         elif work.needs_execution:
-            attempt = store.attempt(work.needs_execution[0])
+            attempt = store.attempts.get(work.needs_execution[0])
             odd = int(attempt.task_id.split("/")[1]) % 2
             result = Result("failed", "assert 1 == 2", "AssertionError") if odd else Result("passed")
-            store.add_execution("attempt", attempt.id, result)
+            store.executions.add("attempt", attempt.id, result)
             print("execution", attempt.task_id, flush=True)
         elif work.needs_refinement:
             attempt_id = work.needs_refinement[0]
-            call = store.add_teacher_call(purpose="refine", model="t", messages=["m" * 2000],
+            call = store.teacher_calls.add(purpose="refine", model="t", messages=["m" * 2000],
                                           attempt_id=attempt_id, cost_usd=0.001)
-            refinement = store.add_refinement("persd", attempt_id=attempt_id, teacher_model="t",
+            refinement = store.refinements.add("persd", attempt_id=attempt_id, teacher_model="t",
                                               program="fixed" * 400, validated=True,
                                               execution=Result("passed"),
                                               teacher_call_ids=[call.id])
             print("refinement", refinement.task_id, flush=True)
-        elif store.review_queue(QueueFilters(status="pending"), limit=1):
-            row = store.review_queue(QueueFilters(status="pending"), limit=1)[0]
-            store.set_review(row.refinement_id, "approved", reviewer="bot", expected_version=0)
+        elif store.queue.list(QueueFilters(status="pending"), limit=1):
+            row = store.queue.list(QueueFilters(status="pending"), limit=1)[0]
+            store.reviews.set(row.refinement_id, "approved", reviewer="bot", expected_version=0)
             print("review", row.task_id, flush=True)
         else:
             break
@@ -713,17 +713,17 @@ def check_consistent(path: Path) -> tuple[dict[str, list[str]], set[str]]:
     """Integrity, and every stored step complete: what each table holds, by task."""
     with SessionStore(path) as store:
         assert store.integrity_check() == "ok"
-        attempts = store.attempts()
-        refinements = store.refinements(include_errors=True)
+        attempts = store.attempts.list()
+        refinements = store.refinements.list(include_errors=True)
         for refinement in refinements:  # written in one transaction with its run and calls
             assert refinement.execution is not None and refinement.execution.passed
-            assert len(store.teacher_calls(refinement_id=refinement.id)) == 1
+            assert len(store.teacher_calls.list(refinement_id=refinement.id)) == 1
         executed = {a.task_id for a in attempts if a.execution is not None}
         return {
             "attempt": [a.task_id for a in attempts],
             "execution": sorted(executed),
             "refinement": [r.task_id for r in refinements],
-        }, {r.task_id for r in refinements if store.review(r.id).status == "approved"}
+        }, {r.task_id for r in refinements if store.reviews.get(r.id).status == "approved"}
 
 
 @pytest.mark.slow
@@ -738,25 +738,25 @@ def test_a_run_whose_process_is_gone_is_failed_saying_why_and_frees_the_slot(tmp
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         with SessionStore(path) as store:
-            assert store.run(1).process_start is None  # recorded before m009
-            live = store.add_run("train", {}, exclusive=True)
-            record = store.update_run(live, status="running", pid=child.pid)
+            assert store.runs.get(1).process_start is None  # recorded before m009
+            live = store.runs.add("train", {}, exclusive=True)
+            record = store.runs.update(live, status="running", pid=child.pid)
             assert record.process_start and record.process_start > 0
             with pytest.raises(RunBusy, match=f"train run {live} is running"):
-                store.add_run("train", {}, exclusive=True)
+                store.runs.add("train", {}, exclusive=True)
             child.kill()
             child.wait()
-            second = store.add_run("train", {}, exclusive=True)
-            failed = store.run(live)
+            second = store.runs.add("train", {}, exclusive=True)
+            failed = store.runs.get(live)
             assert failed.status == "failed"
             assert failed.result == {"error": f"process {child.pid} is gone"}
             # A live pid with another start time: the pid was reused, the run's process is gone.
-            store.update_run(second, status="running", pid=os.getpid())
+            store.runs.update(second, status="running", pid=os.getpid())
             with store._db.write() as conn:
                 conn.execute("UPDATE runs SET process_start = process_start - 1 WHERE id = ?",
                              (second,))
-            store.add_run("train", {}, exclusive=True)
-            assert store.run(second).result == {"error": f"process {os.getpid()} is gone"}
+            store.runs.add("train", {}, exclusive=True)
+            assert store.runs.get(second).result == {"error": f"process {os.getpid()} is gone"}
     finally:
         if child.poll() is None:
             child.kill()
@@ -782,9 +782,9 @@ def test_kill_9_at_any_point_loses_nothing_and_a_rerun_finishes(tmp_path: Path) 
         for kind, task_id in committed:  # every step reported as committed is there
             assert task_id in (approved if kind == "review" else stored[kind])
         with SessionStore(path) as store:
-            work = store.pending_work(0)
+            work = store.pending.work(0)
             executed_or_pending = set(stored["execution"]) | {
-                store.attempt(a).task_id for a in work.needs_execution}
+                store.attempts.get(a).task_id for a in work.needs_execution}
             assert executed_or_pending == set(stored["attempt"])  # nothing lost in between
             assert approved <= set(stored["refinement"])
     writer = start_writer(path, n)
@@ -796,7 +796,7 @@ def test_kill_9_at_any_point_loses_nothing_and_a_rerun_finishes(tmp_path: Path) 
     assert sorted(stored["refinement"]) == sorted(f"T/{i}" for i in range(1, n, 2))
     assert approved == set(stored["refinement"])
     with SessionStore(path) as store:
-        assert store.pending_work(0).done
+        assert store.pending.work(0).done
 
 
 @pytest.mark.slow
@@ -808,9 +808,9 @@ def test_two_processes_write_the_same_session_at_once(tmp_path: Path) -> None:
         from persd.store import SessionStore
         from persd.tasks import Task
         store = SessionStore(sys.argv[1], busy_timeout_s=60)
-        store.add_tasks([Task(f"T/{i}", "p", "f", "t", "", "s", "x") for i in range(50)])
+        store.tasks.add([Task(f"T/{i}", "p", "f", "t", "", "s", "x") for i in range(50)])
         for i in range(50):
-            store.add_attempt(f"T/{i}", 0, sample_index=int(sys.argv[2]), model="m",
+            store.attempts.add(f"T/{i}", 0, sample_index=int(sys.argv[2]), model="m",
                               prompt="p", completion="c", program="pc")
     """)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -818,7 +818,7 @@ def test_two_processes_write_the_same_session_at_once(tmp_path: Path) -> None:
                for k in range(2)]
     assert [w.wait(timeout=120) for w in writers] == [0, 0]
     with SessionStore(path) as store:
-        assert len(store.tasks()) == 50 and len(store.attempts()) == 100
+        assert len(store.tasks.list()) == 50 and len(store.attempts.list()) == 100
         assert store.integrity_check() == "ok"
 
 
@@ -841,7 +841,7 @@ def test_a_foreign_sqlite_file_is_refused_without_a_change(tmp_path: Path) -> No
 
 def test_session_files_are_private_to_their_owner(tmp_path: Path) -> None:
     with SessionStore.open(tmp_path, "s", create=True) as store:
-        store.add_tasks([make_task(0)])
+        store.tasks.add([make_task(0)])
         made = sorted(tmp_path.iterdir())
         assert [p.name for p in made] == ["s.sqlite", "s.sqlite-shm", "s.sqlite-wal"]
         for path in made:
@@ -850,7 +850,7 @@ def test_session_files_are_private_to_their_owner(tmp_path: Path) -> None:
 
 def test_a_damaged_session_is_named_with_what_to_do(tmp_path: Path) -> None:
     with SessionStore.open(tmp_path, "s", create=True) as store:
-        store.add_tasks([make_task(i) for i in range(50)])
+        store.tasks.add([make_task(i) for i in range(50)])
     path = tmp_path / "s.sqlite"
     data = bytearray(path.read_bytes())
     for offset in range(4096, len(data), 4096):  # every page but the header's
@@ -860,13 +860,13 @@ def test_a_damaged_session_is_named_with_what_to_do(tmp_path: Path) -> None:
     # read of the damaged pages must say so.
     with pytest.raises(StoreError, match=r"s\.sqlite is damaged.*backup"):
         with SessionStore.open(tmp_path, "s") as damaged:
-            damaged.tasks()
+            damaged.tasks.list()
 
 
 def test_a_session_in_a_read_only_folder_is_reported_and_can_be_read(read_only_folder) -> None:
     folder, make_read_only = read_only_folder
     with SessionStore.open(folder, "s", create=True) as store:
-        store.add_tasks([make_task(i) for i in range(3)])
+        store.tasks.add([make_task(i) for i in range(3)])
     make_read_only()
     with pytest.raises(StoreError, match=r"ro/s\.sqlite is read-only.*writable") as error:
         SessionStore.open(folder, "s")
@@ -874,5 +874,5 @@ def test_a_session_in_a_read_only_folder_is_reported_and_can_be_read(read_only_f
     with pytest.raises(StoreError, match="read-only; choose a writable --sessions-dir"):
         SessionStore.open(folder, "new", create=True)
     with SessionStore.open_to_read(folder, "s") as store:
-        assert [t.task_id for t in store.tasks()] == ["T/0", "T/1", "T/2"]
+        assert [t.task_id for t in store.tasks.list()] == ["T/0", "T/1", "T/2"]
     assert sorted(os.listdir(folder)) == ["s.sqlite"]

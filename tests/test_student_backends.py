@@ -99,7 +99,7 @@ def test_collect_with_a_served_student(transformers_serve, tmp_path, monkeypatch
     assert summary.complete and summary.attempts == 3
     assert summary.failed == summary.refined == summary.validated == 3  # noise fails; teacher fixes
     with SessionStore.open(tmp_path, "served") as store:
-        assert all(a.model == transformers_serve.model for a in store.attempts(round=1))
+        assert all(a.model == transformers_serve.model for a in store.attempts.list(round=1))
 
 
 @pytest.mark.skipif(HAS_VLLM, reason="vLLM is installed here")

@@ -23,10 +23,10 @@ from persd.studies.report import item_outcomes, judgments_frame, win_rates
 def add_direct_solutions(store) -> int:
     """The teacher's direct solution ("stand") of every task that has a refinement: the
     task's reference program, as a StanD collection with a perfect teacher would store it."""
-    tasks = {r.task_id for r in store.refinements(method="persd")}
+    tasks = {r.task_id for r in store.refinements.list(method="persd")}
     for task_id in sorted(tasks):
-        task = store.task(task_id)
-        store.add_refinement("stand", task_id=task_id, round=0, teacher_model="direct-teacher",
+        task = store.tasks.get(task_id)
+        store.refinements.add("stand", task_id=task_id, round=0, teacher_model="direct-teacher",
                              program=task.solution, validated=True)
     return len(tasks)
 
@@ -58,23 +58,23 @@ def test_cohens_kappa_of_two_reviewers_matches_the_hand_computed_value(store):
     # p_o = 7/10; p_e = 0.6 * 0.5 + 0.4 * 0.5 = 0.5; kappa = (0.7 - 0.5) / 0.5 = 0.4
     pairs = [("approved", "approved")] * 4 + [("approved", "rejected")] * 2 + \
         [("rejected", "approved")] + [("rejected", "rejected")] * 3
-    ids = [r.id for r in store.refinements()][:10]
+    ids = [r.id for r in store.refinements.list()][:10]
     study = create_study(store, "audit", owner="lea", reviewers=["ana", "ben"], overlap=2,
                          kind="review")
     for refinement_id, (first, second) in zip(ids, pairs):
         for reviewer, status in (("ana", first), ("ben", second)):
-            store.set_review(refinement_id, status, reviewer=reviewer,
-                             expected_version=store.review(refinement_id).version)
+            store.reviews.set(refinement_id, status, reviewer=reviewer,
+                             expected_version=store.reviews.get(refinement_id).version)
     ratings = study_ratings(store, study)
     assert cohen_kappa(ratings, "ana", "ben") == pytest.approx(0.4)
     summary = agreement(ratings)
     assert summary.cohen == {("ana", "ben"): pytest.approx(0.4)}
     assert summary.items == 10 and len(summary.disagreements) == 3
     # An undone decision no longer counts; a skip is no decision.
-    extra = [r.id for r in store.refinements()][10:12]
-    store.set_review(extra[0], "approved", reviewer="ana", expected_version=0)
-    store.undo_last("ana")
-    store.set_review(extra[1], "skipped", reviewer="ana", expected_version=0)
+    extra = [r.id for r in store.refinements.list()][10:12]
+    store.reviews.set(extra[0], "approved", reviewer="ana", expected_version=0)
+    store.reviews.undo_last("ana")
+    store.reviews.set(extra[1], "skipped", reviewer="ana", expected_version=0)
     ratings = study_ratings(store, study)
     assert len(ratings.by_item) == 10 and ratings.seconds["ana"]
     # Progress counts decisions in force from the audit trail.
@@ -112,28 +112,28 @@ def test_overlap_gives_each_item_k_distinct_reviewers_with_balanced_loads(store)
         plan_assignments([1], ["ana", "ben"], 3)
 
     study = create_study(store, "help", owner="lea", reviewers=["ana", "ben", "cy"], overlap=2)
-    assigned = store.assignments(study.id)
+    assigned = store.studies.assignments(study.id)
     assert assigned and all(len(set(names)) == 2 for names in assigned.values())
-    first = store.reviewer_queue(study.id, "cy")[0]
+    first = store.studies.reviewer_queue(study.id, "cy")[0]
     judge(store, pair_view(store, study, first, "cy"), "tie")
     with pytest.raises(StoreError, match="only the owner"):
-        store.reassign(study.id, "cy", "ana", by="ana")
-    moved, kept = store.reassign(study.id, "cy", "dan", by="lea")
+        store.studies.reassign(study.id, "cy", "ana", by="ana")
+    moved, kept = store.studies.reassign(study.id, "cy", "dan", by="lea")
     # cy keeps the item already decided; the rest go to dan.
     assert first not in moved and len(moved) == len(
         [i for i, names in assigned.items() if "cy" in names]) - 1 and not kept
-    assert store.reviewer_queue(study.id, "cy") == [] and store.reviewer_queue(study.id, "dan") == moved
+    assert store.studies.reviewer_queue(study.id, "cy") == [] and store.studies.reviewer_queue(study.id, "dan") == moved
     with pytest.raises(StoreError, match="assigned to"):
-        store.add_judgment(moved[0], "cy", "a", left_slot="a")
+        store.studies.add_judgment(moved[0], "cy", "a", left_slot="a")
 
 
 # ---------------------------------------------------------------- blind pairs
 
 def test_a_pair_is_blind_and_its_sides_are_fixed_per_reviewer(store):
     study = create_study(store, "blind", owner="lea", reviewers=["ana", "ben"], overlap=2)
-    items = store.study_items(study.id)
-    assert all(store.refinement(i.candidate_a).method == "persd" and
-               store.refinement(i.candidate_b).method == "stand" for i in items)
+    items = store.studies.items(study.id)
+    assert all(store.refinements.get(i.candidate_a).method == "persd" and
+               store.refinements.get(i.candidate_b).method == "stand" for i in items)
     sides = {(i.id, who): left_slot(0, i.id, who) for i in items for who in ("ana", "ben")}
     assert set(sides.values()) == {"a", "b"}  # both sides occur
     assert any(sides[(i.id, "ana")] != sides[(i.id, "ben")] for i in items)
@@ -143,8 +143,8 @@ def test_a_pair_is_blind_and_its_sides_are_fixed_per_reviewer(store):
             store, study, item.id, "ana").left_slot
         slots = {"a": item.candidate_a, "b": item.candidate_b}
         right = "b" if view.left_slot == "a" else "a"
-        assert view.left_program == store.refinement(slots[view.left_slot]).program
-        assert view.right_program == store.refinement(slots[right]).program
+        assert view.left_program == store.refinements.get(slots[view.left_slot]).program
+        assert view.right_program == store.refinements.get(slots[right]).program
         for html in (view.left_diff_html, view.right_diff_html):
             text = re.sub(r"<style>.*?</style>|<[^>]+>", " ", html, flags=re.S)
             assert "direct-teacher" not in text and "stand" not in text and "persd" not in text
@@ -153,7 +153,7 @@ def test_a_pair_is_blind_and_its_sides_are_fixed_per_reviewer(store):
         judgment = judge(store, pair_view(store, study, item.id, "ana"), "left", reason="clearer")
         assert judgment.choice == judgment.left_slot == sides[(item.id, "ana")]
         assert judgment.duration_s >= 0 and judgment.reason == "clearer"
-    assert store.reviewer_queue(study.id, "ana") == []
+    assert store.studies.reviewer_queue(study.id, "ana") == []
     assert pair_view(store, study, items[0].id, "ana").previous_choice == "left"
 
 
@@ -173,26 +173,26 @@ def test_report_win_rate_with_wilson_interval_adjudication_and_export(store, tmp
     from statsmodels.stats.proportion import proportion_confint
 
     study = create_study(store, "r", owner="lea", reviewers=["ana", "ben"], overlap=2, limit=6)
-    items = [i.id for i in store.study_items(study.id)]
+    items = [i.id for i in store.studies.items(study.id)]
     # Items 0-3: both prefer the personalised refinement (a); item 4: both b; item 5: split.
     plan = {0: "aa", 1: "aa", 2: "aa", 3: "aa", 4: "bb", 5: "ab"}
     for n, item in enumerate(items):
         for reviewer, choice in zip(("ana", "ben"), plan[n]):
-            store.add_judgment(item, reviewer, choice, left_slot="a", duration_s=3.0)
+            store.studies.add_judgment(item, reviewer, choice, left_slot="a", duration_s=3.0)
     summary = agreement(study_ratings(store, study))
     assert summary.disagreements == [items[5]]
     frame = judgments_frame(store, study)
-    table = win_rates(item_outcomes(frame, store.adjudications(study.id)), study)
+    table = win_rates(item_outcomes(frame, store.studies.adjudications(study.id)), study)
     assert table.iloc[0][["wins", "losses", "ties"]].tolist() == [4, 1, 1]
-    store.adjudicate(items[5], "a", adjudicator="lea")
-    table = win_rates(item_outcomes(frame, store.adjudications(study.id)), study)
+    store.studies.adjudicate(items[5], "a", adjudicator="lea")
+    table = win_rates(item_outcomes(frame, store.studies.adjudications(study.id)), study)
     low, high = proportion_confint(5, 6, method="wilson")
     assert table.iloc[0]["win_rate"] == pytest.approx(5 / 6)
     assert (table.iloc[0]["ci_low"], table.iloc[0]["ci_high"]) == (pytest.approx(low), pytest.approx(high))
     assert agreement(study_ratings(store, study)).disagreements == []
     # The individual judgments are untouched by the adjudication.
-    assert sorted(j.choice for j in store.judgments(study.id) if j.item_id == items[5]) == ["a", "b"]
-    by_error = win_rates(item_outcomes(frame, store.adjudications(study.id)), study, "error_type")
+    assert sorted(j.choice for j in store.studies.judgments(study.id) if j.item_id == items[5]) == ["a", "b"]
+    by_error = win_rates(item_outcomes(frame, store.studies.adjudications(study.id)), study, "error_type")
     assert by_error["items"].sum() == 6
 
     runner = CliRunner()
@@ -219,8 +219,8 @@ def test_cli_creates_a_study_with_overlap(store):
         "study", "create", "--session", "s", "--sessions-dir", str(store.path.parent),
         "--name", "c", "--reviewers", "ana,ben,cy", "--overlap", "2", "--owner", "lea"])
     assert out.exit_code == 0, out.output
-    study = store.study("c")
-    assert study.overlap == 2 and all(len(r) == 2 for r in store.assignments(study.id).values())
+    study = store.studies.get("c")
+    assert study.overlap == 2 and all(len(r) == 2 for r in store.studies.assignments(study.id).values())
     bad = CliRunner().invoke(cli, [
         "study", "create", "--session", "s", "--sessions-dir", str(store.path.parent),
         "--name", "d", "--reviewers", "ana", "--overlap", "2", "--owner", "lea"])
@@ -238,8 +238,8 @@ def test_ablation_by_error_type_and_by_data_source_end_to_end(template, tmp_path
     for name in ("b", "a"):  # a: data personalised for another student (a copy here)
         shutil.copy(template, sessions / f"{name}.sqlite")
         with SessionStore.open(sessions, name) as opened:
-            validated = [r.id for r in opened.refinements(method="persd", validated=True)]
-            opened.bulk_set_review(validated, "approved", reviewer="lea")
+            validated = [r.id for r in opened.refinements.list(method="persd", validated=True)]
+            opened.reviews.bulk_set(validated, "approved", reviewer="lea")
     runner = CliRunner()
     common = ["--session", "b", "--student", tiny_model_dir, "--eval-tasks", "humaneval",
               "--eval-limit", "2", "--steps", "1", "--max-new-tokens", "8",
@@ -256,7 +256,7 @@ def test_ablation_by_error_type_and_by_data_source_end_to_end(template, tmp_path
     assert "left out (fewer than 2 examples): TypeError (1)" in out.output
     assert (tmp_path / "by-type" / "ablation.html").stat().st_size > 10_000
     with SessionStore.open(sessions, "b") as store:
-        train_runs = store.runs(kind="train")
+        train_runs = store.runs.list(kind="train")
         assert [r.status for r in train_runs] == ["finished", "finished"]
         assert {r.config["max_steps"] for r in train_runs} == {1}
 

@@ -128,8 +128,8 @@ def real_session(sessions: Path, name: str = "real1") -> str:
         store.set_config({"tasks": "humaneval", "method": "inpd", "student": "models/x",
                           "teacher_model": "gpt-test"})
         (task,) = load_tasks("humaneval")[:1]
-        store.add_tasks([task])
-        store.add_attempt(task.task_id, 2, model="m", prompt=task.prompt, completion="",
+        store.tasks.add([task])
+        store.attempts.add(task.task_id, 2, model="m", prompt=task.prompt, completion="",
                           program=task.prompt)
     return name
 
@@ -159,7 +159,7 @@ def test_collect_real_run_into_a_simulated_session_waits_for_a_confirm(stores, e
                        teacher_model="gpt-test", api_key="sk-test", limit=1)
     (out,) = list(handlers.run(form, picked="demo"))
     assert visible(out["confirm_row"]) and "SIMULATED session" in out["confirm_text"]
-    assert stores.get("demo").runs(kind="collect") == []   # nothing started
+    assert stores.get("demo").runs.list(kind="collect") == []   # nothing started
 
 
 def test_collect_simulated_run_refuses_a_real_session_and_builds_a_new_one(
@@ -185,7 +185,7 @@ def test_train_warns_when_the_auto_selection_shrinks_after_reviews(stores, tmp_p
     assert "train-small-selection" in before and f"under {SMALL}" in before
     assert "validated results while nothing is reviewed" in before
     store = stores.get("demo")
-    validated = [r for r in store.refinements() if r.validated]
+    validated = [r for r in store.refinements.list() if r.validated]
     for refinement in validated[:2]:
         approve(store, refinement.id, reviewer="ana", expected_version=0)
     after = handlers.count("demo", "persd", "auto")["examples"]
@@ -201,7 +201,7 @@ def test_train_refuses_a_model_folder_that_does_not_exist(stores, tmp_path, monk
     out = handlers.start(TrainForm(session="demo", student="models/tiny", output="r1"))
     assert "no model folder models/tiny" in out["notice"]
     assert "create the tiny model" in out["notice"]
-    assert stores.get("demo").runs(kind="train") == [] and not (tmp_path / "runs").exists()
+    assert stores.get("demo").runs.list(kind="train") == [] and not (tmp_path / "runs").exists()
 
 
 def test_train_refuses_an_uncached_hub_id_offline(stores, tmp_path, monkeypatch):
@@ -238,7 +238,7 @@ def test_train_exports_the_curated_examples_for_download(stores, tmp_path, fmt):
     offered = Path(out["export_file"]["value"])
     assert visible(out["export_file"]) and offered.is_file()
     assert offered.parent == tmp_path / "runs" / "exports" and offered.name.startswith("demo-")
-    rows = len(stores.get("demo").refinements())  # every demo refinement is validated
+    rows = len(stores.get("demo").refinements.list())  # every demo refinement is validated
     if fmt == "jsonl":
         lines = offered.read_text().splitlines()
         assert json.loads(lines[0])["prompt"] and len(lines) <= rows

@@ -28,13 +28,13 @@ from tests.test_tab_handlers import TASKS, sessions, stores, template  # noqa: F
 def plant_eval(store: SessionStore, task_ids: list[str]) -> int:
     """A finished eval run with one failing sample per task, after a train run (so the
     first evaluation is run 2)."""
-    store.add_run("train", {"student": "x"}, status="finished")
-    run = store.add_run("eval", {"model": "simulated-student", "round": 0, "simulated": True})
+    store.runs.add("train", {"student": "x"}, status="finished")
+    run = store.runs.add("eval", {"model": "simulated-student", "round": 0, "simulated": True})
     for task_id in task_ids:
-        store.add_eval_sample(run, task_id, program="def f():\n    return 1\n",
+        store.eval_samples.add(run, task_id, program="def f():\n    return 1\n",
                               result=Result("failed", "assert f() == 2", 0.01, 0, 1,
                                              "AssertionError"))
-    store.update_run(run, status="finished",
+    store.runs.update(run, status="finished",
                      result={"steps": [{"step": 0, "pass_at_k": {"pass@1": 0.0}}]})
     return run
 
@@ -128,12 +128,12 @@ def test_simulated_collect_with_stand_gives_the_study_defaults_items(sessions, s
 
 def test_a_running_training_run_is_not_listed_as_steps_0(stores, tmp_path):
     store = stores.get("demo")
-    run_id = store.add_run("train", {"variant": "persd", "rows": 4}, status="running")
+    run_id = store.runs.add("train", {"variant": "persd", "rows": 4}, status="running")
     handlers = TrainHandlers(stores, runs_dir=tmp_path / "runs", models_dir=tmp_path / "m")
     past = handlers._past("demo")
     row = past["history"].iloc[0]
     assert row["run"] == run_id and row["steps"] == "running (live above)"
     assert past["history_curves"]["visible"] is False  # no ended run: no "No loss logged yet"
-    store.update_run(run_id, status="finished")
+    store.runs.update(run_id, status="finished")
     ended = handlers._past("demo")["history"].iloc[0]
     assert ended["steps"] == "none logged"  # not a count of 0 that reads as a real value

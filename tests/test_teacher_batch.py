@@ -47,17 +47,17 @@ def _price(call, discount: float) -> float:
 
 def _check_costs(store: SessionStore, live: int) -> None:
     """`live` calls at the full price, the others at the batch price."""
-    calls = [c for c in store.teacher_calls() if not c.cached]
+    calls = [c for c in store.teacher_calls.list() if not c.cached]
     full = [c for c in calls if c.cost_usd == pytest.approx(_price(c, 1.0))]
     half = [c for c in calls if c.cost_usd == pytest.approx(_price(c, BATCH_DISCOUNT))]
     assert len(full) == live and len(half) == len(calls) - live
-    assert store.teacher_cost(round=1) == pytest.approx(sum(c.cost_usd for c in calls))
+    assert store.teacher_calls.cost(round=1) == pytest.approx(sum(c.cost_usd for c in calls))
 
 
 def _finished(summary, store: SessionStore) -> None:
     assert summary.complete and summary.failed > 0
     assert summary.refined == summary.validated == summary.failed
-    assert store.pending_work(1).done
+    assert store.pending.work(1).done
 
 
 def test_batch_answers_every_first_request_at_half_price(tmp_path, tiny_model_dir, server, capfd):
@@ -69,13 +69,13 @@ def test_batch_answers_every_first_request_at_half_price(tmp_path, tiny_model_di
     assert len(live) == 2 and all(body["messages"][-1]["role"] == "user" for body in live)
     with SessionStore.open(tmp_path, "b") as store:
         _finished(summary, store)
-        (record,) = store.teacher_batches(round=1)
+        (record,) = store.teacher_batches.list(round=1)
         assert record.state == "done" and record.remote_status == "completed" and not record.error
         assert len(record.custom_ids) == summary.failed and len(record.results) == summary.failed
-        refinements = store.refinements(round=1)
+        refinements = store.refinements.list(round=1)
         assert sorted(r.tries for r in refinements) == [1] * (summary.failed - 2) + [2, 2]
         _check_costs(store, live=2)
-        calls = store.teacher_calls(round=1)
+        calls = store.teacher_calls.list(round=1)
         assert sorted(c.batch_id or "live" for c in calls) == \
             [record.batch_id] * summary.failed + ["live"] * 2  # the call log says which came how
         assert all((c.batch_id is None) == (c.purpose == "retry") for c in calls)
@@ -88,7 +88,7 @@ def test_failed_batch_falls_back_to_live_calls(tmp_path, tiny_model_dir, server)
     assert server.batches.created == 1 and len(server.chat_requests()) == summary.failed
     with SessionStore.open(tmp_path, "b") as store:
         _finished(summary, store)
-        (record,) = store.teacher_batches(round=1)
+        (record,) = store.teacher_batches.list(round=1)
         assert record.remote_status == "failed" and "failed validation" in record.error
         _check_costs(store, live=summary.failed)
 
@@ -104,7 +104,7 @@ def test_an_endpoint_that_cannot_list_batches_still_gets_one(tmp_path, tiny_mode
     assert "cannot find it again" in warnings[0]
     with SessionStore.open(tmp_path, "b") as store:
         _finished(summary, store)
-        (record,) = store.teacher_batches(round=1)
+        (record,) = store.teacher_batches.list(round=1)
         assert record.remote_status == "completed" and not record.error
         _check_costs(store, live=0)
 
@@ -115,7 +115,7 @@ def test_expired_lines_are_retried_live(tmp_path, tiny_model_dir, server):
     assert server.batches.created == 1 and len(server.chat_requests()) == 2
     with SessionStore.open(tmp_path, "b") as store:
         _finished(summary, store)
-        (record,) = store.teacher_batches(round=1)
+        (record,) = store.teacher_batches.list(round=1)
         assert record.remote_status == "expired"
         expired = [r for r in record.results.values() if "batch_expired" in r.get("error", "")]
         assert len(expired) == 2
@@ -131,16 +131,16 @@ def test_kill_while_polling_then_rerun_resumes_the_same_batch(tmp_path, tiny_mod
          "--limit", str(TASKS), "--max-new-tokens", "16", "--workers", "1", "--teacher-batch",
          "--sessions-dir", str(tmp_path)], env, server.batches)
     with SessionStore.open(tmp_path, "b") as store:
-        (record,) = store.teacher_batches(round=1)
+        (record,) = store.teacher_batches.list(round=1)
         assert record.state == "submitted" and record.batch_id == batch_id
-        assert store.refinements(round=1) == []
+        assert store.refinements.list(round=1) == []
 
     server.batches.release()
     summary = collect(_config(tmp_path, tiny_model_dir), progress=False)
     assert server.batches.created == 1 and server.chat_requests() == []
     with SessionStore.open(tmp_path, "b") as store:
         _finished(summary, store)
-        (record,) = store.teacher_batches(round=1)
+        (record,) = store.teacher_batches.list(round=1)
         assert record.state == "done" and record.batch_id == batch_id
         _check_costs(store, live=0)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 
 import pytest
 
@@ -52,7 +53,7 @@ def written(rows_file, out_name="out.jsonl"):
 
 
 def only_batch(rows_file, out_name="out.jsonl"):
-    (record,) = JsonBatchLedger(ledger_path(rows_file.parent / out_name)).teacher_batches()
+    (record,) = JsonBatchLedger(ledger_path(rows_file.parent / out_name)).list()
     return record
 
 
@@ -148,52 +149,51 @@ def ledger(request, tmp_path):
         yield JsonBatchLedger(tmp_path / "out.batches.json")
     else:
         with SessionStore(tmp_path / "s.sqlite") as store:
-            yield store
+            yield store.teacher_batches
 
 
-def reopen(ledger):
+@contextmanager
+def reopened(ledger, tmp_path):
     if isinstance(ledger, JsonBatchLedger):
-        return JsonBatchLedger(ledger.path)
-    return SessionStore(ledger.path)
+        yield JsonBatchLedger(ledger.path)
+    else:
+        with SessionStore(tmp_path / "s.sqlite") as store:
+            yield store.teacher_batches
 
 
 def test_both_ledgers_keep_submissions_alike(ledger, tmp_path):
-    first = ledger.add_teacher_batch("sub-1", round=0, model="m", custom_ids=["a", "b"])
+    first = ledger.add("sub-1", round=0, model="m", custom_ids=["a", "b"])
     assert (first.state, first.batch_id, first.custom_ids, first.results) == \
         ("creating", None, ["a", "b"], None)
-    ledger.add_teacher_batch("sub-2", round=1, model="m", custom_ids=["c"])
-    ledger.update_teacher_batch("sub-1", input_file_id="file-1")
-    ledger.update_teacher_batch("sub-1", state="submitted", batch_id="batch_1", remote_status="validating")
-    done = ledger.update_teacher_batch("sub-2", state="done", results={"c": {"reply": "x"}},
-                                       request_counts={"total": 1, "completed": 1, "failed": 0})
+    ledger.add("sub-2", round=1, model="m", custom_ids=["c"])
+    ledger.update("sub-1", input_file_id="file-1")
+    ledger.update("sub-1", state="submitted", batch_id="batch_1", remote_status="validating")
+    done = ledger.update("sub-2", state="done", results={"c": {"reply": "x"}},
+                         request_counts={"total": 1, "completed": 1, "failed": 0})
     assert done.results == {"c": {"reply": "x"}} and done.updated_at >= done.created_at
     with pytest.raises(StoreError, match="cannot be set: round"):
-        ledger.update_teacher_batch("sub-1", round=3)
+        ledger.update("sub-1", round=3)
     with pytest.raises(StoreError, match="unknown teacher batch state 'lost'"):
-        ledger.update_teacher_batch("sub-1", state="lost")
+        ledger.update("sub-1", state="lost")
     with pytest.raises(RecordNotFound):
-        ledger.update_teacher_batch("sub-9", state="done")
-    assert ledger.batch_input_path("sub-1").parent == tmp_path
+        ledger.update("sub-9", state="done")
+    assert ledger.input_path("sub-1").parent == tmp_path
 
-    again = reopen(ledger)
-    try:
-        assert [r.id for r in again.teacher_batches()] == ["sub-1", "sub-2"]
-        (open_one,) = again.teacher_batches(round=0, states=("creating", "submitted"))
+    with reopened(ledger, tmp_path) as again:
+        assert [r.id for r in again.list()] == ["sub-1", "sub-2"]
+        (open_one,) = again.list(round=0, states=("creating", "submitted"))
         assert (open_one.batch_id, open_one.input_file_id, open_one.remote_status) == \
             ("batch_1", "file-1", "validating")
-        assert again.teacher_batches(round=1, states=("submitted",)) == []
-        assert again.teacher_batches(states=("done",))[0].request_counts["completed"] == 1
-    finally:
-        if isinstance(again, SessionStore):
-            again.close()
+        assert again.list(round=1, states=("submitted",)) == []
+        assert again.list(states=("done",))[0].request_counts["completed"] == 1
 
 
 def test_json_ledger_is_replaced_whole_and_refuses_a_damaged_file(tmp_path):
     path = tmp_path / "out.batches.json"
     ledger = JsonBatchLedger(path)
-    ledger.add_teacher_batch("sub-1", round=0, model="m", custom_ids=["a"])
+    ledger.add("sub-1", round=0, model="m", custom_ids=["a"])
     assert [p.name for p in tmp_path.iterdir()] == ["out.batches.json"]  # no temp file left
-    assert ledger.batch_input_path("sub-1").name == "out.batch-sub-1.jsonl"
+    assert ledger.input_path("sub-1").name == "out.batch-sub-1.jsonl"
     path.write_text(path.read_text()[:-20])
     with pytest.raises(LedgerError, match="out.batches.json: not a persd batch ledger"):
         JsonBatchLedger(path)

@@ -270,7 +270,7 @@ def test_sigterm_leaves_a_resumable_checkpoint_and_the_cli_resumes_it(tmp_path, 
     assert records[-1]["status"] == "finished" and records[-1]["steps"] == 30
     assert (out / "adapter_model.safetensors").is_file()
     with SessionStore.open(sessions, "s1") as store:
-        (run,) = store.runs("train")
+        (run,) = store.runs.list("train")
     assert run.status == "finished" and run.metrics_path == str(metrics) and run.output == str(out)
     assert run.config["resume"] is True and run.result["steps"] == 30
 
@@ -395,8 +395,8 @@ def test_overwrite_replaces_an_earlier_persd_run_and_a_lost_run_does_not_block(t
     # A run of the session whose process was killed (the app or `persd train` died with it).
     gone = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     with SessionStore.open(sessions, "s1", create=True) as store:
-        lost = store.add_run("train", {}, exclusive=True)
-        store.update_run(lost, status="running", pid=gone.pid)
+        lost = store.runs.add("train", {}, exclusive=True)
+        store.runs.update(lost, status="running", pid=gone.pid)
     gone.kill()
     gone.wait()
 
@@ -408,7 +408,7 @@ def test_overwrite_replaces_an_earlier_persd_run_and_a_lost_run_does_not_block(t
     assert (out / "notes.txt").read_text() == "mine, under no persd name"
     assert [r["step"] for r in read_metrics(out / "metrics.jsonl") if "loss" in r] == [1, 2]
     with SessionStore.open(sessions, "s1") as store:
-        old, new = store.runs("train")
+        old, new = store.runs.list("train")
     assert (old.id, old.status, old.result["error"]) == (lost, "failed", f"process {gone.pid} is gone")
     assert new.status == "finished"
 

@@ -37,7 +37,7 @@ def test_the_equivalent_command_runs_from_another_folder(tmp_path, monkeypatch):
                           env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     with SessionStore.open(app_dir / "sessions", "demo") as store:
-        (run,) = store.runs(kind="train")
+        (run,) = store.runs.list(kind="train")
     assert run.status == "finished" and run.output == str(app_dir / "runs" / "r1")
     assert (app_dir / "runs" / "r1" / "adapter_config.json").is_file()
     assert not list(elsewhere.iterdir())  # nothing landed in the folder it ran from

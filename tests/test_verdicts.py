@@ -255,8 +255,8 @@ def test_eval_compare_never_sets_runs_of_different_protocols_side_by_side(tmp_pa
     result = {"tasks": ["a"], "steps": [{"pass_at_k": {"pass@1": 0.5}}]}
     with SessionStore.open(tmp_path, "s", create=True) as store:
         for protocol in ("strict", "paper", "strict"):
-            run = store.add_run("eval", {"round": 0, "eval": EvalConfig(protocol=protocol).to_dict()})
-            store.update_run(run, status="finished", result=result)
+            run = store.runs.add("eval", {"round": 0, "eval": EvalConfig(protocol=protocol).to_dict()})
+            store.runs.update(run, status="finished", result=result)
         table = eval_runs_table(store)
     assert "different protocols (paper, strict)" in table
     paper, strict = table.split("protocol: paper")[1].split("protocol: strict")

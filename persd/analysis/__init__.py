@@ -124,6 +124,6 @@ def analyse(store) -> SessionAnalysis:
     return SessionAnalysis(
         session=store.name, simulated=store.simulated, attempts=attempts,
         refinements=refinements, taxonomy=error_taxonomy(attempts, refinements),
-        teachers=teacher_yield(store.teacher_usage(), refinements), evals=evals,
+        teachers=teacher_yield(store.teacher_calls.usage(), refinements), evals=evals,
         tasks=per_task(attempts, refinements, store), notes=notes,
         eval_samples=eval_samples_frame(store), evals_simulated=evals_simulated)

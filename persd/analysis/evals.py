@@ -44,7 +44,7 @@ def is_simulated_run(run) -> bool:
 
 
 def finished_eval_runs(store) -> list:
-    return [r for r in store.runs(kind="eval") if r.status == "finished" and r.result]
+    return [r for r in store.runs.list(kind="eval") if r.status == "finished" and r.result]
 
 
 def eval_samples_frame(store, run_ids: list[int] | None = None) -> pd.DataFrame:
@@ -54,7 +54,7 @@ def eval_samples_frame(store, run_ids: list[int] | None = None) -> pd.DataFrame:
         if run_ids is not None and run.id not in run_ids:
             continue
         label = run_label(run)
-        for s in store.eval_samples(run.id):
+        for s in store.eval_samples.list(run.id):
             e = s.execution
             rows.append({
                 "sample_id": s.id, "run_id": run.id, "round": (run.config or {}).get("round"),

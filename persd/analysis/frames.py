@@ -41,7 +41,7 @@ PASSED = "(passed)"
 
 def attempts_frame(store) -> pd.DataFrame:
     rows = []
-    for a in store.attempts():
+    for a in store.attempts.list():
         e = a.execution
         rows.append({
             "attempt_id": a.id, "task_id": a.task_id, "round": a.round,
@@ -57,11 +57,11 @@ def attempts_frame(store) -> pd.DataFrame:
 
 def refinements_frame(store) -> pd.DataFrame:
     """Teacher results with their review, cost and the two diffs against the attempt."""
-    tasks = {t.task_id: t for t in store.tasks()}
-    attempts = {a.id: a for a in store.attempts()}
-    reviews = store.reviews()
+    tasks = {t.task_id: t for t in store.tasks.list()}
+    attempts = {a.id: a for a in store.attempts.list()}
+    reviews = store.reviews.by_refinement()
     spend: dict[int, list[float]] = {}
-    for call in store.teacher_calls():
+    for call in store.teacher_calls.list():
         if call.refinement_id is not None:
             cost, prompt, completion = spend.setdefault(call.refinement_id, [0.0, 0, 0])
             spend[call.refinement_id] = [cost + (0.0 if call.cached else call.cost_usd),
@@ -69,7 +69,7 @@ def refinements_frame(store) -> pd.DataFrame:
                                          completion + call.completion_tokens]
     references: dict[str, str | None] = {}
     rows = []
-    for r in store.refinements():
+    for r in store.refinements.list():
         attempt = attempts.get(r.attempt_id) if r.attempt_id is not None else None
         review = reviews.get(r.id)
         row = {
@@ -122,7 +122,7 @@ def _reference(task) -> str | None:
 def eval_frame(store, k: int = 1) -> pd.DataFrame:
     """One row per (finished eval run, step); pass_at_1 is pass@k of that step."""
     rows = []
-    for run in store.runs(kind="eval"):
+    for run in store.runs.list(kind="eval"):
         if run.status != "finished" or not run.result:
             continue
         config, result = run.config or {}, run.result
@@ -184,7 +184,7 @@ def personalisation(refinements: pd.DataFrame) -> pd.DataFrame:
 
 
 def teacher_yield(usage: list[dict[str, Any]], refinements: pd.DataFrame) -> pd.DataFrame:
-    """Per teacher model: what it cost (store.teacher_usage()) and what it yielded."""
+    """Per teacher model: what it cost (store.teacher_calls.usage()) and what it yielded."""
     spend = pd.DataFrame(usage, columns=["model", "calls", "cached", "errors",
                                          "prompt_tokens", "completion_tokens", "cost_usd"])
     spend = spend.rename(columns={"model": "teacher_model"}).set_index("teacher_model")
@@ -230,7 +230,7 @@ def before_after(evals: pd.DataFrame) -> pd.DataFrame:
 
 def per_task(attempts: pd.DataFrame, refinements: pd.DataFrame, store) -> pd.DataFrame:
     """One row per task of the session, with the latest eval run's pass@1 per task."""
-    task_ids = [t.task_id for t in store.tasks()]
+    task_ids = [t.task_id for t in store.tasks.list()]
     frame = pd.DataFrame(index=pd.Index(task_ids, name="task_id"))
     by_task = attempts.groupby("task_id")
     frame["attempts"] = by_task.size()
@@ -256,7 +256,7 @@ def per_task(attempts: pd.DataFrame, refinements: pd.DataFrame, store) -> pd.Dat
 
 
 def _latest_eval_per_task(store, k: int = 1) -> tuple[dict[str, float], dict[str, float]]:
-    runs = [r for r in store.runs(kind="eval") if r.status == "finished" and r.result]
+    runs = [r for r in store.runs.list(kind="eval") if r.status == "finished" and r.result]
     if not runs:
         return {}, {}
     one, multi = {}, {}

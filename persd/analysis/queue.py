@@ -12,7 +12,7 @@ task prompt: the number the "not personalised" flag reads), passes (teacher
 code passes the hidden tests), reviewer, assigned, flags (labels), why, risk (score).
 What a refinement is never changes once stored, so its flags, signature and similarity are
 computed once (`persd.analysis.risk`, no model call) and kept in the session
-(`store.derived_values`), with the count of its task's attempts then: when a task gets new
+(`store.derived.get`), with the count of its task's attempts then: when a task gets new
 attempts its records are computed again ("test looks wrong" reads every attempt of the
 task). Up to SYNC_LIMIT records are computed while the caller waits; more (the first open
 of a large or older session) go to a background pass, one per table, that stores them a
@@ -71,7 +71,7 @@ class QueueTable:
                                    # open starts another), if it did
 
     def frame(self, store: Any) -> pd.DataFrame:
-        states = store.review_states()  # (id, status, reviewer) of every record, id order
+        states = store.queue.states()  # (id, status, reviewer) of every record, id order
         with self._lock:  # one caller at a time decides what to compute
             self._update(store, [rid for rid, _, _ in states])
             if self._stale:
@@ -85,7 +85,7 @@ class QueueTable:
         ids = [rid for rid, _, _ in states]
         frame["status"] = [status for _, status, _ in states]
         frame["reviewer"] = [reviewer or "" for _, _, reviewer in states]
-        assigned = store.reviewers_of()
+        assigned = store.review_assignments.reviewers_of()
         frame["assigned"] = [", ".join(assigned.get(rid, [])) for rid in ids] if assigned \
             else ""
         return frame.reset_index(drop=True)[COLUMNS]
@@ -102,9 +102,9 @@ class QueueTable:
         task has new attempts, here (a few) or in the background pass (many)."""
         if self._pass is not None and self._pass.is_alive():
             return
-        counts = store.attempt_counts()
+        counts = store.attempts.counts_by_task()
         if any(rid not in self._static for rid in ids):
-            known = store.derived_values(DERIVED)
+            known = store.derived.get(DERIVED)
             with self._lock:
                 self._static.update(known)
                 self._stale = True
@@ -140,7 +140,7 @@ class QueueTable:
             self._static.update(values)
             self._stale, self.pending = True, left
         try:
-            store.set_derived_values(DERIVED, values)
+            store.derived.set(DERIVED, values)
         except StoreError:
             pass  # a session opened read-only: computed again next time, nothing lost
 
@@ -149,12 +149,12 @@ class _Context:
     """What computing a record's static columns reads, loaded once for many records."""
 
     def __init__(self, store: Any) -> None:
-        self.counts = store.attempt_counts()  # before the attempts: a newer one makes it stale
-        self.tasks = {task.task_id: task for task in store.tasks()}
-        self.attempts = {attempt.id: attempt for attempt in store.attempts()}
-        self.refinements = {refinement.id: refinement for refinement in store.refinements()}
+        self.counts = store.attempts.counts_by_task()  # before the attempts: a newer one makes it stale
+        self.tasks = {task.task_id: task for task in store.tasks.list()}
+        self.attempts = {attempt.id: attempt for attempt in store.attempts.list()}
+        self.refinements = {refinement.id: refinement for refinement in store.refinements.list()}
         self.suspects = suspect_asserts(self.attempts.values())
-        self.visible = {run.subject_id: run for run in store.executions("refinement")
+        self.visible = {run.subject_id: run for run in store.executions.list("refinement")
                         if run.tests == "visible"}
 
     def values(self, refinement_id: int) -> dict[str, Any]:
@@ -203,7 +203,7 @@ class QueueQuery:
                 "\n" + shown["error"].str.lower()
             shown = shown[hay.str.contains(needle, regex=False)]
         if self.mine:
-            shown = shown[shown["id"].isin(store.assigned_to(self.mine))]
+            shown = shown[shown["id"].isin(store.review_assignments.assigned_to(self.mine))]
         return _ordered(shown, self.order, self.descending)
 
 
@@ -240,7 +240,7 @@ class BulkPlan:
 def bulk_plan(store: Any, refinement_ids: Iterable[int], status: str) -> BulkPlan:
     """The selected records with the versions seen, naming those already decided."""
     ids = list(dict.fromkeys(refinement_ids))
-    found = {row.refinement_id: row for row in store.review_queue(
+    found = {row.refinement_id: row for row in store.queue.list(
         QueueFilters(refinement_ids=tuple(ids)), limit=max(1, len(ids)))}
     missing = [rid for rid in ids if rid not in found]
     if missing:
@@ -260,5 +260,5 @@ def apply_plan(store: Any, plan: BulkPlan, *, reviewer: str, overwrite: bool,
     skipped = [rid for rid in plan.versions if rid not in kept]
     if not kept:
         return 0, skipped
-    result = store.bulk_set_review(kept, plan.status, reviewer=reviewer, reason=reason)
+    result = store.reviews.bulk_set(kept, plan.status, reviewer=reviewer, reason=reason)
     return len(result.updated), skipped + list(result.conflicts)

@@ -59,13 +59,13 @@ def risk_score(flags: Iterable[RiskFlag]) -> int:
 
 def risk_flags(store: Any, round: int | None = None) -> dict[int, list[RiskFlag]]:
     """Flags of every refinement with a result (none: an empty list), by refinement id."""
-    tasks = {task.task_id: task for task in store.tasks()}
-    attempts = {attempt.id: attempt for attempt in store.attempts(round=round)}
-    visible_runs = {run.subject_id: run for run in store.executions("refinement")
+    tasks = {task.task_id: task for task in store.tasks.list()}
+    attempts = {attempt.id: attempt for attempt in store.attempts.list(round=round)}
+    visible_runs = {run.subject_id: run for run in store.executions.list("refinement")
                     if run.tests == "visible"}
     suspects = suspect_asserts(attempts.values())
     found = {}
-    for refinement in store.refinements(round=round):
+    for refinement in store.refinements.list(round=round):
         attempt = attempts.get(refinement.attempt_id)
         found[refinement.id] = flags_of(
             refinement, tasks[refinement.task_id], attempt,

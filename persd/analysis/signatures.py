@@ -155,27 +155,27 @@ def group(items: list[dict[str, Any]]) -> pd.DataFrame:
 def attempt_signatures(store, round: int | None = None) -> pd.DataFrame:
     """The student's failed attempts (hidden tests), grouped by signature."""
     return group([{"id": a.id, "task_id": a.task_id, "execution": a.execution}
-                  for a in store.attempts(round=round) if a.execution is not None])
+                  for a in store.attempts.list(round=round) if a.execution is not None])
 
 
 def refinement_signatures(store, round: int | None = None) -> pd.DataFrame:
     """Teacher refinements that still fail the hidden tests, grouped by signature."""
     return group([{"id": r.id, "task_id": r.task_id, "execution": r.execution}
-                  for r in store.refinements(round=round)
+                  for r in store.refinements.list(round=round)
                   if r.execution is not None and r.error is None])
 
 
 def eval_signatures(store, run_id: int, step: int | None = None) -> pd.DataFrame:
     """Failed evaluation samples of one run (one step, or all), grouped by signature."""
     return group([{"id": s.id, "task_id": s.task_id, "execution": s.execution}
-                  for s in store.eval_samples(run_id)
+                  for s in store.eval_samples.list(run_id)
                   if s.execution is not None and (step is None or s.step == step)])
 
 
 def refinements_with_signature(store, signature: str, round: int | None = None) -> list[int]:
     """Ids of the refinements whose hidden-test run still fails with `signature`: the
     records a bulk action such as "reject every refinement failing with X" acts on."""
-    return [r.id for r in store.refinements(round=round)
+    return [r.id for r in store.refinements.list(round=round)
             if r.execution is not None and r.error is None
             and signature_of(r.execution) == signature]
 

@@ -22,7 +22,7 @@ def _errors():
 
 def _open(sessions_dir: str, session: str, study: str | None = None):
     store = SessionStore.open(sessions_dir, session)
-    return store, (store.study(study) if study else None)
+    return store, (store.studies.get(study) if study else None)
 
 
 def _names(text: str) -> list[str]:
@@ -61,7 +61,7 @@ def create(session, name, kind, source_a, source_b, reviewers, overlap, owner, l
             made = create_study(store, name, owner=owner, reviewers=_names(reviewers),
                                 overlap=overlap, kind=kind, sources=(source_a, source_b),
                                 filters=QueueFilters(round=round_), limit=limit, seed=seed)
-            items = len(store.study_items(made.id))
+            items = len(store.studies.items(made.id))
             loads = ", ".join(f"{p.reviewer} {p.assigned}" for p in progress(store, made))
     except _errors() as error:
         raise UserError(str(error)) from error
@@ -120,9 +120,9 @@ def adjudicate(session, name, item_id, decision, who, reason, sessions_dir) -> N
             allowed = CHOICES if found.kind == "pairwise" else REVIEW_DECISIONS
             if decision not in allowed:
                 raise UserError(f"--decision must be one of {', '.join(allowed)}")
-            if store.study_item(item_id).study_id != found.id:
+            if store.studies.item(item_id).study_id != found.id:
                 raise UserError(f"item {item_id} is not in study {name!r}")
-            store.adjudicate(item_id, decision, adjudicator=who, reason=reason)
+            store.studies.adjudicate(item_id, decision, adjudicator=who, reason=reason)
     except _errors() as error:
         raise UserError(str(error)) from error
     click.echo(f"item {item_id}: {decision} (adjudicated by {who})")
@@ -140,7 +140,7 @@ def reassign(session, name, from_reviewer, to_reviewer, who, sessions_dir) -> No
     try:
         store, found = _open(sessions_dir, session, name)
         with store:
-            moved, kept = store.reassign(found.id, from_reviewer, to_reviewer, by=who)
+            moved, kept = store.studies.reassign(found.id, from_reviewer, to_reviewer, by=who)
     except _errors() as error:
         raise UserError(str(error)) from error
     click.echo(f"moved {len(moved)} item(s) from {from_reviewer} to {to_reviewer}"
@@ -162,7 +162,7 @@ def report(session, name, export_path, force, sessions_dir) -> None:
             if found.kind != "pairwise":
                 raise UserError(f"study {name!r} is a review study: see `persd study status`")
             frame = judgments_frame(store, found)
-            items = item_outcomes(frame, store.adjudications(found.id))
+            items = item_outcomes(frame, store.studies.adjudications(found.id))
             for by in ("all", "error_type", "diff_size"):
                 click.echo(win_rates(items, found, by).to_string(
                     index=False, float_format=lambda v: f"{v:.3f}"))

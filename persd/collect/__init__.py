@@ -86,7 +86,7 @@ def _collect(config, stack, store, student, teacher, executor, progress, tasks, 
         store = stack.enter_context(_create_session(config))
     _bind_session(store, config, tasks)
     if getattr(teacher, "cache", False) is None:
-        teacher.cache = store.teacher_cache()  # a rerun pays nothing for replies it has
+        teacher.cache = store.teacher_cache  # a rerun pays nothing for replies it has
     owns_executor = executor is None
     executor = executor or make_executor(workers=config.workers, timeout_s=config.timeout_s,
                                          protocol=config.protocol)
@@ -169,10 +169,10 @@ def _bind_session(store: SessionStore, config: CollectConfig, tasks: list[Task])
             store.set_config(config.session_identity())
         else:
             store.set_config({**store.config(), **config.session_identity()})
-        store.add_tasks(tasks)
+        store.tasks.add(tasks)
     except (ConfigMismatch, StoreError) as error:
         raise CollectError(f"session {config.session!r} was created with other settings: {error}") from error
-    previous = [run for run in store.runs(kind="collect") if run.config.get("round") == config.round]
+    previous = [run for run in store.runs.list(kind="collect") if run.config.get("round") == config.round]
     for run in previous:
         stored = {k: run.config.get(k) for k in ("adapter", "temperature", "top_p")}
         wanted = {k: config.round_settings()[k] for k in stored}

@@ -39,9 +39,9 @@ class CollectionLoop:
 
     async def run(self) -> CollectSummary:
         started = time.monotonic()
-        run_id = self.store.add_run("collect", {**self.config.round_settings(), **self.config.session_identity()},
+        run_id = self.store.runs.add("collect", {**self.config.round_settings(), **self.config.session_identity()},
                                     status="running")
-        work = self.store.pending_work(self.config.round, method=self.config.method,
+        work = self.store.pending.work(self.config.round, method=self.config.method,
                                        samples=self.config.samples, task_ids=self.order)
         self._count_finished(work)
         try:
@@ -54,17 +54,17 @@ class CollectionLoop:
         self._tally(started)
         status = ("stopped" if self.summary.stopped_by == STOPPED_ON_REQUEST else
                   "finished" if self.summary.complete else "failed")
-        self.store.update_run(run_id, status=status, result=dataclasses.asdict(self.summary))
+        self.store.runs.update(run_id, status=status, result=dataclasses.asdict(self.summary))
         return self.summary
 
     # -- steps ---------------------------------------------------------------------------
 
     async def _finish_started_work(self, work) -> None:
         """Steps a previous run left half done: unexecuted attempts, missing teacher results."""
-        attempts = [self.store.attempt(attempt_id) for attempt_id in work.needs_execution]
+        attempts = [self.store.attempts.get(attempt_id) for attempt_id in work.needs_execution]
         await self._execute(attempts)
         for attempt_id in work.needs_refinement:
-            self._to_teacher(self.store.attempt(attempt_id))
+            self._to_teacher(self.store.attempts.get(attempt_id))
         for task_id in work.needs_solution:
             self._to_solver(task_id)
 
@@ -94,7 +94,7 @@ class CollectionLoop:
         prompt = task_prompt(task, self.config.prompt_style)
         if self.config.prompt_style == "paper":
             completion = paper_cut(completion)
-        return self.store.add_attempt(
+        return self.store.attempts.add(
             task.task_id, self.config.round, sample_index=index, model=_student_name(self.config),
             prompt=prompt, completion=completion, program=prompt + completion,
             sampling=self.config.sampling.to_dict(),
@@ -106,7 +106,7 @@ class CollectionLoop:
         results = await asyncio.to_thread(
             self.executor.run_many, [(a.program, self.tasks[a.task_id].test, self.tasks[a.task_id].prompt) for a in attempts])
         for attempt, result in zip(attempts, results):
-            stored = self.store.add_execution("attempt", attempt.id, result)
+            stored = self.store.executions.add("attempt", attempt.id, result)
             self.summary.attempts += 1
             self.summary.passed += stored.passed
             self.summary.failed += not stored.passed
@@ -163,7 +163,7 @@ class CollectionLoop:
         teacher_error = _teacher_error(result)
         with self.store.transaction():
             call_ids = [self._store_call(task, call, attempt).id for call in result.calls]
-            self.store.add_refinement(
+            self.store.refinements.add(
                 self.config.method, teacher_model=self.config.teacher_model,
                 program=result.program, completion=result.completion, validated=result.validated,
                 attempt_id=attempt.id if attempt else None, task_id=task.task_id,
@@ -178,7 +178,7 @@ class CollectionLoop:
             self._advance()
 
     def _store_call(self, task: Task, call, attempt):
-        return self.store.add_teacher_call(
+        return self.store.teacher_calls.add(
             purpose=call.purpose, model=call.model, messages=call.messages, task_id=task.task_id,
             round=self.config.round, raw_reply=call.raw_reply, prompt_tokens=call.prompt_tokens,
             completion_tokens=call.completion_tokens, cost_usd=call.cost_usd, cached=call.cached,
@@ -190,7 +190,7 @@ class CollectionLoop:
         if not self._stop_requested():
             # A batch teacher sends the requests it holds as one batch.
             await asyncio.sleep(0)  # the jobs spawned last reach their first request
-            await self.teacher.flush(self.store, self.config.round)
+            await self.teacher.flush(self.store.teacher_batches, self.config.round)
         while self.teacher_jobs:
             done, _ = await asyncio.wait(list(self.teacher_jobs), timeout=STOP_POLL_S)
             for job in done:
@@ -226,25 +226,25 @@ class CollectionLoop:
     def _tally(self, started: float) -> None:
         """The summary is read back from the store, so a resumed run reports the whole round."""
         summary = self.summary
-        attempts = [a for a in self.store.attempts(round=self.config.round) if a.task_id in self.tasks]
+        attempts = [a for a in self.store.attempts.list(round=self.config.round) if a.task_id in self.tasks]
         summary.attempts = len(attempts)
         summary.passed = sum(1 for a in attempts if a.execution and a.execution.passed)
         summary.failed = sum(1 for a in attempts if a.execution and not a.execution.passed)
-        results = [r for r in self.store.refinements(round=self.config.round, method=self.config.method,
+        results = [r for r in self.store.refinements.list(round=self.config.round, method=self.config.method,
                                                        include_errors=True) if r.task_id in self.tasks]
         done = [r for r in results if not r.error]
         summary.refined = len(done)
         summary.validated = sum(1 for r in done if r.validated)
         summary.unvalidated = len(done) - summary.validated
-        work = self.store.pending_work(self.config.round, method=self.config.method,
+        work = self.store.pending.work(self.config.round, method=self.config.method,
                                        samples=self.config.samples, task_ids=self.order)
         summary.teacher_errors = dict(work.teacher_errors)
         for attempt_id in work.needs_refinement:
-            task_id = self.store.attempt(attempt_id).task_id
+            task_id = self.store.attempts.get(attempt_id).task_id
             summary.teacher_errors.setdefault(task_id, "no teacher result yet")
         for task_id in work.needs_solution:
             summary.teacher_errors.setdefault(task_id, "no teacher result yet")
-        summary.cost_usd = self.store.teacher_cost(round=self.config.round)
+        summary.cost_usd = self.store.teacher_calls.cost(round=self.config.round)
         summary.wall_s = time.monotonic() - started
 
 

@@ -47,8 +47,8 @@ def build_demo_session(
     tasks = load_tasks("humaneval")[:limit]
     with SessionStore.open(sessions_dir, name, create=True) as store:
         store.set_config(demo_config(seed))
-        store.add_tasks(tasks)
-        done = {attempt.task_id for attempt in store.attempts(round=ROUND)}
+        store.tasks.add(tasks)
+        done = {attempt.task_id for attempt in store.attempts.list(round=ROUND)}
         todo = [task for task in tasks if task.task_id not in done]
         if todo:
             _say(progress, f"Simulating {len(todo)} tasks (student, teacher, sandbox)...")
@@ -77,16 +77,16 @@ def _records(tasks: list[Task], seed: int, executor: Any) -> list:
 def _write(store: SessionStore, task: Task, record: Any) -> None:
     """One simulated attempt, its run, and (when it failed) the teacher's call and repair."""
     sampling = {"simulated": True, "mutation": record.mutation}
-    attempt = store.add_attempt(
+    attempt = store.attempts.add(
         task.task_id, ROUND, model=record.student_model, prompt=task.prompt,
         completion=record.attempt_completion, program=record.attempt_program, sampling=sampling,
     )
-    store.add_execution("attempt", attempt.id, record.attempt_result)
+    store.executions.add("attempt", attempt.id, record.attempt_result)
     if record.attempt_result.passed or record.teacher_raw_reply is None:
         return
-    if store.refinements(attempt_id=attempt.id, include_errors=True):
+    if store.refinements.list(attempt_id=attempt.id, include_errors=True):
         return  # written by an earlier, interrupted build
-    call = store.add_teacher_call(
+    call = store.teacher_calls.add(
         purpose="refine", model=record.teacher_model, task_id=task.task_id, round=ROUND,
         attempt_id=attempt.id,
         messages=teacher_refine_messages(task, record.attempt_program,
@@ -101,7 +101,7 @@ def _write(store: SessionStore, task: Task, record: Any) -> None:
         reason = f"the refinement fails the hidden tests ({result.status if result else 'not run'})"
     else:
         reason = ""
-    store.add_refinement(
+    store.refinements.add(
         "persd", attempt_id=attempt.id, teacher_model=record.teacher_model, program=program,
         completion=record.refinement_completion, validated=bool(result and result.passed),
         reason=reason, diff_lines=None if program is None else diff_size(

@@ -26,17 +26,17 @@ def add_demo_solutions(store: SessionStore, method: str, executor: Any) -> int:
     if method not in METHODS:
         raise ValueError(f"method {method!r}: the simulated teacher solves for "
                          f"{' or '.join(METHODS)} (persd refinements come with the session)")
-    tasks = {task.task_id: task for task in store.tasks()}
-    failed = {a.task_id for a in store.attempts(round=ROUND)
+    tasks = {task.task_id: task for task in store.tasks.list()}
+    failed = {a.task_id for a in store.attempts.list(round=ROUND)
               if a.execution is not None and not a.execution.passed}
-    done = {r.task_id for r in store.refinements(method=method, round=ROUND)}
+    done = {r.task_id for r in store.refinements.list(method=method, round=ROUND)}
     todo = [tasks[t] for t in sorted(tasks) if t not in done and (method == "stand" or t in failed)]
     programs = {task.task_id: reference_program(task) for task in todo}
     runnable = [task for task in todo if programs[task.task_id]]
     results = executor.run_many([(programs[t.task_id], t.test, t.prompt) for t in runnable])
     with store.transaction():
         for task, result in zip(runnable, results):
-            store.add_refinement(
+            store.refinements.add(
                 method, teacher_model=TEACHER_MODEL, program=programs[task.task_id],
                 completion=programs[task.task_id][len(task.prompt):], task_id=task.task_id,
                 round=ROUND, validated=bool(result.passed), execution=result,

@@ -59,21 +59,21 @@ def evaluate(
     start = time.perf_counter()
     meta = dict(meta or {})
     if store is not None and run_id is not None:
-        store.update_run(run_id, status="running", pid=os.getpid())
+        store.runs.update(run_id, status="running", pid=os.getpid())
     elif store is not None:
-        run_id = store.add_run("eval", {**meta, "eval": config.to_dict()}, status="running")
+        run_id = store.runs.add("eval", {**meta, "eval": config.to_dict()}, status="running")
     try:
         timings: list[tuple[float, float]] = []
         history = run_steps(student, tasks, config, executor, store, run_id, say, timings)
     except BaseException as error:
         if store is not None:
             stopped = isinstance(error, KeyboardInterrupt)
-            store.update_run(run_id, status="stopped" if stopped else "failed",
+            store.runs.update(run_id, status="stopped" if stopped else "failed",
                              result={"error": f"{type(error).__name__}: {error}"})
         raise
     report = build_report(student, tasks, config, history, timings, time.perf_counter() - start,
                      meta)
     report.run_id = run_id
     if store is not None:
-        store.update_run(run_id, status="finished", result=report.to_dict(include_samples=False))
+        store.runs.update(run_id, status="finished", result=report.to_dict(include_samples=False))
     return report

@@ -73,7 +73,7 @@ def record(store, run_id, step: list[SampleResult]) -> None:
         return
     with store.transaction():  # one commit per step, not per sample
         for s in step:
-            record = store.add_eval_sample(run_id, s.task_id, program=s.program, result=s.hidden,
+            record = store.eval_samples.add(run_id, s.task_id, program=s.program, result=s.hidden,
                                            sample_index=s.sample_index, step=s.step)
             if s.visible is not None:
-                store.add_execution("eval_sample", record.id, s.visible, tests="visible")
+                store.executions.add("eval_sample", record.id, s.visible, tests="visible")

@@ -157,7 +157,7 @@ def eval_runs_table(store: Any, k: int = 1) -> str:
     Runs judged under different protocols (strict, paper), or prompted in different styles
     (persd, paper), are never set side by side: each protocol and style gets its own table,
     with a note saying why."""
-    runs = [r for r in store.runs(kind="eval") if r.status == "finished" and r.result]
+    runs = [r for r in store.runs.list(kind="eval") if r.status == "finished" and r.result]
     if not runs:
         return f"no finished eval runs in session {store.name}"
     runs.sort(key=lambda r: (r.config.get("round") if r.config.get("round") is not None else 1e9, r.id))
@@ -184,8 +184,8 @@ def eval_runs_table(store: Any, k: int = 1) -> str:
 
 
 def _runs_table(store: Any, runs: list, k: int) -> str:
-    trains = {r.id: r for r in store.runs(kind="train")}
-    calls = store.teacher_calls()
+    trains = {r.id: r for r in store.runs.list(kind="train")}
+    calls = store.teacher_calls.list()
     steps_shown = max(len(r.result.get("steps", [])) for r in runs)
     # "data": what the adapter was trained on, when the run says (e.g. `persd ablate`
     # labels data personalised for another student "session:OTHER").

@@ -162,7 +162,7 @@ def import_file(
     report.imported = len(items)
     if items:
         spec = tasks if isinstance(tasks, str) else None
-        report.import_id = store.add_import(name, fmt, report.counts(), items, tasks=spec,
+        report.import_id = store.imports.add(name, fmt, report.counts(), items, tasks=spec,
                                             protocol=protocol if runs is not None else None)
     return report
 
@@ -187,10 +187,10 @@ def _match(store, name: str, parsed: list[Parsed], tasks: list[Task] | None, rou
            report: ImportReport, match: str = "id") -> list[tuple[Parsed, Task]]:
     """Each new row with its task; rows already stored or repeated are counted, rows that
     pair with no task (persd.importing.pairing) are refused with their reason."""
-    stored = store.imported_digests([row.digest for row in parsed])
-    pairing = TaskPairing(tasks, store.tasks(), match)
+    stored = store.imports.known_digests([row.digest for row in parsed])
+    pairing = TaskPairing(tasks, store.tasks.list(), match)
     seen: set[str] = set()
-    solved = {(r.task_id, r.method) for r in store.refinements(round=round) if r.attempt_id is None}
+    solved = {(r.task_id, r.method) for r in store.refinements.list(round=round) if r.attempt_id is None}
     out = []
     for row in parsed:
         if row.digest in stored or row.digest in seen:

@@ -1,7 +1,7 @@
 """Which task an imported row belongs to: by task id and function name, never by a guess.
 
     from persd.importing.pairing import TaskPairing, Refused
-    pairing = TaskPairing(tasks, store.tasks(), match="id")
+    pairing = TaskPairing(tasks, store.tasks.list(), match="id")
     task = pairing.task_of(row)      # a Task, None (no --tasks: the row makes its own), or
                                      # Refused(reason, field, message)
 

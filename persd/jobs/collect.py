@@ -136,13 +136,13 @@ class CollectJob:
         round_ = 0 if self.simulated else c.round
         try:
             ids = set(self.task_ids)
-            attempts = [a for a in store.attempts(round=round_) if a.task_id in ids]
-            done = [r for r in store.refinements(round=round_) if r.task_id in ids]
+            attempts = [a for a in store.attempts.list(round=round_) if a.task_id in ids]
+            done = [r for r in store.refinements.list(round=round_) if r.task_id in ids]
             if self.simulated:
                 finished = len(attempts)
             else:
                 try:
-                    work = store.pending_work(round_, method=c.method, samples=c.samples,
+                    work = store.pending.work(round_, method=c.method, samples=c.samples,
                                               task_ids=self.task_ids)
                 except RecordNotFound:
                     # The loop has created the session but not yet stored this round's tasks.
@@ -156,6 +156,6 @@ class CollectJob:
                 attempts=len(attempts),
                 passed=sum(1 for a in attempts if a.execution and a.execution.passed),
                 refined=len(done), validated=sum(r.validated for r in done),
-                cost_usd=store.teacher_cost(round=round_))
+                cost_usd=store.teacher_calls.cost(round=round_))
         finally:
             store.close()

@@ -205,17 +205,17 @@ class EvalJobs:
     def refresh(self, store: SessionStore, run_id: int | None = None) -> EvalJob | None:
         """The run `run_id` (default: the session's active eval run), reaped if its child
         has exited, with the samples scored so far and the log tail."""
-        run = store.active_run("eval") if run_id is None else run_or_none(store, run_id)
+        run = store.runs.active("eval") if run_id is None else run_or_none(store, run_id)
         if run is None:
             return None
         if run.status in ("queued", "running"):
             run = self._reap(store, run)
-        return EvalJob(run, store.eval_sample_count(run.id), _log_tail(run.output))
+        return EvalJob(run, store.eval_samples.count(run.id), _log_tail(run.output))
 
     def abort(self, store: SessionStore, run_id: int) -> EvalJob | None:
         """Stop the child: SIGINT first (the run ends "stopped", what is scored is kept),
         SIGKILL when asked again."""
-        run = store.run(run_id)
+        run = store.runs.get(run_id)
         if run.status not in ("queued", "running") or run.pid is None:
             return self.refresh(store, run_id)
         again = bool((run.result or {}).get("abort_requested_at"))
@@ -223,19 +223,19 @@ class EvalJobs:
             os.kill(run.pid, signal.SIGKILL if again else signal.SIGINT)
         except ProcessLookupError:
             return self.refresh(store, run_id)
-        store.update_run(run_id, result={**(run.result or {}), "abort_requested_at": now_iso()})
+        store.runs.update(run_id, result={**(run.result or {}), "abort_requested_at": now_iso()})
         return self.refresh(store, run_id)
 
     def history(self, store: SessionStore, limit: int = 20) -> list[EvalJob]:
         """The session's eval runs, newest first (also those made with the CLI)."""
-        runs = store.runs(kind="eval")[-limit:]
+        runs = store.runs.list(kind="eval")[-limit:]
         return [self.refresh(store, run.id) for run in reversed(runs)]
 
     def _reap(self, store: SessionStore, run: RunRecord) -> RunRecord:
         if run.pid is None:
             # A CLI run (`persd eval --session`) records no pid: it is not ours to reap.
             if run.status == "queued" and age_s(run.created_at) > STALE_QUEUED_S:
-                return store.update_run(run.id, status="failed",
+                return store.runs.update(run.id, status="failed",
                                         result={"error": "the run never started"})
             return run
         key = (str(store.path), run.id)
@@ -247,15 +247,15 @@ class EvalJobs:
             return run
         with self._lock:
             self._children.pop(key, None)
-        run = store.run(run.id)  # the child may have recorded its end meanwhile
+        run = store.runs.get(run.id)  # the child may have recorded its end meanwhile
         if run.status not in ("queued", "running"):
             return run
         result = dict(run.result or {})
         if result.get("abort_requested_at"):
-            return store.update_run(run.id, status="stopped", result=result)
+            return store.runs.update(run.id, status="stopped", result=result)
         result["error"] = (last_error(Path(run.output) / LOG if run.output else None)
                            or f"the eval process exited ({code})")
-        return store.update_run(run.id, status="failed", result=result)
+        return store.runs.update(run.id, status="failed", result=result)
 
 
 def _log_tail(output_dir: str | None, size: int = 6000) -> str:

@@ -39,7 +39,7 @@ class RunSnapshot:
 def run_or_none(store: SessionStore, run_id: int) -> RunRecord | None:
     """The run `run_id`, or None when the session has no such run."""
     try:
-        return store.run(run_id)
+        return store.runs.get(run_id)
     except RecordNotFound:
         return None
 
@@ -50,6 +50,6 @@ def record_end(path: Path, run_id: int,
     connection of that thread; nothing when the session is gone."""
     try:
         with SessionStore(path) as store:
-            reap(store, store.run(run_id))
+            reap(store, store.runs.get(run_id))
     except StoreError:
         pass

@@ -6,7 +6,7 @@
     job = jobs.refresh(store)            # the active run (or one by id): status, loss, log
     jobs.abort(store, job.run.id)        # SIGTERM: the child checkpoints and stops cleanly
 
-The run is recorded with `add_run("train", ..., exclusive=True)`, so a second start from
+The run is recorded with `store.runs.add("train", ..., exclusive=True)`, so a second start from
 any browser (or `persd train --session`) gets RunBusy. The run row holds the child's pid
 (with its start time), its metrics file and its output folder, so a reloaded page, or a
 restarted app, re-attaches to a job still running by reading the active run.
@@ -102,14 +102,14 @@ class TrainJobs:
         # The same shape as `persd train --session` records, plus what the app adds.
         settings = {**config.to_dict(), "data": f"session:{config.variant}",
                     "rows": len(rows), **(request or {})}
-        run_id = store.add_run("train", settings, status="queued", exclusive=True)
+        run_id = store.runs.add("train", settings, status="queued", exclusive=True)
         metrics_path = Path(config.output_dir) / "metrics.jsonl"
 
         def start() -> subprocess.Popen:
             child = start_training(config, rows, metrics_path=metrics_path, launcher=launcher)
             with self._lock:
                 self._children[(str(store.path), run_id)] = child
-            store.update_run(run_id, status="running", pid=child.pid,
+            store.runs.update(run_id, status="running", pid=child.pid,
                              metrics_path=str(metrics_path), output=config.output_dir)
             return child
 
@@ -117,16 +117,16 @@ class TrainJobs:
             start_in_own_thread(start, lambda child: record_end(store.path, run_id, self._reap),
                                 f"persd-train-{run_id}")
         except BaseException as error:
-            store.update_run(run_id, status="failed", result={"error": str(error)})
+            store.runs.update(run_id, status="failed", result={"error": str(error)})
             if isinstance(error, (TrainError, OSError, ValueError)):
                 raise JobError(str(error)) from error
             raise
-        return TrainJob(store.run(run_id))
+        return TrainJob(store.runs.get(run_id))
 
     def refresh(self, store: SessionStore, run_id: int | None = None) -> TrainJob | None:
         """The run `run_id` (default: the session's active train run, if any), reaped and
         recorded as ended if its child has exited, with its metrics and log tail."""
-        run = store.active_run("train") if run_id is None else run_or_none(store, run_id)
+        run = store.runs.active("train") if run_id is None else run_or_none(store, run_id)
         if run is None:
             return None
         if run.status in ("queued", "running"):
@@ -135,7 +135,7 @@ class TrainJobs:
 
     def abort(self, store: SessionStore, run_id: int) -> TrainJob:
         """Ask the run's child to stop (SIGTERM: it saves a checkpoint, then exits)."""
-        run = store.run(run_id)
+        run = store.runs.get(run_id)
         if (run.status not in ("queued", "running") or run.pid is None
                 or not process_alive(run.pid, run.process_start)):  # not a reused pid's owner
             return self.refresh(store, run_id)
@@ -144,12 +144,12 @@ class TrainJobs:
         except ProcessLookupError:
             return self.refresh(store, run_id)
         result = {**(run.result or {}), "abort_requested_at": now_iso()}
-        store.update_run(run_id, result=result)
+        store.runs.update(run_id, result=result)
         return self.refresh(store, run_id)
 
     def history(self, store: SessionStore, limit: int = 20) -> list[TrainJob]:
         """The session's train runs, newest first, each with its metrics."""
-        runs = store.runs(kind="train")[-limit:]
+        runs = store.runs.list(kind="train")[-limit:]
         return [self.refresh(store, run.id) for run in reversed(runs)]
 
     # -- reaping ----------------------------------------------------------------------

@@ -65,7 +65,7 @@ def run_loop(config: LoopConfig, echo: Callable[[str], None] = lambda message: N
         except BaseException as error:
             loop._reopen()
             stopped = isinstance(error, KeyboardInterrupt)
-            loop.store.update_run(run_id, status="stopped" if stopped else "failed",
+            loop.store.runs.update(run_id, status="stopped" if stopped else "failed",
                                   result={**_state(loop.store, run_id), "error": str(error)})
             raise
         finally:
@@ -78,22 +78,22 @@ def run_loop(config: LoopConfig, echo: Callable[[str], None] = lambda message: N
 def _claim(store, config: LoopConfig) -> tuple[int, dict[str, Any]]:
     """The unfinished loop with these settings to continue, or a new one; refused while
     another loop of the session runs."""
-    for run in reversed(store.runs(kind="loop")):
+    for run in reversed(store.runs.list(kind="loop")):
         if run.status in ("queued", "running") and run.pid and process_alive(run.pid, run.process_start):
             raise LoopError(f"loop run {run.id} of session {config.session!r} is running "
                             f"(process {run.pid}); stop it first (one loop per session)")
-    unfinished = [run for run in store.runs(kind="loop") if run.status != "finished"]
+    unfinished = [run for run in store.runs.list(kind="loop") if run.status != "finished"]
     if unfinished and {k: v for k, v in unfinished[-1].config.items() if k in config.identity()} \
             == config.identity():
         run = unfinished[-1]
-        store.update_run(run.id, status="running", pid=os.getpid())
+        store.runs.update(run.id, status="running", pid=os.getpid())
         state = {k: v for k, v in (run.result or {}).items() if k != "error"}
         return run.id, state or _initial()
     try:
-        run_id = store.add_run("loop", config.to_dict(), status="running", exclusive=True)
+        run_id = store.runs.add("loop", config.to_dict(), status="running", exclusive=True)
     except RunBusy as error:
         raise LoopError(str(error)) from error
-    store.update_run(run_id, pid=os.getpid(), output=config.output_dir, result=_initial())
+    store.runs.update(run_id, pid=os.getpid(), output=config.output_dir, result=_initial())
     return run_id, _initial()
 
 
@@ -102,7 +102,7 @@ def _initial() -> dict[str, Any]:
 
 
 def _state(store, run_id: int) -> dict[str, Any]:
-    return dict(store.run(run_id).result or {})
+    return dict(store.runs.get(run_id).result or {})
 
 
 class _Loop:
@@ -187,13 +187,13 @@ class _Loop:
         return None
 
     def _save(self) -> None:
-        self.store.update_run(self.run_id, result=self.state)
+        self.store.runs.update(self.run_id, result=self.state)
 
     def _end(self, status: str, reason: str) -> LoopOutcome:
         self.state["detail"], self.state["reason"] = {}, reason
         if status == "finished":
             self.state["step"] = "done"
-        self.store.update_run(self.run_id, status=status, result=self.state)
+        self.store.runs.update(self.run_id, status=status, result=self.state)
         return LoopOutcome(status, self.run_id, reason, list(self.state["rounds"]))
 
 

@@ -37,7 +37,7 @@ class LoopState:
 
 
 def loop_state(store) -> LoopState | None:
-    runs = store.runs(kind="loop")
+    runs = store.runs.list(kind="loop")
     if not runs:
         return None
     run = runs[-1]
@@ -55,7 +55,7 @@ def request_stop(store) -> bool:
     state = loop_state(store)
     if state is None or not state.alive:
         return False
-    run = store.run(state.run_id)
+    run = store.runs.get(state.run_id)
     os.kill(run.pid, signal.SIGTERM)
     return True
 
@@ -64,11 +64,11 @@ def _progress(store, state: LoopState) -> float | None:
     config = state.config
     if state.step == "collect":
         total = config.get("step_size") or (config.get("collect") or config).get("limit")
-        return min(1.0, len(store.attempts(round=state.round)) / total) if total else None
+        return min(1.0, len(store.attempts.list(round=state.round)) / total) if total else None
     if state.step == "gate" and state.detail.get("needed"):
         return min(1.0, state.detail["decided"] / state.detail["needed"])
     if state.step == "train":
-        active = store.active_run("train")
+        active = store.runs.active("train")
         if active is None or not active.metrics_path:
             return None
         records = read_metrics(active.metrics_path) if os.path.exists(active.metrics_path) else []

@@ -38,9 +38,9 @@ def collect_step(config: LoopConfig, round_: int, adapter: str | None, store,
             summary = collect_round(settings, tasks=tasks, progress=False, should_stop=should_stop)
             return {"tasks": summary.tasks, "validated": summary.validated,
                     "stopped": summary.stopped_by is not None}
-        tried = {a.task_id for a in store.attempts() if a.round != round_}
+        tried = {a.task_id for a in store.attempts.list() if a.round != round_}
         pool = [task for task in tasks if task.task_id not in tried]
-        mine = {a.task_id for a in store.attempts(round=round_)}
+        mine = {a.task_id for a in store.attempts.list(round=round_)}
         step = config.step_size
         take = max(step, -(-sum(task.task_id in mine for task in pool) // step) * step)
         if not pool:
@@ -61,19 +61,19 @@ def _validated(config: LoopConfig, round_: int) -> int:
     """Read on a fresh connection: collect's own open of the session, in this process, has
     dropped the POSIX locks of the connections opened before it (see _Loop._reopen)."""
     with SessionStore.open(config.sessions_dir, config.session) as store:
-        return sum(1 for r in store.refinements(round=round_) if r.validated)
+        return sum(1 for r in store.refinements.list(round=round_) if r.validated)
 
 
 def gate(config: LoopConfig, round_: int, store, should_stop: Callable[[], bool],
          report: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     """The review gate of a round: auto-approve, or wait for reviewers' decisions."""
-    reviews = store.reviews(round_)
+    reviews = store.reviews.by_refinement(round_)
     if config.gate == "auto":
-        refinements = {r.id: r for r in store.refinements(round=round_)}
+        refinements = {r.id: r for r in store.refinements.list(round=round_)}
         pending = [rid for rid, review in reviews.items()
                    if review.status == "pending" and rid in refinements and refinements[rid].validated]
         if pending:
-            store.bulk_set_review(pending, "approved", reviewer=AUTO_REVIEWER,
+            store.reviews.bulk_set(pending, "approved", reviewer=AUTO_REVIEWER,
                                   reason="validated: approved by the persd loop's auto gate")
         return _decisions(store, round_)
     needed = min(config.wait_for, len(reviews))
@@ -88,7 +88,7 @@ def gate(config: LoopConfig, round_: int, store, should_stop: Callable[[], bool]
 
 
 def _decisions(store, round_: int) -> dict[str, Any]:
-    reviews = store.reviews(round_).values()
+    reviews = store.reviews.by_refinement(round_).values()
     return {"records": len(reviews),
             "decided": sum(r.status in DECIDED for r in reviews),
             "approved": sum(r.status in ("approved", "edited") for r in reviews),
@@ -147,10 +147,10 @@ def evaluate_round(config: LoopConfig, round_: int, adapter: str | None, store, 
                    should_stop: Callable[[], bool]) -> dict[str, Any]:
     """One-step and multi-step pass@1 of the round's student on the held-out set, by an
     eval child (persd.runs.evaluate.start_eval: the loop's children end with it)."""
-    for run in store.runs(kind="eval"):
+    for run in store.runs.list(kind="eval"):
         if (run.status in ("queued", "running") and run.config.get("loop_run") == loop_run
                 and run.config.get("round") == round_):
-            store.update_run(run.id, status="failed", result={"error": "interrupted; evaluated again"})
+            store.runs.update(run.id, status="failed", result={"error": "interrupted; evaluated again"})
     meta = {"model": config.collect.student, "adapter": adapter,
             "task_spec": config.collect.eval_tasks, "limit": config.eval_limit, "round": round_,
             "loop_run": loop_run, "train_run": train_run_id, "objective": "sft",

@@ -31,7 +31,7 @@ STALE_QUEUED_S = 120.0   # a queued run with no child this old was lost mid-star
 
 def settle_lost_trainer(store: SessionStore) -> RunRecord | None:
     """The session's active train run, recorded as ended first if its process is gone."""
-    run = store.active_run("train")
+    run = store.runs.active("train")
     if run is None:
         return None
     if run.pid is None:
@@ -43,7 +43,7 @@ def settle_queued(store: SessionStore, run: RunRecord,
                   stale_s: float = STALE_QUEUED_S) -> RunRecord:
     """A run recorded but never given a process: failed once it is `stale_s` old."""
     if run.status == "queued" and age_s(run.created_at) > stale_s:
-        return store.update_run(run.id, status="failed", result={"error": "the run never started"})
+        return store.runs.update(run.id, status="failed", result={"error": "the run never started"})
     return run
 
 
@@ -65,7 +65,7 @@ def record_train_end(store: SessionStore, run: RunRecord, code: int | None) -> R
         del result["error"]
     if status == "failed" and not result.get("error"):
         result["error"] = _failure(run, code)
-    return store.update_run(run.id, status=status, result=result)
+    return store.runs.update(run.id, status=status, result=result)
 
 
 def age_s(created_at: str) -> float:

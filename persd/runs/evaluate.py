@@ -69,7 +69,7 @@ def start_eval(store: SessionStore, config: EvalConfig, meta: dict[str, Any], *,
     """Record a queued eval run (config: `meta`, the eval settings, `extra`) and start its
     child. RunBusy (`exclusive`) while another eval of the session runs; OSError, the run
     recorded as failed, when the child cannot start."""
-    run_id = store.add_run("eval", {**meta, "eval": config.to_dict(), **(extra or {})},
+    run_id = store.runs.add("eval", {**meta, "eval": config.to_dict(), **(extra or {})},
                            status="queued", exclusive=exclusive)
     out = Path(output_dir)
     job = eval_job(config, meta, sessions_dir=str(sessions_dir), session=store.name,
@@ -78,9 +78,9 @@ def start_eval(store: SessionStore, config: EvalConfig, meta: dict[str, Any], *,
         private.make_dir(out)
         child = start_job(job, out / JOB, out / LOG, env=env)
     except OSError as error:
-        store.update_run(run_id, status="failed", result={"error": str(error)})
+        store.runs.update(run_id, status="failed", result={"error": str(error)})
         raise
-    store.update_run(run_id, pid=child.pid, output=str(out))
+    store.runs.update(run_id, pid=child.pid, output=str(out))
     return run_id, child
 
 
@@ -90,7 +90,7 @@ def wait_eval(store: SessionStore, run_id: int, child: subprocess.Popen, *,
     """Wait for the eval child, echoing its log's lines; once `should_stop()`, it gets
     SIGINT (the run ends "stopped", its samples kept). The run as recorded, failed (or
     stopped) with the log's last error when the child could not record its end."""
-    log, offset, interrupted = Path(store.run(run_id).output or ".") / LOG, 0, False
+    log, offset, interrupted = Path(store.runs.get(run_id).output or ".") / LOG, 0, False
     while True:
         exited = child.poll() is not None
         offset = _echo_new_lines(log, offset, echo)
@@ -100,11 +100,11 @@ def wait_eval(store: SessionStore, run_id: int, child: subprocess.Popen, *,
             child.send_signal(signal.SIGINT)
             interrupted = True
         time.sleep(poll_s)
-    run = store.run(run_id)
+    run = store.runs.get(run_id)
     if run.status not in ("queued", "running"):
         return run
     error = last_error(log) or f"the eval process exited ({child.returncode})"
-    return store.update_run(run_id, status="stopped" if interrupted else "failed",
+    return store.runs.update(run_id, status="stopped" if interrupted else "failed",
                             result={**(run.result or {}), "error": error})
 
 

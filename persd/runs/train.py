@@ -73,10 +73,10 @@ def train_run(
             process = start_training(config, rows, metrics_path, launcher=launcher)
         except BaseException as error:
             if store is not None:
-                store.update_run(run_id, status="failed", result={"error": str(error)})
+                store.runs.update(run_id, status="failed", result={"error": str(error)})
             raise
         if store is not None:
-            store.update_run(run_id, status="running", pid=process.pid,
+            store.runs.update(run_id, status="running", pid=process.pid,
                              metrics_path=str(metrics_path), output=config.output_dir)
         outcome = _follow(process, follower, echo)
         outcome.run_id = run_id
@@ -87,7 +87,7 @@ def train_run(
             outcome.log_tail = "\n".join(log_tail(Path(config.output_dir) / LOG_FILE).splitlines()[-15:])
         if store is not None:
             result = {k: v for k, v in outcome.end.items() if k not in ("event", "time")}
-            store.update_run(run_id, status=outcome.status, result=result)
+            store.runs.update(run_id, status=outcome.status, result=result)
         return outcome
     finally:
         if store is not None:
@@ -129,7 +129,7 @@ def _prompt_rows(config: TrainConfig, data: str | None, store) -> list[dict[str,
     if store is None:
         raise TrainError(f"objective {config.objective!r} needs prompts: give --session NAME "
                          "(its tasks) or --data FILE")
-    return normalise_rows(prompt_rows(store.tasks(), config.objective, config.reward_tests),
+    return normalise_rows(prompt_rows(store.tasks.list(), config.objective, config.reward_tests),
                           prompt_only=True)
 
 
@@ -138,7 +138,7 @@ def _add_run(store, config: TrainConfig, data: str | None, n_rows: int) -> int:
     source = f"session:{config.variant}" if config.objective == "sft" else "session:tasks"
     record = {**config.to_dict(), "data": data or source, "rows": n_rows}
     try:
-        return store.add_run("train", record, status="queued", exclusive=True)
+        return store.runs.add("train", record, status="queued", exclusive=True)
     except RunBusy as error:
         raise TrainError(f"{error} (training runs one at a time per session)") from error
 

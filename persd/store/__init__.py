@@ -3,17 +3,33 @@
     from persd.store import SessionStore, list_sessions
     with SessionStore.open("sessions", "demo", create=True) as store:
         store.set_config({"student": "tiny", "simulated": True})
-        store.add_tasks(tasks)
-        attempt = store.add_attempt(task.task_id, 0, model="tiny", prompt=task.prompt,
-                                    completion=code, program=task.prompt + code)
-        store.add_execution("attempt", attempt.id, executor_result)
-        work = store.pending_work(round=0)          # what a rerun still has to do
+        store.tasks.add(tasks)
+        attempt = store.attempts.add(task.task_id, 0, model="tiny", prompt=task.prompt,
+                                     completion=code, program=task.prompt + code)
+        store.executions.add("attempt", attempt.id, executor_result)
+        work = store.pending.work(round=0)          # what a rerun still has to do
 
-Every write is one transaction (WAL, foreign keys on), so a crash, even `kill -9`, loses
-at most the step in progress; `add_*` methods are idempotent so a rerun does not duplicate.
-A store object may be shared by threads (one connection behind a lock) and several
-processes may open the same file. The schema is migrated forward on every open
-(persd.store.schema). All SQL of persd lives in this package.
+`SessionStore` holds what belongs to the session as a whole (open, close, transactions,
+settings, schema, integrity); the data is reached through its repositories, one per
+concept, each owning its SQL over the one shared `Database`:
+
+    tasks, attempts, executions, refinements   what collection stores (persd.store.tasks, ...)
+    pending                                    what a collection round still has to do
+    teacher_calls, teacher_cache               the teacher's call log and response cache
+    teacher_batches                            its Batch API submissions (a BatchLedger)
+    reviews, queue                             review decisions and undo; the review queue
+    review_assignments, guidelines             who reviews what; the operator's guidelines
+    runs, eval_samples                         training and evaluation runs, scored samples
+    imports                                    records brought in by `persd import`
+    studies                                    reviewer studies
+    derived                                    values computed once from a refinement
+
+A repository that needs another gets it in its constructor (the queue reads refinements,
+attempts, reviews and executions). Every write is one transaction (WAL, foreign keys on),
+so a crash, even `kill -9`, loses at most the step in progress; `add` methods are
+idempotent so a rerun does not duplicate. A store object may be shared by threads (one
+connection behind a lock) and several processes may open the same file. The schema is
+migrated forward on every open (persd.store.schema). All SQL of persd lives in this package.
 """
 
 from __future__ import annotations
@@ -26,11 +42,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from persd.store.assignments import AssignmentsMixin, Guidelines
-from persd.store.batches import BatchesMixin, TeacherBatchRecord
-from persd.store.collection import CollectionMixin
+from persd.store.assignments import Guidelines, ReviewAssignments, ReviewGuidelines
+from persd.store.attempts import Attempts
+from persd.store.batches import TeacherBatches, TeacherBatchRecord
 from persd.store.db import Database, from_json, to_json
-from persd.store.derived import DerivedMixin
+from persd.store.derived import DerivedValues
 from persd.store.errors import (
     ConfigMismatch,
     RecordNotFound,
@@ -40,9 +56,10 @@ from persd.store.errors import (
     SessionNotFound,
     StoreError,
 )
-from persd.store.imports import ImportItem, ImportRecord, ImportSource, ImportsMixin
-from persd.store.pending import PendingMixin
-from persd.store.queue import QueueMixin
+from persd.store.executions import Executions
+from persd.store.imports import ImportItem, ImportRecord, ImportSource, Imports
+from persd.store.pending import Pending
+from persd.store.queue import ReviewQueue
 from persd.store.records import (
     AttemptRecord,
     BulkReviewResult,
@@ -58,11 +75,13 @@ from persd.store.records import (
     RunRecord,
     TeacherCallRecord,
 )
-from persd.store.reviews import ReviewMixin
-from persd.store.runs import RunsMixin
+from persd.store.refinements import Refinements
+from persd.store.reviews import Reviews
+from persd.store.runs import EvalSamples, Runs
 from persd.store.schema import MIGRATIONS, apply_migrations
-from persd.store.studies import StudiesMixin
-from persd.store.teacher_log import TeacherCache, TeacherLogMixin
+from persd.store.studies import Studies
+from persd.store.tasks import Tasks
+from persd.store.teacher_log import TeacherCache, TeacherCalls
 
 __all__ = [
     "SessionStore", "list_sessions", "session_path", "remove_session_files", "TeacherCache",
@@ -127,13 +146,10 @@ def remove_session_files(sessions_dir: str | Path, name: str) -> None:
         companion.unlink(missing_ok=True)
 
 
-class SessionStore(
-    CollectionMixin, TeacherLogMixin, PendingMixin, ReviewMixin, QueueMixin, RunsMixin,
-    BatchesMixin, ImportsMixin, StudiesMixin, AssignmentsMixin,
-    DerivedMixin,
-):
+class SessionStore:
     """One session's database. Open by name with `SessionStore.open(sessions_dir, name)`
-    or by file with `SessionStore(path)`; close it, or use it as a context manager."""
+    or by file with `SessionStore(path)`; close it, or use it as a context manager.
+    Its data is read and written through the repositories it holds (module docstring)."""
 
     def __init__(
         self, path: str | Path, *, create: bool = True, readonly: bool = False,
@@ -154,6 +170,29 @@ class SessionStore(
         except Exception:
             self._db.close()
             raise
+        self._compose(self._db)
+
+    def _compose(self, db: Database) -> None:
+        """The repositories, each given the ones it reads besides its own tables."""
+        self.tasks = Tasks(db)
+        self.attempts = Attempts(db)
+        self.executions = Executions(db)
+        self.refinements = Refinements(db, self.executions)
+        self.pending = Pending(db)
+        self.teacher_calls = TeacherCalls(db)
+        self.teacher_cache = TeacherCache(db)
+        self.teacher_batches = TeacherBatches(db, self.name)
+        self.reviews = Reviews(db, self.executions)
+        self.queue = ReviewQueue(db, refinements=self.refinements, attempts=self.attempts,
+                                 reviews=self.reviews, executions=self.executions)
+        self.review_assignments = ReviewAssignments(db)
+        self.guidelines = ReviewGuidelines(db)
+        self.runs = Runs(db)
+        self.eval_samples = EvalSamples(db, self.executions)
+        self.imports = Imports(db, tasks=self.tasks, executions=self.executions,
+                               refinements=self.refinements)
+        self.studies = Studies(db)
+        self.derived = DerivedValues(db)
 
     @classmethod
     def open(

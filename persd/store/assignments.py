@@ -1,10 +1,10 @@
 """Who reviews what, and the operator's review guidelines.
 
-    store.assign_reviews([12, 13], "ana", by="lea")   # a review assignment an operator makes
-    store.assigned_to("ana")        # refinement ids: ana's assignments plus the records of
-                                    # review studies assigned to her (persd.store.studies)
-    store.set_guidelines("Reject code that ...", author="lea")
-    store.guidelines()              # Guidelines(text, author, at) or None
+    store.review_assignments.assign([12, 13], "ana", by="lea")   # an operator's assignment
+    store.review_assignments.assigned_to("ana")   # refinement ids: ana's assignments plus the
+                                    # records of review studies assigned to her (persd.store.studies)
+    store.guidelines.set("Reject code that ...", author="lea")
+    store.guidelines.latest()       # Guidelines(text, author, at) or None
 
 Guidelines keep their history (each save is a new row); the latest is in force.
 """
@@ -49,10 +49,11 @@ class Guidelines:
     at: str
 
 
-class AssignmentsMixin:
-    _db: Database
+class ReviewAssignments:
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
-    def assign_reviews(self, refinement_ids: Iterable[int], reviewer: str, *, by: str) -> int:
+    def assign(self, refinement_ids: Iterable[int], reviewer: str, *, by: str) -> int:
         """Assign refinements to `reviewer` (kept if already there); returns how many were
         added. Unknown ids raise StoreError and nothing is assigned."""
         reviewer, ids = (reviewer or "").strip(), list(dict.fromkeys(refinement_ids))
@@ -71,7 +72,7 @@ class AssignmentsMixin:
                 VALUES (?, ?, ?) ON CONFLICT DO NOTHING""", (rid, reviewer, by)).rowcount
                 for rid in ids)
 
-    def unassign_reviews(self, refinement_ids: Iterable[int], reviewer: str) -> int:
+    def unassign(self, refinement_ids: Iterable[int], reviewer: str) -> int:
         ids = list(refinement_ids)
         with self._db.write() as conn:
             return conn.execute(
@@ -98,7 +99,13 @@ class AssignmentsMixin:
                 plan.setdefault(refinement_id, []).append(reviewer)
             return plan
 
-    def set_guidelines(self, text: str, *, author: str) -> Guidelines:
+
+
+class ReviewGuidelines:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def set(self, text: str, *, author: str) -> Guidelines:
         if len(text or "") > MAX_GUIDELINES:
             raise StoreError(f"guidelines are limited to {MAX_GUIDELINES} characters "
                              f"(these have {len(text)}); shorten them")
@@ -110,7 +117,7 @@ class AssignmentsMixin:
                 (text or "", author.strip())).fetchone()
             return Guidelines(row["text"], row["author"], row["at"])
 
-    def guidelines(self) -> Guidelines | None:
+    def latest(self) -> Guidelines | None:
         with self._db.read() as conn:
             row = conn.execute(
                 "SELECT * FROM review_guidelines ORDER BY id DESC LIMIT 1").fetchone()

@@ -1,21 +1,23 @@
 """The teacher's Batch API submissions, so that an interrupted run resumes the same batch.
 
-    store.add_teacher_batch("sub-1a2b", round=1, model="gpt-4o-mini", custom_ids=[...])
-    store.update_teacher_batch("sub-1a2b", state="submitted", batch_id="batch_abc",
-                               input_file_id="file-xyz", remote_status="validating")
-    store.teacher_batches(round=1, states=("creating", "submitted"))   # what to resume
-    store.update_teacher_batch("sub-1a2b", state="done", results={custom_id: {...}})
+    batches = store.teacher_batches
+    batches.add("sub-1a2b", round=1, model="gpt-4o-mini", custom_ids=[...])
+    batches.update("sub-1a2b", state="submitted", batch_id="batch_abc",
+                   input_file_id="file-xyz", remote_status="validating")
+    batches.list(round=1, states=("creating", "submitted"))   # what to resume
+    batches.update("sub-1a2b", state="done", results={custom_id: {...}})
 
 A submission row is written before the batch is created (state "creating"), gets the API's
 batch id once it exists ("submitted") and its downloaded results when it ends ("done").
 `results` maps each custom_id to {"reply", "model", "prompt_tokens", "completion_tokens"}
 or to {"error": "..."}; it stays in the session, so paid replies are never fetched twice.
-The session is one `persd.teacher.ledger.BatchLedger`; make-tests keeps the same records in
+The session's `teacher_batches` is one `persd.teacher.ledger.BatchLedger`; make-tests keeps the same records in
 a JSON file (`JsonBatchLedger`), checked by the same `check_batch_changes`.
 """
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +46,7 @@ class TeacherBatchRecord:
 
 
 BATCH_FIELDS = ("state", "batch_id", "input_file_id", "remote_status", "request_counts", "results",
-                "error")  # what update_teacher_batch may change
+                "error")  # what a ledger's `update` may change
 _JSON = ("request_counts", "results")
 
 
@@ -57,13 +59,15 @@ def check_batch_changes(changes: dict[str, Any]) -> None:
         raise StoreError(f"unknown teacher batch state {changes['state']!r}; one of {BATCH_STATES}")
 
 
-class BatchesMixin:
-    _db: Database
-    path: Path
-    name: str
+class TeacherBatches:
+    """The session's BatchLedger; request files go beside the session file."""
 
-    def add_teacher_batch(
-        self, submission_id: str, *, round: int, model: str, custom_ids: list[str],
+    def __init__(self, db: Database, session_name: str) -> None:
+        self._db = db
+        self._session_name = session_name
+
+    def add(
+        self, submission_id: str, *, round: int, model: str, custom_ids: builtins.list[str],
     ) -> TeacherBatchRecord:
         with self._db.write() as conn:
             row = conn.execute(
@@ -73,7 +77,7 @@ class BatchesMixin:
             ).fetchone()
             return _record(row)
 
-    def update_teacher_batch(self, submission_id: str, **changes: Any) -> TeacherBatchRecord:
+    def update(self, submission_id: str, **changes: Any) -> TeacherBatchRecord:
         """Change the given fields (see `BATCH_FIELDS`); JSON fields take plain values."""
         check_batch_changes(changes)
         values = {k: to_json(v) if k in _JSON and v is not None else v for k, v in changes.items()}
@@ -88,9 +92,9 @@ class BatchesMixin:
                 raise RecordNotFound(f"no teacher batch {submission_id!r}")
             return _record(row)
 
-    def teacher_batches(
+    def list(
         self, round: int | None = None, states: tuple[str, ...] | None = None,
-    ) -> list[TeacherBatchRecord]:
+    ) -> builtins.list[TeacherBatchRecord]:
         """Submissions, oldest first; optionally of one round and in some states only."""
         clauses, params = [], []
         if round is not None:
@@ -105,9 +109,9 @@ class BatchesMixin:
                 f"SELECT * FROM teacher_batches {where_sql} ORDER BY created_at, rowid", params)
             return [_record(row) for row in found]
 
-    def batch_input_path(self, submission_id: str) -> Path:
+    def input_path(self, submission_id: str) -> Path:
         """Where the submission's request file is written: beside the session file."""
-        return self.path.parent / f"{self.name}.batch-{submission_id}.jsonl"
+        return self._db.path.parent / f"{self._session_name}.batch-{submission_id}.jsonl"
 
 
 def _record(row) -> TeacherBatchRecord:

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from persd.store.errors import StoreError
+from persd.store.errors import RecordNotFound, StoreError
 
 NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
@@ -136,6 +136,27 @@ class Database:
             return StoreError(f"session database {self.path}: the disk is full; free some "
                               "space and run the command again (finished steps are kept)")
         return StoreError(f"session database {self.path}: {error}")
+
+    def require(self, conn: sqlite3.Connection, table: str, column: str, value: Any,
+                what: str) -> sqlite3.Row:
+        """The row of `table` whose `column` is `value`; RecordNotFound naming `what` if none."""
+        row = conn.execute(f"SELECT * FROM {table} WHERE {column} = ?", (value,)).fetchone()
+        if row is None:
+            raise RecordNotFound(f"no {what} {value!r} in session {self.path}")
+        return row
+
+    def all(self, sql: str, params: list[Any] | tuple[Any, ...]) -> list[sqlite3.Row]:
+        """Every row `sql` selects, read on its own."""
+        with self.read() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def one(self, sql: str, params: tuple[Any, ...], what: str) -> sqlite3.Row:
+        """The row `sql` selects, read on its own; RecordNotFound "no WHAT in session" if none."""
+        with self.read() as conn:
+            row = conn.execute(sql, params).fetchone()
+        if row is None:
+            raise RecordNotFound(f"no {what} in session {self.path}")
+        return row
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:

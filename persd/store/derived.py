@@ -1,8 +1,8 @@
 """Values derived from a refinement that never change once it is stored (its risk flags,
 signature, similarity), kept so that reading them again costs a query, not a recomputation.
 
-    store.derived_values("queue-2", [12, 13])   # {12: {...}}: those stored under that kind
-    store.set_derived_values("queue-2", {14: {"risk": 3, ...}})
+    store.derived.get("queue-2", [12, 13])      # {12: {...}}: those stored under that kind
+    store.derived.set("queue-2", {14: {"risk": 3, ...}})
 
 `kind` names what was computed and by which rules (e.g. "queue-2"): a reader with newer
 rules uses a new kind and the old rows are simply not read.
@@ -25,10 +25,11 @@ MIGRATION = ("m017_derived_values", [
 ])
 
 
-class DerivedMixin:
-    _db: Database
+class DerivedValues:
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
-    def derived_values(self, kind: str, refinement_ids: Iterable[int] | None = None,
+    def get(self, kind: str, refinement_ids: Iterable[int] | None = None,
                        ) -> dict[int, Any]:
         """refinement id -> stored value of `kind` (all of them when no ids are given)."""
         wanted = None if refinement_ids is None else set(refinement_ids)
@@ -38,13 +39,7 @@ class DerivedMixin:
             return {rid: from_json(value) for rid, value in found
                     if wanted is None or rid in wanted}
 
-    def attempt_counts(self) -> dict[str, int]:
-        """task id -> how many attempts the session holds at it (derived values that read
-        every attempt of a task are stale once this grows)."""
-        with self._db.read() as conn:
-            return dict(conn.execute("SELECT task_id, COUNT(*) FROM attempts GROUP BY task_id"))
-
-    def set_derived_values(self, kind: str, values: Mapping[int, Any]) -> None:
+    def set(self, kind: str, values: Mapping[int, Any]) -> None:
         with self._db.write() as conn:
             conn.executemany(
                 """INSERT INTO derived_values (kind, refinement_id, value) VALUES (?, ?, ?)

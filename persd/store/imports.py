@@ -1,9 +1,9 @@
 """Records brought in from files (`persd import`): the import, and each record's source.
 
     items = [ImportItem(digest=..., line=3, task=task, method="persd", round=0, ...)]
-    import_id = store.add_import("data.jsonl", "rectify", counts, items)   # one transaction
-    store.imported_digests(["ab12...", ...])       # those already in the session
-    store.import_source(refinement_id)             # ImportSource or None (collected here)
+    import_id = store.imports.add("data.jsonl", "rectify", counts, items)  # one transaction
+    store.imports.known_digests(["ab12...", ...])  # those already in the session
+    store.imports.source(refinement_id)            # ImportSource or None (collected here)
 
 An imported record becomes what collection would have stored: the task (unless the session
 has it), the student's attempt with its hidden-test run, the refinement with its validation
@@ -14,11 +14,15 @@ feedback text (no duration, no test counts) and `ImportSource.rerun` is False.
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import Any
 
 from persd.store.db import Database, from_json, placeholders, to_json
 from persd.store.errors import StoreError
+from persd.store.executions import Executions
+from persd.store.refinements import Refinements
+from persd.store.tasks import Tasks
 from persd.tasks import Task
 
 IMPORT_MODEL = "imported"
@@ -76,10 +80,15 @@ class ImportRecord:
     protocol: str | None = None  # how its rows were judged here (None: not run)
 
 
-class ImportsMixin:
-    _db: Database
+class Imports:
+    def __init__(self, db: Database, *, tasks: Tasks, executions: Executions,
+                 refinements: Refinements) -> None:
+        self._db = db
+        self._tasks = tasks
+        self._executions = executions
+        self._refinements = refinements
 
-    def imported_digests(self, digests: list[str]) -> set[str]:
+    def known_digests(self, digests: builtins.list[str]) -> set[str]:
         found: set[str] = set()
         with self._db.read() as conn:
             for start in range(0, len(digests), 500):
@@ -89,7 +98,7 @@ class ImportsMixin:
                     chunk)}
         return found
 
-    def add_import(self, file: str, fmt: str, counts: dict[str, int], items: list[ImportItem],
+    def add(self, file: str, fmt: str, counts: dict[str, int], items: builtins.list[ImportItem],
                    *, tasks: str | None = None, protocol: str | None = None) -> int:
         """Store the import and all its records in one transaction; returns its id.
         `protocol`: how its rows were judged here (None: not run)."""
@@ -105,7 +114,7 @@ class ImportsMixin:
     def _add_item(self, conn, import_id: int, item: ImportItem) -> None:
         task = item.task
         if conn.execute("SELECT 1 FROM tasks WHERE task_id = ?", (task.task_id,)).fetchone() is None:
-            self.add_tasks([task])
+            self._tasks.add([task])
         attempt_id = None
         if item.attempt is not None:
             attempt_id = conn.execute(
@@ -118,14 +127,14 @@ class ImportsMixin:
                  _after(task.prompt, item.attempt), item.attempt),
             ).fetchone()[0]
             if item.attempt_run is not None:
-                self._insert_execution(conn, "attempt", attempt_id, item.attempt_run, "hidden")
+                self._executions.insert(conn, "attempt", attempt_id, item.attempt_run, "hidden")
         elif conn.execute(
             """SELECT 1 FROM refinements WHERE attempt_id IS NULL AND task_id = ? AND round = ?
             AND method = ?""", (task.task_id, item.round, item.method),
         ).fetchone() is not None:
             raise StoreError(f"task {task.task_id!r} already has a {item.method!r} solution in "
                              f"round {item.round}")
-        refinement = self.add_refinement(
+        refinement = self._refinements.add(
             item.method, teacher_model=item.teacher_model, program=item.refinement,
             completion=_after(task.prompt, item.refinement), validated=item.validated,
             reason=item.reason, attempt_id=attempt_id,
@@ -141,7 +150,7 @@ class ImportsMixin:
              None if item.paper_parts is None else to_json(item.paper_parts)),
         )
 
-    def import_source(self, refinement_id: int) -> ImportSource | None:
+    def source(self, refinement_id: int) -> ImportSource | None:
         """Where an imported refinement came from; None for one collected here."""
         with self._db.read() as conn:
             row = conn.execute(
@@ -155,7 +164,7 @@ class ImportsMixin:
         return ImportSource(row[0], row[1], row[2], row[3], bool(row[4]), row[5], row[6], row[7],
                             None if row[8] is None else from_json(row[8]))
 
-    def imports(self) -> list[ImportRecord]:
+    def list(self) -> builtins.list[ImportRecord]:
         with self._db.read() as conn:
             rows = conn.execute("SELECT * FROM imports ORDER BY id").fetchall()
         return [ImportRecord(row["id"], row["file"], row["format"], row["tasks"],

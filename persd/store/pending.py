@@ -1,6 +1,6 @@
 """What a collection round still has to do, read from what the store holds.
 
-    work = store.pending_work(round=0, method="persd", task_ids=[t.task_id for t in tasks])
+    work = store.pending.work(round=0, method="persd", task_ids=[t.task_id for t in tasks])
     work.needs_attempt      # [(task_id, sample_index)] with no attempt yet
     work.needs_execution    # attempt ids with no hidden-test run yet
     work.needs_refinement   # failed attempt ids with no refinement, or one that hit a teacher error
@@ -21,10 +21,11 @@ from persd.store.errors import RecordNotFound, StoreError
 from persd.store.records import METHODS, PendingWork
 
 
-class PendingMixin:
-    _db: Database
+class Pending:
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
-    def pending_work(
+    def work(
         self, round: int, *, method: str = "persd", samples: int = 1,
         task_ids: Iterable[str] | None = None,
     ) -> PendingWork:

@@ -1,8 +1,8 @@
 """The review queue: filtered, paged listings of refinements with their review state.
 
-    rows = store.review_queue(QueueFilters(status="pending", validated=True), limit=50)
-    nxt = store.review_queue(filters, after_id=current_id, limit=1)    # the next record
-    item = store.review_item(nxt[0].refinement_id)                    # all it shows
+    rows = store.queue.list(QueueFilters(status="pending", validated=True), limit=50)
+    nxt = store.queue.list(filters, after_id=current_id, limit=1)     # the next record
+    item = store.queue.item(nxt[0].refinement_id)                     # all it shows
 
 Rows come in refinement id order; `after_id`/`before_id` page from a record without an
 OFFSET scan, which keeps "approve, then show the next" fast on large sessions.
@@ -10,6 +10,7 @@ OFFSET scan, which keeps "approve, then show the next" fast on large sessions.
 
 from __future__ import annotations
 
+import builtins
 import re
 import sqlite3
 from collections.abc import Callable
@@ -18,16 +19,11 @@ from typing import Any
 from persd.store import rows
 from persd.store.assignments import ASSIGNED_SQL
 from persd.store.db import Database, placeholders
-from persd.store.records import (
-    REVIEW_STATUSES,
-    AttemptRecord,
-    ExecutionRecord,
-    QueueFilters,
-    QueueRow,
-    RefinementRecord,
-    ReviewItem,
-    ReviewRecord,
-)
+from persd.store.attempts import Attempts
+from persd.store.executions import Executions
+from persd.store.records import REVIEW_STATUSES, QueueFilters, QueueRow, ReviewItem
+from persd.store.refinements import Refinements
+from persd.store.reviews import Reviews
 
 _TASKS = "JOIN tasks t ON t.task_id = r.task_id"
 _ATTEMPT_RUN = """LEFT JOIN executions e
@@ -42,19 +38,21 @@ _SELECT = f"""SELECT r.id AS refinement_id, r.task_id, r.round, r.method, r.atte
     v.reviewer, v.updated_at {_FROM}"""
 
 
-class QueueMixin:
-    _db: Database
-    # from the other mixins of SessionStore
-    _refinement: Callable[[sqlite3.Connection, int], RefinementRecord]
-    _execution: Callable[[sqlite3.Connection, int], ExecutionRecord]
-    attempt: Callable[[int], AttemptRecord]
-    review: Callable[[int], ReviewRecord]
+class ReviewQueue:
+    def __init__(self, db: Database, *, refinements: Refinements, attempts: Attempts,
+                 reviews: Reviews, executions: Executions) -> None:
+        self._db = db
+        self._refinements = refinements
+        self._attempts = attempts
+        self._reviews = reviews
+        self._executions = executions
+        self._memo_values: tuple[tuple[int, int], dict] | None = None
 
-    def review_queue(
+    def list(
         self, filters: QueueFilters | dict[str, Any] | None = None, *, limit: int = 50,
         offset: int = 0,
         after_id: int | None = None, before_id: int | None = None,
-    ) -> list[QueueRow]:
+    ) -> builtins.list[QueueRow]:
         """Matching refinements in id order: from the start (`offset`), after `after_id`,
         or the `limit` records just before `before_id`."""
         where_sql, params = _where(_filters(filters))
@@ -71,15 +69,15 @@ class QueueMixin:
         queue = [_queue_row(row) for row in found]
         return queue[::-1] if order == "DESC" else queue
 
-    def review_queue_count(self, filters: QueueFilters | dict[str, Any] | None = None) -> int:
+    def count(self, filters: QueueFilters | dict[str, Any] | None = None) -> int:
         chosen = _filters(filters)
         if isinstance(chosen.status, str) and chosen == QueueFilters(status=chosen.status):
-            return self.review_counts().get(chosen.status, 0)  # the common view: one status
+            return self.counts().get(chosen.status, 0)  # the common view: one status
         where_sql, params = _where(chosen)
         return self._memo(("count", where_sql, *params), lambda conn: conn.execute(
             f"SELECT COUNT(*) {_counted_from(chosen)} {where_sql}", params).fetchone()[0])
 
-    def review_queue_versions(
+    def versions(
         self, filters: QueueFilters | dict[str, Any] | None = None,
     ) -> dict[int, int]:
         """refinement id -> review version of every match: the input of a bulk review."""
@@ -90,7 +88,7 @@ class QueueMixin:
             )
             return dict(found.fetchall())
 
-    def review_states(self) -> list[tuple[int, str, str | None]]:
+    def states(self) -> builtins.list[tuple[int, str, str | None]]:
         """(refinement id, review status, reviewer) of every record with a result, in id
         order: the live columns of a whole-session table, read in one light query."""
         with self._db.read() as conn:
@@ -99,7 +97,7 @@ class QueueMixin:
                 LEFT JOIN reviews v ON v.refinement_id = r.id WHERE r.error IS NULL
                 ORDER BY r.id""").fetchall()
 
-    def review_counts(
+    def counts(
         self, round: int | None = None, filters: QueueFilters | dict[str, Any] | None = None,
     ) -> dict[str, int]:
         """How many refinements have each review status (every status present, maybe 0),
@@ -126,10 +124,10 @@ class QueueMixin:
         Safe across threads: a new generation gets a new dict (never one cleared under a
         reader), and a value is read once, by `get`."""
         generation = self._db.generation()
-        memo = self.__dict__.get("_queue_memo")
+        memo = self._memo_values
         if memo is None or memo[0] != generation:
             memo = (generation, {})
-            self.__dict__["_queue_memo"] = memo
+            self._memo_values = memo
         values = memo[1]
         found = values.get(key, _MISSING)
         if found is _MISSING:
@@ -138,7 +136,7 @@ class QueueMixin:
             values[key] = found
         return found
 
-    def error_types(self, round: int | None = None) -> list[str]:
+    def error_types(self, round: int | None = None) -> builtins.list[str]:
         """The error types of attempts that have refinements: choices for the filter."""
         extra, params = ("AND r.round = ?", [round]) if round is not None else ("", [])
         with self._db.read() as conn:
@@ -149,18 +147,18 @@ class QueueMixin:
             )
             return [row[0] for row in found]
 
-    def review_item(self, refinement_id: int) -> ReviewItem:
+    def item(self, refinement_id: int) -> ReviewItem:
         """The refinement, its task, the attempt it refines and the review, read together."""
         with self._db.read() as conn:
-            refinement = self._refinement(conn, refinement_id)
+            refinement = self._refinements.read(conn, refinement_id)
             task_row = conn.execute("SELECT * FROM tasks WHERE task_id = ?", (refinement.task_id,))
             attempt = None
             if refinement.attempt_id is not None:
-                attempt = self.attempt(refinement.attempt_id)
-            review = self.review(refinement_id)
+                attempt = self._attempts.get(refinement.attempt_id)
+            review = self._reviews.get(refinement_id)
             edit_execution = None
             if review.edit_execution_id is not None:
-                edit_execution = self._execution(conn, review.edit_execution_id)
+                edit_execution = self._executions.read(conn, review.edit_execution_id)
             return ReviewItem(
                 refinement=refinement, task=rows.task(task_row.fetchone()), attempt=attempt,
                 review=review, edit_execution=edit_execution,

@@ -1,9 +1,9 @@
 """Review decisions with optimistic concurrency, an append-only audit trail and undo.
 
-    item = store.review(refinement_id)                      # version 0 while pending
-    store.set_review(refinement_id, "approved", reviewer="ana",
-                     expected_version=item.version)         # ReviewConflict if it moved on
-    store.undo_last("ana")                                  # restores ana's last action
+    item = store.reviews.get(refinement_id)                 # version 0 while pending
+    store.reviews.set(refinement_id, "approved", reviewer="ana",
+                      expected_version=item.version)        # ReviewConflict if it moved on
+    store.reviews.undo_last("ana")                          # restores ana's last action
 
 Each change bumps the review's version and appends one row to `review_events` (triggers
 forbid updating or deleting them). An undo is itself an event that points at the action it
@@ -12,29 +12,32 @@ reverted; it is refused (ReviewConflict) when someone else changed the record si
 
 from __future__ import annotations
 
+import builtins
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import Any
 
 from persd.store import rows
 from persd.store.db import NOW_SQL, Database, to_json, where
 from persd.store.errors import RecordNotFound, ReviewConflict, StoreError
+from persd.store.executions import Executions
 from persd.store.records import REVIEW_STATUSES, BulkReviewResult, ReviewEvent, ReviewRecord
 
 _NOT_UNDONE = "NOT EXISTS (SELECT 1 FROM review_events u WHERE u.undoes = e.id)"
 
 
-class ReviewMixin:
-    _db: Database
-    _insert_execution: Callable[..., int]  # from CollectionMixin
+class Reviews:
+    def __init__(self, db: Database, executions: Executions) -> None:
+        self._db = db
+        self._executions = executions
 
-    def review(self, refinement_id: int) -> ReviewRecord:
+    def get(self, refinement_id: int) -> ReviewRecord:
         with self._db.read() as conn:
             return _review(conn, refinement_id, self._db.path)
 
-    def reviews(self, round: int | None = None) -> dict[int, ReviewRecord]:
+    def by_refinement(self, round: int | None = None) -> dict[int, ReviewRecord]:
         """The review of every refinement (pending ones included), by refinement id."""
         where_sql, params = where(("r.round", round))
         where_sql += (" AND" if where_sql else "WHERE") + " r.error IS NULL"
@@ -49,7 +52,7 @@ class ReviewMixin:
                 for row in found
             }
 
-    def set_review(
+    def set(
         self, refinement_id: int, status: str, *, reviewer: str, expected_version: int,
         edited_program: str | None = None, edit_execution: Any = None, reason: str | None = None,
     ) -> ReviewRecord:
@@ -66,7 +69,7 @@ class ReviewMixin:
             execution_id = self._edit_execution_id(conn, refinement_id, edit_execution)
             return _apply(conn, before, status, reviewer, edited_program, execution_id, reason)
 
-    def bulk_set_review(
+    def bulk_set(
         self, refinements: Iterable[int] | Mapping[int, int], status: str, *, reviewer: str,
         reason: str | None = None,
     ) -> BulkReviewResult:
@@ -115,25 +118,25 @@ class ReviewMixin:
                 restored = _undo(conn, rows.review_event(event), reviewer, self._db.path)
             return restored
 
-    def review_events(
+    def events(
         self, refinement_id: int | None = None, reviewer: str | None = None,
-    ) -> list[ReviewEvent]:
+    ) -> builtins.list[ReviewEvent]:
         """The audit trail, oldest first."""
         where_sql, params = where(("refinement_id", refinement_id), ("reviewer", reviewer))
         with self._db.read() as conn:
             found = conn.execute(f"SELECT * FROM review_events {where_sql} ORDER BY id", params)
             return [rows.review_event(row) for row in found]
 
-    def review_events_since(self, after_id: int, limit: int = 100) -> list[ReviewEvent]:
+    def events_since(self, after_id: int, limit: int = 100) -> builtins.list[ReviewEvent]:
         """Audit events newer than `after_id`, oldest first: what changed since a screen
-        last looked (`last_review_event_id`)."""
+        last looked (`last_event_id`)."""
         with self._db.read() as conn:
             found = conn.execute(
                 "SELECT * FROM review_events WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
             )
             return [rows.review_event(row) for row in found]
 
-    def last_review_event_id(self) -> int:
+    def last_event_id(self) -> int:
         with self._db.read() as conn:
             return conn.execute("SELECT COALESCE(MAX(id), 0) FROM review_events").fetchone()[0]
 
@@ -151,7 +154,7 @@ class ReviewMixin:
                     f"execution {edit_execution} is not a review edit of refinement {refinement_id}"
                 )
             return edit_execution
-        return self._insert_execution(conn, "review_edit", refinement_id, edit_execution, "hidden")
+        return self._executions.insert(conn, "review_edit", refinement_id, edit_execution, "hidden")
 
 
 def _check(status: str, reviewer: str) -> None:

@@ -31,6 +31,13 @@ def execution_columns(alias: str) -> str:
     return ", ".join(f"{alias}.{name} AS {alias}_{name}" for name in EXECUTION_COLUMNS)
 
 
+def select_with_hidden_run(table: str, alias: str, subject_kind: str) -> str:
+    """`SELECT alias.*, e.* ... FROM table alias LEFT JOIN` its hidden-test execution `e`."""
+    return f"""SELECT {alias}.*, {execution_columns('e')} FROM {table} {alias}
+    LEFT JOIN executions e
+    ON e.subject_kind = '{subject_kind}' AND e.subject_id = {alias}.id AND e.tests = 'hidden'"""
+
+
 def execution(row: sqlite3.Row, prefix: str = "") -> ExecutionRecord | None:
     if row[f"{prefix}id"] is None:
         return None

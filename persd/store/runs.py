@@ -1,37 +1,36 @@
 """Training and evaluation runs, and the per-sample results of evaluations.
 
-    run_id = store.add_run("train", {"variant": "persd", ...}, exclusive=True)
-    store.update_run(run_id, status="running", pid=os.getpid(), metrics_path="out/metrics.jsonl")
-    store.add_eval_sample(eval_id, "HumanEval/0", program=code, result=execution_result)
+    run_id = store.runs.add("train", {"variant": "persd", ...}, exclusive=True)
+    store.runs.update(run_id, status="running", pid=os.getpid(), metrics_path="out/metrics.jsonl")
+    store.eval_samples.add(eval_id, "HumanEval/0", program=code, result=execution_result)
 
 A run's pid is recorded with the process's start time (from /proc), so a run whose process
-is gone, even if its pid was reused since, is found: `add_run(exclusive=True)` marks such a
+is gone, even if its pid was reused since, is found: `runs.add(exclusive=True)` marks such a
 queued or running run failed ("process 1234 is gone") instead of refusing the new one.
 """
 
 from __future__ import annotations
 
+import builtins
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from persd.store import rows
 from persd.store.db import NOW_SQL, Database, from_json, to_json, where
 from persd.store.errors import RecordNotFound, RunBusy, StoreError
+from persd.store.executions import Executions
 from persd.store.records import RUN_KINDS, RUN_STATUSES, EvalSampleRecord, RunRecord
 
 _ACTIVE = ("queued", "running")
-_EVAL_SELECT = f"""SELECT s.*, {rows.execution_columns('e')} FROM eval_samples s
-    LEFT JOIN executions e
-    ON e.subject_kind = 'eval_sample' AND e.subject_id = s.id AND e.tests = 'hidden'"""
+_EVAL_SELECT = rows.select_with_hidden_run("eval_samples", "s", "eval_sample")
 
 
-class RunsMixin:
-    _db: Database
-    _insert_execution: Callable[..., int]  # from CollectionMixin
+class Runs:
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
-    def add_run(
+    def add(
         self, kind: str, config: dict[str, Any], *, status: str = "queued", exclusive: bool = False,
     ) -> int:
         """A new run; with exclusive=True, RunBusy if a run of this kind is queued or
@@ -53,7 +52,7 @@ class RunsMixin:
                 (kind, status, to_json(config)),
             ).fetchone()[0]
 
-    def update_run(
+    def update(
         self, run_id: int, *, status: str | None = None, result: dict[str, Any] | None = None,
         metrics_path: str | None = None, output: str | None = None, pid: int | None = None,
     ) -> RunRecord:
@@ -77,21 +76,17 @@ class RunsMixin:
                 raise RecordNotFound(f"no run {run_id} in session {self._db.path}")
             return rows.run(row)
 
-    def run(self, run_id: int) -> RunRecord:
-        with self._db.read() as conn:
-            row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-            if row is None:
-                raise RecordNotFound(f"no run {run_id} in session {self._db.path}")
-            return rows.run(row)
+    def get(self, run_id: int) -> RunRecord:
+        return rows.run(self._db.one("SELECT * FROM runs WHERE id = ?", (run_id,), f"run {run_id}"))
 
-    def runs(self, kind: str | None = None, status: str | None = None) -> list[RunRecord]:
+    def list(self, kind: str | None = None,
+             status: str | None = None) -> builtins.list[RunRecord]:
         """Runs, oldest first."""
         where_sql, params = where(("kind", kind), ("status", status))
-        with self._db.read() as conn:
-            found = conn.execute(f"SELECT * FROM runs {where_sql} ORDER BY id", params)
-            return [rows.run(row) for row in found]
+        found = self._db.all(f"SELECT * FROM runs {where_sql} ORDER BY id", params)
+        return [rows.run(row) for row in found]
 
-    def active_run(self, kind: str) -> RunRecord | None:
+    def active(self, kind: str) -> RunRecord | None:
         """The queued or running run of `kind`, if any (the newest)."""
         with self._db.read() as conn:
             row = conn.execute(
@@ -100,7 +95,16 @@ class RunsMixin:
             ).fetchone()
             return None if row is None else rows.run(row)
 
-    def add_eval_sample(
+
+
+class EvalSamples:
+    """The programs an evaluation run scored, each with its hidden-test run."""
+
+    def __init__(self, db: Database, executions: Executions) -> None:
+        self._db = db
+        self._executions = executions
+
+    def add(
         self, run_id: int, task_id: str, *, program: str, result: Any = None,
         sample_index: int = 0, step: int = 0,
     ) -> EvalSampleRecord:
@@ -121,30 +125,27 @@ class RunsMixin:
                 WHERE run_id = ? AND task_id = ? AND sample_index = ? AND step = ?""", key,
             ).fetchone()[0]
             if result is not None:
-                self._insert_execution(conn, "eval_sample", sample_id, result, "hidden")
+                self._executions.insert(conn, "eval_sample", sample_id, result, "hidden")
             return rows.eval_sample(
                 conn.execute(f"{_EVAL_SELECT} WHERE s.id = ?", (sample_id,)).fetchone()
             )
 
-    def eval_samples(self, run_id: int) -> list[EvalSampleRecord]:
+    def list(self, run_id: int) -> builtins.list[EvalSampleRecord]:
         with self._db.read() as conn:
             found = conn.execute(
                 f"{_EVAL_SELECT} WHERE s.run_id = ? ORDER BY s.id", (run_id,)
             )
             return [rows.eval_sample(row) for row in found]
 
-    def eval_sample_count(self, run_id: int) -> int:
+    def count(self, run_id: int) -> int:
         """Samples (all steps) stored for `run_id` so far: an eval job's progress."""
         with self._db.read() as conn:
             return conn.execute("SELECT COUNT(*) FROM eval_samples WHERE run_id = ?",
                                 (run_id,)).fetchone()[0]
 
-    def eval_sample(self, sample_id: int) -> EvalSampleRecord:
-        with self._db.read() as conn:
-            row = conn.execute(f"{_EVAL_SELECT} WHERE s.id = ?", (sample_id,)).fetchone()
-            if row is None:
-                raise RecordNotFound(f"no eval sample {sample_id} in session {self._db.path}")
-            return rows.eval_sample(row)
+    def get(self, sample_id: int) -> EvalSampleRecord:
+        return rows.eval_sample(self._db.one(f"{_EVAL_SELECT} WHERE s.id = ?", (sample_id,),
+                                             f"eval sample {sample_id}"))
 
 
 def process_start(pid: int) -> int | None:

@@ -1,13 +1,14 @@
 """Reviewer studies: items, who decides each (overlap k), pairwise judgments, adjudications.
 
-    study = store.add_study("help-1", "pairwise", owner="lea", overlap=2,
-                            config={"a": "persd", "b": "stand"})
-    items = store.add_study_items(study.id, [{"task_id": ..., "attempt_id": ...,
-                                              "candidate_a": 12, "candidate_b": 40}])
-    store.assign(study.id, {items[0].id: ["ana", "ben"]}, by="lea")
-    store.reviewer_queue(study.id, "ana")          # item ids ana has still to decide
-    store.add_judgment(items[0].id, "ana", "a", left_slot="b", duration_s=14.2)
-    store.adjudicate(items[0].id, "tie", adjudicator="lea")
+    studies = store.studies
+    study = studies.add("help-1", "pairwise", owner="lea", overlap=2,
+                        config={"a": "persd", "b": "stand"})
+    items = studies.add_items(study.id, [{"task_id": ..., "attempt_id": ...,
+                                          "candidate_a": 12, "candidate_b": 40}])
+    studies.assign(study.id, {items[0].id: ["ana", "ben"]}, by="lea")
+    studies.reviewer_queue(study.id, "ana")          # item ids ana has still to decide
+    studies.add_judgment(items[0].id, "ana", "a", left_slot="b", duration_s=14.2)
+    studies.adjudicate(items[0].id, "tie", adjudicator="lea")
 
 Only the owner assigns, reassigns and adjudicates. The decisions of a review study are not
 stored here: they are the reviewers' actions in `review_events` (`review_decisions`).
@@ -15,6 +16,7 @@ stored here: they are the reviewers' actions in `review_events` (`review_decisio
 
 from __future__ import annotations
 
+import builtins
 import sqlite3
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -37,10 +39,11 @@ MAX_DECISION_S = 1800.0
 _DECIDED_REVIEW = "e.new_status IN ('approved', 'edited', 'rejected')"
 
 
-class StudiesMixin:
-    _db: Database
+class Studies:
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
-    def add_study(self, name: str, kind: str, *, owner: str, overlap: int = 1,
+    def add(self, name: str, kind: str, *, owner: str, overlap: int = 1,
                   config: dict[str, Any] | None = None) -> StudyRecord:
         if kind not in STUDY_KINDS:
             raise StoreError(f"unknown study kind {kind!r}; one of {STUDY_KINDS}")
@@ -57,7 +60,7 @@ class StudiesMixin:
             ).fetchone()
             return _study(row)
 
-    def study(self, name: str | int) -> StudyRecord:
+    def get(self, name: str | int) -> StudyRecord:
         column = "id" if isinstance(name, int) else "name"
         with self._db.read() as conn:
             row = conn.execute(f"SELECT * FROM studies WHERE {column} = ?", (name,)).fetchone()
@@ -67,11 +70,12 @@ class StudiesMixin:
                                      f"{', '.join(known) or 'none yet'})")
             return _study(row)
 
-    def studies(self) -> list[StudyRecord]:
+    def list(self) -> builtins.list[StudyRecord]:
         with self._db.read() as conn:
             return [_study(row) for row in conn.execute("SELECT * FROM studies ORDER BY id")]
 
-    def add_study_items(self, study_id: int, items: Iterable[Mapping[str, Any]]) -> list[StudyItem]:
+    def add_items(self, study_id: int,
+                  items: Iterable[Mapping[str, Any]]) -> builtins.list[StudyItem]:
         """Add items (task_id, attempt_id, candidate_a, candidate_b); ones already there
         are kept as they are. Returns every item of the study."""
         with self._db.write() as conn:
@@ -83,20 +87,18 @@ class StudiesMixin:
                     (study_id, item["task_id"], item.get("attempt_id"), item["candidate_a"],
                      item.get("candidate_b")),
                 )
-        return self.study_items(study_id)
+        return self.items(study_id)
 
-    def study_items(self, study_id: int) -> list[StudyItem]:
+    def items(self, study_id: int) -> builtins.list[StudyItem]:
         with self._db.read() as conn:
             found = conn.execute("SELECT * FROM study_items WHERE study_id = ? ORDER BY id",
                                  (study_id,))
             return [StudyItem(**dict(row)) for row in found]
 
-    def study_item(self, item_id: int) -> StudyItem:
-        with self._db.read() as conn:
-            row = conn.execute("SELECT * FROM study_items WHERE id = ?", (item_id,)).fetchone()
-            if row is None:
-                raise RecordNotFound(f"no study item {item_id} in session {self._db.path}")
-            return StudyItem(**dict(row))
+    def item(self, item_id: int) -> StudyItem:
+        row = self._db.one("SELECT * FROM study_items WHERE id = ?", (item_id,),
+                           f"study item {item_id}")
+        return StudyItem(**dict(row))
 
     # -- who decides what --------------------------------------------------------------
 
@@ -115,14 +117,14 @@ class StudiesMixin:
                     ).rowcount
         return added
 
-    def assignments(self, study_id: int) -> dict[int, list[str]]:
+    def assignments(self, study_id: int) -> dict[int, builtins.list[str]]:
         """item id -> its reviewers, for every item of the study (maybe [])."""
         with self._db.read() as conn:
             found = conn.execute(
                 """SELECT i.id, a.reviewer FROM study_items i
                 LEFT JOIN study_assignments a ON a.item_id = i.id
                 WHERE i.study_id = ? ORDER BY i.id, a.id""", (study_id,))
-            plan: dict[int, list[str]] = {}
+            plan: dict[int, builtins.list[str]] = {}
             for item_id, reviewer in found:
                 plan.setdefault(item_id, [])
                 if reviewer is not None:
@@ -134,7 +136,7 @@ class StudiesMixin:
         with self._db.read() as conn:
             return _decided(conn, study_id)
 
-    def reviewer_queue(self, study_id: int, reviewer: str) -> list[int]:
+    def reviewer_queue(self, study_id: int, reviewer: str) -> builtins.list[int]:
         """The items assigned to `reviewer` that they have not decided yet, in order."""
         with self._db.read() as conn:
             done = _decided(conn, study_id)
@@ -144,7 +146,7 @@ class StudiesMixin:
             return [item_id for (item_id,) in found if (item_id, reviewer) not in done]
 
     def reassign(self, study_id: int, from_reviewer: str, to_reviewer: str, *, by: str,
-                 item_ids: Iterable[int] | None = None) -> tuple[list[int], list[int]]:
+                 item_ids: Iterable[int] | None = None) -> tuple[builtins.list[int], builtins.list[int]]:
         """Move `from_reviewer`'s undecided items (or those of `item_ids`) to `to_reviewer`.
         Returns (moved, kept): an item `to_reviewer` already has stays with its reviewer,
         since each item needs distinct reviewers."""
@@ -201,14 +203,14 @@ class StudiesMixin:
             ).fetchone()
             return Judgment(**dict(row))
 
-    def judgments(self, study_id: int) -> list[Judgment]:
+    def judgments(self, study_id: int) -> builtins.list[Judgment]:
         with self._db.read() as conn:
             found = conn.execute(
                 """SELECT j.* FROM study_judgments j JOIN study_items i ON i.id = j.item_id
                 WHERE i.study_id = ? ORDER BY j.id""", (study_id,))
             return [Judgment(**dict(row)) for row in found]
 
-    def review_decisions(self, refinement_ids: Iterable[int]) -> list[ReviewDecision]:
+    def review_decisions(self, refinement_ids: Iterable[int]) -> builtins.list[ReviewDecision]:
         """Each reviewer's decision in force (not undone) on each refinement: their latest
         approve/edit/reject, from the audit trail. Edits count as approvals."""
         ids = list(refinement_ids)

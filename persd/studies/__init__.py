@@ -5,7 +5,7 @@ personalised for another student).
     from persd.studies import create_study, pair_view, judge, study_ratings, agreement
     study = create_study(store, "help-1", owner="lea", reviewers=["ana", "ben"], overlap=2,
                          sources=("persd", "stand"))
-    view = pair_view(store, study, store.reviewer_queue(study.id, "ana")[0], "ana")
+    view = pair_view(store, study, store.studies.reviewer_queue(study.id, "ana")[0], "ana")
     judge(store, view, "left", reason="it keeps her approach")
     summary = agreement(study_ratings(store, study))    # kappa, alpha, per reviewer, disputes
 

@@ -218,10 +218,10 @@ def ablation_figure(result: AblationResult):
 
 
 def _error_type(store, refinement_id: int) -> str:
-    refinement = store.refinement(refinement_id)
+    refinement = store.refinements.get(refinement_id)
     if refinement.attempt_id is None:
         return ""
-    run = store.attempt(refinement.attempt_id).execution
+    run = store.attempts.get(refinement.attempt_id).execution
     return run.error_type if run else ""
 
 

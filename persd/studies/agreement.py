@@ -60,17 +60,17 @@ class Agreement:
 
 def study_ratings(store: Any, study: Any) -> Ratings:
     """The study's decisions as ratings (the owner's adjudications kept apart)."""
-    adjudicated = {i: a.decision for i, a in store.adjudications(study.id).items()}
+    adjudicated = {i: a.decision for i, a in store.studies.adjudications(study.id).items()}
     if study.kind == "pairwise":
         ratings = Ratings(CHOICES, adjudicated=adjudicated)
-        for j in store.judgments(study.id):
+        for j in store.studies.judgments(study.id):
             ratings.by_item.setdefault(j.item_id, {})[j.reviewer] = j.choice
             if j.duration_s is not None:
                 ratings.seconds.setdefault(j.reviewer, []).append(j.duration_s)
         return ratings
     ratings = Ratings(REVIEW_DECISIONS, adjudicated=adjudicated)
-    item_of = {item.candidate_a: item.id for item in store.study_items(study.id)}
-    for d in store.review_decisions(item_of):
+    item_of = {item.candidate_a: item.id for item in store.studies.items(study.id)}
+    for d in store.studies.review_decisions(item_of):
         ratings.by_item.setdefault(item_of[d.refinement_id], {})[d.reviewer] = d.decision
         if d.duration_s is not None:
             ratings.seconds.setdefault(d.reviewer, []).append(d.duration_s)

@@ -5,7 +5,7 @@
     study = create_study(store, "r1-audit", owner="lea", reviewers=["ana", "ben"], overlap=2,
                          kind="review", filters=QueueFilters(method="persd", round=0))
     progress(store, study)          # [ReviewerProgress("ana", assigned=8, done=3), ...]
-    store.reassign(study.id, "cy", "ana", by="lea")       # the owner moves cy's open items
+    store.studies.reassign(study.id, "cy", "ana", by="lea")       # the owner moves cy's open items
 
 Items are dealt round-robin in item order: item i goes to reviewers i*k .. i*k+k-1 (mod n),
 so every item has k distinct reviewers and their loads differ by at most one.
@@ -44,7 +44,7 @@ def create_study(store: Any, name: str, *, owner: str, reviewers: Sequence[str],
         items = pairwise_items(store, a, b, validated_only=validated_only, limit=limit)
         config = {"a": str(a), "b": str(b), "seed": seed, "validated_only": validated_only}
     elif kind == "review":
-        rows = store.review_queue(filters, limit=limit or 1_000_000)
+        rows = store.queue.list(filters, limit=limit or 1_000_000)
         if not rows:
             raise StudyError(f"no refinement of session {store.name} matches the filters")
         items = [{"task_id": r.task_id, "attempt_id": r.attempt_id,
@@ -55,9 +55,9 @@ def create_study(store: Any, name: str, *, owner: str, reviewers: Sequence[str],
         raise StudyError(f"unknown study kind {kind!r}: pairwise or review")
     config["reviewers"] = list(dict.fromkeys(reviewers))
     with store.transaction():
-        study = store.add_study(name, kind, owner=owner, overlap=overlap, config=config)
-        created = store.add_study_items(study.id, items)
-        store.assign(study.id, plan_assignments([i.id for i in created], reviewers, overlap),
+        study = store.studies.add(name, kind, owner=owner, overlap=overlap, config=config)
+        created = store.studies.add_items(study.id, items)
+        store.studies.assign(study.id, plan_assignments([i.id for i in created], reviewers, overlap),
                      by=owner)
     return study
 
@@ -75,9 +75,9 @@ class ReviewerProgress:
 
 def progress(store: Any, study: Any) -> list[ReviewerProgress]:
     """Per reviewer: items assigned and decided, in the order reviewers were named."""
-    decided = store.decided(study.id)
+    decided = store.studies.decided(study.id)
     counts: dict[str, list[int]] = {r: [0, 0] for r in study.config.get("reviewers", [])}
-    for item_id, names in store.assignments(study.id).items():
+    for item_id, names in store.studies.assignments(study.id).items():
         for reviewer in names:
             entry = counts.setdefault(reviewer, [0, 0])
             entry[0] += 1

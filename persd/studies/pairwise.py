@@ -69,7 +69,7 @@ def pairwise_items(store: Any, a: Source, b: Source, *, validated_only: bool = T
     if "persd" not in (a.method, b.method):
         raise StudyError("one source must be persd (a refinement of an attempt): the pair is "
                          "shown as diffs against that attempt")
-    results = [r for r in store.refinements() if not validated_only or r.validated]
+    results = [r for r in store.refinements.list() if not validated_only or r.validated]
     by_task: dict[str, list[Any]] = {}
     for refinement in results:
         by_task.setdefault(refinement.task_id, []).append(refinement)
@@ -98,7 +98,7 @@ def default_sources(store: Any) -> tuple[str, str]:
     inpd when those were collected, else two rounds, else two teachers of persd (a demo
     session holds persd refinements only). ("persd", "stand") when nothing pairs up: the
     error then says what to collect."""
-    found = {(r.method, r.round, r.teacher_model) for r in store.refinements()
+    found = {(r.method, r.round, r.teacher_model) for r in store.refinements.list()
              if r.validated and r.program is not None}
     rounds = sorted({round_ for method, round_, _ in found if method == "persd"})
     teachers = sorted({teacher or "" for method, _, teacher in found if method == "persd"})
@@ -144,16 +144,16 @@ class PairView:
 
 
 def pair_view(store: Any, study: Any, item_id: int, reviewer: str) -> PairView:
-    item = store.study_item(item_id)
+    item = store.studies.item(item_id)
     if item.study_id != study.id or item.candidate_b is None:
         raise StudyError(f"item {item_id} is not a pair of study {study.name!r}")
-    attempt = store.attempt(item.attempt_id)
+    attempt = store.attempts.get(item.attempt_id)
     run = attempt.execution
-    programs = {"a": store.refinement(item.candidate_a).program or "",
-                "b": store.refinement(item.candidate_b).program or ""}
+    programs = {"a": store.refinements.get(item.candidate_a).program or "",
+                "b": store.refinements.get(item.candidate_b).program or ""}
     left = left_slot(study.config.get("seed", 0), item_id, reviewer)
     right = "b" if left == "a" else "a"
-    previous = next((j for j in store.judgments(study.id)
+    previous = next((j for j in store.studies.judgments(study.id)
                      if j.item_id == item_id and j.reviewer == reviewer), None)
     return PairView(
         study_id=study.id, item_id=item_id, reviewer=reviewer, task_id=item.task_id,
@@ -178,7 +178,7 @@ def judge(store: Any, view: PairView, pick: str, *, reason: str = "",
     right = "b" if view.left_slot == "a" else "a"
     choice = {"left": view.left_slot, "right": right, "tie": "tie"}[pick]
     elapsed = (time.monotonic() if now is None else now) - view.shown_at
-    return store.add_judgment(view.item_id, view.reviewer, choice, left_slot=view.left_slot,
+    return store.studies.add_judgment(view.item_id, view.reviewer, choice, left_slot=view.left_slot,
                               reason=reason.strip() or None, duration_s=round(max(elapsed, 0), 3))
 
 

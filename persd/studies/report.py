@@ -2,7 +2,7 @@
 type and by the size of its diff, with Wilson intervals; and every judgment as a table.
 
     frame = judgments_frame(store, study)         # one row per judgment (pandas)
-    items = item_outcomes(frame, store.adjudications(study.id))
+    items = item_outcomes(frame, store.studies.adjudications(study.id))
     table = win_rates(items, study, by="error_type")   # group, items, wins, ..., ci_low, ci_high
     fig = win_rate_figure(table, study)
     export_judgments(frame, "help-1.csv")          # or .parquet
@@ -43,21 +43,21 @@ def judgments_frame(store: Any, study: Any):
     sources, the side shown and the time taken."""
     import pandas as pd
 
-    items = {item.id: item for item in store.study_items(study.id)}
+    items = {item.id: item for item in store.studies.items(study.id)}
     facts: dict[int, dict[str, Any]] = {}
     focus = focus_slot(study)
     for item_id, item in items.items():
-        attempt = store.attempt(item.attempt_id)
-        sizes = {slot: diff_size(attempt.program, store.refinement(ref).program or "")
+        attempt = store.attempts.get(item.attempt_id)
+        sizes = {slot: diff_size(attempt.program, store.refinements.get(ref).program or "")
                  for slot, ref in (("a", item.candidate_a), ("b", item.candidate_b))}
         facts[item_id] = {
             "task_id": item.task_id, "attempt_id": item.attempt_id,
             "error_type": (attempt.execution.error_type if attempt.execution else "") or "-",
             "candidate_a": item.candidate_a, "candidate_b": item.candidate_b,
             "diff_a": sizes["a"], "diff_b": sizes["b"], "diff_bin": diff_bin(sizes[focus])}
-    adjudicated = store.adjudications(study.id)
+    adjudicated = store.studies.adjudications(study.id)
     rows = []
-    for j in store.judgments(study.id):
+    for j in store.studies.judgments(study.id):
         right = "b" if j.left_slot == "a" else "a"
         rows.append({
             "study": study.name, "item_id": j.item_id, **facts[j.item_id],

@@ -114,13 +114,13 @@ class BatchTeacher(OpenAITeacher):
         or one new batch; what no batch answers is marked to go live. `ledger` keeps the
         submissions: the session store, or a `persd.teacher.ledger.JsonBatchLedger`."""
         open_states = ("creating", "submitted")
-        if not self._waiting and not ledger.teacher_batches(round=round, states=open_states):
+        if not self._waiting and not ledger.list(round=round, states=open_states):
             self._flushed = True
             return
         try:
-            for record in ledger.teacher_batches(round=round, states=("done",)):
+            for record in ledger.list(round=round, states=("done",)):
                 self._learn(record)
-            for record in ledger.teacher_batches(round=round, states=open_states):
+            for record in ledger.list(round=round, states=open_states):
                 self._learn(await self._finish(ledger, record))
             rest = {cid: w for cid, w in self._waiting.items() if cid not in self._answers}
             if rest:
@@ -137,9 +137,9 @@ class BatchTeacher(OpenAITeacher):
     async def _submit(self, ledger: BatchLedger, round: int,
                       rest: dict[str, _Waiting]) -> TeacherBatchRecord:
         submission = f"sub-{uuid.uuid4().hex[:16]}"
-        record = ledger.add_teacher_batch(submission, round=round, model=self.model,
+        record = ledger.add(submission, round=round, model=self.model,
                                           custom_ids=list(rest))
-        path = ledger.batch_input_path(submission)
+        path = ledger.input_path(submission)
         lines = [{"custom_id": cid, "method": "POST", "url": "/v1/chat/completions", "body": w.request}
                  for cid, w in rest.items()]
         path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
@@ -148,7 +148,7 @@ class BatchTeacher(OpenAITeacher):
                 file=(path.name, path.read_bytes(), "application/jsonl"), purpose="batch")
         except Exception as error:
             return self._give_up(ledger, record, "cannot upload the batch file", error)
-        return ledger.update_teacher_batch(submission, input_file_id=uploaded.id)
+        return ledger.update(submission, input_file_id=uploaded.id)
 
     async def _finish(self, ledger: BatchLedger, record: TeacherBatchRecord) -> TeacherBatchRecord:
         """Creates the batch if it does not exist yet, polls it to the end, downloads it."""
@@ -156,7 +156,7 @@ class BatchTeacher(OpenAITeacher):
             return record
         if record.batch_id is None:
             if record.input_file_id is None:  # died before the upload: nothing was sent
-                return ledger.update_teacher_batch(record.id, state="done", error="never uploaded")
+                return ledger.update(record.id, state="done", error="never uploaded")
             record = await self._create(ledger, record)
             if record.state == "done":
                 return record
@@ -168,7 +168,7 @@ class BatchTeacher(OpenAITeacher):
         except Exception as error:
             return self._give_up(ledger, record, f"batch {record.batch_id} could not be read", error)
         failure = _batch_errors(batch)
-        return ledger.update_teacher_batch(record.id, state="done", remote_status=batch.status,
+        return ledger.update(record.id, state="done", remote_status=batch.status,
                                            results=results, error=failure)
 
     async def _create(self, ledger: BatchLedger, record: TeacherBatchRecord) -> TeacherBatchRecord:
@@ -192,7 +192,7 @@ class BatchTeacher(OpenAITeacher):
             return self._give_up(ledger, record, "cannot create the batch", error)
         if existing is None:
             self.stats.created.append(batch.id)
-        return ledger.update_teacher_batch(record.id, state="submitted", batch_id=batch.id,
+        return ledger.update(record.id, state="submitted", batch_id=batch.id,
                                            remote_status=batch.status)
 
     async def _find(self, submission: str):
@@ -215,7 +215,7 @@ class BatchTeacher(OpenAITeacher):
                 bar.set_postfix_str(batch.status)
                 if batch.status != status:
                     status = batch.status
-                    ledger.update_teacher_batch(record.id, remote_status=status, request_counts=(
+                    ledger.update(record.id, remote_status=status, request_counts=(
                         counts.model_dump() if counts is not None else None))
                 if batch.status in TERMINAL:
                     return batch
@@ -258,7 +258,7 @@ class BatchTeacher(OpenAITeacher):
             raise fatal from error
         message = f"{what}: {type(error).__name__}: {getattr(error, 'message', None) or error}"
         logger.warning("persd: %s; its requests are sent live", self._where(message))
-        return ledger.update_teacher_batch(record.id, state="done", error=message)
+        return ledger.update(record.id, state="done", error=message)
 
     def _batch_call(self, messages: list[dict], purpose: str,
                     answer: dict[str, Any]) -> TeacherCall:

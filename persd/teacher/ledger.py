@@ -1,18 +1,19 @@
 """Where a batch teacher keeps its Batch API submissions, so a killed run resumes the same batch.
 
     ledger = JsonBatchLedger("out.batches.json")   # make-tests: a JSON file beside its output
-    ledger = store                                 # collect: the session (persd.store.batches)
+    ledger = store.teacher_batches                 # collect: the session (persd.store.batches)
     await batch_teacher.flush(ledger, round=0)
 
 A ledger records a submission before its batch is created (state "creating"), then the
-API's batch id ("submitted"), then the downloaded results ("done"); `teacher_batches`
-finds what a rerun must resume. `persd.store.SessionStore` is one; `JsonBatchLedger` is
+API's batch id ("submitted"), then the downloaded results ("done"); `list` finds what a
+rerun must resume. A session's `store.teacher_batches` is one; `JsonBatchLedger` is
 the same records in one JSON file, rewritten whole on each change (temp file, fsync,
 `os.replace`), so a kill at any moment leaves the old or the new file, never half of one.
 """
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import json
 import os
@@ -35,15 +36,15 @@ class LedgerError(StoreError, ValueError):
 class BatchLedger(Protocol):
     """The four things `persd.teacher.batch.BatchTeacher` asks of whoever keeps its batches."""
 
-    def add_teacher_batch(self, submission_id: str, *, round: int, model: str,
-                          custom_ids: list[str]) -> TeacherBatchRecord: ...
+    def add(self, submission_id: str, *, round: int, model: str,
+            custom_ids: builtins.list[str]) -> TeacherBatchRecord: ...
 
-    def update_teacher_batch(self, submission_id: str, **changes: Any) -> TeacherBatchRecord: ...
+    def update(self, submission_id: str, **changes: Any) -> TeacherBatchRecord: ...
 
-    def teacher_batches(self, round: int | None = None,
-                        states: tuple[str, ...] | None = None) -> list[TeacherBatchRecord]: ...
+    def list(self, round: int | None = None,
+             states: tuple[str, ...] | None = None) -> builtins.list[TeacherBatchRecord]: ...
 
-    def batch_input_path(self, submission_id: str) -> Path: ...
+    def input_path(self, submission_id: str) -> Path: ...
 
 
 class JsonBatchLedger:
@@ -66,8 +67,8 @@ class JsonBatchLedger:
                     from error
             self._records = {record.id: record for record in records}
 
-    def add_teacher_batch(self, submission_id: str, *, round: int, model: str,
-                          custom_ids: list[str]) -> TeacherBatchRecord:
+    def add(self, submission_id: str, *, round: int, model: str,
+            custom_ids: builtins.list[str]) -> TeacherBatchRecord:
         if submission_id in self._records:
             raise StoreError(f"{self.path}: teacher batch {submission_id!r} exists already")
         now = now_iso()
@@ -75,20 +76,20 @@ class JsonBatchLedger:
                                     list(custom_ids), None, None, None, now, now)
         return self._save(record)
 
-    def update_teacher_batch(self, submission_id: str, **changes: Any) -> TeacherBatchRecord:
+    def update(self, submission_id: str, **changes: Any) -> TeacherBatchRecord:
         check_batch_changes(changes)
         record = self._records.get(submission_id)
         if record is None:
             raise RecordNotFound(f"no teacher batch {submission_id!r} in {self.path}")
         return self._save(dataclasses.replace(record, **changes, updated_at=now_iso()))
 
-    def teacher_batches(self, round: int | None = None,
-                        states: tuple[str, ...] | None = None) -> list[TeacherBatchRecord]:
+    def list(self, round: int | None = None,
+             states: tuple[str, ...] | None = None) -> builtins.list[TeacherBatchRecord]:
         """Submissions, oldest first; optionally of one round and in some states only."""
         return [record for record in self._records.values()
                 if (round is None or record.round == round) and (not states or record.state in states)]
 
-    def batch_input_path(self, submission_id: str) -> Path:
+    def input_path(self, submission_id: str) -> Path:
         stem = self.path.name.removesuffix(SUFFIX)
         return self.path.with_name(f"{stem}.batch-{submission_id}.jsonl")
 

@@ -51,8 +51,8 @@ def test_evaluate_base_and_adapter_then_drill_down(app_server: Server, page: Pag
                                                    tiny_model_dir, adapter):
     session = app_server.session()
     with app_server.store(session) as store:
-        run_id = store.add_run("train", {"student": tiny_model_dir}, status="finished")
-        store.update_run(run_id, output=adapter)
+        run_id = store.runs.add("train", {"student": tiny_model_dir}, status="finished")
+        store.runs.update(run_id, output=adapter)
     open_tab(page, app_server, session, "Evaluate")
     # The demo's tasks are HumanEval's: evaluating on them is contaminated, and says so.
     expect(page.get_by_test_id("contamination")).to_contain_text("overlap", timeout=90_000)
@@ -65,7 +65,7 @@ def test_evaluate_base_and_adapter_then_drill_down(app_server: Server, page: Pag
     changes = page.locator("#persd-ev-changes-table")
     expect(changes).to_contain_text("HumanEval/1")
     with app_server.store(session) as store:
-        eval_runs = [r.id for r in store.runs(kind="eval")]
+        eval_runs = [r.id for r in store.runs.list(kind="eval")]
     assert len(eval_runs) == 2
 
     # A click on the row of HumanEval/1 opens its sample of the adapter's run.

@@ -19,13 +19,13 @@ LONG_LINE = "    return x  # " + "y" * 200
 def plant_eval(server: Server, session: str) -> None:
     """A finished eval run whose samples hold a 200-character line, tasks 0..11."""
     with server.store(session) as store:
-        run = store.add_run("eval", {"model": "simulated-student", "round": 0,
+        run = store.runs.add("eval", {"model": "simulated-student", "round": 0,
                                      "simulated": True})
         for i in range(12):
-            store.add_eval_sample(run, f"HumanEval/{i}", program=f"def f(x):\n{LONG_LINE}\n",
+            store.eval_samples.add(run, f"HumanEval/{i}", program=f"def f(x):\n{LONG_LINE}\n",
                                   result=Result("failed", "assert f(1) == 2", 0.01, 0, 1,
                                                 "AssertionError"))
-        store.update_run(run, status="finished",
+        store.runs.update(run, status="finished",
                          result={"steps": [{"step": 0, "pass_at_k": {"pass@1": 0.0}}]})
 
 

@@ -29,11 +29,11 @@ PLANTED = Task(task_id="Planted/1", prompt=PROMPT, entry_point="triple",
 
 def plant_hard_coded(store) -> int:
     """A refinement that answers the visible test by rote: `if n == 7: return 21`."""
-    store.add_tasks([PLANTED])
-    attempt = store.add_attempt(PLANTED.task_id, 0, model="student", prompt=PROMPT,
+    store.tasks.add([PLANTED])
+    attempt = store.attempts.add(PLANTED.task_id, 0, model="student", prompt=PROMPT,
                                 completion="    return n + n\n", program=PROMPT + "    return n + n\n")
     program = PROMPT + "    if n == 7:\n        return 21\n    return n + n\n"
-    return store.add_refinement("persd", teacher_model="teacher", program=program,
+    return store.refinements.add("persd", teacher_model="teacher", program=program,
                                 validated=False, attempt_id=attempt.id).id
 
 
@@ -69,12 +69,12 @@ def test_risk_first_click_opens_and_bulk_reject_names_an_edited_record(app_serve
     name = app_server.session()
     with app_server.store(name) as store:
         planted = plant_hard_coded(store)
-        others = [r for r in store.refinements() if r.id != planted and r.program]
+        others = [r for r in store.refinements.list() if r.id != planted and r.program]
         edited = others[0]
         assert edited.task_id == "HumanEval/0"
-        store.set_review(edited.id, "edited", reviewer="ana", expected_version=0,
+        store.reviews.set(edited.id, "edited", reviewer="ana", expected_version=0,
                          edited_program=edited.program + "\n# checked\n")
-        total = len(store.refinements())
+        total = len(store.refinements.list())
     open_queue(page, app_server.url, name)
     expect(page.get_by_test_id("queue-counts")).to_contain_text(f"{total} records")
     expect(cell(page, 0, 2)).to_have_text("Planted/1")           # riskiest first
@@ -106,8 +106,8 @@ def test_risk_first_click_opens_and_bulk_reject_names_an_edited_record(app_serve
     page.locator("#persd-q-only-new").click()
     expect(page.locator("#persd-q-counts")).to_contain_text("1 record set to rejected")
     with app_server.store(name) as store:
-        assert store.review(edited.id).status == "edited"
-        assert parse(store.review(planted).reason)[0] == "hard_codes"
+        assert store.reviews.get(edited.id).status == "edited"
+        assert parse(store.reviews.get(planted).reason)[0] == "hard_codes"
 
     page.locator(f"#persd-q-table [data-testid=cell-{index}-0] input[type=checkbox]").click()
     expect(page.get_by_test_id("queue-counts")).to_contain_text("1 selected")
@@ -116,7 +116,7 @@ def test_risk_first_click_opens_and_bulk_reject_names_an_edited_record(app_serve
     page.locator("#persd-q-overwrite").click()
     expect(page.locator("#persd-q-counts")).to_contain_text("1 record set to rejected")
     with app_server.store(name) as store:
-        assert store.review(edited.id).status == "rejected"
+        assert store.reviews.get(edited.id).status == "rejected"
 
     page.locator("#persd-q-text textarea").fill("")
     page.locator("#persd-q-text textarea").press("Enter")
@@ -129,9 +129,9 @@ def test_risk_first_click_opens_and_bulk_reject_names_an_edited_record(app_serve
 def test_my_queue_in_the_queue_view_and_in_review(app_server: Server, page: Page):
     name = app_server.session()
     with app_server.store(name) as store:
-        mine = [r.id for r in store.refinements()][2:5]
-        store.assign_reviews(mine, "local", by="lea")
-        tasks = {store.refinement(rid).task_id for rid in mine}
+        mine = [r.id for r in store.refinements.list()][2:5]
+        store.review_assignments.assign(mine, "local", by="lea")
+        tasks = {store.refinements.get(rid).task_id for rid in mine}
     open_queue(page, app_server.url, name)
     page.locator("#persd-q-mine input").check()
     expect(page.get_by_test_id("queue-counts")).to_contain_text("3 records ·")

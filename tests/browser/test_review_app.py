@@ -121,10 +121,10 @@ def test_failing_edit_is_shown_then_fixed_edit_approved_and_undone(app_server: S
     expect(review.count("edited")).to_have_text("1")
     expect(review.task_id).not_to_have_text(task)
     with app_server.store(name) as store:
-        row = store.review_queue(QueueFilters(status="edited"))[0]
-        stored = store.review(row.refinement_id)
+        row = store.queue.list(QueueFilters(status="edited"))[0]
+        stored = store.reviews.get(row.refinement_id)
         assert "# checked by the reviewer" in stored.edited_program
-        assert store.execution(stored.edit_execution_id).passed
+        assert store.executions.get(stored.edit_execution_id).passed
 
     review.click("persd-undo")
     expect(review.message).to_contain_text(f"Undid your edit of {task}")
@@ -141,7 +141,7 @@ def test_filter_and_bulk_approve_with_confirmed_count(app_server: Server, page: 
     review.fill("persd-f-maxdiff", "2")
     filters = QueueFilters(status="pending", validated=True, max_diff_lines=2)
     with app_server.store(name) as store:
-        expected = store.review_queue_count(filters)
+        expected = store.queue.count(filters)
     assert 0 < expected < review.pending() + 1
     expect(page.get_by_test_id("in-view")).to_have_text(str(expected))
 
@@ -157,7 +157,7 @@ def test_filter_and_bulk_approve_with_confirmed_count(app_server: Server, page: 
     expect(page.locator(".persd-empty")).to_contain_text("no record matches the filters")
     expect(page.locator("#persd-record-area")).to_be_hidden()
     with app_server.store(name) as store:
-        approved = store.review_queue(QueueFilters(status="approved"), limit=1000)
+        approved = store.queue.list(QueueFilters(status="approved"), limit=1000)
         assert len(approved) == expected and {r.reviewer for r in approved} == {"local"}
 
 
@@ -165,9 +165,9 @@ def test_a_filter_changed_while_the_last_one_loads_is_applied(app_server: Server
                                                              monkeypatch):
     # A slow store (a big session, a busy machine) keeps the first filter change loading
     # while the reviewer sets the second; the view must end on both filters, not the first.
-    from persd.store import SessionStore
+    from persd.store.queue import ReviewQueue
 
-    error_types = SessionStore.error_types
+    error_types = ReviewQueue.error_types
 
     def slow_error_types(self):
         time.sleep(1.5)
@@ -175,14 +175,14 @@ def test_a_filter_changed_while_the_last_one_loads_is_applied(app_server: Server
 
     name = app_server.session()
     review = Review(page).open(app_server.url, name)
-    monkeypatch.setattr(SessionStore, "error_types", slow_error_types)
+    monkeypatch.setattr(ReviewQueue, "error_types", slow_error_types)
     review.open_filters()
     review.choose("persd-f-validated", "yes")
     review.fill("persd-f-maxdiff", "2")
     with app_server.store(name) as store:
-        expected = store.review_queue_count(
+        expected = store.queue.count(
             QueueFilters(status="pending", validated=True, max_diff_lines=2))
-        only_first = store.review_queue_count(QueueFilters(status="pending", validated=True))
+        only_first = store.queue.count(QueueFilters(status="pending", validated=True))
     assert expected != only_first
     expect(page.get_by_test_id("in-view")).to_have_text(str(expected))
 
@@ -207,8 +207,8 @@ def test_second_reviewer_on_the_same_record_gets_a_conflict(auth_server: Server,
     expect(ben.task_id).to_have_text(task)
     expect(ben.page.locator("#persd-header")).to_contain_text("approved · v1")
     with auth_server.store(name) as store:
-        rid = store.review_queue(QueueFilters(search=task), limit=1)[0].refinement_id
-        assert (store.review(rid).status, store.review(rid).reviewer) == ("approved", "ana")
+        rid = store.queue.list(QueueFilters(search=task), limit=1)[0].refinement_id
+        assert (store.reviews.get(rid).status, store.reviews.get(rid).reviewer) == ("approved", "ana")
     for review in pages:
         review.page.context.close()
 

@@ -25,8 +25,8 @@ def _edit_one_failing(server: Server, session: str) -> tuple[str, list[int], int
         signature = frame[frame["count"] >= 2]["signature"].iloc[0]
         ids = refinements_with_signature(store, signature)
         edited = ids[0]
-        task = store.task(store.refinement(edited).task_id)
-        store.set_review(edited, "edited", reviewer="ben", expected_version=0,
+        task = store.tasks.get(store.refinements.get(edited).task_id)
+        store.reviews.set(edited, "edited", reviewer="ben", expected_version=0,
                          edited_program=task.solution)
         return signature, ids, edited, task.task_id
 
@@ -46,17 +46,17 @@ def test_reject_by_signature_names_an_edited_record_and_can_leave_it(app_server:
     expect(question).to_have_attribute("data-decided", "1")
     expect(question.get_by_test_id("decided")).to_contain_text(f"{task_id} (edited by ben)")
     with app_server.store(session) as store:  # nothing changed while asking
-        assert store.review(edited).status == "edited"
-        assert all(store.review(i).status == "pending" for i in ids[1:])
+        assert store.reviews.get(edited).status == "edited"
+        assert all(store.reviews.get(i).status == "pending" for i in ids[1:])
 
     page.locator("#persd-ev-reject-undecided").click()
     expect(page.locator("#persd-ev-review-filter")).to_contain_text(
         f"Rejected {len(ids) - 1} refinements")
     expect(page.locator("#persd-ev-reject-confirm")).to_be_hidden()
     with app_server.store(session) as store:
-        kept = store.review(edited)
+        kept = store.reviews.get(edited)
         assert kept.status == "edited" and kept.edited_program
-        assert all(store.review(i).status == "rejected" for i in ids[1:])
+        assert all(store.reviews.get(i).status == "rejected" for i in ids[1:])
 
 
 def test_review_bulk_approve_names_a_rejected_record_before_replacing_it(app_server: Server,
@@ -64,9 +64,9 @@ def test_review_bulk_approve_names_a_rejected_record_before_replacing_it(app_ser
     session = app_server.session()
     filters = QueueFilters(validated=True, max_diff_lines=2)
     with app_server.store(session) as store:
-        rows = store.review_queue(filters, limit=100)
+        rows = store.queue.list(filters, limit=100)
         rejected = rows[0]
-        store.set_review(rejected.refinement_id, "rejected", reviewer="ben",
+        store.reviews.set(rejected.refinement_id, "rejected", reviewer="ben",
                          expected_version=0, reason="hard-codes the test")
     review = Review(page).open(app_server.url, session)
     review.open_filters()
@@ -85,8 +85,8 @@ def test_review_bulk_approve_names_a_rejected_record_before_replacing_it(app_ser
     review.click("persd-confirm-undecided")
     expect(review.message).to_contain_text(f"Approved {len(rows) - 1} records")
     with app_server.store(session) as store:
-        assert store.review(rejected.refinement_id).status == "rejected"
-        assert store.review_queue_count(QueueFilters(status="approved")) == len(rows) - 1
+        assert store.reviews.get(rejected.refinement_id).status == "rejected"
+        assert store.queue.count(QueueFilters(status="approved")) == len(rows) - 1
 
 
 def test_no_phantom_draft_after_a_sequence_of_filters(app_server: Server, page: Page):
@@ -94,7 +94,7 @@ def test_no_phantom_draft_after_a_sequence_of_filters(app_server: Server, page: 
     # "Teacher code passes" = no left the first record with an empty draft that A refused.
     session = app_server.session()
     with app_server.store(session) as store:
-        failing = store.review_queue(QueueFilters(status="pending", validated=False), limit=1)
+        failing = store.queue.list(QueueFilters(status="pending", validated=False), limit=1)
     assert failing, "the demo session has teacher code that fails"
     review = Review(page).open(app_server.url, session)
     review.open_filters()

@@ -56,15 +56,15 @@ def test_a_reject_reason_never_reaches_another_record(app_server: Server, page: 
     page.keyboard.press("r")
     expect(review.message).to_contain_text(f"Rejected: {second}")
     with app_server.store(name) as store:
-        row = store.review_queue(QueueFilters(status="rejected"))[0]
-        assert store.review(row.refinement_id).reason is None
+        row = store.queue.list(QueueFilters(status="rejected"))[0]
+        assert store.reviews.get(row.refinement_id).reason is None
 
 
 def test_quick_key_presses_are_not_dropped(app_server: Server, page: Page):
     name = app_server.session()
     review = Review(page).open(app_server.url, name)
     with app_server.store(name) as store:
-        queue = [str(row.refinement_id) for row in store.review_queue(
+        queue = [str(row.refinement_id) for row in store.queue.list(
             QueueFilters(status="pending"), limit=10)]
     record = page.locator("#persd-header .persd-header[data-refinement]")
     expect(record).to_have_attribute("data-refinement", queue[0])
@@ -145,8 +145,8 @@ def test_save_and_approve_an_edit_by_keyboard(app_server: Server, page: Page):
     page.keyboard.press("a")
     expect(review.message).to_contain_text(f"Kept the saved edit: {task}")
     with app_server.store(name) as store:
-        row = store.review_queue(QueueFilters(status="edited"))[0]
-        assert "# fixed by keyboard" in store.review(row.refinement_id).edited_program
+        row = store.queue.list(QueueFilters(status="edited"))[0]
+        assert "# fixed by keyboard" in store.reviews.get(row.refinement_id).edited_program
 
 
 def test_another_reviewers_change_shows_up(app_server: Server, browser):

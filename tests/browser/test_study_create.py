@@ -29,5 +29,5 @@ def test_a_review_study_created_on_the_demo_session_opens_at_once(app_server: Se
     expect(page.get_by_test_id("study-progress")).to_be_visible()
     expect(page.locator("#persd-study-message")).to_contain_text("HumanEval/0")
     with app_server.store(session) as store:
-        (study,) = store.studies()
+        (study,) = store.studies.list()
         assert study.name == "first-pass" and study.kind == "review"

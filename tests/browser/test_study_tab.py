@@ -54,8 +54,8 @@ def test_two_reviewers_judge_a_blind_study_with_overlap_two(auth_server: Server,
         add_direct_solutions(store)
         study = create_study(store, "blind", owner="ana", reviewers=["ana", "ben"], overlap=2,
                              limit=ITEMS)
-        items = [i.id for i in store.study_items(study.id)]
-        assert all(names == ["ana", "ben"] for names in store.assignments(study.id).values())
+        items = [i.id for i in store.studies.items(study.id)]
+        assert all(names == ["ana", "ben"] for names in store.studies.assignments(study.id).values())
     contexts = [browser.new_context(viewport={"width": 1400, "height": 900}) for _ in USERS]
     try:
         pages = [open_study(c.new_page(), auth_server.url, name, user)
@@ -89,7 +89,7 @@ def test_two_reviewers_judge_a_blind_study_with_overlap_two(auth_server: Server,
         assert sorted(seen["ana"]) == sorted(seen["ben"]) == sorted(items)
 
         with auth_server.store(name) as store:
-            judgments = {(j.item_id, j.reviewer): j for j in store.judgments(study.id)}
+            judgments = {(j.item_id, j.reviewer): j for j in store.studies.judgments(study.id)}
         assert len(judgments) == 2 * ITEMS
         for (item, reviewer), j in judgments.items():
             # The side shown is the reviewer's own, fixed by (seed, item, reviewer).

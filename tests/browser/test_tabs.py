@@ -102,7 +102,7 @@ def test_train_tab_live_loss_curve_reload_one_at_a_time_and_abort(
     expect(history).to_contain_text("stopped")
     assert points(page, "persd-train-history-curves") >= grown + 1
     with app_server.store(session) as store:
-        (run,) = store.runs(kind="train")
+        (run,) = store.runs.list(kind="train")
         assert run.status == "stopped" and run.result["checkpoint"]
 
 
@@ -149,7 +149,7 @@ def test_train_tab_refuses_a_missing_model_and_creates_the_tiny_one(models_serve
     assert (models_server.models_dir / "tiny" / "config.json").is_file()
     expect(page.locator("#persd-train-command")).to_contain_text(f"--student {missing}")
     with models_server.store(session) as store:
-        assert store.runs(kind="train") == []   # the refused start recorded nothing
+        assert store.runs.list(kind="train") == []   # the refused start recorded nothing
 
 
 def test_live_demo_runs_its_typed_example_with_the_simulated_student(app_server: Server,
@@ -233,7 +233,7 @@ def test_collect_tab_builds_a_simulated_session(app_server: Server, page: Page):
     expect(progress).to_contain_text("5/5 tasks")
     expect(page.locator("#persd-col-summary")).to_contain_text("SIMULATED")
     with app_server.store("collected-sim") as store:
-        assert store.simulated and len(store.attempts()) == 5
+        assert store.simulated and len(store.attempts.list()) == 5
     page.locator("#persd-session input").click()
     expect(page.get_by_role("option", name="collected-sim", exact=True)).to_be_visible()
 
@@ -275,13 +275,13 @@ def test_collect_tab_cancel_stops_keeps_the_work_and_resumes(app_server: Server,
         expect(progress).to_contain_text("run again with the same settings to resume")
         expect(page.locator("#persd-col-summary")).to_contain_text("stopped on request")
         with app_server.store("cancel-me") as store:
-            (run,) = store.runs(kind="collect")
-            assert run.status == "stopped" and not store.pending_work(1).done
-            assert store.attempts(round=1)  # the work done before the cancel is kept
+            (run,) = store.runs.list(kind="collect")
+            assert run.status == "stopped" and not store.pending.work(1).done
+            assert store.attempts.list(round=1)  # the work done before the cancel is kept
 
         page.locator("#persd-col-run").click()   # the same settings resume the round
         expect(progress).to_have_attribute("data-state", "done", timeout=180_000)
         expect(progress).to_contain_text(f"{limit}/{limit} tasks")
     with app_server.store("cancel-me") as store:
-        assert [r.status for r in store.runs(kind="collect")] == ["stopped", "finished"]
-        assert store.pending_work(1).done and len(store.attempts(round=1)) == limit
+        assert [r.status for r in store.runs.list(kind="collect")] == ["stopped", "finished"]
+        assert store.pending.work(1).done and len(store.attempts.list(round=1)) == limit

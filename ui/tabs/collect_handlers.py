@@ -112,7 +112,7 @@ class CollectHandlers:
         try:
             store = self.stores.get(name)
             config, simulated = store.config(), store.simulated
-            rounds = [a.round for a in store.attempts()] if not simulated else []
+            rounds = [a.round for a in store.attempts.list()] if not simulated else []
         except StoreError:
             return {**out, "session": name}
         if simulated:

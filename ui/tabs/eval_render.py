@@ -79,5 +79,5 @@ def sample_html(steps: list, visible: dict[int, object], run_label: str) -> str:
 def eval_name(store, run_id: int) -> str:
     """"Evaluation 1 (run 2)": run ids count every kind of run, so the first evaluation
     is rarely run 1; people count evaluations."""
-    earlier = [r for r in store.runs(kind="eval") if r.id <= run_id]
+    earlier = [r for r in store.runs.list(kind="eval") if r.id <= run_id]
     return f"Evaluation {len(earlier)} (run {run_id})"

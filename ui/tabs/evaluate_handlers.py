@@ -73,7 +73,7 @@ class EvaluateHandlers:
         """("base (no adapter)", "") and one choice per finished train run's adapter."""
         choices = [("base (no adapter)", "")]
         store = self.stores.get(session)
-        for run in store.runs(kind="train", status="finished"):
+        for run in store.runs.list(kind="train", status="finished"):
             if run.output and (Path(run.output) / "adapter_config.json").is_file():
                 choices.append((f"train run {run.id}: {Path(run.output).name}", run.output))
         return choices
@@ -125,7 +125,7 @@ class EvaluateHandlers:
             return {"contamination": message("error", str(error))}
         except (TaskFileError, ValueError, OSError) as error:
             return {"contamination": message("error", f"Eval tasks: {error}")}
-        train = self.stores.get(session).tasks()
+        train = self.stores.get(session).tasks.list()
         found = overlaps(train, eval_tasks) if train else []
         if not found:
             return {"contamination": message("ok", f"{len(eval_tasks)} eval tasks; none "
@@ -155,7 +155,7 @@ class EvaluateHandlers:
             return {}
         if not adapter:
             return {"round": 0}
-        runs = self.stores.get(session).runs(kind="train", status="finished")
+        runs = self.stores.get(session).runs.list(kind="train", status="finished")
         for number, run in enumerate(runs, start=1):
             if run.output == adapter:
                 return {"round": number, "student": run.config.get("student") or ""}
@@ -219,7 +219,7 @@ class EvaluateHandlers:
 
     def stop(self, session, run_id) -> dict[str, Any]:
         store = self.stores.get(session) if session else None
-        active = store.active_run("eval") if store is not None else None
+        active = store.runs.active("eval") if store is not None else None
         if active is None and run_id is None:
             return {"notice": message("info", "No running evaluation to abort.")}
         job = self.jobs.abort(store, run_id if run_id is not None else active.id)
@@ -301,12 +301,12 @@ class EvaluateHandlers:
         if not session or sample_id is None:
             return {"sample_detail": sample_html([], {}, "")}
         store = self.stores.get(session)
-        sample = store.eval_sample(int(sample_id))
-        steps = [s for s in store.eval_samples(sample.run_id)
+        sample = store.eval_samples.get(int(sample_id))
+        steps = [s for s in store.eval_samples.list(sample.run_id)
                  if s.task_id == sample.task_id and s.sample_index == sample.sample_index]
-        visible = {s.id: store.execution_of("eval_sample", s.id, tests="visible")
+        visible = {s.id: store.executions.latest_of("eval_sample", s.id, tests="visible")
                    for s in steps}
-        label = evals.run_label(store.run(sample.run_id))
+        label = evals.run_label(store.runs.get(sample.run_id))
         return {"sample_detail": sample_html(steps, {k: v for k, v in visible.items() if v},
                                              label)}
 

@@ -106,7 +106,7 @@ class LiveHandlers:
         ids: list[str] = []
         if session:
             try:
-                ids = [t.task_id for t in self.stores.get(session).tasks()]
+                ids = [t.task_id for t in self.stores.get(session).tasks.list()]
             except StoreError:
                 pass
         return {"task_id": gr.update(choices=ids, value=ids[0] if ids else None)}
@@ -116,7 +116,7 @@ class LiveHandlers:
         if source != "session" or not session or not task_id:
             return {}
         try:
-            return {"prompt": self.stores.get(session).task(task_id).prompt}
+            return {"prompt": self.stores.get(session).tasks.get(task_id).prompt}
         except StoreError:
             return {}
 
@@ -183,7 +183,7 @@ class LiveHandlers:
         if not form.session or not form.task_id:
             raise LiveError("pick a session and one of its tasks, or type a task")
         try:
-            return self.stores.get(form.session).task(form.task_id)
+            return self.stores.get(form.session).tasks.get(form.task_id)
         except StoreError as error:
             raise LiveError(str(error)) from error
 

@@ -174,7 +174,7 @@ class QueueHandlers:
         if not ids or not (to or "").strip():
             return {"confirm": message("info", "Tick records and name a reviewer first.")}
         try:
-            added = self.stores.get(v.session).assign_reviews(ids, to, by=by)
+            added = self.stores.get(v.session).review_assignments.assign(ids, to, by=by)
         except StoreError as error:
             return {"confirm": message("error", str(error))}
         return {**self.show(v, message("ok", f"{_records(added)} assigned to {to.strip()} "
@@ -185,14 +185,14 @@ class QueueHandlers:
         if not session:
             return {"confirm": message("info", "Pick a session first.")}
         try:
-            self.stores.get(session).set_guidelines(text, author=author)
+            self.stores.get(session).guidelines.set(text, author=author)
         except StoreError as error:
             return {"confirm": message("error", str(error))}
         return {"guidelines_view": self._guidelines(session),
                 "confirm": message("ok", "Guidelines saved for this session.")}
 
     def _guidelines(self, session: str) -> str:
-        found = self.stores.get(session).guidelines()
+        found = self.stores.get(session).guidelines.latest()
         if found is None or not found.text.strip():
             return ("*No review guidelines yet: an operator writes them below (what to "
                     "approve, what to reject and why).*")

@@ -103,20 +103,20 @@ class ReviewHandlers:
         note = ""
         if record is not None:
             try:
-                store.refinement(record)
+                store.refinements.get(record)
             except StoreError:
                 note, record = render.message("warn", f"The link's record {record} is not in "
                                               f"this session; showing the first one."), None
         if record is None:
-            first = store.review_queue(i.filters, limit=1)
+            first = store.queue.list(i.filters, limit=1)
             record = first[0].refinement_id if first else None
-        out = self.screen.show(i, {**state, "event": store.last_review_event_id()}, record, note)
-        return {**out, "error_type_choices": gr.update(choices=[ANY, *store.error_types()])}
+        out = self.screen.show(i, {**state, "event": store.reviews.last_event_id()}, record, note)
+        return {**out, "error_type_choices": gr.update(choices=[ANY, *store.queue.error_types()])}
 
     def next(self, i: Inputs) -> dict:
         self.screen.stash(i)
         rid = i.state["id"]
-        rows = self.screen.store(i).review_queue(i.filters, after_id=rid, limit=1) if rid else []
+        rows = self.screen.store(i).queue.list(i.filters, after_id=rid, limit=1) if rid else []
         if rid and not rows:
             return self.screen.show(i, i.state, rid, render.message(
                 "info", "This is the last record in this view: J does not wrap. K goes back; "
@@ -127,7 +127,7 @@ class ReviewHandlers:
     def prev(self, i: Inputs) -> dict:
         self.screen.stash(i)
         rid = i.state["id"]
-        rows = self.screen.store(i).review_queue(i.filters, before_id=rid or _LAST, limit=1)
+        rows = self.screen.store(i).queue.list(i.filters, before_id=rid or _LAST, limit=1)
         if rid and not rows:
             return self.screen.show(i, i.state, rid, render.message(
                 "info", "This is the first record in this view: K does not wrap. J goes on."),
@@ -162,7 +162,7 @@ class ReviewHandlers:
         store = self.screen.store(i)
         known = self.screen.run_of(i.session, rid, code)
         try:
-            run = store.execution(known) if known else run_edit(store, self.executor(), rid, code)
+            run = store.executions.get(known) if known else run_edit(store, self.executor(), rid, code)
         except ReviewRefused as error:
             return {"run": render.message("info", str(error))}
         self.screen.remember_run(i.session, rid, code, run.id)
@@ -204,7 +204,7 @@ class ReviewHandlers:
         state = {**i.state, "bulk": None}
         self.screen.stash(i)
         try:
-            event = store.last_action(i.reviewer)
+            event = store.reviews.last_action(i.reviewer)
             if event is None:
                 return self.screen.show(i, state, state["id"], render.message(
                     "info", f"Nothing of {i.reviewer}'s left to revert."), keep_editor=True)
@@ -215,7 +215,7 @@ class ReviewHandlers:
         except ReviewRefused as error:
             return self.screen.show(i, state, state["id"], render.message("error", str(error)),
                               keep_editor=True)
-        task_id = store.refinement(event.refinement_id).task_id
+        task_id = store.refinements.get(event.refinement_id).task_id
         noun = _NOUNS.get(event.new_status, event.new_status)
         if event.batch:
             text = f"Undid your bulk {noun}: {task_id} and the rest of that batch are back."
@@ -239,7 +239,7 @@ class ReviewHandlers:
         except ReviewConflict as error:
             if _own_repeat(error, i.reviewer, version, repeats):
                 return self.screen.show(i, state, self.screen.after(i, rid), render.message(
-                    "ok", f"Already {error.current.status}: {store.refinement(rid).task_id} "
+                    "ok", f"Already {error.current.status}: {store.refinements.get(rid).task_id} "
                     f"(version {error.current.version}, by {i.reviewer})."))
             self.screen.stash(i)
             text = "Conflict: " + conflict_message(store, error)
@@ -254,7 +254,7 @@ class ReviewHandlers:
                 self.screen.remember_run(i.session, rid, i.code or "", error.execution.id)
             return self.screen.show(i, state, rid, render.message("error", str(error)),
                               keep_editor=True)
-        task_id = store.refinement(rid).task_id
+        task_id = store.refinements.get(rid).task_id
         # The review's own author: pressing A on another reviewer's edit keeps theirs.
         text = f"{done}: {task_id} (version {review.version}, by {review.reviewer or i.reviewer})."
         if review.status in ("approved", "edited"):
@@ -268,7 +268,7 @@ class ReviewHandlers:
     def _accept(self, i: Inputs, store, rid: int, version: int, advance: bool):
         """Approve the teacher's code, keep a saved edit, or save the editor's code as an
         edit (re-run first, reusing this browser's last run of the same code)."""
-        refinement, review = store.refinement(rid), store.review(rid)
+        refinement, review = store.refinements.get(rid), store.reviews.get(rid)
         stored = review.edited_program or refinement.program or ""
         code = i.code if i.code is not None else stored
         if code.rstrip() == stored.rstrip():
@@ -281,7 +281,7 @@ class ReviewHandlers:
             return approve(store, rid, reviewer=i.reviewer, expected_version=version,
                            override=i.override), "Approved", None
         known = self.screen.run_of(i.session, rid, code)
-        earlier = store.execution(known) if known else None
+        earlier = store.executions.get(known) if known else None
         outcome = save_edit(store, self.executor(), rid, code, reviewer=i.reviewer,
                             expected_version=version, override=i.override, execution=earlier)
         self.screen.remember_run(i.session, rid, code, outcome.execution.id)

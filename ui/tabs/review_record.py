@@ -68,12 +68,12 @@ class RecordScreen:
         """The next record after an action took `rid` out of the way (wrapping: records
         before it may still be left)."""
         store = self.store(i)
-        rows = store.review_queue(i.filters, after_id=rid, limit=1) if rid is not None else []
-        rows = rows or store.review_queue(i.filters, limit=1)
+        rows = store.queue.list(i.filters, after_id=rid, limit=1) if rid is not None else []
+        rows = rows or store.queue.list(i.filters, limit=1)
         return rows[0].refinement_id if rows else None
 
     def counts(self, i: Inputs, store) -> str:
-        return render.counts(store.review_counts(), store.review_queue_count(i.filters),
+        return render.counts(store.queue.counts(), store.queue.count(i.filters),
                              describe(i.filters), store.simulated)
 
     def empty(self, state: dict[str, Any], note: str, empty: str = "") -> dict:
@@ -101,12 +101,12 @@ class RecordScreen:
         state = {**state, "session": i.session, "id": rid, "filters": dict(i.raw_filters),
                  "version": view.version if view else 0,
                  "base": view.current_program if view else "",
-                 "event": max(state.get("event") or 0, store.last_review_event_id())}
+                 "event": max(state.get("event") or 0, store.reviews.last_event_id())}
         query = write_query(i.session, rid, i.raw_filters)
         out = {"state": state, "drafts": dict(i.drafts), "counts": self.counts(i, store),
                "header": render.header(view, store.simulated, self._no_match(i, store, view),
                                        draft=draft, query=query,
-                                       source=store.import_source(rid) if rid else None),
+                                       source=store.imports.source(rid) if rid else None),
                "message": note, "confirm_text": ""}
         if not same:
             out["reason"] = ""
@@ -135,7 +135,7 @@ class RecordScreen:
         if draft:
             known = self.run_of(i.session, view.refinement_id, code)
             if known:
-                return render.run_panel("Your draft", store.execution(known))
+                return render.run_panel("Your draft", store.executions.get(known))
             return render.message("info", "Your draft has not been run yet: pause typing, or "
                                   "Ctrl+S saves it (it is run first).")
         if view.edit_execution is not None:

@@ -31,13 +31,13 @@ class SessionWideActions:
         if not i.session or i.state.get("session") != i.session:
             return {}
         store = self.screen.store(i)
-        events = store.review_events_since(i.state.get("event") or 0)
+        events = store.reviews.events_since(i.state.get("event") or 0)
         if not events:
             return {}
         state = {**i.state, "event": events[-1].id}
         said = []
         for event in events[-3:]:
-            task = store.refinement(event.refinement_id).task_id
+            task = store.refinements.get(event.refinement_id).task_id
             verb = ("undid a decision on" if event.kind == "undo"
                     else f"set {event.new_status}:" if event.new_status else "changed")
             said.append(f"{event.reviewer} {verb} {task}")

@@ -85,7 +85,7 @@ class StudyHandlers:
         if not i.session:
             return self._empty(state, "", choices=[])
         store = self.stores.get(i.session)
-        names = [s.name for s in store.studies()]
+        names = [s.name for s in store.studies.list()]
         chosen = i.study if i.study in names else (names[-1] if names else None)
         state["study"] = chosen
         if chosen is None:
@@ -134,25 +134,25 @@ class StudyHandlers:
         made = create_study(store, i.name.strip(), owner=i.reviewer, reviewers=reviewers,
                             overlap=int(i.overlap or 1), kind=i.kind,
                             sources=(i.source_a.strip(), i.source_b.strip()))
-        count = len(store.study_items(made.id))
+        count = len(store.studies.items(made.id))
         # The queue of the new study at once (issue 25: "No study yet" until the tab reopened).
         shown = self.open(replace(i, study=made.name))
         return {**shown, "owner_message": render.message(
                     "ok", f"Created {made.name}: {count} items, {made.overlap} reviewer(s) each; "
                           "you own it."),
-                "agreement": "", "study": gr.update(choices=[s.name for s in store.studies()],
+                "agreement": "", "study": gr.update(choices=[s.name for s in store.studies.list()],
                                                     value=made.name)}
 
     def agreement(self, i: StudyInputs) -> dict[str, Any]:
         store, study = self._owned(i)
         summary = agreement(study_ratings(store, study))
-        tasks = {item: store.study_item(item).task_id for item in summary.disagreements}
+        tasks = {item: store.studies.item(item).task_id for item in summary.disagreements}
         return {"owner_message": "", "agreement": render.agreement(summary, study.kind, tasks),
                 "study": gr.update()}
 
     def reassign(self, i: StudyInputs) -> dict[str, Any]:
         store, study = self._owned(i)
-        moved, kept = store.reassign(study.id, i.from_reviewer.strip(), i.to_reviewer.strip(),
+        moved, kept = store.studies.reassign(study.id, i.from_reviewer.strip(), i.to_reviewer.strip(),
                                      by=i.reviewer)
         text = f"Moved {len(moved)} open item(s) from {i.from_reviewer} to {i.to_reviewer}."
         if kept:
@@ -166,9 +166,9 @@ class StudyHandlers:
         if i.decision not in allowed:
             raise StudyError(f"a {study.kind} study's decision is one of {', '.join(allowed)}")
         item_id = _whole(i.item, "Item")
-        if store.study_item(item_id).study_id != study.id:
+        if store.studies.item(item_id).study_id != study.id:
             raise StudyError(f"item {item_id} is not in study {study.name}")
-        store.adjudicate(item_id, i.decision, adjudicator=i.reviewer)
+        store.studies.adjudicate(item_id, i.decision, adjudicator=i.reviewer)
         out = self.agreement(i)
         out["owner_message"] = render.message("ok", f"Item {item_id}: {i.decision}, adjudicated.")
         return out
@@ -180,7 +180,7 @@ class StudyHandlers:
         frame = judgments_frame(store, study)
         if frame.empty:
             raise StudyError(f"{study.name} has no judgments yet")
-        items = item_outcomes(frame, store.adjudications(study.id))
+        items = item_outcomes(frame, store.studies.adjudications(study.id))
         tables = {by: win_rates(items, study, by) for by in ("all", "error_type", "diff_size")}
         folder = Path(tempfile.mkdtemp(prefix="persd-study-"))
         path = export_judgments(frame, folder / f"{study.name}-judgments.csv")
@@ -208,7 +208,7 @@ class StudyHandlers:
         store = self.stores.get(i.session)
         if not i.state.get("study"):
             raise StudyError("pick a study first")
-        study = store.study(i.state["study"])
+        study = store.studies.get(i.state["study"])
         if study.owner != i.reviewer:
             # The report and the agreement name the sources: reviewers must not see them.
             raise StudyError(f"only the study's owner ({study.owner}) sees its figures and "
@@ -218,7 +218,7 @@ class StudyHandlers:
     def _next(self, i: StudyInputs, state: dict[str, Any], after: int | None) -> int | None:
         """The reviewer's next undecided item after `after` (wrapping), else None."""
         store = self.stores.get(i.session)
-        queue = store.reviewer_queue(store.study(state["study"]).id, i.reviewer)
+        queue = store.studies.reviewer_queue(store.studies.get(state["study"]).id, i.reviewer)
         later = [item for item in queue if after is None or item > after]
         earlier = [item for item in queue if after is not None and item < after]
         return (later or earlier or [None])[0]
@@ -226,13 +226,13 @@ class StudyHandlers:
     def _show(self, i: StudyInputs, state: dict[str, Any], item_id: int | None, note: str,
               choices: list[str] | None = None) -> dict[str, Any]:
         store = self.stores.get(i.session)
-        study = store.study(state["study"])
+        study = store.studies.get(state["study"])
         rows = progress(store, study)
         out = self._empty({**state, "view": None}, note, choices=choices)
         out["progress"] = render.progress(rows, i.reviewer, study.owner)
         if study.kind == "review":
-            queue = store.reviewer_queue(study.id, i.reviewer)
-            tasks = [store.study_item(item).task_id for item in queue]
+            queue = store.studies.reviewer_queue(study.id, i.reviewer)
+            tasks = [store.studies.item(item).task_id for item in queue]
             out["message"] = note + render.review_queue(study, tasks)
             return out
         if item_id is None:
@@ -243,7 +243,7 @@ class StudyHandlers:
             out["message"] = note + render.message("ok" if mine else "info", text)
             return out
         view = pair_view(store, study, item_id, i.reviewer)
-        queue = store.reviewer_queue(study.id, i.reviewer)
+        queue = store.studies.reviewer_queue(study.id, i.reviewer)
         mine = next((p for p in rows if p.reviewer == i.reviewer), None)
         out.update({
             "state": {**state, "view": view},

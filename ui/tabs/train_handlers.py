@@ -194,7 +194,7 @@ class TrainHandlers:
 
     def abort(self, session: str | None, run_id: int | None) -> dict[str, Any]:
         store = self.stores.get(session) if session else None
-        active = store.active_run("train") if store is not None else None
+        active = store.runs.active("train") if store is not None else None
         if run_id is None and active is None:
             return {"notice": message("info", "No running training job to abort.")}
         job = self.jobs.abort(store, run_id if run_id is not None else active.id)
@@ -283,8 +283,8 @@ class TrainHandlers:
 def selection_note(store, variant: str, selection: str) -> str:
     """What a selection holds and what it leaves out, in one or two sentences."""
     method = {"stand": "stand", "inpd": "inpd"}.get(variant, "persd")
-    results = [r for r in store.refinements(method=method) if r.program is not None]
-    reviews = store.reviews(None)
+    results = [r for r in store.refinements.list(method=method) if r.program is not None]
+    reviews = store.reviews.by_refinement(None)
     status = {r.id: (reviews[r.id].status if r.id in reviews else "pending") for r in results}
     approved = sum(status[r.id] in ("approved", "edited") for r in results)
     validated = sum(bool(r.validated) for r in results)
@@ -346,5 +346,5 @@ def _steps_cell(job: TrainJob) -> int | str:
 
 
 def _latest(jobs: TrainJobs, store) -> TrainJob | None:
-    runs = store.runs(kind="train")
+    runs = store.runs.list(kind="train")
     return jobs.refresh(store, runs[-1].id) if runs else None

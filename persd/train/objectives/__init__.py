@@ -1,7 +1,7 @@
 """On-policy objectives beside SFT: on-policy distillation and GRPO with the sandbox as reward.
 
     from persd.train import TrainConfig, train
-    rows = prompt_rows(store.tasks(), "grpo")          # [{"prompt", "task_id", "tests"}, ...]
+    rows = prompt_rows(store.tasks.list(), "grpo")          # [{"prompt", "task_id", "tests"}, ...]
     train(TrainConfig(student="models/tiny", output_dir="runs/g1", objective="grpo"), rows)
 
 or `persd train --session S --objective distill --teacher models/big --output runs/d1`.
