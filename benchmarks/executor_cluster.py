@@ -15,9 +15,7 @@ checks that no process of its clusters listens on another address before timing 
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
-import os
 import statistics
 import subprocess
 import sys
@@ -25,8 +23,9 @@ import time
 import urllib.request
 
 from persd.execution import Executor, make_executor
-from persd.execution.ray_backend import LOCAL_NODE_IP, _ray, local_node_ip
+from persd.execution.ray_backend import LOCAL_NODE_IP, RAY_NODE_SETTINGS, _ray, local_node_ip
 from persd.tasks import load_tasks
+from bench_options import sandbox_options  # this folder
 
 
 def paired(local, executor, jobs, repeats: int) -> tuple[float, float, int]:
@@ -51,7 +50,7 @@ def ray_cluster(nodes: int, cores: int):
         raise SystemExit("ray was imported before its single-machine switch was set: its servers "
                          "would listen on all interfaces")
     node = {"num_cpus": cores // nodes, "node_ip_address": node_ip, "object_store_memory": 100 * 1024 * 1024}
-    cluster = Cluster(initialize_head=True, head_node_args={"include_dashboard": False, **node})
+    cluster = Cluster(initialize_head=True, head_node_args={"include_dashboard": False, **RAY_NODE_SETTINGS, **node})
     for _ in range(nodes - 1):
         cluster.add_node(**node)
     ray.init(address=cluster.address, _node_ip_address=node_ip, log_to_driver=False)
@@ -97,9 +96,7 @@ def service(port: int, workers: int) -> subprocess.Popen:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=os.cpu_count())
-    parser.add_argument("--repeats", type=int, default=3)
+    parser = sandbox_options(__doc__)
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
     tasks = load_tasks("humaneval")

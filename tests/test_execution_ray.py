@@ -27,8 +27,8 @@ pytestmark = pytest.mark.ray
 
 from ray.cluster_utils import Cluster  # noqa: E402
 
-from persd.execution import Executor, make_executor  # noqa: E402
-from persd.tasks import load_tasks  # noqa: E402
+from persd.execution import make_executor  # noqa: E402
+from tests.reference_jobs import local_verdicts, reference_jobs, verdicts  # noqa: E402
 
 NODE_IP = "127.0.0.1"
 NODE = {"num_cpus": 1, "node_ip_address": NODE_IP, "object_store_memory": 100 * 1024 * 1024}
@@ -49,19 +49,12 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def references():
-    tasks = load_tasks("humaneval")[:20]
-    return [(task.solution, task.test, task.prompt) for task in tasks]
+    return reference_jobs()
 
 
 @pytest.fixture(scope="module")
 def expected(references):
-    with Executor(workers=2) as executor:
-        return [r.to_dict() for r in executor.run_many(references)]
-
-
-def verdicts(results) -> list[tuple]:
-    return [(r["status"], r["tests_passed"], r["tests_total"], r["feedback"])
-            for r in (x if isinstance(x, dict) else x.to_dict() for x in results)]
+    return local_verdicts(references)
 
 
 def loopback(address: str) -> bool:
@@ -141,11 +134,13 @@ def test_without_a_cluster_persd_starts_its_own_ray_on_loopback():
               "    processes = [psutil.Process(), *psutil.Process().children(recursive=True)]\n"
               "    bound = [c.laddr.ip for p in processes for c in p.net_connections('inet')\n"
               "             if c.status == psutil.CONN_LISTEN or (c.type == 2 and c.laddr)]\n"
-              "    print(json.dumps([sorted({n['NodeManagerAddress'] for n in ray.nodes()}), bound]))\n")
+              "    nice = {d['nice'] for d in ray.get([e.actor.describe.remote() for e in ex.endpoints])}\n"
+              "    print(json.dumps([sorted({n['NodeManagerAddress'] for n in ray.nodes()}), bound, sorted(nice)]))\n")
     env = {key: value for key, value in os.environ.items()
            if key not in ("RAY_ADDRESS", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
-    nodes, bound = json.loads(done.stdout.strip().splitlines()[-1])
+    nodes, bound, nice = json.loads(done.stdout.strip().splitlines()[-1])
     assert nodes == ["127.0.0.1"]
+    assert nice == [os.getpriority(os.PRIO_PROCESS, 0)]  # sandboxes at the driver's priority, not Ray's 15
     assert len(bound) >= 3 and all(loopback(ip) for ip in bound), bound

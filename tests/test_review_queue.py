@@ -9,27 +9,22 @@ import threading
 import pytest
 
 from persd.data import build_examples
-from persd.demo import build_demo_session
-from persd.execution import Executor
 from persd.analysis.queue import COLUMNS, DERIVED, QueueQuery, QueueTable, apply_plan, bulk_plan
 from persd.review_reasons import (
     REASON_KINDS, ReasonError, compose, parse, reason_counts, tasks_with_wrong_tests,
 )
-from persd.store import SessionStore, StoreError
+from persd.store import StoreError
+from tests.demo_copies import build_demo, opened_copy
 
 
 @pytest.fixture(scope="module")
 def demo_path(tmp_path_factory):
-    with Executor(workers=2, timeout_s=3.0) as executor:
-        return build_demo_session(tmp_path_factory.mktemp("demo"), limit=16,
-                                  executor=executor)
+    return build_demo(tmp_path_factory.mktemp("demo"), limit=16)
 
 
 @pytest.fixture()
 def store(demo_path, tmp_path):
-    copy = tmp_path / "demo.sqlite"
-    copy.write_bytes(demo_path.read_bytes())
-    with SessionStore(copy) as opened:
+    with opened_copy(demo_path, tmp_path) as opened:
         yield opened
 
 
