@@ -141,19 +141,6 @@ def test_cli_collect_with_vllm_backend_fails_cleanly(tmp_path, monkeypatch):
     assert not list(tmp_path.iterdir())  # the session was not created
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not _has_cuda(), reason=GPU_HINT)
-@pytest.mark.skipif(not HAS_VLLM, reason=INSTALL_HINT)
-def test_vllm_student_on_the_tiny_model(tiny_model_dir):
-    student = build_student("vllm", model=tiny_model_dir, max_new_tokens=12, seed=0,
-                            gpu_memory_utilization=0.3)
-    results = student.complete(PROMPTS, n=3)
-    assert [len(samples) for samples in results] == [3, 3]
-    assert all(cut_at_stop(s) == s for samples in results for s in samples)
-    greedy = student.complete(PROMPTS, n=2, temperature=0.0)
-    assert all(len(set(samples)) == 1 for samples in greedy)
-
-
 def test_vllm_is_given_a_local_folder_as_its_absolute_path(tmp_path, monkeypatch):
     (tmp_path / "models" / "smollm2-135m").mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
@@ -162,14 +149,17 @@ def test_vllm_is_given_a_local_folder_as_its_absolute_path(tmp_path, monkeypatch
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(bool(_vllm_missing()), reason="loads the SmolLM2-135M folder of `persd models get "
-                    f"smollm2-135m` into vLLM, offline, and cannot here: {_vllm_missing()}")
-def test_vllm_student_loads_the_smollm2_folder_offline(smollm2_dir, monkeypatch):
+@pytest.mark.skipif(bool(_vllm_missing()), reason="vLLM cannot run here, so neither the tiny model nor the "
+                    f"SmolLM2-135M folder of `persd models get smollm2-135m` is loaded: {_vllm_missing()}")
+@pytest.mark.parametrize("folder", ["tiny_model_dir", "smollm2_dir"], ids=["tiny", "smollm2-135m"])
+def test_vllm_student_generates_from_a_local_folder_offline(folder, request, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the folder only: a hub lookup would fail
-    student = build_student("vllm", model=smollm2_dir, max_new_tokens=48, seed=0,
-                            gpu_memory_utilization=0.3)
-    results = student.complete(PROMPTS, n=2)
-    assert [len(samples) for samples in results] == [2, 2]
+    real = folder == "smollm2_dir"
+    student = build_student("vllm", model=request.getfixturevalue(folder), max_new_tokens=48 if real else 12,
+                            seed=0, gpu_memory_utilization=0.3)
+    results = student.complete(PROMPTS, n=3)
+    assert [len(samples) for samples in results] == [3, 3]
     assert all(cut_at_stop(s) == s for samples in results for s in samples)
     greedy = student.complete(PROMPTS, n=2, temperature=0.0)
-    assert all(len(set(samples)) == 1 and samples[0].strip() for samples in greedy)  # a real model writes code
+    assert all(len(set(samples)) == 1 for samples in greedy)
+    assert not real or all(samples[0].strip() for samples in greedy)  # a real model writes code
