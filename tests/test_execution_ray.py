@@ -134,13 +134,11 @@ def test_without_a_cluster_persd_starts_its_own_ray_on_loopback():
               "    processes = [psutil.Process(), *psutil.Process().children(recursive=True)]\n"
               "    bound = [c.laddr.ip for p in processes for c in p.net_connections('inet')\n"
               "             if c.status == psutil.CONN_LISTEN or (c.type == 2 and c.laddr)]\n"
-              "    nice = {d['nice'] for d in ray.get([e.actor.describe.remote() for e in ex.endpoints])}\n"
-              "    print(json.dumps([sorted({n['NodeManagerAddress'] for n in ray.nodes()}), bound, sorted(nice)]))\n")
+              "    print(json.dumps([sorted({n['NodeManagerAddress'] for n in ray.nodes()}), bound]))\n")
     env = {key: value for key, value in os.environ.items()
            if key not in ("RAY_ADDRESS", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
-    nodes, bound, nice = json.loads(done.stdout.strip().splitlines()[-1])
+    nodes, bound = json.loads(done.stdout.strip().splitlines()[-1])
     assert nodes == ["127.0.0.1"]
-    assert nice == [os.getpriority(os.PRIO_PROCESS, 0)]  # sandboxes at the driver's priority, not Ray's 15
     assert len(bound) >= 3 and all(loopback(ip) for ip in bound), bound

@@ -24,14 +24,10 @@ A cluster kept on one machine by hand: `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 ray 
 --node-ip-address=127.0.0.1 ...` on every node, and the same variable for the driver.
 persd turns Ray's usage statistics off (RAY_USAGE_STATS_ENABLED=0) unless they are set.
 
-Priority: Ray starts its workers at nice 15 (its `worker_niceness`), so that the raylet
-stays responsive; every sandbox an actor starts inherits it. On a node that runs nothing
-else that costs nothing, but on a shared machine anything at nice 0 (the raylets of the
-other nodes, other users) takes the CPU from the sandboxes first: two nodes on the same
-two busy cores ran 10-25% slower than the local Executor (at nice 0) for that alone. The
-Ray persd starts for itself runs its workers at the driver's own priority
-(`RAY_NODE_SETTINGS`); a cluster started by hand: `ray start --system-config
-'{"worker_niceness": 0}'` on the head node, or `RAY_worker_niceness=0` on every node.
+Priority: Ray runs its workers, and so the sandboxes, at nice 15 (its `worker_niceness`);
+the local Executor's run at the caller's priority. Workers at nice 0 were tried and were
+not faster (benchmarks/executor_cluster.py, two nodes on two shared cores, four runs:
++3%, +19%, -7%, +29% against -2%, -7%, +2%, -4% at nice 15), so persd leaves Ray's default.
 """
 
 from __future__ import annotations
@@ -46,9 +42,6 @@ RAY_MISSING = "the Ray executor needs Ray: pip install 'persd[ray]'"
 LOCAL_NODE_IP = "127.0.0.1"  # the only node address whose servers listen on loopback alone
 FALLBACK_NODE_IP = "127.0.0.2"  # loopback Ray does not rewrite when its switch came too late
 LOCAL_ONLY_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
-# A Ray started by persd: workers (and so the sandboxes) at the driver's priority, not nice
-# 15 (see the module docstring); the head node hands it to every node that joins.
-RAY_NODE_SETTINGS = {"_system_config": {"worker_niceness": 0}}
 
 
 def _ray(local_only: bool = False):
@@ -81,7 +74,6 @@ class SandboxPool:
 
         return {"workers": self.executor.workers, "limits": self.executor.limits,
                 "isolation": self.executor.isolation, "pid": os.getpid(),
-                "nice": os.getpriority(os.PRIO_PROCESS, 0),  # the sandboxes' priority too
                 "node_id": ray.get_runtime_context().get_node_id()}
 
     def run_batch(self, jobs: list[tuple]) -> list:
@@ -127,8 +119,7 @@ class RayExecutor(SpreadExecutor):
             if own_ray:
                 # No cluster named: a Ray of persd's own on this machine, on loopback only.
                 address = "local"
-                options = {"_node_ip_address": node_ip_address or local_node_ip(), "include_dashboard": False,
-                           **RAY_NODE_SETTINGS}
+                options = {"_node_ip_address": node_ip_address or local_node_ip(), "include_dashboard": False}
             ray.init(address=address, log_to_driver=False, **options)
         settings = {"timeout_s": timeout_s, "memory_mb": memory_mb, "protocol": protocol,
                     "isolation": isolation}
@@ -150,9 +141,10 @@ class RayExecutor(SpreadExecutor):
             per_actor = workers or cores
             for _ in range(max(1, cores // per_actor)):
                 # num_cpus=0: the sandboxes are processes of the actor's own, not Ray tasks;
-                # max_concurrency: the actor runs as many programs at once as it has sandboxes.
+                # max_concurrency: the two batches per sandbox the driver keeps in flight
+                # (remote.py), and describe().
                 actor = actor_class.options(
-                    num_cpus=0, max_concurrency=per_actor + 1,
+                    num_cpus=0, max_concurrency=2 * per_actor + 1,
                     scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
                 ).remote(per_actor, settings)
                 endpoints.append(_ActorEndpoint(ray, actor, node, per_actor))
