@@ -30,7 +30,9 @@ from typing import Any
 
 import pandas as pd
 
-from persd.analysis.risk import body_below, flags_of, risk_score, suspect_asserts
+from persd.analysis.risk import (
+    body_below, flags_of, reference_failures, risk_score, suspect_asserts,
+)
 from persd.analysis.signatures import signature_of
 from persd.code.diffing import similarity
 from persd.store.errors import StoreError
@@ -43,7 +45,7 @@ ORDERS = {"risk": "risk first", "id": "record id", "task": "task",
 DECIDED = ("approved", "edited", "rejected")
 _LIVE = ("status", "reviewer", "assigned")  # read on every call, never stored
 # The stored static columns (persd.store.derived): a new name whenever the rules change.
-DERIVED = "queue-2"
+DERIVED = "queue-3"
 SYNC_LIMIT = 200   # records computed while the caller waits; more go to the background pass
 CHUNK = 250        # records the background pass computes and stores at a time
 _DIGITS = re.compile(r"(\d+)")
@@ -156,12 +158,15 @@ class _Context:
         self.suspects = suspect_asserts(self.attempts.values())
         self.visible = {run.subject_id: run for run in store.executions("refinement")
                         if run.tests == "visible"}
+        self.failing_references = reference_failures(
+            self.tasks, [*self.attempts.values(), *self.refinements.values()])
 
     def values(self, refinement_id: int) -> dict[str, Any]:
         refinement = self.refinements[refinement_id]
         attempt, task = self.attempts.get(refinement.attempt_id), self.tasks[refinement.task_id]
         flags = flags_of(refinement, task, attempt, self.visible.get(refinement.id),
-                         self.suspects.get(refinement.task_id, {}))
+                         self.suspects.get(refinement.task_id, {}),
+                         self.failing_references.get(refinement.task_id))
         failed = attempt is not None and attempt.execution is not None and \
             not attempt.execution.passed
         return {
