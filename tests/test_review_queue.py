@@ -224,3 +224,25 @@ def test_a_background_pass_that_fails_says_why_and_the_next_open_tries_again(sto
     table.frame(store)
     assert table.wait(timeout_s=60) and not table.error and table.pending == 0
     assert len(table.frame(store)) == len(store.review_states())
+
+
+def test_queue_and_review_show_one_similarity_for_a_record(store):
+    """Both read persd.code.diffing.code_similarity (the code below the task prompt): for
+    records whose whole-program figure differs, the two tabs still print the same."""
+    from persd.code.diffing import similarity
+    from persd.review import review_view
+    from persd_app.tabs import Stores
+    from persd_app.tabs.queue_handlers import QueueHandlers, View
+    from persd_app.tabs.review_render import metrics
+    from persd_app.tabs.shown import percent
+
+    table = QueueHandlers(Stores(store.path.parent)).show(
+        View(session=store.name, reviewer="ana", order="id"))["table"]
+    checked = 0
+    for rid, shown in zip(table["id"], table["similarity"]):
+        view = review_view(store, int(rid))
+        if not shown or percent(similarity(view.attempt_program, view.current_program)) == shown:
+            continue  # the prompt changes nothing here: no test of agreement
+        assert f'data-testid="similarity">{shown}</b>' in metrics(view), (rid, shown)
+        checked += 1
+    assert checked >= 3

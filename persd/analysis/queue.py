@@ -7,8 +7,8 @@
     plan = bulk_plan(store, [12, 13], "approved")   # plan.overwrites: decided or edited ones
 
 Columns: id, task, round, status, error (of the attempt), signature (of the attempt's
-failure, persd.analysis.signatures), similarity (refinement to attempt, the code below the
-task prompt: the number the "not personalised" flag reads), passes (teacher
+failure, persd.analysis.signatures), similarity (refinement to attempt,
+`persd.code.diffing.code_similarity`: the figure Review shows, the "not personalised" flag reads), passes (teacher
 code passes the hidden tests), reviewer, assigned, flags (labels), why, risk (score).
 What a refinement is never changes once stored, so its flags, signature and similarity are
 computed once (`persd.analysis.risk`, no model call) and kept in the session
@@ -31,10 +31,10 @@ from typing import Any
 import pandas as pd
 
 from persd.analysis.risk import (
-    body_below, flags_of, reference_failures, risk_score, suspect_asserts,
+    flags_of, reference_failures, risk_score, suspect_asserts,
 )
 from persd.analysis.signatures import signature_of
-from persd.code.diffing import similarity
+from persd.code.diffing import code_similarity
 from persd.store.errors import StoreError
 from persd.store.records import QueueFilters
 
@@ -173,9 +173,8 @@ class _Context:
             "id": refinement.id, "task": refinement.task_id, "round": refinement.round,
             "error": attempt.execution.error_type if failed else "",
             "signature": signature_of(attempt.execution) if failed else "",
-            "similarity": None if attempt is None else round(similarity(
-                body_below(attempt.program, task.prompt),
-                body_below(refinement.program or "", task.prompt)), 3),
+            "similarity": None if attempt is None else code_similarity(
+                attempt.program, refinement.program or "", task.prompt),
             "passes": "yes" if refinement.validated else "no",
             "flags": ", ".join(flag.label for flag in flags),
             "why": " · ".join(flag.why for flag in flags),

@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from persd.code.diffing import similarity
+from persd.code.diffing import code_similarity
 from persd.code.functions import same_function
 
 # kind -> (label shown to reviewers, weight in the "risk first" order)
@@ -96,8 +96,7 @@ def flags_of(refinement: Any, task: Any, attempt: Any, visible_run: Any = None,
     if why:
         flags.append(RiskFlag("hard_codes_tests", why))
     if attempt is not None:
-        alike = similarity(body_below(attempt.program, task.prompt),
-                           body_below(refinement.program, task.prompt))
+        alike = code_similarity(attempt.program, refinement.program, task.prompt)
         if alike < MIN_SIMILARITY:
             flags.append(RiskFlag("not_personalised", f"its code below the task prompt is only "
                                   f"{alike:.0%} like the attempt's: a rewrite rather than a "
@@ -113,11 +112,6 @@ def flags_of(refinement: Any, task: Any, attempt: Any, visible_run: Any = None,
     if reference_fails:
         flags.append(RiskFlag("reference_fails", reference_fails))
     return flags
-
-
-def body_below(program: str, prompt: str) -> str:
-    """The program below the task prompt (the prompt would make any two programs alike)."""
-    return program[len(prompt):] if program.startswith(prompt) else program
 
 
 # ---------------------------------------------------------------- hard-coded tests
