@@ -69,12 +69,12 @@ def review_queue(study: Any, task_ids: list[str], session: str | None = None) ->
     if not task_ids:
         return message("ok", f"Nothing left for you in {study.name}.")
     shown = ", ".join(esc(t) for t in task_ids[:20]) + (" …" if len(task_ids) > 20 else "")
-    link = (f' <a href="?{esc(write_query(session, None, {"f_search": MINE}))}" '
-            'data-testid="study-my-queue">Open my queue in Review →</a>' if session else "")
+    link = (f' · <a href="?{esc(write_query(session, None, {"f_search": MINE}))}" '
+            'data-testid="study-my-queue">Open my queue in Review&nbsp;→</a>' if session else "")
     return (f'<div class="persd-msg persd-msg-info" data-testid="study-review-queue">'
             f'{len(task_ids)} record(s) of review study <b>{esc(study.name)}</b> are yours to '
             f'approve or reject in the Review tab ("My queue": only the records assigned to '
-            f'you).{link} {shown}</div>')
+            f'you): {shown}{link}</div>')
 
 
 def agreement(summary: Any, kind: str, tasks: dict[int, str] | None = None) -> str:
