@@ -246,3 +246,47 @@ def test_train_exports_the_curated_examples_for_download(stores, tmp_path, fmt):
         assert offered.suffix == ".zip"
         assert (offered.with_suffix("") / "dataset_info.json").exists()
     assert "Exported" in out["notice"]
+
+
+# -- loop -------------------------------------------------------------------------------
+
+def loop_handlers(stores, tmp_path):
+    from persd_app.tabs.loop_handlers import LoopHandlers
+
+    endpoints = TeacherEndpoints(listed=("http://127.0.0.1:9/v1",), allow_custom=False)
+    return LoopHandlers(stores, endpoints, tmp_path / "runs")
+
+
+def test_loop_form_gives_the_settings_persd_loop_would(stores, tmp_path):
+    from persd_app.tabs.loop_handlers import LoopForm
+
+    handlers = loop_handlers(stores, tmp_path)
+    config = handlers.config(LoopForm(session="new", student="models/tiny", limit=3, eval_limit=0,
+                                      eval_tasks="heldout.jsonl", teacher_model="t", rounds=2,
+                                      gate="wait", top_p=0.9, train_steps=5,
+                                      prompt_format="chat"))
+    assert (config.session, config.rounds, config.gate, config.train) == ("new", 2, "wait",
+                                                                          {"max_steps": 5})
+    assert config.collect.prompt_format == "chat" and config.collect.limit == 3
+    assert config.eval_limit is None  # 0: all
+    assert config.collect.top_p == config.eval.top_p == 0.9  # both parts, as --top-p
+    assert config.collect.temperature == 0.3 and config.eval.refine_steps == 1  # the CLI's
+    assert config.output_dir == str(tmp_path / "runs" / "loop-new")
+    with pytest.raises(ValueError, match="held-out eval tasks"):
+        handlers.config(LoopForm(session="new", student="m", teacher_model="t"))
+
+
+def test_loop_start_refuses_a_simulated_session_and_bad_settings_saying_why(stores, tmp_path):
+    from persd_app.tabs.loop_handlers import LoopForm
+
+    handlers = loop_handlers(stores, tmp_path)
+    form = LoopForm(session="demo", student="m", eval_tasks="humaneval", teacher_model="t")
+    out = handlers.start(form)
+    assert "persd-msg-error" in out["note"] and "SIMULATED" in out["note"] and "picker" not in out
+    out = handlers.start(LoopForm(session="x", student="m", eval_tasks="humaneval",
+                                  teacher_model="t", temperature="9"))
+    assert "temperature" in out["note"] and not (tmp_path / "runs").exists()
+    assert handlers.prefill("demo") == {"session": "demo"}  # simulated: nothing to suggest
+    out = handlers.start(LoopForm(session="x", student="m", eval_tasks="humaneval",
+                                  teacher_model="t", temperature="warm"))
+    assert "temperature &#x27;warm&#x27; is not a number" in out["note"]
