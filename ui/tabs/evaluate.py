@@ -20,6 +20,7 @@ from persd.settings import default_of
 from persd_app.roles import operator_only
 from persd_app.tabs import AppContext
 from persd_app.tabs.evaluate_handlers import ANY, CUSTOM, PRESET, TABLE_COLUMNS, EvaluateHandlers
+from persd_app.tabs.form_fields import prompt_format
 from persd_app.tabs.form_memory import FormMemoryPanel
 
 PAPER = PRESETS["paper"]
@@ -64,8 +65,9 @@ def build(ctx: AppContext) -> None:
                                 elem_id="persd-ev-tasks", scale=2)
         c["limit"] = gr.Number(None, label="First N tasks", info="empty or 0: all",
                                precision=0, elem_id="persd-ev-limit", min_width=110)
+        c["prompt_format"] = prompt_format("persd-ev", scale=2)
     form_names = ("student", "adapter", "round", "preset", "samples", "temperature", "top_p",
-                  "refine_steps", "max_new_tokens", "tasks", "limit")
+                  "refine_steps", "max_new_tokens", "tasks", "limit", "prompt_format")
     memory = FormMemoryPanel(ctx, "evaluate", {n: c[n] for n in form_names},
                              fits=handlers.fitting_form)
     memory.build()

@@ -86,7 +86,8 @@ class EvaluateHandlers:
         return values
 
     def request(self, session, student, adapter, round_, preset, samples, temperature, top_p,
-                refine_steps, max_new_tokens, tasks, limit) -> EvalRequest:
+                refine_steps, max_new_tokens, tasks, limit,
+                prompt_format: str | None = None) -> EvalRequest:
         """The form as an EvalRequest; ValueError with a message for bad values."""
         # A blank field is the setting's default, alike for every field (0 is a value).
         settings = _given(refine_steps=(refine_steps, int), max_new_tokens=(max_new_tokens, int))
@@ -102,7 +103,8 @@ class EvaluateHandlers:
                                                           (tasks or "").strip() or "humaneval"),
                            limit=int(limit) if limit else None,
                            round=None if round_ is None else int(round_), config=config,
-                           preset=None if preset == CUSTOM else "paper")
+                           preset=None if preset == CUSTOM else "paper",
+                           prompt_format=prompt_format or EvalRequest.prompt_format)
 
     def preview(self, session, *form) -> dict[str, Any]:
         if not (form[0] or "").strip():
