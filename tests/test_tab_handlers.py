@@ -115,6 +115,26 @@ def test_live_demo_typed_task_without_a_reference_says_what_to_do(stores, execut
     assert "reference solution" in out["note"] and out["steps"] == ""
 
 
+def test_live_demo_asks_a_model_in_the_prompt_style_picked(stores, executor, tiny_model_dir):
+    from persd.student.base import task_prompt
+
+    handlers = LiveHandlers(stores, executor)
+    form = LiveForm(session="demo", kind="model", model=tiny_model_dir, task_id="HumanEval/0",
+                    max_steps=1, prompt_style="paper")
+    paper = handlers.begin(form)
+    assert "persd-msg-error" not in paper["note"], paper["note"]
+    task = stores.get("demo").task("HumanEval/0")
+    assert paper["state"].backend.prompt_style == "paper"
+    # The prompt pane shows what the student was given: the release's task prompt.
+    assert paper["prompt"] == task_prompt(task, "paper") != task_prompt(task, "persd")
+    # Another style is another run, not a next step of the paper-style one.
+    persd = handlers.next_step(LiveForm(**{**form.__dict__, "prompt_style": "persd"}),
+                               paper["state"])
+    assert persd["state"] is not paper["state"] and persd["prompt"] == task_prompt(task, "persd")
+    bad = handlers.begin(LiveForm(**{**form.__dict__, "prompt_style": "theirs"}))
+    assert "prompt style must be one of persd, paper" in bad["note"] and bad["state"] is None
+
+
 # -- collect -----------------------------------------------------------------------------
 
 def collect_handlers(stores, executor) -> CollectHandlers:

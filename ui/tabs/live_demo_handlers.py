@@ -27,6 +27,7 @@ from persd.demo.live import (
     SimulatedBackend,
     custom_task,
 )
+from persd.prompts import PROMPT_STYLES
 from persd.store import StoreError
 from persd.student import HFStudent, StudentConfig, StudentLoadError
 from persd_app.tabs import SharedExecutor, Stores
@@ -64,6 +65,7 @@ class LiveForm:
     header: str = EXAMPLE["header"]
     tests: str = EXAMPLE["tests"]
     solution: str = EXAMPLE["solution"]
+    prompt_style: str = "persd"          # a model student's prompts: "persd" or "paper"
 
 
 class Students:
@@ -96,7 +98,8 @@ class LiveHandlers:
 
     def student_kind(self, kind: str) -> dict[str, Any]:
         shown = kind == "model"
-        return {"model": gr.update(visible=shown), "adapter": gr.update(visible=shown)}
+        return {"model": gr.update(visible=shown), "adapter": gr.update(visible=shown),
+                "prompt_style": gr.update(visible=shown)}
 
     def task_source(self, source: str) -> dict[str, Any]:
         return {"task_id": gr.update(visible=source == "session"),
@@ -129,7 +132,8 @@ class LiveHandlers:
         except LiveError as error:
             return {"state": None, "note": message("error", str(error)), "prompt": "",
                     "program": "", "steps": ""}
-        return {"state": live, "note": status_html(live), "prompt": live.task.prompt,
+        # The prompt the student was given: the release's wording with the paper style.
+        return {"state": live, "note": status_html(live), "prompt": live.steps[0].prompt,
                 "program": live.steps[-1].program, "steps": steps_html(live, form.kind == "sim")}
 
     def advance(self, live: LiveRepair | None, kind: str) -> dict[str, Any]:
@@ -173,8 +177,14 @@ class LiveHandlers:
             return live  # the form names no task: keep going on the run shown
         same_task = (task.task_id, task.prompt, task.test) == \
             (live.task.task_id, live.task.prompt, live.task.test)
-        same_student = (form.kind == "sim") == isinstance(live.backend, SimulatedBackend)
+        same_student = (form.kind == "sim") == isinstance(live.backend, SimulatedBackend) \
+            and getattr(live.backend, "prompt_style", "persd") == self._style(form)
         return live if same_task and same_student else None
+
+    @staticmethod
+    def _style(form: LiveForm) -> str:
+        """The prompt style the form asks of its student (the simulated one has none)."""
+        return "persd" if form.kind == "sim" else (form.prompt_style or "persd")
 
     def _task(self, form: LiveForm):
         if form.source == "typed":
@@ -197,7 +207,9 @@ class LiveHandlers:
             raise LiveError(str(error)) from error
         if not model:
             raise LiveError("give the model (a Hugging Face id or a local folder)")
-        return ModelBackend(self.students.get(model, adapter))
+        if form.prompt_style not in PROMPT_STYLES:
+            raise LiveError(f"prompt style must be one of {', '.join(PROMPT_STYLES)}")
+        return ModelBackend(self.students.get(model, adapter), prompt_style=form.prompt_style)
 
 
 def status_html(live: LiveRepair) -> str:
