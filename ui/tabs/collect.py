@@ -19,7 +19,7 @@ from persd.jobs import CollectJob
 from persd_app.roles import operator_only
 from persd_app.tabs import AppContext
 from persd_app.tabs.collect_handlers import MODE_NOTES, OUTPUTS, CollectForm, CollectHandlers
-from persd_app.tabs.form_fields import prompt_format, teacher_endpoint
+from persd_app.tabs.form_fields import prompt_format, reveal_on_click, teacher_endpoint
 from persd_app.tabs.keyed import Keyed
 from persd_app.tabs.review_render import message
 
@@ -117,6 +117,9 @@ def build(ctx: AppContext) -> None:
     run = operator_only(ctx, run, "start a collection")
     w["run"].click(out.wire(run), [*form, ctx.session, gr.State(False)], out.list, **running)
     confirm.click(out.wire(run), [*form, ctx.session, gr.State(True)], out.list, **running)
+    for button in (w["run"], confirm):
+        reveal_on_click(button, "persd-col-progress")
+    reveal_on_click(w["run"], "persd-col-confirm-text")  # a simulated session asks first
     w["cancel"].click(out.wire(operator_only(ctx, handlers.cancel, "cancel a collection")),
                       [w["current"], w["session"]], out.list, **quiet)
 

@@ -20,7 +20,7 @@ from persd.settings import default_of
 from persd_app.roles import operator_only
 from persd_app.tabs import AppContext
 from persd_app.tabs.evaluate_handlers import ANY, CUSTOM, PRESET, TABLE_COLUMNS, EvaluateHandlers
-from persd_app.tabs.form_fields import prompt_format
+from persd_app.tabs.form_fields import prompt_format, reveal_after
 from persd_app.tabs.form_memory import FormMemoryPanel
 
 PAPER = PRESETS["paper"]
@@ -202,6 +202,7 @@ def build(ctx: AppContext) -> None:
     started = start.click(wrap(operator_only(ctx, handlers.start, "start an evaluation")),
                           [session, *form], outputs, show_progress="minimal")
     memory.remember_after(started)
+    reveal_after(started, "persd-ev-status")  # the notice sits just above it
     abort.click(wrap(operator_only(ctx, handlers.stop, "stop an evaluation")),
                 [session, c["watched"]], outputs, **quiet)
     c["timer"].tick(wrap(handlers.tick), [session, c["watched"]], outputs, **quiet)

@@ -15,7 +15,7 @@ import gradio as gr
 from persd.data import VARIANTS
 from persd_app.roles import operator_only
 from persd_app.tabs import AppContext
-from persd_app.tabs.form_fields import prompt_format
+from persd_app.tabs.form_fields import prompt_format, reveal_after
 from persd_app.tabs.form_memory import FormMemoryPanel
 from persd_app.tabs.keyed import Keyed
 from persd_app.tabs.train_handlers import (
@@ -145,6 +145,7 @@ def build(ctx: AppContext) -> None:
     started = start.click(out.wire(operator_only(ctx, as_form(handlers.start), "start training")),
                           form, out.list, show_progress="minimal")
     memory.remember_after(started)
+    reveal_after(started, "persd-train-status")  # the notice sits just above it
     abort.click(out.wire(operator_only(ctx, handlers.abort, "abort a training run")),
                 [ctx.session, w["watched"]], out.list, **quiet)
     w["timer"].tick(out.wire(handlers.tick), [ctx.session, w["watched"]], out.list, **quiet)
