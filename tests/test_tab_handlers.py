@@ -306,7 +306,13 @@ def test_loop_start_refuses_a_simulated_session_and_bad_settings_saying_why(stor
     out = handlers.start(LoopForm(session="x", student="m", eval_tasks="humaneval",
                                   teacher_model="t", temperature="9"))
     assert "temperature" in out["note"] and not (tmp_path / "runs").exists()
-    assert handlers.prefill("demo") == {"session": "demo"}  # simulated: nothing to suggest
+    # Simulated: nothing to suggest; no loop yet: the form is open.
+    assert handlers.prefill("demo") == {"session": "demo", "form_open": {"open": True,
+                                                                          "__type__": "update"}}
+    view = handlers.view("demo")
+    assert "No loop in this session" in view["status"] and not view["stop"]["interactive"]
+    assert not view["curve"]["visible"] and view["no_curve"]["visible"]
+    assert handlers.stop("demo") == {"note": "No loop is running in this session."}
     out = handlers.start(LoopForm(session="x", student="m", eval_tasks="humaneval",
                                   teacher_model="t", temperature="warm"))
     assert "temperature &#x27;warm&#x27; is not a number" in out["note"]

@@ -28,6 +28,8 @@ def test_the_loop_tab_starts_a_loop_shows_its_first_step_and_stops_it(
     with OpenAITestServer(tasks=load_tasks("humaneval")[:2]) as teacher:
         open_tab(page, app_server, app_server.session(), "Loop")
         expect(page.locator("#persd-loop-status")).to_contain_text("No loop in this session")
+        # The form has landed (the picked session's name), so what is typed stays.
+        expect(page.locator("#persd-loop-session textarea")).to_have_value(re.compile(r"^s\d+$"))
         fill = {"session": "loop-ui", "student": tiny_model_dir, "eval-tasks": str(heldout),
                 "teacher-model": "test-teacher"}
         for name, value in fill.items():

@@ -18,7 +18,7 @@ from persd.loop.config import loop_eval
 from persd.settings import default_of
 from persd_app.roles import operator_only
 from persd_app.tabs import AppContext
-from persd_app.tabs.form_fields import prompt_format, teacher_endpoint
+from persd_app.tabs.form_fields import prompt_format, reveal_after, teacher_endpoint
 from persd_app.tabs.form_memory import FormMemoryPanel
 from persd_app.tabs.keyed import Keyed
 from persd_app.tabs.loop_handlers import LoopForm, LoopHandlers
@@ -42,7 +42,7 @@ def start_form(ctx: AppContext) -> dict:
     """The start form's fields by LoopForm's names (and its presets, "memory"), in an
     accordion above the view."""
     f: dict = {}
-    with gr.Accordion("Start a loop", open=True, elem_id="persd-loop-start-form"):
+    with gr.Accordion("Start a loop", open=True, elem_id="persd-loop-start-form") as f["form_open"]:
         with gr.Row(equal_height=True):
             f["session"] = gr.Textbox(label="Session", info="new or the picked one",
                                       elem_id="persd-loop-session", min_width=150)
@@ -90,11 +90,14 @@ def start_form(ctx: AppContext) -> dict:
 
 def build(ctx: AppContext) -> None:
     handlers = LoopHandlers(ctx.stores, ctx.endpoints, ctx.runs_dir, ctx.data_dirs)
-    form = start_form(ctx)
+    # The running loop first, then the form that starts one (folded while the session
+    # has a loop), then its rounds.
     with gr.Row(equal_height=False):
         status = gr.Markdown(elem_id="persd-loop-status")
         stop = gr.Button("Stop loop", variant="stop", size="sm", scale=0, min_width=110,
                          interactive=False, elem_id="persd-loop-stop")
+    note = gr.Markdown(elem_id="persd-loop-note")
+    form = start_form(ctx)
     progress = gr.Slider(0, 1, label="Current step", interactive=False, elem_id="persd-loop-progress")
     with gr.Row(equal_height=True):
         rounds = gr.Dataframe(label="Rounds", interactive=False, elem_id="persd-loop-rounds")
@@ -106,39 +109,30 @@ def build(ctx: AppContext) -> None:
                                 y_lim=[0, 1], height=300, visible=False,
                                 elem_id="persd-loop-curve")
             no_curve = gr.HTML(EMPTY_CURVE, elem_id="persd-loop-no-curve")
-    note = gr.Markdown(elem_id="persd-loop-note")
     timer = ctx.timer(REFRESH_S)
 
-    outputs = [status, progress, rounds, curve, no_curve, stop]
-
-    def show(session):
-        view = handlers.refresh(session)
-        drawn = not view["curve"].empty
-        return {status: view["status"], rounds: view["rounds"],
-                curve: gr.LinePlot(value=view["curve"], visible=drawn),
-                no_curve: gr.HTML(visible=not drawn),
-                progress: gr.Slider(value=view["progress"] or 0, visible=view["progress"] is not None),
-                stop: gr.Button(interactive=view["can_stop"])}
-
+    view = Keyed(status=status, progress=progress, rounds=rounds, curve=curve,
+                 no_curve=no_curve, stop=stop)
+    show, outputs = view.wire(handlers.view), view.list
     ctx.on_session(show, [ctx.session], outputs, lazy=True, show_progress="hidden")
     timer.tick(show, [ctx.session], outputs, show_progress="hidden")
-    stop.click(operator_only(ctx, handlers.stop, "stop the loop"), [ctx.session], [note]).then(show, [ctx.session], outputs)
+    stop.click(Keyed(note=note).wire(operator_only(ctx, handlers.stop, "stop the loop")),
+               [ctx.session], [note]).then(show, [ctx.session], outputs)
 
     names = [n for n in LoopForm.__dataclass_fields__]
     fields = [form[n] for n in names]
     filled = Keyed(**{n: form[n] for n in ("session", "student", "tasks", "teacher_model",
-                                            "eval_tasks")})
+                                            "eval_tasks", "form_open")})
     memory = form["memory"]
     memory.wire(ctx.on_session(filled.wire(handlers.prefill), [ctx.session], filled.list,
                                show_progress="hidden"))
 
     def start(*values):
-        out = handlers.start(LoopForm(*values))
-        picked = gr.update(choices=ctx.stores.names(), value=out["picker"]) \
-            if "picker" in out else gr.skip()
-        return out["note"], picked
+        return handlers.start(LoopForm(*values))
 
-    started = form["start"].click(operator_only(ctx, start, "start a loop"), fields,
-                                  [form["note"], ctx.session], show_progress="minimal",
+    began = Keyed(note=form["note"], picker=ctx.session)
+    started = form["start"].click(began.wire(operator_only(ctx, start, "start a loop")), fields,
+                                  began.list, show_progress="minimal",
                                   show_progress_on=[form["note"]])
     memory.remember_after(started.then(show, [ctx.session], outputs, show_progress="hidden"))
+    reveal_after(started, "persd-loop-start-note")

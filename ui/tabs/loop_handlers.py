@@ -1,10 +1,11 @@
 """The Loop tab's event logic, testable without a browser: values keyed by component name.
 
-    view = LoopHandlers(stores, endpoints=endpoints, runs_dir=Path("runs"))
-    view.refresh("s1")   # {"status": html, "progress": float | None, "rounds": DataFrame,
-                         #  "curve": DataFrame, "can_stop": bool}
-    view.start(LoopForm(session="s1", student="models/tiny", ...))   # {"note": html, ...}
-    view.stop("s1")      # asks the running loop to stop; a message
+    handlers = LoopHandlers(stores, endpoints=endpoints, runs_dir=Path("runs"))
+    handlers.refresh("s1")  # {"status": html, "progress": float | None, "rounds": DataFrame,
+                            #  "curve": DataFrame, "can_stop": bool}
+    handlers.view("s1")     # the same as the tab's components show it
+    handlers.start(LoopForm(session="s1", student="models/tiny", ...))  # {"note": html, ...}
+    handlers.stop("s1")     # {"note": ...}: asks the running loop to stop
 
 `start` builds the LoopConfig `persd loop` would from the same settings and hands it to
 `persd.jobs.loop.start_loop` (a child process); the view then reads the run it records.
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gradio as gr
 import pandas as pd
 
 from persd.collect import CollectConfig
@@ -62,13 +64,16 @@ class LoopHandlers:
         self.data_dirs = data_dirs or EVERYWHERE  # the folders the form's paths may name
 
     def prefill(self, session: str | None) -> dict[str, Any]:
-        """The picked session's name, and its student, tasks and teacher when it has them."""
-        out: dict[str, Any] = {"session": session or ""}
+        """The picked session's name, its student, tasks and teacher when it has them, and
+        whether the start form is open (folded while the session has a loop)."""
+        out: dict[str, Any] = {"session": session or "", "form_open": True}
         try:
             store = self.stores.get(session) if session else None
             config = store.config() if store is not None and not store.simulated else {}
+            out["form_open"] = store is None or loop_state(store) is None
         except StoreError:
             config = {}
+        out["form_open"] = gr.update(open=out["form_open"])
         return {**out, **{name: config[name] for name in ("student", "tasks", "teacher_model",
                                                           "eval_tasks") if config.get(name)}}
 
@@ -115,7 +120,7 @@ class LoopHandlers:
         return {"note": message("ok", f"Started loop run {started.run_id} (process "
                                       f"{started.pid}) in session {config.session}; "
                                       f"its log: {started.log}."),
-                "picker": config.session}
+                "picker": gr.update(choices=self.stores.names(), value=config.session)}
 
     def _simulated(self, name: str) -> bool:
         if name not in self.stores.names():
@@ -144,12 +149,25 @@ class LoopHandlers:
                 "rounds": pd.DataFrame(state.table(), columns=ROUND_COLUMNS),
                 "curve": _curve(state.rounds), "can_stop": state.alive}
 
-    def stop(self, session: str | None) -> str:
+    def view(self, session: str | None) -> dict[str, Any]:
+        """`refresh` as the tab's components take it: the chart only once it has points
+        (an empty one collapsed, issue 25), the progress only while it is known."""
+        state = self.refresh(session)
+        drawn = not state["curve"].empty
+        return {"status": state["status"], "rounds": state["rounds"],
+                "curve": gr.update(value=state["curve"], visible=drawn),
+                "no_curve": gr.update(visible=not drawn),
+                "progress": gr.update(value=state["progress"] or 0,
+                                      visible=state["progress"] is not None),
+                "stop": gr.update(interactive=state["can_stop"])}
+
+    def stop(self, session: str | None) -> dict[str, Any]:
         if not session:
-            return "Pick a session first."
+            return {"note": "Pick a session first."}
         if request_stop(self.stores.get(session)):
-            return "Stop requested: the loop ends its current step cleanly (training saves a checkpoint)."
-        return "No loop is running in this session."
+            return {"note": "Stop requested: the loop ends its current step cleanly (training "
+                            "saves a checkpoint)."}
+        return {"note": "No loop is running in this session."}
 
 
 def _number(name: str, text: Any) -> float:
