@@ -125,8 +125,13 @@ def test_live_demo_asks_a_model_in_the_prompt_style_picked(stores, executor, tin
     assert "persd-msg-error" not in paper["note"], paper["note"]
     task = stores.get("demo").task("HumanEval/0")
     assert paper["state"].backend.prompt_style == "paper"
-    # The prompt pane shows what the student was given: the release's task prompt.
+    # The prompt pane shows what the student was given: the release's task prompt, and
+    # so does its preview before Start.
     assert paper["prompt"] == task_prompt(task, "paper") != task_prompt(task, "persd")
+    preview = handlers.preview("demo", "session", "HumanEval/0", "model", "paper")
+    assert preview == {"prompt": task_prompt(task, "paper")}
+    assert handlers.preview("demo", "session", "HumanEval/0", "sim", "paper") == \
+        {"prompt": task_prompt(task, "persd")}  # the simulated student is asked nothing
     # Another style is another run, not a next step of the paper-style one.
     persd = handlers.next_step(LiveForm(**{**form.__dict__, "prompt_style": "persd"}),
                                paper["state"])

@@ -82,8 +82,8 @@ def build(ctx: AppContext) -> None:
                   [task_id, typed], **quiet)
     ctx.on_session(Keyed(task_id=task_id).wire(handlers.tasks_of), [ctx.session], [task_id],
                    **quiet)
-    task_id.change(Keyed(prompt=prompt).wire(handlers.preview), [ctx.session, source, task_id],
-                   [prompt], **quiet)
+    gr.on([task_id.change, kind.change, style.change], Keyed(prompt=prompt).wire(handlers.preview),
+          [ctx.session, source, task_id, kind, style], [prompt], **quiet)
 
     def begin(*fields):
         return handlers.begin(LiveForm(*fields))

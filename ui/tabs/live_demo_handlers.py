@@ -29,6 +29,7 @@ from persd.demo.live import (
 )
 from persd.prompts import PROMPT_STYLES
 from persd.store import StoreError
+from persd.student.base import task_prompt
 from persd.student import HFStudent, StudentConfig, StudentLoadError
 from persd_app.tabs import SharedExecutor, Stores
 from persd_app.tabs.review_render import SIMULATED_BADGE, esc, message
@@ -114,14 +115,19 @@ class LiveHandlers:
                 pass
         return {"task_id": gr.update(choices=ids, value=ids[0] if ids else None)}
 
-    def preview(self, session: str | None, source: str, task_id: str | None) -> dict[str, Any]:
-        """The prompt of the chosen task, before any step runs."""
+    def preview(self, session: str | None, source: str, task_id: str | None,
+                kind: str = "sim", style: str = "persd") -> dict[str, Any]:
+        """The prompt the student will be given on the chosen task, before any step runs
+        (in the prompt style picked for a model student)."""
         if source != "session" or not session or not task_id:
             return {}
         try:
-            return {"prompt": self.stores.get(session).task(task_id).prompt}
+            task = self.stores.get(session).task(task_id)
         except StoreError:
             return {}
+        form = LiveForm(kind=kind, prompt_style=style)
+        return {"prompt": task_prompt(task, self._style(form)
+                                      if style in PROMPT_STYLES else "persd")}
 
     def begin(self, form: LiveForm) -> dict[str, Any]:
         """A new run: the first attempt. Whatever the last run showed is replaced."""

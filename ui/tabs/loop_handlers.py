@@ -142,7 +142,7 @@ class LoopHandlers:
         if state.progress is not None and state.status == "running":
             line += f", {state.progress:.0%} of the step"
         if state.reason:
-            line += f". {state.reason}"
+            line += f". {state.reason[:1].upper()}{state.reason[1:]}"
         if state.status == "running" and not state.alive:
             line += ". Its process is gone: run the same `persd loop` command to continue."
         return {"status": line, "progress": state.progress,
