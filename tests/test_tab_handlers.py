@@ -312,8 +312,8 @@ def test_loop_start_refuses_a_simulated_session_and_bad_settings_saying_why(stor
                                   teacher_model="t", temperature="9"))
     assert "temperature" in out["note"] and not (tmp_path / "runs").exists()
     # Simulated: nothing to suggest; no loop yet: the form is open.
-    assert handlers.prefill("demo") == {"session": "demo", "form_open": {"open": True,
-                                                                          "__type__": "update"}}
+    assert handlers.prefill("demo") == {"session": "demo", "panel": {"open": True,
+                                                                      "__type__": "update"}}
     view = handlers.view("demo")
     assert "No loop in this session" in view["status"] and not view["stop"]["interactive"]
     assert not view["curve"]["visible"] and view["no_curve"]["visible"]

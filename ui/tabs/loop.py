@@ -30,19 +30,19 @@ EMPTY_CURVE = ('<div class="persd-empty-panel" data-testid="loop-no-curve"><b>pa
                'evaluates them.</div>')
 
 
-# Remembered per session (persd.forms); the API key never is.
 TEMPERATURE_HINT = (f"{default_of(CollectConfig, 'temperature')} collecting, "
                     f"{loop_eval().temperature} evaluating")
+# Remembered per session (persd.forms); the API key never is.
 REMEMBERED = ("student", "tasks", "limit", "eval_tasks", "eval_limit", "base_url",
               "teacher_model", "rounds", "gate", "temperature", "top_p", "max_new_tokens",
               "train_steps", "prompt_format")
 
 
 def start_form(ctx: AppContext) -> dict:
-    """The start form's fields by LoopForm's names (and its presets, "memory"), in an
-    accordion above the view."""
+    """The start form's fields by LoopForm's names, its presets ("memory") and the
+    accordion that holds them ("panel")."""
     f: dict = {}
-    with gr.Accordion("Start a loop", open=True, elem_id="persd-loop-start-form") as f["form_open"]:
+    with gr.Accordion("Start a loop", open=True, elem_id="persd-loop-start-form") as f["panel"]:
         with gr.Row(equal_height=True):
             f["session"] = gr.Textbox(label="Session", info="new or the picked one",
                                       elem_id="persd-loop-session", min_width=150)
@@ -54,7 +54,7 @@ def start_form(ctx: AppContext) -> dict:
                                    elem_id="persd-loop-limit", min_width=90)
             f["eval_tasks"] = gr.Textbox(label="Held-out eval tasks", info="a JSONL file, mbpp:PATH",
                                          elem_id="persd-loop-eval-tasks", min_width=160)
-            f["eval_limit"] = gr.Number(None, label="First N eval", precision=0,
+            f["eval_limit"] = gr.Number(None, label="First N eval", precision=0, info="0: all",
                                         elem_id="persd-loop-eval-limit", min_width=90)
         with gr.Row(equal_height=True):
             f["base_url"], f["api_key"] = teacher_endpoint(ctx, "persd-loop")
@@ -122,7 +122,7 @@ def build(ctx: AppContext) -> None:
     names = [n for n in LoopForm.__dataclass_fields__]
     fields = [form[n] for n in names]
     filled = Keyed(**{n: form[n] for n in ("session", "student", "tasks", "teacher_model",
-                                            "eval_tasks", "form_open")})
+                                            "eval_tasks", "panel")})
     memory = form["memory"]
     memory.wire(ctx.on_session(filled.wire(handlers.prefill), [ctx.session], filled.list,
                                show_progress="hidden"))

@@ -65,17 +65,19 @@ class LoopHandlers:
 
     def prefill(self, session: str | None) -> dict[str, Any]:
         """The picked session's name, its student, tasks and teacher when it has them, and
-        whether the start form is open (folded while the session has a loop)."""
-        out: dict[str, Any] = {"session": session or "", "form_open": True}
+        the start form's panel, folded while the session has a loop."""
+        config: dict[str, Any] = {}
+        has_loop = False
         try:
             store = self.stores.get(session) if session else None
-            config = store.config() if store is not None and not store.simulated else {}
-            out["form_open"] = store is None or loop_state(store) is None
+            if store is not None:
+                config = {} if store.simulated else store.config()
+                has_loop = loop_state(store) is not None
         except StoreError:
-            config = {}
-        out["form_open"] = gr.update(open=out["form_open"])
-        return {**out, **{name: config[name] for name in ("student", "tasks", "teacher_model",
-                                                          "eval_tasks") if config.get(name)}}
+            pass
+        known = {name: config[name] for name in ("student", "tasks", "teacher_model",
+                                                  "eval_tasks") if config.get(name)}
+        return {"session": session or "", "panel": gr.update(open=not has_loop), **known}
 
     def config(self, form: LoopForm) -> LoopConfig:
         """The form as `persd loop`'s settings; ValueError (or LoopError) saying what is wrong."""
