@@ -101,10 +101,12 @@ def build(ctx: AppContext) -> None:
 
     form = [w["backend"], w["session"], w["tasks"], limit, w["student"], adapter, w["method"],
             base_url, api_key, w["teacher_model"], concurrency, tries, w["round"], samples,
-            max_new_tokens, fmt]
+            max_new_tokens]
 
+    # The prompt format after the picked session: a script calling the API with the
+    # earlier inputs (tests/test_data_dirs.py) still works, the format at its default.
     def run(backend, session, tasks, limit, student, adapter, method, base_url, api_key,
-            teacher_model, concurrency, tries, round_, samples, max_new_tokens, fmt, picked,
+            teacher_model, concurrency, tries, round_, samples, max_new_tokens, picked, fmt,
             confirmed, progress=gr.Progress()):
         form = CollectForm(backend, session, tasks, limit, student, adapter, method, base_url,
                            api_key, teacher_model, concurrency, tries, round_, samples,
@@ -115,8 +117,10 @@ def build(ctx: AppContext) -> None:
                    show_progress_on=[w["progress"]])
     # `confirmed` is an input of both, so gr.Progress lands in its own parameter.
     run = operator_only(ctx, run, "start a collection")
-    w["run"].click(out.wire(run), [*form, ctx.session, gr.State(False)], out.list, **running)
-    confirm.click(out.wire(run), [*form, ctx.session, gr.State(True)], out.list, **running)
+    w["run"].click(out.wire(run), [*form, ctx.session, fmt, gr.State(False)], out.list,
+                   **running)
+    confirm.click(out.wire(run), [*form, ctx.session, fmt, gr.State(True)], out.list,
+                  **running)
     for button in (w["run"], confirm):
         reveal_on_click(button, "persd-col-progress")
     reveal_on_click(w["run"], "persd-col-confirm-text")  # a simulated session asks first
