@@ -80,7 +80,7 @@ def build(ctx: AppContext) -> None:
                           minimum=1, elem_id="persd-train-batch", min_width=90)
         lora_r = gr.Number(16, label="LoRA r", info="adapter rank", precision=0, minimum=1,
                            elem_id="persd-train-lora-r", min_width=80)
-        fmt = prompt_format("persd-train")
+        prompt_fmt = prompt_format("persd-train")
         with gr.Column(min_width=160):
             full = gr.Checkbox(False, label="Full fine-tuning", elem_id="persd-train-full")
             overwrite = gr.Checkbox(False, label="Overwrite the output folder",
@@ -88,7 +88,7 @@ def build(ctx: AppContext) -> None:
     # The output name is left out: a finished run's folder is not reused without asking.
     memory = FormMemoryPanel(ctx, "train", dict(
         variant=variant, selection=selection, student=w["student"], epochs=epochs,
-        max_steps=max_steps, lr=lr, batch=batch, lora_r=lora_r, full=full, prompt_format=fmt))
+        max_steps=max_steps, lr=lr, batch=batch, lora_r=lora_r, full=full, prompt_format=prompt_fmt))
     memory.build()
     w["command"] = gr.Code(language="shell", label="Equivalent command", interactive=False,
                            lines=2, elem_id="persd-train-command")
@@ -120,7 +120,7 @@ def build(ctx: AppContext) -> None:
 
     out = Keyed(**{name: w[name] for name in OUTPUTS})
     form = [ctx.session, variant, selection, w["student"], w["output"], epochs, max_steps, lr,
-            batch, lora_r, full, overwrite, fmt]
+            batch, lora_r, full, overwrite, prompt_fmt]
 
     def as_form(fn):
         def handler(*values):
