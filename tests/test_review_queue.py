@@ -14,7 +14,7 @@ from persd.analysis.queue import COLUMNS, DERIVED, QueueQuery, QueueTable, apply
 from persd.review_reasons import (
     REASON_KINDS, ReasonError, compose, parse, reason_counts, tasks_with_wrong_tests,
 )
-from persd.store import StoreError
+from persd.store import SessionStore, StoreError
 from tests.demo_copies import build_demo, opened_copy
 
 
