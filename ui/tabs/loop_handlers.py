@@ -132,7 +132,7 @@ class LoopHandlers:
     def refresh(self, session: str | None) -> dict[str, Any]:
         state = loop_state(self.stores.get(session)) if session else None
         if state is None:
-            return {"status": "No loop in this session. Start one with the form above, or "
+            return {"status": "No loop in this session. Start one with the form below, or "
                               f"`persd loop --session {session or 'NAME'} ...` (see the README).",
                     "progress": None, "rounds": pd.DataFrame(columns=ROUND_COLUMNS),
                     "curve": pd.DataFrame(columns=["round", "pass@1", "inference"]),
