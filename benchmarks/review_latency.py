@@ -15,43 +15,18 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from persd.demo import build_demo_session  # noqa: E402
-from persd.store import SessionStore  # noqa: E402
+# grow: also imported from here by tests/test_review_load.py
+from grown_session import grow, grown_session  # noqa: E402,F401
+from persd_app.tabs import SharedExecutor, Stores  # noqa: E402
+from persd_app.tabs.review_handlers import Inputs, ReviewHandlers, new_state  # noqa: E402
 
 TARGET_P95_MS = 150.0
-
-
-def grow(path: Path, records: int) -> int:
-    """Copy the session's attempts and refinements as new sample indexes until it holds
-    `records` refinements; returns the count."""
-    with SessionStore(path) as store:
-        seeds = [(store.attempts.get(r.attempt_id), r) for r in store.refinements.list()]
-        have = len(seeds)
-        sample = 1
-        with store.transaction():
-            while have < records:
-                for attempt, refinement in seeds:
-                    if have >= records:
-                        break
-                    copy = store.attempts.add(
-                        attempt.task_id, attempt.round, sample_index=sample, model=attempt.model,
-                        prompt=attempt.prompt, completion=attempt.completion,
-                        program=attempt.program, sampling=attempt.sampling)
-                    store.executions.add("attempt", copy.id, attempt.execution)
-                    store.refinements.add(
-                        "persd", attempt_id=copy.id, teacher_model=refinement.teacher_model,
-                        program=refinement.program, completion=refinement.completion,
-                        validated=refinement.validated, reason=refinement.reason,
-                        diff_lines=refinement.diff_lines, execution=refinement.execution)
-                    have += 1
-                sample += 1
-        return store.queue.count()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -61,22 +36,8 @@ def percentile(values: list[float], q: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--actions", type=int, default=300, help="approvals to time")
-    parser.add_argument("--sessions-dir", help="keep the session here (default: a temp dir)")
-    args = parser.parse_args()
-
-    from persd_app.tabs import SharedExecutor, Stores
-    from persd_app.tabs.review_handlers import Inputs, ReviewHandlers, new_state
-
-    folder = Path(args.sessions_dir or tempfile.mkdtemp(prefix="persd-bench-"))
-    started = time.perf_counter()
-    path = build_demo_session(folder, name="bench")
-    built = time.perf_counter() - started
-    total = grow(path, args.records)
-    grown = time.perf_counter() - started - built
-    print(f"session: {total:,} refinements in {path} (demo {built:.1f} s, grown in {grown:.1f} s)")
-
+    args, folder, total = grown_session(parser)
     stores = Stores(folder)
     handlers = ReviewHandlers(stores, SharedExecutor(workers=1))
     shown = handlers.open(Inputs(session="bench", reviewer="bench", state=new_state()))

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,9 +25,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from review_latency import grow, percentile  # noqa: E402
+from grown_session import grown_session  # noqa: E402
+from review_latency import percentile  # noqa: E402
 
-from persd.demo import build_demo_session  # noqa: E402
+from persd.analysis.queue import ORDERS  # noqa: E402
+from persd_app.tabs import Stores  # noqa: E402
+from persd_app.tabs.queue_handlers import QueueHandlers, View  # noqa: E402
 
 TARGET_P95_MS = 1000.0
 
@@ -44,19 +46,8 @@ def timed(fn: Callable[[], object], repeats: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per operation")
-    parser.add_argument("--sessions-dir", help="keep the session here (default: a temp dir)")
-    args = parser.parse_args()
-
-    from persd.analysis.queue import ORDERS
-    from persd_app.tabs import Stores
-    from persd_app.tabs.queue_handlers import QueueHandlers, View
-
-    folder = Path(args.sessions_dir or tempfile.mkdtemp(prefix="persd-bench-"))
-    path = build_demo_session(folder, name="bench")
-    total = grow(path, args.records)
-    print(f"session: {total:,} refinements in {path}")
+    args, folder, total = grown_session(parser)
     stores = Stores(folder)
 
     def view(**given) -> View:

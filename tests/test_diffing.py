@@ -160,3 +160,16 @@ def test_blank_line_changes_can_be_hidden_and_are_counted():
 def test_a_layout_other_than_one_or_two_columns_is_refused():
     with pytest.raises(ValueError, match="columns must be 1 or 2"):
         side_by_side_html(BASE, BASE, columns=3)
+
+
+def test_code_similarity_compares_the_code_below_a_shared_prompt():
+    from persd.code.diffing import code_similarity
+
+    prompt = 'def f(x):\n    """' + "A long description. " * 40 + '"""\n'
+    attempt, fixed = prompt + "    return x + 1\n", prompt + "    y = x * 2\n    return y - 7\n"
+    assert code_similarity(attempt, fixed, prompt) == similarity("    return x + 1\n",
+                                                                 "    y = x * 2\n    return y - 7\n")
+    assert code_similarity(attempt, fixed, prompt) < 0.7 < similarity(attempt, fixed)
+    # only one starts with the prompt: the whole programs are compared
+    assert code_similarity("def f(x): return x + 1\n", fixed, prompt) == \
+        similarity("def f(x): return x + 1\n", fixed)

@@ -27,8 +27,8 @@ pytestmark = pytest.mark.ray
 
 from ray.cluster_utils import Cluster  # noqa: E402
 
-from persd.execution import Executor, make_executor  # noqa: E402
-from persd.tasks import load_tasks  # noqa: E402
+from persd.execution import make_executor  # noqa: E402
+from tests.reference_jobs import local_verdicts, reference_jobs, verdicts  # noqa: E402
 
 NODE_IP = "127.0.0.1"
 NODE = {"num_cpus": 1, "node_ip_address": NODE_IP, "object_store_memory": 100 * 1024 * 1024}
@@ -49,19 +49,12 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def references():
-    tasks = load_tasks("humaneval")[:20]
-    return [(task.solution, task.test, task.prompt) for task in tasks]
+    return reference_jobs()
 
 
 @pytest.fixture(scope="module")
 def expected(references):
-    with Executor(workers=2) as executor:
-        return [r.to_dict() for r in executor.run_many(references)]
-
-
-def verdicts(results) -> list[tuple]:
-    return [(r["status"], r["tests_passed"], r["tests_total"], r["feedback"])
-            for r in (x if isinstance(x, dict) else x.to_dict() for x in results)]
+    return local_verdicts(references)
 
 
 def loopback(address: str) -> bool:

@@ -19,22 +19,21 @@ import pytest
 
 from persd.execution import Executor, make_executor
 from persd.execution.service import SandboxService
-from persd.tasks import load_tasks
 from tests.ports import free_port
+from tests.reference_jobs import as_dicts, reference_jobs, verdicts
 
 SLOW = "\nimport time as _t\n_t.sleep(0.15)\n"  # keeps a run in flight long enough to kill a service under it
 
 
 @pytest.fixture(scope="module")
 def references():
-    tasks = load_tasks("humaneval")[:20]
-    return [(task.solution, task.test, task.prompt) for task in tasks]
+    return reference_jobs()
 
 
 @pytest.fixture(scope="module")
 def local(references):
     with Executor(workers=2) as executor:
-        yield executor, json.loads(json.dumps([r.to_dict() for r in executor.run_many(references)]))
+        yield executor, as_dicts(executor.run_many(references))
 
 
 def post(url: str, body, token: str | None = None, raw: bytes | None = None) -> tuple[int, dict]:
@@ -123,14 +122,6 @@ def test_limits_and_tokens(local):
         SandboxService(executor, host="0.0.0.0", port=free_port())
 
 
-def same_verdicts(results, expected) -> None:
-    assert len(results) == len(expected)
-    for got, want in zip(results, expected):
-        got = got.to_dict()
-        assert (got["status"], got["tests_passed"], got["tests_total"], got["feedback"]) == \
-               (want["status"], want["tests_passed"], want["tests_total"], want["feedback"])
-
-
 def test_http_executor_over_two_services_equals_local(local, references):
     _, expected = local
     ports = [free_port(), free_port()]
@@ -139,7 +130,7 @@ def test_http_executor_over_two_services_equals_local(local, references):
         spec = ",".join(f"http://127.0.0.1:{port}" for port in ports)
         with make_executor(spec) as executor:
             assert executor.workers == 2 and executor.protocol == "strict"
-            same_verdicts(executor.run_many(references), expected)
+            assert verdicts(executor.run_many(references)) == verdicts(expected)
             assert len(executor.served) == 2  # both services judged programs
 
             # One service killed mid-run: its programs run again on the other, each once.
@@ -148,7 +139,7 @@ def test_http_executor_over_two_services_equals_local(local, references):
             killer.start()
             results = executor.run_many(slow)
             killer.join()
-            same_verdicts(results, expected)
+            assert verdicts(results) == verdicts(expected)
             assert executor.lost == [f"http://127.0.0.1:{ports[0]}"]
             assert sum(executor.served.values()) == 2 * len(references)
     finally:

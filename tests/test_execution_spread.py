@@ -6,6 +6,8 @@ one no real program can cause through the jail: taking its whole node down.
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from persd.execution import Executor
@@ -60,3 +62,35 @@ def test_no_endpoint_left_is_an_error(executor):
         assert spread.run(KILLER + "x = 1", "").status == "killed"
         with pytest.raises(NoEndpoints, match="only"):
             spread.run("x = 1", "")
+
+
+class Recording(Node):
+    """A Node that records its batches' sizes and how many it held at once."""
+
+    def __init__(self, name: str, executor: Executor) -> None:
+        super().__init__(name, executor)
+        self.sizes: list[int] = []
+        self.now = self.most = 0
+        self._lock = threading.Lock()
+
+    def run_batch(self, jobs):
+        with self._lock:
+            self.sizes.append(len(jobs))
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            return super().run_batch(jobs)
+        finally:
+            with self._lock:
+                self.now -= 1
+
+
+def test_a_sandbox_has_its_next_batch_waiting_and_batches_shrink_to_one(executor):
+    nodes = [Recording(f"node{i}", executor) for i in range(2)]
+    jobs = programs(64)
+    with SpreadExecutor(nodes, limits=executor.limits, protocol="strict", isolation="bwrap") as spread:
+        results = spread.run_many(jobs)
+    assert [r.status for r in results] == ["passed"] * 64
+    assert all(node.most >= 2 for node in nodes), [node.most for node in nodes]  # one runs, one waits
+    sizes = [size for node in nodes for size in node.sizes]
+    assert sum(sizes) == 64 and max(sizes) == 8 and min(sizes) == 1  # a quarter of what is left per sandbox

@@ -242,3 +242,62 @@ def test_hidden_feedback_reaches_the_loop_s_evaluation_with_the_leak_warning(tmp
         assert [run.config["eval"]["feedback_tests"] for run in store.runs.list(kind="loop")] == ["visible"]
     refused = CliRunner().invoke(cli, [*args, "--feedback-tests", "some"])
     assert refused.exit_code == 2 and "'some' is not one of" in refused.output
+
+
+def _loop_config(tmp_path, model, eval_file, **settings) -> LoopConfig:
+    return LoopConfig(collect=CollectConfig(session="s", tasks="humaneval", limit=TRAIN_TASKS,
+                                            eval_tasks=eval_file, student=model,
+                                            teacher_model="test-teacher", max_new_tokens=24,
+                                            workers=2, sessions_dir=str(tmp_path)),
+                      output_dir=str(tmp_path / "runs"), train={"max_steps": 6}, **settings)
+
+
+def test_a_loop_config_reads_back_from_its_stored_form(tmp_path):
+    config = _loop_config(tmp_path, "m", "heldout.jsonl", rounds=2, gate="wait")
+    assert LoopConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(LoopError, match="rounds must be at least 1"):
+        LoopConfig.from_dict({**config.to_dict(), "rounds": 0})
+    with pytest.raises(LoopError, match="invalid loop settings"):
+        LoopConfig.from_dict({**config.to_dict(), "colour": "red"})
+
+
+def test_a_loop_job_that_cannot_open_its_session_says_why_at_once(tmp_path):
+    from persd.jobs.loop import JobError, start_loop
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    config = _loop_config(blocked, "m", "heldout.jsonl")
+    config = LoopConfig.from_dict({**config.to_dict(), "output_dir": str(tmp_path / "out")})
+    with pytest.raises(JobError, match="a-file"):
+        start_loop(config, wait_s=60)
+    assert "Error:" in (tmp_path / "out" / "loop.log").read_text()
+
+
+def test_the_app_s_loop_job_runs_in_a_child_records_its_run_and_stops(tmp_path, tiny_model_dir,
+                                                                     eval_file, teacher):
+    from persd.jobs.loop import JobError, start_loop
+
+    env = {"OPENAI_BASE_URL": teacher.base_url, "OPENAI_API_KEY": "test-key"}
+    config = _loop_config(tmp_path, tiny_model_dir, eval_file, rounds=1)
+    started = start_loop(config, env=env)
+    try:
+        assert started.pid != os.getpid()
+        state = _state(tmp_path)
+        assert state.run_id == started.run_id and state.alive and state.round == 0
+        cmdline = open(f"/proc/{started.pid}/cmdline", "rb").read().split(b"\0")
+        assert b"persd.loop.child" in cmdline
+        job = json.loads((tmp_path / "runs" / "loop_job.json").read_text())
+        assert job["kind"] == "loop" and "test-key" not in json.dumps(job)  # the key: env only
+        with pytest.raises(JobError, match="one loop per session"):
+            start_loop(config, env=env)
+        with SessionStore.open(tmp_path, "s") as store:
+            from persd.loop import request_stop
+            assert request_stop(store)
+        deadline = time.monotonic() + 120
+        while _alive(started.pid) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert not _alive(started.pid)
+        assert _state(tmp_path).status == "stopped"
+    finally:
+        if _alive(started.pid):
+            os.kill(started.pid, signal.SIGKILL)

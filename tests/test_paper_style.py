@@ -17,7 +17,8 @@ from persd.execution import Executor
 from persd.importing.rectify import paper_parts
 from persd.prompts import paper_refine_prompt
 from persd.store import SessionStore
-from persd.tasks import Task
+from persd.paper_style import paper_task_prompt
+from persd.tasks import Task, load_tasks
 from persd.train.config import TrainConfig, TrainError
 
 RELEASE = Path(__file__).parent / "data" / "persdistill" / "rectify_sample.jsonl"
@@ -92,3 +93,36 @@ def test_an_edit_replaces_the_releases_completion_and_a_bad_style_is_refused(tmp
             build_examples(store, "persd", prompt_style="alpaca")
     with pytest.raises(TrainError, match="prompt_style must be one of persd, paper"):
         TrainConfig.from_dict({"student": "m", "output_dir": "o", "prompt_style": "alpaca"})
+
+
+# The release's MBPP task prompt (code/create_mbpp_finetuning_data_from_chatgpt_refinements.py
+# and code/generate_code_for_mbpp.py, `format_prompt`, with its default of one example):
+# '"""\n' + text + '\n\n>>> Example: ' + the first test after "assert ", every "==" made "=",
+# + '\n"""\n\n' + the reference's code up to the end of its `def` line + '\n'. Written out by
+# hand for three of MBPP's own rows (tests/data/tasks/mbpp_real_sample.jsonl, unchanged).
+MBPP_SAMPLE = Path(__file__).parent / "data" / "tasks" / "mbpp_real_sample.jsonl"
+RELEASE_MBPP_PROMPTS = {
+    "MBPP/2": '"""\nWrite a function to find the similar elements from the given two tuple lists.\n\n'
+              '>>> Example: similar_elements((3, 4, 5, 6),(5, 7, 4, 10)) = (4, 5)\n"""\n\n'
+              'def similar_elements(test_tup1, test_tup2):\n',
+    # "==" with no spaces stays "=" with none; the test's trailing space is kept
+    "MBPP/51": '"""\nWrite a function to print check if the triangle is equilateral or not.\n\n'
+               '>>> Example: check_equilateral(6,8,12)=False \n"""\n\ndef check_equilateral(x,y,z):\n',
+    # the code above the def (here an import) is part of the prompt; MBPP writes it with
+    # CRLF line ends, which persd reads as LF (the one difference; PAPER.md)
+    "MBPP/3": '"""\nWrite a python function to identify non-prime numbers.\n\n'
+              '>>> Example: is_not_prime(2) = False\n"""\n\nimport math\r\ndef is_not_prime(n):\n',
+}
+
+
+def test_mbpp_task_prompts_are_the_releases_byte_for_byte():
+    tasks = {task.task_id: task for task in load_tasks(str(MBPP_SAMPLE))}
+    for task_id, release in RELEASE_MBPP_PROMPTS.items():
+        assert paper_task_prompt(tasks[task_id]) == release.replace("\r\n", "\n"), task_id
+    assert "\r\n" not in RELEASE_MBPP_PROMPTS["MBPP/2"] + RELEASE_MBPP_PROMPTS["MBPP/51"]  # byte for byte there
+
+
+def test_a_humaneval_header_runs_to_the_colon_that_ends_its_signature():
+    task = load_tasks("humaneval")[0]
+    assert paper_task_prompt(task).endswith(
+        '"""\n\ndef has_close_elements(numbers: List[float], threshold: float) -> bool:\n')

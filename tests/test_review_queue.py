@@ -5,31 +5,27 @@ of the simulated demo session."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
 from persd.data import build_examples
-from persd.demo import build_demo_session
-from persd.execution import Executor
 from persd.analysis.queue import COLUMNS, DERIVED, QueueQuery, QueueTable, apply_plan, bulk_plan
 from persd.review_reasons import (
     REASON_KINDS, ReasonError, compose, parse, reason_counts, tasks_with_wrong_tests,
 )
 from persd.store import SessionStore, StoreError
+from tests.demo_copies import build_demo, opened_copy
 
 
 @pytest.fixture(scope="module")
 def demo_path(tmp_path_factory):
-    with Executor(workers=2, timeout_s=3.0) as executor:
-        return build_demo_session(tmp_path_factory.mktemp("demo"), limit=16,
-                                  executor=executor)
+    return build_demo(tmp_path_factory.mktemp("demo"), limit=16)
 
 
 @pytest.fixture()
 def store(demo_path, tmp_path):
-    copy = tmp_path / "demo.sqlite"
-    copy.write_bytes(demo_path.read_bytes())
-    with SessionStore(copy) as opened:
+    with opened_copy(demo_path, tmp_path) as opened:
         yield opened
 
 
@@ -224,3 +220,83 @@ def test_a_background_pass_that_fails_says_why_and_the_next_open_tries_again(sto
     table.frame(store)
     assert table.wait(timeout_s=60) and not table.error and table.pending == 0
     assert len(table.frame(store)) == len(store.queue.states())
+
+
+def test_queue_and_review_show_one_similarity_for_a_record(store):
+    """Both read persd.code.diffing.code_similarity (the code below the task prompt): for
+    records whose whole-program figure differs, the two tabs still print the same."""
+    from persd.code.diffing import similarity
+    from persd.review import review_view
+    from persd_app.tabs import Stores
+    from persd_app.tabs.queue_handlers import QueueHandlers, View
+    from persd_app.tabs.review_render import metrics
+    from persd_app.tabs.shown import percent
+
+    table = QueueHandlers(Stores(store.path.parent)).show(
+        View(session=store.name, reviewer="ana", order="id"))["table"]
+    checked = 0
+    for rid, shown in zip(table["id"], table["similarity"]):
+        view = review_view(store, int(rid))
+        if not shown or percent(similarity(view.attempt_program, view.current_program)) == shown:
+            continue  # the prompt changes nothing here: no test of agreement
+        assert f'data-testid="similarity">{shown}</b>' in metrics(view), (rid, shown)
+        checked += 1
+    assert checked >= 3
+
+
+def test_a_claim_on_derived_work_is_held_renewed_released_and_expires(store):
+    assert store.derived.claim("queue-x", "one", lease_s=60)
+    assert not store.derived.claim("queue-x", "two", lease_s=60)
+    assert store.derived.claim("queue-x", "one", lease_s=0.05)    # renewed, shorter
+    time.sleep(0.1)                                                # "one" died: it ran out
+    assert store.derived.claim("queue-x", "two", lease_s=60)
+    store.derived.release("queue-x", "one")                        # not its claim any more
+    assert not store.derived.claim("queue-x", "one", lease_s=60)
+    store.derived.release("queue-x", "two")
+    assert store.derived.claim("queue-x", "one", lease_s=60)
+
+
+def _one_app_process(path: str, start, done) -> None:
+    """What an app process does on opening the Queue of a session not computed yet: a
+    background pass (each record slowed down, so that the two passes overlap)."""
+    import persd.analysis.queue as queue
+
+    queue.DERIVED, queue.SYNC_LIMIT, queue.CHUNK, queue.WAIT_S = "queue-shared", 2, 3, 0.1
+    values = queue._Context.values
+
+    def slow(self, refinement_id):
+        time.sleep(0.05)
+        return values(self, refinement_id)
+
+    queue._Context.values = slow
+    with SessionStore(path) as opened:
+        table = QueueTable()
+        start.wait(60)                        # both open the Queue at once
+        first = len(table.frame(opened)) + table.unshown
+        began = table.pending                 # records its pass set out to compute
+        finished = table.wait(timeout_s=120)
+        frame = table.frame(opened)
+        done.put((finished, table.computed, len(frame), table.error, first, began,
+                  frame.drop(columns=["status", "reviewer", "assigned"]).to_json()))
+
+
+def test_two_processes_on_one_session_compute_each_record_once(store):
+    import multiprocessing
+
+    spawn = multiprocessing.get_context("spawn")
+    start, done = spawn.Barrier(2), spawn.Queue()
+    apps = [spawn.Process(target=_one_app_process, args=(str(store.path), start, done))
+            for _ in range(2)]
+    for app in apps:
+        app.start()
+    results = [done.get(timeout=180) for _ in apps]
+    for app in apps:
+        app.join(30)
+    total = len(store.refinements.list())
+    assert [(finished, rows, error, first) for finished, _, rows, error, first, _, _
+            in results] == [(True, total, "", total)] * 2
+    # Both set out to compute them; one did, the other took its results.
+    assert all(began > 0 for *_, began, _ in results)
+    assert sorted(computed for _, computed, *_ in results) == [0, total]
+    assert results[0][-1] == results[1][-1]    # the same table in both
+    assert set(store.derived.get("queue-shared")) == {r.id for r in store.refinements.list()}

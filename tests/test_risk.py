@@ -94,3 +94,63 @@ def test_code_that_does_not_parse_gets_no_hard_coding_flag(tmp_path, executor):
         broken = _plant(store, executor, _task("T/broken"), PROMPT + "    return (\n")
         flags = risk_flags(store)[broken]
     assert "hard_codes_tests" not in _kinds(flags)
+
+
+REFERENCE = PROMPT + "    return 3 * n\n"
+
+
+def test_a_reference_that_fails_its_tests_flags_the_task(tmp_path, executor):
+    """The teacher's code is the reference (docstring and layout aside) and fails the
+    hidden tests: every record of that task says the reference fails; a task whose
+    reference passes is not flagged."""
+    wrong = Task(task_id="T/wrong-ref", prompt=PROMPT, entry_point="triple", test=BAD_TEST,
+                 visible_test=VISIBLE, solution=REFERENCE, source="planted")
+    right = Task(task_id="T/right-ref", prompt=PROMPT, entry_point="triple", test=HIDDEN,
+                 visible_test=VISIBLE, solution=REFERENCE, source="planted")
+    copied = 'def triple(n):\n    """Other words."""\n    return 3*n  # the reference\n'
+    with SessionStore(tmp_path / "risk.sqlite") as store:
+        other = _plant(store, executor, wrong, GENUINE, sample=0)
+        reference = _plant(store, executor, wrong, copied, sample=1)
+        fine = _plant(store, executor, right, copied)
+        flags = risk_flags(store)
+    for rid in (other, reference):
+        why = next(f.why for f in flags[rid] if f.kind == "reference_fails")
+        assert f"record #{reference}" in why and "triple(-4) == 12" in why
+    assert "reference_fails" not in _kinds(flags[fine])
+    assert FLAG_KINDS["reference_fails"][0] == "reference fails its tests"
+
+
+def test_a_task_rejected_from_the_queue_as_test_is_wrong_leaves_the_exported_rows(
+        tmp_path, executor):
+    """End to end: the Queue filtered by the flag, its records rejected with the reason
+    "test is wrong", then `persd export` (a real process) writes no row of that task."""
+    import json
+    import subprocess
+    import sys
+
+    from persd_app.tabs import Stores
+    from persd_app.tabs.queue_handlers import QueueHandlers, View
+
+    wrong = Task(task_id="T/wrong-ref", prompt=PROMPT, entry_point="triple", test=BAD_TEST,
+                 visible_test=VISIBLE, solution=REFERENCE, source="planted")
+    right = Task(task_id="T/right-ref", prompt=PROMPT, entry_point="triple", test=HIDDEN,
+                 visible_test=VISIBLE, solution=REFERENCE, source="planted")
+    with SessionStore(tmp_path / "risk.sqlite") as store:
+        flagged = _plant(store, executor, wrong, REFERENCE)
+        _plant(store, executor, right, REFERENCE)
+    handlers = QueueHandlers(Stores(tmp_path))
+    v = View(session="risk", reviewer="ana", flag=FLAG_KINDS["reference_fails"][0],
+             reason_kind="test is wrong", reason="the reference fails triple(-4)")
+    v.state = handlers.select_shown(v, True)["state"]
+    assert v.state["selected"] == [flagged]
+    v.state = handlers.ask(v, "rejected")["state"]
+    assert "1 record set to rejected" in handlers.confirm(v, overwrite=False)["counts"]
+
+    out = tmp_path / "rows.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "persd.cli", "export", "--session", "risk", "--variant",
+         "persd", "--selection", "all", "--output", str(out), "--sessions-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    tasks = [json.loads(line)["task_id"] for line in out.read_text().splitlines()]
+    assert tasks == ["T/right-ref"]

@@ -16,7 +16,7 @@ from persd.collect import CollectConfig, collect
 from persd.store import SessionStore
 from persd.student import STOP_SEQUENCES, StudentLoadError, cut_at_stop
 from persd.student.backends import build_student
-from persd.student.vllm import GPU_HINT, INSTALL_HINT
+from persd.student.vllm import GPU_HINT, INSTALL_HINT, model_source
 from persd.tasks import load_tasks
 from tests.fixtures_serve import transformers_serve  # noqa: F401  (fixture)
 from tests.openai_server import OpenAITestServer
@@ -31,6 +31,12 @@ def _has_cuda() -> bool:
 
 
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
+
+
+def _vllm_missing() -> str:
+    """Why vLLM cannot run here ('' when it can)."""
+    missing = [hint for hint, absent in ((INSTALL_HINT, not HAS_VLLM), (GPU_HINT, not _has_cuda())) if absent]
+    return "; ".join(missing)
 
 
 @pytest.mark.slow
@@ -135,14 +141,25 @@ def test_cli_collect_with_vllm_backend_fails_cleanly(tmp_path, monkeypatch):
     assert not list(tmp_path.iterdir())  # the session was not created
 
 
+def test_vllm_is_given_a_local_folder_as_its_absolute_path(tmp_path, monkeypatch):
+    (tmp_path / "models" / "smollm2-135m").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert model_source("models/smollm2-135m") == str(tmp_path / "models" / "smollm2-135m")
+    assert model_source("HuggingFaceTB/SmolLM2-135M-Instruct") == "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(not _has_cuda(), reason=GPU_HINT)
-@pytest.mark.skipif(not HAS_VLLM, reason=INSTALL_HINT)
-def test_vllm_student_on_the_tiny_model(tiny_model_dir):
-    student = build_student("vllm", model=tiny_model_dir, max_new_tokens=12, seed=0,
-                            gpu_memory_utilization=0.3)
+@pytest.mark.skipif(bool(_vllm_missing()), reason="vLLM cannot run here, so neither the tiny model nor the "
+                    f"SmolLM2-135M folder of `persd models get smollm2-135m` is loaded: {_vllm_missing()}")
+@pytest.mark.parametrize("folder", ["tiny_model_dir", "smollm2_dir"], ids=["tiny", "smollm2-135m"])
+def test_vllm_student_generates_from_a_local_folder_offline(folder, request, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the folder only: a hub lookup would fail
+    real = folder == "smollm2_dir"
+    student = build_student("vllm", model=request.getfixturevalue(folder), max_new_tokens=48 if real else 12,
+                            seed=0, gpu_memory_utilization=0.3)
     results = student.complete(PROMPTS, n=3)
     assert [len(samples) for samples in results] == [3, 3]
     assert all(cut_at_stop(s) == s for samples in results for s in samples)
     greedy = student.complete(PROMPTS, n=2, temperature=0.0)
     assert all(len(set(samples)) == 1 for samples in greedy)
+    assert not real or all(samples[0].strip() for samples in greedy)  # a real model writes code

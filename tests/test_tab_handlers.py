@@ -115,6 +115,31 @@ def test_live_demo_typed_task_without_a_reference_says_what_to_do(stores, execut
     assert "reference solution" in out["note"] and out["steps"] == ""
 
 
+def test_live_demo_asks_a_model_in_the_prompt_style_picked(stores, executor, tiny_model_dir):
+    from persd.student.base import task_prompt
+
+    handlers = LiveHandlers(stores, executor)
+    form = LiveForm(session="demo", kind="model", model=tiny_model_dir, task_id="HumanEval/0",
+                    max_steps=1, prompt_style="paper")
+    paper = handlers.begin(form)
+    assert "persd-msg-error" not in paper["note"], paper["note"]
+    task = stores.get("demo").tasks.get("HumanEval/0")
+    assert paper["state"].backend.prompt_style == "paper"
+    # The prompt pane shows what the student was given: the release's task prompt, and
+    # so does its preview before Start.
+    assert paper["prompt"] == task_prompt(task, "paper") != task_prompt(task, "persd")
+    preview = handlers.preview("demo", "session", "HumanEval/0", "model", "paper")
+    assert preview == {"prompt": task_prompt(task, "paper")}
+    assert handlers.preview("demo", "session", "HumanEval/0", "sim", "paper") == \
+        {"prompt": task_prompt(task, "persd")}  # the simulated student is asked nothing
+    # Another style is another run, not a next step of the paper-style one.
+    persd = handlers.next_step(LiveForm(**{**form.__dict__, "prompt_style": "persd"}),
+                               paper["state"])
+    assert persd["state"] is not paper["state"] and persd["prompt"] == task_prompt(task, "persd")
+    bad = handlers.begin(LiveForm(**{**form.__dict__, "prompt_style": "theirs"}))
+    assert "prompt style must be one of persd, paper" in bad["note"] and bad["state"] is None
+
+
 # -- collect -----------------------------------------------------------------------------
 
 def collect_handlers(stores, executor) -> CollectHandlers:
@@ -246,3 +271,53 @@ def test_train_exports_the_curated_examples_for_download(stores, tmp_path, fmt):
         assert offered.suffix == ".zip"
         assert (offered.with_suffix("") / "dataset_info.json").exists()
     assert "Exported" in out["notice"]
+
+
+# -- loop -------------------------------------------------------------------------------
+
+def loop_handlers(stores, tmp_path):
+    from persd_app.tabs.loop_handlers import LoopHandlers
+
+    endpoints = TeacherEndpoints(listed=("http://127.0.0.1:9/v1",), allow_custom=False)
+    return LoopHandlers(stores, endpoints, tmp_path / "runs")
+
+
+def test_loop_form_gives_the_settings_persd_loop_would(stores, tmp_path):
+    from persd_app.tabs.loop_handlers import LoopForm
+
+    handlers = loop_handlers(stores, tmp_path)
+    config = handlers.config(LoopForm(session="new", student="models/tiny", limit=3, eval_limit=0,
+                                      eval_tasks="heldout.jsonl", teacher_model="t", rounds=2,
+                                      gate="wait", top_p=0.9, train_steps=5,
+                                      prompt_format="chat"))
+    assert (config.session, config.rounds, config.gate, config.train) == ("new", 2, "wait",
+                                                                          {"max_steps": 5})
+    assert config.collect.prompt_format == "chat" and config.collect.limit == 3
+    assert config.eval_limit is None  # 0: all
+    assert config.collect.top_p == config.eval.top_p == 0.9  # both parts, as --top-p
+    assert config.collect.temperature == 0.3 and config.eval.refine_steps == 1  # the CLI's
+    assert config.output_dir == str(tmp_path / "runs" / "loop-new")
+    with pytest.raises(ValueError, match="held-out eval tasks"):
+        handlers.config(LoopForm(session="new", student="m", teacher_model="t"))
+
+
+def test_loop_start_refuses_a_simulated_session_and_bad_settings_saying_why(stores, tmp_path):
+    from persd_app.tabs.loop_handlers import LoopForm
+
+    handlers = loop_handlers(stores, tmp_path)
+    form = LoopForm(session="demo", student="m", eval_tasks="humaneval", teacher_model="t")
+    out = handlers.start(form)
+    assert "persd-msg-error" in out["note"] and "SIMULATED" in out["note"] and "picker" not in out
+    out = handlers.start(LoopForm(session="x", student="m", eval_tasks="humaneval",
+                                  teacher_model="t", temperature="9"))
+    assert "temperature" in out["note"] and not (tmp_path / "runs").exists()
+    # Simulated: nothing to suggest; no loop yet: the form is open.
+    assert handlers.prefill("demo") == {"session": "demo", "panel": {"open": True,
+                                                                      "__type__": "update"}}
+    view = handlers.view("demo")
+    assert "No loop in this session" in view["status"] and not view["stop"]["interactive"]
+    assert not view["curve"]["visible"] and view["no_curve"]["visible"]
+    assert handlers.stop("demo") == {"note": "No loop is running in this session."}
+    out = handlers.start(LoopForm(session="x", student="m", eval_tasks="humaneval",
+                                  teacher_model="t", temperature="warm"))
+    assert "temperature &#x27;warm&#x27; is not a number" in out["note"]

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from persd.code.diffing import diff_size, similarity
+from persd.code.diffing import code_similarity, diff_size
 from persd.demo.sim import reference_program
 
 ATTEMPT_COLUMNS = ["attempt_id", "task_id", "round", "sample_index", "model", "status",
@@ -86,13 +86,15 @@ def refinements_frame(store) -> pd.DataFrame:
         if attempt is not None and r.program:
             row["diff_lines"] = r.diff_lines if r.diff_lines is not None else \
                 diff_size(attempt.program, r.program)
-            row["similarity"] = similarity(attempt.program, r.program)
+            prompt = tasks[r.task_id].prompt if r.task_id in tasks else ""
+            row["similarity"] = code_similarity(attempt.program, r.program, prompt)
             if r.task_id not in references:
                 references[r.task_id] = _reference(tasks.get(r.task_id))
             reference = references[r.task_id]
             if reference:
                 row["reference_diff_lines"] = diff_size(attempt.program, reference)
-                row["reference_similarity"] = similarity(attempt.program, reference)
+                row["reference_similarity"] = code_similarity(attempt.program, reference,
+                                                              prompt)
         rows.append(row)
     frame = pd.DataFrame(rows, columns=REFINEMENT_COLUMNS).astype(
         {"validated": bool, "cost_usd": float})

@@ -7,8 +7,8 @@
     plan = bulk_plan(store, [12, 13], "approved")   # plan.overwrites: decided or edited ones
 
 Columns: id, task, round, status, error (of the attempt), signature (of the attempt's
-failure, persd.analysis.signatures), similarity (refinement to attempt, the code below the
-task prompt: the number the "not personalised" flag reads), passes (teacher
+failure, persd.analysis.signatures), similarity (refinement to attempt,
+`persd.code.diffing.code_similarity`: the figure Review shows, the "not personalised" flag reads), passes (teacher
 code passes the hidden tests), reviewer, assigned, flags (labels), why, risk (score).
 What a refinement is never changes once stored, so its flags, signature and similarity are
 computed once (`persd.analysis.risk`, no model call) and kept in the session
@@ -17,22 +17,31 @@ attempts its records are computed again ("test looks wrong" reads every attempt 
 task). Up to SYNC_LIMIT records are computed while the caller waits; more (the first open
 of a large or older session) go to a background pass, one per table, that stores them a
 chunk at a time: `frame` shows the records ready (`table.unshown` counts those it left
-out, `table.pending` those the pass has still to compute), and the next call shows more. Review state and assignments are read on every call.
+out, `table.pending` those the pass has still to compute), and the next call shows more.
+Two processes on one session share that pass: each claims the work in the session
+(`store.derived.claim`, a lease renewed every chunk); one that finds it claimed computes
+nothing and takes the other's results as they are stored, and only computes what is left
+if the holder stops (its lease runs out). Review state and assignments are read on every call.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import threading
+import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
-from persd.analysis.risk import body_below, flags_of, risk_score, suspect_asserts
+from persd.analysis.risk import (
+    flags_of, reference_failures, risk_score, suspect_asserts,
+)
 from persd.analysis.signatures import signature_of
-from persd.code.diffing import similarity
+from persd.code.diffing import code_similarity
 from persd.store.errors import StoreError
 from persd.store.records import QueueFilters
 
@@ -43,9 +52,11 @@ ORDERS = {"risk": "risk first", "id": "record id", "task": "task",
 DECIDED = ("approved", "edited", "rejected")
 _LIVE = ("status", "reviewer", "assigned")  # read on every call, never stored
 # The stored static columns (persd.store.derived): a new name whenever the rules change.
-DERIVED = "queue-2"
+DERIVED = "queue-3"
 SYNC_LIMIT = 200   # records computed while the caller waits; more go to the background pass
 CHUNK = 250        # records the background pass computes and stores at a time
+LEASE_S = 60.0     # a pass's claim on a session's work, renewed every chunk
+WAIT_S = 2.0       # how often a pass that found the work claimed reads what is stored
 _DIGITS = re.compile(r"(\d+)")
 
 
@@ -69,6 +80,8 @@ class QueueTable:
     unshown: int = 0               # records the last frame left out: not computed yet
     error: str = ""                # why the last background pass stopped early (the next
                                    # open starts another), if it did
+    computed: int = 0              # records this table computed itself (not read back)
+    _owner: str = field(default_factory=lambda: f"{os.getpid()}:{uuid.uuid4().hex[:12]}")
 
     def frame(self, store: Any) -> pd.DataFrame:
         states = store.queue.states()  # (id, status, reviewer) of every record, id order
@@ -124,12 +137,47 @@ class QueueTable:
         try:
             # Its own connection: the caller's stays free for the views drawn meanwhile.
             with type(store)(store.path, create=False, readonly=store.readonly) as own:
-                context = _Context(own)
-                for start in range(0, len(todo), CHUNK):
-                    self._compute(own, todo[start:start + CHUNK], context,
-                                  left=max(0, len(todo) - start - CHUNK))
+                todo = self._wait_for_others(own, todo)
+                if not todo:
+                    return
+                try:
+                    context = _Context(own)
+                    for start in range(0, len(todo), CHUNK):
+                        self._claim(own)  # renewed: a pass that stopped frees it in LEASE_S
+                        self._compute(own, todo[start:start + CHUNK], context,
+                                      left=max(0, len(todo) - start - CHUNK))
+                finally:
+                    if not own.readonly:
+                        own.derived.release(DERIVED, self._owner)
         except Exception as error:  # noqa: BLE001  said in the table; the next open tries again
             self.error = f"{type(error).__name__}: {error}"
+
+    def _wait_for_others(self, store: Any, todo: list[int]) -> list[int]:
+        """Claim the work; while another process holds it, take its results as they are
+        stored. Returns what is left to compute here (none: the other did it all)."""
+        while True:
+            claimed = self._claim(store)
+            todo = self._take_stored(store, todo)
+            if claimed or not todo:
+                return todo
+            time.sleep(WAIT_S)
+
+    def _claim(self, store: Any) -> bool:
+        try:
+            return store.derived.claim(DERIVED, self._owner, LEASE_S)
+        except StoreError:
+            return True  # opened read-only: nothing is stored, so nothing is shared
+
+    def _take_stored(self, store: Any, todo: list[int]) -> list[int]:
+        """Keep the stored values of `todo` that are current; the rest are still to do."""
+        counts = store.attempts.counts_by_task()
+        stored = {rid: value for rid, value in store.derived.get(DERIVED, todo).items()
+                  if value.get("attempts") == counts.get(value["task"], 0)}
+        left = [rid for rid in todo if rid not in stored]
+        with self._lock:
+            self._static.update(stored)
+            self._stale, self.pending = self._stale or bool(stored), len(left)
+        return left
 
     def _compute(self, store: Any, ids: list[int], context: _Context | None = None,
                  left: int = 0) -> None:
@@ -139,6 +187,7 @@ class QueueTable:
         with self._lock:
             self._static.update(values)
             self._stale, self.pending = True, left
+            self.computed += len(values)
         try:
             store.derived.set(DERIVED, values)
         except StoreError:
@@ -156,21 +205,23 @@ class _Context:
         self.suspects = suspect_asserts(self.attempts.values())
         self.visible = {run.subject_id: run for run in store.executions.list("refinement")
                         if run.tests == "visible"}
+        self.failing_references = reference_failures(
+            self.tasks, [*self.attempts.values(), *self.refinements.values()])
 
     def values(self, refinement_id: int) -> dict[str, Any]:
         refinement = self.refinements[refinement_id]
         attempt, task = self.attempts.get(refinement.attempt_id), self.tasks[refinement.task_id]
         flags = flags_of(refinement, task, attempt, self.visible.get(refinement.id),
-                         self.suspects.get(refinement.task_id, {}))
+                         self.suspects.get(refinement.task_id, {}),
+                         self.failing_references.get(refinement.task_id))
         failed = attempt is not None and attempt.execution is not None and \
             not attempt.execution.passed
         return {
             "id": refinement.id, "task": refinement.task_id, "round": refinement.round,
             "error": attempt.execution.error_type if failed else "",
             "signature": signature_of(attempt.execution) if failed else "",
-            "similarity": None if attempt is None else round(similarity(
-                body_below(attempt.program, task.prompt),
-                body_below(refinement.program or "", task.prompt)), 3),
+            "similarity": None if attempt is None else code_similarity(
+                attempt.program, refinement.program or "", task.prompt),
             "passes": "yes" if refinement.validated else "no",
             "flags": ", ".join(flag.label for flag in flags),
             "why": " · ".join(flag.why for flag in flags),

@@ -14,8 +14,12 @@ stored executions (structured test outcomes, `persd.execution.result.TestOutcome
   visible_only       the refinement passes the visible tests but fails hidden ones
   many_tries         the teacher needed several tries
   test_looks_wrong   many attempts at the task fail one assert the same way, or the
-                     teacher's code fails an assert returning what the student's did.
-                     The reference solution is not run here: that would execute code.
+                     teacher's code fails an assert returning what the student's did
+  reference_fails    a stored program of the task (an attempt, or the teacher's code) is
+                     the task's reference solution (the same function, docstring and
+                     layout aside) and failed the hidden tests: the reference fails them.
+                     The reference is not run here (that would execute code): the flag is
+                     read from such a stored run, so a task no record copies stays unflagged.
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from persd.code.diffing import similarity
+from persd.code.diffing import code_similarity
+from persd.code.functions import same_function
 
 # kind -> (label shown to reviewers, weight in the "risk first" order)
 FLAG_KINDS = {
     "hard_codes_tests": ("hard-codes the tests", 8),
     "visible_only": ("passes visible, fails hidden", 5),
+    "reference_fails": ("reference fails its tests", 6),
     "test_looks_wrong": ("test looks wrong", 4),
     "not_personalised": ("not personalised", 3),
     "many_tries": ("teacher needed several tries", 1),
@@ -64,18 +70,23 @@ def risk_flags(store: Any, round: int | None = None) -> dict[int, list[RiskFlag]
     visible_runs = {run.subject_id: run for run in store.executions.list("refinement")
                     if run.tests == "visible"}
     suspects = suspect_asserts(attempts.values())
+    refinements = store.refinements.list(round=round)
+    failing_references = reference_failures(tasks, [*attempts.values(), *refinements])
     found = {}
-    for refinement in store.refinements.list(round=round):
+    for refinement in refinements:
         attempt = attempts.get(refinement.attempt_id)
         found[refinement.id] = flags_of(
             refinement, tasks[refinement.task_id], attempt,
-            visible_runs.get(refinement.id), suspects.get(refinement.task_id, {}))
+            visible_runs.get(refinement.id), suspects.get(refinement.task_id, {}),
+            failing_references.get(refinement.task_id))
     return found
 
 
 def flags_of(refinement: Any, task: Any, attempt: Any, visible_run: Any = None,
-             suspects: dict[tuple[str, str], int] | None = None) -> list[RiskFlag]:
-    """The flags of one refinement (a RefinementRecord with its hidden-test run)."""
+             suspects: dict[tuple[str, str], int] | None = None,
+             reference_fails: str | None = None) -> list[RiskFlag]:
+    """The flags of one refinement (a RefinementRecord with its hidden-test run);
+    `reference_fails` says why its task's reference fails (`reference_failures`)."""
     if refinement.program is None:
         return []
     flags = []
@@ -85,8 +96,7 @@ def flags_of(refinement: Any, task: Any, attempt: Any, visible_run: Any = None,
     if why:
         flags.append(RiskFlag("hard_codes_tests", why))
     if attempt is not None:
-        alike = similarity(body_below(attempt.program, task.prompt),
-                           body_below(refinement.program, task.prompt))
+        alike = code_similarity(attempt.program, refinement.program, task.prompt)
         if alike < MIN_SIMILARITY:
             flags.append(RiskFlag("not_personalised", f"its code below the task prompt is only "
                                   f"{alike:.0%} like the attempt's: a rewrite rather than a "
@@ -99,12 +109,9 @@ def flags_of(refinement: Any, task: Any, attempt: Any, visible_run: Any = None,
     why = _test_suspect(refinement.execution, failing, suspects or {})
     if why:
         flags.append(RiskFlag("test_looks_wrong", why))
+    if reference_fails:
+        flags.append(RiskFlag("reference_fails", reference_fails))
     return flags
-
-
-def body_below(program: str, prompt: str) -> str:
-    """The program below the task prompt (the prompt would make any two programs alike)."""
-    return program[len(prompt):] if program.startswith(prompt) else program
 
 
 # ---------------------------------------------------------------- hard-coded tests
@@ -306,3 +313,36 @@ def _test_suspect(hidden_run: Any, attempt_failing: list[Any],
             return (f"the teacher's code fails `{outcome.source.strip()[:100]}` returning "
                     f"{outcome.returned[:40]}, as the student's did: the test may be wrong")
     return None
+
+
+def reference_failures(tasks: dict[str, Any], records: Iterable[Any]) -> dict[str, str]:
+    """task id -> why its reference solution fails its hidden tests, for the tasks where
+    one of `records` (attempts or refinements with their hidden-test run) is the reference's
+    function and failed. Only failed runs are parsed, and only those holding the
+    reference's last line of code."""
+    found: dict[str, str] = {}
+    for record in records:
+        task, run = tasks.get(record.task_id), record.execution
+        if record.task_id in found or task is None or not task.solution or run is None \
+                or run.passed or not record.program:
+            continue
+        if _last_code_line(task.solution) not in "".join(record.program.split()):
+            continue
+        if same_function(record.program, task.solution, task.entry_point):
+            what = f"the teacher's code of record #{record.id}" \
+                if hasattr(record, "attempt_id") else f"the student's attempt {record.id}"
+            failed = _failing(run)
+            detail = f"`{failed[0].source.strip()[:100]}`" if failed else f"them ({run.status})"
+            found[record.task_id] = (
+                f"{what} is the task's reference solution "
+                f"({task.entry_point}, docstring and layout aside) and fails {detail}: "
+                "the reference or the tests are wrong")
+    return found
+
+
+@functools.lru_cache(maxsize=1024)
+def _last_code_line(program: str) -> str:
+    """The program's last line of code without its spaces (a cheap test before parsing)."""
+    lines = ["".join(line.split()) for line in program.splitlines()
+             if line.strip() and not line.strip().startswith("#")]
+    return lines[-1] if lines else ""

@@ -4,6 +4,7 @@
     print(unified_diff(attempt, refinement))
     diff_size(attempt, refinement)        # changed lines: added + removed
     similarity(attempt, refinement)       # 0.0 .. 1.0 (1.0: the same code)
+    code_similarity(attempt, refinement, task.prompt)   # the figure the app shows
     rows = side_by_side(attempt, refinement)        # aligned rows for a two-column view
     html = side_by_side_html(attempt, refinement)   # a self-contained table for gr.HTML
     html = rows_html(rows, "Attempt", "Refinement", columns=1, context=3, hide_blank=True)
@@ -21,8 +22,9 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import Indel
 
-__all__ = ["DiffRow", "collapse", "diff_size", "rows_html", "side_by_side", "side_by_side_html",
-           "similarity", "unified_diff", "without_blank_changes"]
+__all__ = ["DiffRow", "below_prompt", "code_similarity", "collapse", "diff_size", "rows_html",
+           "side_by_side", "side_by_side_html", "similarity", "unified_diff",
+           "without_blank_changes"]
 
 KINDS = ("equal", "replace", "delete", "insert")
 # Replace blocks up to this many line pairs are aligned by content; larger ones line by line.
@@ -91,6 +93,22 @@ def similarity(a: str, b: str) -> float:
     blank lines removed. Character-level, so a one-token fix scores close to 1.0 and a
     rewrite in another style scores low even when it behaves the same."""
     return float(Indel.normalized_similarity(_normalise(a), _normalise(b)))
+
+
+def code_similarity(attempt: str, other: str, prompt: str = "") -> float:
+    """How alike a refinement (an edit, the reference) is to the student's attempt: the
+    `similarity` of the code below the task prompt when both programs start with it,
+    since the prompt (description and header) is the same in both and would make any two
+    programs of a long task look alike. The one figure the Queue, Review, Analysis and the
+    "not personalised" risk flag show."""
+    if prompt and attempt.startswith(prompt) and other.startswith(prompt):
+        return similarity(below_prompt(attempt, prompt), below_prompt(other, prompt))
+    return similarity(attempt, other)
+
+
+def below_prompt(program: str, prompt: str) -> str:
+    """The program below the task prompt (the whole program if it does not start so)."""
+    return program[len(prompt):] if prompt and program.startswith(prompt) else program
 
 
 # ---------------------------------------------------------------- side by side

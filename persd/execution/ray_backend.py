@@ -23,6 +23,11 @@ to 127.0.0.2: advertised on loopback, listening on all interfaces (firewall a sh
 A cluster kept on one machine by hand: `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 ray start
 --node-ip-address=127.0.0.1 ...` on every node, and the same variable for the driver.
 persd turns Ray's usage statistics off (RAY_USAGE_STATS_ENABLED=0) unless they are set.
+
+Priority: Ray runs its workers, and so the sandboxes, at nice 15 (its `worker_niceness`);
+the local Executor's run at the caller's priority. Workers at nice 0 were tried and were
+not faster (benchmarks/executor_cluster.py, two nodes on two shared cores, four runs:
++3%, +19%, -7%, +29% against -2%, -7%, +2%, -4% at nice 15), so persd leaves Ray's default.
 """
 
 from __future__ import annotations
@@ -136,9 +141,10 @@ class RayExecutor(SpreadExecutor):
             per_actor = workers or cores
             for _ in range(max(1, cores // per_actor)):
                 # num_cpus=0: the sandboxes are processes of the actor's own, not Ray tasks;
-                # max_concurrency: the actor runs as many programs at once as it has sandboxes.
+                # max_concurrency: the two batches per sandbox the driver keeps in flight
+                # (remote.py), and describe().
                 actor = actor_class.options(
-                    num_cpus=0, max_concurrency=per_actor + 1,
+                    num_cpus=0, max_concurrency=2 * per_actor + 1,
                     scheduling_strategy=NodeAffinitySchedulingStrategy(node["NodeID"], soft=False),
                 ).remote(per_actor, settings)
                 endpoints.append(_ActorEndpoint(ray, actor, node, per_actor))

@@ -14,8 +14,7 @@ refinement" for persd's own exports; else "imported" (the file does not say).
 
 from __future__ import annotations
 
-import ast
-
+from persd.code.functions import same_function
 from persd.importing.formats import Parsed
 from persd.tasks.formats import Task
 
@@ -30,28 +29,7 @@ def row_origin(asked: str, file: str, fmt: str, row: Parsed, task: Task | None) 
         return GOLD if asked == "gold" else TEACHER
     if "gold" in file.replace("\\", "/").rsplit("/", 1)[-1].lower():
         return GOLD
-    if task is not None and task.solution and _same_function(row.refinement,
-                                                              task.solution, task.entry_point):
+    if task is not None and task.solution and same_function(row.refinement,
+                                                             task.solution, task.entry_point):
         return GOLD
     return TEACHER if fmt == "persd" else UNKNOWN
-
-
-def _same_function(code: str, reference: str, name: str) -> bool:
-    """Both define `name` with the same body (docstring, layout and comments aside)."""
-    mine, theirs = _body(code, name), _body(reference, name)
-    return mine is not None and mine == theirs
-
-
-def _body(code: str, name: str) -> str | None:
-    try:
-        tree = ast.parse(code.expandtabs(4))
-    except (SyntaxError, ValueError):
-        return None
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name:
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None),
-                                                                   ast.Constant):
-                body = body[1:]
-            return ast.dump(ast.Module(body=body, type_ignores=[]))
-    return None

@@ -54,6 +54,8 @@ class EvalRequest:
         config (`EvalConfig`): samples, sampling, refine steps.
         preset (`str` or `None`): the preset the config came from, for the command line.
         seed (`int`, defaults to `0`): sampling seed, so a rerun draws the same samples.
+        prompt_format (`str`, defaults to `"completion"`): how the student is prompted
+            (`completion`, `chat`, `auto`; persd.student.chat), as `--prompt-format`.
     """
 
     student: str
@@ -65,12 +67,14 @@ class EvalRequest:
     preset: str | None = None
     seed: int | None = 0
     batch_size: int = 8
+    prompt_format: str = "completion"
 
     def meta(self) -> dict[str, Any]:
         """The run config's keys besides "eval", as `persd eval --session` records them."""
         return {"model": self.student, "adapter": self.adapter or None,
                 "task_spec": self.tasks, "limit": self.limit, "round": self.round,
-                "batch_size": self.batch_size, "seed": self.seed}
+                "batch_size": self.batch_size, "seed": self.seed,
+                "prompt_format": self.prompt_format}
 
 
 def eval_command(request: EvalRequest, session: str | None = None,
@@ -98,6 +102,8 @@ def eval_command(request: EvalRequest, session: str | None = None,
                       else str(config[name])]
     if request.seed is not None:
         parts += ["--seed", str(request.seed)]
+    if request.prompt_format != "completion":
+        parts += ["--prompt-format", request.prompt_format]
     if session:
         parts += ["--session", session]
         if sessions_dir:

@@ -118,6 +118,16 @@ class LoopConfig:
                 "collect": flat_dict(self.collect), "eval": self.eval.to_dict(),
                 "train": dict(self.train)}
 
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> LoopConfig:
+        """Read back `to_dict()`'s form (a job file, a stored run); LoopError for bad values."""
+        values = dict(values)
+        try:
+            return cls(collect=CollectConfig(**values.pop("collect")),
+                       eval=EvalConfig.from_dict(values.pop("eval")), **values)
+        except (KeyError, TypeError, ValueError) as error:
+            raise LoopError(f"invalid loop settings: {error}") from error
+
     def identity(self) -> dict[str, Any]:
         """What a rerun must share with the loop it continues (how often to poll may change)."""
         return {k: v for k, v in self.to_dict().items() if k not in ("poll_s", "rounds", "patience")}

@@ -332,6 +332,7 @@ MIGRATIONS: list[tuple[str, list[Step]]] = [
         # completion), so `--prompt-style paper` rebuilds the row character for character.
         "ALTER TABLE import_records ADD COLUMN paper_parts TEXT",
     ]),
+    derived.CLAIMS_MIGRATION,
 ]
 
 

@@ -11,6 +11,11 @@ no batch size. An adapter written by `persd train` (peft LoRA) is served through
 support (`enable_lora`, `LoRARequest`), with `max_lora_rank` read from the adapter. vLLM is
 imported only when a `VLLMStudent` is built; without it, or without a CUDA GPU, building one
 raises `StudentLoadError` saying what is missing.
+
+A local folder (`persd models get smollm2-135m` writes `models/smollm2-135m`) is handed to
+vLLM as its absolute path, so the weights and the tokenizer are read from that folder
+wherever vLLM's processes run and no model hub is asked: vLLM takes a name that is not an
+existing folder for a hub id. With HF_HUB_OFFLINE=1 a hub id fails instead of downloading.
 """
 
 from __future__ import annotations
@@ -90,8 +95,9 @@ class VLLMStudent:
         self.config = config
         self.name = config.model if not config.adapter else f"{config.model}+{config.adapter}"
         self._calls = 0
+        source = model_source(config.model)
         options: dict[str, Any] = {
-            "model": config.model, "tensor_parallel_size": config.tensor_parallel_size,
+            "model": source, "tensor_parallel_size": config.tensor_parallel_size,
             "gpu_memory_utilization": config.gpu_memory_utilization, "dtype": config.dtype,
         }
         if config.max_model_len is not None:
@@ -132,6 +138,12 @@ class VLLMStudent:
             return None
         self._calls += 1
         return self.config.seed + self._calls - 1
+
+
+def model_source(model: str) -> str:
+    """What vLLM is given for `model`: a local folder as its absolute path, else the hub id."""
+    folder = Path(model).expanduser()
+    return str(folder.resolve()) if folder.is_dir() else model
 
 
 def _max_lora_rank(adapter: str) -> int:

@@ -19,6 +19,7 @@ from persd.jobs import CollectJob
 from persd_app.roles import operator_only
 from persd_app.tabs import AppContext
 from persd_app.tabs.collect_handlers import MODE_NOTES, OUTPUTS, CollectForm, CollectHandlers
+from persd_app.tabs.form_fields import prompt_format, reveal_on_click, teacher_endpoint
 from persd_app.tabs.keyed import Keyed
 from persd_app.tabs.review_render import message
 
@@ -58,18 +59,7 @@ def build(ctx: AppContext) -> None:
                                  info="a peft folder, e.g. a Train output (round 2+)",
                                  elem_id="persd-col-adapter")
         with gr.Row(equal_height=True):
-            custom = ctx.endpoints.allow_custom
-            base_url = gr.Dropdown(
-                list(ctx.endpoints.listed), value=ctx.endpoints.listed[0],
-                allow_custom_value=custom, label="Teacher endpoint",
-                info="an OpenAI-compatible base URL " + (
-                    "from the list, or type another (with your own key)" if custom else
-                    "(the app's operator sets the list)"),
-                elem_id="persd-col-base-url", scale=2)
-            api_key = gr.Textbox(label="API key", type="password",
-                                 info="empty: the server's key (listed endpoints only); used "
-                                      "for this run, never stored",
-                                 elem_id="persd-col-api-key")
+            base_url, api_key = teacher_endpoint(ctx, "persd-col")
             w["teacher_model"] = gr.Textbox(label="Teacher model",
                                             placeholder="e.g. gpt-4o-mini",
                                             info="the model's name at the endpoint",
@@ -87,6 +77,7 @@ def build(ctx: AppContext) -> None:
                                 elem_id="persd-col-samples")
             max_new_tokens = gr.Number(CollectForm.max_new_tokens, label="Max new tokens", precision=0, minimum=1,
                                        elem_id="persd-col-max-new-tokens")
+            fmt = prompt_format("persd-col")
     with gr.Row():
         w["run"] = gr.Button("Run collection", variant="primary", elem_id="persd-col-run",
                              scale=3)
@@ -112,31 +103,38 @@ def build(ctx: AppContext) -> None:
             base_url, api_key, w["teacher_model"], concurrency, tries, w["round"], samples,
             max_new_tokens]
 
+    # The prompt format after the picked session: a script calling the API with the
+    # earlier inputs (tests/test_data_dirs.py) still works, the format at its default.
     def run(backend, session, tasks, limit, student, adapter, method, base_url, api_key,
-            teacher_model, concurrency, tries, round_, samples, max_new_tokens, picked,
+            teacher_model, concurrency, tries, round_, samples, max_new_tokens, picked, fmt,
             confirmed, progress=gr.Progress()):
         form = CollectForm(backend, session, tasks, limit, student, adapter, method, base_url,
                            api_key, teacher_model, concurrency, tries, round_, samples,
-                           max_new_tokens)
+                           max_new_tokens, fmt)
         yield from handlers.run(form, picked, confirmed, progress)
 
     running = dict(concurrency_limit=1, concurrency_id="persd-collect", show_progress="full",
                    show_progress_on=[w["progress"]])
     # `confirmed` is an input of both, so gr.Progress lands in its own parameter.
     run = operator_only(ctx, run, "start a collection")
-    w["run"].click(out.wire(run), [*form, ctx.session, gr.State(False)], out.list, **running)
-    confirm.click(out.wire(run), [*form, ctx.session, gr.State(True)], out.list, **running)
+    w["run"].click(out.wire(run), [*form, ctx.session, fmt, gr.State(False)], out.list,
+                   **running)
+    confirm.click(out.wire(run), [*form, ctx.session, fmt, gr.State(True)], out.list,
+                  **running)
+    for button in (w["run"], confirm):
+        reveal_on_click(button, "persd-col-progress")
+    reveal_on_click(w["run"], "persd-col-confirm-text")  # a simulated session asks first
     w["cancel"].click(out.wire(operator_only(ctx, handlers.cancel, "cancel a collection")),
                       [w["current"], w["session"]], out.list, **quiet)
 
 
 def collect_job(ctx, backend, name, tasks, limit, student, adapter, method, base_url,
                 api_key, teacher_model, concurrency, tries, round_, samples,
-                max_new_tokens) -> CollectJob:
+                max_new_tokens, fmt=CollectForm.prompt_format) -> CollectJob:
     """The CollectJob for the form's values (ValueError with a message for bad settings);
     the same as a click on Run builds (tests/test_app_security.py checks its endpoints)."""
     handlers = CollectHandlers(None, ctx.executor, ctx.endpoints, ctx.sessions_dir,
                                ctx.data_dirs)
     return handlers.job(CollectForm(backend, name, tasks, limit, student, adapter, method,
                                     base_url, api_key, teacher_model, concurrency, tries,
-                                    round_, samples, max_new_tokens), name)
+                                    round_, samples, max_new_tokens, fmt), name)

@@ -67,6 +67,7 @@ class CollectForm:
     round: int | float | None = default_of(CollectConfig, "round")
     samples: int | float | None = default_of(CollectConfig, "samples")
     max_new_tokens: int | float | None = default_of(CollectConfig, "max_new_tokens")
+    prompt_format: str = default_of(CollectConfig, "prompt_format")
 
 
 class Running:
@@ -230,6 +231,7 @@ class CollectHandlers:
             round=int(form.round or CollectForm.round), samples=int(form.samples or 1),
             concurrency=int(form.concurrency or 1), teacher_tries=int(form.tries or 1),
             max_new_tokens=int(form.max_new_tokens or CollectForm.max_new_tokens),
+            prompt_format=form.prompt_format or CollectForm.prompt_format,
             sessions_dir=str(self.sessions_dir))
         teacher = QuietTeacher(OpenAITeacher(TeacherConfig(
             model=config.teacher_model, base_url=url, api_key=key,

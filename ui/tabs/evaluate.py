@@ -19,13 +19,21 @@ from persd.evaluate.config import PRESETS, EvalConfig
 from persd.settings import default_of
 from persd_app.roles import operator_only
 from persd_app.tabs import AppContext
-from persd_app.tabs.evaluate_handlers import ANY, CUSTOM, PRESET, TABLE_COLUMNS, EvaluateHandlers
+from persd_app.tabs.evaluate_handlers import (
+    ANY,
+    CUSTOM,
+    IDLE_POLL_S,
+    PRESET,
+    TABLE_COLUMNS,
+    EvaluateHandlers,
+)
+from persd_app.tabs.form_fields import prompt_format, reveal_after
 from persd_app.tabs.form_memory import FormMemoryPanel
+from persd_app.tabs.keyed import Keyed
 
 PAPER = PRESETS["paper"]
 
 TITLE = "Evaluate"
-POLL_S, IDLE_POLL_S = 1.0, 3.0
 ONE_AT_A_TIME = ('<div class="persd-msg persd-msg-info">One evaluation at a time per session: '
                  'it runs in its own child process (a job file run by <code>persd.runs.child</code>), '
                  'recorded in the session, so every browser sees it and a reloaded page '
@@ -64,8 +72,9 @@ def build(ctx: AppContext) -> None:
                                 elem_id="persd-ev-tasks", scale=2)
         c["limit"] = gr.Number(None, label="First N tasks", info="empty or 0: all",
                                precision=0, elem_id="persd-ev-limit", min_width=110)
+        c["prompt_format"] = prompt_format("persd-ev", scale=2)
     form_names = ("student", "adapter", "round", "preset", "samples", "temperature", "top_p",
-                  "refine_steps", "max_new_tokens", "tasks", "limit")
+                  "refine_steps", "max_new_tokens", "tasks", "limit", "prompt_format")
     memory = FormMemoryPanel(ctx, "evaluate", {n: c[n] for n in form_names},
                              fits=handlers.fitting_form)
     memory.build()
@@ -148,22 +157,8 @@ def build(ctx: AppContext) -> None:
     form = [c[n] for n in form_names]
     filters = [c[n] for n in ("f_run", "f_step", "f_outcome", "f_error", "f_signature",
                               "f_task")]
-    names = [n for n in c if n not in ("timer",)] + ["timer"]
-    outputs = [c[n] for n in names]
-
-    def wrap(fn):
-        def run(*args):
-            result = fn(*args)
-            out: dict[Any, Any] = {}
-            for name, value in result.items():
-                if name == "active":
-                    out[c["timer"]] = gr.Timer(POLL_S if value else IDLE_POLL_S)
-                elif isinstance(value, tuple) and len(value) == 2:
-                    out[c[name]] = gr.update(choices=value[0], value=value[1])
-                elif name in c:
-                    out[c[name]] = value
-            return out or {c["notice"]: gr.skip()}  # an empty dict would read as one value
-        return run
+    out = Keyed(**c)
+    wrap, outputs = out.wire, out.list
 
     def drill(table: str):
         def on_select(session, run_id, evt: gr.SelectData):
@@ -200,8 +195,10 @@ def build(ctx: AppContext) -> None:
     started = start.click(wrap(operator_only(ctx, handlers.start, "start an evaluation")),
                           [session, *form], outputs, show_progress="minimal")
     memory.remember_after(started)
+    reveal_after(started, "persd-ev-status")  # the notice sits just above it
+    # Named: "/stop" is the Loop tab's Stop (tests/test_roles.py calls it by name).
     abort.click(wrap(operator_only(ctx, handlers.stop, "stop an evaluation")),
-                [session, c["watched"]], outputs, **quiet)
+                [session, c["watched"]], outputs, api_name="stop_evaluation", **quiet)
     c["timer"].tick(wrap(handlers.tick), [session, c["watched"]], outputs, **quiet)
     gr.on([f.change for f in filters], wrap(handlers.samples), [session, *filters], outputs,
           **quiet)

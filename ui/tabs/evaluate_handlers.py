@@ -1,7 +1,7 @@
 """The Evaluate tab's event logic, testable without a browser.
 
-Each method returns a dict keyed by component name (the names in `persd_app.tabs.evaluate`);
-the tab maps the names to its components. Work goes to `persd`: `persd.jobs.evaluate`
+Each method returns a dict keyed by component name (the names in `persd_app.tabs.evaluate`),
+which the tab wires with `persd_app.tabs.keyed.Keyed`. Work goes to `persd`: `persd.jobs.evaluate`
 runs the eval job file in a child process (`persd.runs.child`), `persd.analysis` builds the frames and figures,
 `persd.tasks.decontaminate` checks the eval tasks against the session's (training) tasks.
 """
@@ -49,6 +49,7 @@ TABLE_COLUMNS = {"changes": evals.CHANGE_COLUMNS,
                  "repair": [c for c in evals.REPAIR_COLUMNS if c != "run"],
                  "eval_sig": SIG_COLUMNS, "ref_sig": SIG_COLUMNS}
 REJECT_BUTTONS = ("reject_confirm", "reject_undecided", "reject_cancel")
+POLL_S, IDLE_POLL_S = 1.0, 3.0  # the status poll while a job runs, and otherwise
 STATUS_KIND = {"running": "info", "queued": "info", "finished": "ok", "stopped": "warn",
                "failed": "error"}
 
@@ -86,7 +87,8 @@ class EvaluateHandlers:
         return values
 
     def request(self, session, student, adapter, round_, preset, samples, temperature, top_p,
-                refine_steps, max_new_tokens, tasks, limit) -> EvalRequest:
+                refine_steps, max_new_tokens, tasks, limit,
+                prompt_format: str | None = None) -> EvalRequest:
         """The form as an EvalRequest; ValueError with a message for bad values."""
         # A blank field is the setting's default, alike for every field (0 is a value).
         settings = _given(refine_steps=(refine_steps, int), max_new_tokens=(max_new_tokens, int))
@@ -102,7 +104,8 @@ class EvaluateHandlers:
                                                           (tasks or "").strip() or "humaneval"),
                            limit=int(limit) if limit else None,
                            round=None if round_ is None else int(round_), config=config,
-                           preset=None if preset == CUSTOM else "paper")
+                           preset=None if preset == CUSTOM else "paper",
+                           prompt_format=prompt_format or EvalRequest.prompt_format)
 
     def preview(self, session, *form) -> dict[str, Any]:
         if not (form[0] or "").strip():
@@ -141,12 +144,12 @@ class EvaluateHandlers:
     def attach(self, session) -> dict[str, Any]:
         """On page load / session pick: adapters, defaults and the running job, if any."""
         if not session:
-            return {**self.live(None, ""), "adapter": ([("base (no adapter)", "")], "")}
+            return {**self.live(None, ""), "adapter": gr.update(choices=[("base (no adapter)", "")], value="")}
         store = self.stores.get(session)
         config = store.config()
         student = "" if store.simulated else str(config.get("student") or "")
         job = self.jobs.refresh(store)
-        return {**self.live(job, "", store), "adapter": (self.adapters(session), ""),
+        return {**self.live(job, "", store), "adapter": gr.update(choices=self.adapters(session), value=""),
                 "student": student, "round": 0}
 
     def pick_adapter(self, session, adapter) -> dict[str, Any]:
@@ -168,7 +171,7 @@ class EvaluateHandlers:
         if job is None:
             return {**out, "status": message("info", "No evaluation running in this "
                                                      "session."), "watched": None,
-                    "active": False}
+                    "timer": gr.Timer(IDLE_POLL_S)}
         bar = ""
         if job.active and job.samples_total:
             bar = (f'<progress value="{job.samples_done}" max="{job.samples_total}" '
@@ -181,7 +184,7 @@ class EvaluateHandlers:
                 f'data-testid="eval-status" data-status="{esc(job.status)}" '
                 f'data-run="{job.run.id}">{esc(said)}{bar}</div>')
         return {**out, "status": html, "watched": job.run.id if job.active else None,
-                "active": job.active, "log": job.log_tail}
+                "timer": gr.Timer(POLL_S if job.active else IDLE_POLL_S), "log": job.log_tail}
 
     def start(self, session, *form) -> dict[str, Any]:
         if not session:
@@ -261,9 +264,9 @@ class EvaluateHandlers:
             "repair_table": for_people(repair.drop(columns=["run"])),
             "eval_sig_table": for_people(eval_sigs[SIG_COLUMNS]),
             "ref_sig_table": for_people(ref_sigs[SIG_COLUMNS]),
-            "f_run": (run_choices, latest),
-            "f_error": ([ANY, *sorted(set(samples["error_type"]))], ANY),
-            "f_signature": ([ANY, *sorted(set(samples["signature"]) - {""})], ANY),
+            "f_run": gr.update(choices=run_choices, value=latest),
+            "f_error": gr.update(choices=[ANY, *sorted(set(samples["error_type"]))], value=ANY),
+            "f_signature": gr.update(choices=[ANY, *sorted(set(samples["signature"]) - {""})], value=ANY),
             **self.samples(session, latest, ANY, ANY, ANY, ANY, ""),
         }
 
@@ -288,8 +291,8 @@ class EvaluateHandlers:
         chosen = natural_task_order(chosen, "task_id")
         table = chosen[list(SAMPLE_COLUMNS)].rename(columns=SAMPLE_COLUMNS)
         steps = [ANY, *(str(s) for s in sorted(frame["step"].unique()))]
-        out = {"samples_table": table, "f_step": (steps, ANY if step in (None, ANY)
-                                                  else str(step)),
+        out = {"samples_table": table, "f_step": gr.update(
+                   choices=steps, value=ANY if step in (None, ANY) else str(step)),
                "browser_count": message("info", f"{len(table)} of {len(frame)} samples of "
                                                 f"run {run_id} match.")}
         if open_first:

@@ -14,6 +14,7 @@ import gradio as gr
 
 from persd.models import installed_models
 from persd_app.tabs import AppContext
+from persd_app.tabs.form_fields import prompt_style
 from persd_app.tabs.keyed import Keyed
 from persd_app.tabs.live_demo_handlers import EXAMPLE, OUTPUTS, START_HINT, LiveForm, LiveHandlers
 from persd_app.tabs.review_render import message
@@ -33,6 +34,9 @@ def build(ctx: AppContext) -> None:
                            placeholder="e.g. models/tiny or models/smollm2-135m", elem_id="persd-live-model")
         adapter = gr.Textbox(label="Adapter (peft folder, e.g. a Train output)", visible=False,
                              elem_id="persd-live-adapter")
+        # persd's prompts or the paper release's (a model student; the simulated one
+        # starts from the reference and is asked nothing).
+        style = prompt_style("persd-live", visible=False)
         max_steps = gr.Number(3, label="Max repair steps", precision=0, minimum=1, maximum=10,
                               elem_id="persd-live-max-steps", min_width=110)
     source = gr.Radio(SOURCES, value="session", label="Task", elem_id="persd-live-source")
@@ -72,22 +76,20 @@ def build(ctx: AppContext) -> None:
     widgets = dict(state=state, note=note, prompt=prompt, program=program, steps=steps_html)
     out = Keyed(**{name: widgets[name] for name in OUTPUTS})
     quiet = dict(show_progress="hidden")
-    kind.change(Keyed(model=model, adapter=adapter).wire(handlers.student_kind), [kind],
-                [model, adapter], **quiet)
+    kind.change(Keyed(model=model, adapter=adapter, prompt_style=style).wire(
+        handlers.student_kind), [kind], [model, adapter, style], **quiet)
     source.change(Keyed(task_id=task_id, typed=typed).wire(handlers.task_source), [source],
                   [task_id, typed], **quiet)
     ctx.on_session(Keyed(task_id=task_id).wire(handlers.tasks_of), [ctx.session], [task_id],
                    **quiet)
-    task_id.change(Keyed(prompt=prompt).wire(handlers.preview), [ctx.session, source, task_id],
-                   [prompt], **quiet)
+    gr.on([task_id.change, kind.change, style.change], Keyed(prompt=prompt).wire(handlers.preview),
+          [ctx.session, source, task_id, kind, style], [prompt], **quiet)
 
-    def begin(session, kind, model, adapter, max_steps, source, task_id, description, header,
-              tests, solution):
-        return handlers.begin(LiveForm(session, kind, model, adapter, max_steps, source,
-                                       task_id, description, header, tests, solution))
+    def begin(*fields):
+        return handlers.begin(LiveForm(*fields))
 
     form = [ctx.session, kind, model, adapter, max_steps, source, task_id, description,
-            header, tests, solution]
+            header, tests, solution, style]
     busy = dict(show_progress="minimal", show_progress_on=[note])
     start.click(out.wire(begin), form, out.list, **busy)
     # Both act on the task the form names now: a new run when it is not the one shown.

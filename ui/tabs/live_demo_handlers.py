@@ -27,7 +27,9 @@ from persd.demo.live import (
     SimulatedBackend,
     custom_task,
 )
+from persd.prompts import PROMPT_STYLES
 from persd.store import StoreError
+from persd.student.base import task_prompt
 from persd.student import HFStudent, StudentConfig, StudentLoadError
 from persd_app.tabs import SharedExecutor, Stores
 from persd_app.tabs.review_render import SIMULATED_BADGE, esc, message
@@ -64,6 +66,7 @@ class LiveForm:
     header: str = EXAMPLE["header"]
     tests: str = EXAMPLE["tests"]
     solution: str = EXAMPLE["solution"]
+    prompt_style: str = "persd"          # a model student's prompts: "persd" or "paper"
 
 
 class Students:
@@ -96,7 +99,8 @@ class LiveHandlers:
 
     def student_kind(self, kind: str) -> dict[str, Any]:
         shown = kind == "model"
-        return {"model": gr.update(visible=shown), "adapter": gr.update(visible=shown)}
+        return {"model": gr.update(visible=shown), "adapter": gr.update(visible=shown),
+                "prompt_style": gr.update(visible=shown)}
 
     def task_source(self, source: str) -> dict[str, Any]:
         return {"task_id": gr.update(visible=source == "session"),
@@ -111,14 +115,19 @@ class LiveHandlers:
                 pass
         return {"task_id": gr.update(choices=ids, value=ids[0] if ids else None)}
 
-    def preview(self, session: str | None, source: str, task_id: str | None) -> dict[str, Any]:
-        """The prompt of the chosen task, before any step runs."""
+    def preview(self, session: str | None, source: str, task_id: str | None,
+                kind: str = "sim", style: str = "persd") -> dict[str, Any]:
+        """The prompt the student will be given on the chosen task, before any step runs
+        (in the prompt style picked for a model student)."""
         if source != "session" or not session or not task_id:
             return {}
         try:
-            return {"prompt": self.stores.get(session).tasks.get(task_id).prompt}
+            task = self.stores.get(session).tasks.get(task_id)
         except StoreError:
             return {}
+        form = LiveForm(kind=kind, prompt_style=style)
+        return {"prompt": task_prompt(task, self._style(form)
+                                      if style in PROMPT_STYLES else "persd")}
 
     def begin(self, form: LiveForm) -> dict[str, Any]:
         """A new run: the first attempt. Whatever the last run showed is replaced."""
@@ -129,7 +138,8 @@ class LiveHandlers:
         except LiveError as error:
             return {"state": None, "note": message("error", str(error)), "prompt": "",
                     "program": "", "steps": ""}
-        return {"state": live, "note": status_html(live), "prompt": live.task.prompt,
+        # The prompt the student was given: the release's wording with the paper style.
+        return {"state": live, "note": status_html(live), "prompt": live.steps[0].prompt,
                 "program": live.steps[-1].program, "steps": steps_html(live, form.kind == "sim")}
 
     def advance(self, live: LiveRepair | None, kind: str) -> dict[str, Any]:
@@ -173,8 +183,14 @@ class LiveHandlers:
             return live  # the form names no task: keep going on the run shown
         same_task = (task.task_id, task.prompt, task.test) == \
             (live.task.task_id, live.task.prompt, live.task.test)
-        same_student = (form.kind == "sim") == isinstance(live.backend, SimulatedBackend)
+        same_student = (form.kind == "sim") == isinstance(live.backend, SimulatedBackend) \
+            and getattr(live.backend, "prompt_style", "persd") == self._style(form)
         return live if same_task and same_student else None
+
+    @staticmethod
+    def _style(form: LiveForm) -> str:
+        """The prompt style the form asks of its student (the simulated one has none)."""
+        return "persd" if form.kind == "sim" else (form.prompt_style or "persd")
 
     def _task(self, form: LiveForm):
         if form.source == "typed":
@@ -197,7 +213,9 @@ class LiveHandlers:
             raise LiveError(str(error)) from error
         if not model:
             raise LiveError("give the model (a Hugging Face id or a local folder)")
-        return ModelBackend(self.students.get(model, adapter))
+        if form.prompt_style not in PROMPT_STYLES:
+            raise LiveError(f"prompt style must be one of {', '.join(PROMPT_STYLES)}")
+        return ModelBackend(self.students.get(model, adapter), prompt_style=form.prompt_style)
 
 
 def status_html(live: LiveRepair) -> str:

@@ -76,6 +76,7 @@ def build(ctx: AppContext) -> None:
             max_diff = gr.Textbox(label="Max diff lines", placeholder="any",
                                   elem_id="persd-f-maxdiff", min_width=100)
             apply = gr.Button("Apply filters", elem_id="persd-f-apply", min_width=100)
+            my_queue = gr.Button("My queue", elem_id="persd-f-mine", min_width=100)
         with gr.Row():
             bulk_approve = gr.Button("Approve all filtered…", elem_id="persd-bulk-approve",
                                      scale=0, min_width=240)
@@ -212,6 +213,7 @@ def build(ctx: AppContext) -> None:
     gr.on([status.input, error_type.input, validated.input, round_.submit, search.submit,
            max_diff.submit, apply.click], wire(handlers.open), trigger_mode="always_last",
           **options)
+    my_queue.click(wire(handlers.my_queue), trigger_mode="always_last", **options)
     # Keys and the editor redraw the record only: fewer outputs, less work in the page.
     record = dict(options, inputs=record_inputs,
                   outputs=[widgets[name] for name in RECORD_OUTPUTS])

@@ -33,7 +33,7 @@ from persd_app.tabs import review_render as render
 from persd_app.tabs.review_record import RecordScreen
 from persd_app.tabs.review_session import SessionWideActions
 from persd_app.tabs.review_query import (
-    ANY, DEFAULT_FILTERS, FILTER_NAMES, Inputs, filters_from, new_state, read_query,
+    ANY, DEFAULT_FILTERS, FILTER_NAMES, MINE, Inputs, filters_from, new_state, read_query,
 )
 
 __all__ = ["ANY", "DEFAULT_FILTERS", "FILTER_NAMES", "OUTPUTS", "RECORD_OUTPUTS", "Inputs",
@@ -112,6 +112,14 @@ class ReviewHandlers:
             record = first[0].refinement_id if first else None
         out = self.screen.show(i, {**state, "event": store.reviews.last_event_id()}, record, note)
         return {**out, "error_type_choices": gr.update(choices=[ANY, *store.queue.error_types()])}
+
+    def my_queue(self, i: Inputs) -> dict:
+        """The "My queue" button: the records assigned to the signed-in reviewer (review
+        assignments and review studies), under the other filters as they stand."""
+        i.raw_filters = {**DEFAULT_FILTERS, **i.raw_filters, "f_search": MINE}
+        i.filters = filters_from(*(i.raw_filters[name] for name in FILTER_NAMES),
+                                 reviewer=i.reviewer)
+        return {**self.open(i), "f_search": MINE}
 
     def next(self, i: Inputs) -> dict:
         self.screen.stash(i)

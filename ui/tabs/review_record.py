@@ -17,7 +17,7 @@ from typing import Any
 import gradio as gr
 
 from persd.analysis.signatures import refinement_signatures
-from persd.code.diffing import diff_size, side_by_side, similarity
+from persd.code.diffing import code_similarity, diff_size, side_by_side
 from persd.review import review_view
 from persd_app.tabs import Stores
 from persd_app.tabs import review_render as render
@@ -117,7 +117,8 @@ class RecordScreen:
             out["editor"], out["editor_of"] = code, key
         right = ("Your draft (unsaved)" if draft else "Edited refinement"
                  if view.current_program != view.refinement_program else view.refinement_label)
-        shown = replace(view, similarity=similarity(view.attempt_program, code),
+        shown = replace(view, similarity=code_similarity(view.attempt_program, code,
+                                                         view.description),
                         diff_size=diff_size(view.attempt_program, code)) if draft else view
         out.update(
             failure=render.failure(view), task=view.description, metrics=render.metrics(shown),

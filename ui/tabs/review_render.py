@@ -11,6 +11,7 @@ from typing import Any
 
 from persd.code.diffing import DiffRow, rows_html
 from persd.review import ReviewView
+from persd_app.tabs.shown import percent
 
 DIFF_CONTEXT = 3  # unchanged lines kept around each change; the rest folds away
 STATUSES = ("pending", "approved", "edited", "rejected", "skipped")
@@ -216,14 +217,14 @@ def metrics(view: ReviewView | None) -> str:
     if view is None:
         return ""
     lines = [f'Refinement vs attempt: similarity <b data-testid="similarity">'
-             f'{view.similarity:.1%}</b> · diff <b data-testid="diff-size">{view.diff_size}</b>'
+             f'{percent(view.similarity)}</b> · diff <b data-testid="diff-size">{view.diff_size}</b>'
              ' lines']
     if view.reference_similarity is not None:
         gap = view.similarity - view.reference_similarity
         closer = ("the refinement stays closer to the attempt" if gap > 0.001 else
                   "the reference is closer to the attempt" if gap < -0.001 else
                   "both are about as close to the attempt")
-        lines.append(f'Reference vs attempt: similarity <b>{view.reference_similarity:.1%}</b>'
+        lines.append(f'Reference vs attempt: similarity <b>{percent(view.reference_similarity)}</b>'
                      f' · diff <b>{view.reference_diff_size}</b> lines ({closer})')
     return f'<div class="persd-metrics">{"<br>".join(lines)}</div>'
 

@@ -142,7 +142,10 @@ def build(ctx: AppContext) -> None:
                 out = method(i)
             except (StoreError, StudyError, ValueError) as error:
                 out = {error_to: render.message("error", str(error))}
-            return {widgets[key]: value for key, value in out.items() if key in names}
+            # Nothing to change is one skip: Gradio reads an empty dict as a single value
+            # ("didn't return enough output values (needed: 13, returned: 1)", issue 25).
+            return {widgets[key]: value for key, value in out.items() if key in names} or \
+                gr.skip()
         return dict(fn=handler, inputs=inputs, outputs=[widgets[n] for n in names],
                     show_progress="hidden")
 

@@ -233,7 +233,7 @@ class StudyHandlers:
         if study.kind == "review":
             queue = store.studies.reviewer_queue(study.id, i.reviewer)
             tasks = [store.studies.item(item).task_id for item in queue]
-            out["message"] = note + render.review_queue(study, tasks)
+            out["message"] = note + render.review_queue(study, tasks, i.session)
             return out
         if item_id is None:
             mine = next((p for p in rows if p.reviewer == i.reviewer), None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from persd_app.tabs.review_query import MINE, write_query
 from persd_app.tabs.review_render import esc, message  # noqa: F401 (message re-exported)
 
 KEYS = (("1", "Candidate 1 teaches more"), ("2", "Candidate 2 teaches more"), ("T", "Tie"),
@@ -62,15 +63,18 @@ def candidate_title(number: int, lines: int) -> str:
             '</span></div>')
 
 
-def review_queue(study: Any, task_ids: list[str]) -> str:
-    """A review study's queue: the records are decided in the Review tab."""
+def review_queue(study: Any, task_ids: list[str], session: str | None = None) -> str:
+    """A review study's queue: the records are decided in the Review tab, which a link
+    opens on "My queue" (the records assigned to the signed-in reviewer)."""
     if not task_ids:
         return message("ok", f"Nothing left for you in {study.name}.")
     shown = ", ".join(esc(t) for t in task_ids[:20]) + (" …" if len(task_ids) > 20 else "")
+    link = (f' · <a href="?{esc(write_query(session, None, {"f_search": MINE}))}" '
+            'data-testid="study-my-queue">Open my queue in Review&nbsp;→</a>' if session else "")
     return (f'<div class="persd-msg persd-msg-info" data-testid="study-review-queue">'
             f'{len(task_ids)} record(s) of review study <b>{esc(study.name)}</b> are yours to '
-            f'approve or reject: in the Review tab search <code>mine</code> (only the records '
-            f'assigned to you), or tick "My queue" in the Queue tab. {shown}</div>')
+            f'approve or reject in the Review tab ("My queue": only the records assigned to '
+            f'you): {shown}{link}</div>')
 
 
 def agreement(summary: Any, kind: str, tasks: dict[int, str] | None = None) -> str:

@@ -32,6 +32,7 @@ from persd.data_dirs import EVERYWHERE, DataDirs, PathRefused
 from persd.demo.tiny_model import TinyModelError, write_tiny_model
 from persd.jobs import JobError, TrainJob, TrainJobs, train_command
 from persd.runs.ended import age_s
+from persd.settings import default_of
 from persd.store import RunBusy, StoreError
 from persd.train import TrainConfig, TrainError
 from persd_app.tabs import Stores
@@ -64,6 +65,7 @@ class TrainForm:
     lora_r: int | float | None = 16
     full: bool = False
     overwrite: bool = False
+    prompt_format: str = default_of(TrainConfig, "prompt_format")
 
 
 class TrainHandlers:
@@ -236,7 +238,8 @@ class TrainHandlers:
             max_steps=int(form.max_steps if form.max_steps is not None else -1),
             learning_rate=_rate(form.lr), batch_size=int(form.batch or 1),
             lora_r=int(form.lora_r or 1), full=bool(form.full),
-            overwrite=bool(form.overwrite))
+            overwrite=bool(form.overwrite),
+            prompt_format=form.prompt_format or TrainForm.prompt_format)
 
     def _live(self, job: TrainJob | None, note: str | None = None) -> dict[str, Any]:
         """notice (unless None), status, curve, log, timer and watched for one job."""
