@@ -16,6 +16,7 @@ from persd.store import StoreError
 from persd.studies import StudyError
 from persd_app.tabs import AppContext
 from persd_app.tabs import study_render as render
+from persd_app.tabs.keyed import Keyed
 from persd_app.tabs.study_handlers import OWNER, PAIR, REPORT, StudyHandlers, StudyInputs, new_state
 
 TITLE = "Study"
@@ -128,7 +129,11 @@ def build(ctx: AppContext) -> None:
     inputs = [ctx.session, ctx.reviewer, state, study, reason, name, kind, source_a, source_b,
               reviewers, overlap, from_reviewer, to_reviewer, item, decision]
 
+    everything = Keyed(**widgets)
+
     def wire(method, names: tuple[str, ...], error_to: str):
+        out = everything.only(*names)
+
         def handler(session, typed, state, study, reason, name, kind, source_a, source_b,
                     reviewers, overlap, from_reviewer, to_reviewer, item, decision,
                     request: gr.Request):
@@ -139,14 +144,11 @@ def build(ctx: AppContext) -> None:
                 reviewers=reviewers or "", overlap=overlap, from_reviewer=from_reviewer or "",
                 to_reviewer=to_reviewer or "", item=item, decision=decision or "")
             try:
-                out = method(i)
+                changed = method(i)
             except (StoreError, StudyError, ValueError) as error:
-                out = {error_to: render.message("error", str(error))}
-            # Nothing to change is one skip: Gradio reads an empty dict as a single value
-            # ("didn't return enough output values (needed: 13, returned: 1)", issue 25).
-            return {widgets[key]: value for key, value in out.items() if key in names} or \
-                gr.skip()
-        return dict(fn=handler, inputs=inputs, outputs=[widgets[n] for n in names],
+                changed = {error_to: render.message("error", str(error))}
+            return {key: value for key, value in changed.items() if key in names}
+        return dict(fn=out.wire(handler), inputs=inputs, outputs=out.list,
                     show_progress="hidden")
 
     ctx.on_session(**wire(handlers.open, PAIR, "message"))
