@@ -93,37 +93,37 @@ def build(ctx: AppContext) -> None:
     def on(fn):
         def handler(session, typed, order, status, flag, text, mine, state, kind, why,
                     request: gr.Request):
-            return out.values(fn(view(session, typed, order, status, flag, text, mine, state,
-                                      kind, why, request)))
-        return handler
+            return fn(view(session, typed, order, status, flag, text, mine, state, kind, why,
+                           request))
+        return out.wire(handler)
 
     def picked(session, typed, order, status, flag, text, mine, state, kind, why, rows,
                request: gr.Request):
         v = view(session, typed, order, status, flag, text, mine, state, kind, why, request)
-        return out.values(handlers.pick(v, rows))
+        return handlers.pick(v, rows)
 
     def clicked(session, typed, order, status, flag, text, mine, state, kind, why,
                 evt: gr.SelectData, request: gr.Request):
         if evt.index is None or evt.index[1] == 0:  # the ✓ column is handled by `input`
-            return out.values({})
+            return {}
         v = view(session, typed, order, status, flag, text, mine, state, kind, why, request)
-        return out.values(handlers.open(v, int(evt.row_value[1])))
+        return handlers.open(v, int(evt.row_value[1]))
 
     def assigned(session, typed, order, status, flag, text, mine, state, kind, why, to,
                  request: gr.Request):
         v = view(session, typed, order, status, flag, text, mine, state, kind, why, request)
-        return out.values(handlers.assign(v, to, by=v.reviewer))
+        return handlers.assign(v, to, by=v.reviewer)
 
     def saved(session, text, typed, request: gr.Request):
-        return out.values(handlers.save_guidelines(session, text or "",
-                                                   ctx.reviewer_name(typed, request)))
+        return handlers.save_guidelines(session, text or "", ctx.reviewer_name(typed, request))
 
     opts = dict(inputs=inputs, outputs=out.list, show_progress="minimal")
     ctx.on_session(on(handlers.show), lazy=True, **opts)
     gr.on([order.input, status.input, flag.input, text.submit, mine.input, refresh.click],
           on(handlers.show), trigger_mode="always_last", **opts)
-    table.input(picked, inputs=[*inputs, table], outputs=out.list, show_progress="hidden")
-    table.select(clicked, **opts)
+    table.input(out.wire(picked), inputs=[*inputs, table], outputs=out.list,
+                show_progress="hidden")
+    table.select(out.wire(clicked), **opts)
     tick_all.click(on(lambda v: handlers.select_shown(v, True)), **opts)
     untick.click(on(lambda v: handlers.select_shown(v, False)), **opts)
     approve.click(on(lambda v: handlers.ask(v, "approved")), **opts)
@@ -131,8 +131,8 @@ def build(ctx: AppContext) -> None:
     overwrite.click(on(lambda v: handlers.confirm(v, True)), **opts)
     only_new.click(on(lambda v: handlers.confirm(v, False)), **opts)
     cancel.click(on(handlers.cancel), **opts)
-    assign.click(operator_only(ctx, assigned, "assign records"), inputs=[*inputs, assignee],
-                 outputs=out.list)
-    save.click(operator_only(ctx, saved, "write the review guidelines"),
+    assign.click(out.wire(operator_only(ctx, assigned, "assign records")),
+                 inputs=[*inputs, assignee], outputs=out.list)
+    save.click(out.wire(operator_only(ctx, saved, "write the review guidelines")),
                inputs=[ctx.session, guidelines, ctx.reviewer], outputs=out.list)
 
