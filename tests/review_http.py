@@ -10,6 +10,7 @@ request timed. Used by tests/test_review_load.py and benchmarks/review_http_load
 
 from __future__ import annotations
 
+import inspect
 import random
 import threading
 import time
@@ -27,7 +28,8 @@ def review_endpoints(page) -> dict[str, str]:
     method the event's function wraps: the names are numbered in wiring order)."""
     found: dict[str, str] = {}
     for dependency in page.fns.values():
-        for cell in getattr(dependency.fn, "__closure__", None) or ():
+        handler = inspect.unwrap(dependency.fn) if dependency.fn else None  # under Keyed.wire
+        for cell in getattr(handler, "__closure__", None) or ():
             name = getattr(cell.cell_contents, "__name__", None)
             if name in KEYS and getattr(cell.cell_contents, "__self__", None) is not None:
                 found.setdefault(name, f"/{dependency.api_name}")

@@ -17,6 +17,7 @@ from persd.review_reasons import REASON_KINDS
 from persd.store import StoreError
 from persd_app.tabs import AppContext
 from persd_app.tabs import review_render as render
+from persd_app.tabs.keyed import Keyed
 from persd_app.tabs.review_handlers import (
     ANY, DEFAULT_FILTERS, FILTER_NAMES, OUTPUTS, RECORD_OUTPUTS, Inputs, ReviewHandlers,
     filters_from, new_state,
@@ -151,7 +152,8 @@ def build(ctx: AppContext) -> None:
                    error_type_choices=error_type,
                    f_status=status, f_error=error_type,
                    f_validated=validated, f_round=round_, f_search=search, f_maxdiff=max_diff)
-    outputs = [widgets[name] for name in OUTPUTS]
+    out = Keyed(**{name: widgets[name] for name in OUTPUTS})
+    record_out = out.only(*RECORD_OUTPUTS)
     inputs = [ctx.session, status, error_type, validated, round_, search, max_diff,
               show_reference, hide_blank, editor, editor_of, override, reason, reason_kind,
               ctx.reviewer, state, drafts, url]
@@ -169,15 +171,12 @@ def build(ctx: AppContext) -> None:
             i.filters = filters_from(*(raw[name] for name in FILTER_NAMES),
                                      signature_ids=lambda sig: refinements_matching(
                                          ctx.stores.get(i.session), sig), reviewer=i.reviewer)
-            out = method(i)
+            changed = method(i)
         except (StoreError, ValueError) as error:  # a bad filter, a vanished session
-            out = {"message": render.message("error", str(error))}
-        if out.get("drafts") == drafts:
-            del out["drafts"]  # unchanged: rewriting browser storage costs the page time
-        # An empty dict would read as one value; an empty update of an HTML changes
-        # nothing (of a gr.State it would replace the state with the update itself).
-        return {widgets[name]: value for name, value in out.items() if name in names} or \
-            {widgets["counts"]: gr.update()}
+            changed = {"message": render.message("error", str(error))}
+        if changed.get("drafts") == drafts:
+            del changed["drafts"]  # unchanged: rewriting browser storage costs the page time
+        return {name: value for name, value in changed.items() if name in names}
 
     def wire(method, names=OUTPUTS):
         def handler(session, status, error_type, validated, round_, search, max_diff,
@@ -191,7 +190,7 @@ def build(ctx: AppContext) -> None:
                        override=bool(override), reason=reason or "", url=url or "",
                        reason_kind=reason_kind,
                        state=state, drafts=drafts)
-        return handler
+        return out.wire(handler)
 
     def wire_record(method):
         def handler(session, show_reference, hide_blank, code, code_of, override, reason,
@@ -202,11 +201,11 @@ def build(ctx: AppContext) -> None:
                        hide_blank=bool(hide_blank), override=bool(override),
                        reason=reason or "", reason_kind=reason_kind, state=state,
                        drafts=drafts)
-        return handler
+        return record_out.wire(handler)
 
-    options = dict(inputs=inputs, outputs=outputs, show_progress="hidden")
+    options = dict(inputs=inputs, outputs=out.list, show_progress="hidden")
     url_js = _URL_JS.replace("N", str(len(inputs))).replace("AT", str(inputs.index(url)))
-    ctx.on_session(wire(handlers.open_from_url), js=url_js, inputs=inputs, outputs=outputs,
+    ctx.on_session(wire(handlers.open_from_url), js=url_js, inputs=inputs, outputs=out.list,
                    show_progress="hidden")
     # always_last: a second filter changed while the first is still loading is applied
     # after it (the default, "once", would drop it and leave the view on stale filters).
@@ -215,8 +214,7 @@ def build(ctx: AppContext) -> None:
           **options)
     my_queue.click(wire(handlers.my_queue), trigger_mode="always_last", **options)
     # Keys and the editor redraw the record only: fewer outputs, less work in the page.
-    record = dict(options, inputs=record_inputs,
-                  outputs=[widgets[name] for name in RECORD_OUTPUTS])
+    record = dict(options, inputs=record_inputs, outputs=record_out.list)
     gr.on([show_reference.input, hide_blank.input], wire_record(handlers.refresh), **record)
     drawn = live.click(wire_record(handlers.live), trigger_mode="always_last", **record)
     checked = drawn.then(wire_record(handlers.run_draft), trigger_mode="always_last", **record)

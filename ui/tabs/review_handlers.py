@@ -7,7 +7,7 @@ so they can be timed (benchmarks/review_latency.py) and tested without a browser
                                   code=out["editor"]))
 
 Every handler returns a dict keyed by the names in `OUTPUTS` holding only what changed;
-the tab maps the names to its components. The per-browser state is a dict: the session,
+the tab maps the names to its components with `Keyed`. The per-browser state is a dict: the session,
 the record shown, the review version it was shown at (what an action is checked against),
 the program it showed (`base`: an editor holding anything else is a draft), the filters
 last applied (the keys' events read them from here, not from the filter widgets), a
