@@ -1,14 +1,29 @@
 """The app's tabs: one module each, composed by `persd_app.app.build`.
 
 A tab module defines `TITLE` (the tab's label) and `build(ctx: AppContext) -> None`, which
-creates its components (the app has already opened the `gr.Tab`) and wires their events to
-functions in `persd`. Modules named in `TAB_MODULES` are picked up when they exist:
+creates its components (the app has already opened the `gr.Tab`) and wires their events.
+Modules named in `TAB_MODULES` are picked up when they exist.
+
+Every tab wires its events one way. What an event does lives in the tab's handlers module
+(`<tab>_handlers.py`, testable without a browser): a handler returns {output name: value}
+holding only what it changes. The tab module lays out the components and wires each
+handler with `persd_app.tabs.keyed.Keyed`, which maps those names to the components and
+leaves every output the handler does not name as it is:
 
     # ui/tabs/analysis.py
     TITLE = "Analysis"
     def build(ctx):
-        plot = gr.Plot()
-        ctx.on_session(lambda name: make_plot(ctx.stores.get(name)), [ctx.session], [plot])
+        handlers = AnalysisHandlers(ctx.stores)  # .show(name) -> {"summary": html, ...}
+        widgets = {"summary": gr.HTML(), "notes": gr.HTML(), ...}
+        out = Keyed(**{name: widgets[name] for name in OUTPUTS})  # every name show() gives
+        ctx.on_session(out.wire(handlers.show), [ctx.session], out.list)
+
+An event that changes only some outputs is wired to `out.only(*names)`. Where the form's
+widgets are many, a small wrapper in the tab module gathers them into one value (Review's
+`Inputs`, Queue's `View`, Study's `StudyInputs`, Collect's `CollectForm`) and returns the
+handler's dict; `out.wire` wraps that wrapper, keeping its signature and name (so Gradio
+still injects `gr.Request` / `gr.Progress` / `gr.SelectData`, and the API names that
+scripts call, `/handler_6` and the like, stay as they were).
 
 `ctx.session` is the session picker (use it as an input); `ctx.on_session` runs a handler
 once the page has its session and whenever another session is picked; `ctx.tab` is the
