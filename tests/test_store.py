@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from persd.execution.result import ExecutionResult
+from persd.execution.result import ExecutionResult, not_run
 from persd.store import (
     ConfigMismatch,
     QueueFilters,
@@ -252,6 +252,19 @@ def test_executions_round_trip_and_are_idempotent(store: SessionStore) -> None:
         store.executions.add("attempt", attempt.id, Result("exploded"))
     with pytest.raises(RecordNotFound, match="attempt 999"):
         store.executions.add("attempt", 999, Result())
+
+
+def test_a_verdict_known_only_from_its_text_is_stored_without_detail(store: SessionStore) -> None:
+    attempt = add_attempt(store, "T/0")
+    text = not_run("error", "NameError: name 'y' is not defined", "NameError")
+    stored = store.executions.add("attempt", attempt.id, text)
+    assert stored.result == text and not stored.result.has_detail
+    with store._db.read() as conn:
+        row = conn.execute("SELECT duration_s, tests_passed, tests_total, detail FROM executions "
+                           "WHERE id = ?", (stored.id,)).fetchone()
+    assert tuple(row) == (None, None, None, None)  # not measured here, not zero
+    with pytest.raises(StoreError, match="from an ExecutionResult, not ExecutionRecord"):
+        store.executions.add("attempt", add_attempt(store, "T/1").id, stored)
 
 
 def test_a_real_execution_result_is_stored() -> None:
@@ -644,7 +657,7 @@ def test_many_threads_share_one_store(store: SessionStore) -> None:
 
 WRITER = textwrap.dedent("""
     import sys
-    from persd.execution.result import ExecutionResult
+    from persd.execution.result import ExecutionResult, not_run
     from persd.store import QueueFilters, SessionStore
     from persd.tasks import Task
 

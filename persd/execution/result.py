@@ -66,9 +66,9 @@ class ExecutionResult:
     isolation: str = ""         # "bwrap" or the fallback that ran it
     test_outcomes: tuple[TestOutcome, ...] = ()  # every assert's outcome, in source order
     exception: ExceptionInfo | None = None  # what ended the run, as data
-    # False when only status, feedback and error_type are known: a run imported with the
-    # file's own error text (nothing ran here), or one stored by a persd that kept no
-    # structured detail. duration_s and the test counts are then 0 and mean "not measured".
+    # False when only status, feedback and error_type are known for sure: a run imported
+    # with the file's own error text (nothing ran here: duration and counts are 0, stored
+    # as NULL), or one stored by a persd that kept no structured detail (no outcomes).
     has_detail: bool = True
 
     @property
