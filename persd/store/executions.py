@@ -51,13 +51,13 @@ class Executions:
                 ORDER BY id DESC LIMIT 1""",
                 (subject_kind, subject_id, tests),
             ).fetchone()
-            return None if row is None else rows.execution(row)
+            return None if row is None else rows.stored_execution(row)
 
     def list(self, subject_kind: str | None = None) -> builtins.list[ExecutionRecord]:
         where_sql, params = where(("subject_kind", subject_kind))
         with self._db.read() as conn:
             found = conn.execute(f"SELECT * FROM executions {where_sql} ORDER BY id", params)
-            return [rows.execution(row) for row in found]
+            return [rows.stored_execution(row) for row in found]
 
     def insert(
         self, conn: sqlite3.Connection, subject_kind: str, subject_id: int,
@@ -94,7 +94,7 @@ class Executions:
 
     def read(self, conn: sqlite3.Connection, execution_id: int) -> ExecutionRecord:
         """The execution `execution_id`, read inside the caller's transaction `conn`."""
-        return rows.execution(self._db.require(conn, "executions", "id", execution_id, "execution"))
+        return rows.stored_execution(self._db.require(conn, "executions", "id", execution_id, "execution"))
 
 
 def _measured(result: ExecutionResult, value: float) -> float | None:

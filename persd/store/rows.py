@@ -39,9 +39,11 @@ def select_with_hidden_run(table: str, alias: str, subject_kind: str) -> str:
 
 
 def execution(row: sqlite3.Row, prefix: str = "") -> ExecutionRecord | None:
-    """The run stored in `row` (columns named `prefix` + EXECUTION_COLUMNS), or None."""
-    if row[f"{prefix}id"] is None:
-        return None
+    """The run joined into `row` (columns named `prefix` + EXECUTION_COLUMNS), or None."""
+    return None if row[f"{prefix}id"] is None else stored_execution(row, prefix)
+
+
+def stored_execution(row: sqlite3.Row, prefix: str = "") -> ExecutionRecord:
     value = {name: row[f"{prefix}{name}"] for name in EXECUTION_COLUMNS}
     detail = value["detail"]
     outcomes, exception = detail_from_dict(from_json(detail) if detail else None)
