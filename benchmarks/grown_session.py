@@ -9,6 +9,7 @@ from pathlib import Path
 
 from persd.demo import build_demo_session
 from persd.store import SessionStore
+from persd.store.records import result_of
 
 
 def grown_session(parser: argparse.ArgumentParser, name: str = "bench") -> tuple[argparse.Namespace, Path, int]:
@@ -44,12 +45,12 @@ def grow(path: Path, records: int) -> int:
                         attempt.task_id, attempt.round, sample_index=sample, model=attempt.model,
                         prompt=attempt.prompt, completion=attempt.completion,
                         program=attempt.program, sampling=attempt.sampling)
-                    store.executions.add("attempt", copy.id, attempt.execution)
+                    store.executions.add("attempt", copy.id, attempt.execution.result)
                     store.refinements.add(
                         "persd", attempt_id=copy.id, teacher_model=refinement.teacher_model,
                         program=refinement.program, completion=refinement.completion,
                         validated=refinement.validated, reason=refinement.reason,
-                        diff_lines=refinement.diff_lines, execution=refinement.execution)
+                        diff_lines=refinement.diff_lines, execution=result_of(refinement.execution))
                     have += 1
                 sample += 1
         return store.queue.count()

@@ -80,7 +80,7 @@ def build_examples(store, variant: str, *, round: int | None = None,
                 rows.append({"prompt": prompt, "completion": body, "variant": "persd-refine",
                              **provenance})
             else:
-                feedback = attempt.execution.feedback if attempt.execution else ""
+                feedback = attempt.execution.result.feedback if attempt.execution else ""
                 prompt = student_refine_prompt(task, attempt.program, feedback)
                 rows.append(_row(prompt, completion, variant="persd-refine", **provenance))
         if variant != "persd-refine":

@@ -24,7 +24,9 @@ import ast
 import re
 from typing import Any
 
+from persd.execution.result import ExecutionResult
 from persd.prompts import paper_error, paper_refine_prompt, paper_task_block
+from persd.store.records import result_of
 from persd.tasks.formats import Task
 
 _MODULE_DOC = re.compile(r'^\s*("""|\'\'\')\n?([\s\S]*?)\n?\1')
@@ -48,7 +50,7 @@ def paper_refine_example(task: Task, attempt: Any, refinement: Any, program: str
                 parts["completion"])
     block = parts["task"] if parts else paper_task_block(task_description(task))
     code = parts["code"] if parts else attempt.completion
-    error = parts["error"] if parts else run_error(attempt.execution)
+    error = parts["error"] if parts else run_error(result_of(attempt.execution))
     header = parts["header"] if parts else task_header(task)  # an edit keeps the row's prompt
     return paper_refine_prompt(block, code, error, header), completion
 
@@ -127,11 +129,11 @@ def task_header(task: Task) -> str:
     return ""
 
 
-def run_error(run: Any) -> str:
+def run_error(run: ExecutionResult | None) -> str:
     """A stored run's first failure as the release words it (see persd.prompts.paper_error)."""
     if run is None or run.passed:
         return ""
-    test = next((t for t in run.test_outcomes if t.status != "passed"), None)
+    test = run.failing_test
     if test is not None and test.status == "failed" and test.expected:
         call = re.search(r"\((.*)\)\s*==", test.source)
         return paper_error("AssertionError", input=f"({call.group(1)})" if call else test.source,

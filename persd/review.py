@@ -26,6 +26,7 @@ from typing import Any
 from persd.code.diffing import code_similarity, diff_size, side_by_side_html
 from persd.execution.result import ExceptionInfo, TestOutcome
 from persd.store import ExecutionRecord, QueueFilters, ReviewConflict, ReviewRecord, SessionStore
+from persd.store.records import result_of
 
 __all__ = [
     "BULK_STATUSES", "BulkOutcome", "BulkPlan", "DecidedRecord", "EditOutcome", "ReviewConflict",
@@ -156,10 +157,10 @@ def save_edit(
     _check_version(store, refinement_id, expected_version)
     if execution is None:
         execution = run_edit(store, executor, refinement_id, program)
-    if not execution.passed and not override:
+    if not execution.result.passed and not override:
         raise ReviewRefused(
             f"{refinement.task_id}: the edited code fails the hidden tests "
-            f"({execution.status}); fix it, or tick 'override' to save it anyway",
+            f"({execution.result.status}); fix it, or tick 'override' to save it anyway",
             execution=execution,
         )
     review = store.reviews.set(
@@ -313,7 +314,7 @@ def review_view(
     refinement is: a personal one is much closer to the attempt than the reference is."""
     item = store.queue.item(refinement_id)
     refinement, attempt, review = item.refinement, item.attempt, item.review
-    run = attempt.execution if attempt else None
+    run = result_of(attempt.execution) if attempt else None
     attempt_program = attempt.program if attempt else ""
     teacher_program = refinement.program or ""
     current = review.edited_program or teacher_program
@@ -324,7 +325,7 @@ def review_view(
         method=refinement.method, teacher_model=refinement.teacher_model,
         validated=refinement.validated,
         validation_feedback="" if refinement.validated else (
-            check.feedback if check else refinement.reason),
+            check.result.feedback if check else refinement.reason),
         status=review.status, version=review.version, reviewer=review.reviewer,
         updated_at=review.updated_at, reason=review.reason, description=item.task.prompt,
         attempt_status=run.status if run else "", attempt_error_type=run.error_type if run else "",

@@ -55,7 +55,7 @@ def test_demo_frames_have_their_columns_and_the_session_counts(demo):
     report = analyse(demo)
     assert _columns(report) == EXPECTED
     attempts, refinements = demo.attempts.list(), demo.refinements.list()
-    failed = [a for a in attempts if not a.execution.passed]
+    failed = [a for a in attempts if not a.execution.result.passed]
     assert len(report.attempts) == len(attempts) == DEMO_TASKS
     assert len(report.tasks) == DEMO_TASKS and report.tasks["attempts"].sum() == DEMO_TASKS
     assert len(report.refinements) == len(refinements) > 0
@@ -65,7 +65,7 @@ def test_demo_frames_have_their_columns_and_the_session_counts(demo):
     assert taxonomy["attempts"].sum() == len(failed)
     assert PASSED not in taxonomy.index
     for error_type, row in taxonomy.iterrows():
-        of_type = [a for a in failed if a.execution.error_type == error_type]
+        of_type = [a for a in failed if a.execution.result.error_type == error_type]
         fixed = [r for r in refinements if r.attempt_id in {a.id for a in of_type}]
         assert row["attempts"] == len(of_type)
         assert row["refined"] == len(fixed) and row["validated"] == sum(r.validated for r in fixed)

@@ -49,7 +49,7 @@ def _check_complete(store: SessionStore, round: int = 1) -> None:
     keys = [(a.task_id, a.sample_index) for a in attempts]
     assert len(keys) == len(set(keys)) == TASKS
     assert all(a.execution is not None for a in attempts)
-    failed = {a.id for a in attempts if not a.execution.passed}
+    failed = {a.id for a in attempts if not a.execution.result.passed}
     refinements = store.refinements.list(round=round, method="persd")
     assert sorted(r.attempt_id for r in refinements) == sorted(failed)
     assert store.pending.work(round).done
@@ -65,7 +65,7 @@ def test_collect_refines_every_failed_attempt(tmp_path, tiny_model_dir, teacher)
         _check_complete(store)
         calls = store.teacher_calls.list()
         assert len(calls) == summary.failed and all(c.raw_reply for c in calls)
-        assert all(r.execution is not None and r.execution.passed for r in store.refinements.list())
+        assert all(r.execution is not None and r.execution.result.passed for r in store.refinements.list())
 
 
 def test_rerun_costs_nothing_and_duplicates_nothing(tmp_path, tiny_model_dir, teacher):

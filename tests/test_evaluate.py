@@ -249,7 +249,7 @@ def test_session_records_the_run_and_every_sample_of_every_step(humaneval, execu
     assert [s["pass_at_k"]["pass@1"] for s in run.result["steps"]] == [0.0, 0.5]
     assert "samples" not in run.result  # they live in eval_samples
     assert len(samples) == 2 * 2 * 2
-    got = {(s.task_id, s.sample_index, s.step): (s.passed, v and v.status)
+    got = {(s.task_id, s.sample_index, s.step): (s.passed, v and v.result.status)
            for s, v in zip(samples, visible)}
     assert got[("HumanEval/0", 1, 0)] == (False, "failed")
     assert got[("HumanEval/0", 1, 1)] == (True, "passed")

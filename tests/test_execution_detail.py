@@ -51,7 +51,7 @@ def test_every_test_has_an_outcome_and_the_store_names_the_first_that_did_not_pa
         attempt = store.attempts.add(task.task_id, 0, model="m", prompt=task.prompt,
                                     completion=program[len(task.prompt):], program=program)
         stored = store.executions.add("attempt", attempt.id, result)
-    assert stored.failing_test.source == "assert add(0, 3) == 3"
+    assert stored.result.failing_test.source == "assert add(0, 3) == 3"
 
 
 def test_the_store_keeps_the_detail(executor, tmp_path):
@@ -62,5 +62,5 @@ def test_the_store_keeps_the_detail(executor, tmp_path):
         attempt = store.attempts.add(task.task_id, 0, model="m", prompt=task.prompt,
                                     completion=PROGRAM[len(task.prompt):], program=PROGRAM)
         stored = store.executions.add("attempt", attempt.id, result)
-    assert stored.has_detail and stored.test_outcomes == result.test_outcomes
-    assert stored.failing_test.returned == "0" and stored.exception is None
+    assert stored.result.has_detail and stored.result.test_outcomes == result.test_outcomes
+    assert stored.result.failing_test.returned == "0" and stored.result.exception is None

@@ -63,7 +63,7 @@ def test_the_papers_rectify_rows_import_as_attempt_feedback_and_refinement(tmp_p
         refinement = store.refinements.list(task_id="19")[0]
         attempt = store.attempts.get(refinement.attempt_id)
         assert "return set(set1).difference(set(set2))" in attempt.program
-        assert attempt.execution.feedback.splitlines() == [
+        assert attempt.execution.result.feedback.splitlines() == [
             "AssertionError", "INPUT: ({1,2,3},{2,3,4})", "OUTPUT: {1}", "EXPECTED: {1, 4}"]
         assert refinement.program.endswith("def elements_not_in_both(set1, set2):\n"
                                            "  diff = set1 ^ set2 \n  return diff\n")
@@ -97,7 +97,7 @@ def test_a_table_with_a_column_mapping_imports_from_csv_json_array_and_parquet(t
         # the second JSON element starts on line 8 of the indented array
         assert sorted(store.imports.source(r.id).line for r in store.refinements.list()
                       if r.task_id.endswith("j")) == [2, 8]
-        assert store.attempts.get(store.refinements.list()[0].attempt_id).execution.error_type == "AssertionError"
+        assert store.attempts.get(store.refinements.list()[0].attempt_id).execution.result.error_type == "AssertionError"
 
 
 def test_prompt_completion_and_messages_rows_import_as_solutions(tmp_path):
@@ -149,11 +149,11 @@ def test_with_tasks_rows_are_matched_and_run_in_the_sandbox(tmp_path, tasks_file
     assert "1 validated, 1 not" in result.output
     with _store(tmp_path) as store:
         good, wrong = store.refinements.list(task_id="t/add")
-        assert good.validated and good.execution.passed and good.execution.duration_s is not None
-        assert not wrong.validated and wrong.execution.status == "failed"
+        assert good.validated and good.execution.result.passed and good.execution.result.duration_s is not None
+        assert not wrong.validated and wrong.execution.result.status == "failed"
         assert "fails the hidden tests" in wrong.reason
         attempt = store.attempts.get(good.attempt_id)
-        assert attempt.execution.status == "failed" and attempt.execution.duration_s is not None
+        assert attempt.execution.result.status == "failed" and attempt.execution.result.duration_s is not None
         assert store.imports.source(good.id).rerun
         assert store.tasks.get("t/add").test == load_tasks(str(tasks_file))[2].test
 

@@ -235,7 +235,7 @@ def test_cancelled_collect_job_stops_early_keeps_its_work_and_resumes(tmp_path, 
     with SessionStore.open(tmp_path, "c1") as store:
         attempts = store.attempts.list(round=1)
         assert len({(a.task_id, a.sample_index) for a in attempts}) == len(attempts) == 8
-        failed = {a.id for a in attempts if not a.execution.passed}
+        failed = {a.id for a in attempts if not a.execution.result.passed}
         assert {r.attempt_id for r in store.refinements.list(round=1)} == failed
         assert [r.status for r in store.runs.list(kind="collect")] == ["stopped", "finished"]
 

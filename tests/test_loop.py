@@ -117,7 +117,7 @@ def test_two_rounds_with_the_auto_gate_survive_kill_9_in_training(tmp_path, tiny
             validated = [r for r in store.refinements.list(round=number) if r.validated]
             assert sum(r.reviewer == AUTO_REVIEWER and r.status == "approved" for r in reviews) \
                 == len(validated) == state.rounds[number]["approved"]
-        failed = sum(not a.execution.passed for a in store.attempts.list())
+        failed = sum(not a.execution.result.passed for a in store.attempts.list())
         assert len(teacher.chat_requests()) == failed  # nothing asked twice
         trains = store.runs.list(kind="train")
         assert [r.status for r in trains].count("finished") == 2

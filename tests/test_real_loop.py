@@ -80,7 +80,7 @@ def test_one_loop_round_with_the_real_student_and_teacher(tmp_path, smollm2_dir,
                    for r in state.rounds)
         attempts = store.attempts.list(round=1)
         assert len(attempts) == len(TRAIN_TASKS) and all(a.execution is not None for a in attempts)
-        failed = [a for a in attempts if not a.execution.passed]
+        failed = [a for a in attempts if not a.execution.result.passed]
         refinements = store.refinements.list(round=1)
         assert len(refinements) == len(failed)  # the real teacher answered every failure
         calls = [call for refinement in refinements for call in store.teacher_calls.list(refinement_id=refinement.id)]

@@ -81,13 +81,13 @@ def test_demo_session_is_simulated_complete_and_idempotent(demo_path, executor):
         attempts, refinements = store.attempts.list(), store.refinements.list()
         calls, executions = store.teacher_calls.list(), store.executions.list()
         assert len(attempts) == LIMIT and all(a.execution for a in attempts)
-        failed = [a for a in attempts if not a.execution.passed]
+        failed = [a for a in attempts if not a.execution.result.passed]
         assert len(refinements) == len(failed) == len(calls) > 0
         for refinement in refinements:
             assert refinement.method == "persd" and refinement.teacher_model == "simulated-teacher"
             attempt = store.attempts.get(refinement.attempt_id)
             assert refinement.diff_lines == diff_size(attempt.program, refinement.program)
-            assert refinement.validated == refinement.execution.passed
+            assert refinement.validated == refinement.execution.result.passed
         assert all(call.cost_usd == 0 and call.raw_reply for call in calls)
         assert sum(r.validated for r in refinements) >= len(refinements) // 2
     started = time.perf_counter()
@@ -125,7 +125,7 @@ def test_edit_is_rerun_and_a_failing_edit_needs_override(store, executor):
         save_edit(store, executor, refinement.id, attempt.program,
                   reviewer="ana", expected_version=0)
     run = refused.value.execution
-    assert run is not None and not run.passed and run.feedback
+    assert run is not None and not run.result.passed and run.result.feedback
     assert store.executions.latest_of("review_edit", refinement.id).id == run.id
     assert store.reviews.get(refinement.id).status == "pending"
 
@@ -137,10 +137,10 @@ def test_edit_is_rerun_and_a_failing_edit_needs_override(store, executor):
     fixed = refinement.program + "\n# checked by ana\n"
     outcome = save_edit(store, executor, refinement.id, fixed, reviewer="ana",
                         expected_version=1)
-    assert outcome.execution.passed and outcome.execution.tests_total
+    assert outcome.execution.result.passed and outcome.execution.result.tests_total
     assert outcome.review.edited_program == fixed and outcome.review.version == 2
     view = review_view(store, refinement.id)
-    assert view.current_program == fixed and view.edit_execution.passed
+    assert view.current_program == fixed and view.edit_execution.result.passed
     assert "Edited refinement" in view.diff_html
 
 
@@ -271,7 +271,7 @@ def test_review_view_shows_the_record_and_how_personal_it_is(store):
 def test_failing_test_comes_from_the_stored_structured_result(store):
     refinement = first(store, validated=True)
     view = review_view(store, refinement.id)
-    run = store.attempts.get(refinement.attempt_id).execution
+    run = store.attempts.get(refinement.attempt_id).execution.result
     assert run.has_detail and run.test_outcomes
     assert view.attempt_tests == run.test_outcomes
     assert view.failing_test == run.failing_test.source  # the first test that did not pass
@@ -286,7 +286,7 @@ def test_a_session_written_by_the_previous_layout_opens_and_reviews(tmp_path):
     with SessionStore.open(tmp_path, FIXTURE_SESSION.stem) as old:
         refinement = first(old, validated=True)
         view = review_view(old, refinement.id)
-        run = old.attempts.get(refinement.attempt_id).execution
+        run = old.attempts.get(refinement.attempt_id).execution.result
         assert not run.has_detail and run.test_outcomes == () and run.exception is None
         assert view.failing_test == "" and view.attempt_feedback  # text only, no detail
         approved = approve(old, refinement.id, reviewer="ana", expected_version=view.version)
@@ -499,7 +499,7 @@ def test_a_failure_signature_filters_the_review_queue_and_drives_a_bulk_reject(s
     failing = [r for r in store.refinements.list() if r.execution is not None and not r.validated
                and r.error is None]
     assert failing, "the demo session has teacher code that still fails"
-    signature = signature_of(failing[0].execution)
+    signature = signature_of(failing[0].execution.result)
     ids = refinements_with_signature(store, signature)
     filters = filters_from("any", search=f"sig:{signature}",
                            signature_ids=lambda sig: refinements_with_signature(store, sig))

@@ -186,8 +186,8 @@ def test_records_are_computed_again_when_their_task_gets_new_attempts(store):
     (task, count), *_ = sorted(store.attempts.counts_by_task().items())
     ids = set(before.index[before["task"] == task])
     model = store.attempts.list()[0]
-    wrong = next(a.execution for a in store.attempts.list() if a.task_id == task and a.execution
-                 and any(o.status == "failed" and o.returned for o in a.execution.test_outcomes))
+    wrong = next(a.execution.result for a in store.attempts.list() if a.task_id == task and a.execution
+                 and any(o.status == "failed" and o.returned for o in a.execution.result.test_outcomes))
     with store.transaction():
         for sample in range(100, 100 + 3 * max(count, 1)):  # most attempts now fail alike
             copy = store.attempts.add(task, 0, sample_index=sample, model=model.model,

@@ -12,11 +12,11 @@ import sys
 import textwrap
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from persd.execution.result import ExecutionResult, not_run
 from persd.store import (
     ConfigMismatch,
     QueueFilters,
@@ -35,20 +35,10 @@ from persd.tasks import Task
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@dataclass
-class Result:
-    """Duck-typed like persd.execution.ExecutionResult."""
-
-    status: str = "passed"
-    feedback: str = ""
-    duration_s: float = 0.01
-    tests_passed: int = 3
-    tests_total: int = 3
-    error_type: str = ""
-
-    @property
-    def passed(self) -> bool:
-        return self.status == "passed"
+def Result(status: str = "passed", feedback: str = "", duration_s: float = 0.01,
+           tests_passed: int = 3, tests_total: int = 3, error_type: str = "") -> ExecutionResult:
+    """A sandbox verdict as the store is given one, with the fields these tests vary."""
+    return ExecutionResult(status, feedback, duration_s, tests_passed, tests_total, error_type)
 
 
 FAIL = Result("failed", "assert add(1, 2) == 3", 0.02, 1, 3, "AssertionError")
@@ -244,12 +234,12 @@ def test_attempts_round_trip_and_are_idempotent(store: SessionStore) -> None:
 def test_executions_round_trip_and_are_idempotent(store: SessionStore) -> None:
     attempt = add_attempt(store, "T/0")
     stored = store.executions.add("attempt", attempt.id, FAIL)
-    assert (stored.status, stored.passed, stored.feedback, stored.error_type) == (
-        "failed", False, FAIL.feedback, "AssertionError")
-    assert (stored.tests_passed, stored.tests_total, stored.tests) == (1, 3, "hidden")
+    assert (stored.result.status, stored.result.passed, stored.result.feedback,
+            stored.result.error_type) == ("failed", False, FAIL.feedback, "AssertionError")
+    assert (stored.result.tests_passed, stored.result.tests_total, stored.tests) == (1, 3, "hidden")
     assert store.executions.add("attempt", attempt.id, Result()) == stored
     visible = store.executions.add("attempt", attempt.id, Result(), tests="visible")
-    assert visible.id != stored.id and visible.passed
+    assert visible.id != stored.id and visible.result.passed
     assert store.attempts.get(attempt.id).execution == stored
     assert store.executions.latest_of("attempt", attempt.id) == stored
     refinement = store.refinements.add("persd", attempt_id=attempt.id, teacher_model="t",
@@ -264,6 +254,19 @@ def test_executions_round_trip_and_are_idempotent(store: SessionStore) -> None:
         store.executions.add("attempt", 999, Result())
 
 
+def test_a_verdict_known_only_from_its_text_is_stored_without_detail(store: SessionStore) -> None:
+    attempt = add_attempt(store, "T/0")
+    text = not_run("error", "NameError: name 'y' is not defined", "NameError")
+    stored = store.executions.add("attempt", attempt.id, text)
+    assert stored.result == text and not stored.result.has_detail
+    with store._db.read() as conn:
+        row = conn.execute("SELECT duration_s, tests_passed, tests_total, detail FROM executions "
+                           "WHERE id = ?", (stored.id,)).fetchone()
+    assert tuple(row) == (None, None, None, None)  # not measured here, not zero
+    with pytest.raises(StoreError, match="from an ExecutionResult, not ExecutionRecord"):
+        store.executions.add("attempt", add_attempt(store, "T/1").id, stored)
+
+
 def test_a_real_execution_result_is_stored() -> None:
     execution = pytest.importorskip("persd.execution")
     result = execution.ExecutionResult(
@@ -275,8 +278,8 @@ def test_a_real_execution_result_is_stored() -> None:
         stored = s.executions.add("attempt", add_attempt(s, "T/0").id, result)
         path = s.path
     path.unlink()
-    assert (stored.status, stored.passed, stored.error_type, stored.tests_total) == (
-        "error", False, "NameError", 2)
+    assert (stored.result.status, stored.result.passed, stored.result.error_type,
+            stored.result.tests_total) == ("error", False, "NameError", 2)
 
 
 # -- refinements and the teacher -----------------------------------------------------------
@@ -293,7 +296,7 @@ def test_refinements_round_trip_and_are_idempotent(store: SessionStore) -> None:
         teacher_call_ids=[call.id],
     )
     assert (refinement.task_id, refinement.round, refinement.tries) == ("T/1", 0, 2)
-    assert refinement.validated and refinement.diff_lines == 3 and refinement.execution.passed
+    assert refinement.validated and refinement.diff_lines == 3 and refinement.execution.result.passed
     assert store.refinements.add("persd", attempt_id=attempt.id, teacher_model="x",
                                 program="other", validated=False) == refinement
     assert store.teacher_calls.list(refinement_id=refinement.id)[0].messages[0]["content"] == "fix"
@@ -326,7 +329,7 @@ def test_a_teacher_error_is_retried_in_place(store: SessionStore) -> None:
     retried = store.refinements.add("persd", attempt_id=attempt.id, teacher_model="t",
                                    program="ok", validated=True, execution=Result())
     assert retried.id == failed.id and retried.error is None and retried.program == "ok"
-    assert retried.execution.passed
+    assert retried.execution.result.passed
 
 
 def test_teacher_calls_cost_and_cache(store: SessionStore) -> None:
@@ -393,10 +396,10 @@ def test_review_round_trip_versions_and_audit_trail(store: SessionStore) -> None
     edited = store.reviews.set(refinement.id, "edited", reviewer="ana", expected_version=0,
                               edited_program="def f(x):\n    return x + 1\n", edit_execution=FAIL)
     assert (edited.status, edited.version, edited.reviewer) == ("edited", 1, "ana")
-    assert store.executions.get(edited.edit_execution_id).error_type == "AssertionError"
+    assert store.executions.get(edited.edit_execution_id).result.error_type == "AssertionError"
     item = store.queue.item(refinement.id)
-    assert item.edit_execution.status == "failed" and item.task.task_id == "T/0"
-    assert item.attempt.execution.status == "failed" and item.review == edited
+    assert item.edit_execution.result.status == "failed" and item.task.task_id == "T/0"
+    assert item.attempt.execution.result.status == "failed" and item.review == edited
     rejected = store.reviews.set(refinement.id, "rejected", reviewer="bo", expected_version=1,
                                 reason="rewrites everything")
     assert rejected.version == 2 and rejected.reason == "rewrites everything"
@@ -654,18 +657,12 @@ def test_many_threads_share_one_store(store: SessionStore) -> None:
 
 WRITER = textwrap.dedent("""
     import sys
-    from dataclasses import dataclass
+    from persd.execution.result import ExecutionResult, not_run
     from persd.store import QueueFilters, SessionStore
     from persd.tasks import Task
 
-    @dataclass
-    class Result:
-        status: str
-        feedback: str = ""
-        error_type: str = ""
-        @property
-        def passed(self):
-            return self.status == "passed"
+    def Result(status, feedback="", error_type=""):
+        return ExecutionResult(status, feedback, 0.01, error_type=error_type)
 
     path, n = sys.argv[1], int(sys.argv[2])
     store = SessionStore(path, busy_timeout_s=60)
@@ -681,7 +678,7 @@ WRITER = textwrap.dedent("""
         elif work.needs_execution:
             attempt = store.attempts.get(work.needs_execution[0])
             odd = int(attempt.task_id.split("/")[1]) % 2
-            result = Result("failed", "assert 1 == 2", "AssertionError") if odd else Result("passed")
+            result = Result("failed", "assert 1 == 2", error_type="AssertionError") if odd else Result("passed")
             store.executions.add("attempt", attempt.id, result)
             print("execution", attempt.task_id, flush=True)
         elif work.needs_refinement:
@@ -716,7 +713,7 @@ def check_consistent(path: Path) -> tuple[dict[str, list[str]], set[str]]:
         attempts = store.attempts.list()
         refinements = store.refinements.list(include_errors=True)
         for refinement in refinements:  # written in one transaction with its run and calls
-            assert refinement.execution is not None and refinement.execution.passed
+            assert refinement.execution is not None and refinement.execution.result.passed
             assert len(store.teacher_calls.list(refinement_id=refinement.id)) == 1
         executed = {a.task_id for a in attempts if a.execution is not None}
         return {

@@ -17,6 +17,7 @@ from __future__ import annotations
 import pandas as pd
 
 from persd.analysis.signatures import signature_of
+from persd.store.records import result_of
 
 SAMPLE_COLUMNS = ["sample_id", "run_id", "round", "run", "task_id", "sample_index", "step",
                   "passed", "status", "error_type", "signature"]
@@ -55,7 +56,7 @@ def eval_samples_frame(store, run_ids: list[int] | None = None) -> pd.DataFrame:
             continue
         label = run_label(run)
         for s in store.eval_samples.list(run.id):
-            e = s.execution
+            e = result_of(s.execution)
             rows.append({
                 "sample_id": s.id, "run_id": run.id, "round": (run.config or {}).get("round"),
                 "run": label, "task_id": s.task_id, "sample_index": s.sample_index,

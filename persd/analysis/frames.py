@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from persd.code.diffing import code_similarity, diff_size
+from persd.store.records import result_of
 from persd.demo.sim import reference_program
 
 ATTEMPT_COLUMNS = ["attempt_id", "task_id", "round", "sample_index", "model", "status",
@@ -42,7 +43,7 @@ PASSED = "(passed)"
 def attempts_frame(store) -> pd.DataFrame:
     rows = []
     for a in store.attempts.list():
-        e = a.execution
+        e = result_of(a.execution)
         rows.append({
             "attempt_id": a.id, "task_id": a.task_id, "round": a.round,
             "sample_index": a.sample_index, "model": a.model,
@@ -108,7 +109,7 @@ def refinements_frame(store) -> pd.DataFrame:
 def _error_type(attempt) -> str:
     if attempt is None:
         return ""
-    e = attempt.execution
+    e = result_of(attempt.execution)
     return "not run" if e is None else (e.error_type or PASSED) if not e.passed else PASSED
 
 

@@ -215,11 +215,11 @@ class _Context:
                          self.suspects.get(refinement.task_id, {}),
                          self.failing_references.get(refinement.task_id))
         failed = attempt is not None and attempt.execution is not None and \
-            not attempt.execution.passed
+            not attempt.execution.result.passed
         return {
             "id": refinement.id, "task": refinement.task_id, "round": refinement.round,
-            "error": attempt.execution.error_type if failed else "",
-            "signature": signature_of(attempt.execution) if failed else "",
+            "error": attempt.execution.result.error_type if failed else "",
+            "signature": signature_of(attempt.execution.result) if failed else "",
             "similarity": None if attempt is None else code_similarity(
                 attempt.program, refinement.program or "", task.prompt),
             "passes": "yes" if refinement.validated else "no",

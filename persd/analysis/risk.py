@@ -33,6 +33,7 @@ from typing import Any
 
 from persd.code.diffing import code_similarity
 from persd.code.functions import same_function
+from persd.store.records import result_of
 
 # kind -> (label shown to reviewers, weight in the "risk first" order)
 FLAG_KINDS = {
@@ -91,7 +92,7 @@ def flags_of(refinement: Any, task: Any, attempt: Any, visible_run: Any = None,
         return []
     flags = []
     attempt_program = attempt.program if attempt is not None else task.prompt
-    failing = _failing(attempt.execution) if attempt is not None else []
+    failing = _failing(result_of(attempt.execution)) if attempt is not None else []
     why = hard_coded(refinement.program, attempt_program, task.visible_test, failing)
     if why:
         flags.append(RiskFlag("hard_codes_tests", why))
@@ -101,12 +102,13 @@ def flags_of(refinement: Any, task: Any, attempt: Any, visible_run: Any = None,
             flags.append(RiskFlag("not_personalised", f"its code below the task prompt is only "
                                   f"{alike:.0%} like the attempt's: a rewrite rather than a "
                                   "fix of the student's code"))
-    why = _visible_only(refinement.execution, visible_run, task.visible_test)
+    why = _visible_only(result_of(refinement.execution), result_of(visible_run),
+                        task.visible_test)
     if why:
         flags.append(RiskFlag("visible_only", why))
     if refinement.tries >= MANY_TRIES:
         flags.append(RiskFlag("many_tries", f"the teacher needed {refinement.tries} tries"))
-    why = _test_suspect(refinement.execution, failing, suspects or {})
+    why = _test_suspect(result_of(refinement.execution), failing, suspects or {})
     if why:
         flags.append(RiskFlag("test_looks_wrong", why))
     if reference_fails:
@@ -294,7 +296,7 @@ def suspect_asserts(attempts: Iterable[Any]) -> dict[str, dict[tuple[str, str], 
     totals: Counter = Counter()
     for attempt in attempts:
         totals[attempt.task_id] += 1
-        keys = {(_normal(o.source), o.returned) for o in _failing(attempt.execution)
+        keys = {(_normal(o.source), o.returned) for o in _failing(result_of(attempt.execution))
                 if o.status == "failed" and o.returned}
         per_task[attempt.task_id].update(keys)
     return {task: {key: n for key, n in counts.items()
@@ -322,7 +324,7 @@ def reference_failures(tasks: dict[str, Any], records: Iterable[Any]) -> dict[st
     reference's last line of code."""
     found: dict[str, str] = {}
     for record in records:
-        task, run = tasks.get(record.task_id), record.execution
+        task, run = tasks.get(record.task_id), result_of(record.execution)
         if record.task_id in found or task is None or not task.solution or run is None \
                 or run.passed or not record.program:
             continue

@@ -14,9 +14,9 @@ cause fall into one group whatever task, name or number they involve:
   AssertionError: wrong answer (a different list)
   Timeout in a loop / Timeout in a recursive call / Timeout
   RecursionError: maximum recursion depth exceeded
-It is built from `status`, `error_type`, `test_outcomes` and `exception` (an
-`ExecutionRecord` or an `ExecutionResult`), never from the feedback text; a run stored
-before structured detail was kept gets "<error type> (no detail stored)".
+It is built from an `ExecutionResult`'s `status`, `error_type`, `test_outcomes` and
+`exception`, never from the feedback text; a run without structured detail (stored by an
+older persd, or imported with the file's error text) gets "<error type> (no detail stored)".
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from persd.execution.result import ExecutionResult
 from persd.store.records import QueueFilters
 
 PASSED = ""
@@ -41,7 +42,7 @@ _NAME_ERRORS = ("NameError", "UnboundLocalError", "KeyError", "ModuleNotFoundErr
 MAX_MESSAGE = 90
 
 
-def signature_of(execution: Any) -> str:
+def signature_of(execution: ExecutionResult | None) -> str:
     """The cause of a failed run in one normalised line; "" for a passing run."""
     if execution is None:
         return "not run"
@@ -49,9 +50,8 @@ def signature_of(execution: Any) -> str:
     if status == "passed":
         return PASSED
     error_type = execution.error_type or status
-    outcomes = tuple(getattr(execution, "test_outcomes", ()) or ())
-    exception = getattr(execution, "exception", None)
-    if not getattr(execution, "has_detail", True):
+    outcomes, exception = execution.test_outcomes, execution.exception
+    if not execution.has_detail:
         return f"{error_type} (no detail stored)"
     if status == "timeout":
         return _timeout(exception)
@@ -154,20 +154,20 @@ def group(items: list[dict[str, Any]]) -> pd.DataFrame:
 
 def attempt_signatures(store, round: int | None = None) -> pd.DataFrame:
     """The student's failed attempts (hidden tests), grouped by signature."""
-    return group([{"id": a.id, "task_id": a.task_id, "execution": a.execution}
+    return group([{"id": a.id, "task_id": a.task_id, "execution": a.execution.result}
                   for a in store.attempts.list(round=round) if a.execution is not None])
 
 
 def refinement_signatures(store, round: int | None = None) -> pd.DataFrame:
     """Teacher refinements that still fail the hidden tests, grouped by signature."""
-    return group([{"id": r.id, "task_id": r.task_id, "execution": r.execution}
+    return group([{"id": r.id, "task_id": r.task_id, "execution": r.execution.result}
                   for r in store.refinements.list(round=round)
                   if r.execution is not None and r.error is None])
 
 
 def eval_signatures(store, run_id: int, step: int | None = None) -> pd.DataFrame:
     """Failed evaluation samples of one run (one step, or all), grouped by signature."""
-    return group([{"id": s.id, "task_id": s.task_id, "execution": s.execution}
+    return group([{"id": s.id, "task_id": s.task_id, "execution": s.execution.result}
                   for s in store.eval_samples.list(run_id)
                   if s.execution is not None and (step is None or s.step == step)])
 
@@ -177,7 +177,7 @@ def refinements_with_signature(store, signature: str, round: int | None = None) 
     records a bulk action such as "reject every refinement failing with X" acts on."""
     return [r.id for r in store.refinements.list(round=round)
             if r.execution is not None and r.error is None
-            and signature_of(r.execution) == signature]
+            and signature_of(r.execution.result) == signature]
 
 
 def review_filter(store, signature: str, round: int | None = None, **filters: Any):

@@ -108,9 +108,9 @@ class CollectionLoop:
         for attempt, result in zip(attempts, results):
             stored = self.store.executions.add("attempt", attempt.id, result)
             self.summary.attempts += 1
-            self.summary.passed += stored.passed
-            self.summary.failed += not stored.passed
-            if stored.passed:
+            self.summary.passed += stored.result.passed
+            self.summary.failed += not stored.result.passed
+            if stored.result.passed:
                 self._advance()
             elif self.config.method == "persd":
                 self._to_teacher(dataclasses.replace(attempt, execution=stored))
@@ -137,7 +137,7 @@ class CollectionLoop:
 
     async def _refine(self, attempt) -> None:
         task = self.tasks[attempt.task_id]
-        feedback = attempt.execution.feedback if attempt.execution else ""
+        feedback = attempt.execution.result.feedback if attempt.execution else ""
         result = await self._ask(self.teacher.refine(task, attempt.program, feedback, self._validator(task)))
         if result is not None:
             self._store_result(task, result, attempt)
@@ -228,8 +228,8 @@ class CollectionLoop:
         summary = self.summary
         attempts = [a for a in self.store.attempts.list(round=self.config.round) if a.task_id in self.tasks]
         summary.attempts = len(attempts)
-        summary.passed = sum(1 for a in attempts if a.execution and a.execution.passed)
-        summary.failed = sum(1 for a in attempts if a.execution and not a.execution.passed)
+        summary.passed = sum(1 for a in attempts if a.execution and a.execution.result.passed)
+        summary.failed = sum(1 for a in attempts if a.execution and not a.execution.result.passed)
         results = [r for r in self.store.refinements.list(round=self.config.round, method=self.config.method,
                                                        include_errors=True) if r.task_id in self.tasks]
         done = [r for r in results if not r.error]

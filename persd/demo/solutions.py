@@ -28,7 +28,7 @@ def add_demo_solutions(store: SessionStore, method: str, executor: Any) -> int:
                          f"{' or '.join(METHODS)} (persd refinements come with the session)")
     tasks = {task.task_id: task for task in store.tasks.list()}
     failed = {a.task_id for a in store.attempts.list(round=ROUND)
-              if a.execution is not None and not a.execution.passed}
+              if a.execution is not None and not a.execution.result.passed}
     done = {r.task_id for r in store.refinements.list(method=method, round=ROUND)}
     todo = [tasks[t] for t in sorted(tasks) if t not in done and (method == "stand" or t in failed)]
     programs = {task.task_id: reference_program(task) for task in todo}

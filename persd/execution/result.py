@@ -66,13 +66,29 @@ class ExecutionResult:
     isolation: str = ""         # "bwrap" or the fallback that ran it
     test_outcomes: tuple[TestOutcome, ...] = ()  # every assert's outcome, in source order
     exception: ExceptionInfo | None = None  # what ended the run, as data
+    # False when only status, feedback and error_type are known for sure: a run imported
+    # with the file's own error text (nothing ran here: duration and counts are 0, stored
+    # as NULL), or one stored by a persd that kept no structured detail (no outcomes).
+    has_detail: bool = True
 
     @property
     def passed(self) -> bool:
         return self.status == "passed"
 
+    @property
+    def failing_test(self) -> TestOutcome | None:
+        """The first test that did not pass, or None."""
+        return next((t for t in self.test_outcomes if t.status != "passed"), None)
+
     def to_dict(self) -> dict:
         return {**asdict(self), "passed": self.passed}
+
+
+def not_run(status: str, feedback: str, error_type: str) -> ExecutionResult:
+    """A verdict known only from its text (e.g. the error an imported file gives for an
+    attempt): nothing ran here, so it has no duration, test counts or detail."""
+    return ExecutionResult(status=status, feedback=feedback, duration_s=0.0,
+                           error_type=error_type, has_detail=False)
 
 
 def detail_from_dict(data: dict | None) -> tuple[tuple[TestOutcome, ...], ExceptionInfo | None]:

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from persd.code.diffing import diff_size
 from persd.execution import make_executor
+from persd.execution.result import ExecutionResult, not_run
 from persd.execution.verdicts import check_protocol
 from persd.importing.formats import FORMATS, Parsed, RowError, detect_format, parse_row
 from persd.importing.origin import row_origin
@@ -261,23 +262,11 @@ def _run(matched: list[tuple[Parsed, Task]], workers: int | None, timeout_s: flo
     return runs
 
 
-@dataclass(frozen=True)
-class _FileFeedback:
+def _file_feedback(feedback: str) -> ExecutionResult | None:
     """The file's own feedback on an attempt, stored as its run (nothing ran here)."""
-
-    status: str
-    feedback: str
-    error_type: str
-    passed: bool = False
-    duration_s: None = None
-    tests_passed: None = None
-    tests_total: None = None
-
-
-def _file_feedback(feedback: str) -> _FileFeedback | None:
     if not feedback.strip():
         return None
     first = feedback.strip().split("\n", 1)[0]
     kind = first.split(":", 1)[0].strip()
     kind = kind if kind.isidentifier() else ""
-    return _FileFeedback("failed" if kind == "AssertionError" else "error", feedback, kind)
+    return not_run("failed" if kind == "AssertionError" else "error", feedback, kind)

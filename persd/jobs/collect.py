@@ -154,7 +154,7 @@ class CollectJob:
                 done=max(0, finished), total=len(self.task_ids) * (1 if self.simulated
                                                                     else c.samples),
                 attempts=len(attempts),
-                passed=sum(1 for a in attempts if a.execution and a.execution.passed),
+                passed=sum(1 for a in attempts if a.execution and a.execution.result.passed),
                 refined=len(done), validated=sum(r.validated for r in done),
                 cost_usd=store.teacher_calls.cost(round=round_))
         finally:

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass
-from typing import Any
 
+from persd.execution.result import ExecutionResult
 from persd.store.db import Database, from_json, placeholders, to_json
 from persd.store.errors import StoreError
 from persd.store.executions import Executions
@@ -43,8 +43,8 @@ class ImportItem:
     reason: str                 # why not validated ("" when it is)
     feedback: str = ""          # the file's own feedback text, kept as given
     attempt: str | None = None
-    attempt_run: Any = None     # ExecutionResult-like of the attempt, or None
-    refinement_run: Any = None  # ExecutionResult-like of the refinement, or None
+    attempt_run: ExecutionResult | None = None     # the attempt's run, or None
+    refinement_run: ExecutionResult | None = None  # the refinement's run, or None
     rerun: bool = False         # the runs above were made here, in the sandbox
     diff_lines: int | None = None
     origin: str = "imported"    # "gold refinement", "teacher refinement" or "imported"

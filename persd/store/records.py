@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from persd.execution.result import STATUSES as EXECUTION_STATUSES  # noqa: F401 (re-exported)
-from persd.execution.result import ExceptionInfo, TestOutcome
+from persd.execution.result import ExecutionResult
+
 SUBJECT_KINDS = ("attempt", "refinement", "review_edit", "eval_sample")
 TEST_KINDS = ("hidden", "visible")
 METHODS = ("persd", "stand", "inpd")
@@ -21,28 +22,19 @@ RUN_STATUSES = ("queued", "running", "finished", "failed", "stopped")
 
 @dataclass(frozen=True)
 class ExecutionRecord:
+    """A stored run: the sandbox's verdict (`result`) and what it was a run of."""
+
     id: int
     subject_kind: str       # one of SUBJECT_KINDS: what subject_id points at
     subject_id: int         # attempt, refinement (also for review edits) or eval sample id
     tests: str              # "hidden" or "visible": which tests were run
-    status: str             # one of EXECUTION_STATUSES
-    passed: bool
-    feedback: str
-    duration_s: float | None
-    tests_passed: int | None
-    tests_total: int | None
-    error_type: str         # "" when passed
     created_at: str
-    test_outcomes: tuple[TestOutcome, ...] = ()  # every test's outcome, as data (older rows:
-                                                 # only the one that did not pass)
-    exception: ExceptionInfo | None = None  # what ended the run, as data
-    # False for runs stored before structured detail was kept (only their text is known).
-    has_detail: bool = True
+    result: ExecutionResult  # result.has_detail is False for runs stored without detail
 
-    @property
-    def failing_test(self) -> TestOutcome | None:
-        """The first test that did not pass, or None."""
-        return next((t for t in self.test_outcomes if t.status != "passed"), None)
+
+def result_of(execution: ExecutionRecord | None) -> ExecutionResult | None:
+    """The verdict of a stored run that may be missing (a record never run)."""
+    return execution.result if execution is not None else None
 
 
 @dataclass(frozen=True)
@@ -234,12 +226,12 @@ class EvalSampleRecord:
 
     @property
     def passed(self) -> bool:
-        return bool(self.execution and self.execution.passed)
+        return bool(self.execution and self.execution.result.passed)
 
     @property
     def status(self) -> str | None:
-        return self.execution.status if self.execution else None
+        return self.execution.result.status if self.execution else None
 
     @property
     def feedback(self) -> str:
-        return self.execution.feedback if self.execution else ""
+        return self.execution.result.feedback if self.execution else ""

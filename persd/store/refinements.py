@@ -14,8 +14,8 @@ from __future__ import annotations
 import builtins
 import sqlite3
 from collections.abc import Iterable
-from typing import Any
 
+from persd.execution.result import ExecutionResult
 from persd.store import rows
 from persd.store.db import NOW_SQL, Database, placeholders, where
 from persd.store.errors import RecordNotFound, StoreError
@@ -35,13 +35,13 @@ class Refinements:
         validated: bool, attempt_id: int | None = None, task_id: str | None = None,
         round: int | None = None, completion: str | None = None, reason: str = "",
         tries: int = 1, diff_lines: int | None = None, error: str | None = None,
-        execution: Any = None, teacher_call_ids: Iterable[int] = (),
+        execution: ExecutionResult | None = None, teacher_call_ids: Iterable[int] = (),
     ) -> RefinementRecord:
         """Store a teacher result: for "persd" a refinement of `attempt_id` (task and
         round come from the attempt), for "stand"/"inpd" a solution of `task_id` in
         `round`. Idempotent per attempt (or task and round) and method: a stored row is
         returned unchanged, unless it holds a teacher `error`, which this add replaces.
-        `execution` (ExecutionResult-like) is its validation run; `teacher_call_ids` are
+        `execution` is its validation run; `teacher_call_ids` are
         linked to it. All in one transaction."""
         if method not in METHODS:
             raise StoreError(f"unknown method {method!r}; one of {METHODS}")

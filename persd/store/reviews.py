@@ -17,8 +17,8 @@ import sqlite3
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
-from typing import Any
 
+from persd.execution.result import ExecutionResult
 from persd.store import rows
 from persd.store.db import NOW_SQL, Database, to_json, where
 from persd.store.errors import RecordNotFound, ReviewConflict, StoreError
@@ -54,11 +54,11 @@ class Reviews:
 
     def set(
         self, refinement_id: int, status: str, *, reviewer: str, expected_version: int,
-        edited_program: str | None = None, edit_execution: Any = None, reason: str | None = None,
+        edited_program: str | None = None, edit_execution: int | ExecutionResult | None = None, reason: str | None = None,
     ) -> ReviewRecord:
         """Record a decision if the review is still at `expected_version`, else raise
         ReviewConflict saying who changed it and when. `edit_execution` is the run of the
-        edited program: an execution id or an ExecutionResult-like object to store."""
+        edited program: an execution id or an ExecutionResult to store."""
         _check(status, reviewer)
         if status == "edited" and not edited_program:
             raise StoreError("an 'edited' review needs the edited_program")
@@ -141,7 +141,7 @@ class Reviews:
             return conn.execute("SELECT COALESCE(MAX(id), 0) FROM review_events").fetchone()[0]
 
     def _edit_execution_id(
-        self, conn: sqlite3.Connection, refinement_id: int, edit_execution: Any,
+        self, conn: sqlite3.Connection, refinement_id: int, edit_execution: int | ExecutionResult | None,
     ) -> int | None:
         if edit_execution is None:
             return None

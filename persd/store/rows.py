@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from persd.execution.result import detail_from_dict
+from persd.execution.result import ExecutionResult, detail_from_dict
 from persd.store.db import from_json
 from persd.store.records import (
     AttemptRecord,
@@ -39,13 +39,22 @@ def select_with_hidden_run(table: str, alias: str, subject_kind: str) -> str:
 
 
 def execution(row: sqlite3.Row, prefix: str = "") -> ExecutionRecord | None:
-    if row[f"{prefix}id"] is None:
-        return None
-    values = {name: row[f"{prefix}{name}"] for name in EXECUTION_COLUMNS}
-    values["passed"] = bool(values["passed"])
-    detail = values.pop("detail")
-    values["test_outcomes"], values["exception"] = detail_from_dict(from_json(detail) if detail else None)
-    return ExecutionRecord(**values, has_detail=detail is not None)
+    """The run joined into `row` (columns named `prefix` + EXECUTION_COLUMNS), or None."""
+    return None if row[f"{prefix}id"] is None else stored_execution(row, prefix)
+
+
+def stored_execution(row: sqlite3.Row, prefix: str = "") -> ExecutionRecord:
+    value = {name: row[f"{prefix}{name}"] for name in EXECUTION_COLUMNS}
+    detail = value["detail"]
+    outcomes, exception = detail_from_dict(from_json(detail) if detail else None)
+    result = ExecutionResult(
+        status=value["status"], feedback=value["feedback"], duration_s=value["duration_s"] or 0.0,
+        tests_passed=value["tests_passed"] or 0, tests_total=value["tests_total"] or 0,
+        error_type=value["error_type"], test_outcomes=outcomes, exception=exception,
+        has_detail=detail is not None)
+    return ExecutionRecord(id=value["id"], subject_kind=value["subject_kind"],
+                           subject_id=value["subject_id"], tests=value["tests"],
+                           created_at=value["created_at"], result=result)
 
 
 def task(row: sqlite3.Row) -> Task:

@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from persd.execution.result import ExecutionResult
 from persd.store import rows
 from persd.store.db import NOW_SQL, Database, from_json, to_json, where
 from persd.store.errors import RecordNotFound, RunBusy, StoreError
@@ -105,7 +106,7 @@ class EvalSamples:
         self._executions = executions
 
     def add(
-        self, run_id: int, task_id: str, *, program: str, result: Any = None,
+        self, run_id: int, task_id: str, *, program: str, result: ExecutionResult | None = None,
         sample_index: int = 0, step: int = 0,
     ) -> EvalSampleRecord:
         """One evaluated program and (if given) its hidden-test run; idempotent per

@@ -222,7 +222,7 @@ def _error_type(store, refinement_id: int) -> str:
     if refinement.attempt_id is None:
         return ""
     run = store.attempts.get(refinement.attempt_id).execution
-    return run.error_type if run else ""
+    return run.result.error_type if run else ""
 
 
 def _slug(name: str) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from persd.code.diffing import diff_size, side_by_side_html
-from persd.store.records import METHODS
+from persd.store.records import METHODS, result_of
 
 DIFF_CONTEXT = 3
 PICKS = ("left", "right", "tie")
@@ -148,7 +148,7 @@ def pair_view(store: Any, study: Any, item_id: int, reviewer: str) -> PairView:
     if item.study_id != study.id or item.candidate_b is None:
         raise StudyError(f"item {item_id} is not a pair of study {study.name!r}")
     attempt = store.attempts.get(item.attempt_id)
-    run = attempt.execution
+    run = result_of(attempt.execution)
     programs = {"a": store.refinements.get(item.candidate_a).program or "",
                 "b": store.refinements.get(item.candidate_b).program or ""}
     left = left_slot(study.config.get("seed", 0), item_id, reviewer)

@@ -52,7 +52,7 @@ def judgments_frame(store: Any, study: Any):
                  for slot, ref in (("a", item.candidate_a), ("b", item.candidate_b))}
         facts[item_id] = {
             "task_id": item.task_id, "attempt_id": item.attempt_id,
-            "error_type": (attempt.execution.error_type if attempt.execution else "") or "-",
+            "error_type": (attempt.execution.result.error_type if attempt.execution else "") or "-",
             "candidate_a": item.candidate_a, "candidate_b": item.candidate_b,
             "diff_a": sizes["a"], "diff_b": sizes["b"], "diff_bin": diff_bin(sizes[focus])}
     adjudicated = store.studies.adjudications(study.id)

@@ -124,7 +124,7 @@ def test_failing_edit_is_shown_then_fixed_edit_approved_and_undone(app_server: S
         row = store.queue.list(QueueFilters(status="edited"))[0]
         stored = store.reviews.get(row.refinement_id)
         assert "# checked by the reviewer" in stored.edited_program
-        assert store.executions.get(stored.edit_execution_id).passed
+        assert store.executions.get(stored.edit_execution_id).result.passed
 
     review.click("persd-undo")
     expect(review.message).to_contain_text(f"Undid your edit of {task}")

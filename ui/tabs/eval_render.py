@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from persd.analysis.signatures import signature_of
 from persd.code.diffing import side_by_side_html
+from persd.execution.result import ExecutionResult
+from persd.store.records import ExecutionRecord, result_of
 from persd_app.tabs.review_render import esc
 
 
-def execution_html(title: str, execution) -> str:
+def execution_html(title: str, execution: ExecutionResult | None) -> str:
     """A run's verdict from its structured fields: the failing test with expected vs
     returned, or the exception with the program's last frame."""
     if execution is None:
@@ -46,7 +48,7 @@ def execution_html(title: str, execution) -> str:
     return '<div class="persd-ev-run">' + "".join(parts) + "</div>"
 
 
-def sample_html(steps: list, visible: dict[int, object], run_label: str) -> str:
+def sample_html(steps: list, visible: dict[int, ExecutionRecord | None], run_label: str) -> str:
     """All steps of one (run, task, sample): the attempt, each repair with its test
     results and the diff from the step before."""
     if not steps:
@@ -61,10 +63,10 @@ def sample_html(steps: list, visible: dict[int, object], run_label: str) -> str:
         changed = previous is None or sample.program != previous.program
         out.append(f'<div class="persd-ev-step" data-step="{sample.step}"><h4>{label}'
                    f'{"" if changed else " (unchanged: it passed the visible tests)"}</h4>')
-        out.append(execution_html("hidden tests", sample.execution))
+        out.append(execution_html("hidden tests", result_of(sample.execution)))
         if sample.id in visible:
             out.append(execution_html("visible tests (what a repair is told)",
-                                      visible[sample.id]))
+                                      result_of(visible[sample.id])))
         if previous is None:
             out.append(f'<pre class="persd-ev-code">{esc(sample.program)}</pre>')
         elif changed:

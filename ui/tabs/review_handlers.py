@@ -293,7 +293,7 @@ class ReviewHandlers:
         outcome = save_edit(store, self.executor(), rid, code, reviewer=i.reviewer,
                             expected_version=version, override=i.override, execution=earlier)
         self.screen.remember_run(i.session, rid, code, outcome.execution.id)
-        verdict = "passes" if outcome.execution.passed else "FAILS (override)"
+        verdict = "passes" if outcome.execution.result.passed else "FAILS (override)"
         return outcome.review, f"Saved edit ({verdict} the hidden tests)", None
 
 

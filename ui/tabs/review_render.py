@@ -11,6 +11,7 @@ from typing import Any
 
 from persd.code.diffing import DiffRow, rows_html
 from persd.review import ReviewView
+from persd.store.records import ExecutionRecord, result_of
 from persd_app.tabs.shown import percent
 
 DIFF_CONTEXT = 3  # unchanged lines kept around each change; the rest folds away
@@ -121,23 +122,24 @@ def failure(view: ReviewView | None) -> str:
             f'{title}</div>{_detail(view.attempt_tests, view.attempt_exception)}</div>')
 
 
-def run_panel(title: str, run: Any | None, passed_hint: bool | None = None,
+def run_panel(title: str, run: ExecutionRecord | None, passed_hint: bool | None = None,
               feedback: str = "", record: int | None = None) -> str:
     """A run of the right-hand side (teacher code, saved edit, draft) against the hidden
     tests; `run` is an ExecutionRecord, or None when only `passed_hint`/`feedback` is known."""
-    passed = run.passed if run is not None else bool(passed_hint)
-    status = run.status if run is not None else ("passed" if passed else "failed")
+    result = result_of(run)
+    passed = result.passed if result is not None else bool(passed_hint)
+    status = result.status if result is not None else ("passed" if passed else "failed")
     verdict = "passes the hidden tests" if passed else f"fails the hidden tests ({esc(status)})"
-    if run is None and not passed:
+    if result is None and not passed:
         verdict = "not run against the hidden tests"
-    total = getattr(run, "tests_total", None)
-    score = f" · {run.tests_passed}/{total} passed" if total else ""
+    total = result.tests_total if result is not None else 0
+    score = f" · {result.tests_passed}/{total} passed" if result is not None and total else ""
     body = ""
     if not passed:
-        if run is not None and run.has_detail and (run.test_outcomes or run.exception):
-            body = _detail(run.test_outcomes, run.exception)
-        elif run is not None and run.feedback or feedback:
-            body = f'<pre class="persd-pre">{esc(run.feedback if run is not None else feedback)}</pre>'
+        if result is not None and result.has_detail and (result.test_outcomes or result.exception):
+            body = _detail(result.test_outcomes, result.exception)
+        elif result is not None and result.feedback or feedback:
+            body = f'<pre class="persd-pre">{esc(result.feedback if result is not None else feedback)}</pre>'
     kind = "ok" if passed else "none" if run is None else "bad"
     of = f' data-record="{record}"' if record is not None else ""
     return (f'<div class="persd-run persd-run-{kind}" data-passed="{str(passed).lower()}"{of}>'
