@@ -27,6 +27,7 @@ multi-process launch.
 
 from __future__ import annotations
 
+import argparse
 import ctypes
 import ctypes.util
 import json
@@ -89,6 +90,13 @@ def start_in_own_thread(start: Callable[[], subprocess.Popen],
     if isinstance(outcome, BaseException):
         raise outcome
     return outcome
+
+
+def job_file_argument(prog: str, description: str, argv: list[str] | None = None) -> str:
+    """The `--config JOB_FILE` a job runner's child process is started with."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--config", required=True, help="the job file (persd.launch)")
+    return parser.parse_args(argv).config
 
 
 def read_job(job_file: str | Path) -> dict[str, Any]:

@@ -13,24 +13,20 @@ finished, 2 bad input, 130 stopped.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from persd.launch import read_job
+from persd.launch import job_file_argument, read_job
 from persd.loop import LoopConfig, LoopError, run_loop
 
 EXIT_BAD_INPUT, EXIT_STOPPED = 2, 130
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m persd.loop.child",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--config", required=True, help="the job file (persd.launch)")
-    args = parser.parse_args(argv)
+    job_file = job_file_argument("python -m persd.loop.child", __doc__.split("\n")[0], argv)
     try:
-        job = read_job(args.config)
+        job = read_job(job_file)
         if job["kind"] != "loop":
-            raise ValueError(f"{args.config}: a {job['kind']!r} job, not a loop")
+            raise ValueError(f"{job_file}: a {job['kind']!r} job, not a loop")
         config = LoopConfig.from_dict(job["loop"])
         outcome = run_loop(config, echo=lambda line: print(line, file=sys.stderr, flush=True))
     except (OSError, ValueError, LoopError) as error:

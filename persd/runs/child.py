@@ -15,7 +15,6 @@ training exit codes of persd.train.run.
 
 from __future__ import annotations
 
-import argparse
 import json
 import signal
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from persd.evaluate import EvalConfig
-from persd.launch import read_job
+from persd.launch import job_file_argument, read_job
 from persd.runs.evaluate import eval_run
 from persd.store import SessionStore, StoreError
 from persd.student import StudentLoadError
@@ -35,20 +34,17 @@ EXIT_STOPPED = 130
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m persd.runs.child",
-                                     description=__doc__.split("\n")[0])
-    parser.add_argument("--config", required=True, help="the job file (persd.launch)")
-    args = parser.parse_args(argv)
+    job_file = job_file_argument("python -m persd.runs.child", __doc__.split("\n")[0], argv)
     try:
-        job = read_job(args.config)
+        job = read_job(job_file)
     except (OSError, ValueError) as error:
-        print(f"Error: cannot read the job {args.config}: {error}", file=sys.stderr)
+        print(f"Error: cannot read the job {job_file}: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if job["kind"] == "train":
         return run_training(job["train"], job["data"], job.get("metrics"))
     if job["kind"] == "eval":
         return run_eval_job(job)
-    print(f"Error: {args.config}: unknown job kind {job['kind']!r}", file=sys.stderr)
+    print(f"Error: {job_file}: unknown job kind {job['kind']!r}", file=sys.stderr)
     return EXIT_BAD_INPUT
 
 
