@@ -45,9 +45,10 @@ def start_loop(config: LoopConfig, *, env: dict[str, str] | None = None,
                wait_s: float = CLAIM_WAIT_S, poll_s: float = 0.2) -> LoopStart:
     """Start the loop's child and wait for its run; JobError when a loop of the session is
     running already, or the child cannot start or ends before it records its run."""
-    if _running_loop(config) is not None:
+    running = _running_loop(config)
+    if running is not None:
         raise JobError(f"a loop of session {config.session!r} is running (run "
-                       f"{_running_loop(config)}): stop it first (one loop per session)")
+                       f"{running}): stop it first (one loop per session)")
     out = Path(config.output_dir)
     job = {"kind": "loop", "loop": config.to_dict()}
     try:
