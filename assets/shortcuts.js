@@ -70,15 +70,18 @@
   // J and K pressed while a move is on its way are replayed one at a time as each record
   // lands: three quick J's move three records (the app sends a move only from the record
   // it last drew). A header that does not change (J on the last record) frees the queue
-  // after a while.
+  // after a while. Pressed while a new view loads (the page, a filter, My queue), they wait
+  // for it: sent at once, a move landed before the view and the view then drew its first
+  // record over it. The review tab's view events call viewChanging / viewLanded.
   const drawnRecord = () => {
     const head = document.querySelector("#persd-header .persd-header");
     return head ? head.getAttribute("data-refinement") || head.textContent : null;
   };
   const moves = {
-    queue: [], before: null, timer: null,
+    queue: [], before: null, timer: null, views: 0, viewTimer: null,
+    busy() { return this.timer !== null || this.views > 0; },
     press(id) {
-      if (this.timer !== null) { this.queue.push(id); return; }
+      if (this.busy()) { this.queue.push(id); return; }
       this.before = drawnRecord();
       this.timer = setTimeout(() => this.landed(), 3000);
       byId(id).click();
@@ -86,11 +89,25 @@
     landed() {
       clearTimeout(this.timer);
       this.timer = null;
+      this.replay();
+    },
+    replay() {
+      if (this.busy()) return;
       const next = this.queue.shift();
       if (next && shown(byId(next))) this.press(next);
     },
     redrawn() { if (this.timer !== null && drawnRecord() !== this.before) this.landed(); },
+    viewChanging() {
+      this.views += 1;
+      clearTimeout(this.viewTimer);  // a view that never answers frees the keys after a while
+      this.viewTimer = setTimeout(() => { this.views = 0; this.replay(); }, 10000);
+    },
+    viewLanded() {
+      this.views = Math.max(0, this.views - 1);
+      if (this.views === 0) { clearTimeout(this.viewTimer); this.replay(); }
+    },
   };
+  window.persdMoves = moves;
 
   // A pause in typing sends the draft; only a real change of the text does (compared with
   // the text when the burst of keys began, so arrow keys alone send nothing).

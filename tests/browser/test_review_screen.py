@@ -5,9 +5,12 @@ the queue, and a second reviewer's change showing up without a reload."""
 
 from __future__ import annotations
 
+import time
+
 from playwright.sync_api import Page, expect
 
 from persd.store import QueueFilters
+from persd.store.queue import ReviewQueue
 from tests.browser.conftest import TIMEOUT_MS, Server
 from tests.browser.test_review_app import Review
 
@@ -98,21 +101,31 @@ def test_a_draft_survives_next_and_prev(app_server: Server, page: Page):
     expect(review.task_id).to_have_text(first)
 
 
-def test_reviewer_filters_record_and_draft_survive_a_reload(app_server: Server, page: Page):
-    review = Review(page).open(app_server.url, app_server.session())
+def test_reviewer_filters_record_and_draft_survive_a_reload(app_server: Server, page: Page,
+                                                           monkeypatch):
+    session = app_server.session()
+    with app_server.store(session) as store:
+        validated = [row.refinement_id for row in store.queue.list(
+            QueueFilters(status="pending", validated=True), limit=2)]
+    review = Review(page).open(app_server.url, session)
     name = page.locator("#persd-reviewer textarea, #persd-reviewer input").first
     name.fill("carla")
     review.open_filters()
+    # J at once, while the filtered view is still on its way (a busy server, injected: a
+    # new view reads the error types last): it waits for the view and moves within it. It
+    # used to land first and be drawn over by the view's first record.
+    slow_view = ReviewQueue.error_types
+    monkeypatch.setattr(ReviewQueue, "error_types",
+                        lambda queue: (time.sleep(1.5), slow_view(queue))[1])
     review.choose("persd-f-validated", "yes")
-    expect(page.get_by_test_id("in-view")).not_to_have_text("0")
     page.locator("#persd-header").click()
-    first = review.task_id.inner_text()
     page.keyboard.press("j")
-    expect(review.task_id).not_to_have_text(first)
+    record = page.locator("#persd-header .persd-header")
+    expect(record).to_have_attribute("data-refinement", str(validated[1]))
     shown = review.task_id.inner_text()
-    record = page.locator("#persd-header .persd-header").get_attribute("data-refinement")
+    monkeypatch.undo()
     page.wait_for_function(f"location.search.includes('validated=yes') && "
-                           f"location.search.includes('record={record}')")
+                           f"location.search.includes('record={validated[1]}')")
     link = page.url
     page.reload()
     expect(review.task_id).to_have_text(shown)

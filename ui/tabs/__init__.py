@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import os
 import threading
 from collections.abc import Callable
@@ -160,6 +161,14 @@ class AppContext:
         nobody looks at, they held the session's lock for seconds after a page load."""
         if not lazy or self.tab is None or self.shown is None:
             return self.session.change(fn, inputs, outputs, **options)
+        self.session.change(self.if_shown(fn, outputs), [self.shown, *inputs], outputs,
+                            **options)
+        self.tab.select(fn, inputs, outputs, **options)
+        return None
+
+    def if_shown(self, fn: Callable, outputs: list) -> Callable:
+        """`fn` run only while this tab is shown (else it changes none of `outputs`); it
+        takes the shown tab's id first, so its inputs start with `ctx.shown`."""
         import gradio as gr  # noqa: PLC0415  heavy: gradio
 
         tab_id = self.tab.id
@@ -169,9 +178,12 @@ class AppContext:
                 return gr.skip() if len(outputs) == 1 else [gr.skip()] * len(outputs)
             return fn(*args)
 
-        self.session.change(when_shown, [self.shown, *inputs], outputs, **options)
-        self.tab.select(fn, inputs, outputs, **options)
-        return None
+        # fn's own parameters after `shown`: Gradio reads them to pass a gr.Request.
+        own = inspect.signature(fn)
+        shown = inspect.Parameter("shown", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        when_shown.__signature__ = own.replace(  # type: ignore[attr-defined]
+            parameters=[shown, *own.parameters.values()])
+        return when_shown
 
 
 def available_tabs() -> list[tuple[str, ModuleType]]:

@@ -180,14 +180,18 @@ def build(ctx: AppContext) -> None:
     quiet = dict(show_progress="hidden")
     session = ctx.session
     # The form at once (a later fill would overwrite what the user types), then the values
-    # this session's form last held; the contamination check (loads the tasks) after them;
-    # the figures, which read every eval sample, only while the tab is shown.
+    # this session's form last held. The contamination check (it loads the eval tasks) and
+    # the figures (they read every eval sample) only while the tab is shown: at page load
+    # they held the session for a reviewer's first key presses.
     attached = ctx.on_session(wrap(handlers.attach), [session], outputs, **quiet)
-    memory.wire(attached).then(wrap(handlers.contamination), [session, c["tasks"], c["limit"]],
-                               outputs, **quiet)
+    contamination = [session, c["tasks"], c["limit"]]
+    memory.wire(attached).then(ctx.if_shown(wrap(handlers.contamination), outputs),
+                               [ctx.shown, *contamination], outputs, **quiet)
+    ctx.tab.select(wrap(handlers.contamination), contamination, outputs, **quiet)
     ctx.on_session(wrap(handlers.results), [session], outputs, lazy=True, **quiet)
-    gr.on([c["tasks"].blur, c["limit"].change], wrap(handlers.contamination),
-          [session, c["tasks"], c["limit"]], outputs, **quiet)
+    gr.on([c["tasks"].blur, c["limit"].change],
+          ctx.if_shown(wrap(handlers.contamination), outputs), [ctx.shown, *contamination],
+          outputs, **quiet)
     c["adapter"].change(wrap(handlers.pick_adapter), [session, c["adapter"]], outputs, **quiet)
     c["preset"].change(custom, [c["preset"]], [c["samples"], c["temperature"], c["top_p"]],
                        **quiet)

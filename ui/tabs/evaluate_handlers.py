@@ -149,8 +149,11 @@ class EvaluateHandlers:
         config = store.config()
         student = "" if store.simulated else str(config.get("student") or "")
         job = self.jobs.refresh(store)
-        return {**self.live(job, "", store), "adapter": gr.update(choices=self.adapters(session), value=""),
-                "student": student, "round": 0}
+        out = {**self.live(job, "", store), "round": 0,
+               "adapter": gr.update(choices=self.adapters(session), value="")}
+        # No value when there is nothing to suggest: this answer can land after the user
+        # typed a model (the tab opened at once), and an empty value would wipe it.
+        return {**out, "student": student} if student else out
 
     def pick_adapter(self, session, adapter) -> dict[str, Any]:
         """An adapter's base model and round (its place among the finished train runs)."""

@@ -43,6 +43,10 @@ KEYS_HELP = (
 # Gives the open handler the page's query string (a reload keeps the view, a link opens a
 # record); `N` and `AT` are filled in once the inputs are known.
 _URL_JS = "(...args) => { const a = args.slice(0, N); a[AT] = window.location.search; return a; }"
+# A new view (the page's, a filter's, My queue's) on its way: J/K wait for it (shortcuts.js).
+_VIEW_CHANGING_JS = ("(...args) => { window.persdMoves && window.persdMoves.viewChanging(); "
+                     "return args.slice(0, N); }")
+_VIEW_LANDED_JS = "() => { window.persdMoves && window.persdMoves.viewLanded(); }"
 
 
 def _button(name: str, variant: str = "secondary") -> gr.Button:
@@ -205,14 +209,18 @@ def build(ctx: AppContext) -> None:
 
     options = dict(inputs=inputs, outputs=out.list, show_progress="hidden")
     url_js = _URL_JS.replace("N", str(len(inputs))).replace("AT", str(inputs.index(url)))
+    view_js = _VIEW_CHANGING_JS.replace("N", str(len(inputs)))
     ctx.on_session(wire(handlers.open_from_url), js=url_js, inputs=inputs, outputs=out.list,
                    show_progress="hidden")
     # always_last: a second filter changed while the first is still loading is applied
     # after it (the default, "once", would drop it and leave the view on stale filters).
-    gr.on([status.input, error_type.input, validated.input, round_.submit, search.submit,
-           max_diff.submit, apply.click], wire(handlers.open), trigger_mode="always_last",
-          **options)
-    my_queue.click(wire(handlers.my_queue), trigger_mode="always_last", **options)
+    filtered = gr.on([status.input, error_type.input, validated.input, round_.submit,
+                      search.submit, max_diff.submit, apply.click], wire(handlers.open),
+                     trigger_mode="always_last", js=view_js, **options)
+    mine = my_queue.click(wire(handlers.my_queue), trigger_mode="always_last", js=view_js,
+                          **options)
+    for view in (filtered, mine):
+        view.then(None, js=_VIEW_LANDED_JS)
     # Keys and the editor redraw the record only: fewer outputs, less work in the page.
     record = dict(options, inputs=record_inputs, outputs=record_out.list)
     gr.on([show_reference.input, hide_blank.input], wire_record(handlers.refresh), **record)

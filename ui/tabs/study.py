@@ -152,8 +152,9 @@ def build(ctx: AppContext) -> None:
                     show_progress="hidden")
 
     ctx.on_session(**wire(handlers.open, PAIR, "message"))
+    # Pairing sources reads every refinement: only once the Study tab is opened.
     ctx.on_session(**wire(handlers.defaults, ("source_a", "source_b", "owner_message"),
-                          "owner_message"))
+                          "owner_message"), lazy=True)
     ctx.tab.select(**wire(handlers.refresh, PAIR, "message"))
     study.input(**wire(handlers.open, PAIR, "message"))
     ctx.reviewer.submit(**wire(handlers.open, PAIR, "message"))
