@@ -43,29 +43,38 @@ def paired(local, executor, jobs, repeats: int) -> dict:
     cpus: tuple[list, list] = ([], [])
     for _ in range(repeats):
         for own, runner in enumerate((local, executor)):
-            cpu, started = cpu_seconds(), time.perf_counter()
+            cpu, started = cpu_snapshot(), time.perf_counter()
             results = runner.run_many(jobs)
             walls[own].append(time.perf_counter() - started)
-            cpus[own].append(cpu_seconds() - cpu)
+            cpus[own].append(cpu_since(cpu))
     return {"local": statistics.median(walls[0]), "wall": statistics.median(walls[1]),
             "ratio": statistics.median(theirs / ours for ours, theirs in zip(*walls)),
             "local_cpu": statistics.median(cpus[0]), "cpu": statistics.median(cpus[1]),
             "passed": sum(r.passed for r in results)}
 
 
-def cpu_seconds() -> float:
-    """CPU time of this process and every process below it (Ray's daemons and workers, the
-    service, the sandboxes), with what their finished children used."""
+def cpu_snapshot() -> dict:
+    """CPU seconds of this process and of every process below it (Ray's daemons and
+    workers, the service, the sandboxes), with what their finished children used, by
+    (pid, start time)."""
     import psutil
 
-    total = 0.0
+    seen = {}
     for process in (psutil.Process(), *psutil.Process().children(recursive=True)):
         try:
             times = process.cpu_times()
+            key = (process.pid, process.create_time())
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
-        total += times.user + times.system + times.children_user + times.children_system
-    return total
+        seen[key] = times.user + times.system + times.children_user + times.children_system
+    return seen
+
+
+def cpu_since(before: dict) -> float:
+    """CPU seconds used since `before` (cpu_snapshot) by the processes alive now. A process
+    that ended in between takes its last share with it (a sandbox replaced mid-pass): summing
+    totals instead once made a pass's CPU negative."""
+    return sum(total - before.get(key, 0.0) for key, total in cpu_snapshot().items())
 
 
 def ray_cluster(nodes: int, cores: int):

@@ -93,4 +93,6 @@ def test_a_sandbox_has_its_next_batch_waiting_and_batches_shrink_to_one(executor
     assert [r.status for r in results] == ["passed"] * 64
     assert all(node.most >= 2 for node in nodes), [node.most for node in nodes]  # one runs, one waits
     sizes = [size for node in nodes for size in node.sizes]
-    assert sum(sizes) == 64 and max(sizes) == 8 and min(sizes) == 1  # a quarter of what is left per sandbox
+    # what is left over the four batches in flight (two per sandbox), rounded up
+    assert sum(sizes) == 64 and max(sizes) == 16 and min(sizes) == 1
+    assert len(sizes) <= 20, sorted(sizes)  # few calls: each costs about a short program

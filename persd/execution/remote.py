@@ -7,7 +7,7 @@ An endpoint is one remote pool of persd sandboxes (a Ray actor on a node, an HTT
 service) with a `capacity` (its sandboxes) and a blocking `run_batch(jobs)` that returns
 one ExecutionResult per (program, test, context), in order, or raises `EndpointLost`
 when the pool itself is gone (its node died, its service stopped answering). Programs
-travel in small batches of consecutive jobs (`batch_size` at most, smaller toward the end
+travel in batches of consecutive jobs (`batch_size` at most, smaller toward the end
 so that the endpoints finish together), each batch to the live endpoint with the fewest
 programs in flight, two batches per sandbox at a time: the second waits at the endpoint
 while the first runs, so a sandbox never idles while a batch's verdicts travel back and
@@ -56,7 +56,7 @@ class SpreadExecutor:
     """Spreads programs over endpoints; the Executor's interface (run, run_many, close)."""
 
     def __init__(self, endpoints: list, *, limits: dict, protocol: str, isolation: str,
-                 max_attempts: int = 3, batch_size: int = 8) -> None:
+                 max_attempts: int = 3, batch_size: int = 32) -> None:
         if not endpoints:
             raise NoEndpoints("no sandbox endpoint to run programs on")
         self.endpoints = list(endpoints)
@@ -94,16 +94,19 @@ class SpreadExecutor:
 
     def _batches(self, jobs: list[tuple]) -> list[list[tuple]]:
         """Consecutive programs, several per call: a round trip (an actor call, an HTTP
-        request) costs about as much as a short program. Each batch holds at most a
-        quarter of what is left per sandbox, so batches shrink to one program at the end
-        and no sandbox is left with a long queue while the others are done."""
-        per_round = 4 * max(1, self.workers)
+        request) costs about as much as a short program. Each batch holds at most what is
+        left divided by the batches in flight at once (two per sandbox), rounded up:
+        guided self-scheduling, so batches shrink to one program only for the last few and
+        no sandbox is left with a long queue while the others are done. (A quarter of what
+        was left per sandbox, rounded down, made 40 calls of 164 programs, 15 of them
+        single; the calls' cost was most of Ray's overhead: benchmarks/executor_cluster.py.)"""
+        in_flight = 2 * max(1, self.workers)
         batches: list[list[tuple]] = []
         size = weight = 0
         for index, job in enumerate(jobs):
             chars = sum(len(part) if isinstance(part, (str, bytes)) else 0 for part in job)
             if not batches or len(batches[-1]) >= size or weight + chars > BATCH_CHARS:
-                size = max(1, min(self.batch_size, (len(jobs) - index) // per_round))
+                size = max(1, min(self.batch_size, -(-(len(jobs) - index) // in_flight)))
                 batches.append([])
                 weight = 0
             batches[-1].append(job)
