@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import inspect
+import itertools
 import os
 import threading
 from collections.abc import Callable
@@ -52,6 +52,11 @@ from typing import Any
 from persd.execution import Executor
 from persd.store import SessionStore, list_sessions
 
+# Clicks a hidden button of a tab when the tab (its panel) is on screen.
+_CLICK_IF_SHOWN = ('() => { const tab = document.getElementById("TAB"); '
+                   'if (tab && tab.offsetParent !== null) '
+                   'document.getElementById("BUTTON")?.click(); }')
+_HIDDEN_BUTTONS = itertools.count(1)
 TAB_MODULES = ("review", "queue", "collect", "train", "evaluate", "analysis", "loop", "live_demo", "study")
 LOCAL_REVIEWER = "local"
 
@@ -150,7 +155,7 @@ class AppContext:
         return timer
 
     def on_session(self, fn: Callable, inputs: list, outputs: list, *, lazy: bool = False,
-                   **options: Any) -> Any:
+                   on_select: bool = True, **options: Any) -> Any:
         """Run `fn` once the page has loaded its session, and whenever another is picked;
         returns the event (for `.then`), or None when `lazy` splits it in two.
         (The picker starts empty and the page's load handler fills it in, so a change
@@ -158,32 +163,31 @@ class AppContext:
 
         `lazy`: only while this tab is shown; opening the tab runs `fn` then. For the
         tabs that read a whole session (analysis, training data): computed for a tab
-        nobody looks at, they held the session's lock for seconds after a page load."""
+        nobody looks at, they held the session's lock for seconds after a page load. The
+        page itself decides whether the tab is shown (a script, no server event): every
+        server event the page ever ran keeps its inputs in Gradio's loading state, which
+        the page walks on every message of every event, so a skipped event still cost each
+        later review key press (about 30 ms on 10,000 records with every tab's load).
+        `on_select=False`: the tab's own select handler covers opening it."""
         if not lazy or self.tab is None or self.shown is None:
             return self.session.change(fn, inputs, outputs, **options)
-        self.session.change(self.if_shown(fn, outputs), [self.shown, *inputs], outputs,
-                            **options)
-        self.tab.select(fn, inputs, outputs, **options)
+        self.session.change(None, js=self.when_shown_js(fn, inputs, outputs, **options))
+        if on_select:
+            self.tab.select(fn, inputs, outputs, **options)
         return None
 
-    def if_shown(self, fn: Callable, outputs: list) -> Callable:
-        """`fn` run only while this tab is shown (else it changes none of `outputs`); it
-        takes the shown tab's id first, so its inputs start with `ctx.shown`."""
+    def when_shown_js(self, fn: Callable, inputs: list, outputs: list, **options: Any) -> str:
+        """A script that runs `fn` on the server only while this tab is on screen: pass it
+        as `js=` to a script-only event (`fn` None), e.g. `field.change(None, js=...)`. It
+        clicks a hidden button of the tab that runs `fn` (a change made while an earlier
+        run is on its way runs it once more after: "always_last")."""
         import gradio as gr  # noqa: PLC0415  heavy: gradio
 
-        tab_id = self.tab.id
-
-        def when_shown(shown: str, *args: Any) -> Any:
-            if shown != tab_id:
-                return gr.skip() if len(outputs) == 1 else [gr.skip()] * len(outputs)
-            return fn(*args)
-
-        # fn's own parameters after `shown`: Gradio reads them to pass a gr.Request.
-        own = inspect.signature(fn)
-        shown = inspect.Parameter("shown", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        when_shown.__signature__ = own.replace(  # type: ignore[attr-defined]
-            parameters=[shown, *own.parameters.values()])
-        return when_shown
+        button = gr.Button(elem_id=f"persd-run-{self.tab.id}-{next(_HIDDEN_BUTTONS)}",
+                           elem_classes=["persd-offstage"])
+        button.click(fn, inputs, outputs, **{"trigger_mode": "always_last", **options})
+        return (_CLICK_IF_SHOWN.replace("TAB", str(self.tab.elem_id))
+                .replace("BUTTON", button.elem_id))
 
 
 def available_tabs() -> list[tuple[str, ModuleType]]:

@@ -184,18 +184,17 @@ def build(ctx: AppContext) -> None:
     # the figures (they read every eval sample) only while the tab is shown: at page load
     # they held the session for a reviewer's first key presses.
     attached = ctx.on_session(wrap(handlers.attach), [session], outputs, **quiet)
-    contamination = [session, c["tasks"], c["limit"]]
-    memory.wire(attached).then(ctx.if_shown(wrap(handlers.contamination), outputs),
-                               [ctx.shown, *contamination], outputs, **quiet)
-    ctx.tab.select(wrap(handlers.contamination), contamination, outputs, **quiet)
+    contamination = wrap(handlers.contamination), [session, c["tasks"], c["limit"]], outputs
+    check_if_shown = ctx.when_shown_js(*contamination, **quiet)
+    memory.wire(attached).then(None, js=check_if_shown)
+    ctx.tab.select(*contamination, **quiet)
     ctx.on_session(wrap(handlers.results), [session], outputs, lazy=True, **quiet)
-    gr.on([c["tasks"].blur, c["limit"].change],
-          ctx.if_shown(wrap(handlers.contamination), outputs), [ctx.shown, *contamination],
-          outputs, **quiet)
+    gr.on([c["tasks"].blur, c["limit"].change], None, js=check_if_shown)
     c["adapter"].change(wrap(handlers.pick_adapter), [session, c["adapter"]], outputs, **quiet)
     c["preset"].change(custom, [c["preset"]], [c["samples"], c["temperature"], c["top_p"]],
                        **quiet)
-    gr.on([x.change for x in form], wrap(handlers.preview), [session, *form], outputs, **quiet)
+    gr.on([x.change for x in form], wrap(handlers.preview), [session, *form], outputs,
+          trigger_mode="always_last", **quiet)  # the last change is the one drawn
     started = start.click(wrap(operator_only(ctx, handlers.start, "start an evaluation")),
                           [session, *form], outputs, show_progress="minimal")
     memory.remember_after(started)

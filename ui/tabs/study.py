@@ -151,7 +151,8 @@ def build(ctx: AppContext) -> None:
         return dict(fn=out.wire(handler), inputs=inputs, outputs=out.list,
                     show_progress="hidden")
 
-    ctx.on_session(**wire(handlers.open, PAIR, "message"))
+    # Opened by its tab (refresh, below) or a session picked while it is shown.
+    ctx.on_session(**wire(handlers.open, PAIR, "message"), lazy=True, on_select=False)
     # Pairing sources reads every refinement: only once the Study tab is opened.
     ctx.on_session(**wire(handlers.defaults, ("source_a", "source_b", "owner_message"),
                           "owner_message"), lazy=True)
