@@ -262,6 +262,11 @@ def test_collect_tab_cancel_stops_keeps_the_work_and_resumes(app_server: Server,
         page.locator("#persd-col-teacher-model textarea").fill("test-teacher")
         page.locator("#persd-col-concurrency input").fill("1")
         page.locator("#persd-col-max-new-tokens input").fill("16")
+        page.locator("#persd-col-max-new-tokens input").press("Tab")
+        command = page.locator("#persd-col-command")  # what Run does, as a command line
+        expect(command).to_contain_text("persd collect --session cancel-me")
+        expect(command).to_contain_text("--max-new-tokens 16")
+        expect(command).not_to_contain_text("sk-test")
         cancel = page.locator("#persd-col-cancel")
         expect(cancel).to_be_disabled()
         page.locator("#persd-col-run").click()

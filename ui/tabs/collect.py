@@ -88,6 +88,8 @@ def build(ctx: AppContext) -> None:
         w["confirm_text"] = gr.HTML(elem_id="persd-col-confirm-text")
         confirm = gr.Button("Yes, add real results to this simulated session", variant="stop",
                             elem_id="persd-col-confirm", scale=0, min_width=240)
+    w["command"] = gr.Code(language="shell", label="Equivalent command", interactive=False,
+                           lines=2, wrap_lines=True, elem_id="persd-col-command")
     w["progress"] = gr.HTML(elem_id="persd-col-progress")
     w["summary"] = gr.Code(label="Summary", language=None, interactive=False, visible=False,
                            elem_id="persd-col-summary")
@@ -112,6 +114,14 @@ def build(ctx: AppContext) -> None:
                            api_key, teacher_model, concurrency, tries, round_, samples,
                            max_new_tokens, fmt)
         yield from handlers.run(form, picked, confirmed, progress)
+
+    # The command follows the form while the tab is shown, and is drawn when it is opened.
+    def command(*values):
+        return handlers.command(CollectForm(*values))
+    preview = out.wire(command), [*form, fmt], out.list
+    gr.on([field.change for field in (*form, fmt)], None,
+          js=ctx.when_shown_js(*preview, **quiet))
+    ctx.tab.select(*preview, **quiet)
 
     running = dict(concurrency_limit=1, concurrency_id="persd-collect", show_progress="full",
                    show_progress_on=[w["progress"]])

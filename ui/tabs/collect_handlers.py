@@ -15,12 +15,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from persd.cli.collect import collect as collect_command
+from persd.cli.equivalent import command_for
 from persd.collect import STOPPED_ON_REQUEST, CollectConfig
 from persd.data_dirs import EVERYWHERE, DataDirs
 from persd.jobs import CollectJob, CollectProgress
@@ -34,7 +36,7 @@ from persd_app.tabs.timing import duration, timing
 
 OUTPUTS = ("session", "backend", "mode_note", "real", "tasks", "student", "teacher_model",
            "method", "round", "progress", "summary", "picker", "run", "cancel", "current",
-           "confirm_row", "confirm_text")
+           "confirm_row", "confirm_text", "command")
 POLL_S = 1.0
 METHODS = ("persd", "inpd", "stand")
 MODE_NOTES = {
@@ -217,12 +219,22 @@ class CollectHandlers:
                                    sessions_dir=str(self.sessions_dir))
             return CollectJob(config, executor=self.executor(), simulated=True)
 
+        config = self.config(form, name)
+        url, key = self.endpoints.resolve(form.base_url, form.api_key)
+        teacher = QuietTeacher(OpenAITeacher(TeacherConfig(
+            model=config.teacher_model, base_url=url, api_key=key,
+            concurrency=config.concurrency, tries=config.teacher_tries)),
+            f"teacher endpoint {url} (model {config.teacher_model})")
+        return CollectJob(config, teacher=teacher, executor=self.executor())
+
+    def config(self, form: CollectForm, name: str) -> CollectConfig:
+        """The real backend's settings for the form (ValueError saying what is wrong)."""
         if form.method != "stand" and not (form.student or "").strip():
             raise ValueError("give the student model (a Hugging Face id or a local folder)")
         if not (form.teacher_model or "").strip():
             raise ValueError("give the teacher model's name at the endpoint")
-        url, key = self.endpoints.resolve(form.base_url, form.api_key)
-        config = CollectConfig(
+        limit = int(form.limit) if form.limit else None
+        return CollectConfig(
             session=name,
             tasks=self.data_dirs.task_spec("Tasks", (form.tasks or "").strip() or CollectForm.tasks),
             student=self.data_dirs.model("Student model", form.student),
@@ -233,11 +245,19 @@ class CollectHandlers:
             max_new_tokens=int(form.max_new_tokens or CollectForm.max_new_tokens),
             prompt_format=form.prompt_format or CollectForm.prompt_format,
             sessions_dir=str(self.sessions_dir))
-        teacher = QuietTeacher(OpenAITeacher(TeacherConfig(
-            model=config.teacher_model, base_url=url, api_key=key,
-            concurrency=config.concurrency, tries=config.teacher_tries)),
-            f"teacher endpoint {url} (model {config.teacher_model})")
-        return CollectJob(config, teacher=teacher, executor=self.executor())
+
+    def command(self, form: CollectForm) -> dict[str, Any]:
+        """The `persd collect` line that runs what Run would (the real backend), to paste
+        into a shell or a job script; the API key stays out of it (OPENAI_API_KEY)."""
+        if form.backend == "sim":
+            return {"command": "# simulated: `persd demo` builds a simulated session"}
+        try:
+            config = self.config(form, (form.session or "").strip() or "SESSION")
+            url, _ = self.endpoints.resolve(form.base_url, form.api_key)
+        except ValueError as error:
+            return {"command": f"# {error}"}
+        config = replace(config, sessions_dir=str(Path(config.sessions_dir).resolve()))
+        return {"command": command_for(collect_command, config, env={"OPENAI_BASE_URL": url})}
 
     # -- internals -----------------------------------------------------------------------
 

@@ -146,13 +146,10 @@ class EvaluateHandlers:
         if not session:
             return {**self.live(None, ""), "adapter": gr.update(choices=[("base (no adapter)", "")], value="")}
         store = self.stores.get(session)
-        config = store.config()
-        student = "" if store.simulated else str(config.get("student") or "")
-        job = self.jobs.refresh(store)
-        out = {**self.live(job, "", store), "round": 0,
+        student = "" if store.simulated else str(store.config().get("student") or "")
+        out = {**self.live(self.jobs.refresh(store), "", store), "round": 0,
                "adapter": gr.update(choices=self.adapters(session), value="")}
-        # No value when there is nothing to suggest: this answer can land after the user
-        # typed a model (the tab opened at once), and an empty value would wipe it.
+        # No empty value: it can land after the user typed a model, and would wipe it.
         return {**out, "student": student} if student else out
 
     def pick_adapter(self, session, adapter) -> dict[str, Any]:
