@@ -57,3 +57,25 @@ def test_the_collect_tab_shows_the_line_without_the_api_key(tmp_path):
     assert (config.session, config.limit, config.sessions_dir) == ("mine", 4, str(tmp_path))
     missing = handlers.command(CollectForm(backend="real", session="mine"))["command"]
     assert missing == "# give the student model (a Hugging Face id or a local folder)"
+
+
+def test_the_loop_tab_shows_the_line_that_starts_the_same_loop(tmp_path):
+    from persd.cli.loop import loop, loop_config
+    from persd_app.tabs.loop_handlers import LoopForm, LoopHandlers
+
+    handlers = LoopHandlers(Stores(tmp_path), TeacherEndpoints(("http://127.0.0.1:9/v1",)),
+                            tmp_path / "runs")
+    for temperature in ("", "0.6"):
+        form = LoopForm(session="online", student="models/tiny", limit=8,
+                        eval_tasks="mbpp:held-out.jsonl", eval_limit=4, teacher_model="m",
+                        api_key="sk-secret", rounds=2, gate="wait", temperature=temperature,
+                        top_p=0.9, max_new_tokens=64, train_steps=5, prompt_format="chat")
+        line = handlers.command(form)["command"]
+        assert line.startswith("OPENAI_BASE_URL=http://127.0.0.1:9/v1 persd loop ")
+        assert "sk-secret" not in line
+        words = shlex.split(line)[1:]
+        parsed = loop_config(**loop.make_context("loop", words[2:]).params)
+        expected = handlers.config(form)
+        # the command line also names the prompt style for training, which is its default
+        assert parsed.train.pop("prompt_style") == "persd"
+        assert parsed == expected, line

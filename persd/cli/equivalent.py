@@ -21,9 +21,10 @@ import click
 
 def command_for(command: click.Command, settings: Any, *, program: str = "persd",
                 env: dict[str, str] | None = None) -> str:
-    """`program <command> --option value ...` for `settings` (a dataclass); `env` is
-    written in front (`OPENAI_BASE_URL=... persd collect ...`)."""
-    values = _flat(dataclasses.asdict(settings))
+    """`program <command> --option value ...` for `settings` (a dataclass, or a dict of
+    option names to values); `env` is written in front (`OPENAI_BASE_URL=... persd ...`)."""
+    values = dict(settings) if isinstance(settings, dict) else \
+        _flat(dataclasses.asdict(settings))
     parts = [f"{name}={shlex.quote(value)}" for name, value in (env or {}).items()]
     parts += [program, command.name or ""]
     for param in command.params:

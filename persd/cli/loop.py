@@ -83,29 +83,11 @@ def _both(field: str) -> str:
 @config_option(TrainConfig, "batch_size", keep_unset=True, help="Training batch.")
 @sessions_dir_option
 @executor_option
-def loop(output_dir, rounds, patience, gate, wait_for, train_from, step_size, eval_limit, poll_s,
-         samples, refine_steps, feedback_tests, eval_temperature, max_steps, epochs, learning_rate, batch_size,
-         **collect) -> None:
+def loop(**params) -> None:
     """Online distillation: collect, review, train and evaluate, round after round."""
-    train = {name: value for name, value in (("max_steps", max_steps), ("epochs", epochs),
-             ("learning_rate", learning_rate), ("batch_size", batch_size)) if value is not None}
-    train["prompt_style"] = collect["prompt_style"]  # one style for every part of the loop
-    # --temperature, --top-p and --max-new-tokens are the student's sampling in both parts.
-    sampling = {name: collect.pop(name) for name in SAMPLING_FIELDS}
-    sampling = {name: value for name, value in sampling.items() if value is not None}
     try:
-        eval_sampling = LOOP_EVAL.sampling.replace(**sampling)
-        if eval_temperature is not None:
-            eval_sampling = eval_sampling.replace(temperature=eval_temperature)
-        config = LoopConfig(
-            collect=CollectConfig(**collect, **sampling),
-            eval=EvalConfig(samples=samples, refine_steps=refine_steps, sampling=eval_sampling,
-                            workers=collect["workers"], timeout_s=collect["timeout_s"],
-                            prompt_style=collect["prompt_style"], feedback_tests=feedback_tests),
-            train=train, output_dir=output_dir, rounds=rounds, patience=patience, gate=gate,
-            wait_for=wait_for, train_from=train_from, step_size=step_size, eval_limit=eval_limit,
-            poll_s=poll_s)
-        if feedback_tests == "hidden":
+        config = loop_config(**params)
+        if params["feedback_tests"] == "hidden":
             click.echo(HIDDEN_FEEDBACK_WARNING, err=True)
         outcome = run_loop(config, echo=lambda message: click.echo(message, err=True))
     except (LoopError, ValueError) as error:
@@ -119,3 +101,26 @@ def loop(output_dir, rounds, patience, gate, wait_for, train_from, step_size, ev
     if outcome.status == "stopped":
         click.echo("Stopped. Run the same command again to continue.")
         sys.exit(3)
+
+
+def loop_config(output_dir, rounds, patience, gate, wait_for, train_from, step_size, eval_limit,
+                poll_s, samples, refine_steps, feedback_tests, eval_temperature, max_steps,
+                epochs, learning_rate, batch_size, **collect) -> LoopConfig:
+    """The settings `persd loop`'s options give (ValueError or LoopError when they clash)."""
+    train = {name: value for name, value in (("max_steps", max_steps), ("epochs", epochs),
+             ("learning_rate", learning_rate), ("batch_size", batch_size)) if value is not None}
+    train["prompt_style"] = collect["prompt_style"]  # one style for every part of the loop
+    # --temperature, --top-p and --max-new-tokens are the student's sampling in both parts.
+    sampling = {name: collect.pop(name) for name in SAMPLING_FIELDS}
+    sampling = {name: value for name, value in sampling.items() if value is not None}
+    eval_sampling = LOOP_EVAL.sampling.replace(**sampling)
+    if eval_temperature is not None:
+        eval_sampling = eval_sampling.replace(temperature=eval_temperature)
+    return LoopConfig(
+        collect=CollectConfig(**collect, **sampling),
+        eval=EvalConfig(samples=samples, refine_steps=refine_steps, sampling=eval_sampling,
+                        workers=collect["workers"], timeout_s=collect["timeout_s"],
+                        prompt_style=collect["prompt_style"], feedback_tests=feedback_tests),
+        train=train, output_dir=output_dir, rounds=rounds, patience=patience, gate=gate,
+        wait_for=wait_for, train_from=train_from, step_size=step_size, eval_limit=eval_limit,
+        poll_s=poll_s)

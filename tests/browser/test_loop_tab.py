@@ -40,6 +40,11 @@ def test_the_loop_tab_starts_a_loop_shows_its_first_step_and_stops_it(
         page.locator("#persd-loop-base-url input").fill(teacher.base_url)  # a typed one
         page.locator("#persd-loop-base-url input").press("Enter")
         page.locator("#persd-loop-api-key input").fill("sk-test")
+        page.locator("#persd-loop-api-key input").press("Tab")
+        command = page.locator("#persd-loop-command")  # what Start does, as a command line
+        expect(command).to_contain_text("persd loop --session loop-ui")
+        expect(command).to_contain_text("--max-steps 2")
+        expect(command).not_to_contain_text("sk-test")
         page.locator("#persd-loop-start").click()
 
         expect(page.locator("#persd-loop-start-note")).to_contain_text(

@@ -82,6 +82,8 @@ def start_form(ctx: AppContext) -> dict:
                                          elem_id="persd-loop-train-steps", min_width=110)
             f["start"] = gr.Button("Start loop", variant="primary", elem_id="persd-loop-start",
                                    scale=0, min_width=130)
+        f["command"] = gr.Code(language="shell", label="Equivalent command", interactive=False,
+                               lines=2, wrap_lines=True, elem_id="persd-loop-command")
         f["note"] = gr.HTML(elem_id="persd-loop-start-note")
         f["memory"] = FormMemoryPanel(ctx, "loop", {n: f[n] for n in REMEMBERED})
         f["memory"].build()
@@ -126,6 +128,13 @@ def build(ctx: AppContext) -> None:
     memory = form["memory"]
     memory.wire(ctx.on_session(filled.wire(handlers.prefill), [ctx.session], filled.list,
                                show_progress="hidden"))
+
+    # The command follows the form while the tab is shown, and is drawn when it is opened.
+    line = Keyed(command=form["command"])
+    preview = line.wire(lambda *values: handlers.command(LoopForm(*values))), fields, line.list
+    gr.on([field.change for field in fields], None,
+          js=ctx.when_shown_js(*preview, show_progress="hidden"))
+    ctx.tab.select(*preview, show_progress="hidden")
 
     def start(*values):
         return handlers.start(LoopForm(*values))

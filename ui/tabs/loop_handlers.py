@@ -21,6 +21,8 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from persd.cli.equivalent import command_for
+from persd.cli.loop import loop as loop_command
 from persd.collect import CollectConfig
 from persd.data_dirs import EVERYWHERE, DataDirs, PathRefused
 from persd.jobs.loop import JobError, start_loop
@@ -105,6 +107,27 @@ class LoopHandlers:
                           output_dir=str(self.runs_dir / f"loop-{name}"),
                           rounds=int(form.rounds or LoopForm.rounds), gate=form.gate or "auto",
                           eval_limit=int(form.eval_limit) if form.eval_limit else None)
+
+    def command(self, form: LoopForm) -> dict[str, Any]:
+        """The `persd loop` line that starts what Start would, to paste into a shell or a
+        job script; the API key stays out of it (OPENAI_API_KEY)."""
+        try:
+            config = self.config(form)
+            url, _ = self.endpoints.resolve(form.base_url, form.api_key)
+        except (ValueError, LoopError) as error:
+            return {"command": f"# {error}"}
+        collect = config.collect
+        values = dict(session=collect.session, tasks=collect.tasks, limit=collect.limit,
+                      eval_tasks=collect.eval_tasks, eval_limit=config.eval_limit,
+                      student=collect.student, teacher_model=collect.teacher_model,
+                      output_dir=str(Path(config.output_dir).resolve()), rounds=config.rounds,
+                      gate=config.gate, top_p=collect.sampling.top_p,
+                      max_new_tokens=collect.sampling.max_new_tokens,
+                      prompt_format=collect.prompt_format,
+                      sessions_dir=str(Path(collect.sessions_dir).resolve()), **config.train)
+        if str(form.temperature or "").strip():  # blank: each part keeps its own
+            values["temperature"] = collect.sampling.temperature
+        return {"command": command_for(loop_command, values, env={"OPENAI_BASE_URL": url})}
 
     def start(self, form: LoopForm) -> dict[str, Any]:
         """Start the loop in a child process (or continue the unfinished one with these
