@@ -55,9 +55,10 @@ def server_calls(monkeypatch) -> list:
     return calls
 
 
-# Filled at once, not when opened: a later fill would overwrite what the user types. It
-# reads two fields (the variant names the output; a typed student is kept).
-AT_LOAD = {"TrainHandlers.attach"}
+# Filled at once, not when opened: a later fill would overwrite what the user types. Train's
+# reads two fields (the variant names the output; a typed student is kept); Evaluate's
+# contamination check follows its form's restore, and its message says the form has landed.
+AT_LOAD = {"TrainHandlers.attach", "EvaluateHandlers.contamination"}
 
 
 def _inputs_in_other_tabs(calls: list, tabs: dict[str, set[int]], shown: str) -> list[str]:

@@ -180,16 +180,15 @@ def build(ctx: AppContext) -> None:
     quiet = dict(show_progress="hidden")
     session = ctx.session
     # The form at once (a later fill would overwrite what the user types), then the values
-    # this session's form last held. The contamination check (it loads the eval tasks) and
-    # the figures (they read every eval sample) only while the tab is shown: at page load
-    # they held the session for a reviewer's first key presses.
+    # this session's form last held; the contamination check (loads the tasks) after them,
+    # so that its message says the form has landed; the figures, which read every eval
+    # sample, only while the tab is shown.
     attached = ctx.on_session(wrap(handlers.attach), [session], outputs, **quiet)
-    contamination = wrap(handlers.contamination), [session, c["tasks"], c["limit"]], outputs
-    check_if_shown = ctx.when_shown_js(*contamination, **quiet)
-    memory.wire(attached).then(None, js=check_if_shown)
-    ctx.tab.select(*contamination, **quiet)
+    memory.wire(attached).then(wrap(handlers.contamination), [session, c["tasks"], c["limit"]],
+                               outputs, **quiet)
     ctx.on_session(wrap(handlers.results), [session], outputs, lazy=True, **quiet)
-    gr.on([c["tasks"].blur, c["limit"].change], None, js=check_if_shown)
+    gr.on([c["tasks"].blur, c["limit"].change], wrap(handlers.contamination),
+          [session, c["tasks"], c["limit"]], outputs, **quiet)
     c["adapter"].change(wrap(handlers.pick_adapter), [session, c["adapter"]], outputs, **quiet)
     c["preset"].change(custom, [c["preset"]], [c["samples"], c["temperature"], c["top_p"]],
                        **quiet)
