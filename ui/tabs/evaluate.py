@@ -194,7 +194,6 @@ def build(ctx: AppContext) -> None:
                        **quiet)
     gr.on([x.change for x in form], wrap(handlers.preview), [session, *form], outputs,
           trigger_mode="always_last", **quiet)  # the last change is the one drawn
-    ctx.tab.select(wrap(handlers.preview), [session, *form], outputs, **quiet)  # drawn on open
     started = start.click(wrap(operator_only(ctx, handlers.start, "start an evaluation")),
                           [session, *form], outputs, show_progress="minimal")
     memory.remember_after(started)
