@@ -79,9 +79,19 @@ def test_a_page_load_runs_no_event_of_the_tabs_not_shown(app_server: Server, pag
     assert _inputs_in_other_tabs(server_calls, tabs, "persd-tab-review") == []
 
 
-def test_a_tab_loads_when_it_is_opened(app_server: Server, page: Page, server_calls: list):
-    open_tab(page, app_server, app_server.session(), "Train")
-    command = re.compile(r"persd train|give the student model")  # drawn by the tab's load
-    expect(page.locator("#persd-train-command")).to_contain_text(command)
+# What each form's command line reads before anyone touches the form.
+COMMAND_LINES = [("Train", "persd-train-command", r"persd train|give the student model"),
+                 ("Evaluate", "persd-ev-command", r"persd eval|give the student model"),
+                 ("Collect", "persd-col-command", r"persd collect|simulated"),
+                 ("Loop", "persd-loop-command", r"persd loop|# \w")]
+
+
+@pytest.mark.parametrize(("tab", "elem_id", "drawn"), COMMAND_LINES,
+                         ids=[tab for tab, _, _ in COMMAND_LINES])
+def test_a_tab_loads_when_it_is_opened(app_server: Server, page: Page, server_calls: list,
+                                       tab: str, elem_id: str, drawn: str):
+    open_tab(page, app_server, app_server.session(), tab)
+    # Drawn by the tab's opening: no field has changed.
+    expect(page.locator(f"#{elem_id}")).to_contain_text(re.compile(drawn))
     tabs = _tab_components(app_server.running.page.get_config_file())
     assert _inputs_in_other_tabs(server_calls, tabs, "persd-tab-review") != []

@@ -4,6 +4,8 @@ inside the window, not below the fold."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -15,6 +17,8 @@ pytestmark = pytest.mark.browser
 AT_BOTTOM = """(id) => {
   const box = document.getElementById(id).getBoundingClientRect();
   window.scrollBy(0, box.bottom - window.innerHeight + 4);
+  const now = document.getElementById(id).getBoundingClientRect();
+  return now.height > 0 && now.top >= 0 && now.bottom <= window.innerHeight;
 }"""
 INSIDE = """(id) => {
   const box = document.getElementById(id).getBoundingClientRect();
@@ -25,8 +29,8 @@ INSIDE = """(id) => {
 def _click_at_the_bottom(page: Page, button: str) -> None:
     """Scroll so the button sits at the window's bottom edge (what is under it is below
     the fold), then click it."""
-    page.evaluate(AT_BOTTOM, button)
-    assert page.evaluate(INSIDE, button)
+    # Scrolled again until it holds: a tab's late drawing (its command line) moves it.
+    page.wait_for_function(AT_BOTTOM, arg=button, timeout=10_000)
     page.locator(f"#{button}").click()
 
 
@@ -45,6 +49,7 @@ def test_the_result_of_start_or_run_shows_inside_the_window(app_server: Server, 
 
     page.get_by_role("tab", name="Train").click()
     expect(page.locator("#persd-train-examples")).to_contain_text("training example")
+    expect(page.locator("#persd-train-command")).to_contain_text(re.compile(r"persd|#"))
     page.locator("#persd-train-student input").fill("no-such-folder/here")
     _click_at_the_bottom(page, "persd-train-start")
     _in_view(page, "persd-train-notice", "Cannot start")

@@ -176,6 +176,17 @@ class AppContext:
             self.tab.select(fn, inputs, outputs, **options)
         return None
 
+    def follow_form(self, fields: list, fn: Callable, inputs: list, outputs: list,
+                    **options: Any) -> None:
+        """Run `fn` when one of `fields` changes while this tab is shown, and when the tab
+        is opened: for what a form shows of itself (its command line, a prompt), which
+        nobody needs drawn for a tab that is not on screen."""
+        import gradio as gr  # noqa: PLC0415  heavy: gradio
+
+        gr.on([field.change for field in fields], None,
+              js=self.when_shown_js(fn, inputs, outputs, **options))
+        self.tab.select(fn, inputs, outputs, **options)
+
     def when_shown_js(self, fn: Callable, inputs: list, outputs: list, **options: Any) -> str:
         """A script that runs `fn` on the server only while this tab is on screen: pass it
         as `js=` to a script-only event (`fn` None), e.g. `field.change(None, js=...)`. It

@@ -118,10 +118,8 @@ def build(ctx: AppContext) -> None:
     # The command follows the form while the tab is shown, and is drawn when it is opened.
     def command(*values):
         return handlers.command(CollectForm(*values))
-    preview = out.wire(command), [*form, fmt], out.list
-    gr.on([field.change for field in (*form, fmt)], None,
-          js=ctx.when_shown_js(*preview, **quiet))
-    ctx.tab.select(*preview, **quiet)
+    line = out.only("command")
+    ctx.follow_form([*form, fmt], line.wire(command), [*form, fmt], line.list, **quiet)
 
     running = dict(concurrency_limit=1, concurrency_id="persd-collect", show_progress="full",
                    show_progress_on=[w["progress"]])

@@ -192,8 +192,9 @@ def build(ctx: AppContext) -> None:
     c["adapter"].change(wrap(handlers.pick_adapter), [session, c["adapter"]], outputs, **quiet)
     c["preset"].change(custom, [c["preset"]], [c["samples"], c["temperature"], c["top_p"]],
                        **quiet)
-    gr.on([x.change for x in form], wrap(handlers.preview), [session, *form], outputs,
-          trigger_mode="always_last", **quiet)  # the last change is the one drawn
+    # The command follows the form while the tab is shown, and is drawn when it is opened.
+    line = out.only("command")
+    ctx.follow_form(form, line.wire(handlers.preview), [session, *form], line.list, **quiet)
     started = start.click(wrap(operator_only(ctx, handlers.start, "start an evaluation")),
                           [session, *form], outputs, show_progress="minimal")
     memory.remember_after(started)

@@ -83,11 +83,8 @@ def build(ctx: AppContext) -> None:
     ctx.on_session(Keyed(task_id=task_id).wire(handlers.tasks_of), [ctx.session], [task_id],
                    **quiet)
     # The prompt follows the task while the tab is shown, and is drawn when it is opened.
-    preview = (Keyed(prompt=prompt).wire(handlers.preview),
-               [ctx.session, source, task_id, kind, style], [prompt])
-    gr.on([task_id.change, kind.change, style.change], None,
-          js=ctx.when_shown_js(*preview, **quiet))
-    ctx.tab.select(*preview, **quiet)
+    ctx.follow_form([task_id, kind, style], Keyed(prompt=prompt).wire(handlers.preview),
+                    [ctx.session, source, task_id, kind, style], [prompt], **quiet)
 
     def begin(*fields):
         return handlers.begin(LiveForm(*fields))

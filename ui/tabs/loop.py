@@ -131,10 +131,8 @@ def build(ctx: AppContext) -> None:
 
     # The command follows the form while the tab is shown, and is drawn when it is opened.
     line = Keyed(command=form["command"])
-    preview = line.wire(lambda *values: handlers.command(LoopForm(*values))), fields, line.list
-    gr.on([field.change for field in fields], None,
-          js=ctx.when_shown_js(*preview, show_progress="hidden"))
-    ctx.tab.select(*preview, show_progress="hidden")
+    ctx.follow_form(fields, line.wire(lambda *values: handlers.command(LoopForm(*values))),
+                    fields, line.list, show_progress="hidden")
 
     def start(*values):
         return handlers.start(LoopForm(*values))

@@ -139,9 +139,8 @@ def build(ctx: AppContext) -> None:
     gr.on([variant.change, selection.change], out.wire(handlers.count),
           [ctx.session, variant, selection], out.list, **quiet)
     # The command follows the form while the tab is shown, and is drawn when it is opened.
-    preview = out.wire(as_form(handlers.preview)), form, out.list
-    gr.on([c.change for c in form], None, js=ctx.when_shown_js(*preview, **quiet))
-    ctx.tab.select(*preview, **quiet)
+    line = out.only("command")
+    ctx.follow_form(form, line.wire(as_form(handlers.preview)), form, line.list, **quiet)
     tiny.click(out.wire(operator_only(ctx, handlers.create_tiny_model, "create the tiny model")),
                None, out.list, show_progress="minimal", show_progress_on=[w["notice"]])
     started = start.click(out.wire(operator_only(ctx, as_form(handlers.start), "start training")),
