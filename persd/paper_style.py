@@ -9,8 +9,10 @@
 
 The release (SalesforceAIResearch/PersDistill) asks for a task as its description in a
 module docstring above the function header (MBPP: the task's text, a blank line, the first
-test as `>>> Example: f(x)=y` as written, and the reference's code up to its `def` line), and for a repair with its "Rectify the below
-code ..." template (persd.prompts.PAPER_REFINE_TEMPLATE): the task, the student's own
+test as `>>> Example: f(x)=y` as written, and the reference's code up to its `def` line;
+HumanEval: "Write a python function for the following task.", the prompt's docstrings as
+written, and the prompt's code above its first docstring), and for a repair with its
+"Rectify the below code ..." template (persd.prompts.PAPER_REFINE_TEMPLATE): the task, the student's own
 completion, the error as `paper_error` words it, the task again and the header. A record
 imported from a release file (unedited) is rebuilt from that row's own pieces, so the row
 comes out as the release wrote it, character for character. Everything else is built from
@@ -30,13 +32,19 @@ from persd.store.records import result_of
 from persd.tasks.formats import Task
 
 _MODULE_DOC = re.compile(r'^\s*("""|\'\'\')\n?([\s\S]*?)\n?\1')
+_DOCSTRING = re.compile(r'"""(.*?)"""', re.S)
+_ASK = "Write a python function for the following task.\n"  # the release's HumanEval ask
 
 
 def paper_task_prompt(task: Task) -> str:
     """The release's task prompt: the description as a module docstring, then the header
     (for MBPP, the reference's code up to the end of its `def` line, as the release cuts it)."""
-    header = _code_prefix(task) if _mbpp_parts(task) else task_header(task)
-    return f"{paper_task_block(task_description(task))}\n\n{header}\n"
+    if _mbpp_parts(task):
+        return f"{paper_task_block(task_description(task))}\n\n{_code_prefix(task)}\n"
+    docstrings = _docstring_parts(task)
+    if docstrings:  # no blank line after the docstring here: the release writes none
+        return f"{paper_task_block(docstrings[0])}\n{docstrings[1]}\n"
+    return f"{paper_task_block(task_description(task))}\n\n{task_header(task)}\n"
 
 
 def paper_refine_example(task: Task, attempt: Any, refinement: Any, program: str, completion: str,
@@ -76,7 +84,8 @@ def paper_repair_prompt(task: Task, program: str, run: Any) -> str:
 
 def task_description(task: Task) -> str:
     """The task's text: the prompt's module docstring as written, else (MBPP) the task's
-    text, a blank line and its first test as the release shows it, else the docstring of
+    text, a blank line and its first test as the release shows it, else (HumanEval's
+    shape) the release's ask and the prompt's docstrings as written, else the docstring of
     its function (cleaned), else nothing."""
     found = _MODULE_DOC.match(task.prompt)
     if found:
@@ -84,7 +93,31 @@ def task_description(task: Task) -> str:
     mbpp = _mbpp_parts(task)
     if mbpp:
         return f"{mbpp[0]}\n\n>>> Example: {mbpp[1]}"
-    return _function_docstring(task)
+    docstrings = _docstring_parts(task)
+    return docstrings[0] if docstrings else _function_docstring(task)
+
+
+def _docstring_parts(task: Task) -> tuple[str, str] | None:
+    """(description, code) of a prompt that holds its description in docstrings (HumanEval),
+    read as the release's HumanEval `format_prompt` reads it: the ask, then the text of every
+    docstring as written (indentation and all), one after another; the code is what stands
+    above the first docstring (imports and the `def` line). None for a prompt that starts
+    with a module docstring (already the release's shape) or has no docstring.
+
+    Where the first docstring is not the function's (five HumanEval tasks: a helper or a
+    constant comes first, and HumanEval/64's code would end in `FIX =`), the release's cut
+    leaves the function out; the code then runs to the function's `def` line instead."""
+    text = task.prompt.replace("'''", '"""')
+    docstrings = _DOCSTRING.findall(text)
+    if not docstrings or _MODULE_DOC.match(task.prompt):
+        return None
+    code = text.split('"""')[0].strip()
+    header = task_header(task)
+    if not header:
+        return None
+    if header not in code:
+        code = task.prompt[: task.prompt.index(header) + len(header)].strip()
+    return _ASK + "\n".join(docstrings), code
 
 
 def _function_docstring(task: Task) -> str:

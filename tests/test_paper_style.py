@@ -17,7 +17,8 @@ from persd.execution import Executor
 from persd.importing.rectify import paper_parts
 from persd.prompts import paper_refine_prompt
 from persd.store import SessionStore
-from persd.paper_style import paper_task_prompt
+from persd.paper_style import paper_cut, paper_task_prompt, task_header
+from persd.student.base import finish
 from persd.tasks import Task, load_tasks
 from persd.train.config import TrainConfig, TrainError
 
@@ -70,11 +71,15 @@ def test_a_collected_record_is_worded_as_the_release_words_it(tmp_path):
         (task_row,) = build_examples(store, "persd", prompt_style="paper")
     assert refine["prompt"] == (
         "Rectify the below code for the given task based on the errors obtained in the unit tests. "
-        '\n\nTASK: \n"""\nThe sum of a and b.\n"""\n    return a * b\n\n\nERROR: \nAssertionError\n'
-        'INPUT: (2, 3)\nOUTPUT: 6\nEXPECTED: 5\n\n"""\nThe sum of a and b.\n"""\ndef add(a, b):\n')
+        '\n\nTASK: \n"""\nWrite a python function for the following task.\nThe sum of a and b.\n"""\n'
+        '    return a * b\n\n\nERROR: \nAssertionError\nINPUT: (2, 3)\nOUTPUT: 6\nEXPECTED: 5\n\n'
+        '"""\nWrite a python function for the following task.\nThe sum of a and b.\n"""\ndef add(a, b):\n')
     assert refine["completion"] == "    return a + b\n"
+    # a task shaped like HumanEval's (its description in the function's docstring) is asked
+    # as the release asks HumanEval's
     assert task_row["prompt"] + task_row["completion"] == \
-        '"""\nThe sum of a and b.\n"""\n\ndef add(a, b):\n    return a + b\n'
+        '"""\nWrite a python function for the following task.\nThe sum of a and b.\n"""\n' \
+        'def add(a, b):\n    return a + b\n'
 
 
 def test_an_edit_replaces_the_releases_completion_and_a_bad_style_is_refused(tmp_path):
@@ -125,4 +130,47 @@ def test_mbpp_task_prompts_are_the_releases_byte_for_byte():
 def test_a_humaneval_header_runs_to_the_colon_that_ends_its_signature():
     task = load_tasks("humaneval")[0]
     assert paper_task_prompt(task).endswith(
-        '"""\n\ndef has_close_elements(numbers: List[float], threshold: float) -> bool:\n')
+        '"""\nfrom typing import List\n\n\n'
+        'def has_close_elements(numbers: List[float], threshold: float) -> bool:\n')
+
+
+# The release's HumanEval prompt (its generate_code_for_humaneval.py `format_prompt`): '"""\n'
+# + "Write a python function for the following task.\n" + the text of every docstring as
+# written, joined by "\n" + '\n"""\n' + the code above the first docstring, stripped, + "\n".
+# Written out by hand for two of HumanEval's tasks.
+RELEASE_HUMANEVAL_PROMPTS = {
+    "HumanEval/23": '"""\nWrite a python function for the following task.\n Return length of given '
+                    "string\n    >>> strlen('')\n    0\n    >>> strlen('abc')\n    3\n    \n\"\"\"\n"
+                    "def strlen(string: str) -> int:\n",
+    "HumanEval/2": '"""\nWrite a python function for the following task.\n Given a positive '
+                   "floating point number, it can be decomposed into\n    and integer part (largest "
+                   "integer smaller than given number) and decimals\n    (leftover part always "
+                   "smaller than 1).\n\n    Return the decimal part of the number.\n    >>> "
+                   'truncate_number(3.5)\n    0.5\n    \n"""\ndef truncate_number(number: float) -> float:\n',
+}
+
+
+def test_humaneval_task_prompts_are_the_releases_byte_for_byte():
+    tasks = {task.task_id: task for task in load_tasks("humaneval")}
+    for task_id, release in RELEASE_HUMANEVAL_PROMPTS.items():
+        assert paper_task_prompt(tasks[task_id]) == release, task_id
+
+
+def test_every_humaneval_reference_passes_after_the_paper_prompt():
+    """The release cuts the code at the first docstring (HumanEval/115 keeps its `import
+    math` under the `def` line); where that leaves the function out (a helper or a constant
+    first), persd keeps the code up to the function's `def` line, so that every task still
+    asks for its own function (PAPER.md)."""
+    programs, first_docstring_elsewhere = [], []
+    for task in load_tasks("humaneval"):
+        prompt = paper_task_prompt(task)
+        if prompt.count('"""') > 2:
+            first_docstring_elsewhere.append(task.task_id)
+        assert task_header(task) in prompt.rpartition('"""')[2], task.task_id
+        body = task.solution[len(task.prompt):]
+        programs.append((prompt + paper_cut(finish(prompt, body)), task.test))
+    assert first_docstring_elsewhere == ["HumanEval/10", "HumanEval/32", "HumanEval/38",
+                                         "HumanEval/50", "HumanEval/64"]
+    with Executor(workers=2) as executor:
+        results = executor.run_many(programs)
+    assert [r.status for r in results] == ["passed"] * len(programs)
