@@ -149,3 +149,27 @@ def test_a_parquet_cell_bomb_is_refused_before_it_is_read(tmp_path):
     fine = tmp_path / "fine.parquet"  # many ordinary rows in one group pass
     pq.write_table(pa.Table.from_pylist([GOOD] * 2000), fine)
     assert len(read_data(str(fine))) == 2000
+
+
+def test_a_json_array_over_the_cap_is_refused_unread_and_its_rows_keep_their_lines(
+        tmp_path, monkeypatch):
+    """A JSON array is read whole: over MAX_WHOLE_BYTES it is refused with the way out (the
+    same rows as JSONL import); under it, each row is named by the line it starts on."""
+    from persd.tasks import sources
+
+    rows = [{**GOOD, "task_id": f"t/{n}"} for n in range(3)]
+    pretty = tmp_path / "rows.json"
+    pretty.write_text(json.dumps(rows, indent=1))
+    assert [line for line, _ in read_data(pretty)] == [2, 8, 14]
+    monkeypatch.setattr(sources, "MAX_WHOLE_BYTES", 2**20)
+    many = [{**GOOD, "task_id": f"t/{n}"} for n in range(8000)]
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps(many))
+    assert big.stat().st_size > 2**20
+    result = run(tmp_path, big)
+    assert result.exit_code != 0
+    assert "big.json: a JSON array over 1 MiB, and this format is read whole: write JSONL" \
+        in " ".join(result.output.split()), result.output
+    assert session_files(tmp_path) == []
+    lines = planted(tmp_path / "big.jsonl", many)
+    assert len(read_data(lines)) == len(many)

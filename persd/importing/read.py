@@ -5,7 +5,8 @@
         ...
 
 Everything `persd.tasks.sources.read_rows` reads (JSONL, CSV, Parquet, `hf:`), plus JSON
-arrays (`[{...}, {...}]` in a .json file), numbered by the line each element starts on.
+arrays (`[{...}, {...}]` in a .json file), numbered by the line each element starts on; an
+array is read whole, so one over `MAX_WHOLE_BYTES` is refused unread, as the task loader does.
 A mapping goes from the field persd wants to the file's column. Errors are
 `TaskFileError`s naming the file, the line and the field. A Parquet file is refused before
 it is read when its own metadata proves a row too big: a 31 KB file can hold a 1 GB string.
@@ -17,6 +18,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from persd.tasks import sources
 from persd.tasks.formats import Record, TaskFileError
 from persd.tasks.sources import MAX_LINE_BYTES, apply_columns, read_rows, split_columns
 
@@ -64,6 +66,10 @@ def _is_array(path: Path) -> bool:
 
 
 def _read_json_array(path: Path) -> list[Record]:
+    cap = sources.MAX_WHOLE_BYTES
+    if path.stat().st_size > cap:
+        raise TaskFileError(path, f"a JSON array over {cap / 2**20:g} MiB, and this format is "
+                                  "read whole: write JSONL (one row a line, read a line at a time)")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
@@ -71,11 +77,12 @@ def _read_json_array(path: Path) -> list[Record]:
     decoder = json.JSONDecoder()
     records: list[Record] = []
     position = text.index("[") + 1
+    line, counted = 1, 0  # lines counted up to `counted` (not from the start each time)
     while True:
         position = _skip(text, position)
         if position < len(text) and text[position] == "]":
             break
-        line = text.count("\n", 0, position) + 1
+        line, counted = line + text.count("\n", counted, position), position
         try:
             value, position = decoder.raw_decode(text, position)
         except json.JSONDecodeError as error:
