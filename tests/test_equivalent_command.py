@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import shlex
 
 import pytest
@@ -79,3 +81,69 @@ def test_the_loop_tab_shows_the_line_that_starts_the_same_loop(tmp_path):
         # the command line also names the prompt style for training, which is its default
         assert parsed.train.pop("prompt_style") == "persd"
         assert parsed == expected, line
+
+
+def _words(line: str, command: str) -> list[str]:
+    words = shlex.split(line)
+    assert words[:2] == ["persd", command], line
+    return words[2:]
+
+
+@pytest.mark.parametrize("settings", [
+    dict(student="models/tiny", output_dir="runs/a b"),
+    dict(student="Qwen/Qwen2.5-Coder-0.5B", output_dir="runs/r2", max_steps=8, learning_rate=1e-3,
+         lora_r=8, batch_size=2, epochs=2.5, seed=7, prompt_format="chat", overwrite=True),
+    dict(student="m", output_dir="o", full=True, learning_rate=2e-5, merge=True),
+])
+@pytest.mark.parametrize(("session", "variant", "selection"),
+                         [("demo", "persd-refine", "approved"), (None, "stand", "auto")])
+def test_the_train_line_parses_back_into_the_same_settings(tmp_path, monkeypatch, settings,
+                                                           session, variant, selection):
+    from persd.cli.train import train, train_config
+    from persd.jobs import train_command
+    from persd.train.config import TrainConfig
+
+    monkeypatch.chdir(tmp_path)  # output folders are made absolute against here
+    config = TrainConfig(**settings, variant=variant, session=session)
+    line = train_command(config, session, variant, selection, sessions_dir=tmp_path)
+    params = train.make_context("train", _words(line, "train")).params
+    assert params.pop("selection") == selection
+    assert params.pop("sessions_dir") == (str(tmp_path.resolve()) if session else "sessions")
+    for unused in ("data", "columns", "metrics", "launcher"):
+        assert params.pop(unused) in (None, "")
+    expected = dataclasses.replace(config, output_dir=str(tmp_path / config.output_dir))
+    assert train_config(**params) == expected, line
+
+
+@pytest.mark.parametrize("request_settings", [
+    dict(student="models/tiny", adapter=None, tasks="humaneval", limit=None, round=None),
+    dict(student="Qwen/Qwen2.5-Coder-0.5B", adapter="runs/r1", tasks="mbpp:held out.jsonl",
+         limit=20, round=1, seed=3, batch_size=4, prompt_format="auto",
+         config=dict(samples=5, temperature=0.8, top_p=0.9, max_new_tokens=64, refine_steps=2,
+                     timeout_s=2.5, workers=3)),
+    dict(student="m", adapter=None, tasks="humaneval", limit=3, round=None, preset="paper",
+         config=dict(max_new_tokens=128)),
+])
+def test_the_eval_line_parses_back_into_the_same_request(request_settings):
+    from persd.cli.evaluate import eval_, eval_config
+    from persd.evaluate.config import EvalConfig
+    from persd.jobs.evaluate import EvalRequest, command_line, eval_command
+
+    values = dict(request_settings)
+    preset = values.get("preset")
+    changes = values.pop("config", {})
+    values["config"] = EvalConfig.preset(preset, **changes) if preset else EvalConfig(**changes)
+    request = EvalRequest(**values)
+    line = command_line(eval_command(request, "s", "/srv/sessions"))
+    params = eval_.make_context("eval", _words(line, "eval")).params
+    assert (params["session"], params["sessions_dir"]) == ("s", "/srv/sessions")
+    # what the command's body takes by name; the rest are the EvalConfig's settings
+    named = inspect.signature(eval_.callback).parameters
+    settings = {name: value for name, value in params.items() if name not in named}
+    parsed = EvalRequest(student=params["model"], adapter=params["adapter"],
+                         tasks=params["tasks_spec"], limit=params["limit"], round=params["round_"],
+                         config=eval_config(params["preset"], params["ks"], **settings),
+                         preset=params["preset"], seed=params["seed"],
+                         batch_size=params["batch_size"],
+                         prompt_format=params["prompt_format"] or "completion")
+    assert parsed == request, line

@@ -76,11 +76,8 @@ def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, promp
           session, round_, run_id, student_backend, student_base_url, sessions_dir, **settings) -> None:
     """Measure pass@k with one-step and multi-step (self-repair) inference."""
 
-    chosen = {name: value for name, value in settings.items() if value is not None}
-    if ks:
-        chosen["ks"] = tuple(ks)
     try:
-        config = EvalConfig.preset(preset, **chosen) if preset else EvalConfig.from_dict(chosen)
+        config = eval_config(preset, ks, **settings)
         tasks = load_tasks(tasks_spec)[:limit]
     except (ValueError, TaskFileError) as error:
         raise UserError(str(error)) from error
@@ -112,6 +109,15 @@ def eval_(model, adapter, tasks_spec, limit, preset, ks, batch_size, seed, promp
     if session:
         click.echo(f"Recorded as eval run {report.run_id} in session {session}"
                    + ("" if round_ is not None else " (round unknown: pass --round)"))
+
+
+def eval_config(preset: str | None, ks: tuple[int, ...] = (), **settings) -> EvalConfig:
+    """The settings a `persd eval` line stands for, from its options as click parsed them
+    (an option left out is None: the preset's value, else the config's default)."""
+    chosen = {name: value for name, value in settings.items() if value is not None}
+    if ks:
+        chosen["ks"] = tuple(ks)
+    return EvalConfig.preset(preset, **chosen) if preset else EvalConfig.from_dict(chosen)
 
 
 @click.command("eval-compare")

@@ -73,9 +73,8 @@ from persd.train.config import FULL_LR, LORA_LR, OBJECTIVES, REWARD_TESTS, Train
 @executor_option
 def train(session, variant, data, columns, selection, metrics, launcher, sessions_dir, **settings) -> None:
     """Fine-tune the student on a session's curated examples (or --data), in a child process."""
-    chosen = {name: value for name, value in settings.items() if value is not None}
     try:
-        config = TrainConfig.from_dict({**chosen, "variant": variant, "session": session})
+        config = train_config(session, variant, **settings)
         outcome = train_run(config, data=data, sessions_dir=sessions_dir, metrics=metrics,
                                     launcher=launcher, echo=click.echo, selection=selection,
                                     columns=parse_columns(columns))
@@ -99,6 +98,12 @@ def train(session, variant, data, columns, selection, metrics, launcher, session
                         f"\n{outcome.log_tail}\n(log: {config.output_dir}/train.log)")
 
 
+
+def train_config(session: str | None, variant: str, **settings) -> TrainConfig:
+    """The settings a `persd train` line stands for, from its options as click parsed them
+    (an option left out is None: the config's default)."""
+    chosen = {name: value for name, value in settings.items() if value is not None}
+    return TrainConfig.from_dict({**chosen, "variant": variant, "session": session})
 
 
 @click.command()

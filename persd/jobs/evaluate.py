@@ -100,6 +100,8 @@ def eval_command(request: EvalRequest, session: str | None = None,
         if config[name] is not None and config[name] != base[name]:
             parts += [flag, f"{config[name]:g}" if isinstance(config[name], float)
                       else str(config[name])]
+    if request.batch_size != EvalRequest.batch_size:
+        parts += ["--batch-size", str(request.batch_size)]
     if request.seed is not None:
         parts += ["--seed", str(request.seed)]
     if request.prompt_format != "completion":
