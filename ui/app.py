@@ -170,6 +170,13 @@ def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | 
                                min_width=140)
             who = gr.HTML(elem_id="persd-who", visible=auth)
         banner = gr.HTML(elem_id="persd-banner")
+
+        def show_banner(name: str | None):
+            return _banner_html(stores, name, "")
+
+        # The picker's first event (the queue takes them in order): a picked session says at
+        # once whether it is simulated, not after every tab has loaded it.
+        picker.change(show_banner, [picker], [banner], show_progress="hidden")
         with gr.Column(visible=False, elem_id="persd-no-session") as empty:
             gr.HTML(f'<div class="persd-empty-panel">No session yet in '
                     f'<code>{_esc(os.path.abspath(sessions_dir))}</code>. Collect one with '
@@ -204,9 +211,6 @@ def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | 
                     f"Signed in as <b>{_esc(login)}</b> ({_esc(ctx.roles.get(login, 'no role'))})"
                     if login else "")
 
-        def on_pick(name: str | None):
-            return _banner_html(stores, name, "")
-
         def on_demo(progress=gr.Progress()):
             progress(0.05, desc="Building the demo session")
             try:
@@ -219,7 +223,6 @@ def build(sessions_dir: str | Path, session: str | None = None, reviewer: str | 
 
         page.load(on_load, outputs=[picker, banner, empty, who], show_progress="hidden")
         _quiet_progress(page, sink)
-        picker.change(on_pick, [picker], [banner], show_progress="hidden")
         demo.click(on_demo, outputs=[picker, empty, demo_note])
     page.queue(default_concurrency_limit=4)
     return page

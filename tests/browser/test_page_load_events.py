@@ -95,3 +95,31 @@ def test_a_tab_loads_when_it_is_opened(app_server: Server, page: Page, server_ca
     expect(page.locator(f"#{elem_id}")).to_contain_text(re.compile(drawn))
     tabs = _tab_components(app_server.running.page.get_config_file())
     assert _inputs_in_other_tabs(server_calls, tabs, "persd-tab-review") != []
+
+
+def test_picking_a_session_shows_its_banner_first(app_server: Server, page: Page,
+                                                  server_calls: list):
+    """The banner that says a session is simulated is the first thing a pick changes: drawn
+    after the tabs' loads, the last session's banner stayed up for a second or two."""
+    from persd.store import SessionStore
+
+    with SessionStore.open(app_server.sessions_dir, "real-model", create=True) as store:
+        store.set_config({"student": "Qwen/Qwen2.5-Coder-0.5B"})
+    page.goto(f"{app_server.url}/?session={app_server.session()}")
+    expect(page.get_by_test_id("task-id")).to_be_visible()
+    expect(page.get_by_test_id("simulated-banner")).to_be_visible()
+    page.wait_for_timeout(2000)  # the page's load events are done
+    server_calls.clear()
+    page.locator("#persd-session input").click()
+    page.get_by_role("option", name="real-model", exact=True).click()
+    expect(page.get_by_test_id("simulated-banner")).to_be_hidden()
+    blocks = app_server.running.page.blocks.values()
+    picker = next(block._id for block in blocks if block.elem_id == "persd-session")
+
+    def picked() -> list[str]:
+        return [call.fn.__qualname__ for call in server_calls if (picker, "change") in call.targets]
+    for _ in range(100):  # the Review tab's load of the new session too
+        if len(picked()) >= 2:
+            break
+        page.wait_for_timeout(100)
+    assert len(picked()) >= 2 and picked()[0].endswith("show_banner"), picked()
