@@ -67,19 +67,20 @@ def test_the_loop_tab_shows_the_line_that_starts_the_same_loop(tmp_path):
 
     handlers = LoopHandlers(Stores(tmp_path), TeacherEndpoints(("http://127.0.0.1:9/v1",)),
                             tmp_path / "runs")
-    for temperature in ("", "0.6"):
+    for temperature, style in (("", "persd"), ("0.6", "paper")):
         form = LoopForm(session="online", student="models/tiny", limit=8,
                         eval_tasks="mbpp:held-out.jsonl", eval_limit=4, teacher_model="m",
                         api_key="sk-secret", rounds=2, gate="wait", temperature=temperature,
-                        top_p=0.9, max_new_tokens=64, train_steps=5, prompt_format="chat")
+                        top_p=0.9, max_new_tokens=64, train_steps=5, prompt_format="chat",
+                        prompt_style=style)
         line = handlers.command(form)["command"]
         assert line.startswith("OPENAI_BASE_URL=http://127.0.0.1:9/v1 persd loop ")
         assert "sk-secret" not in line
         words = shlex.split(line)[1:]
         parsed = loop_config(**loop.make_context("loop", words[2:]).params)
         expected = handlers.config(form)
-        # the command line also names the prompt style for training, which is its default
-        assert parsed.train.pop("prompt_style") == "persd"
+        assert (expected.collect.prompt_style, expected.eval.prompt_style,
+                expected.train["prompt_style"]) == (style,) * 3
         assert parsed == expected, line
 
 
@@ -92,7 +93,8 @@ def _words(line: str, command: str) -> list[str]:
 @pytest.mark.parametrize("settings", [
     dict(student="models/tiny", output_dir="runs/a b"),
     dict(student="Qwen/Qwen2.5-Coder-0.5B", output_dir="runs/r2", max_steps=8, learning_rate=1e-3,
-         lora_r=8, batch_size=2, epochs=2.5, seed=7, prompt_format="chat", overwrite=True),
+         lora_r=8, batch_size=2, epochs=2.5, seed=7, prompt_format="chat", prompt_style="paper",
+         overwrite=True),
     dict(student="m", output_dir="o", full=True, learning_rate=2e-5, merge=True),
 ])
 @pytest.mark.parametrize(("session", "variant", "selection"),
@@ -120,7 +122,8 @@ def test_the_train_line_parses_back_into_the_same_settings(tmp_path, monkeypatch
     dict(student="Qwen/Qwen2.5-Coder-0.5B", adapter="runs/r1", tasks="mbpp:held out.jsonl",
          limit=20, round=1, seed=3, batch_size=4, prompt_format="auto",
          config=dict(samples=5, temperature=0.8, top_p=0.9, max_new_tokens=64, refine_steps=2,
-                     timeout_s=2.5, workers=3)),
+                     timeout_s=2.5, workers=3, prompt_style="paper", protocol="paper",
+                     feedback_tests="hidden")),
     dict(student="m", adapter=None, tasks="humaneval", limit=3, round=None, preset="paper",
          config=dict(max_new_tokens=128)),
 ])

@@ -87,3 +87,34 @@ def test_train_s_chosen_format_reaches_the_run_and_the_command(stores, tmp_path,
     done = _until(lambda: (j := handlers.jobs.refresh(store, run.id)) and not j.active and j, 300)
     assert done.status == "finished", done.log_tail
     assert Path(run.output, "adapter_config.json").is_file()
+
+
+def test_the_prompt_style_picked_reaches_each_form_s_settings_and_command(stores, tmp_path):
+    """`--prompt-style paper` (issue 26) from the app: Collect, Evaluate and Train forms, and
+    the Train tab's export (the Loop form's is in tests/test_equivalent_command.py)."""
+    import json
+
+    endpoints = TeacherEndpoints(listed=("http://127.0.0.1:9/v1",), allow_custom=False)
+    collect = CollectHandlers(stores, SharedExecutor(), endpoints, stores.sessions_dir)
+    paper = CollectForm(session="real", student="models/x", teacher_model="t", prompt_style="paper")
+    assert collect.job(paper, "real").config.round_settings()["prompt_style"] == "paper"
+    assert "--prompt-style paper" in collect.command(paper)["command"]
+    assert "--prompt-style" not in collect.command(CollectForm(
+        session="real", student="models/x", teacher_model="t"))["command"]
+
+    evaluate = EvaluateHandlers(stores, stores.sessions_dir, tmp_path / "runs", jobs=EvalJobs())
+    form = ("models/none", "", 0, CUSTOM, 1, 0.0, 0.95, 0, 16, "humaneval", 1, "completion")
+    assert evaluate.request("demo", *form, "paper").config.prompt_style == "paper"
+    assert "--prompt-style paper" in evaluate.preview("demo", *form, "paper")["command"]
+    assert "--prompt-style" not in evaluate.preview("demo", *form, "persd")["command"]
+
+    train = TrainHandlers(stores, runs_dir=tmp_path / "runs", models_dir=tmp_path / "models")
+    form = TrainForm(session="demo", student="models/x", output="r1", prompt_style="paper")
+    assert train.config_of(form).prompt_style == "paper"
+    assert "--prompt-style paper" in train.preview(form)["command"]
+    exported = train.export("demo", "persd", "validated", "jsonl", "paper")
+    assert "Exported" in exported["notice"], exported["notice"]
+    rows = [json.loads(line) for line in
+            Path(exported["export_file"]["value"]).read_text().splitlines()]
+    assert rows and {row["prompt_style"] for row in rows} == {"paper"}
+    assert all(row["prompt"].startswith('"""\nWrite a python function') for row in rows)

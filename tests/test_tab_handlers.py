@@ -290,8 +290,9 @@ def test_loop_form_gives_the_settings_persd_loop_would(stores, tmp_path):
                                       eval_tasks="heldout.jsonl", teacher_model="t", rounds=2,
                                       gate="wait", top_p=0.9, train_steps=5,
                                       prompt_format="chat"))
-    assert (config.session, config.rounds, config.gate, config.train) == ("new", 2, "wait",
-                                                                          {"max_steps": 5})
+    # the prompt style for training too, as `persd loop` gives it
+    assert (config.session, config.rounds, config.gate, config.train) == (
+        "new", 2, "wait", {"max_steps": 5, "prompt_style": "persd"})
     assert config.collect.prompt_format == "chat" and config.collect.limit == 3
     assert config.eval_limit is None  # 0: all
     assert config.collect.top_p == config.eval.top_p == 0.9  # both parts, as --top-p

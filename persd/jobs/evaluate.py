@@ -96,7 +96,8 @@ def eval_command(request: EvalRequest, session: str | None = None,
     for name, flag in (("samples", "--samples"), ("temperature", "--temperature"),
                        ("top_p", "--top-p"), ("max_new_tokens", "--max-new-tokens"),
                        ("refine_steps", "--refine-steps"), ("timeout_s", "--timeout"),
-                       ("workers", "--workers")):
+                       ("workers", "--workers"), ("protocol", "--protocol"),
+                       ("prompt_style", "--prompt-style"), ("feedback_tests", "--feedback-tests")):
         if config[name] is not None and config[name] != base[name]:
             parts += [flag, f"{config[name]:g}" if isinstance(config[name], float)
                       else str(config[name])]

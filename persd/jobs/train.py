@@ -186,7 +186,7 @@ def _log_tail(output_dir: str | None, size: int = LOG_TAIL_BYTES) -> str:
 _FLAGS = {"epochs": "--epochs", "max_steps": "--max-steps", "learning_rate": "--lr",
           "batch_size": "--batch-size", "gradient_accumulation": "--grad-accum",
           "lora_r": "--lora-r", "lora_alpha": "--lora-alpha", "max_length": "--max-length",
-          "seed": "--seed", "prompt_format": "--prompt-format"}
+          "seed": "--seed", "prompt_format": "--prompt-format", "prompt_style": "--prompt-style"}
 
 
 def train_command(config, session: str | None, variant: str, selection: str = "auto",

@@ -60,5 +60,6 @@ def test_the_loop_tab_starts_a_loop_shows_its_first_step_and_stops_it(
     with app_server.store("loop-ui") as store:
         (loop,) = store.runs.list(kind="loop")
         assert loop.status == "stopped" and loop.config["collect"]["limit"] == 2
-        assert loop.config["train"] == {"max_steps": 2}
+        assert loop.config["train"] == {"max_steps": 2, "prompt_style": "persd"}  # as the CLI
+        assert loop.config["eval"]["prompt_style"] == loop.config["collect"]["prompt_style"]
         assert loop.config["collect"]["temperature"] == 0.3  # blank: the CLI's default

@@ -1,5 +1,6 @@
-"""The prompt format picked in Train's and Evaluate's forms reaches their Equivalent command
-in real Chromium (issue 24, item 2): the value the page sends is the field's own."""
+"""The prompt format (issue 24, item 2) and style (issue 26) picked in Train's and
+Evaluate's forms reach their Equivalent command in real Chromium: the value the page sends
+is the field's own."""
 
 from __future__ import annotations
 
@@ -33,3 +34,5 @@ def test_the_chosen_prompt_format_is_in_the_equivalent_command(app_server: Serve
     page.locator("#persd-ev-student textarea").fill(tiny_model_dir)
     _choose(page, "persd-ev-prompt-format", "auto")
     expect(page.locator("#persd-ev-command")).to_contain_text("--prompt-format auto")
+    _choose(page, "persd-ev-prompt-style", "paper")  # the release's prompts (issue 26)
+    expect(page.locator("#persd-ev-command")).to_contain_text("--prompt-style paper")

@@ -19,7 +19,7 @@ from persd.jobs import CollectJob
 from persd_app.roles import operator_only
 from persd_app.tabs import AppContext
 from persd_app.tabs.collect_handlers import MODE_NOTES, OUTPUTS, CollectForm, CollectHandlers
-from persd_app.tabs.form_fields import prompt_format, reveal_on_click, teacher_endpoint
+from persd_app.tabs.form_fields import prompt_format, prompt_style, reveal_on_click, teacher_endpoint
 from persd_app.tabs.keyed import Keyed
 from persd_app.tabs.review_render import message
 
@@ -58,6 +58,8 @@ def build(ctx: AppContext) -> None:
             adapter = gr.Textbox(label="Adapter (optional)",
                                  info="a peft folder, e.g. a Train output (round 2+)",
                                  elem_id="persd-col-adapter")
+            fmt = prompt_format("persd-col")  # how the student is asked
+            style = prompt_style("persd-col")
         with gr.Row(equal_height=True):
             base_url, api_key = teacher_endpoint(ctx, "persd-col")
             w["teacher_model"] = gr.Textbox(label="Teacher model",
@@ -77,7 +79,6 @@ def build(ctx: AppContext) -> None:
                                 elem_id="persd-col-samples")
             max_new_tokens = gr.Number(CollectForm.max_new_tokens, label="Max new tokens", precision=0, minimum=1,
                                        elem_id="persd-col-max-new-tokens")
-            fmt = prompt_format("persd-col")
     with gr.Row():
         w["run"] = gr.Button("Run collection", variant="primary", elem_id="persd-col-run",
                              scale=3)
@@ -105,29 +106,30 @@ def build(ctx: AppContext) -> None:
             base_url, api_key, w["teacher_model"], concurrency, tries, w["round"], samples,
             max_new_tokens]
 
-    # The prompt format after the picked session: a script calling the API with the
+    # The prompt format and style after the picked session: a script calling the API with the
     # earlier inputs (tests/test_data_dirs.py) still works, the format at its default.
     def run(backend, session, tasks, limit, student, adapter, method, base_url, api_key,
             teacher_model, concurrency, tries, round_, samples, max_new_tokens, picked, fmt,
-            confirmed, progress=gr.Progress()):
+            style, confirmed, progress=gr.Progress()):
         form = CollectForm(backend, session, tasks, limit, student, adapter, method, base_url,
                            api_key, teacher_model, concurrency, tries, round_, samples,
-                           max_new_tokens, fmt)
+                           max_new_tokens, fmt, style)
         yield from handlers.run(form, picked, confirmed, progress)
 
     # The command follows the form while the tab is shown, and is drawn when it is opened.
     def command(*values):
         return handlers.command(CollectForm(*values))
     line = out.only("command")
-    ctx.follow_form([*form, fmt], line.wire(command), [*form, fmt], line.list, **quiet)
+    ctx.follow_form([*form, fmt, style], line.wire(command), [*form, fmt, style], line.list,
+                    **quiet)
 
     running = dict(concurrency_limit=1, concurrency_id="persd-collect", show_progress="full",
                    show_progress_on=[w["progress"]])
     # `confirmed` is an input of both, so gr.Progress lands in its own parameter.
     run = operator_only(ctx, run, "start a collection")
-    w["run"].click(out.wire(run), [*form, ctx.session, fmt, gr.State(False)], out.list,
+    w["run"].click(out.wire(run), [*form, ctx.session, fmt, style, gr.State(False)], out.list,
                    **running)
-    confirm.click(out.wire(run), [*form, ctx.session, fmt, gr.State(True)], out.list,
+    confirm.click(out.wire(run), [*form, ctx.session, fmt, style, gr.State(True)], out.list,
                   **running)
     for button in (w["run"], confirm):
         reveal_on_click(button, "persd-col-progress")
@@ -138,11 +140,12 @@ def build(ctx: AppContext) -> None:
 
 def collect_job(ctx, backend, name, tasks, limit, student, adapter, method, base_url,
                 api_key, teacher_model, concurrency, tries, round_, samples,
-                max_new_tokens, fmt=CollectForm.prompt_format) -> CollectJob:
+                max_new_tokens, fmt=CollectForm.prompt_format,
+                style=CollectForm.prompt_style) -> CollectJob:
     """The CollectJob for the form's values (ValueError with a message for bad settings);
     the same as a click on Run builds (tests/test_app_security.py checks its endpoints)."""
     handlers = CollectHandlers(None, ctx.executor, ctx.endpoints, ctx.sessions_dir,
                                ctx.data_dirs)
     return handlers.job(CollectForm(backend, name, tasks, limit, student, adapter, method,
                                     base_url, api_key, teacher_model, concurrency, tries,
-                                    round_, samples, max_new_tokens, fmt), name)
+                                    round_, samples, max_new_tokens, fmt, style), name)

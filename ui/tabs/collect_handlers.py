@@ -70,6 +70,7 @@ class CollectForm:
     samples: int | float | None = default_of(CollectConfig, "samples")
     max_new_tokens: int | float | None = default_of(CollectConfig, "max_new_tokens")
     prompt_format: str = default_of(CollectConfig, "prompt_format")
+    prompt_style: str = default_of(CollectConfig, "prompt_style")
 
 
 class Running:
@@ -244,6 +245,7 @@ class CollectHandlers:
             concurrency=int(form.concurrency or 1), teacher_tries=int(form.tries or 1),
             max_new_tokens=int(form.max_new_tokens or CollectForm.max_new_tokens),
             prompt_format=form.prompt_format or CollectForm.prompt_format,
+            prompt_style=form.prompt_style or CollectForm.prompt_style,
             sessions_dir=str(self.sessions_dir))
 
     def command(self, form: CollectForm) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from persd_app.tabs.evaluate_handlers import (
     TABLE_COLUMNS,
     EvaluateHandlers,
 )
-from persd_app.tabs.form_fields import prompt_format, reveal_after
+from persd_app.tabs.form_fields import prompt_format, prompt_style, reveal_after
 from persd_app.tabs.form_memory import FormMemoryPanel
 from persd_app.tabs.keyed import Keyed
 
@@ -73,8 +73,10 @@ def build(ctx: AppContext) -> None:
         c["limit"] = gr.Number(None, label="First N tasks", info="empty or 0: all",
                                precision=0, elem_id="persd-ev-limit", min_width=110)
         c["prompt_format"] = prompt_format("persd-ev", scale=2)
+        c["prompt_style"] = prompt_style("persd-ev", scale=1)
     form_names = ("student", "adapter", "round", "preset", "samples", "temperature", "top_p",
-                  "refine_steps", "max_new_tokens", "tasks", "limit", "prompt_format")
+                  "refine_steps", "max_new_tokens", "tasks", "limit", "prompt_format",
+                  "prompt_style")
     memory = FormMemoryPanel(ctx, "evaluate", {n: c[n] for n in form_names},
                              fits=handlers.fitting_form)
     memory.build()
@@ -171,7 +173,7 @@ def build(ctx: AppContext) -> None:
 
     def review_row(session, evt: gr.SelectData):
         row = dict(zip(TABLE_COLUMNS["ref_sig"], evt.row_value or []))
-        return wrap(handlers.review_drill)(session, row)
+        return wrap(handlers.rejects.review_drill)(session, row)
 
     def custom(preset):
         editable = preset == CUSTOM
@@ -213,14 +215,14 @@ def build(ctx: AppContext) -> None:
     def reject_all(undecided_only: bool):
         def confirmed(session_name, plan, typed, request: gr.Request):
             reviewer = ctx.reviewer_name(typed, request)
-            return wrap(handlers.reject_signature)(session_name, plan, reviewer, undecided_only)
+            return wrap(handlers.rejects.reject_signature)(session_name, plan, reviewer, undecided_only)
         return confirmed
 
     # Asked first, naming the records a person already decided (issue 25, defect 1).
-    reject.click(wrap(handlers.reject_signature_ask), [session, c["chosen_signature"]], outputs,
+    reject.click(wrap(handlers.rejects.reject_signature_ask), [session, c["chosen_signature"]], outputs,
                  **quiet)
     for button, undecided_only in ((c["reject_confirm"], False), (c["reject_undecided"], True)):
         button.click(reject_all(undecided_only), [session, c["reject_plan"], ctx.reviewer],
                      outputs, **quiet)
-    c["reject_cancel"].click(wrap(handlers.reject_cancel), None, outputs, **quiet)
+    c["reject_cancel"].click(wrap(handlers.rejects.reject_cancel), None, outputs, **quiet)
 

@@ -20,20 +20,18 @@ from persd.analysis.signatures import (
     SIGNATURE_COLUMNS,
     eval_signatures,
     refinement_signatures,
-    review_filter,
 )
 from persd.evaluate import EvalConfig
 from persd.evaluate.config import PRESETS
 from persd.jobs.evaluate import EvalJob, EvalJobs, EvalRequest, JobError, command_line, eval_command
 from persd.runs.ended import age_s
-from persd.review import BulkPlan, ReviewRefused, apply_bulk, plan_bulk
 from persd.store import RunBusy, StoreError
 from persd.data_dirs import EVERYWHERE, DataDirs, PathRefused
 from persd.tasks import TaskFileError, load_tasks
 from persd.tasks.decontaminate import contaminated_ids, overlaps
 from persd_app.tabs.eval_render import eval_name, sample_html
-from persd_app.tabs.review_query import SIGNATURE_PREFIX, write_query
-from persd_app.tabs.review_render import decided_note, esc, message
+from persd_app.tabs.evaluate_rejects import SignatureRejects
+from persd_app.tabs.review_render import esc, message
 from persd_app.tabs.shown import for_people, natural_task_order
 from persd_app.tabs.timing import timing
 
@@ -48,7 +46,6 @@ TABLE_COLUMNS = {"changes": evals.CHANGE_COLUMNS,
                  "mix": [c for c in evals.MIX_COLUMNS if c != "run"],
                  "repair": [c for c in evals.REPAIR_COLUMNS if c != "run"],
                  "eval_sig": SIG_COLUMNS, "ref_sig": SIG_COLUMNS}
-REJECT_BUTTONS = ("reject_confirm", "reject_undecided", "reject_cancel")
 POLL_S, IDLE_POLL_S = 1.0, 3.0  # the status poll while a job runs, and otherwise
 STATUS_KIND = {"running": "info", "queued": "info", "finished": "ok", "stopped": "warn",
                "failed": "error"}
@@ -67,6 +64,7 @@ class EvaluateHandlers:
         self.stores, self.sessions_dir, self.runs_dir = stores, sessions_dir, runs_dir
         self.data_dirs = data_dirs or EVERYWHERE  # the folders Eval tasks, Student and Adapter may name
         self.jobs = jobs or EvalJobs()
+        self.rejects = SignatureRejects(stores)  # the refinements failing with a signature
 
     # -- the form -----------------------------------------------------------------------
 
@@ -87,11 +85,12 @@ class EvaluateHandlers:
         return values
 
     def request(self, session, student, adapter, round_, preset, samples, temperature, top_p,
-                refine_steps, max_new_tokens, tasks, limit,
-                prompt_format: str | None = None) -> EvalRequest:
+                refine_steps, max_new_tokens, tasks, limit, prompt_format: str | None = None,
+                prompt_style: str | None = None) -> EvalRequest:
         """The form as an EvalRequest; ValueError with a message for bad values."""
         # A blank field is the setting's default, alike for every field (0 is a value).
-        settings = _given(refine_steps=(refine_steps, int), max_new_tokens=(max_new_tokens, int))
+        settings = _given(refine_steps=(refine_steps, int), max_new_tokens=(max_new_tokens, int),
+                          prompt_style=(prompt_style, str))
         if preset == CUSTOM:
             settings.update(_given(samples=(samples, int), temperature=(temperature, float),
                                    top_p=(top_p, float)))
@@ -333,68 +332,3 @@ class EvaluateHandlers:
                     "f_error": filters["error"], "f_signature": filters["signature"],
                     "f_task": filters["task"]})
         return out
-
-    def review_drill(self, session, row: dict[str, Any]) -> dict[str, Any]:
-        """A refinement signature row: the Review filter selecting its refinements."""
-        signature = row["signature"]
-        filters = review_filter(self.stores.get(session), signature)
-        ids = list(filters.refinement_ids or ())
-        link = "?" + write_query(session, None, {"f_status": ANY,
-                                                 "f_search": f"{SIGNATURE_PREFIX}{signature}"})
-        text = message("info", f"{len(ids)} refinements still fail with “{signature}”: refinement "
-                               f"ids {', '.join(map(str, ids[:20]))}{' …' if len(ids) > 20 else ''}"
-                               ". Reject them all at once below, or")
-        opened = (f'<a class="persd-review-link" data-testid="open-in-review" href="{esc(link)}">'
-                  f"open them in Review</a> (the Review tab filtered by this signature).")
-        return {"review_filter": text.replace("</div>", f" {opened}</div>", 1),
-                "chosen_signature": signature}
-
-    def reject_signature_ask(self, session, signature) -> dict[str, Any]:
-        """The question before rejecting every refinement failing with `signature`: how
-        many, and by task id which of them a person already decided (an edit is among
-        them when a reviewer fixed one)."""
-        if not session or not signature:
-            return {"review_filter": message("info", "Pick a row of the table first.")}
-        store = self.stores.get(session)
-        plan = plan_bulk(store, review_filter(store, signature), "rejected")
-        if not plan.count:
-            return {"review_filter": message("info", f"No refinement fails with “{signature}”.")}
-        question = (f'<div class="persd-confirm" data-count="{plan.count}" '
-                    f'data-decided="{len(plan.decided)}">Reject <b>{plan.count}</b> '
-                    f'refinement{"s" if plan.count != 1 else ""} failing with '
-                    f'“{esc(signature)}”? Undo in Review reverts the whole batch.'
-                    f'{decided_note(plan.decided)}</div>')
-        return {"review_filter": question, "reject_plan": plan,
-                "reject_confirm": _shown(f"Yes, reject {plan.count}"),
-                "reject_undecided": _shown(f"Only the undecided ({plan.count - len(plan.decided)})",
-                                           bool(plan.decided)),
-                "reject_cancel": _shown("Cancel")}
-
-    def reject_signature(self, session, plan: BulkPlan | None, reviewer,
-                         undecided_only: bool = False) -> dict[str, Any]:
-        """Apply the plan the user confirmed (records changed since are left alone)."""
-        done = {"reject_plan": None, **{name: _shown(None, False) for name in REJECT_BUTTONS}}
-        if not session or plan is None:
-            return {**done, "review_filter": message("info", "Nothing to confirm.")}
-        try:
-            outcome = apply_bulk(self.stores.get(session),
-                                 plan.undecided() if undecided_only else plan,
-                                 reviewer=reviewer, reason="fails with a failure signature")
-        except ReviewRefused as error:
-            return {**done, "review_filter": message("error", str(error))}
-        text = f"Rejected {outcome.updated} refinements (undo in Review)."
-        if outcome.conflicts:
-            text += (f" {len(outcome.conflicts)} were changed by someone else since you asked "
-                     "and were left as they are.")
-        return {**done, "review_filter": message("warn" if outcome.conflicts else "ok", text)}
-
-    def reject_cancel(self) -> dict[str, Any]:
-        return {"reject_plan": None, **{name: _shown(None, False) for name in REJECT_BUTTONS},
-                "review_filter": message("info", "Nothing was rejected.")}
-
-
-def _shown(label: str | None, visible: bool = True) -> dict[str, Any]:
-    """A button's new label (None: unchanged) and visibility."""
-    return gr.update(visible=visible) if label is None else gr.update(visible=visible,
-                                                                      value=label)
-

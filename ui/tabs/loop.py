@@ -18,7 +18,7 @@ from persd.loop.config import loop_eval
 from persd.settings import default_of
 from persd_app.roles import operator_only
 from persd_app.tabs import AppContext
-from persd_app.tabs.form_fields import prompt_format, reveal_after, teacher_endpoint
+from persd_app.tabs.form_fields import prompt_format, prompt_style, reveal_after, teacher_endpoint
 from persd_app.tabs.form_memory import FormMemoryPanel
 from persd_app.tabs.keyed import Keyed
 from persd_app.tabs.loop_handlers import LoopForm, LoopHandlers
@@ -35,7 +35,7 @@ TEMPERATURE_HINT = (f"{default_of(CollectConfig, 'temperature')} collecting, "
 # Remembered per session (persd.forms); the API key never is.
 REMEMBERED = ("student", "tasks", "limit", "eval_tasks", "eval_limit", "base_url",
               "teacher_model", "rounds", "gate", "temperature", "top_p", "max_new_tokens",
-              "train_steps", "prompt_format")
+              "train_steps", "prompt_format", "prompt_style")
 
 
 def start_form(ctx: AppContext) -> dict:
@@ -61,6 +61,7 @@ def start_form(ctx: AppContext) -> dict:
             f["teacher_model"] = gr.Textbox(label="Teacher model", placeholder="e.g. gpt-4o-mini",
                                             elem_id="persd-loop-teacher-model")
             f["prompt_format"] = prompt_format("persd-loop")
+            f["prompt_style"] = prompt_style("persd-loop")
         with gr.Row(equal_height=True):
             f["rounds"] = gr.Number(LoopForm.rounds, label="Rounds", precision=0, minimum=1,
                                     elem_id="persd-loop-rounds-n", min_width=80)

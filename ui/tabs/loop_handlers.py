@@ -57,6 +57,7 @@ class LoopForm:
     max_new_tokens: int | float | None = default_of(CollectConfig, "max_new_tokens")
     train_steps: int | float | None = None
     prompt_format: str = default_of(CollectConfig, "prompt_format")
+    prompt_style: str = default_of(CollectConfig, "prompt_style")
 
 
 class LoopHandlers:
@@ -93,16 +94,19 @@ class LoopHandlers:
                     "max_new_tokens": int(form.max_new_tokens or LoopForm.max_new_tokens)}
         if str(form.temperature or "").strip():
             sampling["temperature"] = _number("temperature", form.temperature)
+        style = form.prompt_style or LoopForm.prompt_style  # one style for every part, as the CLI
         evaluation = loop_eval()
-        evaluation = dataclasses.replace(evaluation, sampling=evaluation.sampling.replace(**sampling))
+        evaluation = dataclasses.replace(evaluation, prompt_style=style,
+                                         sampling=evaluation.sampling.replace(**sampling))
         collect = CollectConfig(
             session=name, student=self.data_dirs.model("Student model", form.student),
             tasks=self.data_dirs.task_spec("Tasks", (form.tasks or "").strip() or LoopForm.tasks),
             eval_tasks=self.data_dirs.task_spec("Eval tasks", form.eval_tasks.strip()),
             limit=int(form.limit) if form.limit else None, teacher_model=form.teacher_model.strip(),
-            prompt_format=form.prompt_format or LoopForm.prompt_format,
+            prompt_format=form.prompt_format or LoopForm.prompt_format, prompt_style=style,
             sessions_dir=str(self.stores.sessions_dir), **sampling)
         train = {"max_steps": int(form.train_steps)} if form.train_steps else {}
+        train["prompt_style"] = style
         return LoopConfig(collect=collect, eval=evaluation, train=train,
                           output_dir=str(self.runs_dir / f"loop-{name}"),
                           rounds=int(form.rounds or LoopForm.rounds), gate=form.gate or "auto",

@@ -15,7 +15,7 @@ import gradio as gr
 from persd.data import VARIANTS
 from persd_app.roles import operator_only
 from persd_app.tabs import AppContext
-from persd_app.tabs.form_fields import prompt_format, reveal_after
+from persd_app.tabs.form_fields import prompt_format, prompt_style, reveal_after
 from persd_app.tabs.form_memory import FormMemoryPanel
 from persd_app.tabs.keyed import Keyed
 from persd_app.tabs.train_handlers import (
@@ -80,15 +80,18 @@ def build(ctx: AppContext) -> None:
                           minimum=1, elem_id="persd-train-batch", min_width=90)
         lora_r = gr.Number(16, label="LoRA r", info="adapter rank", precision=0, minimum=1,
                            elem_id="persd-train-lora-r", min_width=80)
-        prompt_fmt = prompt_format("persd-train")
         with gr.Column(min_width=160):
             full = gr.Checkbox(False, label="Full fine-tuning", elem_id="persd-train-full")
             overwrite = gr.Checkbox(False, label="Overwrite the output folder",
                                     elem_id="persd-train-overwrite")
+    with gr.Row(equal_height=True):  # how the rows' prompts are written
+        prompt_fmt = prompt_format("persd-train", scale=2)
+        style = prompt_style("persd-train", scale=1)
     # The output name is left out: a finished run's folder is not reused without asking.
     memory = FormMemoryPanel(ctx, "train", dict(
         variant=variant, selection=selection, student=w["student"], epochs=epochs,
-        max_steps=max_steps, lr=lr, batch=batch, lora_r=lora_r, full=full, prompt_format=prompt_fmt))
+        max_steps=max_steps, lr=lr, batch=batch, lora_r=lora_r, full=full, prompt_format=prompt_fmt,
+        prompt_style=style))
     memory.build()
     w["command"] = gr.Code(language="shell", label="Equivalent command", interactive=False,
                            lines=2, elem_id="persd-train-command")
@@ -120,7 +123,7 @@ def build(ctx: AppContext) -> None:
 
     out = Keyed(**{name: w[name] for name in OUTPUTS})
     form = [ctx.session, variant, selection, w["student"], w["output"], epochs, max_steps, lr,
-            batch, lora_r, full, overwrite, prompt_fmt]
+            batch, lora_r, full, overwrite, prompt_fmt, style]
 
     def as_form(fn):
         def handler(*values):
@@ -150,5 +153,5 @@ def build(ctx: AppContext) -> None:
     abort.click(out.wire(operator_only(ctx, handlers.abort, "abort a training run")),
                 [ctx.session, w["watched"]], out.list, **quiet)
     w["timer"].tick(out.wire(handlers.tick), [ctx.session, w["watched"]], out.list, **quiet)
-    export.click(out.wire(operator_only(ctx, handlers.export, "export the data")), [ctx.session, variant, selection, fmt], out.list,
+    export.click(out.wire(operator_only(ctx, handlers.export, "export the data")), [ctx.session, variant, selection, fmt, style], out.list,
                  show_progress="minimal", show_progress_on=[w["notice"]])

@@ -66,6 +66,7 @@ class TrainForm:
     full: bool = False
     overwrite: bool = False
     prompt_format: str = default_of(TrainConfig, "prompt_format")
+    prompt_style: str = default_of(TrainConfig, "prompt_style")
 
 
 class TrainHandlers:
@@ -206,16 +207,18 @@ class TrainHandlers:
 
     # -- export --------------------------------------------------------------------------
 
-    def export(self, session: str | None, variant: str, selection: str,
-               fmt: str) -> dict[str, Any]:
+    def export(self, session: str | None, variant: str, selection: str, fmt: str,
+               prompt_style: str | None = None) -> dict[str, Any]:
         """The curated examples as JSONL, Parquet or a `datasets` folder (zipped for the
-        download) under <runs>/exports, with a name the app chooses."""
+        download) under <runs>/exports, with a name the app chooses; their prompts in the
+        form's prompt style."""
         if not session:
             return {"notice": message("error", "Pick a session first.")}
         name = f"{session}-{variant}-{selection}-{time.strftime('%Y%m%d-%H%M%S')}"
         target = self.runs_dir / "exports" / f"{name}{EXPORT_SUFFIX.get(fmt, '')}"
         try:
-            rows = build_examples(self.stores.get(session), variant, selection=selection)
+            rows = build_examples(self.stores.get(session), variant, selection=selection,
+                                  prompt_style=prompt_style or TrainForm.prompt_style)
             written = export(rows, target, fmt)
             offered = Path(shutil.make_archive(str(written), "zip", written)) \
                 if fmt == "hf" else written
@@ -239,7 +242,8 @@ class TrainHandlers:
             learning_rate=_rate(form.lr), batch_size=int(form.batch or 1),
             lora_r=int(form.lora_r or 1), full=bool(form.full),
             overwrite=bool(form.overwrite),
-            prompt_format=form.prompt_format or TrainForm.prompt_format)
+            prompt_format=form.prompt_format or TrainForm.prompt_format,
+            prompt_style=form.prompt_style or TrainForm.prompt_style)
 
     def _live(self, job: TrainJob | None, note: str | None = None) -> dict[str, Any]:
         """notice (unless None), status, curve, log, timer and watched for one job."""
