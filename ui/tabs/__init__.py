@@ -56,6 +56,11 @@ from persd.store import SessionStore, list_sessions
 _CLICK_IF_SHOWN = ('() => { const tab = document.getElementById("TAB"); '
                    'if (tab && tab.offsetParent !== null) '
                    'document.getElementById("BUTTON")?.click(); }')
+# The tab's select: its panel may not be mounted yet when the script runs (first opening).
+_CLICK_ONCE_MOUNTED = ('() => { const click = (left) => { '
+                       'const button = document.getElementById("BUTTON"); '
+                       'if (button) button.click(); '
+                       'else if (left) setTimeout(() => click(left - 1), 50); }; click(100); }')
 _HIDDEN_BUTTONS = itertools.count(1)
 TAB_MODULES = ("review", "queue", "collect", "train", "evaluate", "analysis", "loop", "live_demo", "study")
 LOCAL_REVIEWER = "local"
@@ -171,34 +176,43 @@ class AppContext:
         `on_select=False`: the tab's own select handler covers opening it."""
         if not lazy or self.tab is None or self.shown is None:
             return self.session.change(fn, inputs, outputs, **options)
-        self.session.change(None, js=self.when_shown_js(fn, inputs, outputs, **options))
+        button = self._offstage(fn, inputs, outputs, **options)
+        self.session.change(None, js=self._click_if_shown(button))
         if on_select:
-            self.tab.select(fn, inputs, outputs, **options)
+            self.tab.select(None, js=_CLICK_ONCE_MOUNTED.replace("BUTTON", button))
         return None
 
     def follow_form(self, fields: list, fn: Callable, inputs: list, outputs: list,
                     **options: Any) -> None:
         """Run `fn` when one of `fields` changes while this tab is shown, and when the tab
         is opened: for what a form shows of itself (its command line, a prompt), which
-        nobody needs drawn for a tab that is not on screen."""
+        nobody needs drawn for a tab that is not on screen. Both run the one server event
+        (a hidden button's): every event the page has run keeps its inputs in Gradio's
+        loading state, which each later event walks, so two events cost twice."""
         import gradio as gr  # noqa: PLC0415  heavy: gradio
 
-        gr.on([field.change for field in fields], None,
-              js=self.when_shown_js(fn, inputs, outputs, **options))
-        self.tab.select(fn, inputs, outputs, **options)
+        button = self._offstage(fn, inputs, outputs, **options)
+        gr.on([field.change for field in fields], None, js=self._click_if_shown(button))
+        self.tab.select(None, js=_CLICK_ONCE_MOUNTED.replace("BUTTON", button))
 
     def when_shown_js(self, fn: Callable, inputs: list, outputs: list, **options: Any) -> str:
         """A script that runs `fn` on the server only while this tab is on screen: pass it
         as `js=` to a script-only event (`fn` None), e.g. `field.change(None, js=...)`. It
         clicks a hidden button of the tab that runs `fn` (a change made while an earlier
         run is on its way runs it once more after: "always_last")."""
+        return self._click_if_shown(self._offstage(fn, inputs, outputs, **options))
+
+    def _offstage(self, fn: Callable, inputs: list, outputs: list, **options: Any) -> str:
+        """The elem_id of a hidden button of this tab whose click runs `fn`."""
         import gradio as gr  # noqa: PLC0415  heavy: gradio
 
         button = gr.Button(elem_id=f"persd-run-{self.tab.id}-{next(_HIDDEN_BUTTONS)}",
                            elem_classes=["persd-offstage"])
         button.click(fn, inputs, outputs, **{"trigger_mode": "always_last", **options})
-        return (_CLICK_IF_SHOWN.replace("TAB", str(self.tab.elem_id))
-                .replace("BUTTON", button.elem_id))
+        return button.elem_id
+
+    def _click_if_shown(self, button: str) -> str:
+        return _CLICK_IF_SHOWN.replace("TAB", str(self.tab.elem_id)).replace("BUTTON", button)
 
 
 def available_tabs() -> list[tuple[str, ModuleType]]:
