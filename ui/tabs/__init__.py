@@ -26,8 +26,10 @@ still injects `gr.Request` / `gr.Progress` / `gr.SelectData`, and the API names 
 scripts call, `/handler_6` and the like, stay as they were).
 
 `ctx.session` is the session picker (use it as an input); `ctx.on_session` runs a handler
-once the page has its session and whenever another session is picked; `ctx.tab` is the
-tab's own gr.Tab (e.g. `ctx.tab.select(...)` to refresh when it is opened);
+once the page has its session and whenever another session is picked (`lazy=True`: only
+while the tab is shown, and when it is opened); `ctx.follow_form(fields, ...)` redraws what
+a form shows of itself (its Equivalent command) as it changes, while the tab is shown;
+`ctx.tab` is the tab's own gr.Tab (e.g. `ctx.tab.select(...)` to refresh when it is opened);
 `ctx.stores.get(name)` gives the shared, thread-safe `SessionStore`;
 `ctx.reviewer_name(typed, request)` is the acting user (the login name when auth is on);
 `ctx.executor()` is the shared sandbox; `ctx.runs_dir` is the one folder the app may write
@@ -195,15 +197,10 @@ class AppContext:
         gr.on([field.change for field in fields], None, js=self._click_if_shown(button))
         self.tab.select(None, js=_CLICK_ONCE_MOUNTED.replace("BUTTON", button))
 
-    def when_shown_js(self, fn: Callable, inputs: list, outputs: list, **options: Any) -> str:
-        """A script that runs `fn` on the server only while this tab is on screen: pass it
-        as `js=` to a script-only event (`fn` None), e.g. `field.change(None, js=...)`. It
-        clicks a hidden button of the tab that runs `fn` (a change made while an earlier
-        run is on its way runs it once more after: "always_last")."""
-        return self._click_if_shown(self._offstage(fn, inputs, outputs, **options))
-
     def _offstage(self, fn: Callable, inputs: list, outputs: list, **options: Any) -> str:
-        """The elem_id of a hidden button of this tab whose click runs `fn`."""
+        """The elem_id of a hidden button of this tab whose click runs `fn` on the server (a
+        click while an earlier run is on its way runs it once more after: "always_last");
+        scripts click it (`_click_if_shown`, `_CLICK_ONCE_MOUNTED`)."""
         import gradio as gr  # noqa: PLC0415  heavy: gradio
 
         button = gr.Button(elem_id=f"persd-run-{self.tab.id}-{next(_HIDDEN_BUTTONS)}",
@@ -212,6 +209,8 @@ class AppContext:
         return button.elem_id
 
     def _click_if_shown(self, button: str) -> str:
+        """A script for a script-only event (`fn` None) that clicks `button` only while this
+        tab is on screen."""
         return _CLICK_IF_SHOWN.replace("TAB", str(self.tab.elem_id)).replace("BUTTON", button)
 
 
