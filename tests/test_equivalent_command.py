@@ -16,12 +16,17 @@ from persd_app.tabs import SharedExecutor, Stores
 from persd_app.tabs.collect_handlers import CollectForm, CollectHandlers
 
 
-def _parsed(line: str) -> CollectConfig:
+def _words(line: str, command: str) -> list[str]:
+    """The options of a `persd <command>` line (an OPENAI_BASE_URL=... in front skipped)."""
     words = shlex.split(line)
-    while "=" in words[0]:  # OPENAI_BASE_URL=... in front
+    while "=" in words[0]:
         words.pop(0)
-    assert words[:2] == ["persd", "collect"], line
-    params = collect.make_context("collect", words[2:]).params
+    assert words[:2] == ["persd", command], line
+    return words[2:]
+
+
+def _parsed(line: str) -> CollectConfig:
+    params = collect.make_context("collect", _words(line, "collect")).params
     params.pop("wait")
     return CollectConfig(**params)
 
@@ -76,18 +81,11 @@ def test_the_loop_tab_shows_the_line_that_starts_the_same_loop(tmp_path):
         line = handlers.command(form)["command"]
         assert line.startswith("OPENAI_BASE_URL=http://127.0.0.1:9/v1 persd loop ")
         assert "sk-secret" not in line
-        words = shlex.split(line)[1:]
-        parsed = loop_config(**loop.make_context("loop", words[2:]).params)
+        parsed = loop_config(**loop.make_context("loop", _words(line, "loop")).params)
         expected = handlers.config(form)
         assert (expected.collect.prompt_style, expected.eval.prompt_style,
                 expected.train["prompt_style"]) == (style,) * 3
         assert parsed == expected, line
-
-
-def _words(line: str, command: str) -> list[str]:
-    words = shlex.split(line)
-    assert words[:2] == ["persd", command], line
-    return words[2:]
 
 
 @pytest.mark.parametrize("settings", [

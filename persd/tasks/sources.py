@@ -53,7 +53,7 @@ def _read_csv(path: Path) -> list[Record]:
     import pandas as pd
 
     if path.is_file() and path.stat().st_size > MAX_WHOLE_BYTES:
-        raise TaskFileError(path, f"{_too_big()}: split it, or write JSONL (read a line at a time)")
+        raise TaskFileError(path, f"{read_whole_refusal()}: split it, or write JSONL (read a line at a time)")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
     except FileNotFoundError:
@@ -205,7 +205,7 @@ def _read_json(path: Path) -> list[Record]:
             if _first_char(file) == b"[":
                 file.seek(0)
                 if len(data := file.read(MAX_WHOLE_BYTES + 1)) > MAX_WHOLE_BYTES:
-                    raise TaskFileError(path, f"a JSON array {_too_big()}: write JSONL (one task a "
+                    raise TaskFileError(path, f"a JSON array {read_whole_refusal()}: write JSONL (one task a "
                                               "line, read a line at a time)")
                 return _json_array(path, data)
             file.seek(0)
@@ -218,7 +218,7 @@ def _read_json(path: Path) -> list[Record]:
         raise TaskFileError(path, f"cannot read: {e}") from None
 
 
-def _too_big() -> str:
+def read_whole_refusal() -> str:
     return f"over {MAX_WHOLE_BYTES / 2**20:g} MiB, and this format is read whole"
 
 

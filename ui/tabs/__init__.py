@@ -178,29 +178,28 @@ class AppContext:
         `on_select=False`: the tab's own select handler covers opening it."""
         if not lazy or self.tab is None or self.shown is None:
             return self.session.change(fn, inputs, outputs, **options)
-        button = self._offstage(fn, inputs, outputs, **options)
-        self.session.change(None, js=self._click_if_shown(button))
-        if on_select:
-            self.tab.select(None, js=_CLICK_ONCE_MOUNTED.replace("BUTTON", button))
+        self.follow_form([self.session], fn, inputs, outputs, on_select=on_select, **options)
         return None
 
-    def follow_form(self, fields: list, fn: Callable, inputs: list, outputs: list,
-                    **options: Any) -> None:
+    def follow_form(self, fields: list, fn: Callable, inputs: list, outputs: list, *,
+                    on_select: bool = True, **options: Any) -> None:
         """Run `fn` when one of `fields` changes while this tab is shown, and when the tab
-        is opened: for what a form shows of itself (its command line, a prompt), which
-        nobody needs drawn for a tab that is not on screen. Both run the one server event
-        (a hidden button's): every event the page has run keeps its inputs in Gradio's
-        loading state, which each later event walks, so two events cost twice."""
+        is opened (unless `on_select` is False): for what a form shows of itself (its
+        command line, a prompt), which nobody needs drawn for a tab that is not on screen.
+        Both run the one server event (a hidden button's): every event the page has run
+        keeps its inputs in Gradio's loading state, which each later event walks, so two
+        events cost twice."""
         import gradio as gr  # noqa: PLC0415  heavy: gradio
 
         button = self._offstage(fn, inputs, outputs, **options)
         gr.on([field.change for field in fields], None, js=self._click_if_shown(button))
-        self.tab.select(None, js=_CLICK_ONCE_MOUNTED.replace("BUTTON", button))
+        if on_select:
+            self.tab.select(None, js=_CLICK_ONCE_MOUNTED.replace("BUTTON", button))
 
     def _offstage(self, fn: Callable, inputs: list, outputs: list, **options: Any) -> str:
         """The elem_id of a hidden button of this tab whose click runs `fn` on the server (a
         click while an earlier run is on its way runs it once more after: "always_last");
-        scripts click it (`_click_if_shown`, `_CLICK_ONCE_MOUNTED`)."""
+        scripts click it (`follow_form`)."""
         import gradio as gr  # noqa: PLC0415  heavy: gradio
 
         button = gr.Button(elem_id=f"persd-run-{self.tab.id}-{next(_HIDDEN_BUTTONS)}",

@@ -119,9 +119,8 @@ def build(ctx: AppContext) -> None:
     # The command follows the form while the tab is shown, and is drawn when it is opened.
     def command(*values):
         return handlers.command(CollectForm(*values))
-    line = out.only("command")
-    ctx.follow_form([*form, fmt, style], line.wire(command), [*form, fmt, style], line.list,
-                    **quiet)
+    line, whole = out.only("command"), [*form, fmt, style]
+    ctx.follow_form(whole, line.wire(command), whole, line.list, **quiet)
 
     running = dict(concurrency_limit=1, concurrency_id="persd-collect", show_progress="full",
                    show_progress_on=[w["progress"]])

@@ -127,7 +127,7 @@ class LoopHandlers:
                       output_dir=str(Path(config.output_dir).resolve()), rounds=config.rounds,
                       gate=config.gate, top_p=collect.sampling.top_p,
                       max_new_tokens=collect.sampling.max_new_tokens,
-                      prompt_format=collect.prompt_format,
+                      prompt_format=collect.prompt_format,  # the style is in config.train
                       sessions_dir=str(Path(collect.sessions_dir).resolve()), **config.train)
         if str(form.temperature or "").strip():  # blank: each part keeps its own
             values["temperature"] = collect.sampling.temperature
